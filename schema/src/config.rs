@@ -1,0 +1,190 @@
+//! A site's consent configuration: what the banner says in each language,
+//! which categories and services the site uses, which cookies they set, and
+//! how long a consent stays valid.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Category, LanguageTag, PolicyRevision, ServiceId, SiteId};
+
+/// Text in several languages, keyed by language tag.
+pub type Localized = BTreeMap<LanguageTag, String>;
+
+/// How many calendar months a consent stays valid: 1 to 24, default 24.
+/// Two years is the ceiling regulators accept for a consent cookie, so a
+/// longer value cannot even be represented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct ValidityMonths(u8);
+
+impl ValidityMonths {
+    pub const MAX: Self = Self(24);
+
+    pub fn parse(months: u8) -> Result<Self, String> {
+        if (1..=24).contains(&months) {
+            Ok(Self(months))
+        } else {
+            Err(format!(
+                "consent validity must be 1 to 24 months (two years at most), got {months}"
+            ))
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for ValidityMonths {
+    fn default() -> Self {
+        Self::MAX
+    }
+}
+
+impl TryFrom<u8> for ValidityMonths {
+    type Error = String;
+    fn try_from(m: u8) -> Result<Self, String> {
+        Self::parse(m)
+    }
+}
+
+impl From<ValidityMonths> for u8 {
+    fn from(v: ValidityMonths) -> u8 {
+        v.0
+    }
+}
+
+/// Everything Crumb knows about one site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    pub id: SiteId,
+    pub name: String,
+    /// The site's cookie or privacy policy page.
+    pub policy_url: String,
+    /// The current policy revision; consents given under another are void.
+    pub revision: PolicyRevision,
+    #[serde(default)]
+    pub validity_months: ValidityMonths,
+    /// Origins (`https://shop.example`) whose pages may record consents.
+    /// Not sent to the widget.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    /// The languages the banner is available in; the first is the fallback.
+    pub languages: Vec<LanguageTag>,
+    pub texts: BTreeMap<LanguageTag, BannerTexts>,
+    pub categories: Vec<CategoryConfig>,
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+}
+
+/// The banner's and the preferences dialog's own words, in one language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BannerTexts {
+    pub title: String,
+    pub body: String,
+    pub accept_all: String,
+    pub reject_all: String,
+    pub customize: String,
+    pub save: String,
+    pub close: String,
+    pub policy_link: String,
+    /// Label of the small floating button that reopens the preferences.
+    pub reopen: String,
+    /// Heading of the cookie table columns: name, provider, purpose, retention.
+    pub cookie_columns: [String; 4],
+    /// Shown on a blocked embed: "This content is from {service}".
+    pub placeholder: String,
+    /// Button on a blocked embed that allows its service.
+    pub placeholder_allow: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryConfig {
+    pub id: Category,
+    pub texts: BTreeMap<LanguageTag, CategoryTexts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryTexts {
+    pub name: String,
+    pub description: String,
+}
+
+/// A third-party (or first-party) service the site embeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub id: ServiceId,
+    pub name: String,
+    pub provider: String,
+    pub category: Category,
+    pub privacy_policy_url: String,
+    #[serde(default)]
+    pub description: Localized,
+    pub cookies: Vec<CookieConfig>,
+}
+
+/// A cookie a service sets. `name` is exact unless `pattern` is true, in
+/// which case a trailing `*` matches any suffix (`_hjSession_*`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookieConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pattern: bool,
+    pub purpose: Localized,
+    pub retention: Localized,
+}
+
+impl SiteConfig {
+    pub fn service(&self, id: &ServiceId) -> Option<&ServiceConfig> {
+        self.services.iter().find(|s| &s.id == id)
+    }
+
+    pub fn has_category(&self, c: Category) -> bool {
+        self.categories.iter().any(|cc| cc.id == c)
+    }
+
+    /// Structural problems that make a config unusable (the compliance
+    /// rules are a separate, stricter check). Every problem is listed, not
+    /// only the first, so one edit can fix them all.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.has_category(Category::Necessary) {
+            out.push("categories must include \"necessary\"".to_owned());
+        }
+        let mut seen = BTreeSet::new();
+        for c in &self.categories {
+            if !seen.insert(c.id) {
+                out.push(format!("category {:?} is declared twice", c.id.as_str()));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for s in &self.services {
+            if !seen.insert(&s.id) {
+                out.push(format!("service {:?} is declared twice", s.id.as_str()));
+            }
+            if !self.has_category(s.category) {
+                out.push(format!(
+                    "service {:?} uses category {:?}, which the site does not declare",
+                    s.id.as_str(),
+                    s.category.as_str()
+                ));
+            }
+        }
+        if self.languages.is_empty() {
+            out.push("languages must list at least one language".to_owned());
+        }
+        for lang in &self.languages {
+            if !self.texts.contains_key(lang) {
+                out.push(format!("texts are missing for language {lang}"));
+            }
+        }
+        out
+    }
+}

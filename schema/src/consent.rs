@@ -1,0 +1,263 @@
+//! What a visitor's choice looks like on the wire: the request the widget
+//! sends, the receipt the server returns, and the state a lookup reports.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{Category, ConsentId, LanguageTag, PolicyRevision, ServiceId, SiteConfig, TextHash};
+
+/// How the visitor arrived at a choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    AcceptAll,
+    RejectAll,
+    Custom,
+    /// Derived from the browser's Global Privacy Control signal.
+    Gpc,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::AcceptAll => "accept_all",
+            Method::RejectAll => "reject_all",
+            Method::Custom => "custom",
+            Method::Gpc => "gpc",
+        }
+    }
+}
+
+/// The kind of event a consent record describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Given,
+    Updated,
+    Withdrawn,
+    Expired,
+}
+
+impl Event {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Given => "given",
+            Event::Updated => "updated",
+            Event::Withdrawn => "withdrawn",
+            Event::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Event::Given, Event::Updated, Event::Withdrawn, Event::Expired]
+            .into_iter()
+            .find(|e| e.as_str() == s)
+    }
+}
+
+/// A choice as the widget sends it. Categories and services the visitor
+/// did not mention count as refused (nothing is pre-ticked); a service left
+/// out follows its category.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentRequest {
+    /// Present when the visitor changes an earlier choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_id: Option<ConsentId>,
+    /// The policy revision the banner was shown under.
+    pub revision: PolicyRevision,
+    /// The language the banner was shown in.
+    pub language: LanguageTag,
+    /// The `text_hash` of that language from the site config.
+    pub text_hash: TextHash,
+    pub method: Method,
+    pub categories: BTreeMap<Category, bool>,
+    #[serde(default)]
+    pub services: BTreeMap<ServiceId, bool>,
+}
+
+/// A complete choice: a yes or no for every category and every service of
+/// the site, so a record never needs the config to be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choices {
+    pub categories: BTreeMap<Category, bool>,
+    pub services: BTreeMap<ServiceId, bool>,
+}
+
+/// Why a choice does not fit the site it was sent to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChoiceError {
+    #[error("the necessary category cannot be refused")]
+    NecessaryRefused,
+    #[error("category {0:?} is not used by this site")]
+    UnknownCategory(&'static str),
+    #[error("service {0:?} is not used by this site")]
+    UnknownService(String),
+    #[error("service {service:?} is allowed but its category {category:?} is refused")]
+    ServiceWithoutCategory {
+        service: String,
+        category: &'static str,
+    },
+    #[error("method {method:?} does not match the choices: {why}")]
+    MethodMismatch {
+        method: &'static str,
+        why: &'static str,
+    },
+}
+
+impl Choices {
+    /// Completes a request's choices against the site's categories and
+    /// services, refusing anything the site does not know or that breaks a
+    /// rule.
+    pub fn resolve(site: &SiteConfig, req: &ConsentRequest) -> Result<Choices, ChoiceError> {
+        let mut categories = BTreeMap::new();
+        for (&c, &granted) in &req.categories {
+            if !site.has_category(c) {
+                return Err(ChoiceError::UnknownCategory(c.as_str()));
+            }
+            if c == Category::Necessary && !granted {
+                return Err(ChoiceError::NecessaryRefused);
+            }
+        }
+        for cc in &site.categories {
+            let granted = cc.id == Category::Necessary
+                || req.categories.get(&cc.id).copied().unwrap_or(false);
+            categories.insert(cc.id, granted);
+        }
+        for id in req.services.keys() {
+            if site.service(id).is_none() {
+                return Err(ChoiceError::UnknownService(id.to_string()));
+            }
+        }
+        let mut services = BTreeMap::new();
+        for s in &site.services {
+            let category_granted = categories.get(&s.category).copied().unwrap_or(false);
+            let granted = match req.services.get(&s.id) {
+                Some(true) if !category_granted => {
+                    return Err(ChoiceError::ServiceWithoutCategory {
+                        service: s.id.to_string(),
+                        category: s.category.as_str(),
+                    });
+                }
+                Some(&g) => g,
+                None => category_granted,
+            };
+            services.insert(s.id.clone(), granted);
+        }
+        let choices = Choices {
+            categories,
+            services,
+        };
+        choices.check_method(req.method)?;
+        Ok(choices)
+    }
+
+    fn check_method(&self, method: Method) -> Result<(), ChoiceError> {
+        let all = self.categories.values().chain(self.services.values());
+        let optional = self
+            .categories
+            .iter()
+            .filter(|(c, _)| **c != Category::Necessary)
+            .map(|(_, g)| g)
+            .chain(self.services.values());
+        let why = match method {
+            Method::AcceptAll if !all.copied().all(|g| g) => "accept_all must allow everything",
+            Method::RejectAll if optional.copied().any(|g| g) => {
+                "reject_all must refuse everything but necessary"
+            }
+            Method::Gpc if self.allows(Category::Marketing) => {
+                "a Global Privacy Control choice must refuse marketing"
+            }
+            _ => return Ok(()),
+        };
+        Err(ChoiceError::MethodMismatch {
+            method: method.as_str(),
+            why,
+        })
+    }
+
+    /// The choice that a withdrawal leaves: only the necessary category.
+    pub fn necessary_only(site: &SiteConfig) -> Choices {
+        Choices {
+            categories: site
+                .categories
+                .iter()
+                .map(|c| (c.id, c.id == Category::Necessary))
+                .collect(),
+            services: site
+                .services
+                .iter()
+                .map(|s| (s.id.clone(), s.category == Category::Necessary))
+                .collect(),
+        }
+    }
+
+    pub fn allows(&self, c: Category) -> bool {
+        c == Category::Necessary || self.categories.get(&c).copied().unwrap_or(false)
+    }
+
+    /// The categories that are allowed and those that are refused, in the
+    /// categories' natural order.
+    pub fn split_categories(&self) -> (Vec<Category>, Vec<Category>) {
+        split(&self.categories)
+    }
+
+    pub fn split_services(&self) -> (Vec<ServiceId>, Vec<ServiceId>) {
+        split(&self.services)
+    }
+}
+
+fn split<K: Clone>(m: &BTreeMap<K, bool>) -> (Vec<K>, Vec<K>) {
+    let (yes, no): (Vec<_>, Vec<_>) = m.iter().partition(|(_, g)| **g);
+    (
+        yes.into_iter().map(|(k, _)| k.clone()).collect(),
+        no.into_iter().map(|(k, _)| k.clone()).collect(),
+    )
+}
+
+/// The server's acknowledgement of a recorded choice, sent only after the
+/// record is durably stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub consent_id: ConsentId,
+    pub event: Event,
+    #[serde(with = "time::serde::rfc3339")]
+    pub given_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub revision: PolicyRevision,
+    pub method: Method,
+    pub choices: Choices,
+    /// The SHA-256 of the stored record, so a visitor can prove later which
+    /// record is theirs.
+    pub record_hash: String,
+}
+
+/// Whether a consent still counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentState {
+    Valid,
+    Expired,
+    Withdrawn,
+    OutdatedRevision,
+}
+
+/// What a lookup of one consent id returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentStatus {
+    pub consent_id: ConsentId,
+    pub state: ConsentState,
+    /// The event that produced the current state.
+    pub event: Event,
+    #[serde(with = "time::serde::rfc3339")]
+    pub given_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    pub revision: PolicyRevision,
+    pub current_revision: PolicyRevision,
+    pub method: Method,
+    pub choices: Choices,
+}

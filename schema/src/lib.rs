@@ -1,0 +1,25 @@
+//! Crumb's shared vocabulary: the wire and domain types that the server and
+//! the widget both speak, and the consent rules both sides must agree on
+//! (when a consent expires, when it is still valid).
+//!
+//! Everything here is pure: no I/O, no clock, no randomness, so the crate
+//! builds for `wasm32-unknown-unknown` and every rule is unit-testable.
+//! Types that cross a trust boundary are newtypes whose only constructor is
+//! `parse` (serde goes through it too), so code past the edge holds only
+//! values that are known to be well formed.
+
+mod category;
+mod config;
+mod consent;
+mod ids;
+pub mod rules;
+
+pub use category::Category;
+pub use config::{
+    BannerTexts, CategoryConfig, CategoryTexts, CookieConfig, Localized, ServiceConfig, SiteConfig,
+    ValidityMonths,
+};
+pub use consent::{
+    ChoiceError, Choices, ConsentRequest, ConsentState, ConsentStatus, Event, Method, Receipt,
+};
+pub use ids::{ConsentId, IdError, LanguageTag, PolicyRevision, ServiceId, SiteId, TextHash};
