@@ -51,9 +51,14 @@ impl Event {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Event::Given, Event::Updated, Event::Withdrawn, Event::Expired]
-            .into_iter()
-            .find(|e| e.as_str() == s)
+        [
+            Event::Given,
+            Event::Updated,
+            Event::Withdrawn,
+            Event::Expired,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
     }
 }
 

@@ -30,9 +30,14 @@ fn check_slug(what: &'static str, s: &str) -> Result<(), IdError> {
     const RULE: &str = "use 1 to 64 characters a-z, 0-9 and '-', starting with a letter or digit";
     let ok = !s.is_empty()
         && s.len() <= 64
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-');
-    if ok { Ok(()) } else { Err(IdError::new(what, s, RULE)) }
+    if ok {
+        Ok(())
+    } else {
+        Err(IdError::new(what, s, RULE))
+    }
 }
 
 macro_rules! string_newtype {
@@ -189,10 +194,17 @@ impl LanguageTag {
 
 impl TextHash {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(Self(s.to_owned()))
         } else {
-            Err(IdError::new("text hash", s, "expected 64 lowercase hex digits (SHA-256)"))
+            Err(IdError::new(
+                "text hash",
+                s,
+                "expected 64 lowercase hex digits (SHA-256)",
+            ))
         }
     }
 }
@@ -250,7 +262,15 @@ mod tests {
     #[test]
     fn slugs_accept_lowercase_digits_and_dashes_only() {
         assert!(SiteId::parse("demo-shop-1").is_ok());
-        for bad in ["", "-demo", "Demo", "demo shop", "démo", &"a".repeat(65), "a/b"] {
+        for bad in [
+            "",
+            "-demo",
+            "Demo",
+            "demo shop",
+            "démo",
+            &"a".repeat(65),
+            "a/b",
+        ] {
             assert!(SiteId::parse(bad).is_err(), "{bad:?} should be refused");
         }
     }
@@ -284,7 +304,10 @@ mod tests {
         assert_eq!(LanguageTag::parse("pt-BR").unwrap().primary(), "pt");
         assert_eq!(LanguageTag::parse("es-419").unwrap().as_str(), "es-419");
         for bad in ["", "e", "english", "en_GB", "en-", "en-GBR", "<b>"] {
-            assert!(LanguageTag::parse(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                LanguageTag::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 

@@ -48,8 +48,8 @@ pub fn state(
 
 #[cfg(test)]
 mod tests {
-    use time::macros::datetime;
     use time::Duration;
+    use time::macros::datetime;
 
     use super::*;
 
@@ -103,13 +103,22 @@ mod tests {
 
     fn state_at(now: OffsetDateTime) -> ConsentState {
         let expires = datetime!(2027-01-01 00:00 UTC);
-        state(Event::Given, expires, PolicyRevision::FIRST, PolicyRevision::FIRST, now)
+        state(
+            Event::Given,
+            expires,
+            PolicyRevision::FIRST,
+            PolicyRevision::FIRST,
+            now,
+        )
     }
 
     #[test]
     fn valid_until_the_instant_before_expiry() {
         let expires = datetime!(2027-01-01 00:00 UTC);
-        assert_eq!(state_at(expires - Duration::nanoseconds(1)), ConsentState::Valid);
+        assert_eq!(
+            state_at(expires - Duration::nanoseconds(1)),
+            ConsentState::Valid
+        );
         assert_eq!(state_at(expires), ConsentState::Expired);
         assert_eq!(state_at(expires + Duration::days(1)), ConsentState::Expired);
     }
@@ -119,8 +128,14 @@ mod tests {
         let now = datetime!(2026-01-01 00:00 UTC);
         let expires = datetime!(2027-01-01 00:00 UTC);
         let r1 = PolicyRevision::FIRST;
-        assert_eq!(state(Event::Updated, expires, r1, r1.next(), now), ConsentState::OutdatedRevision);
-        assert_eq!(state(Event::Updated, expires, r1, r1, now), ConsentState::Valid);
+        assert_eq!(
+            state(Event::Updated, expires, r1, r1.next(), now),
+            ConsentState::OutdatedRevision
+        );
+        assert_eq!(
+            state(Event::Updated, expires, r1, r1, now),
+            ConsentState::Valid
+        );
     }
 
     #[test]
@@ -128,7 +143,10 @@ mod tests {
         let now = datetime!(2030-01-01 00:00 UTC);
         let expires = datetime!(2027-01-01 00:00 UTC);
         let r1 = PolicyRevision::FIRST;
-        assert_eq!(state(Event::Withdrawn, expires, r1, r1.next(), now), ConsentState::Withdrawn);
+        assert_eq!(
+            state(Event::Withdrawn, expires, r1, r1.next(), now),
+            ConsentState::Withdrawn
+        );
     }
 
     #[test]
@@ -136,6 +154,9 @@ mod tests {
         let now = datetime!(2026-01-01 00:00 UTC);
         let expires = datetime!(2027-01-01 00:00 UTC);
         let r1 = PolicyRevision::FIRST;
-        assert_eq!(state(Event::Expired, expires, r1, r1, now), ConsentState::Expired);
+        assert_eq!(
+            state(Event::Expired, expires, r1, r1, now),
+            ConsentState::Expired
+        );
     }
 }

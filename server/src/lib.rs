@@ -1,1 +1,15 @@
+//! The Crumb consent server: the HTTP API the widget and site backends
+//! talk to, the consent log on embedded SQLite, and the pieces the `crumb`
+//! command line is built from.
 
+pub mod client;
+pub mod clock;
+pub mod cors;
+pub mod demo;
+pub mod record;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;
+pub mod timefmt;

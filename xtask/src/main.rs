@@ -1,1 +1,117 @@
-fn main() {}
+//! Project automation, run as `cargo xtask <command>`:
+//!
+//! - `demo`: build the widget, then run the server with the demo site.
+//! - `test`: formatting, clippy (host and wasm32), and every test.
+//!
+//! Everything a fresh machine lacks that cargo can fetch (the wasm32
+//! target) is installed on the way; system packages are `.ci/run`'s job.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = project_root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(),
+        _ => {
+            eprintln!("usage: cargo xtask <demo|test>");
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the root")
+        .to_owned()
+}
+
+/// Runs a command, echoing it first, and fails if it fails.
+fn cmd(program: &str, args: &[&str]) -> anyhow::Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .with_context(|| format!("starting {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .context("running rustup")?;
+    if !String::from_utf8_lossy(&out.stdout).contains("wasm32-unknown-unknown") {
+        cmd("rustup", &["target", "add", "wasm32-unknown-unknown"])?;
+    }
+    Ok(())
+}
+
+fn demo() -> anyhow::Result<()> {
+    cmd(
+        "cargo",
+        &[
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "crumb-server",
+            "--bin",
+            "crumb",
+            "--",
+            "demo",
+        ],
+    )
+}
+
+fn test() -> anyhow::Result<()> {
+    ensure_wasm_target()?;
+    cmd("cargo", &["fmt", "--all", "--", "--check"])?;
+    cmd(
+        "cargo",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    // The shared schema and the widget must stay clean on the browser target.
+    cmd(
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "crumb-schema",
+            "-p",
+            "crumb-widget",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    cmd("cargo", &["test", "--workspace"])
+}

@@ -1,1 +1,8 @@
-fn main(){}
+//! The server's integration tests: one binary, one module per area.
+
+mod bad_input;
+mod config;
+mod consents;
+mod cors;
+mod helpers;
+mod restart;

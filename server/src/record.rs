@@ -1,0 +1,164 @@
+//! A consent record: one event in a consent's life (given, updated,
+//! withdrawn, expired), as stored, exported and verified.
+//!
+//! The record's canonical bytes are `serde_json::to_string(&RecordBody)`:
+//! fields in declaration order, no whitespace. Those exact bytes are stored
+//! and hashed with SHA-256; the body names the previous record's hash, so
+//! each site's records form a chain that any change, deletion or
+//! reordering breaks.
+
+use std::collections::BTreeMap;
+
+use crumb_schema::{
+    Category, Choices, ConsentId, Event, LanguageTag, Method, PolicyRevision, ServiceId, SiteId,
+    TextHash,
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of a site's first record.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hashed part of a record. Field order is part of the format: do not
+/// reorder fields, only append new optional ones with a new format version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordBody {
+    /// Position in the site's chain, from 1.
+    pub seq: u64,
+    pub record_id: String,
+    pub site_id: SiteId,
+    pub consent_id: ConsentId,
+    pub event: Event,
+    /// RFC 3339, UTC, milliseconds (see `timefmt`).
+    pub event_time: String,
+    pub expires_at: String,
+    pub policy_revision: PolicyRevision,
+    pub policy_url: String,
+    pub language: LanguageTag,
+    pub text_hash: TextHash,
+    pub method: Method,
+    pub categories_granted: Vec<Category>,
+    pub categories_denied: Vec<Category>,
+    pub services_granted: Vec<ServiceId>,
+    pub services_denied: Vec<ServiceId>,
+    pub user_agent: String,
+    /// The visitor's network, never the full address.
+    pub ip_network: String,
+    pub prev_hash: String,
+}
+
+/// A stored record: the canonical body bytes and their hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub body: RecordBody,
+    pub canonical: String,
+    pub hash: String,
+}
+
+impl RecordBody {
+    pub fn choices(&self) -> Choices {
+        let mut categories = BTreeMap::new();
+        for c in &self.categories_granted {
+            categories.insert(*c, true);
+        }
+        for c in &self.categories_denied {
+            categories.insert(*c, false);
+        }
+        let mut services = BTreeMap::new();
+        for s in &self.services_granted {
+            services.insert(s.clone(), true);
+        }
+        for s in &self.services_denied {
+            services.insert(s.clone(), false);
+        }
+        Choices {
+            categories,
+            services,
+        }
+    }
+
+    /// Seals the body: computes its canonical bytes and their hash.
+    pub fn seal(self) -> Record {
+        let canonical =
+            serde_json::to_string(&self).expect("a record body has only string-keyed plain data");
+        let hash = sha256_hex(canonical.as_bytes());
+        Record {
+            body: self,
+            canonical,
+            hash,
+        }
+    }
+}
+
+impl Record {
+    /// Rebuilds a record from stored bytes, checking that they are the
+    /// canonical form of a body (so re-sealing gives the same hash).
+    pub fn from_stored(canonical: String, hash: String) -> Result<Record, serde_json::Error> {
+        let body: RecordBody = serde_json::from_str(&canonical)?;
+        Ok(Record {
+            body,
+            canonical,
+            hash,
+        })
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// A record's choices split into granted and denied lists, as stored.
+pub fn split_choices(
+    choices: &Choices,
+) -> (Vec<Category>, Vec<Category>, Vec<ServiceId>, Vec<ServiceId>) {
+    let (cg, cd) = choices.split_categories();
+    let (sg, sd) = choices.split_services();
+    (cg, cd, sg, sd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body() -> RecordBody {
+        RecordBody {
+            seq: 1,
+            record_id: "r".into(),
+            site_id: SiteId::parse("demo").unwrap(),
+            consent_id: ConsentId::from_random_bytes([7; 16]),
+            event: Event::Given,
+            event_time: "2026-01-01T00:00:00.000Z".into(),
+            expires_at: "2028-01-01T00:00:00.000Z".into(),
+            policy_revision: PolicyRevision::FIRST,
+            policy_url: "https://example.com/cookies".into(),
+            language: LanguageTag::parse("en").unwrap(),
+            text_hash: TextHash::parse(&"a".repeat(64)).unwrap(),
+            method: Method::Custom,
+            categories_granted: vec![Category::Necessary, Category::Analytics],
+            categories_denied: vec![Category::Marketing],
+            services_granted: vec![ServiceId::parse("hotjar").unwrap()],
+            services_denied: vec![],
+            user_agent: "UA, with \"quotes\"\nand newline".into(),
+            ip_network: "203.0.113.0/24".into(),
+            prev_hash: GENESIS_HASH.into(),
+        }
+    }
+
+    #[test]
+    fn sealing_is_deterministic_and_round_trips() {
+        let a = body().seal();
+        let b = Record::from_stored(a.canonical.clone(), a.hash.clone()).unwrap();
+        assert_eq!(b.body.clone().seal().canonical, a.canonical);
+        assert_eq!(b.body.seal().hash, a.hash);
+        assert_eq!(a.hash.len(), 64);
+    }
+
+    #[test]
+    fn any_change_changes_the_hash() {
+        let a = body().seal();
+        let mut changed = body();
+        changed.categories_granted.pop();
+        assert_ne!(changed.seal().hash, a.hash);
+    }
+}

@@ -1,0 +1,94 @@
+//! Static files: the demo site (and, later, anything else an operator puts
+//! in `static_dir`). Anything that is not an API route lands here. Paths
+//! are resolved strictly inside the folder: no `..`, no hidden files.
+
+use std::path::{Path, PathBuf};
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::error::{not_found, respond};
+
+/// The folder served at `/`, if any.
+#[derive(Debug, Clone)]
+pub struct StaticDir(pub Option<PathBuf>);
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js" | "mjs") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("wasm") => "application/wasm",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("ico") => "image/x-icon",
+        Some("txt") => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Maps a URL path to a file under `root`, refusing anything that could
+/// step outside it.
+fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
+    let mut out = root.to_owned();
+    for seg in url_path.split('/').filter(|s| !s.is_empty()) {
+        if seg.starts_with('.') || seg.contains('\\') || seg.contains('\0') {
+            return None;
+        }
+        out.push(seg);
+    }
+    if url_path.ends_with('/') || out == root {
+        out.push("index.html");
+    }
+    Some(out)
+}
+
+pub async fn fallback(req: HttpRequest, dir: web::Data<StaticDir>) -> HttpResponse {
+    let root = match &dir.0 {
+        Some(root) if !req.path().starts_with("/v1/") => root.clone(),
+        _ => return not_found(req).await,
+    };
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "static files are read-only",
+        );
+    }
+    let Some(path) = resolve(&root, req.path()) else {
+        return not_found(req).await;
+    };
+    let read_path = path.clone();
+    match web::block(move || std::fs::read(read_path)).await {
+        Ok(Ok(bytes)) => HttpResponse::Ok()
+            .content_type(content_type(&path))
+            .insert_header(("Cache-Control", "no-cache"))
+            .body(bytes),
+        _ => not_found(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside_the_root() {
+        let root = Path::new("/srv/site");
+        assert_eq!(
+            resolve(root, "/"),
+            Some(PathBuf::from("/srv/site/index.html"))
+        );
+        assert_eq!(
+            resolve(root, "/a/b.css"),
+            Some(PathBuf::from("/srv/site/a/b.css"))
+        );
+        assert_eq!(
+            resolve(root, "/docs/"),
+            Some(PathBuf::from("/srv/site/docs/index.html"))
+        );
+        assert_eq!(resolve(root, "/../etc/passwd"), None);
+        assert_eq!(resolve(root, "/.git/config"), None);
+    }
+}

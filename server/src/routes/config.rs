@@ -1,0 +1,122 @@
+//! `GET /v1/sites/{site}/config`: the public part of a site's config, which
+//! the widget renders the banner from. Cached by browsers for a minute and
+//! revalidated with an ETag, so a revision bump reaches visitors quickly.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use crumb_schema::{LanguageTag, SiteConfig, SiteId};
+use serde::Serialize;
+
+use super::error::respond;
+use super::{AppState, load_site};
+use crate::cors;
+use crate::record::sha256_hex;
+use crate::storage::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0}")]
+    InvalidSite(#[from] crumb_schema::IdError),
+    #[error("no site {0:?}")]
+    UnknownSite(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ResponseError for ConfigError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConfigError::InvalidSite(_) => StatusCode::BAD_REQUEST,
+            ConfigError::UnknownSite(_) => StatusCode::NOT_FOUND,
+            ConfigError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = match self {
+            ConfigError::InvalidSite(_) => "invalid_site_id",
+            ConfigError::UnknownSite(_) => "unknown_site",
+            ConfigError::Store(e) => {
+                tracing::error!(error = %e, "config lookup failed");
+                "internal"
+            }
+        };
+        respond(self.status_code(), code, &self.to_string())
+    }
+}
+
+/// The config as the widget sees it: everything but the allowed origins,
+/// plus the hash of the texts of each language, which the widget echoes in
+/// its consent request as proof of what the visitor was shown.
+#[derive(Serialize)]
+pub struct PublicConfig<'a> {
+    #[serde(flatten)]
+    pub site: &'a SiteConfig,
+    pub text_hashes: BTreeMap<&'a LanguageTag, String>,
+}
+
+/// The version of the texts shown in `lang`: the SHA-256 of the banner
+/// texts and the category texts in that language.
+pub fn text_hash(site: &SiteConfig, lang: &LanguageTag) -> Option<String> {
+    let banner = site.texts.get(lang)?;
+    let categories: Vec<_> = site.categories.iter().map(|c| c.texts.get(lang)).collect();
+    let bytes = serde_json::to_vec(&(banner, categories)).expect("texts serialise");
+    Some(sha256_hex(&bytes))
+}
+
+pub fn public_json(site: &SiteConfig) -> String {
+    let mut public = site.clone();
+    public.allowed_origins.clear();
+    let text_hashes = site
+        .languages
+        .iter()
+        .filter_map(|l| Some((l, text_hash(site, l)?)))
+        .collect();
+    serde_json::to_string(&PublicConfig {
+        site: &public,
+        text_hashes,
+    })
+    .expect("a config serialises")
+}
+
+#[tracing::instrument(skip(state, req), fields(site = %path.as_str()))]
+pub async fn get_config(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ConfigError> {
+    let id = SiteId::parse(&path)?;
+    let site = load_site(&state, id)
+        .await?
+        .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
+    let body = public_json(&site);
+    let etag = format!("\"{}\"", &sha256_hex(body.as_bytes())[..32]);
+    let not_modified = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut resp = if not_modified {
+        HttpResponse::NotModified().finish()
+    } else {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body)
+    };
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60, stale-while-revalidate=600"),
+    );
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex is a valid header"),
+    );
+    // The config is public, but only the site's own pages may read it from
+    // a script; others simply get no CORS header.
+    cors::decorate(&mut resp, &cors::check(&req, &site));
+    Ok(resp)
+}

@@ -1,0 +1,292 @@
+//! Recording and reading consents:
+//! `POST /v1/sites/{site}/consents` records a choice (new, or an update of an
+//! earlier one), `GET .../consents/{id}` says whether a consent still
+//! counts, `POST .../consents/{id}/withdraw` withdraws it.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use crumb_schema::{
+    ChoiceError, Choices, ConsentId, ConsentRequest, ConsentStatus, IdError, PolicyRevision,
+    Receipt, SiteConfig, SiteId,
+};
+
+use super::error::respond;
+use super::{AppState, config::text_hash, load_site};
+use crate::client::{cap_user_agent, truncate_ip};
+use crate::cors::{self, Origin};
+use crate::record::Record;
+use crate::storage::{Action, AppendError, Draft, StoreError, WriterError};
+use crate::timefmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    #[error("{0}")]
+    InvalidId(#[from] IdError),
+    #[error("no site {0:?}")]
+    UnknownSite(String),
+    #[error("origin {0} may not record consents for this site")]
+    OriginRefused(String),
+    #[error(
+        "the banner was shown under policy revision {sent}, but the site is at revision {current}; reload the config and ask again"
+    )]
+    OutdatedRevision {
+        sent: PolicyRevision,
+        current: PolicyRevision,
+    },
+    #[error("language {0:?} is not one of this site's languages")]
+    UnknownLanguage(String),
+    #[error("text_hash does not match the site's current texts for {0:?}; reload the config")]
+    StaleTexts(String),
+    #[error("{0}")]
+    InvalidChoice(#[from] ChoiceError),
+    #[error("consent id {0} is not known for this site")]
+    UnknownConsentInBody(ConsentId),
+    #[error("consent {0} is not known for this site")]
+    NotFound(ConsentId),
+    #[error("consent {0} is already withdrawn")]
+    AlreadyWithdrawn(ConsentId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Writer(#[from] WriterError),
+}
+
+impl ConsentError {
+    fn code(&self) -> &'static str {
+        match self {
+            ConsentError::InvalidId(_) => "invalid_id",
+            ConsentError::UnknownSite(_) => "unknown_site",
+            ConsentError::OriginRefused(_) => "origin_not_allowed",
+            ConsentError::OutdatedRevision { .. } => "outdated_revision",
+            ConsentError::UnknownLanguage(_) => "unknown_language",
+            ConsentError::StaleTexts(_) => "stale_texts",
+            ConsentError::InvalidChoice(_) => "invalid_choice",
+            ConsentError::UnknownConsentInBody(_) => "unknown_consent",
+            ConsentError::NotFound(_) => "unknown_consent",
+            ConsentError::AlreadyWithdrawn(_) => "already_withdrawn",
+            ConsentError::Store(_) | ConsentError::Writer(_) => "internal",
+        }
+    }
+}
+
+impl ResponseError for ConsentError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConsentError::InvalidId(_)
+            | ConsentError::UnknownLanguage(_)
+            | ConsentError::InvalidChoice(_)
+            | ConsentError::UnknownConsentInBody(_) => StatusCode::BAD_REQUEST,
+            ConsentError::OriginRefused(_) => StatusCode::FORBIDDEN,
+            ConsentError::UnknownSite(_) | ConsentError::NotFound(_) => StatusCode::NOT_FOUND,
+            ConsentError::OutdatedRevision { .. }
+            | ConsentError::StaleTexts(_)
+            | ConsentError::AlreadyWithdrawn(_) => StatusCode::CONFLICT,
+            ConsentError::Store(_) | ConsentError::Writer(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status_code().is_server_error() {
+            tracing::error!(error = ?self, "consent request failed");
+        }
+        respond(self.status_code(), self.code(), &self.to_string())
+    }
+}
+
+/// The site a request addresses, checked to exist and to accept the
+/// request's origin.
+async fn site_for(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    raw: &str,
+) -> Result<(Arc<SiteConfig>, Origin), ConsentError> {
+    let id = SiteId::parse(raw)?;
+    let site = load_site(state, id)
+        .await?
+        .ok_or_else(|| ConsentError::UnknownSite(raw.to_owned()))?;
+    match cors::check(req, &site) {
+        Origin::Refused(o) => Err(ConsentError::OriginRefused(o)),
+        origin => Ok((site, origin)),
+    }
+}
+
+fn client_network(state: &AppState, req: &HttpRequest) -> String {
+    let ip = if state.behind_proxy {
+        req.connection_info().realip_remote_addr().and_then(|a| {
+            a.parse::<IpAddr>()
+                .ok()
+                .or_else(|| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        })
+    } else {
+        req.peer_addr().map(|a| a.ip())
+    };
+    ip.map(truncate_ip).unwrap_or_default()
+}
+
+fn user_agent(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(cap_user_agent)
+        .unwrap_or_default()
+}
+
+fn receipt(record: &Record) -> Result<Receipt, StoreError> {
+    let corrupt = |e: time::error::Parse| StoreError::Corrupt(e.to_string());
+    let b = &record.body;
+    Ok(Receipt {
+        consent_id: b.consent_id.clone(),
+        event: b.event,
+        given_at: timefmt::parse(&b.event_time).map_err(corrupt)?,
+        expires_at: timefmt::parse(&b.expires_at).map_err(corrupt)?,
+        revision: b.policy_revision,
+        method: b.method,
+        choices: b.choices(),
+        record_hash: record.hash.clone(),
+    })
+}
+
+fn created(receipt: &Receipt, origin: &Origin) -> HttpResponse {
+    let mut resp = HttpResponse::Created()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(receipt);
+    cors::decorate(&mut resp, origin);
+    resp
+}
+
+#[tracing::instrument(skip_all, fields(site = %path.as_str(), method = ?body.method))]
+pub async fn record(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<ConsentRequest>,
+) -> Result<HttpResponse, ConsentError> {
+    let (site, origin) = site_for(&state, &req, &path).await?;
+    let body = body.into_inner();
+    if body.revision != site.revision {
+        return Err(ConsentError::OutdatedRevision {
+            sent: body.revision,
+            current: site.revision,
+        });
+    }
+    if !site.languages.contains(&body.language) {
+        return Err(ConsentError::UnknownLanguage(body.language.to_string()));
+    }
+    if text_hash(&site, &body.language).as_deref() != Some(body.text_hash.as_str()) {
+        return Err(ConsentError::StaleTexts(body.language.to_string()));
+    }
+    let choices = Choices::resolve(&site, &body)?;
+    let draft = Draft {
+        site: site.clone(),
+        action: Action::Choose {
+            consent_id: body.consent_id.clone(),
+            language: body.language,
+            text_hash: body.text_hash,
+            method: body.method,
+            choices,
+        },
+        event_time: state.clock.now(),
+        user_agent: user_agent(&req),
+        ip_network: client_network(&state, &req),
+    };
+    match state.writer.append(draft).await? {
+        Ok(record) => Ok(created(&receipt(&record)?, &origin)),
+        Err(AppendError::UnknownConsent | AppendError::AlreadyWithdrawn) => Err(
+            ConsentError::UnknownConsentInBody(body.consent_id.expect("only updates can fail")),
+        ),
+    }
+}
+
+#[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
+pub async fn lookup(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ConsentError> {
+    let (site, origin) = site_for(&state, &req, &path.0).await?;
+    let id = ConsentId::parse(&path.1)?;
+    let store = state.store.clone();
+    let lookup_id = id.clone();
+    let latest = web::block(move || store.latest_record(&lookup_id))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))??
+        .filter(|r| r.body.site_id == site.id)
+        .ok_or_else(|| ConsentError::NotFound(id.clone()))?;
+    let r = receipt(&latest)?;
+    let status = ConsentStatus {
+        state: crumb_schema::rules::state(
+            r.event,
+            r.expires_at,
+            r.revision,
+            site.revision,
+            state.clock.now(),
+        ),
+        consent_id: r.consent_id,
+        event: r.event,
+        given_at: r.given_at,
+        expires_at: r.expires_at,
+        revision: r.revision,
+        current_revision: site.revision,
+        method: r.method,
+        choices: r.choices,
+    };
+    let mut resp = HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(status);
+    cors::decorate(&mut resp, &origin);
+    Ok(resp)
+}
+
+#[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ConsentError> {
+    let (site, origin) = site_for(&state, &req, &path.0).await?;
+    let id = ConsentId::parse(&path.1)?;
+    let draft = Draft {
+        site,
+        action: Action::Withdraw {
+            consent_id: id.clone(),
+        },
+        event_time: state.clock.now(),
+        user_agent: user_agent(&req),
+        ip_network: client_network(&state, &req),
+    };
+    match state.writer.append(draft).await? {
+        Ok(record) => Ok(created(&receipt(&record)?, &origin)),
+        Err(AppendError::UnknownConsent) => Err(ConsentError::NotFound(id)),
+        Err(AppendError::AlreadyWithdrawn) => Err(ConsentError::AlreadyWithdrawn(id)),
+    }
+}
+
+/// CORS preflight for every `/v1/sites/{site}/...` route: allowed origins get
+/// the methods and headers the widget uses; others get 403.
+pub async fn preflight(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ConsentError> {
+    let raw = req.match_info().get("site").unwrap_or_default().to_owned();
+    let (_, origin) = site_for(&state, &req, &raw).await?;
+    let mut resp = HttpResponse::NoContent().finish();
+    cors::decorate(&mut resp, &origin);
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    Ok(resp)
+}

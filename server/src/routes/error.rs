@@ -1,0 +1,80 @@
+//! The API's error shape, `{"error": code, "message": text}`, and the
+//! handlers for errors that happen before a route runs (body too large,
+//! wrong content type, malformed JSON, no such route).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError, web};
+use serde::Serialize;
+
+/// Bodies above this size are refused with 413 before they are parsed.
+pub const MAX_BODY: usize = 16 * 1024;
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+/// Builds an error response. Server errors never say what went wrong (that
+/// goes to the log); client errors say exactly what to fix.
+pub fn respond(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    let message = if status.is_server_error() {
+        "internal error; the server log has details"
+    } else {
+        message
+    };
+    HttpResponse::build(status)
+        .insert_header(("Cache-Control", "no-store"))
+        .json(ErrorBody {
+            error: code,
+            message,
+        })
+}
+
+/// An error from reading a JSON body.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BodyError(JsonPayloadError);
+
+impl ResponseError for BodyError {
+    fn status_code(&self) -> StatusCode {
+        match &self.0 {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            JsonPayloadError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (code, message) = match &self.0 {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => (
+                "body_too_large",
+                format!("the request body is larger than {MAX_BODY} bytes"),
+            ),
+            JsonPayloadError::ContentType => (
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json".to_owned(),
+            ),
+            JsonPayloadError::Deserialize(e) => ("invalid_body", format!("invalid JSON body: {e}")),
+            other => ("invalid_body", format!("invalid request body: {other}")),
+        };
+        respond(self.status_code(), code, &message)
+    }
+}
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY)
+        .error_handler(|err, _req| BodyError(err).into())
+}
+
+/// Unknown API paths get a JSON 404.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    respond(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        &format!("no such endpoint: {} {}", req.method(), req.path()),
+    )
+}

@@ -1,0 +1,61 @@
+//! The HTTP API. Each module owns its routes and its error enum; `error`
+//! holds the shared JSON error shape.
+
+pub mod assets;
+pub mod config;
+pub mod consents;
+pub mod error;
+pub mod health;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use crumb_schema::{SiteConfig, SiteId};
+
+use crate::clock::Clock;
+use crate::storage::{Store, StoreError, Writer};
+
+/// Everything a handler may need, built once in `startup` and shared by all
+/// workers.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub writer: Writer,
+    pub clock: Arc<dyn Clock>,
+    pub behind_proxy: bool,
+}
+
+/// Loads a site off the async workers.
+pub async fn load_site(
+    state: &web::Data<AppState>,
+    id: SiteId,
+) -> Result<Option<Arc<SiteConfig>>, StoreError> {
+    let store = state.store.clone();
+    web::block(move || store.site(&id))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))?
+        .map(|s| s.map(Arc::new))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(
+            web::resource("/v1/sites/{site}/config")
+                .route(web::get().to(config::get_config))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
+        )
+        .service(
+            web::resource("/v1/sites/{site}/consents")
+                .route(web::post().to(consents::record))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
+        )
+        .service(
+            web::resource("/v1/sites/{site}/consents/{consent}")
+                .route(web::get().to(consents::lookup))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
+        )
+        .service(
+            web::resource("/v1/sites/{site}/consents/{consent}/withdraw")
+                .route(web::post().to(consents::withdraw))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
+        );
+}

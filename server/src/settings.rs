@@ -1,0 +1,150 @@
+//! Typed settings. Sources, later ones winning: built-in defaults, a TOML
+//! file (`--config FILE`, else `CRUMB_CONFIG`, else `./crumb.toml` when it
+//! exists), then `CRUMB_*` environment variables.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on. `CRUMB_HOST`.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one. `CRUMB_PORT`.
+    pub port: u16,
+    /// SQLite database file. `CRUMB_DATABASE`.
+    pub database: PathBuf,
+    /// Trust `Forwarded` / `X-Forwarded-For` for the visitor's address.
+    /// Only turn on behind a reverse proxy that sets them. `CRUMB_BEHIND_PROXY`.
+    pub behind_proxy: bool,
+    /// A folder of pages served at `/` (the demo site). `CRUMB_STATIC_DIR`.
+    pub static_dir: Option<PathBuf>,
+    /// HTTP worker threads; default one per core. `CRUMB_WORKERS`.
+    pub workers: Option<usize>,
+    /// Seconds to let requests finish on shutdown. `CRUMB_SHUTDOWN_TIMEOUT`.
+    pub shutdown_timeout: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            database: PathBuf::from("crumb.db"),
+            behind_proxy: false,
+            static_dir: None,
+            workers: None,
+            shutdown_timeout: 10,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {path} is invalid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}={value:?} is invalid: {why}")]
+    Env {
+        name: &'static str,
+        value: String,
+        why: String,
+    },
+}
+
+impl Settings {
+    /// Loads settings from the file (if any) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let env_file = std::env::var_os("CRUMB_CONFIG").map(PathBuf::from);
+        let default_file = PathBuf::from("crumb.toml");
+        let file = match (file, env_file) {
+            (Some(f), _) => Some(f.to_owned()),
+            (None, Some(f)) => Some(f),
+            (None, None) => default_file.exists().then_some(default_file),
+        };
+        let mut settings = match file {
+            Some(path) => Self::from_file(&path)?,
+            None => Self::default(),
+        };
+        settings.apply_env(|name| std::env::var(name).ok())?;
+        Ok(settings)
+    }
+
+    fn from_file(path: &Path) -> Result<Self, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| SettingsError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
+        fn parsed<T: std::str::FromStr>(
+            name: &'static str,
+            value: String,
+        ) -> Result<T, SettingsError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| SettingsError::Env {
+                name,
+                value: value.clone(),
+                why: e.to_string(),
+            })
+        }
+        if let Some(v) = var("CRUMB_HOST") {
+            self.host = v;
+        }
+        if let Some(v) = var("CRUMB_PORT") {
+            self.port = parsed("CRUMB_PORT", v)?;
+        }
+        if let Some(v) = var("CRUMB_DATABASE") {
+            self.database = PathBuf::from(v);
+        }
+        if let Some(v) = var("CRUMB_BEHIND_PROXY") {
+            self.behind_proxy = parsed("CRUMB_BEHIND_PROXY", v)?;
+        }
+        if let Some(v) = var("CRUMB_STATIC_DIR") {
+            self.static_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CRUMB_WORKERS") {
+            self.workers = Some(parsed("CRUMB_WORKERS", v)?);
+        }
+        if let Some(v) = var("CRUMB_SHUTDOWN_TIMEOUT") {
+            self.shutdown_timeout = parsed("CRUMB_SHUTDOWN_TIMEOUT", v)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut s: Settings = toml::from_str("port = 9000\ndatabase = \"a.db\"").unwrap();
+        s.apply_env(|n| (n == "CRUMB_PORT").then(|| "9100".to_owned()))
+            .unwrap();
+        assert_eq!(s.port, 9100);
+        assert_eq!(s.database, PathBuf::from("a.db"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let mut s = Settings::default();
+        let err = s
+            .apply_env(|n| (n == "CRUMB_PORT").then(|| "eighty".to_owned()))
+            .unwrap_err();
+        assert!(err.to_string().contains("CRUMB_PORT"), "{err}");
+        assert!(toml::from_str::<Settings>("prot = 1").is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! Builds the running server: opens the store, starts the writer thread,
+//! binds the listener (port 0 picks a free port, which tests rely on), and
+//! wires the routes.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+
+use crate::clock::{Clock, SystemClock};
+use crate::routes::{self, AppState, assets::StaticDir};
+use crate::settings::Settings;
+use crate::storage::{SqliteStore, Store, Writer};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    writer_thread: JoinHandle<()>,
+    store: Arc<SqliteStore>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl Application {
+    pub fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock))
+    }
+
+    /// Like `build`, with the clock the server reads "now" from.
+    pub fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let store =
+            Arc::new(SqliteStore::open(&settings.database).with_context(|| {
+                format!("opening the database {}", settings.database.display())
+            })?);
+        let listener = TcpListener::bind((settings.host.as_str(), settings.port))
+            .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
+        let port = listener.local_addr()?.port();
+
+        // State is built once, outside the worker factory, so every worker
+        // shares one store and one writer thread.
+        let (writer, writer_thread) = Writer::spawn(store.clone() as Arc<dyn Store>);
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            writer,
+            clock,
+            behind_proxy: settings.behind_proxy,
+        });
+        let static_dir = web::Data::new(StaticDir(settings.static_dir.clone()));
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(static_dir.clone())
+                .app_data(routes::error::json_config())
+                .configure(routes::configure)
+                .default_service(web::to(routes::assets::fallback))
+        })
+        .shutdown_timeout(settings.shutdown_timeout);
+        if let Some(n) = settings.workers {
+            server = server.workers(n);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self {
+            port,
+            server,
+            writer_thread,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> Arc<SqliteStore> {
+        self.store.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `handle().stop()`), lets in-flight
+    /// requests finish, then waits for the writer to commit what it holds.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Self {
+            server,
+            writer_thread,
+            store,
+            ..
+        } = self;
+        server.await?;
+        // The server's workers (and with them every writer handle) are gone
+        // now; the writer thread drains its queue and exits.
+        drop(store);
+        let _ = actix_web::rt::task::spawn_blocking(move || writer_thread.join()).await;
+        Ok(())
+    }
+}

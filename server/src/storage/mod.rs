@@ -1,0 +1,82 @@
+//! Where sites and consent records live. The rest of the server talks to
+//! the [`Store`] trait; [`SqliteStore`] is the embedded-SQLite
+//! implementation and [`Writer`] the group-commit front for appends.
+//!
+//! Every `Store` method blocks. Callers on the async workers must go
+//! through `web::block` (reads) or the [`Writer`] thread (appends).
+
+mod sqlite;
+mod writer;
+
+use std::sync::Arc;
+
+use crumb_schema::{Choices, ConsentId, LanguageTag, Method, SiteConfig, SiteId, TextHash};
+use time::OffsetDateTime;
+
+use crate::record::Record;
+
+pub use sqlite::SqliteStore;
+pub use writer::{Writer, WriterError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+}
+
+/// A record to append, validated against `site` by the caller; the store
+/// fills in the consent id (for new consents), the chain position and the
+/// previous hash.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub site: Arc<SiteConfig>,
+    pub action: Action,
+    pub event_time: OffsetDateTime,
+    pub user_agent: String,
+    pub ip_network: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// A new consent (`consent_id: None`) or a changed one.
+    Choose {
+        consent_id: Option<ConsentId>,
+        language: LanguageTag,
+        text_hash: TextHash,
+        method: Method,
+        choices: Choices,
+    },
+    Withdraw {
+        consent_id: ConsentId,
+    },
+}
+
+/// Why one draft of a batch was not appended. Nothing is stored for it; the
+/// other drafts of the batch are unaffected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AppendError {
+    #[error("the consent id is not known for this site")]
+    UnknownConsent,
+    #[error("the consent is already withdrawn")]
+    AlreadyWithdrawn,
+}
+
+pub type AppendResult = Result<Record, AppendError>;
+
+pub trait Store: Send + Sync + 'static {
+    fn site(&self, id: &SiteId) -> Result<Option<SiteConfig>, StoreError>;
+    /// Creates the site or replaces its config.
+    fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// The newest record of a consent, whatever site it belongs to.
+    fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError>;
+    /// Appends a batch in one transaction and returns one result per draft,
+    /// in order. `Err` means nothing of the batch was stored.
+    fn append(&self, drafts: Vec<Draft>) -> Result<Vec<AppendResult>, StoreError>;
+    fn record_count(&self) -> Result<u64, StoreError>;
+}

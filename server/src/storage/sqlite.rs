@@ -1,0 +1,288 @@
+//! The embedded SQLite store: WAL mode, `synchronous = FULL` (a commit is on
+//! disk before it returns), migrations compiled into the binary, one write
+//! connection and a small pool of read connections.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crumb_schema::{Category, ConsentId, Event, SiteConfig, SiteId};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use time::OffsetDateTime;
+
+use super::{Action, AppendError, AppendResult, Draft, Store, StoreError};
+use crate::record::{GENESIS_HASH, Record, RecordBody, split_choices};
+use crate::timefmt;
+
+/// Migrations in order; `PRAGMA user_version` holds how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+
+pub struct SqliteStore {
+    path: PathBuf,
+    write: Mutex<Connection>,
+    idle_readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies any
+    /// pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            path: path.to_owned(),
+            write: Mutex::new(conn),
+            idle_readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a read connection from the pool. WAL lets readers run
+    /// alongside the writer, so reads never wait for a batch to commit.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.idle_readers.lock().unwrap().pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = open_connection(&self.path)?;
+                c.pragma_update(None, "query_only", "ON")?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut idle = self.idle_readers.lock().unwrap();
+        if idle.len() < 16 {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let done = usize::try_from(done).unwrap_or(usize::MAX);
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Migration(format!(
+            "the database is at schema version {done}, newer than this crumb ({}); upgrade crumb",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Migration(format!("migration {} failed: {e}", i + 1)))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied database migration");
+    }
+    Ok(())
+}
+
+fn random_uuid() -> Result<ConsentId, StoreError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
+    Ok(ConsentId::from_random_bytes(bytes))
+}
+
+fn latest_in(conn: &Connection, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached(
+            "SELECT body, hash FROM records WHERE consent_id = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([consent.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(body, hash)| {
+        Record::from_stored(body, hash).map_err(|e| StoreError::Corrupt(e.to_string()))
+    })
+    .transpose()
+}
+
+/// The last position and hash of a site's chain.
+fn chain_head(tx: &Transaction<'_>, site: &SiteId) -> Result<(u64, String), StoreError> {
+    let head: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT seq, hash FROM records WHERE site_id = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([site.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(head
+        .map(|(seq, hash)| (seq.unsigned_abs(), hash))
+        .unwrap_or_else(|| (0, GENESIS_HASH.to_owned())))
+}
+
+/// Builds the body of one draft, or says why it cannot be appended.
+fn body_for(
+    tx: &Transaction<'_>,
+    draft: &Draft,
+) -> Result<Result<RecordBody, AppendError>, StoreError> {
+    let site = &draft.site;
+    let event_time = timefmt::format(draft.event_time);
+    // The previous record of this consent, which must belong to this site.
+    let previous = |id: &ConsentId| -> Result<Option<Record>, StoreError> {
+        Ok(latest_in(tx, id)?.filter(|r| r.body.site_id == site.id))
+    };
+    let (consent_id, event, expires_at, language, text_hash, method, choices) = match &draft.action
+    {
+        Action::Choose {
+            consent_id,
+            language,
+            text_hash,
+            method,
+            choices,
+        } => {
+            let (id, event) = match consent_id {
+                None => (random_uuid()?, Event::Given),
+                Some(id) => match previous(id)? {
+                    Some(_) => (id.clone(), Event::Updated),
+                    None => return Ok(Err(AppendError::UnknownConsent)),
+                },
+            };
+            let expires = crumb_schema::rules::expires_at(draft.event_time, site.validity_months);
+            (
+                id,
+                event,
+                timefmt::format(expires),
+                language.clone(),
+                text_hash.clone(),
+                *method,
+                choices.clone(),
+            )
+        }
+        Action::Withdraw { consent_id } => {
+            let Some(prev) = previous(consent_id)? else {
+                return Ok(Err(AppendError::UnknownConsent));
+            };
+            if prev.body.event == Event::Withdrawn {
+                return Ok(Err(AppendError::AlreadyWithdrawn));
+            }
+            // A withdrawal ends validity now and leaves only what is
+            // strictly necessary.
+            (
+                consent_id.clone(),
+                Event::Withdrawn,
+                event_time.clone(),
+                prev.body.language,
+                prev.body.text_hash,
+                prev.body.method,
+                crumb_schema::Choices::necessary_only(site),
+            )
+        }
+    };
+    let (categories_granted, categories_denied, services_granted, services_denied) =
+        split_choices(&choices);
+    debug_assert!(categories_granted.contains(&Category::Necessary));
+    let (seq, prev_hash) = chain_head(tx, &site.id)?;
+    Ok(Ok(RecordBody {
+        seq: seq + 1,
+        record_id: random_uuid()?.to_string(),
+        site_id: site.id.clone(),
+        consent_id,
+        event,
+        event_time,
+        expires_at,
+        policy_revision: site.revision,
+        policy_url: site.policy_url.clone(),
+        language,
+        text_hash,
+        method,
+        categories_granted,
+        categories_denied,
+        services_granted,
+        services_denied,
+        user_agent: draft.user_agent.clone(),
+        ip_network: draft.ip_network.clone(),
+        prev_hash,
+    }))
+}
+
+impl Store for SqliteStore {
+    fn site(&self, id: &SiteId) -> Result<Option<SiteConfig>, StoreError> {
+        self.read(|conn| {
+            let json: Option<String> = conn
+                .prepare_cached("SELECT config FROM sites WHERE id = ?1")?
+                .query_row([id.as_str()], |r| r.get(0))
+                .optional()?;
+            json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .transpose()
+        })
+    }
+
+    fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError> {
+        let json = serde_json::to_string(site).expect("a site config serialises");
+        let now = timefmt::format(now);
+        self.write.lock().unwrap().execute(
+            "INSERT INTO sites (id, config, revision, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT (id) DO UPDATE
+             SET config = excluded.config, revision = excluded.revision,
+                 updated_at = excluded.updated_at",
+            params![site.id.as_str(), json, site.revision.get(), now],
+        )?;
+        Ok(())
+    }
+
+    fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
+        self.read(|conn| latest_in(conn, consent))
+    }
+
+    fn append(&self, drafts: Vec<Draft>) -> Result<Vec<AppendResult>, StoreError> {
+        let mut conn = self.write.lock().unwrap();
+        let tx = conn.transaction()?;
+        let mut results = Vec::with_capacity(drafts.len());
+        for draft in &drafts {
+            let body = match body_for(&tx, draft)? {
+                Ok(body) => body,
+                Err(refused) => {
+                    results.push(Err(refused));
+                    continue;
+                }
+            };
+            let record = body.seal();
+            tx.prepare_cached(
+                "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                record.body.site_id.as_str(),
+                record.body.seq as i64,
+                record.body.consent_id.as_str(),
+                record.body.event.as_str(),
+                record.body.event_time,
+                record.canonical,
+                record.hash,
+            ])?;
+            results.push(Ok(record));
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+
+    fn record_count(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let n: i64 = conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
+            Ok(n.unsigned_abs())
+        })
+    }
+}

@@ -1,0 +1,96 @@
+//! The single writer: one thread owns the write side of the store and
+//! commits drafts in batches (group commit). Under load, many requests share
+//! one transaction and one fsync; with no load a batch is a single draft, so
+//! latency stays low. A request gets its reply only after the batch holding
+//! its draft has committed.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{AppendResult, Draft, Store, StoreError};
+
+/// The most drafts one transaction takes; bounds the latency a batch adds.
+const MAX_BATCH: usize = 1024;
+/// Requests that may wait for the writer before senders are slowed down.
+const QUEUE: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriterError {
+    #[error("the consent writer has stopped")]
+    Stopped,
+    #[error("the batch could not be stored")]
+    Store(#[source] Arc<StoreError>),
+}
+
+struct Job {
+    draft: Draft,
+    reply: oneshot::Sender<Result<AppendResult, WriterError>>,
+}
+
+/// A handle to the writer thread. Clones share the thread; when the last
+/// handle is dropped the thread finishes the queued jobs and exits.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    pub fn spawn(store: Arc<dyn Store>) -> (Writer, JoinHandle<()>) {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("crumb-writer".into())
+            .spawn(move || run(store, rx))
+            .expect("spawning the writer thread");
+        (Writer { jobs }, thread)
+    }
+
+    /// Appends one draft and resolves once it is durably committed.
+    pub async fn append(&self, draft: Draft) -> Result<AppendResult, WriterError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { draft, reply })
+            .await
+            .map_err(|_| WriterError::Stopped)?;
+        answer.await.map_err(|_| WriterError::Stopped)?
+    }
+}
+
+fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let (drafts, replies): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|j| (j.draft, j.reply)).unzip();
+        let n = drafts.len();
+        match store.append(drafts) {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    // The requester may have gone away; the record stays.
+                    let _ = reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, batch = n, "consent batch failed; nothing stored");
+                let e = Arc::new(e);
+                for reply in replies {
+                    let _ = reply.send(Err(WriterError::Store(e.clone())));
+                }
+            }
+        }
+    }
+    tracing::debug!("consent writer stopped");
+}

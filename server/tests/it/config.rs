@@ -1,0 +1,63 @@
+//! The public config endpoint and health check.
+
+use crate::helpers::spawn_app;
+
+#[test]
+fn healthz_answers() {
+    let app = spawn_app();
+    let resp = app.get("/healthz");
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json()["status"], "ok");
+}
+
+#[test]
+fn config_is_public_cacheable_and_hides_origins() {
+    // Arrange
+    let app = spawn_app();
+
+    // Act
+    let resp = app.get("/v1/sites/demo/config");
+
+    // Assert
+    assert_eq!(resp.status, 200);
+    let config = resp.json();
+    assert_eq!(config["id"], "demo");
+    assert_eq!(config["revision"], 1);
+    assert!(config.get("allowed_origins").is_none());
+    assert_eq!(config["text_hashes"]["nl"].as_str().unwrap().len(), 64);
+    assert!(resp.header("cache-control").unwrap().contains("max-age="));
+    let etag = resp.header("etag").unwrap().to_owned();
+
+    let again = app.request(
+        "GET",
+        "/v1/sites/demo/config",
+        &[("If-None-Match", &etag)],
+        None,
+    );
+    assert_eq!(again.status, 304);
+    assert_eq!(again.body, "");
+}
+
+#[test]
+fn config_etag_changes_with_the_revision() {
+    let app = spawn_app();
+    let before = app.get("/v1/sites/demo/config");
+    app.bump_revision();
+    let after = app.get("/v1/sites/demo/config");
+    assert_eq!(after.json()["revision"], 2);
+    assert_ne!(before.header("etag"), after.header("etag"));
+}
+
+#[test]
+fn unknown_and_malformed_sites() {
+    let app = spawn_app();
+    let resp = app.get("/v1/sites/nope/config");
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.error_code(), "unknown_site");
+    let resp = app.get("/v1/sites/Not%20A%20Site/config");
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.error_code(), "invalid_site_id");
+    let resp = app.get("/v1/no/such/route");
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.error_code(), "not_found");
+}

@@ -1,0 +1,218 @@
+//! Recording, looking up, updating and withdrawing consents, and how time
+//! and policy revisions change their state.
+
+use serde_json::json;
+use time::Duration;
+
+use crate::helpers::spawn_app;
+
+#[test]
+fn recorded_consent_looks_up_as_valid() {
+    // Arrange
+    let app = spawn_app();
+
+    // Act
+    let created = app.record_consent(&app.analytics_only());
+
+    // Assert
+    assert_eq!(created.status, 201, "{}", created.body);
+    let receipt = created.json();
+    assert_eq!(receipt["event"], "given");
+    assert_eq!(receipt["given_at"], "2026-01-15T10:00:00Z");
+    assert_eq!(receipt["expires_at"], "2028-01-15T10:00:00Z");
+    assert_eq!(receipt["choices"]["categories"]["analytics"], true);
+    assert_eq!(receipt["choices"]["categories"]["marketing"], false);
+    assert_eq!(receipt["choices"]["categories"]["functional"], false);
+    // Services follow their category unless named.
+    assert_eq!(receipt["choices"]["services"]["hotjar"], true);
+    assert_eq!(receipt["choices"]["services"]["meta-pixel"], false);
+    assert_eq!(receipt["record_hash"].as_str().unwrap().len(), 64);
+
+    let id = receipt["consent_id"].as_str().unwrap();
+    let status = app.lookup(id);
+    assert_eq!(status.status, 200);
+    let status = status.json();
+    assert_eq!(status["state"], "valid");
+    assert_eq!(status["expires_at"], "2028-01-15T10:00:00Z");
+    assert_eq!(status["choices"], receipt["choices"]);
+    assert_eq!(app.record_count(), 1);
+}
+
+#[test]
+fn consent_expires_two_calendar_years_later() {
+    // Arrange
+    let app = spawn_app();
+    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Act and assert: valid one millisecond before, expired at the instant.
+    app.clock
+        .advance(Duration::days(730) - Duration::milliseconds(1));
+    assert_eq!(app.lookup(&id).json()["state"], "valid");
+    app.clock.advance(Duration::milliseconds(1));
+    assert_eq!(app.lookup(&id).json()["state"], "expired");
+}
+
+#[test]
+fn revision_bump_makes_consent_outdated() {
+    // Arrange
+    let app = spawn_app();
+    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Act
+    app.bump_revision();
+
+    // Assert
+    let status = app.lookup(&id).json();
+    assert_eq!(status["state"], "outdated_revision");
+    assert_eq!(status["revision"], 1);
+    assert_eq!(status["current_revision"], 2);
+    // A choice under the new revision makes it valid again.
+    let mut again = app.analytics_only();
+    again["consent_id"] = json!(id);
+    assert_eq!(app.record_consent(&again).status, 201);
+    assert_eq!(app.lookup(&id).json()["state"], "valid");
+}
+
+#[test]
+fn withdrawal_is_recorded_and_leaves_only_necessary() {
+    // Arrange
+    let app = spawn_app();
+    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Act
+    let withdrawn = app.withdraw(&id);
+
+    // Assert
+    assert_eq!(withdrawn.status, 201, "{}", withdrawn.body);
+    assert_eq!(withdrawn.json()["event"], "withdrawn");
+    let status = app.lookup(&id).json();
+    assert_eq!(status["state"], "withdrawn");
+    assert_eq!(status["choices"]["categories"]["analytics"], false);
+    assert_eq!(status["choices"]["categories"]["necessary"], true);
+    assert_eq!(app.record_count(), 2);
+
+    // Withdrawing twice is a conflict and stores nothing.
+    let again = app.withdraw(&id);
+    assert_eq!(again.status, 409);
+    assert_eq!(again.error_code(), "already_withdrawn");
+    assert_eq!(app.record_count(), 2);
+}
+
+#[test]
+fn update_keeps_the_consent_id_and_renews_expiry() {
+    // Arrange
+    let app = spawn_app();
+    let first = app.record_consent(&app.analytics_only()).json();
+    let id = first["consent_id"].as_str().unwrap();
+    app.clock.advance(Duration::days(100));
+
+    // Act
+    let mut update = app.analytics_only();
+    update["consent_id"] = json!(id);
+    update["method"] = json!("accept_all");
+    update["categories"] = json!({"functional": true, "analytics": true, "marketing": true});
+    let updated = app.record_consent(&update);
+
+    // Assert
+    assert_eq!(updated.status, 201, "{}", updated.body);
+    let updated = updated.json();
+    assert_eq!(updated["consent_id"], id);
+    assert_eq!(updated["event"], "updated");
+    assert_eq!(updated["expires_at"], "2028-04-25T10:00:00Z");
+    let status = app.lookup(id).json();
+    assert_eq!(status["method"], "accept_all");
+    assert_eq!(status["choices"]["services"]["meta-pixel"], true);
+    assert_eq!(app.record_count(), 2);
+}
+
+#[test]
+fn records_form_a_hash_chain_per_site() {
+    // Arrange
+    let app = spawn_app();
+
+    // Act
+    let hashes: Vec<String> = (0..3)
+        .map(|_| {
+            app.record_consent(&app.analytics_only()).json()["record_hash"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+
+    // Assert: each stored body names the previous record's hash.
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT seq, body, hash FROM records ORDER BY seq")
+        .unwrap();
+    let rows: Vec<(i64, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 3);
+    let mut prev = crumb_server::record::GENESIS_HASH.to_owned();
+    for (i, (seq, body, hash)) in rows.iter().enumerate() {
+        assert_eq!(*seq, i as i64 + 1);
+        assert_eq!(hash, &hashes[i]);
+        assert_eq!(&crumb_server::record::sha256_hex(body.as_bytes()), hash);
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["prev_hash"], prev.as_str());
+        // The raw address is never stored, only its network.
+        assert_eq!(body["ip_network"], "127.0.0.0/24");
+        prev = hash.clone();
+    }
+}
+
+#[test]
+fn concurrent_writes_are_all_acknowledged_and_stored() {
+    // Arrange
+    let app = spawn_app();
+    let body = app.analytics_only();
+
+    // Act: enough parallel requests that batches hold several drafts.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    (0..25)
+                        .map(|_| app.record_consent(&body).status)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+
+    // Assert
+    assert!(statuses.iter().all(|s| *s == 201));
+    assert_eq!(app.record_count(), 200);
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let max: i64 = conn
+        .query_row("SELECT max(seq) FROM records", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(max, 200, "the chain has no gaps");
+}
+
+#[test]
+fn lookup_of_unknown_consent_is_404() {
+    let app = spawn_app();
+    let resp = app.lookup("00000000-0000-4000-8000-000000000000");
+    assert_eq!(resp.status, 404);
+    assert_eq!(resp.error_code(), "unknown_consent");
+    let resp = app.withdraw("00000000-0000-4000-8000-000000000000");
+    assert_eq!(resp.status, 404);
+    assert_eq!(app.record_count(), 0);
+}
