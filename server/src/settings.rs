@@ -20,6 +20,9 @@ pub struct Settings {
     pub behind_proxy: bool,
     /// A folder of pages served at `/` (the demo site). `CRUMB_STATIC_DIR`.
     pub static_dir: Option<PathBuf>,
+    /// The built widget (`cargo xtask build-widget`). Default: `widget/dist`
+    /// beside the current directory or the source tree. `CRUMB_WIDGET_DIR`.
+    pub widget_dir: Option<PathBuf>,
     /// HTTP worker threads; default one per core. `CRUMB_WORKERS`.
     pub workers: Option<usize>,
     /// Seconds to let requests finish on shutdown. `CRUMB_SHUTDOWN_TIMEOUT`.
@@ -34,6 +37,7 @@ impl Default for Settings {
             database: PathBuf::from("crumb.db"),
             behind_proxy: false,
             static_dir: None,
+            widget_dir: None,
             workers: None,
             shutdown_timeout: 10,
         }
@@ -114,6 +118,9 @@ impl Settings {
         }
         if let Some(v) = var("CRUMB_STATIC_DIR") {
             self.static_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CRUMB_WIDGET_DIR") {
+            self.widget_dir = Some(PathBuf::from(v));
         }
         if let Some(v) = var("CRUMB_WORKERS") {
             self.workers = Some(parsed("CRUMB_WORKERS", v)?);

@@ -13,6 +13,17 @@ use crate::clock::{Clock, SystemClock};
 use crate::routes::{self, AppState, assets::StaticDir};
 use crate::settings::Settings;
 use crate::storage::{SqliteStore, Store, Writer};
+use crate::widget::WidgetAssets;
+
+/// Where the built widget is when the settings do not say: `widget/dist`
+/// under the current directory, else beside the source tree.
+fn default_widget_dir() -> Option<std::path::PathBuf> {
+    let here = std::path::Path::new("widget/dist");
+    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../widget/dist");
+    [here.to_owned(), built]
+        .into_iter()
+        .find(|p| p.join("crumb.js").is_file())
+}
 
 pub struct Application {
     port: u16,
@@ -55,10 +66,24 @@ impl Application {
             behind_proxy: settings.behind_proxy,
         });
         let static_dir = web::Data::new(StaticDir(settings.static_dir.clone()));
+        let widget = match settings.widget_dir.clone().or_else(default_widget_dir) {
+            Some(dir) => WidgetAssets::load(&dir)
+                .with_context(|| format!("loading the widget from {}", dir.display()))?,
+            None => {
+                tracing::warn!(
+                    "the widget is not built (cargo xtask build-widget); /crumb.js is 404"
+                );
+                WidgetAssets::default()
+            }
+        };
+        let widget = web::Data::new(widget);
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(static_dir.clone())
+                .app_data(widget.clone())
+                .route("/crumb.js", web::get().to(crate::widget::loader))
+                .route("/crumb/{name}", web::get().to(crate::widget::file))
                 .app_data(routes::error::json_config())
                 .configure(routes::configure)
                 .default_service(web::to(routes::assets::fallback))

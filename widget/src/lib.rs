@@ -1,2 +1,38 @@
-//! Crumb's consent widget. The banner itself lands with the widget issue;
-//! this crate exists now so the workspace layout is final from day one.
+//! Crumb's consent widget: the banner a visitor sees, the preferences
+//! dialog, the gate that keeps third-party scripts and embeds inert until
+//! they are allowed, and the first-party cookie that remembers the choice.
+//!
+//! `crumb.js` (the wasm-bindgen glue plus `loader.js`) fetches the site
+//! config and this module in parallel and calls [`start`]. Everything here
+//! is written for size: `no_std` on wasm32 (no std panic or formatting
+//! code), no serde (the browser's `JSON.parse` reads the config), no
+//! `format!`, and one delegated listener per piece of UI.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+extern crate alloc;
+
+mod api;
+mod app;
+mod banner;
+mod config;
+mod consent;
+mod dom;
+mod gate;
+mod i18n;
+mod modal;
+mod storage;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+/// Panics abort without a message: formatting one would ship std's
+/// formatting machinery to every visitor. Code paths avoid panics anyway.
+#[cfg(target_arch = "wasm32")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+pub use app::{Widget, start};

@@ -2,6 +2,7 @@
 //!
 //! - `demo`: build the widget, then run the server with the demo site.
 //! - `test`: formatting, clippy (host and wasm32), and every test.
+//! - `build-widget`: the release widget into `widget/dist/`.
 //!
 //! Everything a fresh machine lacks that cargo can fetch (the wasm32
 //! target) is installed on the way; system packages are `.ci/run`'s job.
@@ -10,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+
+mod widget;
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -28,8 +31,9 @@ fn run() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("build-widget") => widget::build(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test>");
+            eprintln!("usage: cargo xtask <demo|test|build-widget>");
             bail!("unknown or missing command")
         }
     }
@@ -43,7 +47,7 @@ fn project_root() -> PathBuf {
 }
 
 /// Runs a command, echoing it first, and fails if it fails.
-fn cmd(program: &str, args: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn cmd(program: &str, args: &[&str]) -> anyhow::Result<()> {
     eprintln!("$ {program} {}", args.join(" "));
     let status = Command::new(program)
         .args(args)
@@ -55,7 +59,7 @@ fn cmd(program: &str, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ensure_wasm_target() -> anyhow::Result<()> {
+pub(crate) fn ensure_wasm_target() -> anyhow::Result<()> {
     let out = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
@@ -67,6 +71,7 @@ fn ensure_wasm_target() -> anyhow::Result<()> {
 }
 
 fn demo() -> anyhow::Result<()> {
+    widget::build()?;
     cmd(
         "cargo",
         &[

@@ -1,0 +1,156 @@
+//! Serves the widget: `/crumb.js` (the loader, short-lived cache because
+//! its URL is fixed in every site's embed code) and `/crumb/{name}` (the
+//! content-hashed wasm and CSS, cached forever). Files come from the
+//! widget build (`cargo xtask build-widget` writes `widget/dist/`) and are
+//! held in memory, gzipped once at start.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::Path;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::record::sha256_hex;
+use crate::routes::error::not_found;
+
+struct Asset {
+    raw: Vec<u8>,
+    gzip: Vec<u8>,
+    etag: String,
+    content_type: &'static str,
+    cache_control: &'static str,
+}
+
+/// The built widget, or nothing when it was not built.
+#[derive(Default)]
+pub struct WidgetAssets {
+    files: HashMap<String, Asset>,
+}
+
+impl std::fmt::Debug for WidgetAssets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.files.keys()).finish()
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes).expect("writing to memory");
+    e.finish().expect("writing to memory")
+}
+
+impl WidgetAssets {
+    /// Loads `crumb.js` and the hashed `crumb-*.wasm` / `crumb-*.css` from
+    /// `dir`.
+    pub fn load(dir: &Path) -> std::io::Result<Self> {
+        let mut files = HashMap::new();
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            let (content_type, cache_control) = match path.extension().and_then(|e| e.to_str()) {
+                Some("js") if name == "crumb.js" => (
+                    "text/javascript; charset=utf-8",
+                    "public, max-age=300, stale-while-revalidate=86400",
+                ),
+                Some("wasm") => ("application/wasm", "public, max-age=31536000, immutable"),
+                Some("css") => (
+                    "text/css; charset=utf-8",
+                    "public, max-age=31536000, immutable",
+                ),
+                _ => continue,
+            };
+            let raw = std::fs::read(&path)?;
+            files.insert(
+                name,
+                Asset {
+                    gzip: gzip(&raw),
+                    etag: format!("\"{}\"", &sha256_hex(&raw)[..32]),
+                    raw,
+                    content_type,
+                    cache_control,
+                },
+            );
+        }
+        if !files.contains_key("crumb.js") {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "{} has no crumb.js; run `cargo xtask build-widget`",
+                    dir.display()
+                ),
+            ));
+        }
+        Ok(Self { files })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    fn respond(&self, req: &HttpRequest, name: &str) -> Option<HttpResponse> {
+        let asset = self.files.get(name)?;
+        let mut resp = if req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == asset.etag)
+        {
+            HttpResponse::NotModified().finish()
+        } else {
+            let gzip_ok = req
+                .headers()
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("gzip"));
+            let mut b = HttpResponse::Ok();
+            b.content_type(asset.content_type);
+            if gzip_ok {
+                b.insert_header((header::CONTENT_ENCODING, "gzip"));
+                b.body(asset.gzip.clone())
+            } else {
+                b.body(asset.raw.clone())
+            }
+        };
+        let h = resp.headers_mut();
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(asset.cache_control),
+        );
+        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        h.insert(
+            header::ETAG,
+            HeaderValue::from_str(&asset.etag).expect("hex"),
+        );
+        // Sites on other origins fetch the wasm with fetch(), which needs
+        // CORS; the files are public.
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+        Some(resp)
+    }
+}
+
+pub async fn loader(req: HttpRequest, assets: web::Data<WidgetAssets>) -> HttpResponse {
+    match assets.respond(&req, "crumb.js") {
+        Some(r) => r,
+        None => not_found(req).await,
+    }
+}
+
+pub async fn file(
+    req: HttpRequest,
+    assets: web::Data<WidgetAssets>,
+    name: web::Path<String>,
+) -> HttpResponse {
+    if name.as_str() == "crumb.js" {
+        return not_found(req).await;
+    }
+    match assets.respond(&req, &name) {
+        Some(r) => r,
+        None => not_found(req).await,
+    }
+}

@@ -1,0 +1,447 @@
+//! A visitor's choice and its two encodings: the `crumb_consent` cookie
+//! value and the JSON the server and site code receive. Pure code, unit
+//! tested on the host.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Category indexes, in the order of `CATEGORY_KEYS`.
+pub const NECESSARY: usize = 0;
+pub const CATEGORY_KEYS: [&str; 4] = ["necessary", "functional", "analytics", "marketing"];
+
+pub fn category_index(key: &str) -> Option<usize> {
+    CATEGORY_KEYS.iter().position(|k| *k == key)
+}
+
+/// How a choice was made; the letter is its cookie form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    AcceptAll,
+    RejectAll,
+    Custom,
+}
+
+impl Method {
+    pub fn key(self) -> &'static str {
+        match self {
+            Method::AcceptAll => "accept_all",
+            Method::RejectAll => "reject_all",
+            Method::Custom => "custom",
+        }
+    }
+
+    fn letter(self) -> char {
+        match self {
+            Method::AcceptAll => 'a',
+            Method::RejectAll => 'r',
+            Method::Custom => 'c',
+        }
+    }
+
+    fn from_letter(s: &str) -> Option<Method> {
+        match s {
+            "a" => Some(Method::AcceptAll),
+            "r" => Some(Method::RejectAll),
+            "c" => Some(Method::Custom),
+            _ => None,
+        }
+    }
+}
+
+/// Yes or no per category (bit i of `cats` is category i; necessary is
+/// always set) and per service, aligned with the config's service list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choices {
+    pub cats: u8,
+    pub svcs: Vec<bool>,
+}
+
+impl Choices {
+    /// Nothing but the strictly necessary: the state before any choice.
+    pub fn necessary_only(n_services: usize, service_cats: impl Fn(usize) -> usize) -> Choices {
+        let svcs = (0..n_services)
+            .map(|i| service_cats(i) == NECESSARY)
+            .collect();
+        Choices { cats: 1, svcs }
+    }
+
+    pub fn allows(&self, cat: usize) -> bool {
+        cat == NECESSARY || self.cats & (1 << cat) != 0
+    }
+
+    pub fn set(&mut self, cat: usize, on: bool) {
+        if cat != NECESSARY {
+            if on {
+                self.cats |= 1 << cat;
+            } else {
+                self.cats &= !(1 << cat);
+            }
+        }
+    }
+}
+
+/// What the cookie holds: the server's receipt (or, until the server has
+/// answered, the local choice marked pending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// Empty until the server has issued one.
+    pub consent_id: String,
+    pub revision: u32,
+    pub given_ms: u64,
+    pub expires_ms: u64,
+    pub method: Method,
+    pub cats: u8,
+    /// Ids of the allowed services.
+    pub services: Vec<String>,
+    /// The server has not acknowledged this choice yet.
+    pub pending: bool,
+}
+
+const SEP: char = '~';
+
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+pub fn parse_u64(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |acc, b| {
+        b.is_ascii_digit().then(|| acc * 10 + u64::from(b - b'0'))
+    })
+}
+
+/// Ids that go into the cookie and into hand-built JSON must be plain
+/// slugs, so neither needs escaping.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Stored {
+    /// `1~id~revision~given~expires~method~cats~svc.svc~pending`: only
+    /// cookie-safe characters, no quoting needed.
+    pub fn encode(&self) -> String {
+        let mut s = String::with_capacity(96);
+        s.push('1');
+        s.push(SEP);
+        s.push_str(&self.consent_id);
+        s.push(SEP);
+        push_u64(&mut s, u64::from(self.revision));
+        s.push(SEP);
+        push_u64(&mut s, self.given_ms);
+        s.push(SEP);
+        push_u64(&mut s, self.expires_ms);
+        s.push(SEP);
+        s.push(self.method.letter());
+        s.push(SEP);
+        push_u64(&mut s, u64::from(self.cats));
+        s.push(SEP);
+        for (i, id) in self.services.iter().enumerate() {
+            if i > 0 {
+                s.push('.');
+            }
+            s.push_str(id);
+        }
+        s.push(SEP);
+        s.push(if self.pending { '1' } else { '0' });
+        s
+    }
+
+    pub fn decode(s: &str) -> Option<Stored> {
+        let mut f = s.split(SEP);
+        if f.next()? != "1" {
+            return None;
+        }
+        let consent_id = f.next()?;
+        if !(consent_id.is_empty() || is_slug(consent_id)) {
+            return None;
+        }
+        let revision = u32::try_from(parse_u64(f.next()?)?).ok()?;
+        let given_ms = parse_u64(f.next()?)?;
+        let expires_ms = parse_u64(f.next()?)?;
+        let method = Method::from_letter(f.next()?)?;
+        let cats = u8::try_from(parse_u64(f.next()?)?).ok()? | 1;
+        let services = f
+            .next()?
+            .split('.')
+            .filter(|s| is_slug(s))
+            .map(String::from)
+            .collect();
+        let pending = match f.next()? {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        if f.next().is_some() {
+            return None;
+        }
+        Some(Stored {
+            consent_id: consent_id.into(),
+            revision,
+            given_ms,
+            expires_ms,
+            method,
+            cats,
+            services,
+            pending,
+        })
+    }
+
+    /// Whether this choice still counts: same policy revision and not yet
+    /// expired (valid strictly before `expires_ms`, like the server).
+    pub fn is_valid(&self, revision: u32, now_ms: u64) -> bool {
+        self.revision == revision && now_ms < self.expires_ms
+    }
+}
+
+/// `{"necessary":true,...}` for the four categories.
+fn push_categories(out: &mut String, cats: u8) {
+    out.push('{');
+    for (i, key) in CATEGORY_KEYS.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_key(out, key);
+        out.push_str(if i == NECESSARY || cats & (1 << i) != 0 {
+            "true"
+        } else {
+            "false"
+        });
+    }
+    out.push('}');
+}
+
+fn push_key(out: &mut String, key: &str) {
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
+}
+
+fn push_str_field(out: &mut String, key: &str, value: &str) {
+    push_key(out, key);
+    out.push('"');
+    out.push_str(value);
+    out.push_str("\",");
+}
+
+/// `{"hotjar":true,...}` for the given service ids and states.
+fn push_services<'a>(out: &mut String, svcs: impl Iterator<Item = (&'a str, bool)>) {
+    out.push('{');
+    for (i, (id, on)) in svcs.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_key(out, id);
+        out.push_str(if on { "true" } else { "false" });
+    }
+    out.push('}');
+}
+
+/// The body of `POST /v1/sites/{site}/consents`. Every string in it is a
+/// slug, a language tag or hex, so none needs escaping.
+pub struct RequestParts<'a> {
+    pub consent_id: &'a str,
+    pub revision: u32,
+    pub language: &'a str,
+    pub text_hash: &'a str,
+    pub method: Method,
+}
+
+pub fn request_json<'a>(
+    p: &RequestParts<'_>,
+    choices: &Choices,
+    service_ids: impl Iterator<Item = &'a str>,
+) -> String {
+    let mut s = String::with_capacity(256);
+    s.push('{');
+    if !p.consent_id.is_empty() {
+        push_str_field(&mut s, "consent_id", p.consent_id);
+    }
+    push_key(&mut s, "revision");
+    push_u64(&mut s, u64::from(p.revision));
+    s.push(',');
+    push_str_field(&mut s, "language", p.language);
+    push_str_field(&mut s, "text_hash", p.text_hash);
+    push_str_field(&mut s, "method", p.method.key());
+    push_key(&mut s, "categories");
+    push_categories(&mut s, choices.cats);
+    s.push(',');
+    push_key(&mut s, "services");
+    push_services(&mut s, service_ids.zip(choices.svcs.iter().copied()));
+    s.push('}');
+    s
+}
+
+/// What `crumb.consent()` and the `crumb:change` event give site code.
+pub fn public_json<'a>(stored: &Stored, service_ids: impl Iterator<Item = &'a str>) -> String {
+    let mut s = String::with_capacity(256);
+    s.push('{');
+    push_str_field(&mut s, "consent_id", &stored.consent_id);
+    push_str_field(&mut s, "method", stored.method.key());
+    push_key(&mut s, "given_at");
+    push_u64(&mut s, stored.given_ms);
+    s.push(',');
+    push_key(&mut s, "expires_at");
+    push_u64(&mut s, stored.expires_ms);
+    s.push(',');
+    push_key(&mut s, "categories");
+    push_categories(&mut s, stored.cats);
+    s.push(',');
+    push_key(&mut s, "services");
+    push_services(
+        &mut s,
+        service_ids.map(|id| (id, stored.services.iter().any(|s| s == id))),
+    );
+    s.push('}');
+    s
+}
+
+/// Whether a cookie name matches a declared name: exact, or, for patterns,
+/// a prefix match up to the `*` (`_ga_*`, `_pk_id.*`).
+pub fn cookie_matches(declared: &str, pattern: bool, name: &str) -> bool {
+    if pattern {
+        let prefix = declared.trim_end_matches('*');
+        name.starts_with(prefix)
+    } else {
+        declared == name
+    }
+}
+
+/// The domains a cookie may have been set on from `host`: the host itself
+/// and each parent domain with at least two labels (`a.shop.example.com`
+/// gives `a.shop.example.com`, `shop.example.com`, `example.com`).
+pub fn cookie_domains(host: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = host;
+    while rest.contains('.') {
+        out.push(rest);
+        match rest.find('.') {
+            Some(i) => rest = &rest[i + 1..],
+            None => break,
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored() -> Stored {
+        Stored {
+            consent_id: "f308a03b-50bb-4cb0-91b3-f21e779e3794".into(),
+            revision: 3,
+            given_ms: 1_700_000_000_000,
+            expires_ms: 1_763_000_000_000,
+            method: Method::Custom,
+            cats: 0b0101,
+            services: alloc::vec!["hotjar".into(), "google-analytics".into()],
+            pending: false,
+        }
+    }
+
+    #[test]
+    fn cookie_value_round_trips() {
+        let s = stored();
+        let text = s.encode();
+        assert_eq!(
+            text,
+            "1~f308a03b-50bb-4cb0-91b3-f21e779e3794~3~1700000000000~1763000000000~c~5~hotjar.google-analytics~0"
+        );
+        assert_eq!(Stored::decode(&text), Some(s));
+        let pending = Stored {
+            consent_id: String::new(),
+            pending: true,
+            services: Vec::new(),
+            ..stored()
+        };
+        assert_eq!(Stored::decode(&pending.encode()), Some(pending));
+    }
+
+    #[test]
+    fn garbage_cookies_are_ignored() {
+        for bad in [
+            "",
+            "2~x~1~1~1~c~1~~0",
+            "1~ID;~1~1~1~c~1~~0",
+            "1~id~x~1~1~c~1~~0",
+            "1~id~1~1~1~z~1~~0",
+            "1~id~1~1~1~c~1~~0~extra",
+            "1~id~1~1~1~c~999~~0",
+        ] {
+            assert_eq!(Stored::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn validity_needs_same_revision_and_time_before_expiry() {
+        let s = stored();
+        assert!(s.is_valid(3, s.expires_ms - 1));
+        assert!(!s.is_valid(3, s.expires_ms));
+        assert!(!s.is_valid(4, s.expires_ms - 1));
+    }
+
+    #[test]
+    fn request_json_is_what_the_server_expects() {
+        let choices = Choices {
+            cats: 0b0101,
+            svcs: alloc::vec![true, false],
+        };
+        let parts = RequestParts {
+            consent_id: "",
+            revision: 2,
+            language: "nl",
+            text_hash: "ab",
+            method: Method::Custom,
+        };
+        assert_eq!(
+            request_json(&parts, &choices, ["hotjar", "vwo"].into_iter()),
+            r#"{"revision":2,"language":"nl","text_hash":"ab","method":"custom","categories":{"necessary":true,"functional":false,"analytics":true,"marketing":false},"services":{"hotjar":true,"vwo":false}}"#
+        );
+    }
+
+    #[test]
+    fn numbers_format_and_parse() {
+        let mut s = String::new();
+        push_u64(&mut s, 0);
+        s.push(' ');
+        push_u64(&mut s, u64::MAX);
+        assert_eq!(s, "0 18446744073709551615");
+        assert_eq!(parse_u64("1763000000000"), Some(1_763_000_000_000));
+        assert_eq!(parse_u64("12a"), None);
+        assert_eq!(parse_u64(""), None);
+    }
+
+    #[test]
+    fn cookie_patterns() {
+        assert!(cookie_matches("_ga", false, "_ga"));
+        assert!(!cookie_matches("_ga", false, "_ga_ABC"));
+        assert!(cookie_matches("_ga_*", true, "_ga_ABC123"));
+        assert!(cookie_matches("_pk_id.*", true, "_pk_id.1.1fff"));
+        assert!(!cookie_matches("_pk_id.*", true, "_pk_ses.1.1fff"));
+    }
+
+    #[test]
+    fn parent_domains() {
+        assert_eq!(
+            cookie_domains("a.shop.example.com"),
+            ["a.shop.example.com", "shop.example.com", "example.com"]
+        );
+        assert!(cookie_domains("localhost").is_empty());
+    }
+}

@@ -1,0 +1,260 @@
+//! The preferences dialog: every category with its description and a
+//! switch (necessary shown on and locked), every service inside it with its
+//! own switch and its cookie table. A native modal `<dialog>` makes the
+//! page inert; Tab is kept inside; Esc closes it without counting as a
+//! choice.
+
+use alloc::rc::Rc;
+use alloc::string::String;
+
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlDialogElement, HtmlInputElement, KeyboardEvent};
+
+use crate::app::App;
+use crate::banner::{actions, button, intro};
+use crate::consent::{CATEGORY_KEYS, Choices, NECESSARY, push_u64};
+use crate::dom::{Listener, append, attr, closest, el, focus, ok, text_el};
+
+pub struct Modal {
+    root: HtmlDialogElement,
+    _listeners: [Listener; 4],
+}
+
+impl Drop for Modal {
+    fn drop(&mut self) {
+        self.root.close();
+        self.root.remove();
+    }
+}
+
+const FOCUSABLE: &str = "button,a[href],summary,input:not([disabled])";
+
+fn switch(app: &App, label: &str, data: &str, key: &str, on: bool, locked: bool) -> Element {
+    let doc = &app.doc;
+    let l = el(doc, "label", "crumb-switch");
+    let input = el(doc, "input", "");
+    attr(&input, "type", "checkbox");
+    attr(&input, "role", "switch");
+    attr(&input, data, key);
+    if on {
+        attr(&input, "checked", "");
+    }
+    if locked {
+        attr(&input, "disabled", "");
+    }
+    append(&l, &input);
+    append(&l, &text_el(doc, "span", "", label));
+    l
+}
+
+fn cookie_table(app: &App, svc: usize) -> Element {
+    let doc = &app.doc;
+    let s = &app.cfg.svcs[svc];
+    let cols = &app.cfg.t.cols;
+    let details = el(doc, "details", "crumb-cookies");
+    let mut summary = String::with_capacity(24);
+    summary.push_str(&cols[0]);
+    summary.push_str(" (");
+    push_u64(&mut summary, s.cookies.len() as u64);
+    summary.push(')');
+    append(&details, &text_el(doc, "summary", "", &summary));
+    let table = el(doc, "table", "");
+    let head = el(doc, "tr", "");
+    for c in cols {
+        append(&head, &text_el(doc, "th", "", c));
+    }
+    append(&table, &head);
+    for c in &s.cookies {
+        let row = el(doc, "tr", "");
+        for cell in [&c.name, &s.provider, &c.purpose, &c.retention] {
+            append(&row, &text_el(doc, "td", "", cell));
+        }
+        append(&table, &row);
+    }
+    append(&details, &table);
+    details
+}
+
+fn inputs(root: &Element, selector: &str) -> impl Iterator<Item = HtmlInputElement> {
+    let list = root.query_selector_all(selector).ok();
+    let n = list.as_ref().map_or(0, |l| l.length());
+    (0..n).filter_map(move |i| list.as_ref()?.item(i)?.dyn_into().ok())
+}
+
+/// The choice the switches show.
+pub fn read_choices(app: &App, root: &Element) -> Choices {
+    let mut c = Choices::necessary_only(app.cfg.svcs.len(), |i| app.cfg.svcs[i].cat);
+    for input in inputs(root, "input[data-cat]") {
+        let key = input.get_attribute("data-cat").unwrap_or_default();
+        if let Some(i) = CATEGORY_KEYS.iter().position(|k| *k == key) {
+            c.set(i, input.checked());
+        }
+    }
+    for input in inputs(root, "input[data-svc]") {
+        let id = input.get_attribute("data-svc").unwrap_or_default();
+        if let Some(i) = app.cfg.service_index(&id) {
+            c.svcs[i] = input.checked() && c.allows(app.cfg.svcs[i].cat);
+        }
+    }
+    c
+}
+
+/// Keeps category and service switches consistent: a category switch sets
+/// its services; switching a service on switches its category on.
+fn sync(app: &App, root: &Element, changed: &HtmlInputElement) {
+    let on = changed.checked();
+    if let Some(key) = changed.get_attribute("data-cat") {
+        let Some(cat) = CATEGORY_KEYS.iter().position(|k| *k == key) else {
+            return;
+        };
+        for input in inputs(root, "input[data-svc]") {
+            let id = input.get_attribute("data-svc").unwrap_or_default();
+            if app
+                .cfg
+                .service_index(&id)
+                .is_some_and(|i| app.cfg.svcs[i].cat == cat)
+            {
+                input.set_checked(on);
+            }
+        }
+    } else if let Some(id) = changed.get_attribute("data-svc") {
+        let Some(i) = app.cfg.service_index(&id) else {
+            return;
+        };
+        if on {
+            let key = CATEGORY_KEYS[app.cfg.svcs[i].cat];
+            for input in inputs(root, "input[data-cat]") {
+                if input.get_attribute("data-cat").as_deref() == Some(key) {
+                    input.set_checked(true);
+                }
+            }
+        }
+    }
+}
+
+impl Modal {
+    pub fn show(app: &Rc<App>, current: &Choices) -> Modal {
+        let doc = &app.doc;
+        let t = &app.cfg.t;
+        let dialog: HtmlDialogElement = el(doc, "dialog", "crumb crumb-modal").unchecked_into();
+        let root: &Element = &dialog;
+        attr(root, "aria-labelledby", "crumb-mt");
+        attr(root, "lang", &app.cfg.lang);
+        let head = el(doc, "div", "crumb-head");
+        let title = text_el(doc, "h2", "crumb-title", &t.title);
+        attr(&title, "id", "crumb-mt");
+        append(&head, &title);
+        let close = button(app, "\u{d7}", "close", "crumb-x");
+        attr(&close, "aria-label", &t.close);
+        append(&head, &close);
+        append(root, &head);
+        append(root, &intro(app, "crumb-md"));
+        attr(root, "aria-describedby", "crumb-md");
+        if let Some(meta) = app.receipt_line() {
+            append(root, &text_el(doc, "p", "crumb-meta", &meta));
+        }
+        for cat in &app.cfg.cats {
+            let section = el(doc, "section", "crumb-cat");
+            let key = CATEGORY_KEYS[cat.idx];
+            let necessary = cat.idx == NECESSARY;
+            append(
+                &section,
+                &switch(
+                    app,
+                    &cat.name,
+                    "data-cat",
+                    key,
+                    current.allows(cat.idx),
+                    necessary,
+                ),
+            );
+            append(&section, &text_el(doc, "p", "crumb-desc", &cat.desc));
+            for (i, s) in app
+                .cfg
+                .svcs
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.cat == cat.idx)
+            {
+                let row = el(doc, "div", "crumb-svc");
+                let mut label = s.name.clone();
+                label.push_str(" \u{b7} ");
+                label.push_str(&s.provider);
+                let on = current.svcs.get(i).copied().unwrap_or(false);
+                append(
+                    &row,
+                    &switch(app, &label, "data-svc", &s.id, on || necessary, necessary),
+                );
+                append(&row, &cookie_table(app, i));
+                append(&section, &row);
+            }
+            append(root, &section);
+        }
+        append(root, &actions(app, (&t.save, "save")));
+
+        let a = app.clone();
+        let click = Listener::new(root, "click", move |e| {
+            if let Some(b) = closest(&e, "[data-a]") {
+                a.act(&b.get_attribute("data-a").unwrap_or_default());
+            }
+        });
+        let a = app.clone();
+        let r = root.clone();
+        let change = Listener::new(root, "change", move |e| {
+            if let Some(input) = e
+                .target()
+                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+            {
+                sync(&a, &r, &input);
+            }
+        });
+        // Esc fires `cancel`; the dialog is closed through the app so the
+        // banner comes back when no choice was made.
+        let a = app.clone();
+        let cancel = Listener::new(root, "cancel", move |e| {
+            e.prevent_default();
+            a.act("close");
+        });
+        let r = root.clone();
+        let keydown = Listener::new(root, "keydown", move |e| {
+            let Some(k) = e.dyn_ref::<KeyboardEvent>() else {
+                return;
+            };
+            if k.key() != "Tab" {
+                return;
+            }
+            let Ok(list) = r.query_selector_all(FOCUSABLE) else {
+                return;
+            };
+            let item = |i: u32| list.item(i).and_then(|n| n.dyn_into::<Element>().ok());
+            let (Some(first), Some(last)) = (item(0), item(list.length().saturating_sub(1))) else {
+                return;
+            };
+            let active = r.owner_document().and_then(|d| d.active_element());
+            let wrap_to = if k.shift_key() && active.as_ref() == Some(&first) {
+                Some(last)
+            } else if !k.shift_key() && active.as_ref() == Some(&last) {
+                Some(first)
+            } else {
+                None
+            };
+            if let Some(target) = wrap_to {
+                e.prevent_default();
+                focus(&target);
+            }
+        });
+        if let Some(body) = doc.body() {
+            ok(body.append_child(root));
+        }
+        let _ = dialog.show_modal();
+        focus(&close);
+        Modal {
+            root: dialog,
+            _listeners: [click, change, cancel, keydown],
+        }
+    }
+
+    pub fn element(&self) -> &Element {
+        &self.root
+    }
+}

@@ -1,0 +1,64 @@
+//! The first-party cookies: reading and writing `crumb_consent`, and
+//! deleting the cookies of services the visitor refused.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use web_sys::HtmlDocument;
+
+use crate::consent::{Stored, cookie_domains, push_u64};
+
+const NAME: &str = "crumb_consent";
+
+fn cookie_pairs(doc: &HtmlDocument) -> String {
+    doc.cookie().unwrap_or_default()
+}
+
+pub fn read(doc: &HtmlDocument) -> Option<Stored> {
+    let all = cookie_pairs(doc);
+    let value = all
+        .split(';')
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == NAME)?
+        .1;
+    Stored::decode(value)
+}
+
+/// Writes the cookie so it lives exactly until the consent expires.
+pub fn write(doc: &HtmlDocument, stored: &Stored, now_ms: u64, secure: bool) {
+    let mut c = String::with_capacity(160);
+    c.push_str(NAME);
+    c.push('=');
+    c.push_str(&stored.encode());
+    c.push_str("; Path=/; SameSite=Lax; Max-Age=");
+    push_u64(&mut c, stored.expires_ms.saturating_sub(now_ms) / 1000);
+    if secure {
+        c.push_str("; Secure");
+    }
+    let _ = doc.set_cookie(&c);
+}
+
+/// The names of the cookies this page can see.
+pub fn names(doc: &HtmlDocument) -> Vec<String> {
+    cookie_pairs(doc)
+        .split(';')
+        .filter_map(|p| p.trim().split('=').next())
+        .filter(|n| !n.is_empty() && *n != NAME)
+        .map(String::from)
+        .collect()
+}
+
+/// Deletes a cookie on the current host and every parent domain it could
+/// have been set on (trackers usually set theirs on the registrable domain).
+pub fn delete(doc: &HtmlDocument, name: &str, host: &str) {
+    let mut base = String::with_capacity(64);
+    base.push_str(name);
+    base.push_str("=; Max-Age=0; Path=/");
+    let _ = doc.set_cookie(&base);
+    for domain in cookie_domains(host) {
+        let mut c = base.clone();
+        c.push_str("; Domain=");
+        c.push_str(domain);
+        let _ = doc.set_cookie(&c);
+    }
+}

@@ -1,0 +1,146 @@
+//! Builds the widget for release: cargo (profile `widget`) → wasm-bindgen
+//! (no-modules glue) → wasm-opt -Oz when a good one is installed → one
+//! `crumb.js` (glue + loader) and content-hashed wasm and CSS in
+//! `widget/dist/`, which the server serves.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use sha2::{Digest, Sha256};
+
+use crate::cmd;
+
+const DIST: &str = "widget/dist";
+
+/// The wasm-bindgen version in Cargo.lock; the CLI must match it exactly.
+fn locked_wasm_bindgen() -> anyhow::Result<String> {
+    let lock = std::fs::read_to_string("Cargo.lock").context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+fn tool_version(program: &str) -> Option<String> {
+    let out = Command::new(program).arg("--version").output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn ensure_wasm_bindgen(version: &str) -> anyhow::Result<()> {
+    let have = tool_version("wasm-bindgen").unwrap_or_default();
+    if !have.ends_with(version) {
+        // Not --locked: one of the CLI's locked dependencies is not in the
+        // index (see ../shared/brief/TOOLCHAIN.md).
+        cmd(
+            "cargo",
+            &["install", "wasm-bindgen-cli", "--version", version],
+        )?;
+    }
+    Ok(())
+}
+
+/// binaryen releases before 116 (Debian ships 108) corrupt current
+/// wasm-bindgen output, so only a newer wasm-opt is used.
+fn good_wasm_opt() -> bool {
+    let v = tool_version("wasm-opt").unwrap_or_default();
+    let n: u32 = v
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    n >= 116
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))[..12].to_owned()
+}
+
+pub fn gzip_len(bytes: &[u8]) -> usize {
+    use std::io::Write as _;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes).expect("writing to memory");
+    e.finish().expect("writing to memory").len()
+}
+
+pub fn build() -> anyhow::Result<()> {
+    crate::ensure_wasm_target()?;
+    ensure_wasm_bindgen(&locked_wasm_bindgen()?)?;
+    cmd(
+        "cargo",
+        &[
+            "build",
+            "-p",
+            "crumb-widget",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "widget",
+        ],
+    )?;
+    let out = Path::new("target/widget-bindgen");
+    let _ = std::fs::remove_dir_all(out);
+    cmd(
+        "wasm-bindgen",
+        &[
+            "--target",
+            "no-modules",
+            "--no-typescript",
+            "--out-dir",
+            "target/widget-bindgen",
+            "target/wasm32-unknown-unknown/widget/crumb_widget.wasm",
+        ],
+    )?;
+    let wasm_path = out.join("crumb_widget_bg.wasm");
+    if good_wasm_opt() {
+        let p = wasm_path.to_str().expect("utf-8 path");
+        cmd(
+            "wasm-opt",
+            &["-Oz", "--strip-debug", "--strip-producers", p, "-o", p],
+        )?;
+    } else {
+        eprintln!("note: no wasm-opt >= 116 found (npm i -g binaryen); the wasm is larger");
+    }
+    let wasm = std::fs::read(&wasm_path)?;
+    let glue = std::fs::read_to_string(out.join("crumb_widget.js"))?;
+    let css = std::fs::read("widget/crumb.css")?;
+    let loader = std::fs::read_to_string("widget/loader.js")?;
+
+    let wasm_name = format!("crumb-{}.wasm", short_hash(&wasm));
+    let css_name = format!("crumb-{}.css", short_hash(&css));
+    // Comment lines are for readers of the source, not for every visitor.
+    let loader: String = loader
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("__CRUMB_WASM__", &wasm_name)
+        .replace("__CRUMB_CSS__", &css_name);
+    let glue: String = glue
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//") && !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let js = format!("(()=>{{\n{glue}\n{loader}\n}})();\n");
+
+    let _ = std::fs::remove_dir_all(DIST);
+    std::fs::create_dir_all(DIST)?;
+    std::fs::write(Path::new(DIST).join("crumb.js"), &js)?;
+    std::fs::write(Path::new(DIST).join(&wasm_name), &wasm)?;
+    std::fs::write(Path::new(DIST).join(&css_name), &css)?;
+
+    let (j, w, c) = (gzip_len(js.as_bytes()), gzip_len(&wasm), gzip_len(&css));
+    eprintln!(
+        "widget: crumb.js {} B ({j} B gzip), {wasm_name} {} B ({w} B gzip), {css_name} {} B ({c} B gzip); total {} B gzip",
+        js.len(),
+        wasm.len(),
+        css.len(),
+        j + w + c
+    );
+    Ok(())
+}
