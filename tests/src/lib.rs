@@ -1,1 +1,23 @@
-//! Helpers for the end-to-end tests live here once the widget lands.
+//! Helpers for Crumb's end-to-end tests: [`Site`] runs the real server
+//! (in-process, port 0, temp database, manual clock) with the demo pages and
+//! the built widget; [`Browser`] drives a real headless Chromium through
+//! ChromeDriver's WebDriver API.
+
+pub mod browser;
+pub mod site;
+
+pub use browser::Browser;
+pub use site::Site;
+
+/// Vendor hosts of the demo's snippets. Chromium resolves them to a closed
+/// local port, so nothing leaves the machine and every attempt to contact a
+/// vendor shows up in the network log as a refused request.
+pub const VENDOR_HOSTS: &[&str] = &[
+    "googletagmanager.com",
+    "hotjar.com",
+    "piwik.pro",
+    "visualwebsiteoptimizer.com",
+    "facebook.net",
+    "redditstatic.com",
+    "youtube.com",
+];

@@ -53,7 +53,7 @@ impl App {
         if let Some(s) = self.stored.borrow().as_ref() {
             c.cats = s.cats | 1;
             for (i, svc) in self.cfg.svcs.iter().enumerate() {
-                c.svcs[i] |= s.services.iter().any(|id| *id == svc.id) && c.allows(svc.cat);
+                c.svcs[i] |= s.services.contains(&svc.id) && c.allows(svc.cat);
             }
         }
         c
@@ -98,8 +98,9 @@ impl App {
                 // Closing is not a choice: the banner stays until one is made.
                 let modal = self.modal.borrow_mut().take();
                 drop(modal);
+                // Focus goes back to the control that opened the dialog.
                 if let Some(b) = self.banner.borrow().as_ref() {
-                    let _ = b;
+                    b.focus_customize();
                 }
             }
             _ => {}

@@ -54,6 +54,12 @@ pub fn actions(app: &App, third: (&str, &str)) -> Element {
 }
 
 impl Banner {
+    pub fn focus_customize(&self) {
+        if let Ok(Some(b)) = self.root.query_selector("[data-a=customize]") {
+            focus(&b);
+        }
+    }
+
     pub fn show(app: &Rc<App>) -> Banner {
         let doc = &app.doc;
         let root = el(doc, "div", "crumb crumb-banner");

@@ -21,13 +21,15 @@ const SELECTOR: &str = "script[type='text/plain'][data-category],iframe[data-src
 /// Marks an element as handled: `run` (released) or `ph` (placeholder shown).
 const MARK: &str = "data-crumb";
 
+type Callback = Closure<dyn FnMut(Event)>;
+
 #[derive(Default)]
 pub struct Gate {
     queue: RefCell<VecDeque<Element>>,
     waiting: Cell<bool>,
     /// Called when a waited-for script has loaded (or failed); kept for the
     /// page's life because released scripts keep their listeners.
-    resume: RefCell<Option<Closure<dyn FnMut(Event)>>>,
+    resume: RefCell<Option<Callback>>,
 }
 
 /// Watches the page for gated elements added later (single-page apps).
@@ -104,10 +106,10 @@ pub fn scan(app: &Rc<App>) {
 }
 
 fn load_embed(e: &Element) {
-    if let Some(prev) = e.previous_element_sibling() {
-        if prev.class_list().contains("crumb-ph") {
-            prev.remove();
-        }
+    if let Some(prev) = e.previous_element_sibling()
+        && prev.class_list().contains("crumb-ph")
+    {
+        prev.remove();
     }
     let _ = e.class_list().remove_1("crumb-hidden");
     if let Some(src) = e.get_attribute("data-src") {
@@ -165,13 +167,13 @@ fn pump(app: &App) {
         match old.get_attribute("data-src") {
             Some(src) => {
                 attr(&new, "src", &src);
-                if !old.has_attribute("async") {
-                    if let Some(resume) = app.gate.resume.borrow().as_ref() {
-                        let f = resume.as_ref().unchecked_ref();
-                        ok(new.add_event_listener_with_callback("load", f));
-                        ok(new.add_event_listener_with_callback("error", f));
-                        app.gate.waiting.set(true);
-                    }
+                if !old.has_attribute("async")
+                    && let Some(resume) = app.gate.resume.borrow().as_ref()
+                {
+                    let f = resume.as_ref().unchecked_ref();
+                    ok(new.add_event_listener_with_callback("load", f));
+                    ok(new.add_event_listener_with_callback("error", f));
+                    app.gate.waiting.set(true);
                 }
             }
             None => new.set_text_content(old.text_content().as_deref()),

@@ -1,7 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `demo`: build the widget, then run the server with the demo site.
-//! - `test`: formatting, clippy (host and wasm32), and every test.
+//! - `test`: formatting, clippy (host and wasm32), the widget build, and
+//!   every test, the end-to-end ones in headless Chromium included.
 //! - `build-widget`: the release widget into `widget/dist/`.
 //!
 //! Everything a fresh machine lacks that cargo can fetch (the wasm32
@@ -118,5 +119,7 @@ fn test() -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
+    // The end-to-end tests serve the release widget.
+    widget::build()?;
     cmd("cargo", &["test", "--workspace"])
 }

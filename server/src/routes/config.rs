@@ -1,6 +1,8 @@
 //! `GET /v1/sites/{site}/config`: the public part of a site's config, which
-//! the widget renders the banner from. Cached by browsers for a minute and
-//! revalidated with an ETag, so a revision bump reaches visitors quickly.
+//! the widget renders the banner from. Browsers revalidate it on every use
+//! (`no-cache` + ETag, answered with a bodiless 304 when unchanged): the
+//! widget fetches it in parallel with the wasm anyway, and a revision bump
+//! must reach every visitor at once.
 
 use std::collections::BTreeMap;
 
@@ -107,10 +109,7 @@ pub async fn get_config(
             .body(body)
     };
     let headers = resp.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60, stale-while-revalidate=600"),
-    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(&etag).expect("hex is a valid header"),

@@ -1,0 +1,297 @@
+//! A minimal WebDriver client for ChromeDriver and Debian's Chromium,
+//! written against the W3C WebDriver protocol over plain HTTP (ureq), which
+//! keeps the test build small. One ChromeDriver process serves the whole
+//! test binary; every [`Browser`] is a new session with a new, empty
+//! profile, i.e. a first-time visitor.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+pub const TAB: &str = "\u{E004}";
+pub const SHIFT: &str = "\u{E008}";
+pub const ENTER: &str = "\u{E007}";
+pub const ESCAPE: &str = "\u{E00C}";
+pub const SPACE: &str = " ";
+
+struct Driver {
+    url: String,
+    _child: Child,
+}
+
+static DRIVER: OnceLock<Driver> = OnceLock::new();
+/// Browser sessions run one at a time: Chromium is heavy for a two-core CI
+/// machine, and timing-sensitive waits stay reliable.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn driver() -> &'static Driver {
+    DRIVER.get_or_init(|| {
+        let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = free_port();
+        let child = Command::new(&path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {path} ({e}); install chromium and chromium-driver")
+            });
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ureq::get(&format!("{url}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { url, _child: child }
+    })
+}
+
+fn send(method: &str, url: &str, body: Option<Value>) -> Value {
+    let req = ureq::request(method, url).timeout(Duration::from_secs(60));
+    let result = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(code, r)) => {
+            panic!(
+                "WebDriver {method} {url} failed ({code}): {}",
+                r.into_string().unwrap_or_default()
+            )
+        }
+        Err(e) => panic!("WebDriver {method} {url} failed: {e}"),
+    };
+    let v: Value = resp.into_json().unwrap();
+    v["value"].clone()
+}
+
+pub struct Browser {
+    session: String,
+    _profile: tempfile::TempDir,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Browser {
+    /// A fresh headless Chromium (empty profile) at the given window size.
+    pub fn new(width: u32, height: u32) -> Browser {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let profile = tempfile::TempDir::new().unwrap();
+        let rules: Vec<String> = crate::VENDOR_HOSTS
+            .iter()
+            .flat_map(|h| {
+                [
+                    format!("MAP {h} 127.0.0.1:9"),
+                    format!("MAP *.{h} 127.0.0.1:9"),
+                ]
+            })
+            .collect();
+        let args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+            format!("--window-size={width},{height}"),
+            format!("--host-resolver-rules={}", rules.join(", ")),
+        ];
+        let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": binary, "args": args},
+            "goog:loggingPrefs": {"performance": "ALL"},
+        }}});
+        let v = send("POST", &format!("{}/session", driver().url), Some(caps));
+        let session = v["sessionId"].as_str().expect("a session id").to_owned();
+        Browser {
+            session,
+            _profile: profile,
+            _turn: turn,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/session/{}{path}", driver().url, self.session)
+    }
+
+    pub fn goto(&self, url: &str) {
+        send("POST", &self.url("/url"), Some(json!({"url": url})));
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page.
+    pub fn js(&self, script: &str) -> Value {
+        send(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    /// Polls `expr` (a JS expression) until it is truthy.
+    pub fn wait(&self, expr: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let script = format!("return !!({expr});");
+        while self.js(&script) != Value::Bool(true) {
+            assert!(Instant::now() < deadline, "timed out waiting for: {expr}");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn element(&self, css: &str) -> String {
+        let v = send(
+            "POST",
+            &self.url("/element"),
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        v[ELEMENT_KEY].as_str().expect("an element").to_owned()
+    }
+
+    /// Scrolls the element to the middle of its scroller (as a visitor
+    /// would before clicking something the fixed banner covers), then clicks.
+    pub fn click(&self, css: &str) {
+        let id = self.element(css);
+        send(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(json!({
+                "script": "arguments[0].scrollIntoView({block: 'center'});",
+                "args": [{ELEMENT_KEY: id}],
+            })),
+        );
+        send(
+            "POST",
+            &self.url(&format!("/element/{id}/click")),
+            Some(json!({})),
+        );
+    }
+
+    /// Presses keys one after another (each down then up); `SHIFT` held
+    /// around the next key when given as a pair via [`Browser::shift_tab`].
+    pub fn press(&self, keys: &[&str]) {
+        let actions: Vec<Value> = keys
+            .iter()
+            .flat_map(|k| {
+                [
+                    json!({"type": "keyDown", "value": k}),
+                    json!({"type": "keyUp", "value": k}),
+                ]
+            })
+            .collect();
+        self.key_actions(actions);
+    }
+
+    pub fn shift_tab(&self) {
+        self.key_actions(vec![
+            json!({"type": "keyDown", "value": SHIFT}),
+            json!({"type": "keyDown", "value": TAB}),
+            json!({"type": "keyUp", "value": TAB}),
+            json!({"type": "keyUp", "value": SHIFT}),
+        ]);
+    }
+
+    fn key_actions(&self, actions: Vec<Value>) {
+        send(
+            "POST",
+            &self.url("/actions"),
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+        send("DELETE", &self.url("/actions"), None);
+    }
+
+    pub fn screenshot(&self, path: &std::path::Path) {
+        let v = send("GET", &self.url("/screenshot"), None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap())
+            .unwrap();
+        std::fs::write(path, png).unwrap();
+    }
+
+    /// The URLs the page requested since the last call (from Chromium's
+    /// network log), including ones that failed.
+    pub fn requests(&self) -> Vec<String> {
+        let v = send(
+            "POST",
+            &self.url("/se/log"),
+            Some(json!({"type": "performance"})),
+        );
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| serde_json::from_str::<Value>(e["message"].as_str()?).ok())
+            .filter(|m| m["message"]["method"] == "Network.requestWillBeSent")
+            .filter_map(|m| {
+                m["message"]["params"]["request"]["url"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    /// Requests to any vendor host among `urls`.
+    pub fn vendor_requests(urls: &[String]) -> Vec<String> {
+        urls.iter()
+            .filter(|u| crate::VENDOR_HOSTS.iter().any(|h| u.contains(h)))
+            .cloned()
+            .collect()
+    }
+
+    /// Runs `source` in every page before the page's own scripts (a CDP
+    /// command ChromeDriver passes through).
+    pub fn before_every_page(&self, source: &str) {
+        send(
+            "POST",
+            &self.url("/goog/cdp/execute"),
+            Some(
+                json!({"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": source}}),
+            ),
+        );
+    }
+
+    /// Emulates a phone-sized viewport (Chromium windows cannot be made
+    /// narrower than about 500 px).
+    pub fn phone_viewport(&self, width: u32, height: u32) {
+        send(
+            "POST",
+            &self.url("/goog/cdp/execute"),
+            Some(
+                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                    "width": width, "height": height, "deviceScaleFactor": 2, "mobile": true,
+                }}),
+            ),
+        );
+    }
+
+    /// The names of the cookies the page sees.
+    pub fn cookie_names(&self) -> Vec<String> {
+        let v = send("GET", &self.url("/cookie"), None);
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = ureq::delete(&self.url("")).call();
+    }
+}

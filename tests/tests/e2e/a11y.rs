@@ -1,0 +1,125 @@
+//! Keyboard use and hostile config text.
+
+use crumb_e2e::browser::{ENTER, ESCAPE, SPACE, TAB};
+use crumb_e2e::{Browser, Site};
+use serde_json::{Value, json};
+
+use crate::{banner_visible, open, settle};
+
+const DESCRIBE: &str = "const e = document.activeElement;
+    return e.dataset.a || (e.dataset.cat && 'cat:' + e.dataset.cat)
+        || (e.dataset.svc && 'svc:' + e.dataset.svc) || e.tagName.toLowerCase();";
+
+fn active(browser: &Browser) -> Value {
+    browser.js(DESCRIBE)
+}
+
+#[test]
+fn keyboard_only_visitor_can_do_everything() {
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+
+    // Focus starts in the banner and Tab walks its buttons in order.
+    assert_eq!(active(&browser), json!("accept"));
+    browser.press(&[TAB]);
+    assert_eq!(active(&browser), json!("reject"));
+    browser.press(&[TAB]);
+    assert_eq!(active(&browser), json!("customize"));
+    browser.shift_tab();
+    assert_eq!(active(&browser), json!("reject"));
+    browser.press(&[TAB]);
+
+    // Enter opens the dialog; focus moves into it.
+    browser.press(&[ENTER]);
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    assert_eq!(active(&browser), json!("close"));
+
+    // Tab reaches every control in document order and wraps around.
+    let expected = browser.js("return Array.from(document.querySelectorAll(
+            'dialog button, dialog a[href], dialog summary, dialog input:not([disabled])'))
+          .map(e => e.dataset.a || (e.dataset.cat && 'cat:' + e.dataset.cat)
+              || (e.dataset.svc && 'svc:' + e.dataset.svc) || e.tagName.toLowerCase());");
+    let expected = expected.as_array().unwrap().clone();
+    assert!(expected.len() > 15, "{expected:?}");
+    let mut seen = vec![active(&browser)];
+    for _ in 0..expected.len() {
+        browser.press(&[TAB]);
+        seen.push(active(&browser));
+    }
+    let mut wrapped = expected.clone();
+    wrapped.push(expected[0].clone());
+    assert_eq!(seen, wrapped);
+    // Focus is visible on keyboard focus.
+    assert_ne!(
+        browser.js("return getComputedStyle(document.activeElement).outlineStyle"),
+        json!("none")
+    );
+
+    // Space toggles a switch, and the category switch carries its services.
+    while active(&browser) != json!("cat:analytics") {
+        browser.press(&[TAB]);
+    }
+    browser.press(&[SPACE]);
+    assert_eq!(
+        browser.js("return document.querySelector('input[data-cat=analytics]').checked"),
+        json!(true)
+    );
+    assert_eq!(
+        browser.js("return document.querySelector('input[data-svc=hotjar]').checked"),
+        json!(true)
+    );
+
+    // Esc closes the dialog; that is not a choice.
+    browser.press(&[ESCAPE]);
+    browser.wait("!document.querySelector('dialog.crumb-modal')");
+    settle();
+    assert!(banner_visible(&browser));
+    assert!(site.records().is_empty());
+    assert_eq!(
+        active(&browser),
+        json!("customize"),
+        "focus returns to the opener"
+    );
+
+    // Enter on "Reject all" records the choice.
+    browser.shift_tab();
+    assert_eq!(active(&browser), json!("reject"));
+    browser.press(&[ENTER]);
+    assert_eq!(site.wait_for_records(1)[0]["method"], "reject_all");
+}
+
+#[test]
+fn config_text_is_rendered_as_text_never_as_html() {
+    // Arrange: an owner (or an attacker with the owner's token) puts markup
+    // into the banner texts and a service name.
+    let site = Site::start();
+    let payload = "<img src=x onerror=\"window.__xss = 1\">";
+    let mut config = site.config();
+    let en = crumb_schema::LanguageTag::parse("en").unwrap();
+    let texts = config.texts.get_mut(&en).unwrap();
+    texts.title = payload.to_owned();
+    texts.body = format!("Hello {payload}");
+    config.services[0].name = payload.to_owned();
+    site.put_config(&config);
+    let browser = Browser::new(1280, 800);
+
+    // Act
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    settle();
+
+    // Assert
+    assert_eq!(
+        browser.js("return document.querySelector('.crumb-banner .crumb-title').textContent"),
+        json!(payload)
+    );
+    assert_eq!(
+        browser.js("return document.querySelectorAll('.crumb img').length"),
+        json!(0)
+    );
+    assert_eq!(browser.js("return window.__xss === undefined"), json!(true));
+    let label = browser.js("return document.querySelector('input[data-svc=google-analytics]').nextElementSibling.textContent");
+    assert!(label.as_str().unwrap().starts_with(payload));
+}

@@ -1,0 +1,156 @@
+//! Choosing: customize, reject all, placeholders, and what a reload does.
+
+use crumb_e2e::{Browser, Site};
+use serde_json::json;
+
+use crate::{banner_visible, open, ran, settle};
+
+#[test]
+fn analytics_only_runs_analytics_and_records_it() {
+    // Arrange
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.requests();
+
+    // Act: Customize, switch analytics on, save.
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=analytics]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("typeof window.hj === 'function'");
+    settle();
+
+    // Assert: the page.
+    assert_eq!(
+        ran(&browser),
+        json!({"ga": true, "hotjar": true, "piwik": true, "vwo": false, "meta": false, "reddit": false})
+    );
+    assert!(!banner_visible(&browser));
+    let vendors = Browser::vendor_requests(&browser.requests());
+    assert!(
+        vendors
+            .iter()
+            .any(|u| u.contains("static.hotjar.com/c/hotjar-1234567.js")),
+        "{vendors:?}"
+    );
+    assert!(
+        vendors
+            .iter()
+            .any(|u| u.contains("googletagmanager.com/gtag/js")),
+        "{vendors:?}"
+    );
+    assert!(
+        !vendors
+            .iter()
+            .any(|u| u.contains("facebook") || u.contains("visualwebsiteoptimizer"))
+    );
+
+    // Assert: the server's record.
+    let records = site.wait_for_records(1);
+    let r = &records[0];
+    assert_eq!(r["event"], "given");
+    assert_eq!(r["method"], "custom");
+    assert_eq!(r["categories_granted"], json!(["necessary", "analytics"]));
+    assert_eq!(r["categories_denied"], json!(["functional", "marketing"]));
+    assert_eq!(
+        r["services_granted"],
+        json!(["google-analytics", "hotjar", "piwik-pro"])
+    );
+    assert_eq!(r["language"], "en");
+
+    // The cookie now holds the server's consent id.
+    browser.wait("document.cookie.includes('crumb_consent=1~' + '')");
+    let consent = browser.js("return window.crumb.consent()");
+    assert_eq!(consent["consent_id"], r["consent_id"]);
+    assert_eq!(consent["categories"]["analytics"], true);
+
+    // Scripts a single-page app adds later are gated too.
+    browser.js(
+        "for (const [cat, flag] of [['analytics', '__late_a'], ['marketing', '__late_m']]) {
+            const s = document.createElement('script');
+            s.type = 'text/plain'; s.dataset.category = cat;
+            s.textContent = 'window.' + flag + ' = 1';
+            document.body.appendChild(s);
+         }",
+    );
+    browser.wait("window.__late_a === 1");
+    settle();
+    assert_eq!(
+        browser.js("return window.__late_m === undefined"),
+        json!(true)
+    );
+}
+
+#[test]
+fn reject_all_runs_nothing_and_records_it() {
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+
+    browser.click(".crumb-banner [data-a=reject]");
+    let records = site.wait_for_records(1);
+    settle();
+
+    assert_eq!(records[0]["method"], "reject_all");
+    assert_eq!(records[0]["categories_granted"], json!(["necessary"]));
+    assert_eq!(records[0]["services_granted"], json!([]));
+    assert_eq!(
+        ran(&browser),
+        json!({"ga": false, "hotjar": false, "piwik": false, "vwo": false, "meta": false, "reddit": false})
+    );
+    assert!(!banner_visible(&browser));
+    assert_eq!(
+        Browser::vendor_requests(&browser.requests()),
+        Vec::<String>::new()
+    );
+    // Withdrawal is as easy as consent: the floating button is there.
+    assert!(browser.js("return !!document.querySelector('.crumb-reopen')") == json!(true));
+}
+
+#[test]
+fn reload_shows_no_banner_and_runs_allowed_scripts_again() {
+    // Arrange: a visitor who allowed analytics.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.click("input[data-cat=analytics]");
+    browser.click("dialog [data-a=save]");
+    site.wait_for_records(1);
+    browser.wait("document.cookie.includes('~0')");
+
+    // Act
+    open(&site, &browser, "/");
+    browser.wait("typeof window.hj === 'function'");
+    settle();
+
+    // Assert
+    assert!(!banner_visible(&browser));
+    assert_eq!(ran(&browser)["ga"], true);
+    assert_eq!(ran(&browser)["meta"], false);
+    assert_eq!(site.records().len(), 1, "a reload records nothing new");
+}
+
+#[test]
+fn placeholder_button_allows_and_loads_the_embed() {
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+
+    browser.click(".crumb-ph [data-crumb-allow=youtube]");
+    browser.wait("document.querySelector('iframe').getAttribute('src')");
+
+    assert_eq!(
+        browser.js("return document.querySelector('iframe').getAttribute('src')"),
+        json!("https://www.youtube.com/embed/dQw4w9WgXcQ")
+    );
+    assert_eq!(
+        browser.js("return document.querySelectorAll('.crumb-ph').length"),
+        json!(0)
+    );
+    let records = site.wait_for_records(1);
+    assert_eq!(records[0]["services_granted"], json!(["youtube"]));
+    // Only YouTube: the category's other services stay off.
+    assert_eq!(ran(&browser)["meta"], false);
+}

@@ -1,0 +1,41 @@
+//! End-to-end tests: the real server with the demo site, the built widget,
+//! and real headless Chromium. Needs `cargo xtask build-widget` and Debian's
+//! chromium + chromium-driver (`cargo xtask test` and `.ci/run` see to both).
+
+mod a11y;
+mod choices;
+mod first_visit;
+mod lifecycle;
+mod screenshots;
+
+use crumb_e2e::{Browser, Site};
+
+/// Opens the demo shop and waits until the widget has decided what to show.
+pub fn open(site: &Site, browser: &Browser, path: &str) {
+    browser.goto(&site.url(path));
+    browser.wait("document.querySelector('.crumb-banner, .crumb-reopen')");
+}
+
+pub fn banner_visible(browser: &Browser) -> bool {
+    browser.js(
+        "const b = document.querySelector('.crumb-banner');
+         return !!b && b.getBoundingClientRect().height > 0 && getComputedStyle(b).visibility === 'visible';",
+    ) == serde_json::Value::Bool(true)
+}
+
+/// Which demo snippets have run, judged by the globals each defines.
+pub fn ran(browser: &Browser) -> serde_json::Value {
+    browser.js("return {
+            ga: typeof window.gtag === 'function',
+            hotjar: typeof window.hj === 'function',
+            piwik: typeof window.ppms === 'object',
+            vwo: typeof window._vwo_code === 'object',
+            meta: typeof window.fbq === 'function',
+            reddit: typeof window.rdt === 'function',
+        };")
+}
+
+/// Lets background work (script loads, the consent POST) settle.
+pub fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(400));
+}

@@ -1,0 +1,43 @@
+//! Screenshots of the banner and the dialog at desktop and phone widths,
+//! written to `target/screenshots/` (the README's are copied from there).
+
+use crumb_e2e::{Browser, Site};
+
+use crate::open;
+
+#[test]
+fn screenshots_at_desktop_and_phone_width() {
+    let site = Site::start();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, width, height) in [
+        ("desktop", 1280, 800),
+        ("mobile-360", 360, 740),
+        ("mobile-320", 320, 640),
+    ] {
+        let browser = Browser::new(width.max(500), height);
+        if width < 500 {
+            browser.phone_viewport(width, height);
+        }
+        open(&site, &browser, "/");
+        assert_eq!(
+            browser.js("return window.innerWidth"),
+            serde_json::json!(width)
+        );
+        // Nothing on the page wider than the viewport, at 360 px too.
+        assert_eq!(
+            browser.js("return document.querySelector('.crumb-banner').getBoundingClientRect().right <= window.innerWidth"),
+            serde_json::json!(true)
+        );
+        browser.screenshot(&dir.join(format!("banner-{name}.png")));
+        browser.click(".crumb-banner [data-a=customize]");
+        browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+        browser.js("document.querySelector('dialog details').open = true;");
+        // The dialog fits the width too; only its content scrolls.
+        assert_eq!(
+            browser.js("return document.querySelector('dialog').getBoundingClientRect().right <= window.innerWidth"),
+            serde_json::json!(true)
+        );
+        browser.screenshot(&dir.join(format!("dialog-{name}.png")));
+    }
+}
