@@ -13,7 +13,7 @@ use web_sys::{CustomEvent, CustomEventInit, Document, Element, HtmlDocument};
 use crate::banner::Banner;
 use crate::config::Config;
 use crate::consent::{self, Choices, Method, RequestParts, Stored};
-use crate::dom::{Listener, attr, closest, text_el};
+use crate::dom::{Cell as _, Listener, attr, closest, text_el};
 use crate::gate::{self, Gate};
 use crate::modal::{Modal, read_choices};
 use crate::storage;
@@ -48,19 +48,19 @@ fn now_ms() -> u64 {
 impl App {
     /// The choice in force: the stored one, or strictly necessary only.
     pub fn choices(&self) -> Choices {
-        let n = self.cfg.svcs.len();
-        let mut c = Choices::necessary_only(n, |i| self.cfg.svcs[i].cat);
-        if let Some(s) = self.stored.borrow().as_ref() {
+        let mut c = self.cfg.necessary_only();
+        if let Some(s) = self.stored.rd().as_ref() {
             c.cats = s.cats | 1;
-            for (i, svc) in self.cfg.svcs.iter().enumerate() {
-                c.svcs[i] |= s.services.contains(&svc.id) && c.allows(svc.cat);
+            let cats = c.cats;
+            for (on, svc) in c.svcs.iter_mut().zip(&self.cfg.svcs) {
+                *on |= s.services.contains(&svc.id) && cats & (1 << svc.cat) != 0;
             }
         }
         c
     }
 
     fn all(&self, on: bool) -> Choices {
-        let mut c = Choices::necessary_only(self.cfg.svcs.len(), |i| self.cfg.svcs[i].cat);
+        let mut c = self.cfg.necessary_only();
         if on {
             c.cats = 0b1111;
             c.svcs.iter_mut().for_each(|s| *s = true);
@@ -70,7 +70,7 @@ impl App {
 
     /// "ID … · 2026-11-23": the visitor's own proof of their choice.
     pub fn receipt_line(&self) -> Option<String> {
-        let s = self.stored.borrow();
+        let s = self.stored.rd();
         let s = s.as_ref().filter(|s| !s.consent_id.is_empty())?;
         let date = js_sys::Date::new(&JsValue::from_f64(s.given_ms as f64)).to_iso_string();
         let mut line = String::from("ID ");
@@ -88,7 +88,7 @@ impl App {
             "reject" => self.decide(Method::RejectAll, self.all(false)),
             "customize" => self.show(),
             "save" => {
-                let choices = match self.modal.borrow().as_ref() {
+                let choices = match self.modal.rd().as_ref() {
                     Some(m) => read_choices(self, m.element()),
                     None => return,
                 };
@@ -96,10 +96,10 @@ impl App {
             }
             "close" => {
                 // Closing is not a choice: the banner stays until one is made.
-                let modal = self.modal.borrow_mut().take();
+                let modal = self.modal.wr().take();
                 drop(modal);
                 // Focus goes back to the control that opened the dialog.
-                if let Some(b) = self.banner.borrow().as_ref() {
+                if let Some(b) = self.banner.rd().as_ref() {
                     b.focus_customize();
                 }
             }
@@ -109,20 +109,20 @@ impl App {
 
     /// Opens the preferences dialog with the current choice.
     pub fn show(self: &Rc<Self>) {
-        let old = self.modal.borrow_mut().take();
+        let old = self.modal.wr().take();
         drop(old);
         let modal = Modal::show(self, &self.choices());
-        *self.modal.borrow_mut() = Some(modal);
+        *self.modal.wr() = Some(modal);
     }
 
     /// Applies and records a choice: the UI updates at once, the server is
     /// told in the background.
     fn decide(self: &Rc<Self>, method: Method, choices: Choices) {
         let now = now_ms();
-        let previous = self.stored.borrow().clone();
+        let previous = self.stored.rd().clone();
         let consent_id = match &previous {
             Some(p) if !p.consent_id.is_empty() => p.consent_id.clone(),
-            _ => self.prior_id.borrow().clone(),
+            _ => self.prior_id.rd().clone(),
         };
         let services = self
             .cfg
@@ -143,10 +143,7 @@ impl App {
             pending: true,
         };
         self.save(stored);
-        let (banner, modal) = (
-            self.banner.borrow_mut().take(),
-            self.modal.borrow_mut().take(),
-        );
+        let (banner, modal) = (self.banner.wr().take(), self.modal.wr().take());
         drop((banner, modal));
         self.delete_refused_cookies(&choices);
         self.show_reopen();
@@ -162,7 +159,7 @@ impl App {
             .and_then(|l| l.protocol().ok())
             .is_some_and(|p| p == "https:");
         storage::write(&self.html, &stored, now_ms(), secure);
-        *self.stored.borrow_mut() = Some(stored);
+        *self.stored.wr() = Some(stored);
     }
 
     /// Deletes the first-party cookies of every refused service.
@@ -192,7 +189,7 @@ impl App {
     }
 
     fn show_reopen(&self) {
-        if self.reopen.borrow().is_some() {
+        if self.reopen.rd().is_some() {
             return;
         }
         let b = text_el(
@@ -206,7 +203,7 @@ impl App {
         if let Some(body) = self.doc.body() {
             let _ = body.append_child(&b);
         }
-        *self.reopen.borrow_mut() = Some(b);
+        *self.reopen.wr() = Some(b);
     }
 
     /// Tells site code: a `crumb:change` event on `document`.
@@ -219,7 +216,7 @@ impl App {
     }
 
     pub fn consent_js(&self) -> JsValue {
-        match self.stored.borrow().as_ref() {
+        match self.stored.rd().as_ref() {
             Some(s) => js_sys::JSON::parse(&consent::public_json(s, self.cfg.service_ids()))
                 .unwrap_or(JsValue::NULL),
             None => JsValue::NULL,
@@ -229,7 +226,7 @@ impl App {
     /// Sends the stored choice to the server if it is not acknowledged yet.
     fn send(self: &Rc<Self>) {
         let body = {
-            let s = self.stored.borrow();
+            let s = self.stored.rd();
             let Some(s) = s.as_ref().filter(|s| s.pending) else {
                 return;
             };
@@ -257,7 +254,7 @@ impl App {
                 .and_then(|v| v.as_string())
                 .unwrap_or_default()
         };
-        let Some(mut s) = self.stored.borrow().clone() else {
+        let Some(mut s) = self.stored.rd().clone() else {
             return;
         };
         if status == 201 {
@@ -350,21 +347,19 @@ pub fn start(config: JsValue, base: String, site: String) -> Option<Widget> {
             a.show();
         } else if let Some(b) = closest(&e, "[data-crumb-allow],[data-crumb-allow-cat]") {
             let mut c = a.choices();
-            if let Some(i) = b
+            if let Some((i, s)) = b
                 .get_attribute("data-crumb-allow")
-                .and_then(|id| a.cfg.service_index(&id))
+                .and_then(|id| a.cfg.service(&id))
             {
-                c.set(a.cfg.svcs[i].cat, true);
-                c.svcs[i] = true;
+                c.set(s.cat, true);
+                c.set_service(i, true);
             } else if let Some(cat) = b
                 .get_attribute("data-crumb-allow-cat")
                 .and_then(|k| consent::category_index(&k))
             {
                 c.set(cat, true);
-                for (i, s) in a.cfg.svcs.iter().enumerate() {
-                    if s.cat == cat {
-                        c.svcs[i] = true;
-                    }
+                for (on, s) in c.svcs.iter_mut().zip(&a.cfg.svcs) {
+                    *on |= s.cat == cat;
                 }
             }
             a.decide(Method::Custom, c);
@@ -378,7 +373,7 @@ pub fn start(config: JsValue, base: String, site: String) -> Option<Widget> {
         app.send();
     } else {
         let banner = Banner::show(&app);
-        *app.banner.borrow_mut() = Some(banner);
+        *app.banner.wr() = Some(banner);
     }
     gate::scan(&app);
     if valid {

@@ -156,6 +156,15 @@ impl Config {
         self.svcs.iter().position(|s| s.id == id)
     }
 
+    pub fn service(&self, id: &str) -> Option<(usize, &Service)> {
+        self.svcs.iter().enumerate().find(|(_, s)| s.id == id)
+    }
+
+    /// Strictly necessary only: the choice before the visitor makes one.
+    pub fn necessary_only(&self) -> crate::consent::Choices {
+        crate::consent::Choices::necessary_only(self.svcs.iter().map(|s| s.cat))
+    }
+
     pub fn service_ids(&self) -> impl Iterator<Item = &str> {
         self.svcs.iter().map(|s| s.id.as_str())
     }

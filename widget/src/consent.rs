@@ -13,6 +13,10 @@ pub fn category_index(key: &str) -> Option<usize> {
     CATEGORY_KEYS.iter().position(|k| *k == key)
 }
 
+pub fn category_key(idx: usize) -> &'static str {
+    CATEGORY_KEYS.get(idx).copied().unwrap_or_default()
+}
+
 /// How a choice was made; the letter is its cookie form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -58,11 +62,19 @@ pub struct Choices {
 
 impl Choices {
     /// Nothing but the strictly necessary: the state before any choice.
-    pub fn necessary_only(n_services: usize, service_cats: impl Fn(usize) -> usize) -> Choices {
-        let svcs = (0..n_services)
-            .map(|i| service_cats(i) == NECESSARY)
-            .collect();
+    pub fn necessary_only(service_cats: impl Iterator<Item = usize>) -> Choices {
+        let svcs = service_cats.map(|c| c == NECESSARY).collect();
         Choices { cats: 1, svcs }
+    }
+
+    pub fn service(&self, i: usize) -> bool {
+        self.svcs.get(i).copied().unwrap_or(false)
+    }
+
+    pub fn set_service(&mut self, i: usize, on: bool) {
+        if let Some(s) = self.svcs.get_mut(i) {
+            *s = on;
+        }
     }
 
     pub fn allows(&self, cat: usize) -> bool {
@@ -100,19 +112,17 @@ pub struct Stored {
 const SEP: char = '~';
 
 pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
+    // Digits come out lowest first: push them, then reverse that tail.
+    let start = out.len();
     loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+        out.push((b'0' + (n % 10) as u8) as char);
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    for &d in &digits[i..] {
-        out.push(d as char);
-    }
+    let tail: String = out.split_off(start).chars().rev().collect();
+    out.push_str(&tail);
 }
 
 pub fn parse_u64(s: &str) -> Option<u64> {
@@ -328,12 +338,9 @@ pub fn cookie_matches(declared: &str, pattern: bool, name: &str) -> bool {
 pub fn cookie_domains(host: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = host;
-    while rest.contains('.') {
+    while let Some((_, parent)) = rest.split_once('.') {
         out.push(rest);
-        match rest.find('.') {
-            Some(i) => rest = &rest[i + 1..],
-            None => break,
-        }
+        rest = parent;
     }
     out
 }

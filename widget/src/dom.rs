@@ -2,6 +2,8 @@
 //! itself when dropped (the shape of gloo-events' `EventListener`), so UI
 //! pieces clean up by going out of scope instead of leaking closures.
 
+use core::cell::{Ref, RefCell, RefMut};
+
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element, Event, EventTarget};
@@ -13,6 +15,30 @@ pub fn ok<T>(r: Result<T, JsValue>) -> T {
     match r {
         Ok(v) => v,
         Err(_) => wasm_bindgen::throw_str("crumb: DOM call failed"),
+    }
+}
+
+/// `RefCell` access without the panic path: `borrow()` would pull core's
+/// formatting machinery into the download. The widget never nests borrows
+/// across callbacks, so the error branch is a bug guard only.
+pub trait Cell<T> {
+    fn rd(&self) -> Ref<'_, T>;
+    fn wr(&self) -> RefMut<'_, T>;
+}
+
+impl<T> Cell<T> for RefCell<T> {
+    fn rd(&self) -> Ref<'_, T> {
+        match self.try_borrow() {
+            Ok(r) => r,
+            Err(_) => wasm_bindgen::throw_str("crumb: busy"),
+        }
+    }
+
+    fn wr(&self) -> RefMut<'_, T> {
+        match self.try_borrow_mut() {
+            Ok(r) => r,
+            Err(_) => wasm_bindgen::throw_str("crumb: busy"),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use web_sys::{Element, Event, MutationObserver, MutationObserverInit};
 
 use crate::app::App;
 use crate::consent::category_index;
-use crate::dom::{append, attr, el, ok, text_el};
+use crate::dom::{Cell as _, append, attr, el, ok, text_el};
 
 const SELECTOR: &str = "script[type='text/plain'][data-category],iframe[data-src][data-category],img[data-src][data-category]";
 /// Marks an element as handled: `run` (released) or `ph` (placeholder shown).
@@ -39,7 +39,7 @@ pub fn observe(app: &Rc<App>) {
         a.gate.waiting.set(false);
         pump(&a);
     });
-    *app.gate.resume.borrow_mut() = Some(resume);
+    *app.gate.resume.wr() = Some(resume);
     let a = app.clone();
     let cb = Closure::<dyn FnMut(JsValue)>::new(move |_| scan(&a));
     if let Ok(observer) = MutationObserver::new(cb.as_ref().unchecked_ref()) {
@@ -71,7 +71,7 @@ fn allowed(app: &App, e: &Element) -> bool {
         Some(id) => app
             .cfg
             .service_index(&id)
-            .is_some_and(|i| choices.svcs.get(i).copied().unwrap_or(false)),
+            .is_some_and(|i| choices.service(i)),
     }
 }
 
@@ -93,7 +93,7 @@ pub fn scan(app: &Rc<App>) {
         if allowed(app, &e) {
             attr(&e, MARK, "run");
             if is_script {
-                app.gate.queue.borrow_mut().push_back(e);
+                app.gate.queue.wr().push_back(e);
             } else {
                 load_embed(&e);
             }
@@ -125,15 +125,15 @@ fn placeholder(app: &App, e: &Element) {
     let ph = el(doc, "div", "crumb crumb-ph");
     let service = e
         .get_attribute("data-service")
-        .and_then(|id| app.cfg.service_index(&id));
+        .and_then(|id| app.cfg.service(&id).map(|(_, s)| s));
     append(&ph, &text_el(doc, "p", "", &t.placeholder));
-    if let Some(i) = service {
-        append(&ph, &text_el(doc, "strong", "", &app.cfg.svcs[i].name));
+    if let Some(s) = service {
+        append(&ph, &text_el(doc, "strong", "", &s.name));
     }
     let button = text_el(doc, "button", "crumb-btn", &t.placeholder_allow);
     attr(&button, "type", "button");
     match (service, e.get_attribute("data-category")) {
-        (Some(i), _) => attr(&button, "data-crumb-allow", &app.cfg.svcs[i].id),
+        (Some(s), _) => attr(&button, "data-crumb-allow", &s.id),
         (None, Some(cat)) => attr(&button, "data-crumb-allow-cat", &cat),
         (None, None) => {}
     }
@@ -148,7 +148,7 @@ fn placeholder(app: &App, e: &Element) {
 /// did not mark `async` until they have loaded.
 fn pump(app: &App) {
     while !app.gate.waiting.get() {
-        let Some(old) = app.gate.queue.borrow_mut().pop_front() else {
+        let Some(old) = app.gate.queue.wr().pop_front() else {
             return;
         };
         let new = el(&app.doc, "script", "");
@@ -168,7 +168,7 @@ fn pump(app: &App) {
             Some(src) => {
                 attr(&new, "src", &src);
                 if !old.has_attribute("async")
-                    && let Some(resume) = app.gate.resume.borrow().as_ref()
+                    && let Some(resume) = app.gate.resume.rd().as_ref()
                 {
                     let f = resume.as_ref().unchecked_ref();
                     ok(new.add_event_listener_with_callback("load", f));

@@ -23,9 +23,12 @@ mod i18n;
 mod modal;
 mod storage;
 
+/// A free-list allocator a fraction of dlmalloc's size; the widget makes few,
+/// small allocations, so allocation speed does not matter.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
-static ALLOC: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOC: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 /// Panics abort without a message: formatting one would ship std's
 /// formatting machinery to every visitor. Code paths avoid panics anyway.

@@ -12,7 +12,8 @@ use web_sys::{Element, HtmlDialogElement, HtmlInputElement, KeyboardEvent};
 
 use crate::app::App;
 use crate::banner::{actions, button, intro};
-use crate::consent::{CATEGORY_KEYS, Choices, NECESSARY, push_u64};
+use crate::config::Service;
+use crate::consent::{Choices, NECESSARY, category_index, category_key, push_u64};
 use crate::dom::{Listener, append, attr, closest, el, focus, ok, text_el};
 
 pub struct Modal {
@@ -47,9 +48,8 @@ fn switch(app: &App, label: &str, data: &str, key: &str, on: bool, locked: bool)
     l
 }
 
-fn cookie_table(app: &App, svc: usize) -> Element {
+fn cookie_table(app: &App, s: &Service) -> Element {
     let doc = &app.doc;
-    let s = &app.cfg.svcs[svc];
     let cols = &app.cfg.t.cols;
     let details = el(doc, "details", "crumb-cookies");
     let mut summary = String::with_capacity(24);
@@ -83,17 +83,18 @@ fn inputs(root: &Element, selector: &str) -> impl Iterator<Item = HtmlInputEleme
 
 /// The choice the switches show.
 pub fn read_choices(app: &App, root: &Element) -> Choices {
-    let mut c = Choices::necessary_only(app.cfg.svcs.len(), |i| app.cfg.svcs[i].cat);
+    let mut c = app.cfg.necessary_only();
     for input in inputs(root, "input[data-cat]") {
         let key = input.get_attribute("data-cat").unwrap_or_default();
-        if let Some(i) = CATEGORY_KEYS.iter().position(|k| *k == key) {
+        if let Some(i) = category_index(&key) {
             c.set(i, input.checked());
         }
     }
     for input in inputs(root, "input[data-svc]") {
         let id = input.get_attribute("data-svc").unwrap_or_default();
-        if let Some(i) = app.cfg.service_index(&id) {
-            c.svcs[i] = input.checked() && c.allows(app.cfg.svcs[i].cat);
+        if let Some((i, s)) = app.cfg.service(&id) {
+            let on = input.checked() && c.allows(s.cat);
+            c.set_service(i, on);
         }
     }
     c
@@ -104,25 +105,21 @@ pub fn read_choices(app: &App, root: &Element) -> Choices {
 fn sync(app: &App, root: &Element, changed: &HtmlInputElement) {
     let on = changed.checked();
     if let Some(key) = changed.get_attribute("data-cat") {
-        let Some(cat) = CATEGORY_KEYS.iter().position(|k| *k == key) else {
+        let Some(cat) = category_index(&key) else {
             return;
         };
         for input in inputs(root, "input[data-svc]") {
             let id = input.get_attribute("data-svc").unwrap_or_default();
-            if app
-                .cfg
-                .service_index(&id)
-                .is_some_and(|i| app.cfg.svcs[i].cat == cat)
-            {
+            if app.cfg.service(&id).is_some_and(|(_, s)| s.cat == cat) {
                 input.set_checked(on);
             }
         }
     } else if let Some(id) = changed.get_attribute("data-svc") {
-        let Some(i) = app.cfg.service_index(&id) else {
+        let Some((_, s)) = app.cfg.service(&id) else {
             return;
         };
         if on {
-            let key = CATEGORY_KEYS[app.cfg.svcs[i].cat];
+            let key = category_key(s.cat);
             for input in inputs(root, "input[data-cat]") {
                 if input.get_attribute("data-cat").as_deref() == Some(key) {
                     input.set_checked(true);
@@ -155,7 +152,7 @@ impl Modal {
         }
         for cat in &app.cfg.cats {
             let section = el(doc, "section", "crumb-cat");
-            let key = CATEGORY_KEYS[cat.idx];
+            let key = category_key(cat.idx);
             let necessary = cat.idx == NECESSARY;
             append(
                 &section,
@@ -180,12 +177,12 @@ impl Modal {
                 let mut label = s.name.clone();
                 label.push_str(" \u{b7} ");
                 label.push_str(&s.provider);
-                let on = current.svcs.get(i).copied().unwrap_or(false);
+                let on = current.service(i);
                 append(
                     &row,
                     &switch(app, &label, "data-svc", &s.id, on || necessary, necessary),
                 );
-                append(&row, &cookie_table(app, i));
+                append(&row, &cookie_table(app, s));
                 append(&section, &row);
             }
             append(root, &section);

@@ -68,6 +68,32 @@ pub fn gzip_len(bytes: &[u8]) -> usize {
     e.finish().expect("writing to memory").len()
 }
 
+/// Minifies the assembled crumb.js with esbuild when it is installed (CI
+/// installs it from npm); without it the file is served as written.
+fn minify(js: String) -> anyhow::Result<String> {
+    use std::io::Write as _;
+    if tool_version("esbuild").is_none() {
+        eprintln!("note: esbuild not found (npm i -g esbuild); crumb.js is not minified");
+        return Ok(js);
+    }
+    let mut child = Command::new("esbuild")
+        .args(["--minify", "--target=es2020", "--log-level=warning"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("starting esbuild")?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(js.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("esbuild failed to minify crumb.js");
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
 pub fn build() -> anyhow::Result<()> {
     crate::ensure_wasm_target()?;
     ensure_wasm_bindgen(&locked_wasm_bindgen()?)?;
@@ -126,7 +152,7 @@ pub fn build() -> anyhow::Result<()> {
         .filter(|l| !l.trim_start().starts_with("//") && !l.trim().is_empty())
         .collect::<Vec<_>>()
         .join("\n");
-    let js = format!("(()=>{{\n{glue}\n{loader}\n}})();\n");
+    let js = minify(format!("(()=>{{\n{glue}\n{loader}\n}})();\n"))?;
 
     let _ = std::fs::remove_dir_all(DIST);
     std::fs::create_dir_all(DIST)?;
