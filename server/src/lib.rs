@@ -2,10 +2,12 @@
 //! talk to, the consent log on embedded SQLite, and the pieces the `crumb`
 //! command line is built from.
 
+pub mod auth;
 pub mod client;
 pub mod clock;
 pub mod cors;
 pub mod demo;
+pub mod export;
 pub mod record;
 pub mod routes;
 pub mod settings;
@@ -13,4 +15,5 @@ pub mod startup;
 pub mod storage;
 pub mod telemetry;
 pub mod timefmt;
+pub mod verify;
 pub mod widget;

@@ -1,6 +1,7 @@
 //! The `crumb` command: serve the API, run the demo, migrate the database,
 //! and manage sites from the shell.
 
+use std::io::{BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,10 +10,12 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use crumb_schema::{SiteConfig, SiteId};
 use crumb_server::clock::{Clock, SystemClock};
+use crumb_server::export::{Exporter, Format, parse_range};
 use crumb_server::settings::Settings;
 use crumb_server::startup::Application;
-use crumb_server::storage::{SqliteStore, Store};
-use crumb_server::{demo, telemetry};
+use crumb_server::storage::{Role, SqliteStore, Store};
+use crumb_server::verify::{Summary, Verifier, VerifyError, verify_ndjson};
+use crumb_server::{auth, demo, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +42,51 @@ enum Command {
     /// Manage sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Export a site's consent log (all fields, hashes included).
+    Export {
+        #[arg(long)]
+        site: String,
+        /// Start of the range (inclusive): 2026-01-31 or an RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the range (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Check a consent log: every hash, the chain, the order. Exits 1 at the
+    /// first broken record.
+    Verify {
+        /// An NDJSON export.
+        #[arg(required_unless_present = "db", conflicts_with = "db")]
+        file: Option<PathBuf>,
+        /// Check the live database instead.
+        #[arg(long)]
+        db: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash.
+    Create {
+        #[arg(long, value_parser = ["owner", "auditor"])]
+        role: String,
+        /// Limit the token to one site (default: every site).
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a token by its id (the part after `crumb_`).
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -53,7 +101,7 @@ enum SiteCommand {
 
 fn main() -> ExitCode {
     match run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -61,19 +109,168 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     telemetry::init("info");
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
-        Command::Serve => serve(settings, false),
-        Command::Demo => serve(settings, true),
+        Command::Serve => serve(settings, false)?,
+        Command::Demo => serve(settings, true)?,
         Command::Migrate => {
             SqliteStore::open(&settings.database)?;
             println!("database {} is up to date", settings.database.display());
-            Ok(())
         }
-        Command::Site(cmd) => site_command(&settings, cmd),
+        Command::Site(cmd) => site_command(&settings, cmd)?,
+        Command::Token(cmd) => token_command(&settings, cmd)?,
+        Command::Export {
+            site,
+            from,
+            to,
+            format,
+            output,
+        } => export(&settings, &site, from, to, &format, output)?,
+        Command::Verify { file, db } => return verify(&settings, file, db),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn token_command(settings: &Settings, cmd: TokenCommand) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    match cmd {
+        TokenCommand::Create { role, site, label } => {
+            let role = Role::parse(&role).context("role is owner or auditor")?;
+            let site = site
+                .map(|s| find_site(&store, &s).map(|c| c.id))
+                .transpose()?;
+            let issued = auth::issue(&store, role, site, &label, SystemClock.now())?;
+            eprintln!(
+                "token {} ({}, {}); store it now, it is not shown again:",
+                issued.row.id,
+                role.as_str(),
+                issued
+                    .row
+                    .site
+                    .as_ref()
+                    .map_or("every site", |s| s.as_str())
+            );
+            println!("{}", issued.token);
+        }
+        TokenCommand::Revoke { id } => {
+            if !store.revoke_token(&id, SystemClock.now())? {
+                bail!("no live token with id {id:?}");
+            }
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn export(
+    settings: &Settings,
+    site: &str,
+    from: Option<String>,
+    to: Option<String>,
+    format: &str,
+    output: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let site = find_site(&store, site)?.id;
+    let range = parse_range(from.as_deref(), to.as_deref()).map_err(anyhow::Error::msg)?;
+    let format = Format::parse(format).context("format is ndjson or csv")?;
+    let mut out: Box<dyn std::io::Write> = match &output {
+        Some(path) => Box::new(BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+    };
+    // A spinner with a count on a terminal; indicatif draws nothing when
+    // stderr is not one.
+    let progress = indicatif::ProgressBar::new_spinner().with_message("records exported");
+    let mut exporter = Exporter::new(format)?;
+    let mut failed = None;
+    let n = store.for_each_record(Some(&site), &range, &mut |body, hash| {
+        let step = exporter
+            .push(body, hash)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| {
+                if exporter.buffered() >= 64 * 1024 {
+                    out.write_all(&exporter.take())?;
+                }
+                Ok(())
+            });
+        progress.inc(1);
+        match step {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e.context("export failed"));
+    }
+    out.write_all(&exporter.take())?;
+    out.flush()?;
+    progress.finish_and_clear();
+    eprintln!("exported {n} records of site {site}");
+    Ok(())
+}
+
+fn verify(settings: &Settings, file: Option<PathBuf>, db: bool) -> anyhow::Result<ExitCode> {
+    let result = if db {
+        let store = SqliteStore::open(&settings.database)?;
+        let mut verifier = Verifier::default();
+        let mut broken = None;
+        store.for_each_record(
+            None,
+            &crumb_server::storage::TimeRange::all(),
+            &mut |b, h| match verifier.record(b, h) {
+                Ok(()) => true,
+                Err(e) => {
+                    broken = Some(e);
+                    false
+                }
+            },
+        )?;
+        match broken {
+            Some(b) => Err(VerifyError::Broken(b)),
+            None => Ok(verifier.finish()),
+        }
+    } else {
+        let path = file.expect("clap requires a file without --db");
+        let f =
+            std::fs::File::open(&path).with_context(|| format!("opening {}", path.display()))?;
+        verify_ndjson(BufReader::new(f))
+    };
+    match result {
+        Ok(summary) => {
+            print_summary(&summary);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(VerifyError::Broken(b)) => {
+            println!("BROKEN: {b}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn print_summary(summary: &Summary) {
+    println!("OK: {} records verified", summary.records);
+    for (site, s) in &summary.sites {
+        let start = if s.from_genesis {
+            "from the start of the chain".to_owned()
+        } else {
+            format!(
+                "from seq {} (earlier records not in this file)",
+                s.first_seq
+            )
+        };
+        println!(
+            "  site {site}: seq {}..={} {start}; head hash {}",
+            s.first_seq, s.last_seq, s.head_hash
+        );
     }
 }
 

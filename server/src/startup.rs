@@ -85,6 +85,7 @@ impl Application {
                 .route("/crumb.js", web::get().to(crate::widget::loader))
                 .route("/crumb/{name}", web::get().to(crate::widget::file))
                 .app_data(routes::error::json_config())
+                .app_data(routes::error::query_config())
                 .configure(routes::configure)
                 .default_service(web::to(routes::assets::fallback))
         })

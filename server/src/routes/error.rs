@@ -70,6 +70,18 @@ pub fn json_config() -> web::JsonConfig {
         .error_handler(|err, _req| BodyError(err).into())
 }
 
+/// Bad query strings get a JSON 400 like every other client error.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let resp = respond(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            &format!("invalid query string: {err}"),
+        );
+        actix_web::error::InternalError::from_response(err, resp).into()
+    })
+}
+
 /// Unknown API paths get a JSON 404.
 pub async fn not_found(req: HttpRequest) -> HttpResponse {
     respond(

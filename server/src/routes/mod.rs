@@ -2,6 +2,7 @@
 //! holds the shared JSON error shape.
 
 pub mod assets;
+pub mod audit;
 pub mod config;
 pub mod consents;
 pub mod error;
@@ -52,6 +53,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/sites/{site}/consents/{consent}")
                 .route(web::get().to(consents::lookup))
                 .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
+        )
+        .route(
+            "/v1/audit/sites/{site}/consents",
+            web::get().to(audit::export),
+        )
+        .route(
+            "/v1/audit/sites/{site}/consents/{consent}",
+            web::get().to(audit::history),
         )
         .service(
             web::resource("/v1/sites/{site}/consents/{consent}/withdraw")

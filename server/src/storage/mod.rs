@@ -69,6 +69,61 @@ pub enum AppendError {
 
 pub type AppendResult = Result<Record, AppendError>;
 
+/// A half-open range of event times, as `timefmt` strings (which sort in
+/// time order): `from <= event_time < to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: String,
+    pub to: String,
+}
+
+impl TimeRange {
+    pub fn all() -> Self {
+        Self {
+            from: String::new(),
+            to: "~".into(),
+        }
+    }
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Manages sites (its own, or every site when not bound to one).
+    Owner,
+    /// Reads and exports the log, never changes anything.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "owner" => Some(Role::Owner),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+}
+
+/// A stored token, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRow {
+    pub id: String,
+    pub role: Role,
+    /// The one site the token is for; `None` means every site.
+    pub site: Option<SiteId>,
+    pub label: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
 pub trait Store: Send + Sync + 'static {
     fn site(&self, id: &SiteId) -> Result<Option<SiteConfig>, StoreError>;
     /// Creates the site or replaces its config.
@@ -79,4 +134,22 @@ pub trait Store: Send + Sync + 'static {
     /// in order. `Err` means nothing of the batch was stored.
     fn append(&self, drafts: Vec<Draft>) -> Result<Vec<AppendResult>, StoreError>;
     fn record_count(&self) -> Result<u64, StoreError>;
+    /// Every record of one consent on one site, oldest first.
+    fn history(&self, site: &SiteId, consent: &ConsentId) -> Result<Vec<Record>, StoreError>;
+    /// Calls `f(canonical_body, hash)` for each record in the range (one
+    /// site or all), ordered by site and chain position, from one consistent
+    /// snapshot, until `f` returns false. Returns how many were visited.
+    /// Rows are streamed: memory stays constant whatever the range.
+    fn for_each_record(
+        &self,
+        site: Option<&SiteId>,
+        range: &TimeRange,
+        f: &mut dyn FnMut(&str, &str) -> bool,
+    ) -> Result<u64, StoreError>;
+    fn sites(&self) -> Result<Vec<SiteId>, StoreError>;
+    fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError>;
+    /// A token and its secret's hash.
+    fn token(&self, id: &str) -> Result<Option<(TokenRow, String)>, StoreError>;
+    /// Revokes a token; false when there was no live token with that id.
+    fn revoke_token(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
 }

@@ -9,12 +9,17 @@ use crumb_schema::{Category, ConsentId, Event, SiteConfig, SiteId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 
-use super::{Action, AppendError, AppendResult, Draft, Store, StoreError};
+use super::{
+    Action, AppendError, AppendResult, Draft, Role, Store, StoreError, TimeRange, TokenRow,
+};
 use crate::record::{GENESIS_HASH, Record, RecordBody, split_choices};
 use crate::timefmt;
 
 /// Migrations in order; `PRAGMA user_version` holds how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_tokens.sql"),
+];
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -277,6 +282,135 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(results)
+    }
+
+    fn history(&self, site: &SiteId, consent: &ConsentId) -> Result<Vec<Record>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT body, hash FROM records WHERE consent_id = ?1 AND site_id = ?2 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([consent.as_str(), site.as_str()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            rows.map(|row| {
+                let (body, hash) = row?;
+                Record::from_stored(body, hash).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
+        })
+    }
+
+    fn for_each_record(
+        &self,
+        site: Option<&SiteId>,
+        range: &TimeRange,
+        f: &mut dyn FnMut(&str, &str) -> bool,
+    ) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            // One read transaction: the export is a consistent snapshot even
+            // while the writer keeps appending.
+            conn.execute_batch("BEGIN")?;
+            let result = (|| {
+                let mut stmt = conn.prepare(
+                    "SELECT body, hash FROM records
+                     WHERE (?1 IS NULL OR site_id = ?1) AND event_time >= ?2 AND event_time < ?3
+                     ORDER BY site_id, seq",
+                )?;
+                let mut rows =
+                    stmt.query(params![site.map(SiteId::as_str), range.from, range.to])?;
+                let mut n = 0;
+                while let Some(row) = rows.next()? {
+                    let text = |i| -> Result<&str, StoreError> {
+                        row.get_ref(i)?
+                            .as_str()
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))
+                    };
+                    let (body, hash) = (text(0)?, text(1)?);
+                    n += 1;
+                    if !f(body, hash) {
+                        break;
+                    }
+                }
+                Ok(n)
+            })();
+            conn.execute_batch("COMMIT")?;
+            result
+        })
+    }
+
+    fn sites(&self) -> Result<Vec<SiteId>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT id FROM sites ORDER BY id")?;
+            let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            ids.map(|id| SiteId::parse(&id?).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .collect()
+        })
+    }
+
+    fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError> {
+        self.write.lock().unwrap().execute(
+            "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                row.id,
+                secret_hash,
+                row.role.as_str(),
+                row.site.as_ref().map(SiteId::as_str),
+                row.label,
+                row.created_at,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn token(&self, id: &str) -> Result<Option<(TokenRow, String)>, StoreError> {
+        self.read(|conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT id, secret_hash, role, site_id, label, created_at, revoked_at
+                     FROM tokens WHERE id = ?1",
+                )?
+                .query_row([id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, Option<String>>(6)?,
+                    ))
+                })
+                .optional()?;
+            let Some((id, hash, role, site, label, created_at, revoked_at)) = row else {
+                return Ok(None);
+            };
+            let corrupt = |e: String| StoreError::Corrupt(e);
+            let role = Role::parse(&role).ok_or_else(|| corrupt(format!("role {role:?}")))?;
+            let site = site
+                .map(|s| SiteId::parse(&s))
+                .transpose()
+                .map_err(|e| corrupt(e.to_string()))?;
+            Ok(Some((
+                TokenRow {
+                    id,
+                    role,
+                    site,
+                    label,
+                    created_at,
+                    revoked_at,
+                },
+                hash,
+            )))
+        })
+    }
+
+    fn revoke_token(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let n = self.write.lock().unwrap().execute(
+            "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            params![id, timefmt::format(now)],
+        )?;
+        Ok(n == 1)
     }
 
     fn record_count(&self) -> Result<u64, StoreError> {

@@ -7,11 +7,11 @@ use std::sync::{Arc, Once};
 use std::thread::JoinHandle;
 
 use actix_web::dev::ServerHandle;
-use crumb_schema::SiteConfig;
+use crumb_schema::{Choices, LanguageTag, Method, SiteConfig, TextHash};
 use crumb_server::clock::ManualClock;
 use crumb_server::settings::Settings;
 use crumb_server::startup::Application;
-use crumb_server::storage::{SqliteStore, Store};
+use crumb_server::storage::{Action, Draft, Role, SqliteStore, Store};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use time::macros::datetime;
@@ -148,7 +148,9 @@ impl TestApp {
                 (n, v)
             })
             .collect();
-        let body = resp.into_string().unwrap();
+        // into_string() stops at 10 MB; exports are larger.
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut resp.into_reader(), &mut body).unwrap();
         Response {
             status,
             headers,
@@ -203,6 +205,74 @@ impl TestApp {
 
     pub fn record_count(&self) -> u64 {
         self.store().record_count().unwrap()
+    }
+
+    /// Appends `n` accept-all consents straight through the store (fast),
+    /// with user agents from `ua`.
+    pub fn seed(&self, n: usize, ua: impl Fn(usize) -> String) {
+        let store = self.store();
+        let site = Arc::new(self.site());
+        let choices = Choices {
+            categories: site.categories.iter().map(|c| (c.id, true)).collect(),
+            services: site.services.iter().map(|s| (s.id.clone(), true)).collect(),
+        };
+        let indexes: Vec<usize> = (0..n).collect();
+        for chunk in indexes.chunks(5000) {
+            let drafts = chunk
+                .iter()
+                .map(|&i| Draft {
+                    site: site.clone(),
+                    action: Action::Choose {
+                        consent_id: None,
+                        language: LanguageTag::parse("en").unwrap(),
+                        text_hash: TextHash::parse(&"a".repeat(64)).unwrap(),
+                        method: Method::AcceptAll,
+                        choices: choices.clone(),
+                    },
+                    event_time: clock_now(&self.clock),
+                    user_agent: ua(i),
+                    ip_network: "192.0.2.0/24".into(),
+                })
+                .collect();
+            for r in store.append(drafts).unwrap() {
+                r.unwrap();
+            }
+        }
+    }
+
+    /// Creates a token; `site` limits it to one site.
+    pub fn token(&self, role: Role, site: Option<&str>) -> String {
+        let site = site.map(|s| crumb_schema::SiteId::parse(s).unwrap());
+        crumb_server::auth::issue(&self.store(), role, site, "test", clock_now(&self.clock))
+            .unwrap()
+            .token
+    }
+
+    pub fn get_with_token(&self, path: &str, token: &str) -> Response {
+        let auth = format!("Bearer {token}");
+        self.request("GET", path, &[("Authorization", &auth)], None)
+    }
+
+    /// Every record's hash in chain order.
+    pub fn hashes(&self) -> Vec<String> {
+        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT hash FROM records ORDER BY site_id, seq")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// Runs the `crumb` binary on this app's database.
+    pub fn crumb(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .args(args)
+            .env("CRUMB_DATABASE", self.db_path())
+            .env("CRUMB_LOG", "warn")
+            .output()
+            .unwrap()
     }
 
     /// The text hash the widget would echo for `lang`.

@@ -1,0 +1,201 @@
+//! API tokens and who may do what.
+//!
+//! A token reads `crumb_<id>_<secret>`: 64 random bits of public id, which
+//! finds the row, and 256 random bits of secret, stored only as its SHA-256
+//! and compared in constant time. Tokens are shown once, at creation.
+//! Owners manage sites; auditors read and export, never write. A token
+//! bound to a site reaches only that site.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use crumb_schema::SiteId;
+use time::OffsetDateTime;
+
+use crate::record::sha256_hex;
+use crate::routes::AppState;
+use crate::routes::error::respond;
+use crate::storage::{Role, Store, StoreError, TokenRow};
+use crate::timefmt;
+
+/// A freshly created token: the row and the only copy of the secret.
+#[derive(Debug)]
+pub struct Issued {
+    pub row: TokenRow,
+    pub token: String,
+}
+
+fn random_hex(bytes: usize) -> Result<String, StoreError> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| StoreError::Random(e.to_string()))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+pub fn issue(
+    store: &dyn Store,
+    role: Role,
+    site: Option<SiteId>,
+    label: &str,
+    now: OffsetDateTime,
+) -> Result<Issued, StoreError> {
+    let id = random_hex(8)?;
+    let secret = random_hex(32)?;
+    let row = TokenRow {
+        id: id.clone(),
+        role,
+        site,
+        label: label.to_owned(),
+        created_at: timefmt::format(now),
+        revoked_at: None,
+    };
+    store.create_token(&row, &sha256_hex(secret.as_bytes()))?;
+    Ok(Issued {
+        row,
+        token: format!("crumb_{id}_{secret}"),
+    })
+}
+
+/// Splits a token into id and secret, if it has the right shape.
+fn split(token: &str) -> Option<(&str, &str)> {
+    let (id, secret) = token.strip_prefix("crumb_")?.split_once('_')?;
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(id, 16) && hex(secret, 64)).then_some((id, secret))
+}
+
+/// Equality whose time depends only on the length, not on where the inputs
+/// first differ.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token_id: String,
+    pub role: Role,
+    pub site: Option<SiteId>,
+}
+
+impl Caller {
+    /// Read access (export, history, stats) to `site`.
+    pub fn read(&self, site: &SiteId) -> Result<(), AuthError> {
+        match &self.site {
+            Some(own) if own != site => Err(AuthError::Forbidden(format!(
+                "this token is for site {own}, not {site}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Write access (site changes) to `site`: owners only.
+    pub fn write(&self, site: &SiteId) -> Result<(), AuthError> {
+        self.read(site)?;
+        if self.role == Role::Auditor {
+            return Err(AuthError::Forbidden(
+                "auditor tokens are read-only".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("send a token: Authorization: Bearer crumb_...")]
+    Missing,
+    #[error("the Authorization header is not a Crumb bearer token")]
+    Malformed,
+    #[error("unknown token")]
+    Unknown,
+    #[error("this token was revoked")]
+    Revoked,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ResponseError for AuthError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AuthError::Missing | AuthError::Malformed | AuthError::Unknown | AuthError::Revoked => {
+                StatusCode::UNAUTHORIZED
+            }
+            AuthError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = match self {
+            AuthError::Forbidden(_) => "forbidden",
+            AuthError::Store(e) => {
+                tracing::error!(error = %e, "token lookup failed");
+                "internal"
+            }
+            _ => "unauthorized",
+        };
+        let mut resp = respond(self.status_code(), code, &self.to_string());
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// Checks the request's bearer token (off the async workers).
+pub async fn authenticate(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+) -> Result<Caller, AuthError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?
+        .to_str()
+        .map_err(|_| AuthError::Malformed)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .ok_or(AuthError::Malformed)?
+        .trim();
+    let (id, secret) = split(token).ok_or(AuthError::Malformed)?;
+    let (id, secret) = (id.to_owned(), secret.to_owned());
+    let store = state.store.clone();
+    let found = web::block(move || store.token(&id))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))??;
+    let (row, hash) = found.ok_or(AuthError::Unknown)?;
+    if !constant_time_eq(sha256_hex(secret.as_bytes()).as_bytes(), hash.as_bytes()) {
+        return Err(AuthError::Unknown);
+    }
+    if row.revoked_at.is_some() {
+        return Err(AuthError::Revoked);
+    }
+    Ok(Caller {
+        token_id: row.id,
+        role: row.role,
+        site: row.site,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_shape() {
+        let t = format!("crumb_{}_{}", "a".repeat(16), "b".repeat(64));
+        assert_eq!(split(&t), Some(("aaaaaaaaaaaaaaaa", &*"b".repeat(64))));
+        assert_eq!(split("crumb_short_secret"), None);
+        assert_eq!(split(&t[1..]), None);
+        assert_eq!(split(&format!("{t}x")), None);
+    }
+
+    #[test]
+    fn constant_time_equality() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,218 @@
+//! The auditor's export formats, shared by the HTTP export and `crumb
+//! export`.
+//!
+//! NDJSON: one record per line, exactly the stored canonical bytes with
+//! `,"hash":"…"}` appended, so `crumb verify` can hash the very bytes that
+//! were hashed when the record was written. CSV: one row per record, the
+//! same fields, list fields space-separated, quoted per RFC 4180 by the
+//! `csv` crate.
+
+use crumb_schema::Category;
+use time::{Date, OffsetDateTime, macros::format_description};
+
+use crate::record::RecordBody;
+use crate::storage::TimeRange;
+use crate::timefmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Ndjson,
+    Csv,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "ndjson" => Some(Format::Ndjson),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Ndjson => "application/x-ndjson",
+            Format::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Ndjson => "ndjson",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+/// The CSV columns, in record order, with the hash last.
+pub const CSV_COLUMNS: [&str; 20] = [
+    "seq",
+    "record_id",
+    "site_id",
+    "consent_id",
+    "event",
+    "event_time",
+    "expires_at",
+    "policy_revision",
+    "policy_url",
+    "language",
+    "text_hash",
+    "method",
+    "categories_granted",
+    "categories_denied",
+    "services_granted",
+    "services_denied",
+    "user_agent",
+    "ip_network",
+    "prev_hash",
+    "hash",
+];
+
+/// Appends one NDJSON line for a stored record.
+pub fn ndjson_line(canonical: &str, hash: &str, out: &mut Vec<u8>) {
+    let body = canonical.strip_suffix('}').unwrap_or(canonical);
+    out.extend_from_slice(body.as_bytes());
+    out.extend_from_slice(b",\"hash\":\"");
+    out.extend_from_slice(hash.as_bytes());
+    out.extend_from_slice(b"\"}\n");
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("a stored record is not valid: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("CSV encoding failed: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+/// Turns stored records into export bytes, buffering until [`take`]n.
+///
+/// [`take`]: Exporter::take
+pub struct Exporter {
+    format: Format,
+    /// NDJSON output, and CSV output already taken out of the writer.
+    buf: Vec<u8>,
+    csv: csv::Writer<Vec<u8>>,
+}
+
+impl Exporter {
+    pub fn new(format: Format) -> Result<Self, ExportError> {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        if format == Format::Csv {
+            csv.write_record(CSV_COLUMNS)?;
+        }
+        Ok(Self {
+            format,
+            buf: Vec::with_capacity(64 * 1024),
+            csv,
+        })
+    }
+
+    /// Moves what the CSV writer holds into `buf`.
+    fn drain_csv(&mut self) {
+        if self.format == Format::Csv {
+            let writer = std::mem::replace(&mut self.csv, csv::Writer::from_writer(Vec::new()));
+            // Writing into a Vec cannot fail, so into_inner cannot either.
+            if let Ok(bytes) = writer.into_inner() {
+                self.buf.extend_from_slice(&bytes);
+            }
+        }
+    }
+
+    pub fn push(&mut self, canonical: &str, hash: &str) -> Result<(), ExportError> {
+        match self.format {
+            Format::Ndjson => ndjson_line(canonical, hash, &mut self.buf),
+            Format::Csv => {
+                let b: RecordBody = serde_json::from_str(canonical)?;
+                let cats =
+                    |v: &[Category]| v.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(" ");
+                let svcs = |v: &[crumb_schema::ServiceId]| {
+                    v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+                };
+                self.csv.write_record([
+                    b.seq.to_string().as_str(),
+                    &b.record_id,
+                    b.site_id.as_str(),
+                    b.consent_id.as_str(),
+                    b.event.as_str(),
+                    &b.event_time,
+                    &b.expires_at,
+                    &b.policy_revision.to_string(),
+                    &b.policy_url,
+                    b.language.as_str(),
+                    b.text_hash.as_str(),
+                    b.method.as_str(),
+                    &cats(&b.categories_granted),
+                    &cats(&b.categories_denied),
+                    &svcs(&b.services_granted),
+                    &svcs(&b.services_denied),
+                    &b.user_agent,
+                    &b.ip_network,
+                    &b.prev_hash,
+                    hash,
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes buffered so far (CSV rows are counted once 64 KiB are held
+    /// by the writer's own buffer or when taken).
+    pub fn buffered(&self) -> usize {
+        self.buf.len() + self.csv.get_ref().len()
+    }
+
+    /// Takes the buffered bytes.
+    pub fn take(&mut self) -> Vec<u8> {
+        self.drain_csv();
+        std::mem::take(&mut self.buf)
+    }
+}
+
+/// Parses one end of a range: a date (`2026-01-31`, midnight UTC) or an
+/// RFC 3339 instant.
+fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
+    if let Ok(d) = Date::parse(s, format_description!("[year]-[month]-[day]")) {
+        return Ok(d.midnight().assume_utc());
+    }
+    timefmt::parse(s).map_err(|_| {
+        format!("{s:?} is not a date (2026-01-31) or an RFC 3339 time (2026-01-31T12:00:00Z)")
+    })
+}
+
+/// The range `from <= event_time < to`; either end may be open.
+pub fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, String> {
+    let mut range = TimeRange::all();
+    if let Some(f) = from.filter(|s| !s.is_empty()) {
+        range.from = timefmt::format(parse_instant(f)?);
+    }
+    if let Some(t) = to.filter(|s| !s.is_empty()) {
+        range.to = timefmt::format(parse_instant(t)?);
+    }
+    if range.from > range.to {
+        return Err("`from` is after `to`".into());
+    }
+    Ok(range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_accept_dates_and_instants() {
+        let r = parse_range(Some("2026-01-31"), Some("2026-02-01T12:30:00+01:00")).unwrap();
+        assert_eq!(r.from, "2026-01-31T00:00:00.000Z");
+        assert_eq!(r.to, "2026-02-01T11:30:00.000Z");
+        assert_eq!(parse_range(None, None).unwrap(), TimeRange::all());
+        assert!(parse_range(Some("yesterday"), None).is_err());
+        assert!(parse_range(Some("2026-02-01"), Some("2026-01-01")).is_err());
+    }
+
+    #[test]
+    fn ndjson_line_appends_the_hash() {
+        let mut out = Vec::new();
+        ndjson_line(r#"{"seq":1}"#, "ab", &mut out);
+        assert_eq!(out, b"{\"seq\":1,\"hash\":\"ab\"}\n");
+    }
+}

@@ -1,0 +1,317 @@
+//! The auditor's side: tokens, the streamed export, history, and offline
+//! verification of the hash chain.
+
+use std::io::Cursor;
+
+use crumb_server::storage::Role;
+use crumb_server::verify::{VerifyError, verify_ndjson};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const EXPORT: &str = "/v1/audit/sites/demo/consents";
+
+fn export(app: &TestApp, query: &str) -> String {
+    let token = app.token(Role::Auditor, Some("demo"));
+    let resp = app.get_with_token(&format!("{EXPORT}{query}"), &token);
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    resp.body
+}
+
+/// The line the verifier says is broken.
+fn broken_line(export: &str) -> u64 {
+    match verify_ndjson(Cursor::new(export.as_bytes())) {
+        Err(VerifyError::Broken(b)) => b.line,
+        other => panic!("expected a broken record, got {other:?}"),
+    }
+}
+
+#[test]
+fn export_of_100k_records_equals_the_database() {
+    // Arrange
+    let app = spawn_app();
+    app.seed(100_000, |i| format!("agent {i}"));
+
+    // Act
+    let body = export(&app, "?format=ndjson");
+
+    // Assert: same count, same hashes in the same order, and it verifies.
+    let exported: Vec<String> = body
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["hash"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(exported.len(), 100_000);
+    assert_eq!(exported, app.hashes());
+    let summary = verify_ndjson(Cursor::new(body.as_bytes())).unwrap();
+    assert_eq!(summary.records, 100_000);
+    let demo = summary.sites.values().next().unwrap();
+    assert_eq!(
+        (demo.first_seq, demo.last_seq, demo.from_genesis),
+        (1, 100_000, true)
+    );
+    assert_eq!(&demo.head_hash, exported.last().unwrap());
+}
+
+#[test]
+fn any_flipped_byte_is_caught_at_its_line() {
+    // Arrange
+    let app = spawn_app();
+    app.seed(40, |i| {
+        format!("Mozilla/5.0 (agent {i}; \"quoted\", comma)")
+    });
+    let body = export(&app, "");
+    verify_ndjson(Cursor::new(body.as_bytes())).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+
+    // Act and assert: flip bytes all along every line, the newline included.
+    let mut offset = 0;
+    for (i, line) in lines.iter().enumerate() {
+        for pos in (0..=line.len()).step_by(7).chain([line.len()]) {
+            let mut bytes = body.clone().into_bytes();
+            bytes[offset + pos] ^= 0x01;
+            let tampered = String::from_utf8_lossy(&bytes).into_owned();
+            assert_eq!(
+                broken_line(&tampered),
+                i as u64 + 1,
+                "line {} byte {pos}",
+                i + 1
+            );
+        }
+        offset += line.len() + 1;
+    }
+}
+
+#[test]
+fn deleted_or_reordered_lines_are_caught() {
+    let app = spawn_app();
+    app.seed(10, |i| format!("agent {i}"));
+    let body = export(&app, "");
+    let lines: Vec<&str> = body.lines().collect();
+    let join = |v: Vec<&str>| v.join("\n") + "\n";
+
+    let mut deleted = lines.clone();
+    deleted.remove(4);
+    assert_eq!(broken_line(&join(deleted)), 5);
+
+    let mut swapped = lines.clone();
+    swapped.swap(6, 7);
+    assert_eq!(broken_line(&join(swapped)), 7);
+
+    let mut duplicated = lines.clone();
+    duplicated.insert(3, lines[2]);
+    assert_eq!(broken_line(&join(duplicated)), 4);
+}
+
+#[test]
+fn a_date_range_exports_a_verifiable_stretch() {
+    // Arrange: records on three days.
+    let app = spawn_app();
+    for _ in 0..3 {
+        app.seed(5, |i| format!("agent {i}"));
+        app.clock.advance(time::Duration::days(1));
+    }
+
+    // Act: only the middle day (the clock started 2026-01-15 10:00).
+    let body = export(&app, "?from=2026-01-16&to=2026-01-17");
+
+    // Assert
+    let summary = verify_ndjson(Cursor::new(body.as_bytes())).unwrap();
+    let demo = summary.sites.values().next().unwrap();
+    assert_eq!(
+        (demo.first_seq, demo.last_seq, demo.from_genesis),
+        (6, 10, false)
+    );
+}
+
+#[test]
+fn csv_export_escapes_commas_quotes_and_newlines() {
+    // Arrange
+    let app = spawn_app();
+    let nasty = "Agent, with \"quotes\"\nand a newline";
+    app.seed(3, |_| nasty.to_owned());
+
+    // Act
+    let body = export(&app, "?format=csv");
+
+    // Assert: a CSV reader gets every field back intact.
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(headers.len(), 20);
+    let ua = headers.iter().position(|h| h == "user_agent").unwrap();
+    let hash = headers.iter().position(|h| h == "hash").unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 3);
+    for (row, expected) in rows.iter().zip(app.hashes()) {
+        assert_eq!(&row[ua], nasty);
+        assert_eq!(row[hash], expected);
+    }
+}
+
+#[test]
+fn history_lists_every_event_of_a_consent() {
+    // Arrange: given, updated, withdrawn.
+    let app = spawn_app();
+    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut update = app.analytics_only();
+    update["consent_id"] = json!(id);
+    update["categories"] = json!({"analytics": false});
+    app.record_consent(&update);
+    app.withdraw(&id);
+    let token = app.token(Role::Auditor, None);
+
+    // Act
+    let resp = app.get_with_token(&format!("{EXPORT}/{id}"), &token);
+
+    // Assert
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let history = resp.json();
+    let events: Vec<&str> = history["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["given", "updated", "withdrawn"]);
+    assert_eq!(history["records"][0]["hash"].as_str().unwrap().len(), 64);
+    let unknown = app.get_with_token(
+        &format!("{EXPORT}/00000000-0000-4000-8000-000000000000"),
+        &token,
+    );
+    assert_eq!(unknown.status, 404);
+}
+
+#[test]
+fn audit_routes_refuse_bad_tokens() {
+    // Arrange
+    let app = spawn_app();
+    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut other = app.site();
+    other.id = crumb_schema::SiteId::parse("other").unwrap();
+    app.put_site(&other);
+    let revoked = app.token(Role::Auditor, None);
+    let revoked_id = revoked.split('_').nth(1).unwrap().to_owned();
+    assert_eq!(
+        app.crumb(&["token", "revoke", &revoked_id]).status.code(),
+        Some(0)
+    );
+    let unknown = format!("crumb_{}_{}", "0".repeat(16), "0".repeat(64));
+    let wrong_secret = {
+        let t = app.token(Role::Auditor, None);
+        format!(
+            "{}{}",
+            &t[..t.len() - 1],
+            if t.ends_with('0') { "1" } else { "0" }
+        )
+    };
+    let other_site = app.token(Role::Auditor, Some("other"));
+    let other_owner = app.token(Role::Owner, Some("other"));
+    let routes = [EXPORT.to_owned(), format!("{EXPORT}/{id}")];
+
+    for route in &routes {
+        // No token, or not a bearer token at all.
+        let resp = app.get(route);
+        assert_eq!(resp.status, 401, "{route} without a token");
+        assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
+        for (case, header, status) in [
+            ("malformed", "Bearer hunter2".to_owned(), 401),
+            ("basic auth", "Basic dXNlcjpwYXNz".to_owned(), 401),
+            ("unknown", format!("Bearer {unknown}"), 401),
+            ("wrong secret", format!("Bearer {wrong_secret}"), 401),
+            ("revoked", format!("Bearer {revoked}"), 401),
+            (
+                "auditor of another site",
+                format!("Bearer {other_site}"),
+                403,
+            ),
+            (
+                "owner of another site",
+                format!("Bearer {other_owner}"),
+                403,
+            ),
+        ] {
+            let resp = app.request("GET", route, &[("Authorization", &header)], None);
+            assert_eq!(resp.status, status, "{route}, {case}: {}", resp.body);
+            assert!(
+                !resp.body.contains("\"seq\""),
+                "{route}, {case}: no data leaks"
+            );
+        }
+        // The right tokens get in.
+        for token in [
+            app.token(Role::Auditor, Some("demo")),
+            app.token(Role::Owner, None),
+        ] {
+            assert_eq!(app.get_with_token(route, &token).status, 200, "{route}");
+        }
+    }
+    assert_eq!(app.record_count(), 1, "nothing changed");
+}
+
+#[test]
+fn bad_export_queries_are_refused() {
+    let app = spawn_app();
+    let token = app.token(Role::Auditor, None);
+    for query in [
+        "?format=xml",
+        "?from=yesterday",
+        "?from=2026-02-01&to=2026-01-01",
+        "?colour=red",
+    ] {
+        let resp = app.get_with_token(&format!("{EXPORT}{query}"), &token);
+        assert_eq!(resp.status, 400, "{query}: {}", resp.body);
+        assert_eq!(resp.error_code(), "invalid_query", "{query}");
+    }
+    let resp = app.get_with_token("/v1/audit/sites/nope/consents", &token);
+    assert_eq!(resp.status, 404);
+}
+
+#[test]
+fn cli_exports_and_verifies_and_names_the_broken_record() {
+    // Arrange
+    let app = spawn_app();
+    app.seed(20, |i| format!("agent {i}"));
+    let file = app.dir.path().join("log.ndjson");
+    let file = file.to_str().unwrap();
+
+    // Act and assert: export, verify.
+    let out = app.crumb(&["export", "--site", "demo", "--format", "ndjson", "-o", file]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = app.crumb(&["verify", file]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("OK: 20 records verified"));
+    assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
+
+    // Tamper with record 3: the consent is turned from accept-all into
+    // reject-all, as someone rewriting history would.
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[2] = lines[2].replace("\"method\":\"accept_all\"", "\"method\":\"reject_all\"");
+    std::fs::write(file, lines.join("\n") + "\n").unwrap();
+    let out = app.crumb(&["verify", file]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("record 3 (seq 3): hash mismatch"),
+        "{stdout}"
+    );
+
+    // Usage errors are plain messages with exit code 2.
+    let out = app.crumb(&["export", "--site", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no site \"nope\""));
+}
