@@ -105,6 +105,11 @@ pub struct BannerTexts {
 #[serde(deny_unknown_fields)]
 pub struct CategoryConfig {
     pub id: Category,
+    /// Whether the category's switch starts on. Only `necessary` may; the
+    /// compliance check refuses anything else, and the widget never
+    /// pre-ticks regardless. It exists because other tools' configs have it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub preselected: bool,
     pub texts: BTreeMap<LanguageTag, CategoryTexts>,
 }
 

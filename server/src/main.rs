@@ -42,6 +42,8 @@ enum Command {
     /// Manage sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Check a site config against the compliance rules; lists every problem.
+    Lint { file: PathBuf },
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -91,8 +93,12 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum SiteCommand {
-    /// Create a site, or replace its config, from a JSON file.
-    Put { file: PathBuf },
+    /// Create a site from a JSON config file (checked like `crumb lint`).
+    Create { file: PathBuf },
+    /// Replace an existing site's config (same id and revision).
+    Update { file: PathBuf },
+    /// Delete a site's config; its consent records stay.
+    Delete { site: String },
     /// Print a site's config as JSON.
     Show { site: String },
     /// Raise a site's policy revision: every visitor is asked again.
@@ -122,6 +128,15 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Site(cmd) => site_command(&settings, cmd)?,
         Command::Token(cmd) => token_command(&settings, cmd)?,
+        Command::Lint { file } => {
+            let site = read_config(&file)?;
+            println!(
+                "{}: OK (site {}, revision {})",
+                file.display(),
+                site.id,
+                site.revision
+            );
+        }
         Command::Export {
             site,
             from,
@@ -309,21 +324,31 @@ fn site_command(settings: &Settings, cmd: SiteCommand) -> anyhow::Result<()> {
     let store = SqliteStore::open(&settings.database)?;
     let now = SystemClock.now();
     match cmd {
-        SiteCommand::Put { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let site: SiteConfig = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a valid site config", file.display()))?;
-            let problems = site.problems();
-            if !problems.is_empty() {
+        SiteCommand::Create { file } => {
+            let site = read_config(&file)?;
+            if !store.insert_site(&site, now)? {
+                bail!("site {} already exists; use `crumb site update`", site.id);
+            }
+            println!("site {} created at revision {}", site.id, site.revision);
+        }
+        SiteCommand::Update { file } => {
+            let site = read_config(&file)?;
+            let current = find_site(&store, site.id.as_str())?;
+            if current.revision != site.revision {
                 bail!(
-                    "{} has problems:\n  - {}",
+                    "{} says revision {}, the site is at {}; use `crumb site bump-revision`",
                     file.display(),
-                    problems.join("\n  - ")
+                    site.revision,
+                    current.revision
                 );
             }
             store.put_site(&site, now)?;
-            println!("site {} saved at revision {}", site.id, site.revision);
+            println!("site {} updated", site.id);
+        }
+        SiteCommand::Delete { site } => {
+            let site = find_site(&store, &site)?;
+            store.delete_site(&site.id)?;
+            println!("site {} deleted (its consent records are kept)", site.id);
         }
         SiteCommand::Show { site } => {
             let site = find_site(&store, &site)?;
@@ -337,6 +362,24 @@ fn site_command(settings: &Settings, cmd: SiteCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Reads a config file and runs the compliance check on it.
+fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    crumb_server::lint::lint_json(&text).map_err(|problems| {
+        let list: Vec<String> = problems
+            .iter()
+            .map(|p| format!("  - [{}] {}", p.rule, p.message))
+            .collect();
+        anyhow::anyhow!(
+            "{} has {} problem(s):\n{}",
+            file.display(),
+            problems.len(),
+            list.join("\n")
+        )
+    })
 }
 
 fn find_site(store: &SqliteStore, raw: &str) -> anyhow::Result<SiteConfig> {

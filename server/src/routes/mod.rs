@@ -1,6 +1,7 @@
 //! The HTTP API. Each module owns its routes and its error enum; `error`
 //! holds the shared JSON error shape.
 
+pub mod admin;
 pub mod assets;
 pub mod audit;
 pub mod config;
@@ -53,6 +54,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/sites/{site}/consents/{consent}")
                 .route(web::get().to(consents::lookup))
                 .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
+        )
+        .service(
+            web::scope("/v1/admin")
+                .route("/sites", web::post().to(admin::create))
+                .service(
+                    web::resource("/sites/{site}")
+                        .route(web::get().to(admin::show))
+                        .route(web::put().to(admin::update))
+                        .route(web::delete().to(admin::delete)),
+                )
+                .route(
+                    "/sites/{site}/bump-revision",
+                    web::post().to(admin::bump_revision),
+                ),
         )
         .route(
             "/v1/audit/sites/{site}/consents",

@@ -128,6 +128,10 @@ pub trait Store: Send + Sync + 'static {
     fn site(&self, id: &SiteId) -> Result<Option<SiteConfig>, StoreError>;
     /// Creates the site or replaces its config.
     fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Creates a site; false when one with that id exists.
+    fn insert_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Deletes a site's config (its records stay: the log is append-only).
+    fn delete_site(&self, id: &SiteId) -> Result<bool, StoreError>;
     /// The newest record of a consent, whatever site it belongs to.
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError>;
     /// Appends a batch in one transaction and returns one result per draft,

@@ -248,6 +248,26 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn insert_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(site).expect("a site config serialises");
+        let now = timefmt::format(now);
+        let n = self.write.lock().unwrap().execute(
+            "INSERT INTO sites (id, config, revision, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (id) DO NOTHING",
+            params![site.id.as_str(), json, site.revision.get(), now],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn delete_site(&self, id: &SiteId) -> Result<bool, StoreError> {
+        let n = self
+            .write
+            .lock()
+            .unwrap()
+            .execute("DELETE FROM sites WHERE id = ?1", [id.as_str()])?;
+        Ok(n == 1)
+    }
+
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
         self.read(|conn| latest_in(conn, consent))
     }

@@ -1,5 +1,6 @@
 //! The server's integration tests: one binary, one module per area.
 
+mod admin;
 mod audit;
 mod bad_input;
 mod config;

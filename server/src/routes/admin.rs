@@ -1,0 +1,237 @@
+//! The site owner's API (owner token): create, read, update and delete
+//! sites, and bump a site's policy revision. Every write runs the
+//! compliance check and is refused with all its problems listed.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use crumb_schema::{IdError, PolicyRevision, SiteConfig, SiteId};
+use serde::Serialize;
+
+use super::error::respond;
+use super::{AppState, load_site};
+use crate::auth::{AuthError, authenticate};
+use crate::lint::{Problem, lint_json};
+use crate::storage::StoreError;
+
+/// Site configs are bigger than consent requests; still bounded.
+pub const MAX_CONFIG: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{0}")]
+    InvalidId(#[from] IdError),
+    #[error("no site {0:?}")]
+    UnknownSite(String),
+    #[error("site {0:?} already exists; update it with PUT")]
+    Exists(String),
+    #[error("the config's id {body:?} does not match the URL's {path:?}")]
+    IdMismatch { body: String, path: String },
+    #[error(
+        "the config says revision {sent}, the site is at {current}; change revisions with bump-revision"
+    )]
+    RevisionConflict {
+        sent: PolicyRevision,
+        current: PolicyRevision,
+    },
+    #[error("send the site config as JSON with Content-Type: application/json")]
+    ContentType,
+    #[error("the config is larger than {} bytes", MAX_CONFIG)]
+    TooLarge,
+    #[error("could not read the request body: {0}")]
+    Body(String),
+    #[error("the config has {} problem(s)", .0.len())]
+    Lint(Vec<Problem>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Serialize)]
+struct LintBody<'a> {
+    error: &'static str,
+    message: String,
+    problems: &'a [Problem],
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::Auth(e) => e.status_code(),
+            AdminError::InvalidId(_) | AdminError::IdMismatch { .. } => StatusCode::BAD_REQUEST,
+            AdminError::UnknownSite(_) => StatusCode::NOT_FOUND,
+            AdminError::Exists(_) | AdminError::RevisionConflict { .. } => StatusCode::CONFLICT,
+            AdminError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AdminError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AdminError::Body(_) => StatusCode::BAD_REQUEST,
+            AdminError::Lint(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AdminError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = match self {
+            AdminError::Auth(e) => return e.error_response(),
+            AdminError::Lint(problems) => {
+                return HttpResponse::build(self.status_code()).json(LintBody {
+                    error: "lint_failed",
+                    message: self.to_string(),
+                    problems,
+                });
+            }
+            AdminError::InvalidId(_) => "invalid_id",
+            AdminError::UnknownSite(_) => "unknown_site",
+            AdminError::Exists(_) => "site_exists",
+            AdminError::IdMismatch { .. } => "id_mismatch",
+            AdminError::RevisionConflict { .. } => "revision_conflict",
+            AdminError::ContentType => "unsupported_media_type",
+            AdminError::TooLarge => "body_too_large",
+            AdminError::Body(_) => "invalid_body",
+            AdminError::Store(e) => {
+                tracing::error!(error = %e, "admin request failed");
+                "internal"
+            }
+        };
+        respond(self.status_code(), code, &self.to_string())
+    }
+}
+
+/// Reads a config body, at most `MAX_CONFIG` bytes.
+async fn read_body(payload: web::Payload) -> Result<Bytes, AdminError> {
+    match payload.to_bytes_limited(MAX_CONFIG).await {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) => Err(AdminError::Body(e.to_string())),
+        Err(_) => Err(AdminError::TooLarge),
+    }
+}
+
+/// Parses and checks a config body.
+fn config_body(req: &HttpRequest, body: &Bytes) -> Result<SiteConfig, AdminError> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return Err(AdminError::ContentType);
+    }
+    let text = std::str::from_utf8(body).map_err(|_| {
+        AdminError::Lint(vec![Problem {
+            rule: "json",
+            message: "the body is not UTF-8".into(),
+        }])
+    })?;
+    lint_json(text).map_err(AdminError::Lint)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    web::block(f)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))?
+}
+
+fn site_json(status: StatusCode, site: &SiteConfig) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(site)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let caller = authenticate(&state, &req).await?;
+    let site = config_body(&req, &read_body(payload).await?)?;
+    caller.write(&site.id)?;
+    let (store, s, now) = (state.store.clone(), site.clone(), state.clock.now());
+    if !blocking(move || store.insert_site(&s, now)).await? {
+        return Err(AdminError::Exists(site.id.to_string()));
+    }
+    Ok(site_json(StatusCode::CREATED, &site))
+}
+
+/// Authenticates with write (or read) rights and loads the site.
+async fn owned_site(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    raw: &str,
+    write: bool,
+) -> Result<SiteConfig, AdminError> {
+    let caller = authenticate(state, req).await?;
+    let id = SiteId::parse(raw)?;
+    if write {
+        caller.write(&id)?;
+    } else {
+        caller.read(&id)?;
+    }
+    let site = load_site(state, id)
+        .await?
+        .ok_or_else(|| AdminError::UnknownSite(raw.to_owned()))?;
+    Ok((*site).clone())
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let site = owned_site(&state, &req, &path, false).await?;
+    Ok(site_json(StatusCode::OK, &site))
+}
+
+#[tracing::instrument(skip_all, fields(site = %path.as_str()))]
+pub async fn update(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, AdminError> {
+    let current = owned_site(&state, &req, &path, true).await?;
+    let site = config_body(&req, &read_body(payload).await?)?;
+    if site.id != current.id {
+        return Err(AdminError::IdMismatch {
+            body: site.id.to_string(),
+            path: path.into_inner(),
+        });
+    }
+    if site.revision != current.revision {
+        return Err(AdminError::RevisionConflict {
+            sent: site.revision,
+            current: current.revision,
+        });
+    }
+    let (store, s, now) = (state.store.clone(), site.clone(), state.clock.now());
+    blocking(move || store.put_site(&s, now)).await?;
+    Ok(site_json(StatusCode::OK, &site))
+}
+
+#[tracing::instrument(skip_all, fields(site = %path.as_str()))]
+pub async fn bump_revision(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let mut site = owned_site(&state, &req, &path, true).await?;
+    site.revision = site.revision.next();
+    let (store, s, now) = (state.store.clone(), site.clone(), state.clock.now());
+    blocking(move || store.put_site(&s, now)).await?;
+    Ok(site_json(StatusCode::OK, &site))
+}
+
+#[tracing::instrument(skip_all, fields(site = %path.as_str()))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let site = owned_site(&state, &req, &path, true).await?;
+    let store = state.store.clone();
+    blocking(move || store.delete_site(&site.id)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

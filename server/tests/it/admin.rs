@@ -1,0 +1,249 @@
+//! The owner's API: sites, revisions, the compliance check, and who may
+//! change what.
+
+use crumb_server::storage::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{Response, TestApp, spawn_app};
+
+fn demo_json() -> Value {
+    serde_json::from_str(crumb_server::demo::DEMO_SITE_JSON).unwrap()
+}
+
+/// The demo config under another id.
+fn shop() -> Value {
+    let mut v = demo_json();
+    v["id"] = json!("shop");
+    v["allowed_origins"] = json!(["https://shop.example"]);
+    v
+}
+
+fn send(app: &TestApp, method: &str, path: &str, token: &str, body: Option<&Value>) -> Response {
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("Authorization", auth.as_str())];
+    if body.is_some() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    let body = body.map(Value::to_string);
+    app.request(
+        method,
+        path,
+        &headers,
+        body.as_deref().or(Some("")).filter(|_| method != "GET"),
+    )
+}
+
+fn site_config(app: &TestApp, id: &str) -> Option<Value> {
+    let store = app.store();
+    crumb_server::storage::Store::site(&store, &crumb_schema::SiteId::parse(id).unwrap())
+        .unwrap()
+        .map(|s| serde_json::to_value(s).unwrap())
+}
+
+#[test]
+fn owner_manages_a_site_from_creation_to_deletion() {
+    let app = spawn_app();
+    let owner = app.token(Role::Owner, None);
+
+    let created = send(&app, "POST", "/v1/admin/sites", &owner, Some(&shop()));
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(app.get("/v1/sites/shop/config").status, 200);
+
+    let mut renamed = shop();
+    renamed["name"] = json!("Shop, renamed");
+    let updated = send(&app, "PUT", "/v1/admin/sites/shop", &owner, Some(&renamed));
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    let shown = send(&app, "GET", "/v1/admin/sites/shop", &owner, None);
+    assert_eq!(shown.json()["name"], "Shop, renamed");
+    assert_eq!(
+        shown.json()["allowed_origins"],
+        json!(["https://shop.example"])
+    );
+
+    let bumped = send(
+        &app,
+        "POST",
+        "/v1/admin/sites/shop/bump-revision",
+        &owner,
+        None,
+    );
+    assert_eq!(bumped.json()["revision"], 2);
+    assert_eq!(app.get("/v1/sites/shop/config").json()["revision"], 2);
+
+    // Revisions change only through bump-revision.
+    let stale = send(&app, "PUT", "/v1/admin/sites/shop", &owner, Some(&renamed));
+    assert_eq!(stale.status, 409);
+    assert_eq!(stale.error_code(), "revision_conflict");
+
+    let again = send(&app, "POST", "/v1/admin/sites", &owner, Some(&shop()));
+    assert_eq!(again.status, 409);
+
+    assert_eq!(
+        send(&app, "DELETE", "/v1/admin/sites/shop", &owner, None).status,
+        204
+    );
+    assert_eq!(app.get("/v1/sites/shop/config").status, 404);
+}
+
+#[test]
+fn non_compliant_configs_are_refused_with_every_problem() {
+    let app = spawn_app();
+    let owner = app.token(Role::Owner, None);
+    let mut bad = shop();
+    bad["validity_months"] = json!(36);
+    bad["categories"][3]["preselected"] = json!(true);
+    bad["texts"]["fr"]["reject_all"] = json!("");
+    bad["allowed_origins"] = json!(["http://shop.example"]);
+    bad["services"][0]["cookies"] = json!([]);
+
+    let resp = send(&app, "POST", "/v1/admin/sites", &owner, Some(&bad));
+
+    assert_eq!(resp.status, 422, "{}", resp.body);
+    assert_eq!(resp.error_code(), "lint_failed");
+    let mut rules: Vec<String> = resp.json()["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["rule"].as_str().unwrap().to_owned())
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            "origin",
+            "preselected",
+            "reject_all",
+            "service_cookies",
+            "validity"
+        ]
+    );
+    assert_eq!(site_config(&app, "shop"), None, "nothing stored");
+
+    // The same on update: the stored config stays as it was.
+    let mut bad_demo = demo_json();
+    bad_demo["texts"]["en"]["reject_all"] = json!(" ");
+    let resp = send(&app, "PUT", "/v1/admin/sites/demo", &owner, Some(&bad_demo));
+    assert_eq!(resp.status, 422);
+    assert_eq!(
+        site_config(&app, "demo").unwrap()["texts"]["en"]["reject_all"],
+        "Reject all"
+    );
+}
+
+#[test]
+fn admin_bad_input() {
+    let app = spawn_app();
+    let owner = app.token(Role::Owner, None);
+    let auth = format!("Bearer {owner}");
+    let resp = app.request(
+        "POST",
+        "/v1/admin/sites",
+        &[("Authorization", &auth), ("Content-Type", "text/plain")],
+        Some(&shop().to_string()),
+    );
+    assert_eq!(resp.status, 415);
+    let resp = app.request(
+        "POST",
+        "/v1/admin/sites",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
+        Some("{\"id\": "),
+    );
+    assert_eq!(resp.status, 422);
+    assert_eq!(resp.json()["problems"][0]["rule"], "json");
+    let mut huge = shop();
+    huge["name"] = json!("x".repeat(300 * 1024));
+    let resp = send(&app, "POST", "/v1/admin/sites", &owner, Some(&huge));
+    assert_eq!(resp.status, 413);
+    assert_eq!(resp.error_code(), "body_too_large");
+    let resp = send(&app, "PUT", "/v1/admin/sites/demo", &owner, Some(&shop()));
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.error_code(), "id_mismatch");
+    assert_eq!(site_config(&app, "shop"), None);
+}
+
+#[test]
+fn admin_routes_refuse_bad_tokens_and_change_nothing() {
+    // Arrange
+    let app = spawn_app();
+    let before = site_config(&app, "demo").unwrap();
+    let revoked = app.token(Role::Owner, None);
+    let revoked_id = revoked.split('_').nth(1).unwrap().to_owned();
+    assert!(
+        app.crumb(&["token", "revoke", &revoked_id])
+            .status
+            .success()
+    );
+    let unknown = format!("crumb_{}_{}", "1".repeat(16), "2".repeat(64));
+    let auditor = app.token(Role::Auditor, None);
+    let other_owner = app.token(Role::Owner, Some("other-site"));
+    let mut renamed = demo_json();
+    renamed["name"] = json!("hijacked");
+    let writes: [(&str, &str, Option<Value>); 5] = [
+        ("POST", "/v1/admin/sites", Some(shop())),
+        ("PUT", "/v1/admin/sites/demo", Some(renamed)),
+        ("POST", "/v1/admin/sites/demo/bump-revision", None),
+        ("DELETE", "/v1/admin/sites/demo", None),
+        ("GET", "/v1/admin/sites/demo", None),
+    ];
+
+    for (method, path, body) in &writes {
+        for (case, token, status) in [
+            ("no token", "", 401),
+            ("malformed", "not-a-token", 401),
+            ("unknown", unknown.as_str(), 401),
+            ("revoked", revoked.as_str(), 401),
+            ("owner of another site", other_owner.as_str(), 403),
+        ] {
+            let resp = send(&app, method, path, token, body.as_ref());
+            assert_eq!(
+                resp.status, status,
+                "{method} {path}, {case}: {}",
+                resp.body
+            );
+        }
+        // Auditors read, never write.
+        let expected = if *method == "GET" { 200 } else { 403 };
+        let resp = send(&app, method, path, &auditor, body.as_ref());
+        assert_eq!(
+            resp.status, expected,
+            "{method} {path}, auditor: {}",
+            resp.body
+        );
+    }
+
+    // Assert: nothing changed.
+    assert_eq!(site_config(&app, "demo").unwrap(), before);
+    assert_eq!(site_config(&app, "shop"), None);
+}
+
+#[test]
+fn cli_lint_lists_every_problem() {
+    let app = spawn_app();
+    let file = app.dir.path().join("site.json");
+    let file = file.to_str().unwrap();
+    std::fs::write(file, crumb_server::demo::DEMO_SITE_JSON).unwrap();
+    let out = app.crumb(&["lint", file]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut bad = shop();
+    bad["validity_months"] = json!(30);
+    bad["allowed_origins"] = json!(["http://shop.example"]);
+    std::fs::write(file, bad.to_string()).unwrap();
+    let out = app.crumb(&["lint", file]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 problem(s)") && err.contains("[validity]") && err.contains("[origin]"),
+        "{err}"
+    );
+    let out = app.crumb(&["site", "create", file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(site_config(&app, "shop"), None);
+}
