@@ -376,6 +376,7 @@ pub fn start(config: JsValue, base: String, site: String) -> Option<Widget> {
         *app.banner.wr() = Some(banner);
     }
     gate::scan(&app);
+    crate::declaration::render(&app);
     if valid {
         app.announce();
     }

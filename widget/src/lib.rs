@@ -17,6 +17,7 @@ mod app;
 mod banner;
 mod config;
 mod consent;
+mod declaration;
 mod dom;
 mod gate;
 mod i18n;

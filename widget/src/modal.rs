@@ -48,19 +48,12 @@ fn switch(app: &App, label: &str, data: &str, key: &str, on: bool, locked: bool)
     l
 }
 
-fn cookie_table(app: &App, s: &Service) -> Element {
+/// A service's cookies as a table: name, provider, purpose, retention.
+pub fn cookie_table(app: &App, s: &Service) -> Element {
     let doc = &app.doc;
-    let cols = &app.cfg.t.cols;
-    let details = el(doc, "details", "crumb-cookies");
-    let mut summary = String::with_capacity(24);
-    summary.push_str(&cols[0]);
-    summary.push_str(" (");
-    push_u64(&mut summary, s.cookies.len() as u64);
-    summary.push(')');
-    append(&details, &text_el(doc, "summary", "", &summary));
     let table = el(doc, "table", "");
     let head = el(doc, "tr", "");
-    for c in cols {
+    for c in &app.cfg.t.cols {
         append(&head, &text_el(doc, "th", "", c));
     }
     append(&table, &head);
@@ -71,7 +64,21 @@ fn cookie_table(app: &App, s: &Service) -> Element {
         }
         append(&table, &row);
     }
-    append(&details, &table);
+    table
+}
+
+/// The cookie table folded under a "Cookie (n)" summary.
+fn cookie_details(app: &App, s: &Service) -> Element {
+    let doc = &app.doc;
+    let cols = &app.cfg.t.cols;
+    let details = el(doc, "details", "crumb-cookies");
+    let mut summary = String::with_capacity(24);
+    summary.push_str(&cols[0]);
+    summary.push_str(" (");
+    push_u64(&mut summary, s.cookies.len() as u64);
+    summary.push(')');
+    append(&details, &text_el(doc, "summary", "", &summary));
+    append(&details, &cookie_table(app, s));
     details
 }
 
@@ -182,7 +189,7 @@ impl Modal {
                     &row,
                     &switch(app, &label, "data-svc", &s.id, on || necessary, necessary),
                 );
-                append(&row, &cookie_table(app, s));
+                append(&row, &cookie_details(app, s));
                 append(&section, &row);
             }
             append(root, &section);

@@ -6,6 +6,7 @@ pub mod assets;
 pub mod audit;
 pub mod config;
 pub mod consents;
+pub mod declaration;
 pub mod error;
 pub mod health;
 
@@ -54,6 +55,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/sites/{site}/consents/{consent}")
                 .route(web::get().to(consents::lookup))
                 .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
+        )
+        .route(
+            "/v1/sites/{site}/declaration",
+            web::get().to(declaration::get_declaration),
         )
         .service(
             web::scope("/v1/admin")

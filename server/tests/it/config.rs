@@ -61,3 +61,30 @@ fn unknown_and_malformed_sites() {
     assert_eq!(resp.status, 404);
     assert_eq!(resp.error_code(), "not_found");
 }
+
+#[test]
+fn declaration_lists_categories_services_and_cookies_in_a_language() {
+    let app = spawn_app();
+
+    let nl = app.get("/v1/sites/demo/declaration?lang=nl-BE").json();
+
+    assert_eq!(nl["language"], "nl");
+    let analytics = &nl["categories"][2];
+    assert_eq!(analytics["id"], "analytics");
+    assert_eq!(analytics["name"], "Analytisch");
+    let ga = &analytics["services"][0];
+    assert_eq!(ga["name"], "Google Analytics 4");
+    assert_eq!(ga["cookies"][0]["name"], "_ga");
+    assert_eq!(ga["cookies"][0]["provider"], "Google Ireland Limited");
+    assert_eq!(ga["cookies"][0]["retention"], "2 jaar");
+    // Unknown or missing languages fall back to the site's first.
+    assert_eq!(
+        app.get("/v1/sites/demo/declaration?lang=sv").json()["language"],
+        "en"
+    );
+    assert_eq!(
+        app.get("/v1/sites/demo/declaration").json()["language"],
+        "en"
+    );
+    assert_eq!(app.get("/v1/sites/nope/declaration").status, 404);
+}

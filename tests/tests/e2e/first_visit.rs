@@ -60,3 +60,32 @@ fn banner_speaks_the_page_language() {
         json!("Alles weigeren")
     );
 }
+
+#[test]
+fn cookie_policy_page_shows_the_declaration() {
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+
+    open(&site, &browser, "/cookie-policy.html");
+
+    let text = browser.js("return document.querySelector('[data-crumb-declaration]').textContent");
+    let text = text.as_str().unwrap();
+    for expected in [
+        "Strictly necessary",
+        "Hotjar",
+        "_hjSessionUser_*",
+        "Meta Pixel",
+        "_fbp",
+        "90 days",
+        "Reddit, Inc.",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected} missing from the declaration"
+        );
+    }
+    assert_eq!(
+        browser.js("return document.querySelectorAll('[data-crumb-declaration] table').length"),
+        json!(7)
+    );
+}

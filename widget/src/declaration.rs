@@ -1,0 +1,35 @@
+//! The cookie declaration on a site's cookie-policy page: every
+//! `[data-crumb-declaration]` element gets, per category, its description
+//! and each service's cookie table (name, provider, purpose, retention),
+//! from the config the widget already has, in the banner's language.
+
+use wasm_bindgen::JsCast;
+use web_sys::Element;
+
+use crate::app::App;
+use crate::dom::{append, el, text_el};
+use crate::modal::cookie_table;
+
+pub fn render(app: &App) {
+    let Ok(list) = app.doc.query_selector_all("[data-crumb-declaration]") else {
+        return;
+    };
+    for i in 0..list.length() {
+        let Some(target) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+            continue;
+        };
+        let doc = &app.doc;
+        target.set_text_content(None);
+        let _ = target.class_list().add_1("crumb-decl");
+        for cat in &app.cfg.cats {
+            append(&target, &text_el(doc, "h3", "", &cat.name));
+            append(&target, &text_el(doc, "p", "", &cat.desc));
+            for s in app.cfg.svcs.iter().filter(|s| s.cat == cat.idx) {
+                let section = el(doc, "section", "");
+                append(&section, &text_el(doc, "h4", "", &s.name));
+                append(&section, &cookie_table(app, s));
+                append(&target, &section);
+            }
+        }
+    }
+}
