@@ -90,6 +90,19 @@ impl Site {
         self.put_config(&site);
     }
 
+    /// A new owner token for every site.
+    pub fn token(&self) -> String {
+        crumb_server::auth::issue(
+            &self.store(),
+            crumb_server::storage::Role::Owner,
+            None,
+            "e2e",
+            self.clock.now(),
+        )
+        .unwrap()
+        .token
+    }
+
     /// Every stored record body, oldest first.
     pub fn records(&self) -> Vec<Value> {
         let conn = rusqlite::Connection::open(self.dir.path().join("crumb.db")).unwrap();

@@ -39,6 +39,8 @@ pub enum AdminError {
     },
     #[error("send the site config as JSON with Content-Type: application/json")]
     ContentType,
+    #[error("{0}")]
+    Query(String),
     #[error("the config is larger than {} bytes", MAX_CONFIG)]
     TooLarge,
     #[error("could not read the request body: {0}")]
@@ -65,6 +67,7 @@ impl ResponseError for AdminError {
             AdminError::Exists(_) | AdminError::RevisionConflict { .. } => StatusCode::CONFLICT,
             AdminError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AdminError::Query(_) => StatusCode::BAD_REQUEST,
             AdminError::Body(_) => StatusCode::BAD_REQUEST,
             AdminError::Lint(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdminError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -88,6 +91,7 @@ impl ResponseError for AdminError {
             AdminError::RevisionConflict { .. } => "revision_conflict",
             AdminError::ContentType => "unsupported_media_type",
             AdminError::TooLarge => "body_too_large",
+            AdminError::Query(_) => "invalid_query",
             AdminError::Body(_) => "invalid_body",
             AdminError::Store(e) => {
                 tracing::error!(error = %e, "admin request failed");
@@ -222,6 +226,74 @@ pub async fn bump_revision(
     let (store, s, now) = (state.store.clone(), site.clone(), state.clock.now());
     blocking(move || store.put_site(&s, now)).await?;
     Ok(site_json(StatusCode::OK, &site))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Share {
+    count: u64,
+    share: f64,
+}
+
+#[derive(Serialize)]
+struct DayOut<'a> {
+    day: &'a str,
+    decisions: u64,
+    allowed: std::collections::BTreeMap<&'static str, Share>,
+    methods: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// `GET /v1/admin/sites/{site}/stats?from=&to=`: per day, how many
+/// decisions (given or updated consents) there were, the share that allowed
+/// each category, and the split by method. Owners and auditors may read.
+#[tracing::instrument(skip_all, fields(site = %path.as_str()))]
+pub async fn stats(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let site = owned_site(&state, &req, &path, false).await?;
+    let range = crate::export::parse_range(query.from.as_deref(), query.to.as_deref())
+        .map_err(AdminError::Query)?;
+    let store = state.store.clone();
+    let id = site.id.clone();
+    let days = blocking(move || store.stats(&id, &range)).await?;
+    let out: Vec<DayOut<'_>> = days
+        .iter()
+        .map(|d| {
+            let share = |count: u64| Share {
+                count,
+                share: if d.decisions == 0 {
+                    0.0
+                } else {
+                    count as f64 / d.decisions as f64
+                },
+            };
+            DayOut {
+                day: &d.day,
+                decisions: d.decisions,
+                allowed: ["functional", "analytics", "marketing"]
+                    .into_iter()
+                    .zip(d.allowed)
+                    .map(|(k, c)| (k, share(c)))
+                    .collect(),
+                methods: ["accept_all", "reject_all", "custom", "gpc"]
+                    .into_iter()
+                    .zip(d.methods)
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({"site_id": site.id, "days": out})))
 }
 
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]

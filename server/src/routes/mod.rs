@@ -9,6 +9,7 @@ pub mod consents;
 pub mod declaration;
 pub mod error;
 pub mod health;
+pub mod owner;
 
 use std::sync::Arc;
 
@@ -41,6 +42,9 @@ pub async fn load_site(
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(health::healthz)
+        .route("/owner", web::get().to(owner::html))
+        .route("/owner/owner.js", web::get().to(owner::js))
+        .route("/owner/owner.css", web::get().to(owner::css))
         .service(
             web::resource("/v1/sites/{site}/config")
                 .route(web::get().to(config::get_config))
@@ -72,7 +76,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/sites/{site}/bump-revision",
                     web::post().to(admin::bump_revision),
-                ),
+                )
+                .route("/sites/{site}/stats", web::get().to(admin::stats)),
         )
         .route(
             "/v1/audit/sites/{site}/consents",

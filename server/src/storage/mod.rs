@@ -86,6 +86,18 @@ impl TimeRange {
     }
 }
 
+/// One day of consent decisions (given or updated events) on a site.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DayStats {
+    /// `YYYY-MM-DD`, UTC.
+    pub day: String,
+    pub decisions: u64,
+    /// Decisions that allowed functional, analytics, marketing.
+    pub allowed: [u64; 3],
+    /// Decisions by method: accept_all, reject_all, custom, gpc.
+    pub methods: [u64; 4],
+}
+
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -151,6 +163,8 @@ pub trait Store: Send + Sync + 'static {
         f: &mut dyn FnMut(&str, &str) -> bool,
     ) -> Result<u64, StoreError>;
     fn sites(&self) -> Result<Vec<SiteId>, StoreError>;
+    /// Per-day decision counts for a site, oldest day first.
+    fn stats(&self, site: &SiteId, range: &TimeRange) -> Result<Vec<DayStats>, StoreError>;
     fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError>;
     /// A token and its secret's hash.
     fn token(&self, id: &str) -> Result<Option<(TokenRow, String)>, StoreError>;

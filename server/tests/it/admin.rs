@@ -247,3 +247,51 @@ fn cli_lint_lists_every_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(site_config(&app, "shop"), None);
 }
+
+#[test]
+fn stats_count_decisions_per_day_category_and_method() {
+    // Arrange: day 1: accept all, reject all, analytics only; day 2: one
+    // update to accept all. Withdrawals are not decisions to count.
+    let app = spawn_app();
+    let mut accept = app.analytics_only();
+    accept["method"] = json!("accept_all");
+    accept["categories"] = json!({"functional": true, "analytics": true, "marketing": true});
+    let mut reject = app.analytics_only();
+    reject["method"] = json!("reject_all");
+    reject["categories"] = json!({});
+    app.record_consent(&accept);
+    app.record_consent(&reject);
+    let id = app.record_consent(&app.analytics_only()).json()["consent_id"].clone();
+    app.clock.advance(time::Duration::days(1));
+    let mut update = accept.clone();
+    update["consent_id"] = id.clone();
+    app.record_consent(&update);
+    app.withdraw(id.as_str().unwrap());
+    let auditor = app.token(Role::Auditor, Some("demo"));
+
+    // Act
+    let resp = app.get_with_token("/v1/admin/sites/demo/stats", &auditor);
+
+    // Assert
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let days = resp.json()["days"].clone();
+    assert_eq!(days[0]["day"], "2026-01-15");
+    assert_eq!(days[0]["decisions"], 3);
+    assert_eq!(days[0]["allowed"]["analytics"]["count"], 2);
+    assert_eq!(days[0]["allowed"]["marketing"]["count"], 1);
+    let share = days[0]["allowed"]["analytics"]["share"].as_f64().unwrap();
+    assert!((share - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(
+        days[0]["methods"],
+        json!({"accept_all": 1, "reject_all": 1, "custom": 1, "gpc": 0})
+    );
+    assert_eq!(days[1]["decisions"], 1);
+    assert_eq!(days[1]["methods"]["accept_all"], 1);
+    // A range and its errors.
+    let one = app.get_with_token("/v1/admin/sites/demo/stats?from=2026-01-16", &auditor);
+    assert_eq!(one.json()["days"].as_array().unwrap().len(), 1);
+    let bad = app.get_with_token("/v1/admin/sites/demo/stats?from=soon", &auditor);
+    assert_eq!(bad.status, 400);
+    assert_eq!(app.get("/v1/admin/sites/demo/stats").status, 401);
+    assert_eq!(app.get("/owner").status, 200);
+}

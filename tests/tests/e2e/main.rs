@@ -6,6 +6,7 @@ mod a11y;
 mod choices;
 mod first_visit;
 mod lifecycle;
+mod owner;
 mod screenshots;
 
 use crumb_e2e::{Browser, Site};
