@@ -12,6 +12,7 @@ pub mod lint;
 pub mod record;
 pub mod routes;
 pub mod settings;
+pub mod signing;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

@@ -15,7 +15,7 @@ use crumb_server::settings::Settings;
 use crumb_server::startup::Application;
 use crumb_server::storage::{Role, SqliteStore, Store};
 use crumb_server::verify::{Summary, Verifier, VerifyError, verify_ndjson};
-use crumb_server::{auth, demo, telemetry};
+use crumb_server::{auth, demo, signing, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -69,9 +69,32 @@ enum Command {
         /// An NDJSON export.
         #[arg(required_unless_present = "db", conflicts_with = "db")]
         file: Option<PathBuf>,
-        /// Check the live database instead.
+        /// Check the live database instead (purge checkpoints included).
         #[arg(long)]
         db: bool,
+        /// A signed head (`crumb head` or GET .../head) the export must end
+        /// with: proves nothing was cut off the end.
+        #[arg(long, value_name = "HEAD.json", conflicts_with = "db")]
+        head: Option<PathBuf>,
+        /// The server's published public key the head must be signed with.
+        #[arg(long, value_name = "HEX", requires = "head")]
+        public_key: Option<String>,
+    },
+    /// Print the server's public signing key (publish it for auditors).
+    Key,
+    /// Print a site's chain head, signed with the server's key.
+    Head {
+        #[arg(long)]
+        site: String,
+    },
+    /// Delete a site's records older than a date, leaving a signed
+    /// checkpoint so the rest of the chain still verifies.
+    Purge {
+        #[arg(long)]
+        site: String,
+        /// Records before this date (or RFC 3339 time) are deleted.
+        #[arg(long)]
+        before: String,
     },
 }
 
@@ -144,7 +167,42 @@ fn run() -> anyhow::Result<ExitCode> {
             format,
             output,
         } => export(&settings, &site, from, to, &format, output)?,
-        Command::Verify { file, db } => return verify(&settings, file, db),
+        Command::Verify {
+            file,
+            db,
+            head,
+            public_key,
+        } => return verify(&settings, file, db, head, public_key),
+        Command::Key => {
+            let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+            println!("{}", key.public_hex());
+        }
+        Command::Head { site } => {
+            let store = SqliteStore::open(&settings.database)?;
+            let site = find_site(&store, &site)?.id;
+            let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+            let (seq, hash) = store
+                .head(&site)?
+                .unwrap_or_else(|| (0, crumb_server::record::GENESIS_HASH.to_owned()));
+            let now = crumb_server::timefmt::format(SystemClock.now());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&key.sign(site.as_str(), seq, &hash, &now))?
+            );
+        }
+        Command::Purge { site, before } => {
+            let store = SqliteStore::open(&settings.database)?;
+            let site = find_site(&store, &site)?.id;
+            let range = parse_range(Some(&before), None).map_err(anyhow::Error::msg)?;
+            let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+            match store.purge(&site, &range.from, &key, SystemClock.now())? {
+                None => println!("nothing in site {site} is older than {before}"),
+                Some((cp, n)) => println!(
+                    "purged {n} records of site {site}; signed checkpoint at seq {} (hash {})",
+                    cp.seq, cp.hash
+                ),
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -232,7 +290,13 @@ fn export(
     Ok(())
 }
 
-fn verify(settings: &Settings, file: Option<PathBuf>, db: bool) -> anyhow::Result<ExitCode> {
+fn verify(
+    settings: &Settings,
+    file: Option<PathBuf>,
+    db: bool,
+    head: Option<PathBuf>,
+    public_key: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let result = if db {
         let store = SqliteStore::open(&settings.database)?;
         let mut verifier = Verifier::default();
@@ -250,7 +314,14 @@ fn verify(settings: &Settings, file: Option<PathBuf>, db: bool) -> anyhow::Resul
         )?;
         match broken {
             Some(b) => Err(VerifyError::Broken(b)),
-            None => Ok(verifier.finish()),
+            None => {
+                let summary = verifier.finish();
+                if let Err(why) = check_checkpoints(&store, settings, &summary) {
+                    println!("BROKEN: {why}");
+                    return Ok(ExitCode::from(1));
+                }
+                Ok(summary)
+            }
         }
     } else {
         let path = file.expect("clap requires a file without --db");
@@ -260,6 +331,20 @@ fn verify(settings: &Settings, file: Option<PathBuf>, db: bool) -> anyhow::Resul
     };
     match result {
         Ok(summary) => {
+            if let Some(path) = head {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let head: signing::SignedHead = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a signed head", path.display()))?;
+                if let Err(why) = check_head(&summary, &head, public_key.as_deref()) {
+                    println!("BROKEN: {why}");
+                    return Ok(ExitCode::from(1));
+                }
+                println!(
+                    "signed head verified: site {} seq {}",
+                    head.site_id, head.seq
+                );
+            }
             print_summary(&summary);
             Ok(ExitCode::SUCCESS)
         }
@@ -269,6 +354,58 @@ fn verify(settings: &Settings, file: Option<PathBuf>, db: bool) -> anyhow::Resul
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// An export must end exactly at the signed head of its site.
+fn check_head(
+    summary: &Summary,
+    head: &signing::SignedHead,
+    public_key: Option<&str>,
+) -> Result<(), String> {
+    head.verify(public_key)?;
+    let site = crumb_schema::SiteId::parse(&head.site_id).map_err(|e| e.to_string())?;
+    let Some(s) = summary.sites.get(&site) else {
+        return Err(format!("the export has no records of site {site}"));
+    };
+    if s.last_seq < head.seq {
+        return Err(format!(
+            "the export ends at seq {} but the signed head is at seq {}: records are missing at the end",
+            s.last_seq, head.seq
+        ));
+    }
+    if s.last_seq != head.seq || s.head_hash != head.hash {
+        return Err(format!(
+            "the export's last record (seq {}) is not the signed head (seq {})",
+            s.last_seq, head.seq
+        ));
+    }
+    Ok(())
+}
+
+/// In the live database a chain may start after seq 1 only where a purge
+/// left a checkpoint signed with this server's key.
+fn check_checkpoints(
+    store: &SqliteStore,
+    settings: &Settings,
+    summary: &Summary,
+) -> Result<(), String> {
+    let key =
+        signing::Key::load_or_create(&settings.signing_key_path()).map_err(|e| e.to_string())?;
+    for (site, s) in summary.sites.iter().filter(|(_, s)| !s.from_genesis) {
+        let checkpoints = store.checkpoints(site).map_err(|e| e.to_string())?;
+        let cp = checkpoints
+            .iter()
+            .find(|c| c.seq + 1 == s.first_seq && c.hash == s.first_prev_hash)
+            .ok_or_else(|| {
+                format!(
+                    "site {site}: records before seq {} are missing and no purge checkpoint covers them",
+                    s.first_seq
+                )
+            })?;
+        cp.verify(Some(&key.public_hex()))
+            .map_err(|why| format!("site {site}: checkpoint at seq {}: {why}", cp.seq))?;
+    }
+    Ok(())
 }
 
 fn print_summary(summary: &Summary) {

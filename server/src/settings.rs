@@ -23,6 +23,9 @@ pub struct Settings {
     /// The built widget (`cargo xtask build-widget`). Default: `widget/dist`
     /// beside the current directory or the source tree. `CRUMB_WIDGET_DIR`.
     pub widget_dir: Option<PathBuf>,
+    /// The Ed25519 key that signs chain heads and purge checkpoints.
+    /// Default: the database path plus `.key`. `CRUMB_SIGNING_KEY`.
+    pub signing_key: Option<PathBuf>,
     /// HTTP worker threads; default one per core. `CRUMB_WORKERS`.
     pub workers: Option<usize>,
     /// Seconds to let requests finish on shutdown. `CRUMB_SHUTDOWN_TIMEOUT`.
@@ -38,6 +41,7 @@ impl Default for Settings {
             behind_proxy: false,
             static_dir: None,
             widget_dir: None,
+            signing_key: None,
             workers: None,
             shutdown_timeout: 10,
         }
@@ -62,6 +66,13 @@ pub enum SettingsError {
 }
 
 impl Settings {
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.signing_key.clone().unwrap_or_else(|| {
+            let mut p = self.database.clone().into_os_string();
+            p.push(".key");
+            PathBuf::from(p)
+        })
+    }
     /// Loads settings from the file (if any) and the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
         let env_file = std::env::var_os("CRUMB_CONFIG").map(PathBuf::from);
@@ -121,6 +132,9 @@ impl Settings {
         }
         if let Some(v) = var("CRUMB_WIDGET_DIR") {
             self.widget_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = var("CRUMB_SIGNING_KEY") {
+            self.signing_key = Some(PathBuf::from(v));
         }
         if let Some(v) = var("CRUMB_WORKERS") {
             self.workers = Some(parsed("CRUMB_WORKERS", v)?);

@@ -52,6 +52,8 @@ impl Application {
             Arc::new(SqliteStore::open(&settings.database).with_context(|| {
                 format!("opening the database {}", settings.database.display())
             })?);
+        let key_path = settings.signing_key_path();
+        let key = Arc::new(crate::signing::Key::load_or_create(&key_path)?);
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
@@ -64,6 +66,7 @@ impl Application {
             writer,
             clock,
             behind_proxy: settings.behind_proxy,
+            key,
         });
         let static_dir = web::Data::new(StaticDir(settings.static_dir.clone()));
         let widget = match settings.widget_dir.clone().or_else(default_widget_dir) {

@@ -38,6 +38,9 @@ pub struct SiteSummary {
     pub head_hash: String,
     /// Whether the stretch starts at the chain's genesis.
     pub from_genesis: bool,
+    /// The first record's `prev_hash`: what an earlier stretch, or a purge
+    /// checkpoint, must end with.
+    pub first_prev_hash: String,
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +131,7 @@ impl Verifier {
                         last_seq: body.seq,
                         head_hash: hash.to_owned(),
                         from_genesis,
+                        first_prev_hash: body.prev_hash.clone(),
                     },
                 );
             }

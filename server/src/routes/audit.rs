@@ -156,6 +156,33 @@ pub async fn export(
         .streaming(ChannelBody(rx)))
 }
 
+/// `GET /v1/audit/sites/{site}/head`: the site's chain head signed with
+/// the server's key. An auditor keeps it with an export: `crumb verify
+/// FILE --head HEAD.json` then proves the export is complete up to it.
+#[tracing::instrument(skip_all, fields(site = %path.as_str()))]
+pub async fn head(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AuditError> {
+    let site = readable_site(&state, &req, &path).await?;
+    let store = state.store.clone();
+    let s = site.clone();
+    let head = web::block(move || store.head(&s))
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))??;
+    let (seq, hash) = head.unwrap_or_else(|| (0, crate::record::GENESIS_HASH.to_owned()));
+    let signed = state.key.sign(
+        site.as_str(),
+        seq,
+        &hash,
+        &crate::timefmt::format(state.clock.now()),
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(signed))
+}
+
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn history(
     state: web::Data<AppState>,

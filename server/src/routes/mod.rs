@@ -26,6 +26,7 @@ pub struct AppState {
     pub writer: Writer,
     pub clock: Arc<dyn Clock>,
     pub behind_proxy: bool,
+    pub key: Arc<crate::signing::Key>,
 }
 
 /// Loads a site off the async workers.
@@ -87,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/audit/sites/{site}/consents/{consent}",
             web::get().to(audit::history),
         )
+        .route("/v1/audit/sites/{site}/head", web::get().to(audit::head))
         .service(
             web::resource("/v1/sites/{site}/consents/{consent}/withdraw")
                 .route(web::post().to(consents::withdraw))

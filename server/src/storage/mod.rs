@@ -14,6 +14,7 @@ use crumb_schema::{Choices, ConsentId, LanguageTag, Method, SiteConfig, SiteId, 
 use time::OffsetDateTime;
 
 use crate::record::Record;
+use crate::signing::SignedHead;
 
 pub use sqlite::SqliteStore;
 pub use writer::{Writer, WriterError};
@@ -163,6 +164,22 @@ pub trait Store: Send + Sync + 'static {
         f: &mut dyn FnMut(&str, &str) -> bool,
     ) -> Result<u64, StoreError>;
     fn sites(&self) -> Result<Vec<SiteId>, StoreError>;
+    /// The last chain position and hash of a site (after a full purge, the
+    /// checkpoint's), or `None` for a site without records.
+    fn head(&self, site: &SiteId) -> Result<Option<(u64, String)>, StoreError>;
+    /// Deletes the site's records before `before` (a prefix of its chain)
+    /// and, in the same transaction, stores a checkpoint for the last
+    /// deleted record signed with `key`. Returns the checkpoint, or `None`
+    /// when nothing was old enough.
+    fn purge(
+        &self,
+        site: &SiteId,
+        before: &str,
+        key: &crate::signing::Key,
+        now: OffsetDateTime,
+    ) -> Result<Option<(SignedHead, u64)>, StoreError>;
+    /// The purge checkpoints of a site, oldest first.
+    fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError>;
     /// Per-day decision counts for a site, oldest day first.
     fn stats(&self, site: &SiteId, range: &TimeRange) -> Result<Vec<DayStats>, StoreError>;
     fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError>;

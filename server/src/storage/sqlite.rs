@@ -14,12 +14,14 @@ use super::{
     TokenRow,
 };
 use crate::record::{GENESIS_HASH, Record, RecordBody, split_choices};
+use crate::signing::SignedHead;
 use crate::timefmt;
 
 /// Migrations in order; `PRAGMA user_version` holds how many have run.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_tokens.sql"),
+    include_str!("../../migrations/0003_checkpoints.sql"),
 ];
 
 pub struct SqliteStore {
@@ -125,11 +127,15 @@ fn latest_in(conn: &Connection, consent: &ConsentId) -> Result<Option<Record>, S
     .transpose()
 }
 
-/// The last position and hash of a site's chain.
-fn chain_head(tx: &Transaction<'_>, site: &SiteId) -> Result<(u64, String), StoreError> {
-    let head: Option<(i64, String)> = tx
+/// The last position and hash of a site's chain: its newest record, else
+/// (every record purged) its newest checkpoint.
+fn chain_head(conn: &Connection, site: &SiteId) -> Result<(u64, String), StoreError> {
+    let head: Option<(i64, String)> = conn
         .prepare_cached(
-            "SELECT seq, hash FROM records WHERE site_id = ?1 ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash FROM records WHERE site_id = ?1
+             UNION ALL
+             SELECT seq, hash FROM checkpoints WHERE site_id = ?1
+             ORDER BY seq DESC LIMIT 1",
         )?
         .query_row([site.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
@@ -382,6 +388,86 @@ impl Store for SqliteStore {
                     decisions: n(1)?,
                     allowed: [n(2)?, n(3)?, n(4)?],
                     methods: [n(5)?, n(6)?, n(7)?, n(8)?],
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn head(&self, site: &SiteId) -> Result<Option<(u64, String)>, StoreError> {
+        self.read(|conn| {
+            let head = chain_head(conn, site)?;
+            Ok((head.0 > 0).then_some(head))
+        })
+    }
+
+    fn purge(
+        &self,
+        site: &SiteId,
+        before: &str,
+        key: &crate::signing::Key,
+        now: OffsetDateTime,
+    ) -> Result<Option<(SignedHead, u64)>, StoreError> {
+        let mut conn = self.write.lock().unwrap();
+        let tx = conn.transaction()?;
+        // The purge removes a prefix of the chain: everything before the
+        // first record that is not old enough.
+        let keep_from: Option<i64> = tx.query_row(
+            "SELECT min(seq) FROM records WHERE site_id = ?1 AND event_time >= ?2",
+            params![site.as_str(), before],
+            |r| r.get(0),
+        )?;
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT seq, hash FROM records WHERE site_id = ?1 AND seq < ?2
+                 ORDER BY seq DESC LIMIT 1",
+                params![site.as_str(), keep_from.unwrap_or(i64::MAX)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((seq, hash)) = last else {
+            return Ok(None);
+        };
+        let deleted = tx.execute(
+            "DELETE FROM records WHERE site_id = ?1 AND seq <= ?2",
+            params![site.as_str(), seq],
+        )?;
+        let head = key.sign(
+            site.as_str(),
+            seq.unsigned_abs(),
+            &hash,
+            &timefmt::format(now),
+        );
+        tx.execute(
+            "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                site.as_str(),
+                seq,
+                hash,
+                head.signed_at,
+                head.public_key,
+                head.signature
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Some((head, deleted as u64)))
+    }
+
+    fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, hash, created_at, public_key, signature FROM checkpoints
+                 WHERE site_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([site.as_str()], |r| {
+                Ok(SignedHead {
+                    site_id: site.to_string(),
+                    seq: r.get::<_, i64>(0)?.unsigned_abs(),
+                    hash: r.get(1)?,
+                    signed_at: r.get(2)?,
+                    public_key: r.get(3)?,
+                    signature: r.get(4)?,
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

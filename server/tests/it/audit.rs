@@ -315,3 +315,110 @@ fn cli_exports_and_verifies_and_names_the_broken_record() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no site \"nope\""));
 }
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn signed_head_proves_an_export_is_complete() {
+    // Arrange: an export and the signed head, fetched together.
+    let app = spawn_app();
+    app.seed(12, |i| format!("agent {i}"));
+    let token = app.token(Role::Auditor, Some("demo"));
+    let head = app.get_with_token("/v1/audit/sites/demo/head", &token);
+    assert_eq!(head.status, 200, "{}", head.body);
+    assert_eq!(head.json()["seq"], 12);
+    let body = app.get_with_token(EXPORT, &token).body;
+    let dir = app.dir.path();
+    let (file, head_file) = (dir.join("log.ndjson"), dir.join("head.json"));
+    std::fs::write(&file, &body).unwrap();
+    std::fs::write(&head_file, &head.body).unwrap();
+    let public_key = stdout(&app.crumb(&["key"])).trim().to_owned();
+    assert_eq!(head.json()["public_key"], public_key.as_str());
+    let (file, head_file) = (file.to_str().unwrap(), head_file.to_str().unwrap());
+    let verify = |key: &str| app.crumb(&["verify", file, "--head", head_file, "--public-key", key]);
+
+    // Act and assert: complete export, right key.
+    let out = verify(&public_key);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("signed head verified: site demo seq 12"));
+
+    // The last record cut off: still a valid chain, but not up to the head.
+    let shorter: String = body.lines().take(11).map(|l| format!("{l}\n")).collect();
+    std::fs::write(file, shorter).unwrap();
+    let out = verify(&public_key);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("records are missing at the end"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Another key, or a forged head, is refused.
+    std::fs::write(file, &body).unwrap();
+    assert_eq!(verify(&"ab".repeat(32)).status.code(), Some(1));
+    let forged = head.body.replace("\"seq\":12", "\"seq\":11");
+    std::fs::write(head_file, forged).unwrap();
+    let out = verify(&public_key);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("signature does not verify"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn purge_leaves_a_signed_checkpoint_and_the_chain_still_verifies() {
+    // Arrange: ten records on each of three days.
+    let app = spawn_app();
+    for _ in 0..3 {
+        app.seed(10, |i| format!("agent {i}"));
+        app.clock.advance(time::Duration::days(1));
+    }
+
+    // Act: purge the first day.
+    let out = app.crumb(&["purge", "--site", "demo", "--before", "2026-01-16"]);
+
+    // Assert
+    assert!(
+        stdout(&out).contains("purged 10 records"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(app.record_count(), 20);
+    let out = app.crumb(&["verify", "--db"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let body = export(&app, "");
+    let summary = verify_ndjson(Cursor::new(body.as_bytes())).unwrap();
+    assert_eq!(summary.sites.values().next().unwrap().first_seq, 11);
+
+    // New records continue the chain, even after everything is purged.
+    app.record_consent(&app.analytics_only());
+    assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
+    assert!(
+        stdout(&app.crumb(&["purge", "--site", "demo", "--before", "2099-01-01"]))
+            .contains("purged 21")
+    );
+    assert_eq!(app.record_count(), 0);
+    app.record_consent(&app.analytics_only());
+    let body = export(&app, "");
+    assert!(body.contains("\"seq\":32"), "{body}");
+    let out = app.crumb(&["verify", "--db"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // Records deleted behind the server's back are not covered by any
+    // checkpoint.
+    app.seed(5, |i| format!("agent {i}"));
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.execute("DELETE FROM records WHERE seq = 32", [])
+        .unwrap();
+    let out = app.crumb(&["verify", "--db"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("no purge checkpoint covers them"),
+        "{}",
+        stdout(&out)
+    );
+}

@@ -1,0 +1,156 @@
+//! The server's Ed25519 key and what it signs: chain heads (so an auditor
+//! can check that an export is complete up to a point) and purge
+//! checkpoints (so a chain cut by retention still verifies).
+//!
+//! The key is a 32-byte seed in hex in a file (default: the database path
+//! plus `.key`), created with mode 0600 on first use. Publish the public key
+//! (`crumb key`) where auditors can find it.
+
+use std::path::Path;
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot read or create the signing key {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the signing key file {0} is not 64 hex digits")]
+    Malformed(String),
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+}
+
+/// The signing key; its Debug output never shows the secret.
+pub struct Key(SigningKey);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Key(public {})", self.public_hex())
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.trim();
+    if s.len() != N * 2 || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+impl Key {
+    /// Loads the key at `path`, creating it when the file does not exist.
+    pub fn load_or_create(path: &Path) -> Result<Key, KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let seed = unhex::<32>(&text)
+                    .ok_or_else(|| KeyError::Malformed(path.display().to_string()))?;
+                Ok(Key(SigningKey::from_bytes(&seed)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut seed = [0u8; 32];
+                getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path).map_err(io)?;
+                std::io::Write::write_all(&mut file, hex(&seed).as_bytes()).map_err(io)?;
+                Ok(Key(SigningKey::from_bytes(&seed)))
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    pub fn public_hex(&self) -> String {
+        hex(self.0.verifying_key().as_bytes())
+    }
+
+    /// Signs a chain position of a site.
+    pub fn sign(&self, site: &str, seq: u64, hash: &str, at: &str) -> SignedHead {
+        let signature = self.0.sign(message(site, seq, hash, at).as_bytes());
+        SignedHead {
+            site_id: site.to_owned(),
+            seq,
+            hash: hash.to_owned(),
+            signed_at: at.to_owned(),
+            public_key: self.public_hex(),
+            signature: hex(&signature.to_bytes()),
+        }
+    }
+}
+
+/// The exact bytes that are signed.
+fn message(site: &str, seq: u64, hash: &str, at: &str) -> String {
+    format!("crumb-chain-head-v1\n{site}\n{seq}\n{hash}\n{at}\n")
+}
+
+/// "Site S's chain had record `seq` with hash `hash` at `signed_at`",
+/// signed by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedHead {
+    pub site_id: String,
+    pub seq: u64,
+    pub hash: String,
+    pub signed_at: String,
+    pub public_key: String,
+    pub signature: String,
+}
+
+impl SignedHead {
+    /// Checks the signature, against `expected_key` when given (else the
+    /// key the head names, which only proves it was not altered since).
+    pub fn verify(&self, expected_key: Option<&str>) -> Result<(), String> {
+        if let Some(k) = expected_key
+            && !k.trim().eq_ignore_ascii_case(&self.public_key)
+        {
+            return Err("the head is signed by another key than the published one".into());
+        }
+        let key = unhex::<32>(&self.public_key)
+            .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+            .ok_or("the head's public key is malformed")?;
+        let sig = unhex::<64>(&self.signature).ok_or("the head's signature is malformed")?;
+        key.verify(
+            message(&self.site_id, self.seq, &self.hash, &self.signed_at).as_bytes(),
+            &Signature::from_bytes(&sig),
+        )
+        .map_err(|_| "the head's signature does not verify".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads_verify_and_tampering_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let key = Key::load_or_create(&path).unwrap();
+        assert_eq!(
+            Key::load_or_create(&path).unwrap().public_hex(),
+            key.public_hex()
+        );
+        let head = key.sign("demo", 7, &"ab".repeat(32), "2026-01-01T00:00:00.000Z");
+        head.verify(Some(&key.public_hex())).unwrap();
+        let mut forged = head.clone();
+        forged.seq = 8;
+        assert!(forged.verify(None).is_err());
+        assert!(head.verify(Some(&"00".repeat(32))).is_err());
+    }
+}
