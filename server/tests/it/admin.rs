@@ -181,12 +181,13 @@ fn admin_routes_refuse_bad_tokens_and_change_nothing() {
     let other_owner = app.token(Role::Owner, Some("other-site"));
     let mut renamed = demo_json();
     renamed["name"] = json!("hijacked");
-    let writes: [(&str, &str, Option<Value>); 5] = [
+    let writes: [(&str, &str, Option<Value>); 6] = [
         ("POST", "/v1/admin/sites", Some(shop())),
         ("PUT", "/v1/admin/sites/demo", Some(renamed)),
         ("POST", "/v1/admin/sites/demo/bump-revision", None),
         ("DELETE", "/v1/admin/sites/demo", None),
         ("GET", "/v1/admin/sites/demo", None),
+        ("GET", "/v1/admin/sites/demo/stats", None),
     ];
 
     for (method, path, body) in &writes {

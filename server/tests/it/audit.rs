@@ -216,7 +216,11 @@ fn audit_routes_refuse_bad_tokens() {
     };
     let other_site = app.token(Role::Auditor, Some("other"));
     let other_owner = app.token(Role::Owner, Some("other"));
-    let routes = [EXPORT.to_owned(), format!("{EXPORT}/{id}")];
+    let routes = [
+        EXPORT.to_owned(),
+        format!("{EXPORT}/{id}"),
+        "/v1/audit/sites/demo/head".to_owned(),
+    ];
 
     for route in &routes {
         // No token, or not a bearer token at all.
