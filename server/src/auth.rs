@@ -162,9 +162,7 @@ pub async fn authenticate(
     let (id, secret) = split(token).ok_or(AuthError::Malformed)?;
     let (id, secret) = (id.to_owned(), secret.to_owned());
     let store = state.store.clone();
-    let found = web::block(move || store.token(&id))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))??;
+    let found = crate::routes::blocking(move || store.token(&id)).await?;
     let (row, hash) = found.ok_or(AuthError::Unknown)?;
     if !constant_time_eq(sha256_hex(secret.as_bytes()).as_bytes(), hash.as_bytes()) {
         return Err(AuthError::Unknown);

@@ -10,7 +10,7 @@ use crumb_schema::{IdError, PolicyRevision, SiteConfig, SiteId};
 use serde::Serialize;
 
 use super::error::respond;
-use super::{AppState, load_site};
+use super::{AppState, blocking, load_site};
 use crate::auth::{AuthError, authenticate};
 use crate::lint::{Problem, lint_json};
 use crate::storage::StoreError;
@@ -128,14 +128,6 @@ fn config_body(req: &HttpRequest, body: &Bytes) -> Result<SiteConfig, AdminError
         }])
     })?;
     lint_json(text).map_err(AdminError::Lint)
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    web::block(f)
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))?
 }
 
 fn site_json(status: StatusCode, site: &SiteConfig) -> HttpResponse {

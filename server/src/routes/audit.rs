@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use super::error::respond;
-use super::{AppState, load_site};
+use super::{AppState, blocking, load_site};
 use crate::auth::{AuthError, authenticate};
 use crate::export::{Exporter, Format, parse_range};
 use crate::storage::StoreError;
@@ -168,9 +168,7 @@ pub async fn head(
     let site = readable_site(&state, &req, &path).await?;
     let store = state.store.clone();
     let s = site.clone();
-    let head = web::block(move || store.head(&s))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))??;
+    let head = blocking(move || store.head(&s)).await?;
     let (seq, hash) = head.unwrap_or_else(|| (0, crate::record::GENESIS_HASH.to_owned()));
     let signed = state.key.sign(
         site.as_str(),
@@ -193,9 +191,7 @@ pub async fn history(
     let consent = ConsentId::parse(&path.1)?;
     let store = state.store.clone();
     let (s, c) = (site.clone(), consent.clone());
-    let records = web::block(move || store.history(&s, &c))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))??;
+    let records = blocking(move || store.history(&s, &c)).await?;
     if records.is_empty() {
         return Err(AuditError::UnknownConsent(consent));
     }

@@ -15,7 +15,7 @@ use crumb_schema::{
 };
 
 use super::error::respond;
-use super::{AppState, config::text_hash, load_site};
+use super::{AppState, blocking, config::text_hash, load_site};
 use crate::client::{cap_user_agent, truncate_ip};
 use crate::cors::{self, Origin};
 use crate::record::Record;
@@ -211,9 +211,8 @@ pub async fn lookup(
     let id = ConsentId::parse(&path.1)?;
     let store = state.store.clone();
     let lookup_id = id.clone();
-    let latest = web::block(move || store.latest_record(&lookup_id))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))??
+    let latest = blocking(move || store.latest_record(&lookup_id))
+        .await?
         .filter(|r| r.body.site_id == site.id)
         .ok_or_else(|| ConsentError::NotFound(id.clone()))?;
     let r = receipt(&latest)?;

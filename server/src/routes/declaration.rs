@@ -1,49 +1,15 @@
 //! `GET /v1/sites/{site}/declaration?lang=xx`: the cookie declaration for a
 //! cookie-policy page, category → service → cookie (provider, purpose,
 //! retention), in one language (the site's first when `lang` is missing or
-//! not offered). Public, like the config.
+//! not offered). Public, like the config, and fails the same ways.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use crumb_schema::{IdError, LanguageTag, Localized, SiteId};
+use actix_web::{HttpRequest, HttpResponse, web};
+use crumb_schema::{LanguageTag, Localized, SiteId};
 use serde::{Deserialize, Serialize};
 
-use super::error::respond;
+use super::config::ConfigError;
 use super::{AppState, load_site};
 use crate::cors;
-use crate::storage::StoreError;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DeclarationError {
-    #[error("{0}")]
-    InvalidId(#[from] IdError),
-    #[error("no site {0:?}")]
-    UnknownSite(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-impl ResponseError for DeclarationError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            DeclarationError::InvalidId(_) => StatusCode::BAD_REQUEST,
-            DeclarationError::UnknownSite(_) => StatusCode::NOT_FOUND,
-            DeclarationError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let code = match self {
-            DeclarationError::InvalidId(_) => "invalid_id",
-            DeclarationError::UnknownSite(_) => "unknown_site",
-            DeclarationError::Store(e) => {
-                tracing::error!(error = %e, "declaration failed");
-                "internal"
-            }
-        };
-        respond(self.status_code(), code, &self.to_string())
-    }
-}
 
 #[derive(Debug, Deserialize)]
 pub struct Query {
@@ -88,11 +54,11 @@ pub async fn get_declaration(
     req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<Query>,
-) -> Result<HttpResponse, DeclarationError> {
+) -> Result<HttpResponse, ConfigError> {
     let id = SiteId::parse(&path)?;
     let site = load_site(&state, id)
         .await?
-        .ok_or_else(|| DeclarationError::UnknownSite(path.into_inner()))?;
+        .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
     let wanted = query
         .lang
         .as_deref()

@@ -29,16 +29,23 @@ pub struct AppState {
     pub key: Arc<crate::signing::Key>,
 }
 
+/// Runs blocking store work on actix's blocking pool, never on the async
+/// workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    web::block(f)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))?
+}
+
 /// Loads a site off the async workers.
 pub async fn load_site(
     state: &web::Data<AppState>,
     id: SiteId,
 ) -> Result<Option<Arc<SiteConfig>>, StoreError> {
     let store = state.store.clone();
-    web::block(move || store.site(&id))
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))?
-        .map(|s| s.map(Arc::new))
+    Ok(blocking(move || store.site(&id)).await?.map(Arc::new))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
