@@ -89,3 +89,48 @@ fn cookie_policy_page_shows_the_declaration() {
         json!(7)
     );
 }
+
+#[test]
+fn works_under_a_strict_content_security_policy() {
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    browser.before_every_page(
+        "window.__csp = [];
+         document.addEventListener('securitypolicyviolation',
+             e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+    );
+
+    open(&site, &browser, "/strict-csp.html");
+    assert!(banner_visible(&browser));
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=analytics]");
+    browser.click("dialog [data-a=save]");
+    site.wait_for_records(1);
+
+    assert_eq!(browser.js("return window.__csp"), json!([]));
+    assert_eq!(
+        browser.js("return getComputedStyle(document.querySelector('.crumb-reopen')).position"),
+        json!("fixed"),
+        "the stylesheet applied"
+    );
+}
+
+#[test]
+fn site_code_hears_about_changes() {
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("window.__changes = [];
+         document.addEventListener('crumb:change', e => window.__changes.push(e.detail));");
+
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__changes.length === 1");
+    browser.js("window.crumb.show()");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+
+    let detail = browser.js("return window.__changes[0]");
+    assert_eq!(detail["method"], "accept_all");
+    assert_eq!(detail["categories"]["marketing"], true);
+    assert_eq!(detail["services"]["youtube"], true);
+}
