@@ -150,12 +150,29 @@ fn receipt(record: &Record) -> Result<Receipt, StoreError> {
     })
 }
 
-fn created(receipt: &Receipt, origin: &Origin) -> HttpResponse {
-    let mut resp = HttpResponse::Created()
+/// A JSON answer that must not be cached, with the site's CORS headers.
+fn reply(
+    mut builder: actix_web::HttpResponseBuilder,
+    body: impl serde::Serialize,
+    origin: &Origin,
+) -> HttpResponse {
+    let mut resp = builder
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(receipt);
+        .json(body);
     cors::decorate(&mut resp, origin);
     resp
+}
+
+/// A draft of `action` stamped with the server's clock and the request's
+/// (reduced) client details.
+fn draft(state: &AppState, req: &HttpRequest, site: Arc<SiteConfig>, action: Action) -> Draft {
+    Draft {
+        site,
+        action,
+        event_time: state.clock.now(),
+        user_agent: user_agent(req),
+        ip_network: client_network(state, req),
+    }
 }
 
 #[tracing::instrument(skip_all, fields(site = %path.as_str(), method = ?body.method))]
@@ -180,21 +197,19 @@ pub async fn record(
         return Err(ConsentError::StaleTexts(body.language.to_string()));
     }
     let choices = Choices::resolve(&site, &body)?;
-    let draft = Draft {
-        site: site.clone(),
-        action: Action::Choose {
-            consent_id: body.consent_id.clone(),
-            language: body.language,
-            text_hash: body.text_hash,
-            method: body.method,
-            choices,
-        },
-        event_time: state.clock.now(),
-        user_agent: user_agent(&req),
-        ip_network: client_network(&state, &req),
+    let action = Action::Choose {
+        consent_id: body.consent_id.clone(),
+        language: body.language,
+        text_hash: body.text_hash,
+        method: body.method,
+        choices,
     };
-    match state.writer.append(draft).await? {
-        Ok(record) => Ok(created(&receipt(&record)?, &origin)),
+    match state
+        .writer
+        .append(draft(&state, &req, site, action))
+        .await?
+    {
+        Ok(record) => Ok(reply(HttpResponse::Created(), receipt(&record)?, &origin)),
         Err(AppendError::UnknownConsent | AppendError::AlreadyWithdrawn) => Err(
             ConsentError::UnknownConsentInBody(body.consent_id.expect("only updates can fail")),
         ),
@@ -233,11 +248,7 @@ pub async fn lookup(
         method: r.method,
         choices: r.choices,
     };
-    let mut resp = HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(status);
-    cors::decorate(&mut resp, &origin);
-    Ok(resp)
+    Ok(reply(HttpResponse::Ok(), status, &origin))
 }
 
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
@@ -248,17 +259,15 @@ pub async fn withdraw(
 ) -> Result<HttpResponse, ConsentError> {
     let (site, origin) = site_for(&state, &req, &path.0).await?;
     let id = ConsentId::parse(&path.1)?;
-    let draft = Draft {
-        site,
-        action: Action::Withdraw {
-            consent_id: id.clone(),
-        },
-        event_time: state.clock.now(),
-        user_agent: user_agent(&req),
-        ip_network: client_network(&state, &req),
+    let action = Action::Withdraw {
+        consent_id: id.clone(),
     };
-    match state.writer.append(draft).await? {
-        Ok(record) => Ok(created(&receipt(&record)?, &origin)),
+    match state
+        .writer
+        .append(draft(&state, &req, site, action))
+        .await?
+    {
+        Ok(record) => Ok(reply(HttpResponse::Created(), receipt(&record)?, &origin)),
         Err(AppendError::UnknownConsent) => Err(ConsentError::NotFound(id)),
         Err(AppendError::AlreadyWithdrawn) => Err(ConsentError::AlreadyWithdrawn(id)),
     }
