@@ -34,10 +34,6 @@ impl ManualClock {
         let mut now = self.0.lock().unwrap();
         *now += by;
     }
-
-    pub fn set(&self, to: OffsetDateTime) {
-        *self.0.lock().unwrap() = crate::timefmt::truncate(to);
-    }
 }
 
 impl Clock for ManualClock {

@@ -109,10 +109,6 @@ impl Application {
         self.port
     }
 
-    pub fn store(&self) -> Arc<SqliteStore> {
-        self.store.clone()
-    }
-
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }

@@ -86,10 +86,6 @@ impl WidgetAssets {
         Ok(Self { files })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
     fn respond(&self, req: &HttpRequest, name: &str) -> Option<HttpResponse> {
         let asset = self.files.get(name)?;
         let mut resp = if req
