@@ -109,6 +109,33 @@ impl Application {
         self.port
     }
 
+    /// Builds and runs the server on a thread of its own with its own
+    /// runtime, for programs that embed Crumb (the test harnesses do).
+    pub fn spawn(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Background> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match Self::build_with_clock(&settings, clock) {
+                    Ok(app) => {
+                        let _ = tx.send(Ok((app.port(), app.handle())));
+                        if let Err(e) = app.run_until_stopped().await {
+                            tracing::error!(error = %e, "server stopped with an error");
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        });
+        let (port, handle) = rx.recv()??;
+        Ok(Background {
+            port,
+            handle,
+            thread: Some(thread),
+        })
+    }
+
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
@@ -128,5 +155,36 @@ impl Application {
         drop(store);
         let _ = actix_web::rt::task::spawn_blocking(move || writer_thread.join()).await;
         Ok(())
+    }
+}
+
+/// A server started with [`Application::spawn`]. Dropping it stops the
+/// server gracefully and waits until the writer has committed everything.
+pub struct Background {
+    port: u16,
+    handle: ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Background {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Background")
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl Background {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

@@ -2,23 +2,22 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use actix_web::dev::ServerHandle;
 use crumb_schema::{SiteConfig, SiteId};
 use crumb_server::clock::{Clock, ManualClock};
 use crumb_server::settings::Settings;
-use crumb_server::startup::Application;
+use crumb_server::startup::{Application, Background};
 use crumb_server::storage::{SqliteStore, Store};
 use serde_json::Value;
 use tempfile::TempDir;
 
 pub struct Site {
+    /// First, so it is dropped first: the server stops before the
+    /// temporary database folder goes away.
+    _server: Background,
     pub base: String,
     pub clock: ManualClock,
     dir: TempDir,
-    handle: ServerHandle,
-    thread: Option<JoinHandle<()>>,
 }
 
 fn workspace() -> PathBuf {
@@ -46,22 +45,12 @@ impl Site {
         let store = SqliteStore::open(&settings.database).unwrap();
         crumb_server::demo::ensure_demo_site(&store, clock.now()).unwrap();
         drop(store);
-        let (tx, rx) = std::sync::mpsc::channel();
-        let server_clock = clock.clone();
-        let thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let app = Application::build_with_clock(&settings, Arc::new(server_clock)).unwrap();
-                tx.send((app.port(), app.handle())).unwrap();
-                app.run_until_stopped().await.unwrap();
-            });
-        });
-        let (port, handle) = rx.recv().unwrap();
+        let server = Application::spawn(settings, Arc::new(clock.clone())).unwrap();
         Site {
-            base: format!("http://127.0.0.1:{port}"),
+            base: format!("http://127.0.0.1:{}", server.port()),
             clock,
             dir,
-            handle,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -126,14 +115,5 @@ impl Site {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         panic!("expected {n} records, have {:?}", self.records());
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        actix_web::rt::System::new().block_on(self.handle.stop(true));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }

@@ -4,13 +4,11 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Once};
-use std::thread::JoinHandle;
 
-use actix_web::dev::ServerHandle;
 use crumb_schema::{Choices, LanguageTag, Method, SiteConfig, TextHash};
 use crumb_server::clock::ManualClock;
 use crumb_server::settings::Settings;
-use crumb_server::startup::Application;
+use crumb_server::startup::{Application, Background};
 use crumb_server::storage::{Action, Draft, Role, SqliteStore, Store};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -19,11 +17,12 @@ use time::macros::datetime;
 static TRACING: Once = Once::new();
 
 pub struct TestApp {
+    /// First, so it is dropped first: the server stops (and its writer
+    /// commits) before the temporary database folder goes away.
+    _server: Background,
     pub address: String,
     pub clock: ManualClock,
     pub dir: Arc<TempDir>,
-    handle: ServerHandle,
-    thread: Option<JoinHandle<()>>,
 }
 
 pub struct Response {
@@ -73,37 +72,18 @@ pub fn spawn_app_in(dir: Arc<TempDir>) -> TestApp {
     crumb_server::demo::ensure_demo_site(&store, clock_now(&clock)).unwrap();
     drop(store);
 
-    let (tx, rx) = std::sync::mpsc::channel();
-    let server_clock = clock.clone();
-    let thread = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let app = Application::build_with_clock(&settings, Arc::new(server_clock)).unwrap();
-            tx.send((app.port(), app.handle())).unwrap();
-            app.run_until_stopped().await.unwrap();
-        });
-    });
-    let (port, handle) = rx.recv().unwrap();
+    let server = Application::spawn(settings, Arc::new(clock.clone())).unwrap();
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: format!("http://127.0.0.1:{}", server.port()),
         clock,
         dir,
-        handle,
-        thread: Some(thread),
+        _server: server,
     }
 }
 
 fn clock_now(clock: &ManualClock) -> time::OffsetDateTime {
     use crumb_server::clock::Clock;
     clock.now()
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        actix_web::rt::System::new().block_on(self.handle.stop(true));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 impl TestApp {
