@@ -11,6 +11,7 @@ pub mod export;
 pub mod lint;
 pub mod record;
 pub mod routes;
+pub mod seed;
 pub mod settings;
 pub mod signing;
 pub mod startup;

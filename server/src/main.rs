@@ -42,6 +42,17 @@ enum Command {
     /// Manage sites.
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Append synthetic consents to a site (for benchmarks).
+    #[command(hide = true)]
+    Seed {
+        #[arg(long)]
+        site: String,
+        #[arg(long)]
+        count: u64,
+        /// Spread the records over this many days before now.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
     /// Check a site config against the compliance rules; lists every problem.
     Lint { file: PathBuf },
     /// Manage API tokens.
@@ -151,6 +162,27 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Command::Site(cmd) => site_command(&settings, cmd)?,
         Command::Token(cmd) => token_command(&settings, cmd)?,
+        Command::Seed { site, count, days } => {
+            let store = SqliteStore::open(&settings.database)?;
+            let site = Arc::new(find_site(&store, &site)?);
+            let started = std::time::Instant::now();
+            let bar = indicatif::ProgressBar::new(count);
+            let n = crumb_server::seed::seed(
+                &store,
+                site,
+                count,
+                time::Duration::days(days.into()),
+                SystemClock.now(),
+                10_000,
+                |n| bar.set_position(n),
+            )?;
+            bar.finish_and_clear();
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "seeded {n} records in {secs:.1} s ({:.0}/s)",
+                n as f64 / secs
+            );
+        }
         Command::Lint { file } => {
             let site = read_config(&file)?;
             println!(
@@ -523,5 +555,6 @@ fn find_site(store: &SqliteStore, raw: &str) -> anyhow::Result<SiteConfig> {
     let id = SiteId::parse(raw)?;
     store
         .site(&id)?
+        .map(Arc::unwrap_or_clone)
         .with_context(|| format!("no site {raw:?} in {}", store.path().display()))
 }

@@ -52,6 +52,7 @@ impl Application {
             Arc::new(SqliteStore::open(&settings.database).with_context(|| {
                 format!("opening the database {}", settings.database.display())
             })?);
+        SqliteStore::checkpoint_in_background(&store)?;
         let key_path = settings.signing_key_path();
         let key = Arc::new(crate::signing::Key::load_or_create(&key_path)?);
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
@@ -67,6 +68,7 @@ impl Application {
             clock,
             behind_proxy: settings.behind_proxy,
             key,
+            derived: Default::default(),
         });
         let static_dir = web::Data::new(StaticDir(settings.static_dir.clone()));
         let widget = match settings.widget_dir.clone().or_else(default_widget_dir) {

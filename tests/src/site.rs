@@ -63,10 +63,8 @@ impl Site {
     }
 
     pub fn config(&self) -> SiteConfig {
-        self.store()
-            .site(&SiteId::parse("demo").unwrap())
-            .unwrap()
-            .unwrap()
+        let site = self.store().site(&SiteId::parse("demo").unwrap());
+        Arc::unwrap_or_clone(site.unwrap().unwrap())
     }
 
     pub fn put_config(&self, site: &SiteConfig) {

@@ -4,6 +4,7 @@
 //! - `test`: formatting, clippy (host and wasm32), the widget build, and
 //!   every test, the end-to-end ones in headless Chromium included.
 //! - `build-widget`: the release widget into `widget/dist/`.
+//! - `bench <server|export|widget> [--smoke]`: benchmarks with budgets.
 //!
 //! Everything a fresh machine lacks that cargo can fetch (the wasm32
 //! target) is installed on the way; system packages are `.ci/run`'s job.
@@ -13,6 +14,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, bail};
 
+mod bench;
 mod widget;
 
 fn main() -> std::process::ExitCode {
@@ -33,8 +35,9 @@ fn run() -> anyhow::Result<()> {
         Some("demo") => demo(),
         Some("test") => test(),
         Some("build-widget") => widget::build(),
+        Some("bench") => bench::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|build-widget>");
+            eprintln!("usage: cargo xtask <demo|test|build-widget|bench>");
             bail!("unknown or missing command")
         }
     }

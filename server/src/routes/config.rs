@@ -4,7 +4,8 @@
 //! widget fetches it in parallel with the wasm anyway, and a revision bump
 //! must reach every visitor at once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -84,6 +85,61 @@ pub fn public_json(site: &SiteConfig) -> String {
     .expect("a config serialises")
 }
 
+/// What the routes derive from one version of a site's config: computed
+/// once, not per request (hashing the texts is most of a consent request's
+/// validation otherwise).
+#[derive(Debug)]
+pub struct Derived {
+    pub public_json: String,
+    pub etag: String,
+    text_hashes: BTreeMap<LanguageTag, String>,
+}
+
+impl Derived {
+    fn new(site: &SiteConfig) -> Derived {
+        let public_json = public_json(site);
+        let etag = format!("\"{}\"", &sha256_hex(public_json.as_bytes())[..32]);
+        let text_hashes = site
+            .languages
+            .iter()
+            .filter_map(|l| Some((l.clone(), text_hash(site, l)?)))
+            .collect();
+        Derived {
+            public_json,
+            etag,
+            text_hashes,
+        }
+    }
+
+    pub fn text_hash(&self, lang: &LanguageTag) -> Option<&str> {
+        self.text_hashes.get(lang).map(String::as_str)
+    }
+}
+
+/// [`Derived`] per site, valid while the store hands out the same shared
+/// config (a changed config is a new `Arc`).
+#[derive(Debug, Default)]
+pub struct DerivedCache(Mutex<HashMap<SiteId, Entry>>);
+
+/// The config a [`Derived`] was computed from, kept to compare pointers.
+type Entry = (Arc<SiteConfig>, Arc<Derived>);
+
+impl DerivedCache {
+    pub fn get(&self, site: &Arc<SiteConfig>) -> Arc<Derived> {
+        if let Some((config, derived)) = self.0.lock().unwrap().get(&site.id)
+            && Arc::ptr_eq(config, site)
+        {
+            return derived.clone();
+        }
+        let derived = Arc::new(Derived::new(site));
+        self.0
+            .lock()
+            .unwrap()
+            .insert(site.id.clone(), (site.clone(), derived.clone()));
+        derived
+    }
+}
+
 #[tracing::instrument(skip(state, req), fields(site = %path.as_str()))]
 pub async fn get_config(
     state: web::Data<AppState>,
@@ -94,8 +150,8 @@ pub async fn get_config(
     let site = load_site(&state, id)
         .await?
         .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
-    let body = public_json(&site);
-    let etag = format!("\"{}\"", &sha256_hex(body.as_bytes())[..32]);
+    let derived = state.derived.get(&site);
+    let etag = &derived.etag;
     let not_modified = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -106,13 +162,13 @@ pub async fn get_config(
     } else {
         HttpResponse::Ok()
             .content_type("application/json")
-            .body(body)
+            .body(derived.public_json.clone())
     };
     let headers = resp.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
         header::ETAG,
-        HeaderValue::from_str(&etag).expect("hex is a valid header"),
+        HeaderValue::from_str(etag).expect("hex is a valid header"),
     );
     // The config is public, but only the site's own pages may read it from
     // a script; others simply get no CORS header.

@@ -15,7 +15,7 @@ use crumb_schema::{
 };
 
 use super::error::respond;
-use super::{AppState, blocking, config::text_hash, load_site};
+use super::{AppState, blocking, load_site};
 use crate::client::{cap_user_agent, truncate_ip};
 use crate::cors::{self, Origin};
 use crate::record::Record;
@@ -193,7 +193,7 @@ pub async fn record(
     if !site.languages.contains(&body.language) {
         return Err(ConsentError::UnknownLanguage(body.language.to_string()));
     }
-    if text_hash(&site, &body.language).as_deref() != Some(body.text_hash.as_str()) {
+    if state.derived.get(&site).text_hash(&body.language) != Some(body.text_hash.as_str()) {
         return Err(ConsentError::StaleTexts(body.language.to_string()));
     }
     let choices = Choices::resolve(&site, &body)?;

@@ -27,6 +27,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub behind_proxy: bool,
     pub key: Arc<crate::signing::Key>,
+    /// Public JSON, ETag and text hashes of each site's current config.
+    pub derived: config::DerivedCache,
 }
 
 /// Runs blocking store work on actix's blocking pool, never on the async
@@ -45,7 +47,7 @@ pub async fn load_site(
     id: SiteId,
 ) -> Result<Option<Arc<SiteConfig>>, StoreError> {
     let store = state.store.clone();
-    Ok(blocking(move || store.site(&id)).await?.map(Arc::new))
+    blocking(move || store.site(&id)).await
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -29,6 +29,8 @@ pub enum StoreError {
     Random(String),
     #[error("database migration failed: {0}")]
     Migration(String),
+    #[error("could not start a thread: {0}")]
+    Thread(String),
 }
 
 /// A record to append, validated against `site` by the caller; the store
@@ -138,7 +140,8 @@ pub struct TokenRow {
 }
 
 pub trait Store: Send + Sync + 'static {
-    fn site(&self, id: &SiteId) -> Result<Option<SiteConfig>, StoreError>;
+    /// A site's config, shared: stores may cache them.
+    fn site(&self, id: &SiteId) -> Result<Option<Arc<SiteConfig>>, StoreError>;
     /// Creates the site or replaces its config.
     fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError>;
     /// Creates a site; false when one with that id exists.

@@ -2,8 +2,9 @@
 //! disk before it returns), migrations compiled into the binary, one write
 //! connection and a small pool of read connections.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crumb_schema::{Category, ConsentId, Event, SiteConfig, SiteId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -22,12 +23,24 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_tokens.sql"),
     include_str!("../../migrations/0003_checkpoints.sql"),
+    include_str!("../../migrations/0004_sites_version.sql"),
 ];
 
 pub struct SqliteStore {
     path: PathBuf,
     write: Mutex<Connection>,
     idle_readers: Mutex<Vec<Connection>>,
+    sites: Mutex<SiteCache>,
+}
+
+/// Parsed site configs as of `sites_version` (see migration 0004). Every
+/// request needs its site; checking one integer is far cheaper than reading
+/// and parsing the config, and the counter also catches changes made by
+/// another process, such as `crumb site update` beside a running server.
+#[derive(Default)]
+struct SiteCache {
+    version: i64,
+    sites: HashMap<SiteId, Arc<SiteConfig>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -53,11 +66,46 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
+        // Consent ids are random, so inserts touch pages all over the
+        // `records_by_consent` index; a larger cache on the one write
+        // connection keeps those pages in memory instead of re-reading
+        // them for every batch.
+        conn.pragma_update(None, "cache_size", -65536)?;
         Ok(Self {
             path: path.to_owned(),
             write: Mutex::new(conn),
             idle_readers: Mutex::new(Vec::new()),
+            sites: Mutex::new(SiteCache::default()),
         })
+    }
+
+    /// Moves most WAL checkpointing off the write path: a thread with its
+    /// own connection runs a passive checkpoint (which never blocks the
+    /// writer) ten times a second, until the store is dropped. The writer
+    /// still checkpoints once the WAL passes 16 MB, because only a
+    /// checkpoint on the write path, between two commits, lets SQLite
+    /// start the WAL over; by then nearly every page is already copied.
+    pub fn checkpoint_in_background(store: &Arc<SqliteStore>) -> Result<(), StoreError> {
+        let conn = open_connection(&store.path)?;
+        store
+            .write
+            .lock()
+            .unwrap()
+            .pragma_update(None, "wal_autocheckpoint", 4096)?;
+        let weak = Arc::downgrade(store);
+        std::thread::Builder::new()
+            .name("crumb-checkpoint".into())
+            .spawn(move || {
+                while weak.strong_count() > 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -148,6 +196,7 @@ fn chain_head(conn: &Connection, site: &SiteId) -> Result<(u64, String), StoreEr
 fn body_for(
     tx: &Transaction<'_>,
     draft: &Draft,
+    (seq, prev_hash): (u64, String),
 ) -> Result<Result<RecordBody, AppendError>, StoreError> {
     let site = &draft.site;
     let event_time = timefmt::format(draft.event_time);
@@ -205,7 +254,6 @@ fn body_for(
     let (categories_granted, categories_denied, services_granted, services_denied) =
         split_choices(&choices);
     debug_assert!(categories_granted.contains(&Category::Necessary));
-    let (seq, prev_hash) = chain_head(tx, &site.id)?;
     Ok(Ok(RecordBody {
         seq: seq + 1,
         record_id: random_uuid()?.to_string(),
@@ -230,14 +278,37 @@ fn body_for(
 }
 
 impl Store for SqliteStore {
-    fn site(&self, id: &SiteId) -> Result<Option<SiteConfig>, StoreError> {
+    fn site(&self, id: &SiteId) -> Result<Option<Arc<SiteConfig>>, StoreError> {
         self.read(|conn| {
+            let version: i64 = conn
+                .prepare_cached("SELECT v FROM sites_version")?
+                .query_row([], |r| r.get(0))?;
+            {
+                let mut cache = self.sites.lock().unwrap();
+                if cache.version != version {
+                    cache.sites.clear();
+                    cache.version = version;
+                }
+                if let Some(site) = cache.sites.get(id) {
+                    return Ok(Some(site.clone()));
+                }
+            }
+            // Read after the version: the config is at least as new as
+            // `version`, so caching it under that version is safe (a newer
+            // version only causes one more reload).
             let json: Option<String> = conn
                 .prepare_cached("SELECT config FROM sites WHERE id = ?1")?
                 .query_row([id.as_str()], |r| r.get(0))
                 .optional()?;
-            json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Corrupt(e.to_string())))
-                .transpose()
+            let Some(json) = json else { return Ok(None) };
+            let site: Arc<SiteConfig> = Arc::new(
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            );
+            let mut cache = self.sites.lock().unwrap();
+            if cache.version == version {
+                cache.sites.insert(id.clone(), site.clone());
+            }
+            Ok(Some(site))
         })
     }
 
@@ -283,8 +354,15 @@ impl Store for SqliteStore {
         let mut conn = self.write.lock().unwrap();
         let tx = conn.transaction()?;
         let mut results = Vec::with_capacity(drafts.len());
+        // Each site's chain head, read once per batch and then carried
+        // along in memory: the batch is the only writer.
+        let mut heads: HashMap<SiteId, (u64, String)> = HashMap::new();
         for draft in &drafts {
-            let body = match body_for(&tx, draft)? {
+            let head = match heads.get(&draft.site.id) {
+                Some(head) => head.clone(),
+                None => chain_head(&tx, &draft.site.id)?,
+            };
+            let body = match body_for(&tx, draft, head)? {
                 Ok(body) => body,
                 Err(refused) => {
                     results.push(Err(refused));
@@ -305,6 +383,10 @@ impl Store for SqliteStore {
                 record.canonical,
                 record.hash,
             ])?;
+            heads.insert(
+                record.body.site_id.clone(),
+                (record.body.seq, record.hash.clone()),
+            );
             results.push(Ok(record));
         }
         tx.commit()?;

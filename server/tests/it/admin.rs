@@ -37,7 +37,7 @@ fn site_config(app: &TestApp, id: &str) -> Option<Value> {
     let store = app.store();
     crumb_server::storage::Store::site(&store, &crumb_schema::SiteId::parse(id).unwrap())
         .unwrap()
-        .map(|s| serde_json::to_value(s).unwrap())
+        .map(|s| serde_json::to_value(&*s).unwrap())
 }
 
 #[test]

@@ -170,7 +170,7 @@ impl TestApp {
 
     pub fn site(&self) -> SiteConfig {
         let id = crumb_schema::SiteId::parse("demo").unwrap();
-        self.store().site(&id).unwrap().unwrap()
+        Arc::unwrap_or_clone(self.store().site(&id).unwrap().unwrap())
     }
 
     pub fn put_site(&self, site: &SiteConfig) {

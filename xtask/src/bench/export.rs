@@ -1,0 +1,4 @@
+//! placeholder
+pub fn run(_smoke: bool) -> anyhow::Result<()> {
+    anyhow::bail!("not yet")
+}

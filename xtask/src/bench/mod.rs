@@ -1,0 +1,224 @@
+//! `cargo xtask bench <server|export|widget> [--smoke]`: the benchmarks
+//! with budgets. Each writes its figures as JSON to `bench/results/` and
+//! prints a table. `--smoke` runs a seconds-long version (CI runs those so
+//! the benches keep working; its figures mean nothing and go to
+//! `*-smoke.json`, which git ignores).
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use anyhow::{Context as _, bail};
+
+mod export;
+mod server;
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    let smoke = args.iter().any(|a| a == "--smoke");
+    match args.first().map(String::as_str) {
+        Some("server") => server::run(smoke),
+        Some("export") => export::run(smoke),
+        Some("widget") => widget(smoke),
+        _ => bail!("usage: cargo xtask bench <server|export|widget> [--smoke]"),
+    }
+}
+
+/// The widget bench drives Chromium, so it lives beside the end-to-end
+/// tests and reuses their WebDriver client and test server.
+fn widget(smoke: bool) -> anyhow::Result<()> {
+    crate::widget::build()?;
+    let mut args = vec![
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "crumb-e2e",
+        "--bin",
+        "widget-bench",
+        "--",
+    ];
+    if smoke {
+        args.push("--smoke");
+    }
+    crate::cmd("cargo", &args)
+}
+
+/// Installs a Debian package when its command is missing (CI runs as root
+/// on a fresh machine).
+pub fn ensure_apt(command: &str, package: &str) -> anyhow::Result<()> {
+    if Path::new("/usr/bin").join(command).exists() {
+        return Ok(());
+    }
+    crate::cmd("apt-get", &["install", "-y", "-q", package])
+        .or_else(|_| {
+            crate::cmd("apt-get", &["update", "-q"])?;
+            crate::cmd("apt-get", &["install", "-y", "-q", package])
+        })
+        .with_context(|| format!("installing {package} (needed for `{command}`)"))
+}
+
+/// Builds the release `crumb` binary and returns its path.
+pub fn crumb_binary() -> anyhow::Result<PathBuf> {
+    crate::cmd(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "crumb-server",
+            "--bin",
+            "crumb",
+        ],
+    )?;
+    Ok(PathBuf::from("target/release/crumb"))
+}
+
+/// A fresh scratch folder under `target/bench/`.
+pub fn scratch(name: &str) -> anyhow::Result<PathBuf> {
+    let dir = PathBuf::from("target/bench").join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// `crumb` with the database (and its key) in `db`.
+pub fn crumb(bin: &Path, db: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.env("CRUMB_DATABASE", db)
+        .env("CRUMB_LOG", "warn")
+        .env_remove("CRUMB_CONFIG");
+    c
+}
+
+/// Runs `crumb`, failing with its stderr when it fails; returns stdout.
+pub fn crumb_ok(bin: &Path, db: &Path, args: &[&str]) -> anyhow::Result<String> {
+    let out = crumb(bin, db).args(args).output()?;
+    if !out.status.success() {
+        bail!(
+            "crumb {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// A `crumb serve` child on a free port; stopped with SIGTERM (a graceful
+/// shutdown) when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    pub fn start(bin: &Path, db: &Path, workers: Option<usize>) -> anyhow::Result<Server> {
+        let mut c = crumb(bin, db);
+        c.arg("serve")
+            .env("CRUMB_PORT", "0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(w) = workers {
+            c.env("CRUMB_WORKERS", w.to_string());
+        }
+        let mut child = c.spawn().context("starting crumb serve")?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().context("no stdout")?;
+        BufReader::new(stdout).read_line(&mut line)?;
+        // "Crumb listening on http://127.0.0.1:PORT/"
+        let addr = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .map(|s| s.trim_end_matches('/').to_owned())
+            .filter(|s| s.contains(':'))
+            .with_context(|| format!("unexpected first line from crumb serve: {line:?}"))?;
+        Ok(Server { child, addr })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub fn stop(mut self) -> anyhow::Result<()> {
+        self.terminate()
+    }
+
+    fn terminate(&mut self) -> anyhow::Result<()> {
+        if self.child.try_wait()?.is_none() {
+            Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status()?;
+            self.child.wait()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.terminate();
+    }
+}
+
+/// A plain HTTP/1.1 GET (the benches need one or two; not worth a client
+/// crate in xtask). Returns the body of a 200 answer.
+pub fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
+    let mut s = TcpStream::connect(addr)?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let (head, body) = raw.split_once("\r\n\r\n").context("no HTTP header end")?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
+    }
+    Ok(body.to_owned())
+}
+
+/// Writes a bench's figures to `bench/results/<name>.json` (or
+/// `<name>-smoke.json`).
+pub fn save(name: &str, smoke: bool, value: &serde_json::Value) -> anyhow::Result<PathBuf> {
+    let dir = Path::new("bench/results");
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join(if smoke {
+        format!("{name}-smoke.json")
+    } else {
+        format!("{name}.json")
+    });
+    std::fs::write(&file, serde_json::to_string_pretty(value)? + "\n")?;
+    println!("wrote {}", file.display());
+    Ok(file)
+}
+
+/// A short description of the machine, stored with every result.
+pub fn machine() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "date": date(),
+    })
+}
+
+fn date() -> String {
+    Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
