@@ -34,7 +34,12 @@ impl std::fmt::Debug for WidgetAssets {
     }
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+/// Whether an `Accept-Encoding` value allows gzip.
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.contains("gzip")
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(bytes).expect("writing to memory");
     e.finish().expect("writing to memory")
@@ -100,7 +105,7 @@ impl WidgetAssets {
                 .headers()
                 .get(header::ACCEPT_ENCODING)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("gzip"));
+                .is_some_and(accepts_gzip);
             let mut b = HttpResponse::Ok();
             b.content_type(asset.content_type);
             if gzip_ok {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::{not_found, respond};
@@ -12,6 +12,13 @@ use super::error::{not_found, respond};
 /// The folder served at `/`, if any.
 #[derive(Debug, Clone)]
 pub struct StaticDir(pub Option<PathBuf>);
+
+/// Types worth compressing.
+fn compressible(content_type: &str) -> bool {
+    content_type.starts_with("text/")
+        || content_type.starts_with("application/json")
+        || content_type.starts_with("image/svg")
+}
 
 fn content_type(path: &Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()) {
@@ -59,12 +66,55 @@ pub async fn fallback(req: HttpRequest, dir: web::Data<StaticDir>) -> HttpRespon
     let Some(path) = resolve(&root, req.path()) else {
         return not_found(req).await;
     };
+    let kind = content_type(&path);
+    // Text goes out gzipped (level 9, like the widget) when the client
+    // takes it: pages are measured as served.
+    let gzip = compressible(kind)
+        && req
+            .headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(crate::widget::accepts_gzip);
+    // Browsers revalidate (`no-cache`); an unchanged file costs a 304.
+    let if_none_match = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let read_path = path.clone();
-    match web::block(move || std::fs::read(read_path)).await {
-        Ok(Ok(bytes)) => HttpResponse::Ok()
-            .content_type(content_type(&path))
-            .insert_header(("Cache-Control", "no-cache"))
-            .body(bytes),
+    let read = web::block(move || {
+        let bytes = std::fs::read(read_path)?;
+        let etag = format!("\"{}\"", &crate::record::sha256_hex(&bytes)[..32]);
+        if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+            return Ok::<_, std::io::Error>((etag, None));
+        }
+        Ok((
+            etag,
+            Some(if gzip {
+                crate::widget::gzip(&bytes)
+            } else {
+                bytes
+            }),
+        ))
+    });
+    match read.await {
+        Ok(Ok((etag, body))) => {
+            let mut resp = match body {
+                Some(_) => HttpResponse::Ok(),
+                None => HttpResponse::NotModified(),
+            };
+            resp.content_type(kind)
+                .insert_header((header::CACHE_CONTROL, "no-cache"))
+                .insert_header((header::ETAG, etag))
+                .insert_header((header::VARY, "Accept-Encoding"));
+            match body {
+                Some(bytes) if gzip => resp
+                    .insert_header((header::CONTENT_ENCODING, "gzip"))
+                    .body(bytes),
+                Some(bytes) => resp.body(bytes),
+                None => resp.finish(),
+            }
+        }
         _ => not_found(req).await,
     }
 }

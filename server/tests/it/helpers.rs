@@ -2,7 +2,7 @@
 //! temporary database, the demo site and a manual clock; `TestApp` has
 //! typed request helpers. Logs are off unless `TEST_LOG` is set.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 
 use crumb_schema::{Choices, LanguageTag, Method, SiteConfig, TextHash};
@@ -64,6 +64,7 @@ pub fn spawn_app_in(dir: Arc<TempDir>) -> TestApp {
     let settings = Settings {
         port: 0,
         database: dir.path().join("crumb.db"),
+        static_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/site")),
         workers: Some(2),
         ..Settings::default()
     };

@@ -1,6 +1,7 @@
 //! The server's integration tests: one binary, one module per area.
 
 mod admin;
+mod assets;
 mod audit;
 mod bad_input;
 mod config;

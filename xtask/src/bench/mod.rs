@@ -88,10 +88,15 @@ pub fn scratch(name: &str) -> anyhow::Result<PathBuf> {
 /// `crumb` with the database (and its key) in `db`.
 pub fn crumb(bin: &Path, db: &Path) -> Command {
     let mut c = Command::new(bin);
+    with_db(&mut c, db);
+    c
+}
+
+/// The environment that points `crumb` at `db` and nothing else.
+pub fn with_db<'a>(c: &'a mut Command, db: &Path) -> &'a mut Command {
     c.env("CRUMB_DATABASE", db)
         .env("CRUMB_LOG", "warn")
-        .env_remove("CRUMB_CONFIG");
-    c
+        .env_remove("CRUMB_CONFIG")
 }
 
 /// Runs `crumb`, failing with its stderr when it fails; returns stdout.

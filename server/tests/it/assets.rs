@@ -1,0 +1,78 @@
+//! Static pages (`static_dir`): served as they are, gzipped when the
+//! client accepts it, never outside the folder.
+
+use std::io::Read as _;
+
+use crate::helpers::spawn_app;
+
+const PAGE: &str = include_str!("../../../examples/site/cookie-policy.html");
+
+#[test]
+fn pages_are_gzipped_for_clients_that_accept_it() {
+    // Arrange
+    let app = spawn_app();
+
+    // Act
+    let resp = ureq::get(&format!("{}/cookie-policy.html", app.address))
+        .set("Accept-Encoding", "gzip, deflate, br")
+        .call()
+        .unwrap();
+
+    // Assert
+    assert_eq!(resp.header("content-encoding"), Some("gzip"));
+    assert_eq!(resp.header("vary"), Some("Accept-Encoding"));
+    let mut gz = Vec::new();
+    resp.into_reader().read_to_end(&mut gz).unwrap();
+    assert!(gz.len() < PAGE.len(), "{} bytes gzipped", gz.len());
+    let mut page = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut page)
+        .unwrap();
+    assert_eq!(page, PAGE);
+}
+
+#[test]
+fn pages_are_plain_for_clients_without_gzip() {
+    let app = spawn_app();
+
+    let resp = app.get("/cookie-policy.html");
+
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("content-encoding"), None);
+    assert_eq!(resp.body, PAGE);
+}
+
+#[test]
+fn nothing_outside_the_folder_is_served() {
+    let app = spawn_app();
+
+    for path in ["/../Cargo.toml", "/.hidden", "/%2e%2e/Cargo.toml"] {
+        let resp = app.get(path);
+        assert_eq!(resp.status, 404, "{path}");
+    }
+}
+
+#[test]
+fn unchanged_pages_are_revalidated_with_304() {
+    let app = spawn_app();
+    let first = app.get("/cookie-policy.html");
+    let etag = first.header("etag").expect("an ETag").to_owned();
+
+    let again = app.request(
+        "GET",
+        "/cookie-policy.html",
+        &[("If-None-Match", &etag)],
+        None,
+    );
+
+    assert_eq!(again.status, 304);
+    assert_eq!(again.body, "");
+    let stale = app.request(
+        "GET",
+        "/cookie-policy.html",
+        &[("If-None-Match", "\"x\"")],
+        None,
+    );
+    assert_eq!(stale.status, 200);
+    assert_eq!(stale.body, PAGE);
+}
