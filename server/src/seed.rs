@@ -86,7 +86,8 @@ pub fn seed(
             ip_network: format!("203.0.{}.0/24", i % 256),
         });
         if drafts.len() == batch || i + 1 == count {
-            let results = store.append(std::mem::take(&mut drafts))?;
+            let results = store.append(&drafts)?;
+            drafts.clear();
             stored += results.iter().filter(|r| r.is_ok()).count() as u64;
             progress(stored);
         }

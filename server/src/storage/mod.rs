@@ -152,7 +152,7 @@ pub trait Store: Send + Sync + 'static {
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError>;
     /// Appends a batch in one transaction and returns one result per draft,
     /// in order. `Err` means nothing of the batch was stored.
-    fn append(&self, drafts: Vec<Draft>) -> Result<Vec<AppendResult>, StoreError>;
+    fn append(&self, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError>;
     fn record_count(&self) -> Result<u64, StoreError>;
     /// Every record of one consent on one site, oldest first.
     fn history(&self, site: &SiteId, consent: &ConsentId) -> Result<Vec<Record>, StoreError>;

@@ -350,14 +350,17 @@ impl Store for SqliteStore {
         self.read(|conn| latest_in(conn, consent))
     }
 
-    fn append(&self, drafts: Vec<Draft>) -> Result<Vec<AppendResult>, StoreError> {
+    fn append(&self, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError> {
         let mut conn = self.write.lock().unwrap();
-        let tx = conn.transaction()?;
+        // IMMEDIATE: take the write lock up front (waiting for it with the
+        // busy timeout) rather than upgrading a read half-way, which fails
+        // at once when another connection wrote in between.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(drafts.len());
         // Each site's chain head, read once per batch and then carried
         // along in memory: the batch is the only writer.
         let mut heads: HashMap<SiteId, (u64, String)> = HashMap::new();
-        for draft in &drafts {
+        for draft in drafts {
             let head = match heads.get(&draft.site.id) {
                 Some(head) => head.clone(),
                 None => chain_head(&tx, &draft.site.id)?,

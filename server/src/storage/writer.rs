@@ -63,6 +63,27 @@ impl Writer {
     }
 }
 
+/// Appends a batch, trying again a few times while SQLite reports the
+/// database busy (another process holding a lock longer than the busy
+/// timeout, e.g. during its own checkpoint): a failed batch stored nothing,
+/// so a retry is safe, and it beats failing a visitor's request.
+fn append_retrying(store: &dyn Store, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError> {
+    let mut pause = std::time::Duration::from_millis(5);
+    for _ in 0..5 {
+        match store.append(drafts) {
+            Err(StoreError::Sqlite(e))
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                tracing::warn!(error = %e, "database busy; retrying the batch");
+                std::thread::sleep(pause);
+                pause *= 4;
+            }
+            other => return other,
+        }
+    }
+    store.append(drafts)
+}
+
 fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -76,7 +97,7 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
         let (drafts, replies): (Vec<_>, Vec<_>) =
             batch.drain(..).map(|j| (j.draft, j.reply)).unzip();
         let n = drafts.len();
-        match store.append(drafts) {
+        match append_retrying(store.as_ref(), &drafts) {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     // The requester may have gone away; the record stays.

@@ -215,7 +215,7 @@ impl TestApp {
                     ip_network: "192.0.2.0/24".into(),
                 })
                 .collect();
-            for r in store.append(drafts).unwrap() {
+            for r in store.append(&drafts).unwrap() {
                 r.unwrap();
             }
         }

@@ -364,6 +364,26 @@ fn main() {
         .put_site(&bench_site(&base), time::OffsetDateTime::now_utc())
         .unwrap();
 
+    if let Ok(name) = std::env::var("BENCH_TRACE") {
+        let tool = TOOLS.iter().find(|t| slug(t.name) == name).unwrap();
+        for _ in 0..3 {
+            let browser = Browser::new(1280, 800);
+            let url = format!("{base}/{}.html", slug(tool.name));
+            browser.goto(&url);
+            wait_for(&browser, "window.__banner");
+            std::thread::sleep(Duration::from_millis(1000));
+            browser.js(&format!(
+                "document.querySelector('{}').click();",
+                tool.accept
+            ));
+            std::thread::sleep(Duration::from_millis(500));
+            browser.goto(&url);
+            wait_for(&browser, "window.__ran");
+            let t = browser.js("return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource')).map(e => e.name.split('/').pop().slice(0,24) + ' start ' + e.startTime.toFixed(1) + ' reqStart ' + e.requestStart.toFixed(1) + ' end ' + e.responseEnd.toFixed(1) + ' size ' + e.transferSize).join(' | ') + ' | ran ' + window.__ran + ' dcl ' + performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd");
+            eprintln!("{}\n", t.as_str().unwrap());
+        }
+        return;
+    }
     // One untimed pass warms Chromium's own caches and the server.
     for tool in TOOLS {
         run_once(&base, tool);
