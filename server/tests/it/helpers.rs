@@ -199,7 +199,7 @@ impl TestApp {
         };
         let indexes: Vec<usize> = (0..n).collect();
         for chunk in indexes.chunks(5000) {
-            let drafts = chunk
+            let drafts: Vec<Draft> = chunk
                 .iter()
                 .map(|&i| Draft {
                     site: site.clone(),
