@@ -282,41 +282,79 @@ fn export(
     let site = find_site(&store, site)?.id;
     let range = parse_range(from.as_deref(), to.as_deref()).map_err(anyhow::Error::msg)?;
     let format = Format::parse(format).context("format is ndjson or csv")?;
-    let mut out: Box<dyn std::io::Write> = match &output {
+    let mut out: Box<dyn std::io::Write + Send> = match &output {
         Some(path) => Box::new(BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+        None => Box::new(BufWriter::new(std::io::stdout())),
     };
     // A spinner with a count on a terminal; indicatif draws nothing when
     // stderr is not one.
     let progress = indicatif::ProgressBar::new_spinner().with_message("records exported");
-    let mut exporter = Exporter::new(format)?;
-    let mut failed = None;
-    let n = store.for_each_record(Some(&site), &range, &mut |body, hash| {
-        let step = exporter
-            .push(body, hash)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| {
+    if format == Format::Ndjson {
+        // NDJSON lines are the stored bytes plus the hash: cheaper to write
+        // straight away than to hand to another thread.
+        let mut buf = Vec::with_capacity(128 * 1024);
+        let mut failed = None;
+        let n = store.for_each_record(Some(&site), &range, &mut |body, hash| {
+            crumb_server::export::ndjson_line(body, hash, &mut buf);
+            progress.inc(1);
+            if buf.len() >= 64 * 1024 {
+                if let Err(e) = out.write_all(&buf) {
+                    failed = Some(e);
+                    return false;
+                }
+                buf.clear();
+            }
+            true
+        })?;
+        if let Some(e) = failed {
+            return Err(anyhow::Error::from(e).context("export failed"));
+        }
+        out.write_all(&buf)?;
+        out.flush()?;
+        progress.finish_and_clear();
+        eprintln!("exported {n} records of site {site}");
+        return Ok(());
+    }
+    // CSV: two threads. This one reads SQLite, the other parses, formats and
+    // writes, in chunks over a short queue (which also bounds the memory).
+    const CHUNK: usize = 1024;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(String, String)>>(8);
+    let n = std::thread::scope(|s| {
+        let writer = s.spawn(move || -> anyhow::Result<()> {
+            let mut exporter = Exporter::new(format)?;
+            for chunk in rx {
+                for (body, hash) in &chunk {
+                    exporter.push(body, hash)?;
+                }
                 if exporter.buffered() >= 64 * 1024 {
                     out.write_all(&exporter.take())?;
                 }
-                Ok(())
-            });
-        progress.inc(1);
-        match step {
-            Ok(()) => true,
-            Err(e) => {
-                failed = Some(e);
-                false
             }
-        }
+            out.write_all(&exporter.take())?;
+            out.flush()?;
+            Ok(())
+        });
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let read = store.for_each_record(Some(&site), &range, &mut |body, hash| {
+            chunk.push((body.to_owned(), hash.to_owned()));
+            progress.inc(1);
+            // A failed send means the writer stopped; its error says why.
+            chunk.len() < CHUNK
+                || tx
+                    .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                    .is_ok()
+        });
+        let last = tx.send(chunk);
+        drop(tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the export writer panicked")));
+        written.context("export failed")?;
+        last.map_err(|_| anyhow::anyhow!("the export writer stopped early"))?;
+        anyhow::Ok(read?)
     })?;
-    if let Some(e) = failed {
-        return Err(e.context("export failed"));
-    }
-    out.write_all(&exporter.take())?;
-    out.flush()?;
     progress.finish_and_clear();
     eprintln!("exported {n} records of site {site}");
     Ok(())
