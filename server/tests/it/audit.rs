@@ -426,3 +426,29 @@ fn purge_leaves_a_signed_checkpoint_and_the_chain_still_verifies() {
         stdout(&out)
     );
 }
+
+#[test]
+fn cli_csv_export_matches_the_api_across_chunks() {
+    // Arrange: more records than one chunk of the CLI's two-thread CSV
+    // export, with user agents that need quoting.
+    let app = spawn_app();
+    app.seed(2500, |i| format!("agent \"{i}\", with, commas"));
+    let file = app.dir.path().join("log.csv");
+    let file = file.to_str().unwrap();
+
+    // Act
+    let out = app.crumb(&["export", "--site", "demo", "--format", "csv", "-o", file]);
+
+    // Assert
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli = std::fs::read_to_string(file).unwrap();
+    assert_eq!(cli, export(&app, "?format=csv"));
+    assert_eq!(
+        csv::Reader::from_reader(cli.as_bytes()).records().count(),
+        2500
+    );
+}
