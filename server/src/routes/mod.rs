@@ -46,6 +46,9 @@ pub async fn load_site(
     state: &web::Data<AppState>,
     id: SiteId,
 ) -> Result<Option<Arc<SiteConfig>>, StoreError> {
+    if let Some(site) = state.store.recent_site(&id) {
+        return Ok(Some(site));
+    }
     let store = state.store.clone();
     blocking(move || store.site(&id)).await
 }

@@ -142,6 +142,12 @@ pub struct TokenRow {
 pub trait Store: Send + Sync + 'static {
     /// A site's config, shared: stores may cache them.
     fn site(&self, id: &SiteId) -> Result<Option<Arc<SiteConfig>>, StoreError>;
+    /// A site's config if the store has it in memory and known current,
+    /// without any I/O (so callable on an async worker); else `None` and the
+    /// caller uses [`Store::site`].
+    fn recent_site(&self, _id: &SiteId) -> Option<Arc<SiteConfig>> {
+        None
+    }
     /// Creates the site or replaces its config.
     fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError>;
     /// Creates a site; false when one with that id exists.

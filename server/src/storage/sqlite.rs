@@ -41,6 +41,25 @@ pub struct SqliteStore {
 struct SiteCache {
     version: i64,
     sites: HashMap<SiteId, Arc<SiteConfig>>,
+    /// When `version` was last read from the database, and the value of
+    /// [`SITES_WRITTEN`] then.
+    checked: Option<(std::time::Instant, u64)>,
+}
+
+/// Changes to `sites` made through any store in this process. Together with
+/// a recent `sites_version` check this lets [`Store::recent_site`] answer
+/// from memory: changes from this process are seen at once, changes from
+/// another process (the CLI) within [`RECHECK`].
+static SITES_WRITTEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+const RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+fn sites_written() -> u64 {
+    SITES_WRITTEN.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Called after every committed change to `sites`.
+fn sites_changed() {
+    SITES_WRITTEN.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -278,7 +297,19 @@ fn body_for(
 }
 
 impl Store for SqliteStore {
+    fn recent_site(&self, id: &SiteId) -> Option<Arc<SiteConfig>> {
+        let cache = self.sites.lock().ok()?;
+        let (at, written) = cache.checked?;
+        if written != sites_written() || at.elapsed() > RECHECK {
+            return None;
+        }
+        cache.sites.get(id).cloned()
+    }
+
     fn site(&self, id: &SiteId) -> Result<Option<Arc<SiteConfig>>, StoreError> {
+        // Read before the version: a change committed after this point
+        // bumps the counter again, so it is never hidden.
+        let written = sites_written();
         self.read(|conn| {
             let version: i64 = conn
                 .prepare_cached("SELECT v FROM sites_version")?
@@ -289,6 +320,7 @@ impl Store for SqliteStore {
                     cache.sites.clear();
                     cache.version = version;
                 }
+                cache.checked = Some((std::time::Instant::now(), written));
                 if let Some(site) = cache.sites.get(id) {
                     return Ok(Some(site.clone()));
                 }
@@ -323,6 +355,7 @@ impl Store for SqliteStore {
                  updated_at = excluded.updated_at",
             params![site.id.as_str(), json, site.revision.get(), now],
         )?;
+        sites_changed();
         Ok(())
     }
 
@@ -334,6 +367,7 @@ impl Store for SqliteStore {
              VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (id) DO NOTHING",
             params![site.id.as_str(), json, site.revision.get(), now],
         )?;
+        sites_changed();
         Ok(n == 1)
     }
 
@@ -343,6 +377,7 @@ impl Store for SqliteStore {
             .lock()
             .unwrap()
             .execute("DELETE FROM sites WHERE id = ?1", [id.as_str()])?;
+        sites_changed();
         Ok(n == 1)
     }
 

@@ -216,3 +216,27 @@ fn lookup_of_unknown_consent_is_404() {
     assert_eq!(resp.status, 404);
     assert_eq!(app.record_count(), 0);
 }
+
+#[test]
+fn a_revision_bump_from_another_process_reaches_the_running_server() {
+    // Arrange: the server has the site in memory.
+    let app = spawn_app();
+    assert_eq!(app.record_consent(&app.analytics_only()).status, 201);
+
+    // Act: the CLI, a separate process, bumps the revision.
+    let out = app.crumb(&["site", "bump-revision", "demo"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The server re-reads the database's site counter at least every 100 ms.
+    std::thread::sleep(std::time::Duration::from_millis(150));
+
+    // Assert: a banner shown under revision 1 no longer counts.
+    let mut stale = app.analytics_only();
+    stale["revision"] = json!(1);
+    let resp = app.record_consent(&stale);
+    assert_eq!(resp.status, 409);
+    assert_eq!(resp.error_code(), "outdated_revision");
+}
