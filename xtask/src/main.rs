@@ -1,8 +1,9 @@
 //! Project automation, run as `cargo xtask <command>`:
 //!
 //! - `demo`: build the widget, then run the server with the demo site.
-//! - `test`: formatting, clippy (host and wasm32), the widget build, and
-//!   every test, the end-to-end ones in headless Chromium included.
+//! - `test`: formatting, clippy (host and wasm32), the widget build, every
+//!   test (the end-to-end ones in headless Chromium included), then a smoke
+//!   run of each benchmark.
 //! - `build-widget`: the release widget into `widget/dist/`.
 //! - `bench <server|export|widget> [--smoke]`: benchmarks with budgets.
 //!
@@ -15,6 +16,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail};
 
 mod bench;
+mod imports;
 mod widget;
 
 fn main() -> std::process::ExitCode {
@@ -124,5 +126,11 @@ fn test() -> anyhow::Result<()> {
     )?;
     // The end-to-end tests serve the release widget.
     widget::build()?;
-    cmd("cargo", &["test", "--workspace"])
+    cmd("cargo", &["test", "--workspace"])?;
+    // Seconds-long runs of every benchmark, so they keep working (their
+    // figures are not checked; the durability check of the server bench is).
+    for bench in ["server", "export", "widget"] {
+        bench::run(&[bench.to_owned(), "--smoke".to_owned()])?;
+    }
+    Ok(())
 }

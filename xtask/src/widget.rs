@@ -132,8 +132,10 @@ pub fn build() -> anyhow::Result<()> {
     } else {
         eprintln!("note: no wasm-opt >= 116 found (npm i -g binaryen); the wasm is larger");
     }
-    let wasm = std::fs::read(&wasm_path)?;
-    let glue = std::fs::read_to_string(out.join("crumb_widget.js"))?;
+    let (wasm, glue) = crate::imports::shorten(
+        &std::fs::read(&wasm_path)?,
+        &std::fs::read_to_string(out.join("crumb_widget.js"))?,
+    )?;
     let css = std::fs::read("widget/crumb.css")?;
     let loader = std::fs::read_to_string("widget/loader.js")?;
 
