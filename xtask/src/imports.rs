@@ -1,13 +1,18 @@
-//! Shortens the wasm module's import names. wasm-bindgen names every
-//! import `__wbg_<js name>_<16 hex digits>` in module
-//! `./crumb_widget_bg.js`; those names appear twice on the wire (in the
-//! wasm's import section and as keys of the glue's import object), and the
-//! hex digits hardly compress. They become `a`, `b`, ... in module `a`, in
-//! both files.
+//! Shortens the wasm module's import and internal export names.
+//! wasm-bindgen names every import `__wbg_<js name>_<16 hex digits>` in
+//! module `./crumb_widget_bg.js`; those names appear twice on the wire (in
+//! the wasm's import section and as keys of the glue's import object), and
+//! the hex digits hardly compress. They become `a`, `b`, ... in module `a`,
+//! in both files. Exports only the glue uses (`__wbindgen_malloc`, closure
+//! invokers, ...) become `$a`, `$b`, ...; `memory` and the widget's own API
+//! keep their names.
 
 use anyhow::{Context as _, bail};
 
 const MODULE: &str = "./crumb_widget_bg.js";
+/// Exports whose names are common words in the glue (`start` is also the
+/// name of its public function), left as they are.
+const KEEP: &[&str] = &["memory", "start", "widget_consent", "widget_show"];
 
 fn read_leb(bytes: &[u8], pos: &mut usize) -> anyhow::Result<u64> {
     let mut value = 0u64;
@@ -104,6 +109,7 @@ pub fn shorten(wasm: &[u8], glue: &str) -> anyhow::Result<(Vec<u8>, String)> {
     }
     let mut out = wasm[..8].to_vec();
     let mut renames = Vec::new();
+    let (mut imports, mut exports) = (0, 0);
     let mut pos = 8;
     while pos < wasm.len() {
         let id = wasm[pos];
@@ -111,6 +117,31 @@ pub fn shorten(wasm: &[u8], glue: &str) -> anyhow::Result<(Vec<u8>, String)> {
         let size = read_leb(wasm, &mut pos)? as usize;
         let body = wasm.get(pos..pos + size).context("truncated section")?;
         pos += size;
+        if id == 7 {
+            let mut p = 0;
+            let count = read_leb(body, &mut p)?;
+            let mut section = Vec::new();
+            write_leb(&mut section, count);
+            for _ in 0..count {
+                let name = read_name(body, &mut p)?;
+                let desc_start = p;
+                p += 1; // kind
+                read_leb(body, &mut p)?;
+                if KEEP.contains(&name) {
+                    write_name(&mut section, name);
+                } else {
+                    let short = format!("${}", short_name(exports));
+                    exports += 1;
+                    write_name(&mut section, &short);
+                    renames.push((name.to_owned(), short));
+                }
+                section.extend_from_slice(&body[desc_start..p]);
+            }
+            out.push(7);
+            write_leb(&mut out, section.len() as u64);
+            out.extend_from_slice(&section);
+            continue;
+        }
         if id != 2 {
             out.push(id);
             write_leb(&mut out, size as u64);
@@ -127,7 +158,8 @@ pub fn shorten(wasm: &[u8], glue: &str) -> anyhow::Result<(Vec<u8>, String)> {
             let desc_start = p;
             skip_desc(body, &mut p)?;
             if module == MODULE {
-                let short = short_name(renames.len());
+                let short = short_name(imports);
+                imports += 1;
                 write_name(&mut section, "a");
                 write_name(&mut section, &short);
                 renames.push((name.to_owned(), short));

@@ -127,7 +127,15 @@ pub fn build() -> anyhow::Result<()> {
         let p = wasm_path.to_str().expect("utf-8 path");
         cmd(
             "wasm-opt",
-            &["-Oz", "--strip-debug", "--strip-producers", p, "-o", p],
+            &[
+                "-Oz",
+                "--strip-debug",
+                "--strip-producers",
+                "--strip-target-features",
+                p,
+                "-o",
+                p,
+            ],
         )?;
     } else {
         eprintln!("note: no wasm-opt >= 116 found (npm i -g binaryen); the wasm is larger");
