@@ -68,9 +68,14 @@ pub fn gzip_len(bytes: &[u8]) -> usize {
     e.finish().expect("writing to memory").len()
 }
 
-/// Minifies the assembled crumb.js with esbuild when it is installed (CI
-/// installs it from npm); without it the file is served as written.
+/// Minifies the assembled crumb.js (or, with `loader` "css", the
+/// stylesheet) with esbuild when it is installed (CI installs it from npm);
+/// without it the file is served as written.
 fn minify(js: String) -> anyhow::Result<String> {
+    minify_as(js, "js")
+}
+
+fn minify_as(js: String, loader: &str) -> anyhow::Result<String> {
     use std::io::Write as _;
     if tool_version("esbuild").is_none() {
         eprintln!("note: esbuild not found (npm i -g esbuild); crumb.js is not minified");
@@ -78,6 +83,7 @@ fn minify(js: String) -> anyhow::Result<String> {
     }
     let mut child = Command::new("esbuild")
         .args(["--minify", "--target=es2020", "--log-level=warning"])
+        .arg(format!("--loader={loader}"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -144,7 +150,7 @@ pub fn build() -> anyhow::Result<()> {
         &std::fs::read(&wasm_path)?,
         &std::fs::read_to_string(out.join("crumb_widget.js"))?,
     )?;
-    let css = std::fs::read("widget/crumb.css")?;
+    let css = minify_as(std::fs::read_to_string("widget/crumb.css")?, "css")?.into_bytes();
     let loader = std::fs::read_to_string("widget/loader.js")?;
 
     let wasm_name = format!("crumb-{}.wasm", short_hash(&wasm));
