@@ -73,7 +73,7 @@ fn write_rate(bin: &Path, db: &Path, dir: &Path, seconds: u64) -> anyhow::Result
 pub fn run(smoke: bool) -> anyhow::Result<()> {
     ensure_apt("time", "time")?;
     ensure_apt("wrk", "wrk")?;
-    let bin = crumb_binary()?;
+    let bin = crumb_binary(smoke)?;
     let (count, big, seconds) = if smoke {
         (20_000u64, 50_000u64, 1)
     } else {

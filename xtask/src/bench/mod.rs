@@ -28,18 +28,11 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
 /// tests and reuses their WebDriver client and test server.
 fn widget(smoke: bool) -> anyhow::Result<()> {
     crate::widget::build()?;
-    let mut args = vec![
-        "run",
-        "--release",
-        "--quiet",
-        "-p",
-        "crumb-e2e",
-        "--bin",
-        "widget-bench",
-        "--",
-    ];
+    let mut args = vec!["run", "--quiet", "-p", "crumb-e2e", "--bin", "widget-bench"];
     if smoke {
-        args.push("--smoke");
+        args.extend(["--", "--smoke"]);
+    } else {
+        args.extend(["--release", "--"]);
     }
     crate::cmd("cargo", &args)
 }
@@ -58,21 +51,20 @@ pub fn ensure_apt(command: &str, package: &str) -> anyhow::Result<()> {
         .with_context(|| format!("installing {package} (needed for `{command}`)"))
 }
 
-/// Builds the release `crumb` binary and returns its path.
-pub fn crumb_binary() -> anyhow::Result<PathBuf> {
-    crate::cmd(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "crumb-server",
-            "--bin",
-            "crumb",
-        ],
-    )?;
-    Ok(PathBuf::from("target/release/crumb"))
+/// Builds the `crumb` binary and returns its path: the release build for
+/// real runs; for smoke runs the debug one `cargo test` already built
+/// (smoke figures mean nothing, and CI saves a release build).
+pub fn crumb_binary(smoke: bool) -> anyhow::Result<PathBuf> {
+    let mut args = vec!["build", "--quiet", "-p", "crumb-server", "--bin", "crumb"];
+    if !smoke {
+        args.push("--release");
+    }
+    crate::cmd("cargo", &args)?;
+    Ok(PathBuf::from(if smoke {
+        "target/debug/crumb"
+    } else {
+        "target/release/crumb"
+    }))
 }
 
 /// A fresh scratch folder under `target/bench/`.

@@ -241,7 +241,7 @@ impl Writes {
 
 pub fn run(smoke: bool) -> anyhow::Result<()> {
     ensure_apt("wrk", "wrk")?;
-    let bin = crumb_binary()?;
+    let bin = crumb_binary(smoke)?;
     let dir = scratch("server")?;
     let db = dir.join("bench.db");
     crumb_ok(&bin, &db, &["site", "create", "examples/demo-site.json"])?;
