@@ -84,9 +84,9 @@ fn examine(canonical: &str, hash: &str) -> Result<Link, Flaw> {
     })
 }
 
-/// Splits an export line into the record's canonical bytes and its hash,
-/// then examines it.
-fn examine_line(line: &[u8]) -> Result<Link, Flaw> {
+/// Splits an export line into the record's canonical bytes (rebuilt in
+/// `buf`, reused from line to line) and its hash, then examines it.
+fn examine_line(line: &[u8], buf: &mut String) -> Result<Link, Flaw> {
     let line = std::str::from_utf8(line).map_err(|_| (None, "not UTF-8".to_owned()))?;
     let split = line
         .len()
@@ -104,13 +104,16 @@ fn examine_line(line: &[u8]) -> Result<Link, Flaw> {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         })
         .ok_or_else(|| (None, "the line does not end with its hash".to_owned()))?;
-    examine(&format!("{head}}}"), hash)
+    buf.clear();
+    buf.push_str(head);
+    buf.push('}');
+    examine(buf, hash)
 }
 
 impl Verifier {
     /// Checks the next line of an NDJSON export.
     pub fn line(&mut self, line: &str) -> Result<(), Broken> {
-        let examined = examine_line(line.as_bytes());
+        let examined = examine_line(line.as_bytes(), &mut String::new());
         self.next(examined)
     }
 
@@ -209,6 +212,7 @@ pub fn verify_ndjson(reader: impl BufRead + Send) -> Result<Summary, VerifyError
             let block_rx = block_rx.clone();
             let done_tx = done_tx.clone();
             s.spawn(move || {
+                let mut buf = String::new();
                 loop {
                     let next = block_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok((i, block))) = next else { break };
@@ -218,7 +222,10 @@ pub fn verify_ndjson(reader: impl BufRead + Send) -> Result<Summary, VerifyError
                     if lines.last().is_some_and(|l| l.is_empty()) {
                         lines.pop();
                     }
-                    let examined = lines.into_iter().map(examine_line).collect();
+                    let examined = lines
+                        .into_iter()
+                        .map(|l| examine_line(l, &mut buf))
+                        .collect();
                     if done_tx.send((i, examined)).is_err() {
                         break;
                     }
