@@ -175,10 +175,13 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn random_uuid() -> Result<ConsentId, StoreError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| StoreError::Random(e.to_string()))?;
-    Ok(ConsentId::from_random_bytes(bytes))
+/// A new id for a consent or record: time-ordered (UUIDv7) from the
+/// event's time, so inserts land at the end of the consent index.
+fn new_id(at: OffsetDateTime) -> Result<ConsentId, StoreError> {
+    let mut random = [0u8; 10];
+    getrandom::fill(&mut random).map_err(|e| StoreError::Random(e.to_string()))?;
+    let ms = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    Ok(ConsentId::time_ordered(ms, random))
 }
 
 fn latest_in(conn: &Connection, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
@@ -233,7 +236,7 @@ fn body_for(
             choices,
         } => {
             let (id, event) = match consent_id {
-                None => (random_uuid()?, Event::Given),
+                None => (new_id(draft.event_time)?, Event::Given),
                 Some(id) => match previous(id)? {
                     Some(_) => (id.clone(), Event::Updated),
                     None => return Ok(Err(AppendError::UnknownConsent)),
@@ -275,7 +278,7 @@ fn body_for(
     debug_assert!(categories_granted.contains(&Category::Necessary));
     Ok(Ok(RecordBody {
         seq: seq + 1,
-        record_id: random_uuid()?.to_string(),
+        record_id: new_id(draft.event_time)?.to_string(),
         site_id: site.id.clone(),
         consent_id,
         event,
