@@ -21,8 +21,11 @@ struct Usage {
     peak_rss_mb: f64,
 }
 
-/// Runs `crumb args` under GNU time, discarding stdout.
+/// Runs `crumb args` under GNU time, discarding stdout. Dirty pages from
+/// the previous step (the seeding writes gigabytes) are flushed first, so
+/// their writeback is not charged to this one.
 fn measure(bin: &Path, db: &Path, args: &[&str]) -> anyhow::Result<Usage> {
+    Command::new("sync").status().context("running sync")?;
     let mut timed = Command::new("/usr/bin/time");
     timed.args(["-f", "CRUMB_TIME %e %M"]).arg(bin).args(args);
     let out = with_db(&mut timed, db)
