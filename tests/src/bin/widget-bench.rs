@@ -12,6 +12,8 @@
 //!
 //! The peers come from npm into `target/bench/widget/peers` (never
 //! committed). Prints one table and writes `bench/results/widget.json`.
+//! `BENCH_TRACE=<tool>` instead prints the resource timings of three
+//! returning visits of that tool's page, to see where the time goes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
