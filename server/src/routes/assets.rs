@@ -1,6 +1,8 @@
 //! Static files: the demo site (and, later, anything else an operator puts
 //! in `static_dir`). Anything that is not an API route lands here. Paths
 //! are resolved strictly inside the folder: no `..`, no hidden files.
+//! Text is sent gzipped to clients that accept it; every file carries an
+//! ETag, so revalidation (`no-cache`) of an unchanged file is a 304.
 
 use std::path::{Path, PathBuf};
 
@@ -84,7 +86,10 @@ pub async fn fallback(req: HttpRequest, dir: web::Data<StaticDir>) -> HttpRespon
     let read_path = path.clone();
     let read = web::block(move || {
         let bytes = std::fs::read(read_path)?;
-        let etag = format!("\"{}\"", &crate::record::sha256_hex(&bytes)[..32]);
+        // The gzipped representation gets its own tag, as HTTP asks of
+        // different encodings of one resource.
+        let hash = crate::record::sha256_hex(&bytes);
+        let etag = format!("\"{}{}\"", &hash[..32], if gzip { "-gz" } else { "" });
         if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
             return Ok::<_, std::io::Error>((etag, None));
         }

@@ -85,10 +85,10 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
-        // Consent ids are random, so inserts touch pages all over the
-        // `records_by_consent` index; a larger cache on the one write
-        // connection keeps those pages in memory instead of re-reading
-        // them for every batch.
+        // Every append touches the ends of three indexes and looks up the
+        // consents it updates; a larger cache on the one write connection
+        // keeps those pages in memory instead of re-reading them for every
+        // batch.
         conn.pragma_update(None, "cache_size", -65536)?;
         Ok(Self {
             path: path.to_owned(),
