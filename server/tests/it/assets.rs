@@ -21,6 +21,15 @@ fn pages_are_gzipped_for_clients_that_accept_it() {
     // Assert
     assert_eq!(resp.header("content-encoding"), Some("gzip"));
     assert_eq!(resp.header("vary"), Some("Accept-Encoding"));
+    // Each encoding is its own representation with its own tag.
+    let plain_etag = app
+        .get("/cookie-policy.html")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let gzip_etag = resp.header("etag").unwrap().to_owned();
+    assert_ne!(gzip_etag, plain_etag);
+    assert!(gzip_etag.ends_with("-gz\""), "{gzip_etag}");
     let mut gz = Vec::new();
     resp.into_reader().read_to_end(&mut gz).unwrap();
     assert!(gz.len() < PAGE.len(), "{} bytes gzipped", gz.len());
