@@ -41,7 +41,7 @@ pub fn check(req: &HttpRequest, site: &SiteConfig) -> Origin {
 /// always set because the answer depends on it (caches must not mix them).
 pub fn decorate(resp: &mut actix_web::HttpResponse, origin: &Origin) {
     let headers = resp.headers_mut();
-    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
     if let Origin::Allowed(o) = origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
     }

@@ -90,15 +90,23 @@ pub fn public_json(site: &SiteConfig) -> String {
 /// validation otherwise).
 #[derive(Debug)]
 pub struct Derived {
-    pub public_json: String,
+    pub public_json: web::Bytes,
     pub etag: String,
+    /// The same JSON gzipped (level 9, like the widget), and its tag: the
+    /// config is part of what every first-time visitor downloads.
+    pub public_gzip: web::Bytes,
+    pub etag_gzip: String,
     text_hashes: BTreeMap<LanguageTag, String>,
 }
 
 impl Derived {
     fn new(site: &SiteConfig) -> Derived {
         let public_json = public_json(site);
-        let etag = format!("\"{}\"", &sha256_hex(public_json.as_bytes())[..32]);
+        let hash = sha256_hex(public_json.as_bytes());
+        let etag = format!("\"{}\"", &hash[..32]);
+        let etag_gzip = format!("\"{}-gz\"", &hash[..32]);
+        let public_gzip = web::Bytes::from(crate::widget::gzip(public_json.as_bytes()));
+        let public_json = web::Bytes::from(public_json);
         let text_hashes = site
             .languages
             .iter()
@@ -107,6 +115,8 @@ impl Derived {
         Derived {
             public_json,
             etag,
+            public_gzip,
+            etag_gzip,
             text_hashes,
         }
     }
@@ -151,7 +161,16 @@ pub async fn get_config(
         .await?
         .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
     let derived = state.derived.get(&site);
-    let etag = &derived.etag;
+    let gzip = req
+        .headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(crate::widget::accepts_gzip);
+    let (etag, body) = if gzip {
+        (&derived.etag_gzip, &derived.public_gzip)
+    } else {
+        (&derived.etag, &derived.public_json)
+    };
     let not_modified = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -160,11 +179,15 @@ pub async fn get_config(
     let mut resp = if not_modified {
         HttpResponse::NotModified().finish()
     } else {
-        HttpResponse::Ok()
-            .content_type("application/json")
-            .body(derived.public_json.clone())
+        let mut ok = HttpResponse::Ok();
+        ok.content_type("application/json");
+        if gzip {
+            ok.insert_header((header::CONTENT_ENCODING, "gzip"));
+        }
+        ok.body(body.clone())
     };
     let headers = resp.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert(
         header::ETAG,

@@ -88,3 +88,48 @@ fn declaration_lists_categories_services_and_cookies_in_a_language() {
     );
     assert_eq!(app.get("/v1/sites/nope/declaration").status, 404);
 }
+
+#[test]
+fn config_is_gzipped_for_clients_that_accept_it() {
+    // Arrange
+    let app = spawn_app();
+    let plain = app.get("/v1/sites/demo/config");
+
+    // Act
+    let resp = ureq::get(&format!("{}/v1/sites/demo/config", app.address))
+        .set("Accept-Encoding", "gzip, br")
+        .set("Origin", "http://localhost:8080")
+        .call()
+        .unwrap();
+
+    // Assert: the same JSON, compressed, with its own tag; caches keep the
+    // encodings and the origins apart.
+    assert_eq!(resp.header("content-encoding"), Some("gzip"));
+    let vary: Vec<&str> = resp.all("vary");
+    assert!(
+        vary.contains(&"Accept-Encoding") && vary.contains(&"Origin"),
+        "{vary:?}"
+    );
+    let etag = resp.header("etag").unwrap().to_owned();
+    assert_ne!(Some(etag.as_str()), plain.header("etag"));
+    let mut gz = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut gz).unwrap();
+    assert!(
+        gz.len() * 2 < plain.body.len(),
+        "{} of {}",
+        gz.len(),
+        plain.body.len()
+    );
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut json).unwrap();
+    assert_eq!(json, plain.body);
+
+    // Revalidating the gzipped copy is a bodiless 304.
+    let again = app.request(
+        "GET",
+        "/v1/sites/demo/config",
+        &[("Accept-Encoding", "gzip"), ("If-None-Match", &etag)],
+        None,
+    );
+    assert_eq!(again.status, 304);
+}
