@@ -8,6 +8,7 @@ pub mod clock;
 pub mod cors;
 pub mod demo;
 pub mod export;
+pub mod http;
 pub mod lint;
 pub mod record;
 pub mod routes;

@@ -13,7 +13,7 @@ use crumb_server::clock::{Clock, SystemClock};
 use crumb_server::export::{Exporter, Format, parse_range};
 use crumb_server::settings::Settings;
 use crumb_server::startup::Application;
-use crumb_server::storage::{Role, SqliteStore, Store};
+use crumb_server::storage::{Role, SqliteStore, Store, TimeRange};
 use crumb_server::verify::{Summary, Verifier, VerifyError, verify_ndjson};
 use crumb_server::{auth, demo, signing, telemetry};
 
@@ -282,7 +282,7 @@ fn export(
     let site = find_site(&store, site)?.id;
     let range = parse_range(from.as_deref(), to.as_deref()).map_err(anyhow::Error::msg)?;
     let format = Format::parse(format).context("format is ndjson or csv")?;
-    let mut out: Box<dyn std::io::Write + Send> = match &output {
+    let out: Output = match &output {
         Some(path) => Box::new(BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
@@ -291,39 +291,62 @@ fn export(
     // A spinner with a count on a terminal; indicatif draws nothing when
     // stderr is not one.
     let progress = indicatif::ProgressBar::new_spinner().with_message("records exported");
-    if format == Format::Ndjson {
-        // NDJSON lines are the stored bytes plus the hash: cheaper to write
-        // straight away than to hand to another thread.
-        let mut buf = Vec::with_capacity(128 * 1024);
-        let mut failed = None;
-        let n = store.for_each_record(Some(&site), &range, &mut |body, hash| {
-            crumb_server::export::ndjson_line(body, hash, &mut buf);
-            progress.inc(1);
-            if buf.len() >= 64 * 1024 {
-                if let Err(e) = out.write_all(&buf) {
-                    failed = Some(e);
-                    return false;
-                }
-                buf.clear();
+    let n = match format {
+        Format::Ndjson => export_ndjson(&store, &site, &range, out, &progress)?,
+        Format::Csv => export_csv(&store, &site, &range, out, &progress)?,
+    };
+    progress.finish_and_clear();
+    eprintln!("exported {n} records of site {site}");
+    Ok(())
+}
+
+type Output = Box<dyn std::io::Write + Send>;
+
+/// NDJSON lines are the stored bytes plus the hash: cheaper to write
+/// straight away than to hand to another thread.
+fn export_ndjson(
+    store: &SqliteStore,
+    site: &SiteId,
+    range: &TimeRange,
+    mut out: Output,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<u64> {
+    let mut buf = Vec::with_capacity(128 * 1024);
+    let mut failed = None;
+    let n = store.for_each_record(Some(site), range, &mut |body, hash| {
+        crumb_server::export::ndjson_line(body, hash, &mut buf);
+        progress.inc(1);
+        if buf.len() >= 64 * 1024 {
+            if let Err(e) = out.write_all(&buf) {
+                failed = Some(e);
+                return false;
             }
-            true
-        })?;
-        if let Some(e) = failed {
-            return Err(anyhow::Error::from(e).context("export failed"));
+            buf.clear();
         }
-        out.write_all(&buf)?;
-        out.flush()?;
-        progress.finish_and_clear();
-        eprintln!("exported {n} records of site {site}");
-        return Ok(());
+        true
+    })?;
+    if let Some(e) = failed {
+        return Err(anyhow::Error::from(e).context("export failed"));
     }
-    // CSV: two threads. This one reads SQLite, the other parses, formats and
-    // writes, in chunks over a short queue (which also bounds the memory).
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(n)
+}
+
+/// CSV: two threads. This one reads SQLite, the other parses, formats and
+/// writes, in chunks over a short queue (which also bounds the memory).
+fn export_csv(
+    store: &SqliteStore,
+    site: &SiteId,
+    range: &TimeRange,
+    mut out: Output,
+    progress: &indicatif::ProgressBar,
+) -> anyhow::Result<u64> {
     const CHUNK: usize = 1024;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(String, String)>>(8);
-    let n = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let writer = s.spawn(move || -> anyhow::Result<()> {
-            let mut exporter = Exporter::new(format)?;
+            let mut exporter = Exporter::new(Format::Csv)?;
             for chunk in rx {
                 for (body, hash) in &chunk {
                     exporter.push(body, hash)?;
@@ -337,7 +360,7 @@ fn export(
             Ok(())
         });
         let mut chunk = Vec::with_capacity(CHUNK);
-        let read = store.for_each_record(Some(&site), &range, &mut |body, hash| {
+        let read = store.for_each_record(Some(site), range, &mut |body, hash| {
             chunk.push((body.to_owned(), hash.to_owned()));
             progress.inc(1);
             // A failed send means the writer stopped; its error says why.
@@ -353,11 +376,8 @@ fn export(
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the export writer panicked")));
         written.context("export failed")?;
         last.map_err(|_| anyhow::anyhow!("the export writer stopped early"))?;
-        anyhow::Ok(read?)
-    })?;
-    progress.finish_and_clear();
-    eprintln!("exported {n} records of site {site}");
-    Ok(())
+        Ok(read?)
+    })
 }
 
 fn verify(
@@ -373,7 +393,7 @@ fn verify(
         let mut broken = None;
         store.for_each_record(
             None,
-            &crumb_server::storage::TimeRange::all(),
+            &TimeRange::all(),
             &mut |b, h| match verifier.record(b, h) {
                 Ok(()) => true,
                 Err(e) => {

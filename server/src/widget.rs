@@ -5,12 +5,12 @@
 //! held in memory, gzipped once at start.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::Path;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use crate::http::{etag_matches, gzip, takes_gzip};
 use crate::record::sha256_hex;
 use crate::routes::error::not_found;
 
@@ -32,17 +32,6 @@ impl std::fmt::Debug for WidgetAssets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.files.keys()).finish()
     }
-}
-
-/// Whether an `Accept-Encoding` value allows gzip.
-pub fn accepts_gzip(accept_encoding: &str) -> bool {
-    accept_encoding.contains("gzip")
-}
-
-pub fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(bytes).expect("writing to memory");
-    e.finish().expect("writing to memory")
 }
 
 impl WidgetAssets {
@@ -93,19 +82,10 @@ impl WidgetAssets {
 
     fn respond(&self, req: &HttpRequest, name: &str) -> Option<HttpResponse> {
         let asset = self.files.get(name)?;
-        let mut resp = if req
-            .headers()
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v == asset.etag)
-        {
+        let mut resp = if etag_matches(req, &asset.etag) {
             HttpResponse::NotModified().finish()
         } else {
-            let gzip_ok = req
-                .headers()
-                .get(header::ACCEPT_ENCODING)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(accepts_gzip);
+            let gzip_ok = takes_gzip(req);
             let mut b = HttpResponse::Ok();
             b.content_type(asset.content_type);
             if gzip_ok {

@@ -10,6 +10,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::error::{not_found, respond};
+use crate::http::{etag_listed, if_none_match, takes_gzip};
 
 /// The folder served at `/`, if any.
 #[derive(Debug, Clone)]
@@ -71,18 +72,9 @@ pub async fn fallback(req: HttpRequest, dir: web::Data<StaticDir>) -> HttpRespon
     let kind = content_type(&path);
     // Text goes out gzipped (level 9, like the widget) when the client
     // takes it: pages are measured as served.
-    let gzip = compressible(kind)
-        && req
-            .headers()
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(crate::widget::accepts_gzip);
+    let gzip = compressible(kind) && takes_gzip(&req);
     // Browsers revalidate (`no-cache`); an unchanged file costs a 304.
-    let if_none_match = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let if_none_match = if_none_match(&req);
     let read_path = path.clone();
     let read = web::block(move || {
         let bytes = std::fs::read(read_path)?;
@@ -90,13 +82,13 @@ pub async fn fallback(req: HttpRequest, dir: web::Data<StaticDir>) -> HttpRespon
         // different encodings of one resource.
         let hash = crate::record::sha256_hex(&bytes);
         let etag = format!("\"{}{}\"", &hash[..32], if gzip { "-gz" } else { "" });
-        if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+        if etag_listed(if_none_match.as_deref(), &etag) {
             return Ok::<_, std::io::Error>((etag, None));
         }
         Ok((
             etag,
             Some(if gzip {
-                crate::widget::gzip(&bytes)
+                crate::http::gzip(&bytes)
             } else {
                 bytes
             }),

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::error::respond;
 use super::{AppState, load_site};
 use crate::cors;
+use crate::http::{etag_matches, gzip, takes_gzip};
 use crate::record::sha256_hex;
 use crate::storage::StoreError;
 
@@ -58,7 +59,7 @@ impl ResponseError for ConfigError {
 pub struct PublicConfig<'a> {
     #[serde(flatten)]
     pub site: &'a SiteConfig,
-    pub text_hashes: BTreeMap<&'a LanguageTag, String>,
+    pub text_hashes: &'a BTreeMap<LanguageTag, String>,
 }
 
 /// The version of the texts shown in `lang`: the SHA-256 of the banner
@@ -70,14 +71,9 @@ pub fn text_hash(site: &SiteConfig, lang: &LanguageTag) -> Option<String> {
     Some(sha256_hex(&bytes))
 }
 
-pub fn public_json(site: &SiteConfig) -> String {
+fn public_json(site: &SiteConfig, text_hashes: &BTreeMap<LanguageTag, String>) -> String {
     let mut public = site.clone();
     public.allowed_origins.clear();
-    let text_hashes = site
-        .languages
-        .iter()
-        .filter_map(|l| Some((l, text_hash(site, l)?)))
-        .collect();
     serde_json::to_string(&PublicConfig {
         site: &public,
         text_hashes,
@@ -101,17 +97,17 @@ pub struct Derived {
 
 impl Derived {
     fn new(site: &SiteConfig) -> Derived {
-        let public_json = public_json(site);
-        let hash = sha256_hex(public_json.as_bytes());
-        let etag = format!("\"{}\"", &hash[..32]);
-        let etag_gzip = format!("\"{}-gz\"", &hash[..32]);
-        let public_gzip = web::Bytes::from(crate::widget::gzip(public_json.as_bytes()));
-        let public_json = web::Bytes::from(public_json);
         let text_hashes = site
             .languages
             .iter()
             .filter_map(|l| Some((l.clone(), text_hash(site, l)?)))
             .collect();
+        let public_json = public_json(site, &text_hashes);
+        let hash = sha256_hex(public_json.as_bytes());
+        let etag = format!("\"{}\"", &hash[..32]);
+        let etag_gzip = format!("\"{}-gz\"", &hash[..32]);
+        let public_gzip = web::Bytes::from(gzip(public_json.as_bytes()));
+        let public_json = web::Bytes::from(public_json);
         Derived {
             public_json,
             etag,
@@ -161,22 +157,13 @@ pub async fn get_config(
         .await?
         .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
     let derived = state.derived.get(&site);
-    let gzip = req
-        .headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(crate::widget::accepts_gzip);
+    let gzip = takes_gzip(&req);
     let (etag, body) = if gzip {
         (&derived.etag_gzip, &derived.public_gzip)
     } else {
         (&derived.etag, &derived.public_json)
     };
-    let not_modified = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut resp = if not_modified {
+    let mut resp = if etag_matches(&req, etag) {
         HttpResponse::NotModified().finish()
     } else {
         let mut ok = HttpResponse::Ok();

@@ -1,0 +1,43 @@
+//! HTTP details shared by every route that serves bytes (the widget, the
+//! site config, static pages): gzip at level 9 for clients that take it,
+//! and conditional requests answered from an ETag.
+
+use std::io::Write as _;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+
+/// Whether the client accepts gzip.
+pub fn takes_gzip(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("gzip"))
+}
+
+/// Whether the client's `If-None-Match` names `etag` (a 304 will do).
+pub fn etag_matches(req: &HttpRequest, etag: &str) -> bool {
+    etag_listed(if_none_match(req).as_deref(), etag)
+}
+
+/// The client's `If-None-Match`, to check later off the request (which
+/// cannot leave its worker thread).
+pub fn if_none_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Whether an `If-None-Match` value names `etag`.
+pub fn etag_listed(if_none_match: Option<&str>, etag: &str) -> bool {
+    if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+}
+
+/// Gzip at the best level: everything gzipped here is compressed once and
+/// served many times.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(bytes).expect("writing to memory");
+    e.finish().expect("writing to memory")
+}
