@@ -111,12 +111,6 @@ fn examine_line(line: &[u8], buf: &mut String) -> Result<Link, Flaw> {
 }
 
 impl Verifier {
-    /// Checks the next line of an NDJSON export.
-    pub fn line(&mut self, line: &str) -> Result<(), Broken> {
-        let examined = examine_line(line.as_bytes(), &mut String::new());
-        self.next(examined)
-    }
-
     /// Checks the next stored record (canonical bytes and hash).
     pub fn record(&mut self, canonical: &str, hash: &str) -> Result<(), Broken> {
         let examined = examine(canonical, hash);
