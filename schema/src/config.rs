@@ -80,7 +80,7 @@ pub struct SiteConfig {
 }
 
 /// The banner's and the preferences dialog's own words, in one language.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BannerTexts {
     pub title: String,

@@ -13,6 +13,7 @@ mod config;
 mod consent;
 mod ids;
 pub mod rules;
+pub mod widget;
 
 pub use category::Category;
 pub use config::{

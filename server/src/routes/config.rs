@@ -3,6 +3,10 @@
 //! (`no-cache` + ETag, answered with a bodiless 304 when unchanged): the
 //! widget fetches it in parallel with the wasm anyway, and a revision bump
 //! must reach every visitor at once.
+//!
+//! `GET /v1/sites/{site}/widget?lang=nl-BE,en-US`: the same config in the
+//! widget's compact one-language form (see `crumb_schema::widget`), in the
+//! best language for the page and browser languages the loader sends.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -10,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use crumb_schema::{LanguageTag, SiteConfig, SiteId};
+use crumb_schema::{LanguageTag, SiteConfig, SiteId, widget};
 use serde::Serialize;
 
 use super::error::respond;
@@ -26,14 +30,19 @@ pub enum ConfigError {
     InvalidSite(#[from] crumb_schema::IdError),
     #[error("no site {0:?}")]
     UnknownSite(String),
+    #[error("the lang parameter is longer than {MAX_LANG} bytes")]
+    LangTooLong,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+/// Two or three language tags fit many times over.
+const MAX_LANG: usize = 200;
+
 impl ResponseError for ConfigError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ConfigError::InvalidSite(_) => StatusCode::BAD_REQUEST,
+            ConfigError::InvalidSite(_) | ConfigError::LangTooLong => StatusCode::BAD_REQUEST,
             ConfigError::UnknownSite(_) => StatusCode::NOT_FOUND,
             ConfigError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -43,6 +52,7 @@ impl ResponseError for ConfigError {
         let code = match self {
             ConfigError::InvalidSite(_) => "invalid_site_id",
             ConfigError::UnknownSite(_) => "unknown_site",
+            ConfigError::LangTooLong => "invalid_language",
             ConfigError::Store(e) => {
                 tracing::error!(error = %e, "config lookup failed");
                 "internal"
@@ -86,13 +96,62 @@ fn public_json(site: &SiteConfig, text_hashes: &BTreeMap<LanguageTag, String>) -
 /// validation otherwise).
 #[derive(Debug)]
 pub struct Derived {
-    pub public_json: web::Bytes,
-    pub etag: String,
-    /// The same JSON gzipped (level 9, like the widget), and its tag: the
-    /// config is part of what every first-time visitor downloads.
-    pub public_gzip: web::Bytes,
-    pub etag_gzip: String,
+    pub public: Variant,
+    /// The widget's compact form, per language (in the site's order).
+    widget: Vec<(LanguageTag, Variant)>,
     text_hashes: BTreeMap<LanguageTag, String>,
+}
+
+/// One representation of the config, plain and gzipped (level 9, like the
+/// widget: the config is part of what every first-time visitor downloads),
+/// each with its own tag.
+#[derive(Debug)]
+pub struct Variant {
+    plain: web::Bytes,
+    etag: String,
+    gzip: web::Bytes,
+    etag_gzip: String,
+}
+
+impl Variant {
+    fn new(body: String) -> Variant {
+        let hash = sha256_hex(body.as_bytes());
+        Variant {
+            etag: format!("\"{}\"", &hash[..32]),
+            etag_gzip: format!("\"{}-gz\"", &hash[..32]),
+            gzip: web::Bytes::from(gzip(body.as_bytes())),
+            plain: web::Bytes::from(body),
+        }
+    }
+
+    /// The response for `req`: gzipped when the client takes it, a bodiless
+    /// 304 when its cached copy has this tag, revalidated on every use.
+    fn respond(&self, req: &HttpRequest, content_type: &'static str) -> HttpResponse {
+        let gzip = takes_gzip(req);
+        let (etag, body) = if gzip {
+            (&self.etag_gzip, &self.gzip)
+        } else {
+            (&self.etag, &self.plain)
+        };
+        let mut resp = if etag_matches(req, etag) {
+            HttpResponse::NotModified().finish()
+        } else {
+            let mut ok = HttpResponse::Ok();
+            ok.content_type(content_type);
+            if gzip {
+                ok.insert_header((header::CONTENT_ENCODING, "gzip"));
+            }
+            ok.body(body.clone())
+        };
+        let headers = resp.headers_mut();
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert(
+            header::ETAG,
+            HeaderValue::from_str(etag).expect("hex is a valid header"),
+        );
+        resp
+    }
 }
 
 impl Derived {
@@ -102,17 +161,18 @@ impl Derived {
             .iter()
             .filter_map(|l| Some((l.clone(), text_hash(site, l)?)))
             .collect();
-        let public_json = public_json(site, &text_hashes);
-        let hash = sha256_hex(public_json.as_bytes());
-        let etag = format!("\"{}\"", &hash[..32]);
-        let etag_gzip = format!("\"{}-gz\"", &hash[..32]);
-        let public_gzip = web::Bytes::from(gzip(public_json.as_bytes()));
-        let public_json = web::Bytes::from(public_json);
+        let public = Variant::new(public_json(site, &text_hashes));
+        let widget = site
+            .languages
+            .iter()
+            .map(|l| {
+                let hash = text_hashes.get(l).map_or("", String::as_str);
+                (l.clone(), Variant::new(widget::encode(site, l, hash)))
+            })
+            .collect();
         Derived {
-            public_json,
-            etag,
-            public_gzip,
-            etag_gzip,
+            public,
+            widget,
             text_hashes,
         }
     }
@@ -156,32 +216,56 @@ pub async fn get_config(
     let site = load_site(&state, id)
         .await?
         .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
-    let derived = state.derived.get(&site);
-    let gzip = takes_gzip(&req);
-    let (etag, body) = if gzip {
-        (&derived.etag_gzip, &derived.public_gzip)
-    } else {
-        (&derived.etag, &derived.public_json)
-    };
-    let mut resp = if etag_matches(&req, etag) {
-        HttpResponse::NotModified().finish()
-    } else {
-        let mut ok = HttpResponse::Ok();
-        ok.content_type("application/json");
-        if gzip {
-            ok.insert_header((header::CONTENT_ENCODING, "gzip"));
-        }
-        ok.body(body.clone())
-    };
-    let headers = resp.headers_mut();
-    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert(
-        header::ETAG,
-        HeaderValue::from_str(etag).expect("hex is a valid header"),
-    );
+    let mut resp = state
+        .derived
+        .get(&site)
+        .public
+        .respond(&req, "application/json");
     // The config is public, but only the site's own pages may read it from
     // a script; others simply get no CORS header.
+    cors::decorate(&mut resp, &cors::check(&req, &site));
+    Ok(resp)
+}
+
+#[derive(serde::Deserialize)]
+pub struct WidgetQuery {
+    /// The page's and the browser's language tags, comma-separated, best
+    /// first. Tags the site does not have (or malformed ones, which pages
+    /// do write: `en_US`) only fall through to the next.
+    #[serde(default)]
+    lang: String,
+}
+
+#[tracing::instrument(skip(state, req, query), fields(site = %path.as_str()))]
+pub async fn get_widget_config(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<WidgetQuery>,
+) -> Result<HttpResponse, ConfigError> {
+    if query.lang.len() > MAX_LANG {
+        return Err(ConfigError::LangTooLong);
+    }
+    let id = SiteId::parse(&path)?;
+    let site = load_site(&state, id)
+        .await?
+        .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
+    let derived = state.derived.get(&site);
+    let wanted: Vec<String> = query
+        .lang
+        .split(',')
+        .map(|t| t.trim().replace('_', "-"))
+        .collect();
+    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let lang = widget::pick_language(&site, &wanted);
+    let variant = derived
+        .widget
+        .iter()
+        .find(|(l, _)| Some(l) == lang)
+        .or_else(|| derived.widget.first())
+        .map(|(_, v)| v)
+        .ok_or_else(|| ConfigError::UnknownSite(site.id.to_string()))?;
+    let mut resp = variant.respond(&req, "text/plain; charset=utf-8");
     cors::decorate(&mut resp, &cors::check(&req, &site));
     Ok(resp)
 }

@@ -64,6 +64,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
         )
         .service(
+            web::resource("/v1/sites/{site}/widget")
+                .route(web::get().to(config::get_widget_config))
+                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
+        )
+        .service(
             web::resource("/v1/sites/{site}/consents")
                 .route(web::post().to(consents::record))
                 .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),

@@ -133,3 +133,74 @@ fn config_is_gzipped_for_clients_that_accept_it() {
     );
     assert_eq!(again.status, 304);
 }
+
+#[test]
+fn widget_config_is_one_language_in_the_compact_form() {
+    // Arrange
+    let app = spawn_app();
+    let field = |body: &str, i: usize| body.split('\u{1f}').nth(i).unwrap().to_owned();
+
+    // Act: a Belgian-Dutch page in an American browser.
+    let nl = app.get("/v1/sites/demo/widget?lang=nl-BE,en-US");
+
+    // Assert: Dutch, with the Dutch text hash, and nothing in other
+    // languages.
+    assert_eq!(nl.status, 200);
+    assert_eq!(nl.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(nl.header("cache-control"), Some("no-cache"));
+    assert_eq!(field(&nl.body, 0), "1");
+    assert_eq!(field(&nl.body, 1), "1", "revision");
+    assert_eq!(field(&nl.body, 3), "nl");
+    assert_eq!(field(&nl.body, 4), app.text_hash("nl"));
+    assert!(nl.body.contains("Analytisch"));
+    assert!(!nl.body.contains("Analytics\u{1f}"));
+    let full = app.get("/v1/sites/demo/config");
+    assert!(
+        nl.body.len() * 3 < full.body.len(),
+        "{} vs {}",
+        nl.body.len(),
+        full.body.len()
+    );
+
+    // The browser's language when the page has none; English when neither
+    // is offered; malformed tags only fall through.
+    let field3 = |q: &str| field(&app.get(&format!("/v1/sites/demo/widget{q}")).body, 3);
+    assert_eq!(field3("?lang=,de-DE"), "de");
+    assert_eq!(field3("?lang=sv,ja"), "en");
+    assert_eq!(field3("?lang=fr_CA"), "fr");
+    assert_eq!(field3("?lang=%3Cscript%3E"), "en");
+    assert_eq!(field3(""), "en");
+
+    // Each language has its own tag; revalidation is a bodiless 304.
+    let etag = nl.header("etag").unwrap().to_owned();
+    let en = app.get("/v1/sites/demo/widget?lang=en");
+    assert_ne!(en.header("etag"), Some(etag.as_str()));
+    let again = app.request(
+        "GET",
+        "/v1/sites/demo/widget?lang=nl-BE,en-US",
+        &[("If-None-Match", &etag)],
+        None,
+    );
+    assert_eq!(again.status, 304);
+    assert_eq!(again.body, "");
+}
+
+#[test]
+fn widget_config_follows_revision_bumps_and_refuses_bad_input() {
+    let app = spawn_app();
+    app.bump_revision();
+    let body = app.get("/v1/sites/demo/widget?lang=en").body;
+    assert_eq!(body.split('\u{1f}').nth(1), Some("2"));
+
+    let resp = app.get(&format!("/v1/sites/demo/widget?lang={}", "en,".repeat(100)));
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.error_code(), "invalid_language");
+    assert_eq!(
+        app.get("/v1/sites/nope/widget").error_code(),
+        "unknown_site"
+    );
+    assert_eq!(
+        app.get("/v1/sites/Not%20A%20Site/widget").error_code(),
+        "invalid_site_id"
+    );
+}
