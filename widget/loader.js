@@ -1,24 +1,48 @@
-// Crumb's loader. The server appends this to wasm-bindgen's no-modules glue
+// Crumb's loader. The xtask appends this to wasm-bindgen's no-modules glue
 // (inside one function, so nothing leaks into the page) and serves both as
-// crumb.js. It starts the stylesheet, the site config and the wasm module in
-// parallel, then hands the config to the widget. __CRUMB_WASM__ and
-// __CRUMB_CSS__ are replaced with content-hashed file names.
-const s = document.currentScript, base = new URL(s.src).origin,
-  site = s.getAttribute('data-site'), w = window, queued = [];
-const css = document.createElement('link');
+// crumb.js. It starts the stylesheet, the site config (in the page's
+// language) and the wasm module in parallel, then hands the config to the
+// widget. It also owns the page's event listeners and the network, so no
+// closure crosses into the wasm (see widget/src/api.rs): events go to
+// h.on(kind, event), and what comes back says what to do next.
+// __CRUMB_WASM__ and __CRUMB_CSS__ are replaced with content-hashed names.
+const d = document, s = d.currentScript, base = new URL(s.src).origin,
+  api = base + '/v1/sites/' + s.getAttribute('data-site'), w = window, queued = [];
+const css = d.createElement('link');
 css.rel = 'stylesheet';
 css.href = base + '/crumb/__CRUMB_CSS__';
 const styled = new Promise((r) => { css.onload = css.onerror = r; });
-document.head.appendChild(css);
+d.head.appendChild(css);
 w.crumb = { show: () => queued.push(1), consent: () => null };
+const lang = d.documentElement.lang + ',' + navigator.language;
 Promise.all([
-  fetch(base + '/v1/sites/' + site + '/config').then((r) => r.json()),
+  fetch(api + '/widget?lang=' + encodeURIComponent(lang)).then((r) => r.text()),
   wasm_bindgen({ module_or_path: fetch(base + '/crumb/__CRUMB_WASM__') }),
   styled,
 ]).then(([config]) => {
-  const h = wasm_bindgen.start(config, base, site);
+  const h = wasm_bindgen.start(config, d);
   if (!h) return;
+  const consent = () => JSON.parse(h.consent() || 'null');
+  // Flag 1: a choice was made (tell site code); flag 2: send the pending
+  // choice, if any. The server's answer may ask for a resend.
+  const go = (f) => {
+    if (f & 1) d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
+    const body = f & 2 && h.request();
+    if (body) {
+      fetch(api + '/consents', {
+        method: 'POST', body, keepalive: true, headers: { 'content-type': 'application/json' },
+      }).then((r) => r.json().catch(() => ({})).then((j) => go(h.answer(
+        r.status, j.consent_id, Date.parse(j.given_at), Date.parse(j.expires_at), j.error))),
+      () => go(h.answer(0)));
+    }
+  };
+  // Capturing listeners on the document see every click, Esc (`cancel`)
+  // and script `load`/`error`, including those that do not bubble.
+  ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>
+    d.addEventListener(k, (e) => go(h.on(i, e)), true));
+  new MutationObserver(() => h.on(6)).observe(d.documentElement, { childList: true, subtree: true });
   w.crumb.show = () => h.show();
-  w.crumb.consent = () => h.consent();
+  w.crumb.consent = consent;
+  go(h.boot());
   if (queued.length) h.show();
 });

@@ -1,69 +1,104 @@
-//! Talking to the Crumb server. Choices are POSTed in the background: the
-//! UI never waits, and a choice the server has not acknowledged stays
-//! marked pending in the cookie and is sent again later.
+//! What `crumb.js` calls. The loader owns the page's event listeners, the
+//! mutation observer and the network (one `fetch` per choice); it forwards
+//! each event here and acts on the flags that come back ([`ANNOUNCE`]: fire
+//! `crumb:change`; [`SEND`]: POST [`Widget::request`]). Keeping closures
+//! and promise callbacks out of the wasm keeps wasm-bindgen's closure
+//! machinery out of every visitor's download.
 
-use alloc::rc::Rc;
 use alloc::string::String;
 
-use js_sys::{Object, Promise, Reflect};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{RequestInit, Response};
+use web_sys::{Document, Event};
 
-use crate::app::App;
+use crate::app::{self, ANNOUNCE, Answer, App, KIND_CHANGE, KIND_KEYDOWN, SEND};
+
+/// The page events crumb.js forwards, by the `kind` it passes: click,
+/// change, keydown, cancel, load or error (of a script), DOM changed.
+const KIND_CLICK: u8 = 0;
+const KIND_CANCEL: u8 = 3;
+/// The page's DOM changed (from the mutation observer; `e` is undefined).
+const KIND_DOM: u8 = 6;
+
+/// The handle behind `window.crumb`.
+#[wasm_bindgen]
+pub struct Widget {
+    app: App,
+}
+
+/// Starts the widget on `doc` with the compact config text. `None` when
+/// the config cannot be read.
+#[wasm_bindgen]
+pub fn start(config: String, doc: Document) -> Option<Widget> {
+    app::start(config, doc).map(|app| Widget { app })
+}
 
 #[wasm_bindgen]
-extern "C" {
-    /// `Promise.prototype.then` with plain functions, so the callbacks can
-    /// be one-shot closures that free themselves once called.
-    type Thenable;
-    #[wasm_bindgen(method, js_name = then)]
-    fn then_fn(this: &Thenable, ok: &JsValue, err: &JsValue);
-}
+impl Widget {
+    /// Opens the preferences dialog.
+    pub fn show(&self) {
+        self.app.show();
+    }
 
-fn then(p: Promise, ok: impl FnOnce(JsValue) + 'static, err: impl FnOnce(JsValue) + 'static) {
-    p.unchecked_ref::<Thenable>()
-        .then_fn(&Closure::once_into_js(ok), &Closure::once_into_js(err));
-}
+    /// The current choice as JSON text (`undefined` before the first one).
+    pub fn consent(&self) -> Option<String> {
+        self.app.consent_json()
+    }
 
-/// Sends a consent request. The receipt (or the failure) goes back to the
-/// app.
-pub fn post(app: &Rc<App>, body: String) {
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let mut url = String::with_capacity(96);
-    url.push_str(&app.base);
-    url.push_str("/v1/sites/");
-    url.push_str(&app.site);
-    url.push_str("/consents");
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(&body));
-    // keepalive lets the request finish when the visitor navigates away
-    // right after choosing.
-    let _ = Reflect::set(&init, &"keepalive".into(), &JsValue::TRUE);
-    let headers = Object::new();
-    let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
-    init.set_headers(&headers);
-    let (a, b) = (app.clone(), app.clone());
-    then(
-        window.fetch_with_str_and_init(&url, &init),
-        move |resp| {
-            let resp: Response = resp.unchecked_into();
-            let status = resp.status();
-            match resp.json() {
-                Ok(p) => {
-                    let c = a.clone();
-                    then(
-                        p,
-                        move |json| a.on_answer(status, &json),
-                        move |_| c.on_answer(status, &JsValue::NULL),
-                    )
-                }
-                Err(_) => a.on_answer(status, &JsValue::NULL),
+    /// What to do right after start: announce a choice that still counts,
+    /// and resend one the server has not acknowledged.
+    pub fn boot(&self) -> u8 {
+        SEND | if self.app.consent_json().is_some() {
+            ANNOUNCE
+        } else {
+            0
+        }
+    }
+
+    /// The body of the consent request to POST, if one is pending.
+    pub fn request(&self) -> Option<String> {
+        self.app.pending_request()
+    }
+
+    /// A page event (see the `KIND_` constants).
+    pub fn on(&self, kind: u8, e: Event) -> u8 {
+        match kind {
+            KIND_CLICK => self.app.click(&e),
+            KIND_CHANGE | KIND_KEYDOWN | KIND_CANCEL => {
+                self.app.dialog_event(kind, &e);
+                0
             }
-        },
-        move |_| b.on_answer(0, &JsValue::NULL),
-    );
+            KIND_DOM => {
+                crate::gate::scan(&self.app);
+                0
+            }
+            // `load` and `error` of a script.
+            _ => {
+                if let Some(t) = crate::dom::target(&e) {
+                    crate::gate::loaded(&self.app, &t);
+                }
+                0
+            }
+        }
+    }
+
+    /// The server's answer: its status (0 when the request failed) and the
+    /// receipt's fields, dates already in milliseconds.
+    pub fn answer(
+        &self,
+        status: u16,
+        consent_id: Option<String>,
+        given_ms: f64,
+        expires_ms: f64,
+        error: Option<String>,
+    ) -> u8 {
+        self.app.on_answer(
+            status,
+            &Answer {
+                consent_id,
+                given_ms,
+                expires_ms,
+                error,
+            },
+        )
+    }
 }

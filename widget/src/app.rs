@@ -1,22 +1,26 @@
-//! The widget's state and its entry points: [`start`], called by
-//! `crumb.js` with the parsed config, and [`Widget`], the handle behind
-//! `window.crumb`.
+//! The widget's state and what happens on each page event: the banner,
+//! the dialog, choices and their recording. `api.rs` is how `crumb.js`
+//! reaches it.
 
-use alloc::rc::Rc;
 use alloc::string::String;
 use core::cell::RefCell;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{CustomEvent, CustomEventInit, Document, Element, HtmlDocument};
+use web_sys::{Document, Element, Event, HtmlDocument};
 
 use crate::banner::Banner;
 use crate::config::Config;
 use crate::consent::{self, Choices, Method, RequestParts, Stored};
-use crate::dom::{Cell as _, Listener, attr, closest, text_el};
+use crate::dom::{Cell as _, attr, closest, target, text_el};
 use crate::gate::{self, Gate};
-use crate::modal::{Modal, read_choices};
+use crate::modal::{Modal, read_choices, sync};
 use crate::storage;
+
+/// What `crumb.js` should do after an event: tell site code (a
+/// `crumb:change` event) and/or send the pending choice to the server.
+pub const ANNOUNCE: u8 = 1;
+pub const SEND: u8 = 2;
 
 /// An average calendar month, for the cookie's lifetime until the server's
 /// receipt (which carries the exact expiry) arrives.
@@ -26,8 +30,6 @@ pub struct App {
     pub doc: Document,
     html: HtmlDocument,
     pub cfg: Config,
-    pub base: String,
-    pub site: String,
     /// The current choice, if it still counts.
     stored: RefCell<Option<Stored>>,
     /// The id of an expired or outdated consent, so a new choice continues
@@ -53,7 +55,7 @@ impl App {
             c.cats = s.cats | 1;
             let cats = c.cats;
             for (on, svc) in c.svcs.iter_mut().zip(&self.cfg.svcs) {
-                *on |= s.services.contains(&svc.id) && cats & (1 << svc.cat) != 0;
+                *on |= s.services.iter().any(|id| id == svc.id) && cats & (1 << svc.cat) != 0;
             }
         }
         c
@@ -82,17 +84,17 @@ impl App {
     }
 
     /// Handles a button's `data-a` action from the banner or the dialog.
-    pub fn act(self: &Rc<Self>, action: &str) {
+    pub fn act(&self, action: &str) -> u8 {
         match action {
-            "accept" => self.decide(Method::AcceptAll, self.all(true)),
-            "reject" => self.decide(Method::RejectAll, self.all(false)),
+            "accept" => return self.decide(Method::AcceptAll, self.all(true)),
+            "reject" => return self.decide(Method::RejectAll, self.all(false)),
             "customize" => self.show(),
             "save" => {
                 let choices = match self.modal.rd().as_ref() {
                     Some(m) => read_choices(self, m.element()),
-                    None => return,
+                    None => return 0,
                 };
-                self.decide(Method::Custom, choices);
+                return self.decide(Method::Custom, choices);
             }
             "close" => {
                 // Closing is not a choice: the banner stays until one is made.
@@ -105,19 +107,20 @@ impl App {
             }
             _ => {}
         }
+        0
     }
 
     /// Opens the preferences dialog with the current choice.
-    pub fn show(self: &Rc<Self>) {
+    pub fn show(&self) {
         let old = self.modal.wr().take();
         drop(old);
         let modal = Modal::show(self, &self.choices());
         *self.modal.wr() = Some(modal);
     }
 
-    /// Applies and records a choice: the UI updates at once, the server is
-    /// told in the background.
-    fn decide(self: &Rc<Self>, method: Method, choices: Choices) {
+    /// Applies a choice: the UI updates at once; `crumb.js` tells site code
+    /// and the server (in the background) as the returned flags say.
+    fn decide(&self, method: Method, choices: Choices) -> u8 {
         let now = now_ms();
         let previous = self.stored.rd().clone();
         let consent_id = match &previous {
@@ -130,7 +133,7 @@ impl App {
             .iter()
             .zip(&choices.svcs)
             .filter(|(_, on)| **on)
-            .map(|(s, _)| s.id.clone())
+            .map(|(s, _)| String::from(s.id))
             .collect();
         let stored = Stored {
             consent_id,
@@ -148,8 +151,7 @@ impl App {
         self.delete_refused_cookies(&choices);
         self.show_reopen();
         gate::scan(self);
-        self.announce();
-        self.send();
+        ANNOUNCE | SEND
     }
 
     fn save(&self, stored: Stored) {
@@ -180,7 +182,7 @@ impl App {
             for c in &svc.cookies {
                 for name in names
                     .iter()
-                    .filter(|n| consent::cookie_matches(&c.name, c.pattern, n))
+                    .filter(|n| consent::cookie_matches(c.name, c.pattern, n))
                 {
                     storage::delete(&self.html, name, &host);
                 }
@@ -192,12 +194,7 @@ impl App {
         if self.reopen.rd().is_some() {
             return;
         }
-        let b = text_el(
-            &self.doc,
-            "button",
-            "crumb crumb-reopen",
-            &self.cfg.t.reopen,
-        );
+        let b = text_el(&self.doc, "button", "crumb crumb-reopen", self.cfg.t.reopen);
         attr(&b, "type", "button");
         attr(&b, "data-crumb-open", "");
         if let Some(body) = self.doc.body() {
@@ -206,73 +203,56 @@ impl App {
         *self.reopen.wr() = Some(b);
     }
 
-    /// Tells site code: a `crumb:change` event on `document`.
-    fn announce(&self) {
-        let init = CustomEventInit::new();
-        init.set_detail(&self.consent_js());
-        if let Ok(e) = CustomEvent::new_with_event_init_dict("crumb:change", &init) {
-            let _ = self.doc.dispatch_event(&e);
-        }
+    /// The current choice as site code sees it (JSON), if one counts.
+    pub fn consent_json(&self) -> Option<String> {
+        let s = self.stored.rd();
+        Some(consent::public_json(s.as_ref()?, self.cfg.service_ids()))
     }
 
-    pub fn consent_js(&self) -> JsValue {
-        match self.stored.rd().as_ref() {
-            Some(s) => js_sys::JSON::parse(&consent::public_json(s, self.cfg.service_ids()))
-                .unwrap_or(JsValue::NULL),
-            None => JsValue::NULL,
-        }
+    /// The consent request for the stored choice, if the server has not
+    /// acknowledged it yet.
+    pub fn pending_request(&self) -> Option<String> {
+        let s = self.stored.rd();
+        let s = s.as_ref().filter(|s| s.pending)?;
+        Some(consent::request_json(
+            &RequestParts {
+                consent_id: &s.consent_id,
+                revision: s.revision,
+                language: self.cfg.lang,
+                text_hash: self.cfg.text_hash,
+                method: s.method,
+            },
+            &self.choices(),
+            self.cfg.service_ids(),
+        ))
     }
 
-    /// Sends the stored choice to the server if it is not acknowledged yet.
-    fn send(self: &Rc<Self>) {
-        let body = {
-            let s = self.stored.rd();
-            let Some(s) = s.as_ref().filter(|s| s.pending) else {
-                return;
-            };
-            let choices = self.choices();
-            consent::request_json(
-                &RequestParts {
-                    consent_id: &s.consent_id,
-                    revision: s.revision,
-                    language: &self.cfg.lang,
-                    text_hash: &self.cfg.text_hash,
-                    method: s.method,
-                },
-                &choices,
-                self.cfg.service_ids(),
-            )
-        };
-        crate::api::post(self, body);
-    }
-
-    /// The server's answer to a consent request.
-    pub fn on_answer(self: &Rc<Self>, status: u16, json: &JsValue) {
-        let get = |k: &str| {
-            js_sys::Reflect::get(json, &k.into())
-                .ok()
-                .and_then(|v| v.as_string())
-                .unwrap_or_default()
-        };
+    /// The server's answer to a consent request (status 0: no answer).
+    /// Returns [`SEND`] when the choice should be sent again now.
+    pub fn on_answer(&self, status: u16, answer: &Answer) -> u8 {
         let Some(mut s) = self.stored.rd().clone() else {
-            return;
+            return 0;
         };
         if status == 201 {
-            let id = get("consent_id");
-            if !consent::is_slug(&id) {
-                return;
-            }
-            s.consent_id = id;
-            s.given_ms = js_sys::Date::parse(&get("given_at")) as u64;
-            s.expires_ms = js_sys::Date::parse(&get("expires_at")) as u64;
+            let Some(id) = answer
+                .consent_id
+                .as_deref()
+                .filter(|id| consent::is_slug(id))
+            else {
+                return 0;
+            };
+            s.consent_id = String::from(id);
+            s.given_ms = answer.given_ms as u64;
+            s.expires_ms = answer.expires_ms as u64;
             s.pending = false;
             self.save(s);
-        } else if get("error") == "unknown_consent" && !self.retried.replace(true) {
+        } else if answer.error.as_deref() == Some("unknown_consent") && !self.retried.replace(true)
+        {
             // The server no longer knows this id (a reset database): record
             // the choice as a new consent instead.
             s.consent_id.clear();
             self.save(s);
-            self.send();
+            return SEND;
         } else if (400..500).contains(&status) && status != 409 {
             // A request the server will never accept; keep the choice
             // locally but stop resending it.
@@ -281,75 +261,24 @@ impl App {
         }
         // Network errors, 5xx and 409 (the config changed under the page)
         // stay pending and are sent again on the next page view.
-    }
-}
-
-/// The handle `crumb.js` keeps for `window.crumb`.
-#[wasm_bindgen]
-pub struct Widget {
-    app: Rc<App>,
-}
-
-#[wasm_bindgen]
-impl Widget {
-    /// Opens the preferences dialog.
-    pub fn show(&self) {
-        self.app.show();
+        0
     }
 
-    /// The current choice (`null` before the first one).
-    pub fn consent(&self) -> JsValue {
-        self.app.consent_js()
-    }
-}
-
-/// Starts the widget on the current page with the site's config.
-#[wasm_bindgen]
-pub fn start(config: JsValue, base: String, site: String) -> Option<Widget> {
-    let window = web_sys::window()?;
-    let doc = window.document()?;
-    let html: HtmlDocument = doc.clone().dyn_into().ok()?;
-    let page_lang = doc
-        .document_element()
-        .and_then(|e| e.get_attribute("lang"))
-        .unwrap_or_default();
-    let nav_lang = window.navigator().language().unwrap_or_default();
-    let cfg = Config::read(&config, &[&page_lang, &nav_lang, "en"])?;
-    let stored = storage::read(&html);
-    let valid = stored
-        .as_ref()
-        .is_some_and(|s| s.is_valid(cfg.revision, now_ms()));
-    let prior_id = match (&stored, valid) {
-        (Some(s), false) => s.consent_id.clone(),
-        _ => String::new(),
-    };
-    let app = Rc::new(App {
-        doc,
-        html,
-        cfg,
-        base,
-        site,
-        stored: RefCell::new(stored.filter(|_| valid)),
-        prior_id: RefCell::new(prior_id),
-        banner: RefCell::new(None),
-        modal: RefCell::new(None),
-        reopen: RefCell::new(None),
-        retried: core::cell::Cell::new(false),
-        gate: Gate::default(),
-    });
-
-    // One document-wide click listener serves every `[data-crumb-open]`
-    // link and every placeholder button, including ones added later.
-    let a = app.clone();
-    Listener::new(&app.doc, "click", move |e| {
-        if closest(&e, "[data-crumb-open]").is_some() {
+    /// A click anywhere on the page (crumb.js listens in the capture
+    /// phase): the banner's and dialog's buttons, `[data-crumb-open]`
+    /// links, and placeholder buttons.
+    pub fn click(&self, e: &Event) -> u8 {
+        if let Some(b) = closest(e, ".crumb [data-a]") {
+            return self.act(&b.get_attribute("data-a").unwrap_or_default());
+        }
+        if closest(e, "[data-crumb-open]").is_some() {
             e.prevent_default();
-            a.show();
-        } else if let Some(b) = closest(&e, "[data-crumb-allow],[data-crumb-allow-cat]") {
-            let mut c = a.choices();
+            self.show();
+        } else if let Some(b) = closest(e, "[data-crumb-allow],[data-crumb-allow-cat]") {
+            let mut c = self.choices();
             if let Some((i, s)) = b
                 .get_attribute("data-crumb-allow")
-                .and_then(|id| a.cfg.service(&id))
+                .and_then(|id| self.cfg.service(&id))
             {
                 c.set(s.cat, true);
                 c.set_service(i, true);
@@ -358,27 +287,81 @@ pub fn start(config: JsValue, base: String, site: String) -> Option<Widget> {
                 .and_then(|k| consent::category_index(&k))
             {
                 c.set(cat, true);
-                for (on, s) in c.svcs.iter_mut().zip(&a.cfg.svcs) {
+                for (on, s) in c.svcs.iter_mut().zip(&self.cfg.svcs) {
                     *on |= s.cat == cat;
                 }
             }
-            a.decide(Method::Custom, c);
+            return self.decide(Method::Custom, c);
         }
-    })
-    .forget();
+        0
+    }
 
-    gate::observe(&app);
+    /// `change`, `keydown` and `cancel` matter only inside the open dialog.
+    pub fn dialog_event(&self, kind: u8, e: &Event) {
+        let modal = self.modal.rd();
+        let (Some(m), Some(t)) = (modal.as_ref(), target(e)) else {
+            return;
+        };
+        if !m.element().contains(Some(&*t)) {
+            return;
+        }
+        match kind {
+            KIND_CHANGE => sync(self, m.element(), t.unchecked_ref()),
+            KIND_KEYDOWN => m.trap_tab(self, e),
+            _ => {
+                // Esc fires `cancel`: closing is not a choice, so the
+                // dialog closes through `act`, which puts focus back.
+                e.prevent_default();
+                drop(modal);
+                self.act("close");
+            }
+        }
+    }
+}
+
+pub const KIND_CHANGE: u8 = 1;
+pub const KIND_KEYDOWN: u8 = 2;
+
+/// The fields of the server's receipt (or error) that the widget keeps.
+pub struct Answer {
+    pub consent_id: Option<String>,
+    pub given_ms: f64,
+    pub expires_ms: f64,
+    pub error: Option<String>,
+}
+
+/// Starts the widget with the compact config (kept for the page's life:
+/// the config borrows from it).
+pub fn start(config: String, doc: Document) -> Option<App> {
+    let cfg = Config::read(config.leak())?;
+    let html: HtmlDocument = doc.clone().unchecked_into();
+    let stored = storage::read(&html);
+    let valid = stored
+        .as_ref()
+        .is_some_and(|s| s.is_valid(cfg.revision, now_ms()));
+    let prior_id = match (&stored, valid) {
+        (Some(s), false) => s.consent_id.clone(),
+        _ => String::new(),
+    };
+    let app = App {
+        doc,
+        html,
+        cfg,
+        stored: RefCell::new(stored.filter(|_| valid)),
+        prior_id: RefCell::new(prior_id),
+        banner: RefCell::new(None),
+        modal: RefCell::new(None),
+        reopen: RefCell::new(None),
+        retried: core::cell::Cell::new(false),
+        gate: Gate::default(),
+    };
     if valid {
         app.show_reopen();
-        app.send();
     } else {
         let banner = Banner::show(&app);
         *app.banner.wr() = Some(banner);
     }
     gate::scan(&app);
     crate::declaration::render(&app);
-    if valid {
-        app.announce();
-    }
-    Some(Widget { app })
+    Some(app)
 }

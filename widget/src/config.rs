@@ -1,152 +1,123 @@
-//! The site config, read from the object the browser's `JSON.parse` made
-//! (no serde in the widget: it would triple the download). Only the texts
-//! of the chosen language are kept.
+//! The site config in the widget's compact form: one language, fields
+//! separated by U+001F, in the order `crumb_schema::widget` documents and
+//! writes. Reading it is one `split`; the text is kept for the page's life
+//! and every field borrows from it, so nothing is copied.
 
-use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::{Array, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use crate::consent::{category_index, is_slug, parse_u64};
 
-use crate::consent::{category_index, is_slug};
+pub type Str = &'static str;
 
 pub struct Texts {
-    pub title: String,
-    pub body: String,
-    pub accept_all: String,
-    pub reject_all: String,
-    pub customize: String,
-    pub save: String,
-    pub close: String,
-    pub policy_link: String,
-    pub reopen: String,
-    pub cols: [String; 4],
-    pub placeholder: String,
-    pub placeholder_allow: String,
+    pub title: Str,
+    pub body: Str,
+    pub accept_all: Str,
+    pub reject_all: Str,
+    pub customize: Str,
+    pub save: Str,
+    pub close: Str,
+    pub policy_link: Str,
+    pub reopen: Str,
+    pub cols: [Str; 4],
+    pub placeholder: Str,
+    pub placeholder_allow: Str,
 }
 
 pub struct Category {
     pub idx: usize,
-    pub name: String,
-    pub desc: String,
+    pub name: Str,
+    pub desc: Str,
 }
 
 pub struct Cookie {
-    pub name: String,
+    pub name: Str,
     pub pattern: bool,
-    pub purpose: String,
-    pub retention: String,
+    pub purpose: Str,
+    pub retention: Str,
 }
 
 pub struct Service {
-    pub id: String,
-    pub name: String,
-    pub provider: String,
+    pub id: Str,
+    pub name: Str,
+    pub provider: Str,
     pub cat: usize,
     pub cookies: Vec<Cookie>,
 }
 
 pub struct Config {
     pub revision: u32,
-    pub policy_url: String,
     pub validity_months: u32,
-    pub lang: String,
-    pub text_hash: String,
+    pub lang: Str,
+    pub text_hash: Str,
+    pub policy_url: Str,
     pub t: Texts,
     pub cats: Vec<Category>,
     pub svcs: Vec<Service>,
 }
 
-fn get(o: &JsValue, key: &str) -> JsValue {
-    Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-}
-
-fn s(o: &JsValue, key: &str) -> String {
-    get(o, key).as_string().unwrap_or_default()
-}
-
-fn num(o: &JsValue, key: &str) -> u32 {
-    get(o, key).as_f64().unwrap_or(0.0) as u32
-}
-
-fn arr(o: &JsValue, key: &str) -> Array {
-    get(o, key).dyn_into().unwrap_or_default()
-}
-
 impl Config {
-    /// Reads the config for the first of `wanted` languages the site has.
-    pub fn read(js: &JsValue, wanted: &[&str]) -> Option<Config> {
-        let langs: Vec<String> = arr(js, "languages")
-            .iter()
-            .filter_map(|v| v.as_string())
-            .collect();
-        let lang = langs.get(crate::i18n::pick(wanted, &langs))?.clone();
-        let first = langs.first()?.clone();
-        // A localized string: the chosen language, else the site's first.
-        let loc = |o: &JsValue| -> JsValue {
-            let v = get(o, &lang);
-            if v.is_undefined() { get(o, &first) } else { v }
+    /// Reads the compact config; `None` when it is not version 1 or is cut
+    /// short. Categories and services the widget does not know are skipped.
+    pub fn read(text: Str) -> Option<Config> {
+        let mut fields = text.split('\u{1f}');
+        let mut f = || fields.next();
+        if f()? != "1" {
+            return None;
+        }
+        let revision = parse_u64(f()?)? as u32;
+        let validity_months = (parse_u64(f()?)? as u32).clamp(1, 24);
+        let (lang, text_hash, policy_url) = (f()?, f()?, f()?);
+        let t = Texts {
+            title: f()?,
+            body: f()?,
+            accept_all: f()?,
+            reject_all: f()?,
+            customize: f()?,
+            save: f()?,
+            close: f()?,
+            policy_link: f()?,
+            reopen: f()?,
+            cols: [f()?, f()?, f()?, f()?],
+            placeholder: f()?,
+            placeholder_allow: f()?,
         };
-        let texts = loc(&get(js, "texts"));
-        let t = |k: &str| s(&texts, k);
-        let cols = arr(&texts, "cookie_columns");
-        let col = |i: u32| cols.get(i).as_string().unwrap_or_default();
-        let cats = arr(js, "categories")
-            .iter()
-            .filter_map(|c| {
-                let texts = loc(&get(&c, "texts"));
-                Some(Category {
-                    idx: category_index(&s(&c, "id"))?,
-                    name: s(&texts, "name"),
-                    desc: s(&texts, "description"),
-                })
-            })
-            .collect();
-        let svcs = arr(js, "services")
-            .iter()
-            .filter_map(|v| {
-                let id = s(&v, "id");
-                if !is_slug(&id) {
-                    return None;
-                }
-                let cookies = arr(&v, "cookies")
-                    .iter()
-                    .map(|c| Cookie {
-                        name: s(&c, "name"),
-                        pattern: get(&c, "pattern").is_truthy(),
-                        purpose: loc(&get(&c, "purpose")).as_string().unwrap_or_default(),
-                        retention: loc(&get(&c, "retention")).as_string().unwrap_or_default(),
-                    })
-                    .collect();
-                Some(Service {
-                    cat: category_index(&s(&v, "category"))?,
+        let mut cats = Vec::new();
+        for _ in 0..parse_u64(f()?)? {
+            let (key, name, desc) = (f()?, f()?, f()?);
+            if let Some(idx) = category_index(key) {
+                cats.push(Category { idx, name, desc });
+            }
+        }
+        let mut svcs = Vec::new();
+        for _ in 0..parse_u64(f()?)? {
+            let (id, cat, name, provider) = (f()?, f()?, f()?, f()?);
+            let mut cookies = Vec::new();
+            for _ in 0..parse_u64(f()?)? {
+                cookies.push(Cookie {
+                    name: f()?,
+                    pattern: f()? == "1",
+                    purpose: f()?,
+                    retention: f()?,
+                });
+            }
+            if let (true, Some(cat)) = (is_slug(id), category_index(cat)) {
+                svcs.push(Service {
                     id,
-                    name: s(&v, "name"),
-                    provider: s(&v, "provider"),
+                    name,
+                    provider,
+                    cat,
                     cookies,
-                })
-            })
-            .collect();
+                });
+            }
+        }
         Some(Config {
-            revision: num(js, "revision"),
-            policy_url: s(js, "policy_url"),
-            validity_months: num(js, "validity_months").clamp(1, 24),
-            text_hash: s(&get(js, "text_hashes"), &lang),
-            t: Texts {
-                title: t("title"),
-                body: t("body"),
-                accept_all: t("accept_all"),
-                reject_all: t("reject_all"),
-                customize: t("customize"),
-                save: t("save"),
-                close: t("close"),
-                policy_link: t("policy_link"),
-                reopen: t("reopen"),
-                cols: [col(0), col(1), col(2), col(3)],
-                placeholder: t("placeholder"),
-                placeholder_allow: t("placeholder_allow"),
-            },
+            revision,
+            validity_months,
             lang,
+            text_hash,
+            policy_url,
+            t,
             cats,
             svcs,
         })
@@ -166,6 +137,44 @@ impl Config {
     }
 
     pub fn service_ids(&self) -> impl Iterator<Item = &str> {
-        self.svcs.iter().map(|s| s.id.as_str())
+        self.svcs.iter().map(|s| s.id)
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    fn demo(lang: &str) -> Str {
+        let site: crumb_schema::SiteConfig =
+            serde_json::from_str(include_str!("../../examples/demo-site.json")).unwrap();
+        let lang = crumb_schema::LanguageTag::parse(lang).unwrap();
+        String::leak(crumb_schema::widget::encode(&site, &lang, "hash"))
+    }
+
+    #[test]
+    fn reads_what_the_server_writes() {
+        let c = Config::read(demo("nl")).unwrap();
+        assert_eq!((c.revision, c.validity_months), (1, 24));
+        assert_eq!((c.lang, c.text_hash), ("nl", "hash"));
+        assert_eq!(c.cats.len(), 4);
+        assert_eq!(c.cats[2].name, "Analytisch");
+        let (i, ga) = c.service("google-analytics").unwrap();
+        assert_eq!(ga.cat, 2);
+        assert_eq!(ga.cookies[0].name, "_ga");
+        assert_eq!(ga.cookies[0].retention, "2 jaar");
+        assert_eq!(c.service_index("google-analytics"), Some(i));
+        assert!(c.svcs.iter().any(|s| s.cookies.iter().any(|k| k.pattern)));
+        assert!(!c.t.accept_all.is_empty() && !c.t.cols[3].is_empty());
+    }
+
+    #[test]
+    fn other_versions_and_cut_configs_are_refused() {
+        let full = demo("en");
+        assert!(Config::read(full).is_some());
+        assert!(Config::read(&full[..full.len() / 2]).is_none());
+        assert!(Config::read("2\u{1f}1").is_none());
+        assert!(Config::read("").is_none());
     }
 }

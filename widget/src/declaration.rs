@@ -15,18 +15,18 @@ pub fn render(app: &App) {
         return;
     };
     for i in 0..list.length() {
-        let Some(target) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+        let Some(target) = list.item(i).map(JsCast::unchecked_into::<Element>) else {
             continue;
         };
         let doc = &app.doc;
         target.set_text_content(None);
         let _ = target.class_list().add_1("crumb-decl");
         for cat in &app.cfg.cats {
-            append(&target, &text_el(doc, "h3", "", &cat.name));
-            append(&target, &text_el(doc, "p", "", &cat.desc));
+            append(&target, &text_el(doc, "h3", "", cat.name));
+            append(&target, &text_el(doc, "p", "", cat.desc));
             for s in app.cfg.svcs.iter().filter(|s| s.cat == cat.idx) {
                 let section = el(doc, "section", "");
-                append(&section, &text_el(doc, "h4", "", &s.name));
+                append(&section, &text_el(doc, "h4", "", s.name));
                 append(&section, &cookie_table(app, s));
                 append(&target, &section);
             }

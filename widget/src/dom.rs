@@ -1,12 +1,12 @@
-//! Small DOM helpers and [`Listener`], an event listener that removes
-//! itself when dropped (the shape of gloo-events' `EventListener`), so UI
-//! pieces clean up by going out of scope instead of leaking closures.
+//! Small DOM helpers. There are no event listeners here: `crumb.js` owns
+//! the page's listeners and forwards events to [`crate::api::Widget::on`],
+//! so no Rust closure crosses into JS (see ARCHITECTURE.md).
 
 use core::cell::{Ref, RefCell, RefMut};
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element, Event, EventTarget};
+use web_sys::{Document, Element, Event};
 
 /// Unwraps a DOM result. The DOM calls used here fail only on a broken
 /// page; throwing a short JS exception there costs far fewer bytes than a
@@ -68,53 +68,25 @@ pub fn append(parent: &Element, child: &Element) {
 
 /// The element an event happened on, or its nearest ancestor matching
 /// `selector`.
+///
+/// Targets are not type-checked (an `instanceof` import per type would
+/// ship to every visitor): on a target that is not an element, `closest`
+/// throws inside the import and this returns `None`.
 pub fn closest(event: &Event, selector: &str) -> Option<Element> {
-    let target: Element = event.target()?.dyn_into().ok()?;
-    target.closest(selector).ok().flatten()
+    target(event)?.closest(selector).ok().flatten()
+}
+
+/// The node an event happened on, taken to be an element (see [`closest`]).
+pub fn target(event: &Event) -> Option<Element> {
+    event.target().map(JsCast::unchecked_into)
 }
 
 pub fn focus(e: &Element) {
-    if let Some(h) = e.dyn_ref::<web_sys::HtmlElement>() {
-        let _ = h.focus();
-    }
+    let _ = e.unchecked_ref::<web_sys::HtmlElement>().focus();
 }
 
 /// Only web and site-relative links are rendered as links; anything else
 /// (`javascript:` in a config) is dropped.
 pub fn safe_href(url: &str) -> bool {
     url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/')
-}
-
-/// An event listener that is removed when this value is dropped.
-#[must_use = "the listener is removed as soon as this value is dropped"]
-pub struct Listener {
-    target: EventTarget,
-    kind: &'static str,
-    callback: Closure<dyn FnMut(Event)>,
-}
-
-impl Listener {
-    pub fn new(target: &EventTarget, kind: &'static str, f: impl FnMut(Event) + 'static) -> Self {
-        let callback = Closure::<dyn FnMut(Event)>::new(f);
-        ok(target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref()));
-        Listener {
-            target: target.clone(),
-            kind,
-            callback,
-        }
-    }
-
-    /// Keeps the listener for the life of the page (for document-wide
-    /// listeners only).
-    pub fn forget(self) {
-        core::mem::forget(self);
-    }
-}
-
-impl Drop for Listener {
-    fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.kind, self.callback.as_ref().unchecked_ref());
-    }
 }

@@ -2,56 +2,38 @@
 //! data-category=...>`) run, and embeds (`<iframe|img data-src=...>`) load,
 //! only once their category (and service, when named) is allowed. Scripts
 //! are released in document order: an external script without `async` is
-//! waited for before the next one runs. A mutation observer gates elements
-//! that pages add later.
+//! waited for before the next one runs. `crumb.js` calls [`scan`] again
+//! from a mutation observer, so elements that pages add later are gated too.
 
 use alloc::collections::VecDeque;
-use alloc::rc::Rc;
-use core::cell::{Cell, RefCell};
+use core::cell::RefCell;
 
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
-use web_sys::{Element, Event, MutationObserver, MutationObserverInit};
+use web_sys::Element;
 
 use crate::app::App;
 use crate::consent::category_index;
-use crate::dom::{Cell as _, append, attr, el, ok, text_el};
+use crate::dom::{Cell as _, append, attr, el, text_el};
 
 const SELECTOR: &str = "script[type='text/plain'][data-category],iframe[data-src][data-category],img[data-src][data-category]";
 /// Marks an element as handled: `run` (released) or `ph` (placeholder shown).
 const MARK: &str = "data-crumb";
 
-type Callback = Closure<dyn FnMut(Event)>;
-
 #[derive(Default)]
 pub struct Gate {
     queue: RefCell<VecDeque<Element>>,
-    waiting: Cell<bool>,
-    /// Called when a waited-for script has loaded (or failed); kept for the
-    /// page's life because released scripts keep their listeners.
-    resume: RefCell<Option<Callback>>,
+    /// The external script whose `load` (or `error`) the queue waits for.
+    waiting: RefCell<Option<Element>>,
 }
 
-/// Watches the page for gated elements added later (single-page apps).
-pub fn observe(app: &Rc<App>) {
-    let a = app.clone();
-    let resume = Closure::<dyn FnMut(Event)>::new(move |_| {
-        a.gate.waiting.set(false);
-        pump(&a);
-    });
-    *app.gate.resume.wr() = Some(resume);
-    let a = app.clone();
-    let cb = Closure::<dyn FnMut(JsValue)>::new(move |_| scan(&a));
-    if let Ok(observer) = MutationObserver::new(cb.as_ref().unchecked_ref()) {
-        let init = MutationObserverInit::new();
-        init.set_child_list(true);
-        init.set_subtree(true);
-        if let Some(root) = app.doc.document_element() {
-            let _ = observer.observe_with_options(&root, &init);
-        }
+/// A script has loaded or failed to: when it is the one the queue waits
+/// for, the next scripts run.
+pub fn loaded(app: &App, script: &Element) {
+    let waited = app.gate.waiting.rd().as_ref() == Some(script);
+    if waited {
+        *app.gate.waiting.wr() = None;
+        pump(app);
     }
-    // The observer lives as long as the page.
-    cb.forget();
 }
 
 /// Whether the visitor's current choice allows this element.
@@ -77,12 +59,12 @@ fn allowed(app: &App, e: &Element) -> bool {
 
 /// Releases what the current choice allows and puts placeholders on
 /// blocked embeds. Safe to call repeatedly.
-pub fn scan(app: &Rc<App>) {
+pub fn scan(app: &App) {
     let Ok(list) = app.doc.query_selector_all(SELECTOR) else {
         return;
     };
     for i in 0..list.length() {
-        let Some(e) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) else {
+        let Some(e) = list.item(i).map(JsCast::unchecked_into::<Element>) else {
             continue;
         };
         let mark = e.get_attribute(MARK);
@@ -126,14 +108,14 @@ fn placeholder(app: &App, e: &Element) {
     let service = e
         .get_attribute("data-service")
         .and_then(|id| app.cfg.service(&id).map(|(_, s)| s));
-    append(&ph, &text_el(doc, "p", "", &t.placeholder));
+    append(&ph, &text_el(doc, "p", "", t.placeholder));
     if let Some(s) = service {
-        append(&ph, &text_el(doc, "strong", "", &s.name));
+        append(&ph, &text_el(doc, "strong", "", s.name));
     }
-    let button = text_el(doc, "button", "crumb-btn", &t.placeholder_allow);
+    let button = text_el(doc, "button", "crumb-btn", t.placeholder_allow);
     attr(&button, "type", "button");
     match (service, e.get_attribute("data-category")) {
-        (Some(s), _) => attr(&button, "data-crumb-allow", &s.id),
+        (Some(s), _) => attr(&button, "data-crumb-allow", s.id),
         (None, Some(cat)) => attr(&button, "data-crumb-allow-cat", &cat),
         (None, None) => {}
     }
@@ -147,7 +129,7 @@ fn placeholder(app: &App, e: &Element) {
 /// Runs queued scripts in order, pausing on external scripts that the page
 /// did not mark `async` until they have loaded.
 fn pump(app: &App) {
-    while !app.gate.waiting.get() {
+    while app.gate.waiting.rd().is_none() {
         let Some(old) = app.gate.queue.wr().pop_front() else {
             return;
         };
@@ -167,13 +149,9 @@ fn pump(app: &App) {
         match old.get_attribute("data-src") {
             Some(src) => {
                 attr(&new, "src", &src);
-                if !old.has_attribute("async")
-                    && let Some(resume) = app.gate.resume.rd().as_ref()
-                {
-                    let f = resume.as_ref().unchecked_ref();
-                    ok(new.add_event_listener_with_callback("load", f));
-                    ok(new.add_event_listener_with_callback("error", f));
-                    app.gate.waiting.set(true);
+                if !old.has_attribute("async") {
+                    // crumb.js forwards its `load` or `error` to `loaded`.
+                    *app.gate.waiting.wr() = Some(new.clone());
                 }
             }
             None => new.set_text_content(old.text_content().as_deref()),

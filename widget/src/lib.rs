@@ -5,8 +5,8 @@
 //! `crumb.js` (the wasm-bindgen glue plus `loader.js`) fetches the site
 //! config and this module in parallel and calls [`start`]. Everything here
 //! is written for size: `no_std` on wasm32 (no std panic or formatting
-//! code), no serde (the browser's `JSON.parse` reads the config), no
-//! `format!`, and one delegated listener per piece of UI.
+//! code), no serde (the config comes in a compact form read with one
+//! `split`), no `format!`, and no closures (crumb.js forwards events).
 
 #![cfg_attr(target_arch = "wasm32", no_std)]
 
@@ -20,7 +20,6 @@ mod consent;
 mod declaration;
 mod dom;
 mod gate;
-mod i18n;
 mod modal;
 mod storage;
 
@@ -39,4 +38,4 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-pub use app::{Widget, start};
+pub use api::{Widget, start};

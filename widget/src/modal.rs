@@ -4,21 +4,20 @@
 //! page inert; Tab is kept inside; Esc closes it without counting as a
 //! choice.
 
-use alloc::rc::Rc;
 use alloc::string::String;
 
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlDialogElement, HtmlInputElement, KeyboardEvent};
+use web_sys::{Element, Event, HtmlDialogElement, HtmlInputElement, KeyboardEvent};
 
 use crate::app::App;
 use crate::banner::{actions, button, intro};
 use crate::config::Service;
 use crate::consent::{Choices, NECESSARY, category_index, category_key, push_u64};
-use crate::dom::{Listener, append, attr, closest, el, focus, ok, text_el};
+use crate::dom::{append, attr, el, focus, ok, text_el};
 
+/// The open dialog; dropping it closes and removes it.
 pub struct Modal {
     root: HtmlDialogElement,
-    _listeners: [Listener; 4],
 }
 
 impl Drop for Modal {
@@ -73,7 +72,7 @@ fn cookie_details(app: &App, s: &Service) -> Element {
     let cols = &app.cfg.t.cols;
     let details = el(doc, "details", "crumb-cookies");
     let mut summary = String::with_capacity(24);
-    summary.push_str(&cols[0]);
+    summary.push_str(cols[0]);
     summary.push_str(" (");
     push_u64(&mut summary, s.cookies.len() as u64);
     summary.push(')');
@@ -85,7 +84,7 @@ fn cookie_details(app: &App, s: &Service) -> Element {
 fn inputs(root: &Element, selector: &str) -> impl Iterator<Item = HtmlInputElement> {
     let list = root.query_selector_all(selector).ok();
     let n = list.as_ref().map_or(0, |l| l.length());
-    (0..n).filter_map(move |i| list.as_ref()?.item(i)?.dyn_into().ok())
+    (0..n).filter_map(move |i| Some(list.as_ref()?.item(i)?.unchecked_into()))
 }
 
 /// The choice the switches show.
@@ -109,7 +108,7 @@ pub fn read_choices(app: &App, root: &Element) -> Choices {
 
 /// Keeps category and service switches consistent: a category switch sets
 /// its services; switching a service on switches its category on.
-fn sync(app: &App, root: &Element, changed: &HtmlInputElement) {
+pub fn sync(app: &App, root: &Element, changed: &HtmlInputElement) {
     let on = changed.checked();
     if let Some(key) = changed.get_attribute("data-cat") {
         let Some(cat) = category_index(&key) else {
@@ -137,19 +136,19 @@ fn sync(app: &App, root: &Element, changed: &HtmlInputElement) {
 }
 
 impl Modal {
-    pub fn show(app: &Rc<App>, current: &Choices) -> Modal {
+    pub fn show(app: &App, current: &Choices) -> Modal {
         let doc = &app.doc;
         let t = &app.cfg.t;
         let dialog: HtmlDialogElement = el(doc, "dialog", "crumb crumb-modal").unchecked_into();
         let root: &Element = &dialog;
         attr(root, "aria-labelledby", "crumb-mt");
-        attr(root, "lang", &app.cfg.lang);
+        attr(root, "lang", app.cfg.lang);
         let head = el(doc, "div", "crumb-head");
-        let title = text_el(doc, "h2", "crumb-title", &t.title);
+        let title = text_el(doc, "h2", "crumb-title", t.title);
         attr(&title, "id", "crumb-mt");
         append(&head, &title);
         let close = button(app, "\u{d7}", "close", "crumb-x");
-        attr(&close, "aria-label", &t.close);
+        attr(&close, "aria-label", t.close);
         append(&head, &close);
         append(root, &head);
         append(root, &intro(app, "crumb-md"));
@@ -165,14 +164,14 @@ impl Modal {
                 &section,
                 &switch(
                     app,
-                    &cat.name,
+                    cat.name,
                     "data-cat",
                     key,
                     current.allows(cat.idx),
                     necessary,
                 ),
             );
-            append(&section, &text_el(doc, "p", "crumb-desc", &cat.desc));
+            append(&section, &text_el(doc, "p", "crumb-desc", cat.desc));
             for (i, s) in app
                 .cfg
                 .svcs
@@ -181,84 +180,57 @@ impl Modal {
                 .filter(|(_, s)| s.cat == cat.idx)
             {
                 let row = el(doc, "div", "crumb-svc");
-                let mut label = s.name.clone();
+                let mut label = String::from(s.name);
                 label.push_str(" \u{b7} ");
-                label.push_str(&s.provider);
+                label.push_str(s.provider);
                 let on = current.service(i);
                 append(
                     &row,
-                    &switch(app, &label, "data-svc", &s.id, on || necessary, necessary),
+                    &switch(app, &label, "data-svc", s.id, on || necessary, necessary),
                 );
                 append(&row, &cookie_details(app, s));
                 append(&section, &row);
             }
             append(root, &section);
         }
-        append(root, &actions(app, (&t.save, "save")));
-
-        let a = app.clone();
-        let click = Listener::new(root, "click", move |e| {
-            if let Some(b) = closest(&e, "[data-a]") {
-                a.act(&b.get_attribute("data-a").unwrap_or_default());
-            }
-        });
-        let a = app.clone();
-        let r = root.clone();
-        let change = Listener::new(root, "change", move |e| {
-            if let Some(input) = e
-                .target()
-                .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-            {
-                sync(&a, &r, &input);
-            }
-        });
-        // Esc fires `cancel`; the dialog is closed through the app so the
-        // banner comes back when no choice was made.
-        let a = app.clone();
-        let cancel = Listener::new(root, "cancel", move |e| {
-            e.prevent_default();
-            a.act("close");
-        });
-        let r = root.clone();
-        let keydown = Listener::new(root, "keydown", move |e| {
-            let Some(k) = e.dyn_ref::<KeyboardEvent>() else {
-                return;
-            };
-            if k.key() != "Tab" {
-                return;
-            }
-            let Ok(list) = r.query_selector_all(FOCUSABLE) else {
-                return;
-            };
-            let item = |i: u32| list.item(i).and_then(|n| n.dyn_into::<Element>().ok());
-            let (Some(first), Some(last)) = (item(0), item(list.length().saturating_sub(1))) else {
-                return;
-            };
-            let active = r.owner_document().and_then(|d| d.active_element());
-            let wrap_to = if k.shift_key() && active.as_ref() == Some(&first) {
-                Some(last)
-            } else if !k.shift_key() && active.as_ref() == Some(&last) {
-                Some(first)
-            } else {
-                None
-            };
-            if let Some(target) = wrap_to {
-                e.prevent_default();
-                focus(&target);
-            }
-        });
+        append(root, &actions(app, (t.save, "save")));
         if let Some(body) = doc.body() {
             ok(body.append_child(root));
         }
         let _ = dialog.show_modal();
         focus(&close);
-        Modal {
-            root: dialog,
-            _listeners: [click, change, cancel, keydown],
-        }
+        Modal { root: dialog }
     }
 
     pub fn element(&self) -> &Element {
         &self.root
+    }
+
+    /// Keeps Tab inside the dialog: from the last control to the first and,
+    /// with Shift, back.
+    pub fn trap_tab(&self, app: &App, e: &Event) {
+        let k: &KeyboardEvent = e.unchecked_ref();
+        if k.key() != "Tab" {
+            return;
+        }
+        let Ok(list) = self.root.query_selector_all(FOCUSABLE) else {
+            return;
+        };
+        let item = |i: u32| list.item(i).map(JsCast::unchecked_into::<Element>);
+        let (Some(first), Some(last)) = (item(0), item(list.length().saturating_sub(1))) else {
+            return;
+        };
+        let active = app.doc.active_element();
+        let wrap_to = if k.shift_key() && active.as_ref() == Some(&first) {
+            Some(last)
+        } else if !k.shift_key() && active.as_ref() == Some(&last) {
+            Some(first)
+        } else {
+            None
+        };
+        if let Some(target) = wrap_to {
+            e.prevent_default();
+            focus(&target);
+        }
     }
 }
