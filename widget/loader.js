@@ -17,7 +17,7 @@ w.crumb = { show: () => queued.push(1), consent: () => null };
 const lang = d.documentElement.lang + ',' + navigator.language;
 Promise.all([
   fetch(api + '/widget?lang=' + encodeURIComponent(lang)).then((r) => r.text()),
-  wasm_bindgen({ module_or_path: fetch(base + '/crumb/__CRUMB_WASM__') }),
+  wasm_bindgen(fetch(base + '/crumb/__CRUMB_WASM__')),
   styled,
 ]).then(([config]) => {
   const h = wasm_bindgen.start(config, d);

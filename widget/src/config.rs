@@ -56,50 +56,85 @@ pub struct Config {
     pub svcs: Vec<Service>,
 }
 
+/// The fields in order. Reading past the end yields empty fields and marks
+/// the config as cut short, so reading is straight-line code with one check
+/// at the end (a `?` per field cost kilobytes of cleanup paths).
+struct Fields {
+    it: core::str::Split<'static, char>,
+    short: bool,
+}
+
+impl Fields {
+    #[inline(never)]
+    fn s(&mut self) -> Str {
+        self.it.next().unwrap_or_else(|| {
+            self.short = true;
+            ""
+        })
+    }
+
+    /// A count or number; anything else reads as 0 and marks the config bad.
+    #[inline(never)]
+    fn n(&mut self) -> u32 {
+        let v = parse_u64(self.s()).and_then(|v| u32::try_from(v).ok());
+        self.short |= v.is_none();
+        v.unwrap_or(0)
+    }
+}
+
 impl Config {
     /// Reads the compact config; `None` when it is not version 1 or is cut
     /// short. Categories and services the widget does not know are skipped.
     pub fn read(text: Str) -> Option<Config> {
-        let mut fields = text.split('\u{1f}');
-        let mut f = || fields.next();
-        if f()? != "1" {
+        let mut f = Fields {
+            it: text.split('\u{1f}'),
+            short: false,
+        };
+        if f.s() != "1" {
             return None;
         }
-        let revision = parse_u64(f()?)? as u32;
-        let validity_months = (parse_u64(f()?)? as u32).clamp(1, 24);
-        let (lang, text_hash, policy_url) = (f()?, f()?, f()?);
+        let revision = f.n();
+        let validity_months = f.n().clamp(1, 24);
+        let (lang, text_hash, policy_url) = (f.s(), f.s(), f.s());
         let t = Texts {
-            title: f()?,
-            body: f()?,
-            accept_all: f()?,
-            reject_all: f()?,
-            customize: f()?,
-            save: f()?,
-            close: f()?,
-            policy_link: f()?,
-            reopen: f()?,
-            cols: [f()?, f()?, f()?, f()?],
-            placeholder: f()?,
-            placeholder_allow: f()?,
+            title: f.s(),
+            body: f.s(),
+            accept_all: f.s(),
+            reject_all: f.s(),
+            customize: f.s(),
+            save: f.s(),
+            close: f.s(),
+            policy_link: f.s(),
+            reopen: f.s(),
+            cols: [f.s(), f.s(), f.s(), f.s()],
+            placeholder: f.s(),
+            placeholder_allow: f.s(),
         };
         let mut cats = Vec::new();
-        for _ in 0..parse_u64(f()?)? {
-            let (key, name, desc) = (f()?, f()?, f()?);
+        for _ in 0..f.n() {
+            let (key, name, desc) = (f.s(), f.s(), f.s());
             if let Some(idx) = category_index(key) {
                 cats.push(Category { idx, name, desc });
             }
+            if f.short {
+                break;
+            }
         }
         let mut svcs = Vec::new();
-        for _ in 0..parse_u64(f()?)? {
-            let (id, cat, name, provider) = (f()?, f()?, f()?, f()?);
+        for _ in 0..f.n() {
+            let (id, cat, name, provider) = (f.s(), f.s(), f.s(), f.s());
             let mut cookies = Vec::new();
-            for _ in 0..parse_u64(f()?)? {
+            for _ in 0..f.n() {
                 cookies.push(Cookie {
-                    name: f()?,
-                    pattern: f()? == "1",
-                    purpose: f()?,
-                    retention: f()?,
+                    name: f.s(),
+                    pattern: f.s() == "1",
+                    purpose: f.s(),
+                    retention: f.s(),
                 });
+                if f.short {
+                    // A huge count in a cut config stops here.
+                    break;
+                }
             }
             if let (true, Some(cat)) = (is_slug(id), category_index(cat)) {
                 svcs.push(Service {
@@ -110,8 +145,11 @@ impl Config {
                     cookies,
                 });
             }
+            if f.short {
+                break;
+            }
         }
-        Some(Config {
+        (!f.short).then_some(Config {
             revision,
             validity_months,
             lang,
@@ -176,5 +214,14 @@ mod tests {
         assert!(Config::read(&full[..full.len() / 2]).is_none());
         assert!(Config::read("2\u{1f}1").is_none());
         assert!(Config::read("").is_none());
+        // A count far beyond the fields there are ends the read, not the tab.
+        assert!(
+            Config::read(&full.replacen(
+                "\u{1f}4\u{1f}necessary",
+                "\u{1f}4000000000\u{1f}necessary",
+                1
+            ))
+            .is_none()
+        );
     }
 }

@@ -100,6 +100,77 @@ fn minify_as(js: String, loader: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8(out.stdout)?)
 }
 
+/// Replaces `old`, which must occur exactly once, with `new`.
+fn replace_once(text: &str, old: &str, new: &str) -> anyhow::Result<String> {
+    match text.matches(old).count() {
+        1 => Ok(text.replacen(old, new, 1)),
+        n => bail!(
+            "the wasm-bindgen glue has changed ({n} matches for {:?}); update xtask/src/widget.rs",
+            old.lines().next().unwrap_or(old)
+        ),
+    }
+}
+
+/// Drops the parts of wasm-bindgen's no-modules glue that crumb.js never
+/// uses, which every visitor would otherwise download: `initSync`, the
+/// guessing of the wasm's URL from the script's, the fallbacks for
+/// browsers without `instantiateStreaming` or `encodeInto` (the widget
+/// needs `<dialog>` and `:has()`, which came later), deprecated-argument
+/// warnings, and the finalizer of the page-long `Widget`. The cuts match
+/// the pinned wasm-bindgen's output exactly and fail the build when it
+/// changes.
+fn trim_glue(glue: &str) -> anyhow::Result<String> {
+    let glue = replace_once(
+        glue,
+        "    let script_src;
+    if (typeof document !== 'undefined' && document.currentScript !== null) {
+        script_src = new URL(document.currentScript.src, location.href).toString();
+    }
+",
+        "",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "    const WidgetFinalization = (typeof FinalizationRegistry === 'undefined')
+        ? { register: () => {}, unregister: () => {} }
+        : new FinalizationRegistry(ptr => wasm.__wbg_widget_free(ptr, 1));",
+        "    const WidgetFinalization = { register() {}, unregister() {} };",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "    if (!('encodeInto' in cachedTextEncoder)) {
+        cachedTextEncoder.encodeInto = function (arg, view) {
+            const buf = cachedTextEncoder.encode(arg);
+            view.set(buf);
+            return {
+                read: arg.length,
+                written: buf.length
+            };
+        };
+    }
+",
+        "",
+    )?;
+    let start = glue
+        .find("    async function __wbg_load(")
+        .context("the wasm-bindgen glue has no __wbg_load; update xtask/src/widget.rs")?;
+    let tail = "    return Object.assign(__wbg_init, { initSync }, exports);
+})({ __proto__: null });";
+    if !glue.trim_end().ends_with(tail) {
+        bail!("the wasm-bindgen glue ends differently; update xtask/src/widget.rs");
+    }
+    Ok(format!(
+        "{}    async function __wbg_init(response) {{
+        const {{ instance, module }} = await WebAssembly.instantiateStreaming(response, __wbg_get_imports());
+        return __wbg_finalize_init(instance, module);
+    }}
+    return Object.assign(__wbg_init, exports);
+}})({{ __proto__: null }});
+",
+        &glue[..start]
+    ))
+}
+
 pub fn build() -> anyhow::Result<()> {
     crate::ensure_wasm_target()?;
     ensure_wasm_bindgen(&locked_wasm_bindgen()?)?;
@@ -148,7 +219,7 @@ pub fn build() -> anyhow::Result<()> {
     }
     let (wasm, glue) = crate::imports::shorten(
         &std::fs::read(&wasm_path)?,
-        &std::fs::read_to_string(out.join("crumb_widget.js"))?,
+        &trim_glue(&std::fs::read_to_string(out.join("crumb_widget.js"))?)?,
     )?;
     let css = minify_as(std::fs::read_to_string("widget/crumb.css")?, "css")?.into_bytes();
     let loader = std::fs::read_to_string("widget/loader.js")?;
