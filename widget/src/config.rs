@@ -60,7 +60,7 @@ pub struct Config {
 /// the config as cut short, so reading is straight-line code with one check
 /// at the end (a `?` per field cost kilobytes of cleanup paths).
 struct Fields {
-    it: core::str::Split<'static, char>,
+    it: crate::consent::Split<'static>,
     short: bool,
 }
 
@@ -87,7 +87,7 @@ impl Config {
     /// short. Categories and services the widget does not know are skipped.
     pub fn read(text: Str) -> Option<Config> {
         let mut f = Fields {
-            it: text.split('\u{1f}'),
+            it: crate::consent::split(text, 0x1f),
             short: false,
         };
         if f.s() != "1" {

@@ -109,20 +109,52 @@ pub struct Stored {
     pub pending: bool,
 }
 
-const SEP: char = '~';
+const SEP: u8 = b'~';
 
 pub fn push_u64(out: &mut String, mut n: u64) {
-    // Digits come out lowest first: push them, then reverse that tail.
-    let start = out.len();
+    // Digits come out lowest first, so they fill a buffer from its end.
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
     loop {
-        out.push((b'0' + (n % 10) as u8) as char);
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    let tail: String = out.split_off(start).chars().rev().collect();
-    out.push_str(&tail);
+    for &b in &buf[i..] {
+        out.push(b as char);
+    }
+}
+
+/// The pieces of `s` between `sep` bytes (an ASCII separator). Byte-wise
+/// rather than `str::split(char)`, whose searcher alone is a kilobyte of
+/// wasm; an ASCII byte is always a character boundary.
+pub fn split(s: &str, sep: u8) -> Split<'_> {
+    Split { rest: Some(s), sep }
+}
+
+pub struct Split<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for Split<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        let (head, tail) = split_once(s, self.sep).unzip();
+        self.rest = tail;
+        Some(head.unwrap_or(s))
+    }
+}
+
+/// `s` before and after its first `sep` byte (ASCII).
+pub fn split_once(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == sep)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 pub fn parse_u64(s: &str) -> Option<u64> {
@@ -148,32 +180,32 @@ impl Stored {
     pub fn encode(&self) -> String {
         let mut s = String::with_capacity(96);
         s.push('1');
-        s.push(SEP);
+        s.push(SEP as char);
         s.push_str(&self.consent_id);
-        s.push(SEP);
+        s.push(SEP as char);
         push_u64(&mut s, u64::from(self.revision));
-        s.push(SEP);
+        s.push(SEP as char);
         push_u64(&mut s, self.given_ms);
-        s.push(SEP);
+        s.push(SEP as char);
         push_u64(&mut s, self.expires_ms);
-        s.push(SEP);
+        s.push(SEP as char);
         s.push(self.method.letter());
-        s.push(SEP);
+        s.push(SEP as char);
         push_u64(&mut s, u64::from(self.cats));
-        s.push(SEP);
+        s.push(SEP as char);
         for (i, id) in self.services.iter().enumerate() {
             if i > 0 {
                 s.push('.');
             }
             s.push_str(id);
         }
-        s.push(SEP);
+        s.push(SEP as char);
         s.push(if self.pending { '1' } else { '0' });
         s
     }
 
     pub fn decode(s: &str) -> Option<Stored> {
-        let mut f = s.split(SEP);
+        let mut f = split(s, SEP);
         if f.next()? != "1" {
             return None;
         }
@@ -186,9 +218,7 @@ impl Stored {
         let expires_ms = parse_u64(f.next()?)?;
         let method = Method::from_letter(f.next()?)?;
         let cats = u8::try_from(parse_u64(f.next()?)?).ok()? | 1;
-        let services = f
-            .next()?
-            .split('.')
+        let services = split(f.next()?, b'.')
             .filter(|s| is_slug(s))
             .map(String::from)
             .collect();
@@ -325,7 +355,7 @@ pub fn public_json<'a>(stored: &Stored, service_ids: impl Iterator<Item = &'a st
 /// a prefix match up to the `*` (`_ga_*`, `_pk_id.*`).
 pub fn cookie_matches(declared: &str, pattern: bool, name: &str) -> bool {
     if pattern {
-        let prefix = declared.trim_end_matches('*');
+        let prefix = declared.strip_suffix('*').unwrap_or(declared);
         name.starts_with(prefix)
     } else {
         declared == name
@@ -338,7 +368,7 @@ pub fn cookie_matches(declared: &str, pattern: bool, name: &str) -> bool {
 pub fn cookie_domains(host: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = host;
-    while let Some((_, parent)) = rest.split_once('.') {
+    while let Some((_, parent)) = split_once(rest, b'.') {
         out.push(rest);
         rest = parent;
     }
@@ -432,6 +462,16 @@ mod tests {
         assert_eq!(parse_u64("1763000000000"), Some(1_763_000_000_000));
         assert_eq!(parse_u64("12a"), None);
         assert_eq!(parse_u64(""), None);
+    }
+
+    #[test]
+    fn byte_split_matches_std() {
+        for s in ["", "a", "a~b", "~a~~b~", "~", "ü~é~"] {
+            let ours: Vec<&str> = split(s, b'~').collect();
+            let std: Vec<&str> = s.split('~').collect();
+            assert_eq!(ours, std, "{s:?}");
+            assert_eq!(split_once(s, b'~'), s.split_once('~'), "{s:?}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use web_sys::HtmlDocument;
 
-use crate::consent::{Stored, cookie_domains, push_u64};
+use crate::consent::{Stored, cookie_domains, push_u64, split, split_once};
 
 const NAME: &str = "crumb_consent";
 
@@ -16,9 +16,8 @@ fn cookie_pairs(doc: &HtmlDocument) -> String {
 
 pub fn read(doc: &HtmlDocument) -> Option<Stored> {
     let all = cookie_pairs(doc);
-    let value = all
-        .split(';')
-        .filter_map(|p| p.trim().split_once('='))
+    let value = split(&all, b';')
+        .filter_map(|p| split_once(p.trim_ascii(), b'='))
         .find(|(k, _)| *k == NAME)?
         .1;
     Stored::decode(value)
@@ -40,9 +39,8 @@ pub fn write(doc: &HtmlDocument, stored: &Stored, now_ms: u64, secure: bool) {
 
 /// The names of the cookies this page can see.
 pub fn names(doc: &HtmlDocument) -> Vec<String> {
-    cookie_pairs(doc)
-        .split(';')
-        .filter_map(|p| p.trim().split('=').next())
+    split(&cookie_pairs(doc), b';')
+        .map(|p| split_once(p, b'=').map_or(p, |(k, _)| k).trim_ascii())
         .filter(|n| !n.is_empty() && *n != NAME)
         .map(String::from)
         .collect()
