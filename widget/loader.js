@@ -20,7 +20,7 @@ Promise.all([
   wasm_bindgen(fetch(base + '/crumb/__CRUMB_WASM__')),
   styled,
 ]).then(([config]) => {
-  const h = wasm_bindgen.start(config, d);
+  const h = wasm_bindgen.start(config, d, location.protocol == 'https:', location.hostname);
   if (!h) return;
   const consent = () => JSON.parse(h.consent() || 'null');
   // Flag 1: a choice was made (tell site code); flag 2: send the pending

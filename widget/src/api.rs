@@ -25,11 +25,12 @@ pub struct Widget {
     app: App,
 }
 
-/// Starts the widget on `doc` with the compact config text. `None` when
-/// the config cannot be read.
+/// Starts the widget on `doc` with the compact config text; `secure` and
+/// `host` describe the page's location. `None` when the config cannot be
+/// read.
 #[wasm_bindgen]
-pub fn start(config: String, doc: Document) -> Option<Widget> {
-    app::start(config, doc).map(|app| Widget { app })
+pub fn start(config: String, doc: Document, secure: bool, host: String) -> Option<Widget> {
+    app::start(config, doc, app::Page { secure, host }).map(|app| Widget { app })
 }
 
 #[wasm_bindgen]

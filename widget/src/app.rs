@@ -26,8 +26,18 @@ pub const SEND: u8 = 2;
 /// receipt (which carries the exact expiry) arrives.
 const MONTH_MS: u64 = 2_629_746_000;
 
+/// Where the page is, as crumb.js reads it from `location`.
+pub struct Page {
+    /// The page is on https, so the consent cookie is `Secure`.
+    pub secure: bool,
+    /// The page's host name, whose (parent) domains refused services'
+    /// cookies are deleted from.
+    pub host: String,
+}
+
 pub struct App {
     pub doc: Document,
+    page: Page,
     html: HtmlDocument,
     pub cfg: Config,
     /// The current choice, if it still counts.
@@ -155,22 +165,13 @@ impl App {
     }
 
     fn save(&self, stored: Stored) {
-        let secure = self
-            .doc
-            .location()
-            .and_then(|l| l.protocol().ok())
-            .is_some_and(|p| p == "https:");
-        storage::write(&self.html, &stored, now_ms(), secure);
+        storage::write(&self.html, &stored, now_ms(), self.page.secure);
         *self.stored.wr() = Some(stored);
     }
 
     /// Deletes the first-party cookies of every refused service.
     fn delete_refused_cookies(&self, choices: &Choices) {
-        let host = self
-            .doc
-            .location()
-            .and_then(|l| l.hostname().ok())
-            .unwrap_or_default();
+        let host = &self.page.host;
         let names = storage::names(&self.html);
         for (svc, _) in self
             .cfg
@@ -184,7 +185,7 @@ impl App {
                     .iter()
                     .filter(|n| consent::cookie_matches(c.name, c.pattern, n))
                 {
-                    storage::delete(&self.html, name, &host);
+                    storage::delete(&self.html, name, host);
                 }
             }
         }
@@ -332,7 +333,7 @@ pub struct Answer {
 
 /// Starts the widget with the compact config (kept for the page's life:
 /// the config borrows from it).
-pub fn start(config: String, doc: Document) -> Option<App> {
+pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
     let cfg = Config::read(config.leak())?;
     let html: HtmlDocument = doc.clone().unchecked_into();
     let stored = storage::read(&html);
@@ -345,6 +346,7 @@ pub fn start(config: String, doc: Document) -> Option<App> {
     };
     let app = App {
         doc,
+        page,
         html,
         cfg,
         stored: RefCell::new(stored.filter(|_| valid)),

@@ -2,6 +2,8 @@
 //! Customize, all three the same size and style (regulators require reject
 //! to be as easy to reach as accept).
 
+use alloc::string::String;
+
 use web_sys::Element;
 
 use crate::app::App;
@@ -10,6 +12,7 @@ use crate::dom::{append, attr, el, focus, safe_href, text_el};
 /// The banner on the page; dropping it removes it.
 pub struct Banner {
     root: Element,
+    customize: Element,
 }
 
 impl Drop for Banner {
@@ -21,10 +24,11 @@ impl Drop for Banner {
 /// The body text with the policy link after it, shared with the dialog.
 pub fn intro(app: &App, id: &str) -> Element {
     let doc = &app.doc;
-    let p = text_el(doc, "p", "crumb-text", app.cfg.t.body);
+    let mut body = String::from(app.cfg.t.body);
+    body.push(' ');
+    let p = text_el(doc, "p", "crumb-text", &body);
     attr(&p, "id", id);
     if safe_href(app.cfg.policy_url) {
-        p.append_with_str_1(" ").ok();
         let a = text_el(doc, "a", "crumb-a", app.cfg.t.policy_link);
         attr(&a, "href", app.cfg.policy_url);
         append(&p, &a);
@@ -41,21 +45,22 @@ pub fn button(app: &App, label: &str, action: &str, class: &str) -> Element {
     b
 }
 
-/// The three first-layer choices, in the same order wherever they appear.
-pub fn actions(app: &App, third: (&str, &str)) -> Element {
+/// The three first-layer choices, in the same order wherever they appear:
+/// the row, its first button and its third.
+pub fn actions(app: &App, third: (&str, &str)) -> (Element, Element, Element) {
     let t = &app.cfg.t;
     let row = el(&app.doc, "div", "crumb-actions");
-    append(&row, &button(app, t.accept_all, "accept", "crumb-btn"));
+    let first = button(app, t.accept_all, "accept", "crumb-btn");
+    let last = button(app, third.0, third.1, "crumb-btn");
+    append(&row, &first);
     append(&row, &button(app, t.reject_all, "reject", "crumb-btn"));
-    append(&row, &button(app, third.0, third.1, "crumb-btn"));
-    row
+    append(&row, &last);
+    (row, first, last)
 }
 
 impl Banner {
     pub fn focus_customize(&self) {
-        if let Ok(Some(b)) = self.root.query_selector("[data-a=customize]") {
-            focus(&b);
-        }
+        focus(&self.customize);
     }
 
     pub fn show(app: &App) -> Banner {
@@ -70,14 +75,12 @@ impl Banner {
         attr(&title, "id", "crumb-bt");
         append(&root, &title);
         append(&root, &intro(app, "crumb-bd"));
-        let row = actions(app, (app.cfg.t.customize, "customize"));
+        let (row, first, customize) = actions(app, (app.cfg.t.customize, "customize"));
         append(&root, &row);
         if let Some(body) = doc.body() {
             let _ = body.append_child(&root);
         }
-        if let Some(first) = row.first_element_child() {
-            focus(&first);
-        }
-        Banner { root }
+        focus(&first);
+        Banner { root, customize }
     }
 }

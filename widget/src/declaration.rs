@@ -20,7 +20,6 @@ pub fn render(app: &App) {
         };
         let doc = &app.doc;
         target.set_text_content(None);
-        let _ = target.class_list().add_1("crumb-decl");
         for cat in &app.cfg.cats {
             append(&target, &text_el(doc, "h3", "", cat.name));
             append(&target, &text_el(doc, "p", "", cat.desc));

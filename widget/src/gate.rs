@@ -16,8 +16,11 @@ use crate::consent::category_index;
 use crate::dom::{Cell as _, append, attr, el, text_el};
 
 const SELECTOR: &str = "script[type='text/plain'][data-category],iframe[data-src][data-category],img[data-src][data-category]";
-/// Marks an element as handled: `run` (released) or `ph` (placeholder shown).
+/// Marks an element as handled: `run` (released) or `ph` (placeholder
+/// shown; the stylesheet hides embeds marked so).
 const MARK: &str = "data-crumb";
+/// Marks the placeholder in front of a blocked embed.
+const PLACEHOLDER: &str = "data-crumb-ph";
 
 #[derive(Default)]
 pub struct Gate {
@@ -71,7 +74,7 @@ pub fn scan(app: &App) {
         if mark.as_deref() == Some("run") {
             continue;
         }
-        let is_script = e.tag_name() == "SCRIPT";
+        let is_script = e.get_attribute("type").as_deref() == Some("text/plain");
         if allowed(app, &e) {
             attr(&e, MARK, "run");
             if is_script {
@@ -89,11 +92,10 @@ pub fn scan(app: &App) {
 
 fn load_embed(e: &Element) {
     if let Some(prev) = e.previous_element_sibling()
-        && prev.class_list().contains("crumb-ph")
+        && prev.has_attribute(PLACEHOLDER)
     {
         prev.remove();
     }
-    let _ = e.class_list().remove_1("crumb-hidden");
     if let Some(src) = e.get_attribute("data-src") {
         attr(e, "src", &src);
     }
@@ -105,6 +107,7 @@ fn placeholder(app: &App, e: &Element) {
     let doc = &app.doc;
     let t = &app.cfg.t;
     let ph = el(doc, "div", "crumb crumb-ph");
+    attr(&ph, PLACEHOLDER, "");
     let service = e
         .get_attribute("data-service")
         .and_then(|id| app.cfg.service(&id).map(|(_, s)| s));
@@ -120,7 +123,6 @@ fn placeholder(app: &App, e: &Element) {
         (None, None) => {}
     }
     append(&ph, &button);
-    let _ = e.class_list().add_1("crumb-hidden");
     if let Some(parent) = e.parent_node() {
         let _ = parent.insert_before(&ph, Some(e));
     }

@@ -193,7 +193,7 @@ impl Modal {
             }
             append(root, &section);
         }
-        append(root, &actions(app, (t.save, "save")));
+        append(root, &actions(app, (t.save, "save")).0);
         if let Some(body) = doc.body() {
             ok(body.append_child(root));
         }
