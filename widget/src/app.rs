@@ -7,12 +7,12 @@ use core::cell::RefCell;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element, Event, HtmlDocument};
+use web_sys::{Document, Element, Event};
 
 use crate::banner::Banner;
 use crate::config::Config;
 use crate::consent::{self, Choices, Method, RequestParts, Stored};
-use crate::dom::{Cell as _, attr, closest, target, text_el};
+use crate::dom::{Cell as _, append, attr, closest, target, text_el};
 use crate::gate::{self, Gate};
 use crate::modal::{Modal, read_choices, sync};
 use crate::storage;
@@ -38,7 +38,6 @@ pub struct Page {
 pub struct App {
     pub doc: Document,
     page: Page,
-    html: HtmlDocument,
     pub cfg: Config,
     /// The current choice, if it still counts.
     stored: RefCell<Option<Stored>>,
@@ -165,14 +164,14 @@ impl App {
     }
 
     fn save(&self, stored: Stored) {
-        storage::write(&self.html, &stored, now_ms(), self.page.secure);
+        storage::write(&self.doc, &stored, now_ms(), self.page.secure);
         *self.stored.wr() = Some(stored);
     }
 
     /// Deletes the first-party cookies of every refused service.
     fn delete_refused_cookies(&self, choices: &Choices) {
         let host = &self.page.host;
-        let names = storage::names(&self.html);
+        let names = storage::names(&self.doc);
         for (svc, _) in self
             .cfg
             .svcs
@@ -185,7 +184,7 @@ impl App {
                     .iter()
                     .filter(|n| consent::cookie_matches(c.name, c.pattern, n))
                 {
-                    storage::delete(&self.html, name, host);
+                    storage::delete(&self.doc, name, host);
                 }
             }
         }
@@ -199,7 +198,7 @@ impl App {
         attr(&b, "type", "button");
         attr(&b, "data-crumb-open", "");
         if let Some(body) = self.doc.body() {
-            let _ = body.append_child(&b);
+            append(&body, &b);
         }
         *self.reopen.wr() = Some(b);
     }
@@ -335,8 +334,7 @@ pub struct Answer {
 /// the config borrows from it).
 pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
     let cfg = Config::read(config.leak())?;
-    let html: HtmlDocument = doc.clone().unchecked_into();
-    let stored = storage::read(&html);
+    let stored = storage::read(&doc);
     let valid = stored
         .as_ref()
         .is_some_and(|s| s.is_valid(cfg.revision, now_ms()));
@@ -347,7 +345,6 @@ pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
     let app = App {
         doc,
         page,
-        html,
         cfg,
         stored: RefCell::new(stored.filter(|_| valid)),
         prior_id: RefCell::new(prior_id),

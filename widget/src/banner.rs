@@ -78,7 +78,7 @@ impl Banner {
         let (row, first, customize) = actions(app, (app.cfg.t.customize, "customize"));
         append(&root, &row);
         if let Some(body) = doc.body() {
-            let _ = body.append_child(&root);
+            append(&body, &root);
         }
         focus(&first);
         Banner { root, customize }

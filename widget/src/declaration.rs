@@ -7,13 +7,11 @@ use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 use crate::app::App;
-use crate::dom::{append, el, text_el};
+use crate::dom::{all, append, el, text_el};
 use crate::modal::cookie_table;
 
 pub fn render(app: &App) {
-    let Ok(list) = app.doc.query_selector_all("[data-crumb-declaration]") else {
-        return;
-    };
+    let list = all(&app.doc, "[data-crumb-declaration]");
     for i in 0..list.length() {
         let Some(target) = list.item(i).map(JsCast::unchecked_into::<Element>) else {
             continue;

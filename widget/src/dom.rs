@@ -4,18 +4,66 @@
 
 use core::cell::{Ref, RefCell, RefMut};
 
+use alloc::string::String;
+
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{Document, Element, Event};
+use web_sys::{Document, Element, Event, Node, NodeList};
 
-/// Unwraps a DOM result. The DOM calls used here fail only on a broken
-/// page; throwing a short JS exception there costs far fewer bytes than a
-/// formatted panic.
-pub fn ok<T>(r: Result<T, JsValue>) -> T {
-    match r {
-        Ok(v) => v,
-        Err(_) => wasm_bindgen::throw_str("crumb: DOM call failed"),
-    }
+#[wasm_bindgen]
+extern "C" {
+    /// Any DOM node, the document included, seen through the calls the
+    /// widget makes most. web-sys declares these `catch`, which costs a
+    /// `Result` at every call site and a try/catch wrapper in the glue;
+    /// here a throw (only possible on a broken page) simply propagates to
+    /// crumb.js, which called in.
+    type Dom;
+    #[wasm_bindgen(method, js_name = createElement)]
+    fn create_element(this: &Dom, tag: &str) -> Element;
+    #[wasm_bindgen(method, js_name = setAttribute)]
+    fn set_attribute(this: &Dom, name: &str, value: &str);
+    #[wasm_bindgen(method, js_name = appendChild)]
+    fn append_child(this: &Dom, child: &Node);
+    #[wasm_bindgen(method, js_name = insertBefore)]
+    fn insert_before(this: &Dom, child: &Node, before: Option<&Node>);
+    #[wasm_bindgen(method, js_name = querySelectorAll)]
+    fn query_selector_all(this: &Dom, selector: &str) -> NodeList;
+    #[wasm_bindgen(method)]
+    fn closest(this: &Dom, selector: &str) -> Option<Element>;
+    #[wasm_bindgen(method)]
+    fn focus(this: &Dom);
+    #[wasm_bindgen(method, js_name = showModal)]
+    fn show_modal(this: &Dom);
+    #[wasm_bindgen(method, getter)]
+    fn cookie(this: &Dom) -> String;
+    #[wasm_bindgen(method, setter)]
+    fn set_cookie(this: &Dom, cookie: &str);
+}
+
+fn dom(n: &Node) -> &Dom {
+    n.unchecked_ref()
+}
+
+/// The elements under `root` (an element or the document) that match.
+pub fn all(root: &Node, selector: &str) -> NodeList {
+    dom(root).query_selector_all(selector)
+}
+
+/// Inserts `child` into `parent` before `before` (at the end for `None`).
+pub fn insert(parent: &Node, child: &Node, before: Option<&Node>) {
+    dom(parent).insert_before(child, before);
+}
+
+pub fn show_modal(dialog: &Element) {
+    dom(dialog).show_modal();
+}
+
+pub fn cookie(doc: &Document) -> String {
+    dom(doc).cookie()
+}
+
+pub fn set_cookie(doc: &Document, cookie: &str) {
+    dom(doc).set_cookie(cookie);
 }
 
 /// `RefCell` access without the panic path: `borrow()` would pull core's
@@ -43,7 +91,7 @@ impl<T> Cell<T> for RefCell<T> {
 }
 
 pub fn el(doc: &Document, tag: &str, class: &str) -> Element {
-    let e = ok(doc.create_element(tag));
+    let e = dom(doc).create_element(tag);
     if !class.is_empty() {
         e.set_class_name(class);
     }
@@ -59,21 +107,22 @@ pub fn text_el(doc: &Document, tag: &str, class: &str, text: &str) -> Element {
 }
 
 pub fn attr(e: &Element, name: &str, value: &str) {
-    ok(e.set_attribute(name, value));
+    dom(e).set_attribute(name, value);
 }
 
-pub fn append(parent: &Element, child: &Element) {
-    ok(parent.append_child(child));
+pub fn append(parent: &Node, child: &Node) {
+    dom(parent).append_child(child);
 }
 
 /// The element an event happened on, or its nearest ancestor matching
 /// `selector`.
 ///
 /// Targets are not type-checked (an `instanceof` import per type would
-/// ship to every visitor): on a target that is not an element, `closest`
-/// throws inside the import and this returns `None`.
+/// ship to every visitor); every event crumb.js forwards happens on an
+/// element.
 pub fn closest(event: &Event, selector: &str) -> Option<Element> {
-    target(event)?.closest(selector).ok().flatten()
+    let t = target(event)?;
+    dom(&t).closest(selector)
 }
 
 /// The node an event happened on, taken to be an element (see [`closest`]).
@@ -82,7 +131,7 @@ pub fn target(event: &Event) -> Option<Element> {
 }
 
 pub fn focus(e: &Element) {
-    let _ = e.unchecked_ref::<web_sys::HtmlElement>().focus();
+    dom(e).focus();
 }
 
 /// Only web and site-relative links are rendered as links; anything else

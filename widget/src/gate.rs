@@ -13,7 +13,7 @@ use web_sys::Element;
 
 use crate::app::App;
 use crate::consent::category_index;
-use crate::dom::{Cell as _, append, attr, el, text_el};
+use crate::dom::{Cell as _, all, append, attr, el, insert, text_el};
 
 const SELECTOR: &str = "script[type='text/plain'][data-category],iframe[data-src][data-category],img[data-src][data-category]";
 /// Marks an element as handled: `run` (released) or `ph` (placeholder
@@ -63,9 +63,7 @@ fn allowed(app: &App, e: &Element) -> bool {
 /// Releases what the current choice allows and puts placeholders on
 /// blocked embeds. Safe to call repeatedly.
 pub fn scan(app: &App) {
-    let Ok(list) = app.doc.query_selector_all(SELECTOR) else {
-        return;
-    };
+    let list = all(&app.doc, SELECTOR);
     for i in 0..list.length() {
         let Some(e) = list.item(i).map(JsCast::unchecked_into::<Element>) else {
             continue;
@@ -124,7 +122,7 @@ fn placeholder(app: &App, e: &Element) {
     }
     append(&ph, &button);
     if let Some(parent) = e.parent_node() {
-        let _ = parent.insert_before(&ph, Some(e));
+        insert(&parent, &ph, Some(e));
     }
 }
 
@@ -159,7 +157,7 @@ fn pump(app: &App) {
             None => new.set_text_content(old.text_content().as_deref()),
         }
         if let Some(parent) = old.parent_node() {
-            let _ = parent.insert_before(&new, old.next_sibling().as_ref());
+            insert(&parent, &new, old.next_sibling().as_ref());
         }
     }
 }

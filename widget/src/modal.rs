@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::banner::{actions, button, intro};
 use crate::config::Service;
 use crate::consent::{Choices, NECESSARY, category_index, category_key, push_u64};
-use crate::dom::{append, attr, el, focus, ok, text_el};
+use crate::dom::{all, append, attr, el, focus, show_modal, text_el};
 
 /// The open dialog; dropping it closes and removes it.
 pub struct Modal {
@@ -82,7 +82,7 @@ fn cookie_details(app: &App, s: &Service) -> Element {
 }
 
 fn inputs(root: &Element, selector: &str) -> impl Iterator<Item = HtmlInputElement> {
-    let list = root.query_selector_all(selector).ok();
+    let list = Some(all(root, selector));
     let n = list.as_ref().map_or(0, |l| l.length());
     (0..n).filter_map(move |i| Some(list.as_ref()?.item(i)?.unchecked_into()))
 }
@@ -195,9 +195,9 @@ impl Modal {
         }
         append(root, &actions(app, (t.save, "save")).0);
         if let Some(body) = doc.body() {
-            ok(body.append_child(root));
+            append(&body, root);
         }
-        let _ = dialog.show_modal();
+        show_modal(root);
         focus(&close);
         Modal { root: dialog }
     }
@@ -213,9 +213,7 @@ impl Modal {
         if k.key() != "Tab" {
             return;
         }
-        let Ok(list) = self.root.query_selector_all(FOCUSABLE) else {
-            return;
-        };
+        let list = all(&self.root, FOCUSABLE);
         let item = |i: u32| list.item(i).map(JsCast::unchecked_into::<Element>);
         let (Some(first), Some(last)) = (item(0), item(list.length().saturating_sub(1))) else {
             return;

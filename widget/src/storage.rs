@@ -4,17 +4,19 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use web_sys::HtmlDocument;
+use web_sys::Document;
+
+use crate::dom::set_cookie;
 
 use crate::consent::{Stored, cookie_domains, push_u64, split, split_once};
 
 const NAME: &str = "crumb_consent";
 
-fn cookie_pairs(doc: &HtmlDocument) -> String {
-    doc.cookie().unwrap_or_default()
+fn cookie_pairs(doc: &Document) -> String {
+    crate::dom::cookie(doc)
 }
 
-pub fn read(doc: &HtmlDocument) -> Option<Stored> {
+pub fn read(doc: &Document) -> Option<Stored> {
     let all = cookie_pairs(doc);
     let value = split(&all, b';')
         .filter_map(|p| split_once(p.trim_ascii(), b'='))
@@ -24,7 +26,7 @@ pub fn read(doc: &HtmlDocument) -> Option<Stored> {
 }
 
 /// Writes the cookie so it lives exactly until the consent expires.
-pub fn write(doc: &HtmlDocument, stored: &Stored, now_ms: u64, secure: bool) {
+pub fn write(doc: &Document, stored: &Stored, now_ms: u64, secure: bool) {
     let mut c = String::with_capacity(160);
     c.push_str(NAME);
     c.push('=');
@@ -34,11 +36,11 @@ pub fn write(doc: &HtmlDocument, stored: &Stored, now_ms: u64, secure: bool) {
     if secure {
         c.push_str("; Secure");
     }
-    let _ = doc.set_cookie(&c);
+    set_cookie(doc, &c);
 }
 
 /// The names of the cookies this page can see.
-pub fn names(doc: &HtmlDocument) -> Vec<String> {
+pub fn names(doc: &Document) -> Vec<String> {
     split(&cookie_pairs(doc), b';')
         .map(|p| split_once(p, b'=').map_or(p, |(k, _)| k).trim_ascii())
         .filter(|n| !n.is_empty() && *n != NAME)
@@ -48,15 +50,15 @@ pub fn names(doc: &HtmlDocument) -> Vec<String> {
 
 /// Deletes a cookie on the current host and every parent domain it could
 /// have been set on (trackers usually set theirs on the registrable domain).
-pub fn delete(doc: &HtmlDocument, name: &str, host: &str) {
+pub fn delete(doc: &Document, name: &str, host: &str) {
     let mut base = String::with_capacity(64);
     base.push_str(name);
     base.push_str("=; Max-Age=0; Path=/");
-    let _ = doc.set_cookie(&base);
+    set_cookie(doc, &base);
     for domain in cookie_domains(host) {
         let mut c = base.clone();
         c.push_str("; Domain=");
         c.push_str(domain);
-        let _ = doc.set_cookie(&c);
+        set_cookie(doc, &c);
     }
 }
