@@ -30,6 +30,10 @@ extern "C" {
     fn query_selector_all(this: &Dom, selector: &str) -> NodeList;
     #[wasm_bindgen(method)]
     fn closest(this: &Dom, selector: &str) -> Option<Element>;
+    #[wasm_bindgen(method, js_name = removeAttribute)]
+    fn remove_attribute(this: &Dom, name: &str);
+    #[wasm_bindgen(method, js_name = cloneNode)]
+    fn clone_node(this: &Dom, deep: bool) -> Element;
     #[wasm_bindgen(method)]
     fn focus(this: &Dom);
     #[wasm_bindgen(method, js_name = showModal)]
@@ -52,6 +56,15 @@ pub fn all(root: &Node, selector: &str) -> NodeList {
 /// Inserts `child` into `parent` before `before` (at the end for `None`).
 pub fn insert(parent: &Node, child: &Node, before: Option<&Node>) {
     dom(parent).insert_before(child, before);
+}
+
+/// A deep copy of `e`: attributes, children and text.
+pub fn clone(e: &Element) -> Element {
+    dom(e).clone_node(true)
+}
+
+pub fn unset(e: &Element, name: &str) {
+    dom(e).remove_attribute(name);
 }
 
 pub fn show_modal(dialog: &Element) {

@@ -13,7 +13,7 @@ use web_sys::Element;
 
 use crate::app::App;
 use crate::consent::category_index;
-use crate::dom::{Cell as _, all, append, attr, el, insert, text_el};
+use crate::dom::{Cell as _, all, append, attr, clone, el, insert, text_el, unset};
 
 const SELECTOR: &str = "script[type='text/plain'][data-category],iframe[data-src][data-category],img[data-src][data-category]";
 /// Marks an element as handled: `run` (released) or `ph` (placeholder
@@ -133,28 +133,18 @@ fn pump(app: &App) {
         let Some(old) = app.gate.queue.wr().pop_front() else {
             return;
         };
-        let new = el(&app.doc, "script", "");
-        for name in old
-            .get_attribute_names()
-            .iter()
-            .filter_map(|n| n.as_string())
-        {
-            if !matches!(
-                name.as_str(),
-                "type" | "data-category" | "data-service" | "data-src" | MARK
-            ) {
-                attr(&new, &name, &old.get_attribute(&name).unwrap_or_default());
+        // A copy runs when inserted: an inert `text/plain` script never
+        // got the "already started" flag that copies inherit (HTML,
+        // "prepare the script element"). The copy keeps every attribute
+        // and the inline text; without `type` it is JavaScript.
+        let new = clone(&old);
+        unset(&new, "type");
+        if let Some(src) = old.get_attribute("data-src") {
+            attr(&new, "src", &src);
+            if !old.has_attribute("async") {
+                // crumb.js forwards its `load` or `error` to `loaded`.
+                *app.gate.waiting.wr() = Some(new.clone());
             }
-        }
-        match old.get_attribute("data-src") {
-            Some(src) => {
-                attr(&new, "src", &src);
-                if !old.has_attribute("async") {
-                    // crumb.js forwards its `load` or `error` to `loaded`.
-                    *app.gate.waiting.wr() = Some(new.clone());
-                }
-            }
-            None => new.set_text_content(old.text_content().as_deref()),
         }
         if let Some(parent) = old.parent_node() {
             insert(&parent, &new, old.next_sibling().as_ref());
