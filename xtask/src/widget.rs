@@ -206,6 +206,12 @@ pub fn build() -> anyhow::Result<()> {
             "wasm-opt",
             &[
                 "-Oz",
+                "--converge",
+                // Rust puts data and stack above 1 MiB and the module owns
+                // its (zeroed) memory, so both assumptions hold; they let
+                // wasm-opt fold more constants and drop zero bytes.
+                "--low-memory-unused",
+                "--zero-filled-memory",
                 "--strip-debug",
                 "--strip-producers",
                 "--strip-target-features",
