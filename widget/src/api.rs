@@ -19,10 +19,17 @@ const KIND_CANCEL: u8 = 3;
 /// The page's DOM changed (from the mutation observer; `e` is undefined).
 const KIND_DOM: u8 = 6;
 
-/// The handle behind `window.crumb`.
+/// A string for JS, or `null`. Cheaper than returning `Option<String>`,
+/// which wasm-bindgen hands over through a shrunk copy.
+fn js_string(s: Option<String>) -> JsValue {
+    s.map_or(JsValue::NULL, |s| JsValue::from_str(&s))
+}
+
+/// The handle behind `window.crumb`. The app lives as long as the page,
+/// so it is leaked: the handle then needs no drop code.
 #[wasm_bindgen]
 pub struct Widget {
-    app: App,
+    app: &'static App,
 }
 
 /// Starts the widget on `doc` with the compact config text; `secure` and
@@ -30,7 +37,10 @@ pub struct Widget {
 /// read.
 #[wasm_bindgen]
 pub fn start(config: String, doc: Document, secure: bool, host: String) -> Option<Widget> {
-    app::start(config, doc, app::Page { secure, host }).map(|app| Widget { app })
+    let app = app::start(config, doc, app::Page { secure, host })?;
+    Some(Widget {
+        app: alloc::boxed::Box::leak(alloc::boxed::Box::new(app)),
+    })
 }
 
 #[wasm_bindgen]
@@ -40,24 +50,20 @@ impl Widget {
         self.app.show();
     }
 
-    /// The current choice as JSON text (`undefined` before the first one).
-    pub fn consent(&self) -> Option<String> {
-        self.app.consent_json()
+    /// The current choice as JSON text (`null` before the first one).
+    pub fn consent(&self) -> JsValue {
+        js_string(self.app.consent_json())
     }
 
     /// What to do right after start: announce a choice that still counts,
     /// and resend one the server has not acknowledged.
     pub fn boot(&self) -> u8 {
-        SEND | if self.app.consent_json().is_some() {
-            ANNOUNCE
-        } else {
-            0
-        }
+        SEND | if self.app.has_choice() { ANNOUNCE } else { 0 }
     }
 
-    /// The body of the consent request to POST, if one is pending.
-    pub fn request(&self) -> Option<String> {
-        self.app.pending_request()
+    /// The body of the consent request to POST (`null` if none is pending).
+    pub fn request(&self) -> JsValue {
+        js_string(self.app.pending_request())
     }
 
     /// A page event (see the `KIND_` constants).
@@ -82,15 +88,16 @@ impl Widget {
         }
     }
 
-    /// The server's answer: its status (0 when the request failed) and the
-    /// receipt's fields, dates already in milliseconds.
+    /// The server's answer: its status (0 when the request failed), the
+    /// receipt's fields (dates in milliseconds), and whether the error was
+    /// `unknown_consent`.
     pub fn answer(
         &self,
         status: u16,
         consent_id: Option<String>,
         given_ms: f64,
         expires_ms: f64,
-        error: Option<String>,
+        unknown_consent: bool,
     ) -> u8 {
         self.app.on_answer(
             status,
@@ -98,7 +105,7 @@ impl Widget {
                 consent_id,
                 given_ms,
                 expires_ms,
-                error,
+                unknown_consent,
             },
         )
     }

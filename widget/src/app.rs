@@ -203,6 +203,11 @@ impl App {
         *self.reopen.wr() = Some(b);
     }
 
+    /// Whether a choice counts (one was made, and is valid).
+    pub fn has_choice(&self) -> bool {
+        self.stored.rd().is_some()
+    }
+
     /// The current choice as site code sees it (JSON), if one counts.
     pub fn consent_json(&self) -> Option<String> {
         let s = self.stored.rd();
@@ -246,8 +251,7 @@ impl App {
             s.expires_ms = answer.expires_ms as u64;
             s.pending = false;
             self.save(s);
-        } else if answer.error.as_deref() == Some("unknown_consent") && !self.retried.replace(true)
-        {
+        } else if answer.unknown_consent && !self.retried.replace(true) {
             // The server no longer knows this id (a reset database): record
             // the choice as a new consent instead.
             s.consent_id.clear();
@@ -327,7 +331,8 @@ pub struct Answer {
     pub consent_id: Option<String>,
     pub given_ms: f64,
     pub expires_ms: f64,
-    pub error: Option<String>,
+    /// The server no longer knows the consent id that was sent.
+    pub unknown_consent: bool,
 }
 
 /// Starts the widget with the compact config (kept for the page's life:
