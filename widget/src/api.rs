@@ -75,13 +75,13 @@ impl Widget {
                 0
             }
             KIND_DOM => {
-                crate::gate::scan(&self.app);
+                crate::gate::scan(self.app);
                 0
             }
             // `load` and `error` of a script.
             _ => {
                 if let Some(t) = crate::dom::target(&e) {
-                    crate::gate::loaded(&self.app, &t);
+                    crate::gate::loaded(self.app, &t);
                 }
                 0
             }
