@@ -64,7 +64,7 @@ impl App {
             c.cats = s.cats | 1;
             let cats = c.cats;
             for (on, svc) in c.svcs.iter_mut().zip(&self.cfg.svcs) {
-                *on |= s.services.iter().any(|id| id == svc.id) && cats & (1 << svc.cat) != 0;
+                *on |= s.allows_service(svc.id) && cats & (1 << svc.cat) != 0;
             }
         }
         c
@@ -131,19 +131,23 @@ impl App {
     /// and the server (in the background) as the returned flags say.
     fn decide(&self, method: Method, choices: Choices) -> u8 {
         let now = now_ms();
-        let previous = self.stored.rd().clone();
-        let consent_id = match &previous {
+        let consent_id = match self.stored.rd().as_ref() {
             Some(p) if !p.consent_id.is_empty() => p.consent_id.clone(),
             _ => self.prior_id.rd().clone(),
         };
-        let services = self
+        let mut services = String::new();
+        for (s, _) in self
             .cfg
             .svcs
             .iter()
             .zip(&choices.svcs)
             .filter(|(_, on)| **on)
-            .map(|(s, _)| String::from(s.id))
-            .collect();
+        {
+            if !services.is_empty() {
+                services.push('.');
+            }
+            services.push_str(s.id);
+        }
         let stored = Stored {
             consent_id,
             revision: self.cfg.revision,
@@ -170,22 +174,18 @@ impl App {
 
     /// Deletes the first-party cookies of every refused service.
     fn delete_refused_cookies(&self, choices: &Choices) {
-        let host = &self.page.host;
-        let names = storage::names(&self.doc);
-        for (svc, _) in self
-            .cfg
-            .svcs
-            .iter()
-            .zip(&choices.svcs)
-            .filter(|(_, on)| !**on)
-        {
-            for c in &svc.cookies {
-                for name in names
-                    .iter()
-                    .filter(|n| consent::cookie_matches(c.name, c.pattern, n))
-                {
-                    storage::delete(&self.doc, name, host);
-                }
+        let cookies = storage::cookie_pairs(&self.doc);
+        for name in storage::names(&cookies) {
+            let refused = self
+                .cfg
+                .svcs
+                .iter()
+                .zip(&choices.svcs)
+                .filter(|(_, on)| !**on)
+                .flat_map(|(s, _)| &s.cookies)
+                .any(|c| consent::cookie_matches(c.name, c.pattern, name));
+            if refused {
+                storage::delete(&self.doc, name, &self.page.host);
             }
         }
     }

@@ -103,8 +103,8 @@ pub struct Stored {
     pub expires_ms: u64,
     pub method: Method,
     pub cats: u8,
-    /// Ids of the allowed services.
-    pub services: Vec<String>,
+    /// Ids of the allowed services, joined by `.` (their cookie form).
+    pub services: String,
     /// The server has not acknowledged this choice yet.
     pub pending: bool,
 }
@@ -193,12 +193,7 @@ impl Stored {
         s.push(SEP as char);
         push_u64(&mut s, u64::from(self.cats));
         s.push(SEP as char);
-        for (i, id) in self.services.iter().enumerate() {
-            if i > 0 {
-                s.push('.');
-            }
-            s.push_str(id);
-        }
+        s.push_str(&self.services);
         s.push(SEP as char);
         s.push(if self.pending { '1' } else { '0' });
         s
@@ -218,10 +213,10 @@ impl Stored {
         let expires_ms = parse_u64(f.next()?)?;
         let method = Method::from_letter(f.next()?)?;
         let cats = u8::try_from(parse_u64(f.next()?)?).ok()? | 1;
-        let services = split(f.next()?, b'.')
-            .filter(|s| is_slug(s))
-            .map(String::from)
-            .collect();
+        let services = f.next()?;
+        if !(services.is_empty() || split(services, b'.').all(is_slug)) {
+            return None;
+        }
         let pending = match f.next()? {
             "1" => true,
             "0" => false,
@@ -237,9 +232,13 @@ impl Stored {
             expires_ms,
             method,
             cats,
-            services,
+            services: services.into(),
             pending,
         })
+    }
+
+    pub fn allows_service(&self, id: &str) -> bool {
+        split(&self.services, b'.').any(|s| s == id)
     }
 
     /// Whether this choice still counts: same policy revision and not yet
@@ -345,7 +344,7 @@ pub fn public_json<'a>(stored: &Stored, service_ids: impl Iterator<Item = &'a st
     push_key(&mut s, "services");
     push_services(
         &mut s,
-        service_ids.map(|id| (id, stored.services.iter().any(|s| s == id))),
+        service_ids.map(|id| (id, stored.allows_service(id))),
     );
     s.push('}');
     s
@@ -365,14 +364,12 @@ pub fn cookie_matches(declared: &str, pattern: bool, name: &str) -> bool {
 /// The domains a cookie may have been set on from `host`: the host itself
 /// and each parent domain with at least two labels (`a.shop.example.com`
 /// gives `a.shop.example.com`, `shop.example.com`, `example.com`).
-pub fn cookie_domains(host: &str) -> Vec<&str> {
-    let mut out = Vec::new();
+pub fn cookie_domains(host: &str) -> impl Iterator<Item = &str> {
     let mut rest = host;
-    while let Some((_, parent)) = split_once(rest, b'.') {
-        out.push(rest);
-        rest = parent;
-    }
-    out
+    core::iter::from_fn(move || {
+        let (_, parent) = split_once(rest, b'.')?;
+        Some(core::mem::replace(&mut rest, parent))
+    })
 }
 
 #[cfg(test)]
@@ -387,7 +384,7 @@ mod tests {
             expires_ms: 1_763_000_000_000,
             method: Method::Custom,
             cats: 0b0101,
-            services: alloc::vec!["hotjar".into(), "google-analytics".into()],
+            services: "hotjar.google-analytics".into(),
             pending: false,
         }
     }
@@ -404,7 +401,7 @@ mod tests {
         let pending = Stored {
             consent_id: String::new(),
             pending: true,
-            services: Vec::new(),
+            services: String::new(),
             ..stored()
         };
         assert_eq!(Stored::decode(&pending.encode()), Some(pending));
@@ -420,6 +417,8 @@ mod tests {
             "1~id~1~1~1~z~1~~0",
             "1~id~1~1~1~c~1~~0~extra",
             "1~id~1~1~1~c~999~~0",
+            "1~id~1~1~1~c~1~hotjar..vwo~0",
+            "1~id~1~1~1~c~1~Hotjar~0",
         ] {
             assert_eq!(Stored::decode(bad), None, "{bad}");
         }
@@ -486,9 +485,9 @@ mod tests {
     #[test]
     fn parent_domains() {
         assert_eq!(
-            cookie_domains("a.shop.example.com"),
+            cookie_domains("a.shop.example.com").collect::<Vec<_>>(),
             ["a.shop.example.com", "shop.example.com", "example.com"]
         );
-        assert!(cookie_domains("localhost").is_empty());
+        assert_eq!(cookie_domains("localhost").count(), 0);
     }
 }

@@ -2,7 +2,6 @@
 //! deleting the cookies of services the visitor refused.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use web_sys::Document;
 
@@ -12,7 +11,8 @@ use crate::consent::{Stored, cookie_domains, push_u64, split, split_once};
 
 const NAME: &str = "crumb_consent";
 
-fn cookie_pairs(doc: &Document) -> String {
+/// `document.cookie`: `name=value` pairs separated by `; `.
+pub fn cookie_pairs(doc: &Document) -> String {
     crate::dom::cookie(doc)
 }
 
@@ -39,13 +39,11 @@ pub fn write(doc: &Document, stored: &Stored, now_ms: u64, secure: bool) {
     set_cookie(doc, &c);
 }
 
-/// The names of the cookies this page can see.
-pub fn names(doc: &Document) -> Vec<String> {
-    split(&cookie_pairs(doc), b';')
+/// The names in `document.cookie` text ([`cookie_pairs`]), but ours.
+pub fn names(cookies: &str) -> impl Iterator<Item = &str> {
+    split(cookies, b';')
         .map(|p| split_once(p, b'=').map_or(p, |(k, _)| k).trim_ascii())
         .filter(|n| !n.is_empty() && *n != NAME)
-        .map(String::from)
-        .collect()
 }
 
 /// Deletes a cookie on the current host and every parent domain it could
