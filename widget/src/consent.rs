@@ -113,17 +113,18 @@ const SEP: u8 = b'~';
 
 pub fn push_u64(out: &mut String, mut n: u64) {
     // Digits come out lowest first, so they fill a buffer from its end.
+    // (`get_mut` and `get` rather than indexing: no panic path.)
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while let Some(slot) = i.checked_sub(1).and_then(|j| buf.get_mut(j)) {
+        *slot = b'0' + (n % 10) as u8;
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    for &b in &buf[i..] {
+    for &b in buf.get(i..).unwrap_or_default() {
         out.push(b as char);
     }
 }
