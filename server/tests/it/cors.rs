@@ -101,22 +101,18 @@ fn preflight_answers_only_allowed_origins() {
 #[test]
 fn config_is_not_readable_by_foreign_pages() {
     let app = spawn_app();
-    let resp = app.request(
-        "GET",
-        "/v1/sites/demo/config",
-        &[("Origin", "https://evil.example")],
-        None,
-    );
-    assert_eq!(resp.status, 200);
-    assert!(resp.header("access-control-allow-origin").is_none());
-    let resp = app.request(
-        "GET",
-        "/v1/sites/demo/config",
-        &[("Origin", "http://localhost:8080")],
-        None,
-    );
-    assert_eq!(
-        resp.header("access-control-allow-origin"),
-        Some("http://localhost:8080")
-    );
+    for path in ["/v1/sites/demo/config", "/v1/sites/demo/widget?lang=en"] {
+        let resp = app.request("GET", path, &[("Origin", "https://evil.example")], None);
+        assert_eq!(resp.status, 200, "{path}");
+        assert!(
+            resp.header("access-control-allow-origin").is_none(),
+            "{path}"
+        );
+        let resp = app.request("GET", path, &[("Origin", "http://localhost:8080")], None);
+        assert_eq!(
+            resp.header("access-control-allow-origin"),
+            Some("http://localhost:8080"),
+            "{path}"
+        );
+    }
 }
