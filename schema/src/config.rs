@@ -147,6 +147,32 @@ pub struct CookieConfig {
 }
 
 impl SiteConfig {
+    /// The best of the site's languages for a visitor who wants `wanted`,
+    /// in order (the page's `<html lang>`, then the browser's language): an
+    /// exact (case-insensitive) match first, then the same primary language
+    /// (`nl-BE` → `nl`); then English; then the site's first language.
+    pub fn language_for(&self, wanted: &[&str]) -> Option<&LanguageTag> {
+        let primary = |t: &str| t.split('-').next().unwrap_or(t).to_ascii_lowercase();
+        for w in wanted
+            .iter()
+            .copied()
+            .chain(["en"])
+            .filter(|w| !w.is_empty())
+        {
+            let exact = self
+                .languages
+                .iter()
+                .find(|a| a.as_str().eq_ignore_ascii_case(w));
+            let wp = primary(w);
+            if let Some(l) =
+                exact.or_else(|| self.languages.iter().find(|a| primary(a.as_str()) == wp))
+            {
+                return Some(l);
+            }
+        }
+        self.languages.first()
+    }
+
     pub fn service(&self, id: &ServiceId) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| &s.id == id)
     }
@@ -191,5 +217,32 @@ impl SiteConfig {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site(langs: &[&str]) -> SiteConfig {
+        let mut v: serde_json::Value = serde_json::from_str(
+            r#"{"id":"s","name":"S","policy_url":"/p","revision":3,"languages":[],
+            "texts":{},"categories":[{"id":"necessary","texts":{}}],"services":[]}"#,
+        )
+        .unwrap();
+        v["languages"] = serde_json::json!(langs);
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn page_language_wins_then_browser_then_english_then_first() {
+        let s = site(&["nl", "en", "de", "fr"]);
+        let pick = |w: &[&str]| s.language_for(w).unwrap().as_str();
+        assert_eq!(pick(&["de", "fr"]), "de");
+        assert_eq!(pick(&["", "fr-CA"]), "fr");
+        assert_eq!(pick(&["sv", "ja"]), "en");
+        assert_eq!(pick(&["EN-gb"]), "en");
+        assert_eq!(pick(&[]), "en");
+        assert_eq!(site(&["nl"]).language_for(&["sv"]).unwrap().as_str(), "nl");
     }
 }

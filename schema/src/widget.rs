@@ -4,8 +4,8 @@
 //! ASCII unit separator) instead of walking a parsed JSON object: reading
 //! JSON field by field through wasm-bindgen cost about a third of the
 //! widget's wasm, and every visitor downloads that. The server picks the
-//! language (the same rule the banner used to apply in the browser), so
-//! only that language's texts travel.
+//! language ([`SiteConfig::language_for`]), so only that language's texts
+//! travel.
 //!
 //! The fields, in order (`n` numbers are decimal):
 //!
@@ -21,6 +21,8 @@
 //! `widget/src/config.rs` reads exactly this; its tests decode what
 //! [`encode`] writes.
 
+use std::collections::BTreeMap;
+
 use crate::{LanguageTag, SiteConfig};
 
 /// The separator between fields. Config texts never contain it: [`encode`]
@@ -29,31 +31,6 @@ pub const SEP: char = '\u{1f}';
 
 /// The version of this layout, its first field.
 pub const VERSION: &str = "1";
-
-/// The best of the site's languages for a visitor who wants `wanted`, in
-/// order (the page's `<html lang>`, then the browser's language): an exact
-/// match first, then the same primary language (`nl-BE` → `nl`); then
-/// English; then the site's first language.
-pub fn pick_language<'a>(site: &'a SiteConfig, wanted: &[&str]) -> Option<&'a LanguageTag> {
-    let primary = |t: &str| t.split('-').next().unwrap_or(t).to_ascii_lowercase();
-    for w in wanted
-        .iter()
-        .copied()
-        .chain(["en"])
-        .filter(|w| !w.is_empty())
-    {
-        let exact = site
-            .languages
-            .iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(w));
-        let wp = primary(w);
-        if let Some(l) = exact.or_else(|| site.languages.iter().find(|a| primary(a.as_str()) == wp))
-        {
-            return Some(l);
-        }
-    }
-    site.languages.first()
-}
 
 /// The widget's config for `lang`, whose texts hash to `text_hash`. Texts
 /// missing in `lang` fall back to the site's first language.
@@ -65,24 +42,24 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
         }
         out.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
     };
+    // A text in `lang`, else in the site's first language.
     let first = site.languages.first();
-    let loc = |m: &crate::Localized| -> String {
-        m.get(lang)
-            .or_else(|| first.and_then(|f| m.get(f)))
-            .cloned()
-            .unwrap_or_default()
-    };
+    fn in_lang<'m, T>(
+        m: &'m BTreeMap<LanguageTag, T>,
+        lang: &LanguageTag,
+        first: Option<&LanguageTag>,
+    ) -> Option<&'m T> {
+        m.get(lang).or_else(|| m.get(first?))
+    }
     put(VERSION);
     put(&site.revision.get().to_string());
     put(&site.validity_months.get().to_string());
     put(lang.as_str());
     put(text_hash);
     put(&site.policy_url);
-    let t = site
-        .texts
-        .get(lang)
-        .or_else(|| first.and_then(|f| site.texts.get(f)));
-    let t = t.cloned().unwrap_or_default();
+    let t = in_lang(&site.texts, lang, first)
+        .cloned()
+        .unwrap_or_default();
     for s in [
         &t.title,
         &t.body,
@@ -103,10 +80,7 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
     put(&t.placeholder_allow);
     put(&site.categories.len().to_string());
     for c in &site.categories {
-        let texts = c
-            .texts
-            .get(lang)
-            .or_else(|| first.and_then(|f| c.texts.get(f)));
+        let texts = in_lang(&c.texts, lang, first);
         put(c.id.as_str());
         put(texts.map_or("", |t| &t.name));
         put(texts.map_or("", |t| &t.description));
@@ -121,8 +95,8 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
         for c in &s.cookies {
             put(&c.name);
             put(if c.pattern { "1" } else { "0" });
-            put(&loc(&c.purpose));
-            put(&loc(&c.retention));
+            put(in_lang(&c.purpose, lang, first).map_or("", String::as_str));
+            put(in_lang(&c.retention, lang, first).map_or("", String::as_str));
         }
     }
     out
@@ -140,19 +114,6 @@ mod tests {
         .unwrap();
         v["languages"] = serde_json::json!(langs);
         serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn page_language_wins_then_browser_then_english_then_first() {
-        let s = site(&["nl", "en", "de", "fr"]);
-        let pick = |w: &[&str]| pick_language(&s, w).unwrap().as_str();
-        assert_eq!(pick(&["de", "fr"]), "de");
-        assert_eq!(pick(&["", "fr-CA"]), "fr");
-        assert_eq!(pick(&["sv", "ja"]), "en");
-        assert_eq!(pick(&["EN-gb"]), "en");
-        assert_eq!(pick(&[]), "en");
-        let only_dutch = site(&["nl"]);
-        assert_eq!(pick_language(&only_dutch, &["sv"]).unwrap().as_str(), "nl");
     }
 
     #[test]

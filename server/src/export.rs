@@ -68,7 +68,6 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "hash",
 ];
 
-/// Appends one NDJSON line for a stored record.
 /// A stored record's fields as text, borrowed from the canonical JSON
 /// where no unescaping is needed: the CSV export only copies them out, and
 /// parsing into owned, validated types cost a third of its time. (Stored
@@ -113,6 +112,7 @@ struct RecordView<'a> {
     prev_hash: Cow<'a, str>,
 }
 
+/// Appends one NDJSON line for a stored record.
 pub fn ndjson_line(canonical: &str, hash: &str, out: &mut Vec<u8>) {
     let body = canonical.strip_suffix('}').unwrap_or(canonical);
     out.extend_from_slice(body.as_bytes());

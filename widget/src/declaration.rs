@@ -3,19 +3,14 @@
 //! and each service's cookie table (name, provider, purpose, retention),
 //! from the config the widget already has, in the banner's language.
 
-use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 use crate::app::App;
-use crate::dom::{all, append, el, text_el};
+use crate::dom::{append, each, el, text_el};
 use crate::modal::cookie_table;
 
 pub fn render(app: &App) {
-    let list = all(&app.doc, "[data-crumb-declaration]");
-    for i in 0..list.length() {
-        let Some(target) = list.item(i).map(JsCast::unchecked_into::<Element>) else {
-            continue;
-        };
+    for target in each::<Element>(&app.doc, "[data-crumb-declaration]") {
         let doc = &app.doc;
         target.set_text_content(None);
         for cat in &app.cfg.cats {

@@ -53,6 +53,12 @@ pub fn all(root: &Node, selector: &str) -> NodeList {
     dom(root).query_selector_all(selector)
 }
 
+/// The elements under `root` that match `selector`, taken to be `T`.
+pub fn each<T: JsCast>(root: &Node, selector: &str) -> impl Iterator<Item = T> {
+    let list = all(root, selector);
+    (0..list.length()).filter_map(move |i| list.item(i).map(JsCast::unchecked_into))
+}
+
 /// Inserts `child` into `parent` before `before` (at the end for `None`).
 pub fn insert(parent: &Node, child: &Node, before: Option<&Node>) {
     dom(parent).insert_before(child, before);

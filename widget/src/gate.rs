@@ -8,12 +8,11 @@
 use alloc::collections::VecDeque;
 use core::cell::RefCell;
 
-use wasm_bindgen::JsCast;
 use web_sys::Element;
 
 use crate::app::App;
 use crate::consent::category_index;
-use crate::dom::{Cell as _, all, append, attr, clone, el, insert, text_el, unset};
+use crate::dom::{Cell as _, append, attr, clone, each, el, insert, text_el, unset};
 
 const SELECTOR: &str = "script[type='text/plain'][data-category],iframe[data-src][data-category],img[data-src][data-category]";
 /// Marks an element as handled: `run` (released) or `ph` (placeholder
@@ -63,11 +62,7 @@ fn allowed(app: &App, e: &Element) -> bool {
 /// Releases what the current choice allows and puts placeholders on
 /// blocked embeds. Safe to call repeatedly.
 pub fn scan(app: &App) {
-    let list = all(&app.doc, SELECTOR);
-    for i in 0..list.length() {
-        let Some(e) = list.item(i).map(JsCast::unchecked_into::<Element>) else {
-            continue;
-        };
+    for e in each::<Element>(&app.doc, SELECTOR) {
         let mark = e.get_attribute(MARK);
         if mark.as_deref() == Some("run") {
             continue;

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::banner::{actions, button, intro};
 use crate::config::Service;
 use crate::consent::{Choices, NECESSARY, category_index, category_key, push_u64};
-use crate::dom::{all, append, attr, el, focus, show_modal, text_el};
+use crate::dom::{all, append, attr, each, el, focus, show_modal, text_el};
 
 /// The open dialog; dropping it closes and removes it.
 pub struct Modal {
@@ -81,22 +81,16 @@ fn cookie_details(app: &App, s: &Service) -> Element {
     details
 }
 
-fn inputs(root: &Element, selector: &str) -> impl Iterator<Item = HtmlInputElement> {
-    let list = Some(all(root, selector));
-    let n = list.as_ref().map_or(0, |l| l.length());
-    (0..n).filter_map(move |i| Some(list.as_ref()?.item(i)?.unchecked_into()))
-}
-
 /// The choice the switches show.
 pub fn read_choices(app: &App, root: &Element) -> Choices {
     let mut c = app.cfg.necessary_only();
-    for input in inputs(root, "input[data-cat]") {
+    for input in each::<HtmlInputElement>(root, "input[data-cat]") {
         let key = input.get_attribute("data-cat").unwrap_or_default();
         if let Some(i) = category_index(&key) {
             c.set(i, input.checked());
         }
     }
-    for input in inputs(root, "input[data-svc]") {
+    for input in each::<HtmlInputElement>(root, "input[data-svc]") {
         let id = input.get_attribute("data-svc").unwrap_or_default();
         if let Some((i, s)) = app.cfg.service(&id) {
             let on = input.checked() && c.allows(s.cat);
@@ -114,7 +108,7 @@ pub fn sync(app: &App, root: &Element, changed: &HtmlInputElement) {
         let Some(cat) = category_index(&key) else {
             return;
         };
-        for input in inputs(root, "input[data-svc]") {
+        for input in each::<HtmlInputElement>(root, "input[data-svc]") {
             let id = input.get_attribute("data-svc").unwrap_or_default();
             if app.cfg.service(&id).is_some_and(|(_, s)| s.cat == cat) {
                 input.set_checked(on);
@@ -126,7 +120,7 @@ pub fn sync(app: &App, root: &Element, changed: &HtmlInputElement) {
         };
         if on {
             let key = category_key(s.cat);
-            for input in inputs(root, "input[data-cat]") {
+            for input in each::<HtmlInputElement>(root, "input[data-cat]") {
                 if input.get_attribute("data-cat").as_deref() == Some(key) {
                     input.set_checked(true);
                 }

@@ -206,16 +206,23 @@ impl DerivedCache {
     }
 }
 
+/// The site named in a public route's path.
+pub async fn public_site(
+    state: &web::Data<AppState>,
+    path: &str,
+) -> Result<Arc<SiteConfig>, ConfigError> {
+    load_site(state, SiteId::parse(path)?)
+        .await?
+        .ok_or_else(|| ConfigError::UnknownSite(path.to_owned()))
+}
+
 #[tracing::instrument(skip(state, req), fields(site = %path.as_str()))]
 pub async fn get_config(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConfigError> {
-    let id = SiteId::parse(&path)?;
-    let site = load_site(&state, id)
-        .await?
-        .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
+    let site = public_site(&state, &path).await?;
     let mut resp = state
         .derived
         .get(&site)
@@ -246,10 +253,7 @@ pub async fn get_widget_config(
     if query.lang.len() > MAX_LANG {
         return Err(ConfigError::LangTooLong);
     }
-    let id = SiteId::parse(&path)?;
-    let site = load_site(&state, id)
-        .await?
-        .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
+    let site = public_site(&state, &path).await?;
     let derived = state.derived.get(&site);
     let wanted: Vec<String> = query
         .lang
@@ -257,14 +261,12 @@ pub async fn get_widget_config(
         .map(|t| t.trim().replace('_', "-"))
         .collect();
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
-    let lang = widget::pick_language(&site, &wanted);
-    let variant = derived
+    let lang = site.language_for(&wanted);
+    let (_, variant) = derived
         .widget
         .iter()
         .find(|(l, _)| Some(l) == lang)
-        .or_else(|| derived.widget.first())
-        .map(|(_, v)| v)
-        .ok_or_else(|| ConfigError::UnknownSite(site.id.to_string()))?;
+        .expect("a stored site has at least one language");
     let mut resp = variant.respond(&req, "text/plain; charset=utf-8");
     cors::decorate(&mut resp, &cors::check(&req, &site));
     Ok(resp)

@@ -1,14 +1,15 @@
 //! `GET /v1/sites/{site}/declaration?lang=xx`: the cookie declaration for a
 //! cookie-policy page, category → service → cookie (provider, purpose,
-//! retention), in one language (the site's first when `lang` is missing or
-//! not offered). Public, like the config, and fails the same ways.
+//! retention), in one language (picked like the banner's:
+//! `SiteConfig::language_for`). Public, like the config, and fails the same
+//! ways.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use crumb_schema::{LanguageTag, Localized, SiteId};
 use serde::{Deserialize, Serialize};
 
-use super::config::ConfigError;
-use super::{AppState, load_site};
+use super::AppState;
+use super::config::{ConfigError, public_site};
 use crate::cors;
 
 #[derive(Debug, Deserialize)]
@@ -55,23 +56,9 @@ pub async fn get_declaration(
     path: web::Path<String>,
     query: web::Query<Query>,
 ) -> Result<HttpResponse, ConfigError> {
-    let id = SiteId::parse(&path)?;
-    let site = load_site(&state, id)
-        .await?
-        .ok_or_else(|| ConfigError::UnknownSite(path.into_inner()))?;
-    let wanted = query
-        .lang
-        .as_deref()
-        .and_then(|l| LanguageTag::parse(l).ok());
-    let language = wanted
-        .as_ref()
-        .and_then(|w| {
-            site.languages
-                .iter()
-                .find(|l| *l == w)
-                .or_else(|| site.languages.iter().find(|l| l.primary() == w.primary()))
-        })
-        .or(site.languages.first())
+    let site = public_site(&state, &path).await?;
+    let language = site
+        .language_for(&[query.lang.as_deref().unwrap_or_default()])
         .expect("a stored site has at least one language");
     let pick = |m: &Localized| m.get(language).cloned().unwrap_or_default();
     let declaration = Declaration {
