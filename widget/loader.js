@@ -20,8 +20,8 @@ Promise.all([
   wasm_bindgen(fetch(base + '/crumb/__CRUMB_WASM__')),
   styled,
 ]).then(([config]) => {
-  const h = wasm_bindgen.start(config, d, location.protocol == 'https:', location.hostname);
-  if (!h) return;
+  const h = wasm_bindgen;
+  if (!h.start(config, d, location.protocol == 'https:', location.hostname)) return;
   const consent = () => JSON.parse(h.consent() || 'null');
   // Flag 1: a choice was made (tell site code); flag 2: send the pending
   // choice, if any. The server's answer may ask for a resend.

@@ -1,11 +1,13 @@
 //! What `crumb.js` calls. The loader owns the page's event listeners, the
 //! mutation observer and the network (one `fetch` per choice); it forwards
 //! each event here and acts on the flags that come back ([`ANNOUNCE`]: fire
-//! `crumb:change`; [`SEND`]: POST [`Widget::request`]). Keeping closures
+//! `crumb:change`; [`SEND`]: POST [`request`]). Keeping closures
 //! and promise callbacks out of the wasm keeps wasm-bindgen's closure
 //! machinery out of every visitor's download.
 
+use alloc::boxed::Box;
 use alloc::string::String;
+use core::cell::Cell;
 
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, Event};
@@ -25,88 +27,110 @@ fn js_string(s: Option<String>) -> JsValue {
     s.map_or(JsValue::NULL, |s| JsValue::from_str(&s))
 }
 
-/// The handle behind `window.crumb`. The app lives as long as the page,
-/// so it is leaked: the handle then needs no drop code.
-#[wasm_bindgen]
-pub struct Widget {
-    app: &'static App,
+/// The started app. It lives as long as the page, so it is leaked, and
+/// the functions below reach it through this one global rather than a
+/// wasm-bindgen class: a class costs a handle, a finalizer and a borrow
+/// check per call, in the glue and in the wasm.
+struct Started(Cell<Option<&'static App>>);
+
+// SAFETY: the widget is built for wasm32 without threads (no `atomics`
+// target feature), so there is exactly one thread and the cell is never
+// shared between threads. On the host the module only runs unit tests,
+// which never call `start`.
+#[allow(unsafe_code)]
+unsafe impl Sync for Started {}
+
+static APP: Started = Started(Cell::new(None));
+
+/// The started app, once [`start`] has succeeded.
+fn app() -> Option<&'static App> {
+    APP.0.get()
 }
 
 /// Starts the widget on `doc` with the compact config text; `secure` and
-/// `host` describe the page's location. `None` when the config cannot be
-/// read.
+/// `host` describe the page's location. `false` when the config cannot be
+/// read; the other functions then do nothing.
 #[wasm_bindgen]
-pub fn start(config: String, doc: Document, secure: bool, host: String) -> Option<Widget> {
-    let app = app::start(config, doc, app::Page { secure, host })?;
-    Some(Widget {
-        app: alloc::boxed::Box::leak(alloc::boxed::Box::new(app)),
-    })
+pub fn start(config: String, doc: Document, secure: bool, host: String) -> bool {
+    let Some(started) = app::start(config, doc, app::Page { secure, host }) else {
+        return false;
+    };
+    APP.0.set(Some(Box::leak(Box::new(started))));
+    true
 }
 
+/// Opens the preferences dialog.
 #[wasm_bindgen]
-impl Widget {
-    /// Opens the preferences dialog.
-    pub fn show(&self) {
-        self.app.show();
+pub fn show() {
+    if let Some(app) = app() {
+        app.show();
     }
+}
 
-    /// The current choice as JSON text (`null` before the first one).
-    pub fn consent(&self) -> JsValue {
-        js_string(self.app.consent_json())
+/// The current choice as JSON text (`null` before the first one).
+#[wasm_bindgen]
+pub fn consent() -> JsValue {
+    js_string(app().and_then(App::consent_json))
+}
+
+/// What to do right after start: announce a choice that still counts,
+/// and resend one the server has not acknowledged.
+#[wasm_bindgen]
+pub fn boot() -> u8 {
+    SEND | if app().is_some_and(App::has_choice) {
+        ANNOUNCE
+    } else {
+        0
     }
+}
 
-    /// What to do right after start: announce a choice that still counts,
-    /// and resend one the server has not acknowledged.
-    pub fn boot(&self) -> u8 {
-        SEND | if self.app.has_choice() { ANNOUNCE } else { 0 }
-    }
+/// The body of the consent request to POST (`null` if none is pending).
+#[wasm_bindgen]
+pub fn request() -> JsValue {
+    js_string(app().and_then(App::pending_request))
+}
 
-    /// The body of the consent request to POST (`null` if none is pending).
-    pub fn request(&self) -> JsValue {
-        js_string(self.app.pending_request())
-    }
-
-    /// A page event (see the `KIND_` constants).
-    pub fn on(&self, kind: u8, e: Event) -> u8 {
-        match kind {
-            KIND_CLICK => self.app.click(&e),
-            KIND_CHANGE | KIND_KEYDOWN | KIND_CANCEL => {
-                self.app.dialog_event(kind, &e);
-                0
-            }
-            KIND_DOM => {
-                crate::gate::scan(self.app);
-                0
-            }
-            // `load` and `error` of a script.
-            _ => {
-                if let Some(t) = crate::dom::target(&e) {
-                    crate::gate::loaded(self.app, &t);
-                }
-                0
+/// A page event (see the `KIND_` constants).
+#[wasm_bindgen]
+pub fn on(kind: u8, e: Event) -> u8 {
+    let Some(app) = app() else {
+        return 0;
+    };
+    match kind {
+        KIND_CLICK => return app.click(&e),
+        KIND_CHANGE | KIND_KEYDOWN | KIND_CANCEL => app.dialog_event(kind, &e),
+        KIND_DOM => crate::gate::scan(app),
+        // `load` and `error` of a script.
+        _ => {
+            if let Some(t) = crate::dom::target(&e) {
+                crate::gate::loaded(app, &t);
             }
         }
     }
+    0
+}
 
-    /// The server's answer: its status (0 when the request failed), the
-    /// receipt's fields (dates in milliseconds), and whether the error was
-    /// `unknown_consent`.
-    pub fn answer(
-        &self,
-        status: u16,
-        consent_id: Option<String>,
-        given_ms: f64,
-        expires_ms: f64,
-        unknown_consent: bool,
-    ) -> u8 {
-        self.app.on_answer(
-            status,
-            &Answer {
-                consent_id,
-                given_ms,
-                expires_ms,
-                unknown_consent,
-            },
-        )
-    }
+/// The server's answer: its status (0 when the request failed), the
+/// receipt's fields (dates in milliseconds), and whether the error was
+/// `unknown_consent`.
+#[wasm_bindgen]
+pub fn answer(
+    status: u16,
+    consent_id: Option<String>,
+    given_ms: f64,
+    expires_ms: f64,
+    unknown_consent: bool,
+) -> u8 {
+    let Some(app) = app() else {
+        return 0;
+    };
+    app.on_answer(
+        status,
+        &Answer {
+            consent_id,
+            given_ms,
+            expires_ms,
+            unknown_consent,
+        },
+    )
 }

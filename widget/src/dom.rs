@@ -1,5 +1,5 @@
 //! Small DOM helpers. There are no event listeners here: `crumb.js` owns
-//! the page's listeners and forwards events to [`crate::api::Widget::on`],
+//! the page's listeners and forwards events to [`crate::api::on`],
 //! so no Rust closure crosses into JS (see ARCHITECTURE.md).
 
 use core::cell::{Ref, RefCell, RefMut};

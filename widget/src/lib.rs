@@ -38,4 +38,4 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-pub use api::{Widget, start};
+pub use api::start;

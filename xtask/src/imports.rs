@@ -10,9 +10,11 @@
 use anyhow::{Context as _, bail};
 
 const MODULE: &str = "./crumb_widget_bg.js";
-/// Exports whose names are common words in the glue (`start` is also the
-/// name of its public function), left as they are.
-const KEEP: &[&str] = &["memory", "start", "widget_consent", "widget_show"];
+/// Exports that keep their names: the memory and the widget's API, which
+/// crumb.js calls by name (`widget/src/api.rs`).
+const KEEP: &[&str] = &[
+    "memory", "start", "show", "consent", "boot", "request", "on", "answer",
+];
 
 fn read_leb(bytes: &[u8], pos: &mut usize) -> anyhow::Result<u64> {
     let mut value = 0u64;

@@ -115,10 +115,9 @@ fn replace_once(text: &str, old: &str, new: &str) -> anyhow::Result<String> {
 /// uses, which every visitor would otherwise download: `initSync`, the
 /// guessing of the wasm's URL from the script's, the fallbacks for
 /// browsers without `instantiateStreaming` or `encodeInto` (the widget
-/// needs `<dialog>` and `:has()`, which came later), deprecated-argument
-/// warnings, and the finalizer of the page-long `Widget`. The cuts match
-/// the pinned wasm-bindgen's output exactly and fail the build when it
-/// changes.
+/// needs `<dialog>` and `:has()`, which came later), and
+/// deprecated-argument warnings. The cuts match the pinned wasm-bindgen's
+/// output exactly and fail the build when it changes.
 fn trim_glue(glue: &str) -> anyhow::Result<String> {
     let glue = replace_once(
         glue,
@@ -128,13 +127,6 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
     }
 ",
         "",
-    )?;
-    let glue = replace_once(
-        &glue,
-        "    const WidgetFinalization = (typeof FinalizationRegistry === 'undefined')
-        ? { register: () => {}, unregister: () => {} }
-        : new FinalizationRegistry(ptr => wasm.__wbg_widget_free(ptr, 1));",
-        "    const WidgetFinalization = { register() {}, unregister() {} };",
     )?;
     let glue = replace_once(
         &glue,
