@@ -2,9 +2,11 @@
 //! its URL is fixed in every site's embed code) and `/crumb/{name}` (the
 //! content-hashed wasm and CSS, cached forever). Files come from the
 //! widget build (`cargo xtask build-widget` writes `widget/dist/`) and are
-//! held in memory, gzipped once at start.
+//! held in memory with their gzip (the build's own `.gz` files, else
+//! gzipped once at start).
 
 use std::collections::HashMap;
+use std::io::Read as _;
 use std::path::Path;
 
 use actix_web::http::header::{self, HeaderValue};
@@ -34,6 +36,20 @@ impl std::fmt::Debug for WidgetAssets {
     }
 }
 
+/// The build's own gzip of `path` (`<path>.gz`, compressed harder than
+/// the server would at start), if it is there and holds exactly `raw`; a
+/// stale or damaged file is ignored.
+fn precompressed(path: &Path, raw: &[u8]) -> Option<Vec<u8>> {
+    let mut gz_path = path.as_os_str().to_owned();
+    gz_path.push(".gz");
+    let packed = std::fs::read(gz_path).ok()?;
+    let mut unpacked = Vec::with_capacity(raw.len());
+    flate2::read::GzDecoder::new(packed.as_slice())
+        .read_to_end(&mut unpacked)
+        .ok()?;
+    (unpacked == raw).then_some(packed)
+}
+
 impl WidgetAssets {
     /// Loads `crumb.js` and the hashed `crumb-*.wasm` / `crumb-*.css` from
     /// `dir`.
@@ -57,10 +73,11 @@ impl WidgetAssets {
                 _ => continue,
             };
             let raw = std::fs::read(&path)?;
+            let packed = precompressed(&path, &raw).unwrap_or_else(|| gzip(&raw));
             files.insert(
                 name,
                 Asset {
-                    gzip: gzip(&raw),
+                    gzip: packed,
                     etag: format!("\"{}\"", &sha256_hex(&raw)[..32]),
                     raw,
                     content_type,
@@ -133,5 +150,42 @@ pub async fn file(
     match assets.respond(&req, &name) {
         Some(r) => r,
         None => not_found(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use super::*;
+
+    fn gzip_fast(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn the_builds_gzip_is_served_only_when_it_matches() {
+        // Arrange: crumb.js with its own .gz; the CSS with a stale one.
+        let dir = tempfile::tempdir().unwrap();
+        let js = b"console.log('crumb');".repeat(20);
+        let packed = gzip_fast(&js);
+        assert_ne!(packed, gzip(&js), "the test needs a distinguishable gzip");
+        std::fs::write(dir.path().join("crumb.js"), &js).unwrap();
+        std::fs::write(dir.path().join("crumb.js.gz"), &packed).unwrap();
+        let css = b".crumb{color:red}";
+        std::fs::write(dir.path().join("crumb-1.css"), css).unwrap();
+        std::fs::write(dir.path().join("crumb-1.css.gz"), gzip(b".old{}")).unwrap();
+
+        // Act
+        let assets = WidgetAssets::load(dir.path()).unwrap();
+
+        // Assert: the .gz files are not assets of their own.
+        let mut names: Vec<_> = assets.files.keys().cloned().collect();
+        names.sort();
+        assert_eq!(names, ["crumb-1.css", "crumb.js"]);
+        assert_eq!(assets.files["crumb.js"].gzip, packed);
+        assert_eq!(assets.files["crumb-1.css"].gzip, gzip(css));
     }
 }

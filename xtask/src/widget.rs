@@ -61,11 +61,19 @@ fn short_hash(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))[..12].to_owned()
 }
 
-pub fn gzip_len(bytes: &[u8]) -> usize {
-    use std::io::Write as _;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(bytes).expect("writing to memory");
-    e.finish().expect("writing to memory").len()
+/// The gzip the server sends (it serves these `.gz` files as they are).
+/// Zopfli finds a smaller deflate stream than zlib's best level, about 6%
+/// on the wasm, for a second of build time: the files are compressed once
+/// and downloaded by every visitor, and every gzip decoder reads them.
+fn zopfli_gzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        bytes,
+        &mut out,
+    )?;
+    Ok(out)
 }
 
 /// Minifies the assembled crumb.js (or, with `loader` "css", the
@@ -241,11 +249,22 @@ pub fn build() -> anyhow::Result<()> {
 
     let _ = std::fs::remove_dir_all(DIST);
     std::fs::create_dir_all(DIST)?;
-    std::fs::write(Path::new(DIST).join("crumb.js"), &js)?;
-    std::fs::write(Path::new(DIST).join(&wasm_name), &wasm)?;
-    std::fs::write(Path::new(DIST).join(&css_name), &css)?;
+    let mut gz = [0; 3];
+    for ((name, bytes), len) in [
+        ("crumb.js", js.as_bytes()),
+        (wasm_name.as_str(), &wasm),
+        (css_name.as_str(), &css),
+    ]
+    .into_iter()
+    .zip(&mut gz)
+    {
+        let packed = zopfli_gzip(bytes)?;
+        *len = packed.len();
+        std::fs::write(Path::new(DIST).join(name), bytes)?;
+        std::fs::write(Path::new(DIST).join(format!("{name}.gz")), packed)?;
+    }
 
-    let (j, w, c) = (gzip_len(js.as_bytes()), gzip_len(&wasm), gzip_len(&css));
+    let [j, w, c] = gz;
     eprintln!(
         "widget: crumb.js {} B ({j} B gzip), {wasm_name} {} B ({w} B gzip), {css_name} {} B ({c} B gzip); total {} B gzip",
         js.len(),
