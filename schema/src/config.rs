@@ -146,6 +146,10 @@ pub struct CookieConfig {
     pub retention: Localized,
 }
 
+/// The most services one site may declare. The widget keeps a visitor's
+/// per-service choices as one bit each in a 64-bit word.
+pub const MAX_SERVICES: usize = 64;
+
 impl SiteConfig {
     /// The best of the site's languages for a visitor who wants `wanted`,
     /// in order (the page's `<html lang>`, then the browser's language): an
@@ -208,6 +212,12 @@ impl SiteConfig {
                 ));
             }
         }
+        if self.services.len() > MAX_SERVICES {
+            out.push(format!(
+                "a site may declare at most {MAX_SERVICES} services (this one declares {})",
+                self.services.len()
+            ));
+        }
         if self.languages.is_empty() {
             out.push("languages must list at least one language".to_owned());
         }
@@ -232,6 +242,25 @@ mod tests {
         .unwrap();
         v["languages"] = serde_json::json!(langs);
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn at_most_64_services() {
+        // No languages: one other problem, listed after the cap.
+        let mut v = serde_json::to_value(site(&[])).unwrap();
+        let svc = |i: usize| {
+            serde_json::json!({"id": format!("s{i}"), "name": "S", "provider": "P",
+                "category": "necessary", "privacy_policy_url": "/p", "cookies": []})
+        };
+        v["services"] = (0..MAX_SERVICES).map(svc).collect();
+        let ok: SiteConfig = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(ok.problems().len(), 1);
+        v["services"] = (0..=MAX_SERVICES).map(svc).collect();
+        let too_many: SiteConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(
+            too_many.problems()[0],
+            "a site may declare at most 64 services (this one declares 65)"
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ pub mod widget;
 
 pub use category::Category;
 pub use config::{
-    BannerTexts, CategoryConfig, CategoryTexts, CookieConfig, Localized, ServiceConfig, SiteConfig,
-    ValidityMonths,
+    BannerTexts, CategoryConfig, CategoryTexts, CookieConfig, Localized, MAX_SERVICES,
+    ServiceConfig, SiteConfig, ValidityMonths,
 };
 pub use consent::{
     ChoiceError, Choices, ConsentRequest, ConsentState, ConsentStatus, Event, Method, Receipt,

@@ -63,8 +63,10 @@ impl App {
         if let Some(s) = self.stored.rd().as_ref() {
             c.cats = s.cats | 1;
             let cats = c.cats;
-            for (on, svc) in c.svcs.iter_mut().zip(&self.cfg.svcs) {
-                *on |= s.allows_service(svc.id) && cats & (1 << svc.cat) != 0;
+            for (i, svc) in self.cfg.svcs.iter().enumerate() {
+                if s.allows_service(svc.id) && cats & (1 << svc.cat) != 0 {
+                    c.set_service(i, true);
+                }
             }
         }
         c
@@ -74,7 +76,7 @@ impl App {
         let mut c = self.cfg.necessary_only();
         if on {
             c.cats = 0b1111;
-            c.svcs.iter_mut().for_each(|s| *s = true);
+            c.svcs = !0;
         }
         c
     }
@@ -136,12 +138,12 @@ impl App {
             _ => self.prior_id.rd().clone(),
         };
         let mut services = String::new();
-        for (s, _) in self
+        for (_, s) in self
             .cfg
             .svcs
             .iter()
-            .zip(&choices.svcs)
-            .filter(|(_, on)| **on)
+            .enumerate()
+            .filter(|(i, _)| choices.service(*i))
         {
             if !services.is_empty() {
                 services.push('.');
@@ -180,9 +182,9 @@ impl App {
                 .cfg
                 .svcs
                 .iter()
-                .zip(&choices.svcs)
-                .filter(|(_, on)| !**on)
-                .flat_map(|(s, _)| &s.cookies)
+                .enumerate()
+                .filter(|(i, _)| !choices.service(*i))
+                .flat_map(|(_, s)| &s.cookies)
                 .any(|c| consent::cookie_matches(c.name, c.pattern, name));
             if refused {
                 storage::delete(&self.doc, name, &self.page.host);
@@ -291,8 +293,10 @@ impl App {
                 .and_then(|k| consent::category_index(&k))
             {
                 c.set(cat, true);
-                for (on, s) in c.svcs.iter_mut().zip(&self.cfg.svcs) {
-                    *on |= s.cat == cat;
+                for (i, s) in self.cfg.svcs.iter().enumerate() {
+                    if s.cat == cat {
+                        c.set_service(i, true);
+                    }
                 }
             }
             return self.decide(Method::Custom, c);

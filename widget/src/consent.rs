@@ -52,28 +52,39 @@ impl Method {
     }
 }
 
+/// The most services a site may declare: the widget keeps one bit per
+/// service (the server's config check enforces it).
+pub const MAX_SERVICES: usize = 64;
+
 /// Yes or no per category (bit i of `cats` is category i; necessary is
-/// always set) and per service, aligned with the config's service list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// always set) and per service (bit i of `svcs` is the config's service i).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Choices {
     pub cats: u8,
-    pub svcs: Vec<bool>,
+    pub svcs: u64,
 }
 
 impl Choices {
     /// Nothing but the strictly necessary: the state before any choice.
     pub fn necessary_only(service_cats: impl Iterator<Item = usize>) -> Choices {
-        let svcs = service_cats.map(|c| c == NECESSARY).collect();
-        Choices { cats: 1, svcs }
+        let mut c = Choices { cats: 1, svcs: 0 };
+        for (i, cat) in service_cats.enumerate() {
+            c.set_service(i, cat == NECESSARY);
+        }
+        c
     }
 
     pub fn service(&self, i: usize) -> bool {
-        self.svcs.get(i).copied().unwrap_or(false)
+        i < MAX_SERVICES && self.svcs & (1 << i) != 0
     }
 
     pub fn set_service(&mut self, i: usize, on: bool) {
-        if let Some(s) = self.svcs.get_mut(i) {
-            *s = on;
+        if i < MAX_SERVICES {
+            if on {
+                self.svcs |= 1 << i;
+            } else {
+                self.svcs &= !(1 << i);
+            }
         }
     }
 
@@ -322,7 +333,12 @@ pub fn request_json<'a>(
     push_categories(&mut s, choices.cats);
     s.push(',');
     push_key(&mut s, "services");
-    push_services(&mut s, service_ids.zip(choices.svcs.iter().copied()));
+    push_services(
+        &mut s,
+        service_ids
+            .enumerate()
+            .map(|(i, id)| (id, choices.service(i))),
+    );
     s.push('}');
     s
 }
@@ -437,7 +453,7 @@ mod tests {
     fn request_json_is_what_the_server_expects() {
         let choices = Choices {
             cats: 0b0101,
-            svcs: alloc::vec![true, false],
+            svcs: 0b01,
         };
         let parts = RequestParts {
             consent_id: "",
