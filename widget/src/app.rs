@@ -178,16 +178,15 @@ impl App {
     fn delete_refused_cookies(&self, choices: &Choices) {
         let cookies = storage::cookie_pairs(&self.doc);
         for name in storage::names(&cookies) {
-            let refused = self
-                .cfg
-                .svcs
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !choices.service(*i))
-                .flat_map(|(_, s)| &s.cookies)
-                .any(|c| consent::cookie_matches(c.name, c.pattern, name));
-            if refused {
-                storage::delete(&self.doc, name, &self.page.host);
+            for (i, s) in self.cfg.svcs.iter().enumerate() {
+                if !choices.service(i)
+                    && s.cookies
+                        .iter()
+                        .any(|c| consent::cookie_matches(c.name, c.pattern, name))
+                {
+                    storage::delete(&self.doc, name, &self.page.host);
+                    break;
+                }
             }
         }
     }
@@ -212,15 +211,24 @@ impl App {
 
     /// The current choice as site code sees it (JSON), if one counts.
     pub fn consent_json(&self) -> Option<String> {
-        let s = self.stored.rd();
-        Some(consent::public_json(s.as_ref()?, self.cfg.service_ids()))
+        self.choice_json(true)
     }
 
     /// The consent request for the stored choice, if the server has not
     /// acknowledged it yet.
     pub fn pending_request(&self) -> Option<String> {
+        self.stored
+            .rd()
+            .as_ref()
+            .is_some_and(|s| s.pending)
+            .then(|| self.choice_json(false))?
+    }
+
+    /// The stored choice as JSON, with its dates for site code
+    /// (`for_site`) or without them for the server.
+    fn choice_json(&self, for_site: bool) -> Option<String> {
         let s = self.stored.rd();
-        let s = s.as_ref().filter(|s| s.pending)?;
+        let s = s.as_ref()?;
         Some(consent::request_json(
             &RequestParts {
                 consent_id: &s.consent_id,
@@ -228,6 +236,7 @@ impl App {
                 language: self.cfg.lang,
                 text_hash: self.cfg.text_hash,
                 method: s.method,
+                dates: for_site.then_some((s.given_ms, s.expires_ms)),
             },
             &self.choices(),
             self.cfg.service_ids(),

@@ -165,8 +165,18 @@ impl<'a> Iterator for Split<'a> {
 
 /// `s` before and after its first `sep` byte (ASCII).
 pub fn split_once(s: &str, sep: u8) -> Option<(&str, &str)> {
-    let i = s.bytes().position(|b| b == sep)?;
-    Some((s.get(..i)?, s.get(i + 1..)?))
+    // An index loop: the iterator form kept its state in memory at
+    // opt-level "z" and was twice the size.
+    let mut i = 0;
+    let bytes = s.as_bytes();
+    while let Some(&b) = bytes.get(i) {
+        if b == sep {
+            let (head, tail) = s.split_at_checked(i)?;
+            return Some((head, tail.get(1..)?));
+        }
+        i += 1;
+    }
+    None
 }
 
 pub fn parse_u64(s: &str) -> Option<u64> {
@@ -303,14 +313,19 @@ fn push_services<'a>(out: &mut String, svcs: impl Iterator<Item = (&'a str, bool
     out.push('}');
 }
 
-/// The body of `POST /v1/sites/{site}/consents`. Every string in it is a
-/// slug, a language tag or hex, so none needs escaping.
+/// A choice as JSON: the body of `POST /v1/sites/{site}/consents` and,
+/// with its dates, what `crumb.consent()` and the `crumb:change` event give
+/// site code. Every string in it is a slug, a language tag or hex, so none
+/// needs escaping.
 pub struct RequestParts<'a> {
     pub consent_id: &'a str,
     pub revision: u32,
     pub language: &'a str,
     pub text_hash: &'a str,
     pub method: Method,
+    /// When it was given and when it expires (ms), for site code; the
+    /// server sets both itself.
+    pub dates: Option<(u64, u64)>,
 }
 
 pub fn request_json<'a>(
@@ -329,6 +344,14 @@ pub fn request_json<'a>(
     push_str_field(&mut s, "language", p.language);
     push_str_field(&mut s, "text_hash", p.text_hash);
     push_str_field(&mut s, "method", p.method.key());
+    if let Some((given, expires)) = p.dates {
+        push_key(&mut s, "given_at");
+        push_u64(&mut s, given);
+        s.push(',');
+        push_key(&mut s, "expires_at");
+        push_u64(&mut s, expires);
+        s.push(',');
+    }
     push_key(&mut s, "categories");
     push_categories(&mut s, choices.cats);
     s.push(',');
@@ -343,38 +366,15 @@ pub fn request_json<'a>(
     s
 }
 
-/// What `crumb.consent()` and the `crumb:change` event give site code.
-pub fn public_json<'a>(stored: &Stored, service_ids: impl Iterator<Item = &'a str>) -> String {
-    let mut s = String::with_capacity(256);
-    s.push('{');
-    push_str_field(&mut s, "consent_id", &stored.consent_id);
-    push_str_field(&mut s, "method", stored.method.key());
-    push_key(&mut s, "given_at");
-    push_u64(&mut s, stored.given_ms);
-    s.push(',');
-    push_key(&mut s, "expires_at");
-    push_u64(&mut s, stored.expires_ms);
-    s.push(',');
-    push_key(&mut s, "categories");
-    push_categories(&mut s, stored.cats);
-    s.push(',');
-    push_key(&mut s, "services");
-    push_services(
-        &mut s,
-        service_ids.map(|id| (id, stored.allows_service(id))),
-    );
-    s.push('}');
-    s
-}
-
 /// Whether a cookie name matches a declared name: exact, or, for patterns,
 /// a prefix match up to the `*` (`_ga_*`, `_pk_id.*`).
 pub fn cookie_matches(declared: &str, pattern: bool, name: &str) -> bool {
-    if pattern {
-        let prefix = declared.strip_suffix('*').unwrap_or(declared);
-        name.starts_with(prefix)
-    } else {
-        declared == name
+    // Byte-wise: `str`'s pattern matching would add its searcher.
+    let (declared, name) = (declared.as_bytes(), name.as_bytes());
+    match declared.split_last() {
+        Some((b'*', prefix)) if pattern => name.starts_with(prefix),
+        _ if pattern => name.starts_with(declared),
+        _ => declared == name,
     }
 }
 
@@ -461,6 +461,7 @@ mod tests {
             language: "nl",
             text_hash: "ab",
             method: Method::Custom,
+            dates: None,
         };
         assert_eq!(
             request_json(&parts, &choices, ["hotjar", "vwo"].into_iter()),

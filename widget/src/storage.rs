@@ -19,7 +19,7 @@ pub fn cookie_pairs(doc: &Document) -> String {
 pub fn read(doc: &Document) -> Option<Stored> {
     let all = cookie_pairs(doc);
     let value = split(&all, b';')
-        .filter_map(|p| split_once(p.trim_ascii(), b'='))
+        .filter_map(|p| split_once(p.trim_ascii_start(), b'='))
         .find(|(k, _)| *k == NAME)?
         .1;
     Stored::decode(value)
@@ -42,7 +42,7 @@ pub fn write(doc: &Document, stored: &Stored, now_ms: u64, secure: bool) {
 /// The names in `document.cookie` text ([`cookie_pairs`]), but ours.
 pub fn names(cookies: &str) -> impl Iterator<Item = &str> {
     split(cookies, b';')
-        .map(|p| split_once(p, b'=').map_or(p, |(k, _)| k).trim_ascii())
+        .map(|p| split_once(p, b'=').map_or(p, |(k, _)| k).trim_ascii_start())
         .filter(|n| !n.is_empty() && *n != NAME)
 }
 
