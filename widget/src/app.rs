@@ -146,7 +146,7 @@ impl App {
             .filter(|(i, _)| choices.service(*i))
         {
             if !services.is_empty() {
-                services.push('.');
+                services.push_str(".");
             }
             services.push_str(s.id);
         }

@@ -25,7 +25,7 @@ impl Drop for Banner {
 pub fn intro(app: &App, id: &str) -> Element {
     let doc = &app.doc;
     let mut body = String::from(app.cfg.t.body);
-    body.push(' ');
+    body.push_str(" ");
     let p = text_el(doc, "p", "crumb-text", &body);
     attr(&p, "id", id);
     if safe_href(app.cfg.policy_url) {

@@ -34,11 +34,11 @@ impl Method {
         }
     }
 
-    fn letter(self) -> char {
+    fn letter(self) -> &'static str {
         match self {
-            Method::AcceptAll => 'a',
-            Method::RejectAll => 'r',
-            Method::Custom => 'c',
+            Method::AcceptAll => "a",
+            Method::RejectAll => "r",
+            Method::Custom => "c",
         }
     }
 
@@ -120,7 +120,12 @@ pub struct Stored {
     pub pending: bool,
 }
 
+/// The cookie value's field separator, as a byte (for reading) and as
+/// text (for writing: `String::push` of a `char` pulls in UTF-8 encoding).
 const SEP: u8 = b'~';
+const SEP_STR: &str = "~";
+
+const DIGITS: &str = "0123456789";
 
 pub fn push_u64(out: &mut String, mut n: u64) {
     // Digits come out lowest first, so they fill a buffer from its end.
@@ -136,7 +141,8 @@ pub fn push_u64(out: &mut String, mut n: u64) {
         }
     }
     for &b in buf.get(i..).unwrap_or_default() {
-        out.push(b as char);
+        let d = usize::from(b - b'0');
+        out.push_str(DIGITS.get(d..=d).unwrap_or_default());
     }
 }
 
@@ -201,23 +207,23 @@ impl Stored {
     /// cookie-safe characters, no quoting needed.
     pub fn encode(&self) -> String {
         let mut s = String::with_capacity(96);
-        s.push('1');
-        s.push(SEP as char);
+        s.push_str("1");
+        s.push_str(SEP_STR);
         s.push_str(&self.consent_id);
-        s.push(SEP as char);
+        s.push_str(SEP_STR);
         push_u64(&mut s, u64::from(self.revision));
-        s.push(SEP as char);
+        s.push_str(SEP_STR);
         push_u64(&mut s, self.given_ms);
-        s.push(SEP as char);
+        s.push_str(SEP_STR);
         push_u64(&mut s, self.expires_ms);
-        s.push(SEP as char);
-        s.push(self.method.letter());
-        s.push(SEP as char);
+        s.push_str(SEP_STR);
+        s.push_str(self.method.letter());
+        s.push_str(SEP_STR);
         push_u64(&mut s, u64::from(self.cats));
-        s.push(SEP as char);
+        s.push_str(SEP_STR);
         s.push_str(&self.services);
-        s.push(SEP as char);
-        s.push(if self.pending { '1' } else { '0' });
+        s.push_str(SEP_STR);
+        s.push_str(if self.pending { "1" } else { "0" });
         s
     }
 
@@ -272,10 +278,10 @@ impl Stored {
 
 /// `{"necessary":true,...}` for the four categories.
 fn push_categories(out: &mut String, cats: u8) {
-    out.push('{');
+    out.push_str("{");
     for (i, key) in CATEGORY_KEYS.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push_str(",");
         }
         push_key(out, key);
         out.push_str(if i == NECESSARY || cats & (1 << i) != 0 {
@@ -284,33 +290,33 @@ fn push_categories(out: &mut String, cats: u8) {
             "false"
         });
     }
-    out.push('}');
+    out.push_str("}");
 }
 
 fn push_key(out: &mut String, key: &str) {
-    out.push('"');
+    out.push_str("\"");
     out.push_str(key);
     out.push_str("\":");
 }
 
 fn push_str_field(out: &mut String, key: &str, value: &str) {
     push_key(out, key);
-    out.push('"');
+    out.push_str("\"");
     out.push_str(value);
     out.push_str("\",");
 }
 
 /// `{"hotjar":true,...}` for the given service ids and states.
 fn push_services<'a>(out: &mut String, svcs: impl Iterator<Item = (&'a str, bool)>) {
-    out.push('{');
+    out.push_str("{");
     for (i, (id, on)) in svcs.enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push_str(",");
         }
         push_key(out, id);
         out.push_str(if on { "true" } else { "false" });
     }
-    out.push('}');
+    out.push_str("}");
 }
 
 /// A choice as JSON: the body of `POST /v1/sites/{site}/consents` and,
@@ -334,27 +340,27 @@ pub fn request_json<'a>(
     service_ids: impl Iterator<Item = &'a str>,
 ) -> String {
     let mut s = String::with_capacity(256);
-    s.push('{');
+    s.push_str("{");
     if !p.consent_id.is_empty() {
         push_str_field(&mut s, "consent_id", p.consent_id);
     }
     push_key(&mut s, "revision");
     push_u64(&mut s, u64::from(p.revision));
-    s.push(',');
+    s.push_str(",");
     push_str_field(&mut s, "language", p.language);
     push_str_field(&mut s, "text_hash", p.text_hash);
     push_str_field(&mut s, "method", p.method.key());
     if let Some((given, expires)) = p.dates {
         push_key(&mut s, "given_at");
         push_u64(&mut s, given);
-        s.push(',');
+        s.push_str(",");
         push_key(&mut s, "expires_at");
         push_u64(&mut s, expires);
-        s.push(',');
+        s.push_str(",");
     }
     push_key(&mut s, "categories");
     push_categories(&mut s, choices.cats);
-    s.push(',');
+    s.push_str(",");
     push_key(&mut s, "services");
     push_services(
         &mut s,
@@ -362,7 +368,7 @@ pub fn request_json<'a>(
             .enumerate()
             .map(|(i, id)| (id, choices.service(i))),
     );
-    s.push('}');
+    s.push_str("}");
     s
 }
 
@@ -473,7 +479,7 @@ mod tests {
     fn numbers_format_and_parse() {
         let mut s = String::new();
         push_u64(&mut s, 0);
-        s.push(' ');
+        s.push_str(" ");
         push_u64(&mut s, u64::MAX);
         assert_eq!(s, "0 18446744073709551615");
         assert_eq!(parse_u64("1763000000000"), Some(1_763_000_000_000));

@@ -75,7 +75,7 @@ fn cookie_details(app: &App, s: &Service) -> Element {
     summary.push_str(cols[0]);
     summary.push_str(" (");
     push_u64(&mut summary, s.cookies.len() as u64);
-    summary.push(')');
+    summary.push_str(")");
     append(&details, &text_el(doc, "summary", "", &summary));
     append(&details, &cookie_table(app, s));
     details

@@ -29,7 +29,7 @@ pub fn read(doc: &Document) -> Option<Stored> {
 pub fn write(doc: &Document, stored: &Stored, now_ms: u64, secure: bool) {
     let mut c = String::with_capacity(160);
     c.push_str(NAME);
-    c.push('=');
+    c.push_str("=");
     c.push_str(&stored.encode());
     c.push_str("; Path=/; SameSite=Lax; Max-Age=");
     push_u64(&mut c, stored.expires_ms.saturating_sub(now_ms) / 1000);
