@@ -323,7 +323,7 @@ impl App {
             return;
         }
         match kind {
-            KIND_CHANGE => sync(self, m.element(), t.unchecked_ref()),
+            KIND_CHANGE => sync(t.unchecked_ref()),
             KIND_KEYDOWN => m.trap_tab(self, e),
             _ => {
                 // Esc fires `cancel`: closing is not a choice, so the

@@ -3,7 +3,6 @@
 //! tested on the host.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 /// Category indexes, in the order of `CATEGORY_KEYS`.
 pub const NECESSARY: usize = 0;
@@ -398,6 +397,7 @@ pub fn cookie_domains(host: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     fn stored() -> Stored {
         Stored {

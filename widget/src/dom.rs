@@ -140,8 +140,12 @@ pub fn append(parent: &Node, child: &Node) {
 /// ship to every visitor); every event crumb.js forwards happens on an
 /// element.
 pub fn closest(event: &Event, selector: &str) -> Option<Element> {
-    let t = target(event)?;
-    dom(&t).closest(selector)
+    ancestor(&target(event)?, selector)
+}
+
+/// `e` or its nearest ancestor matching `selector`.
+pub fn ancestor(e: &Element, selector: &str) -> Option<Element> {
+    dom(e).closest(selector)
 }
 
 /// The node an event happened on, taken to be an element (see [`closest`]).

@@ -12,8 +12,8 @@ use web_sys::{Element, Event, HtmlDialogElement, HtmlInputElement, KeyboardEvent
 use crate::app::App;
 use crate::banner::{actions, button, intro};
 use crate::config::Service;
-use crate::consent::{Choices, NECESSARY, category_index, category_key, push_u64};
-use crate::dom::{all, append, attr, each, el, focus, show_modal, text_el};
+use crate::consent::{Choices, NECESSARY, category_key, push_u64};
+use crate::dom::{all, ancestor, append, attr, each, el, focus, show_modal, text_el};
 
 /// The open dialog; dropping it closes and removes it.
 pub struct Modal {
@@ -81,51 +81,45 @@ fn cookie_details(app: &App, s: &Service) -> Element {
     details
 }
 
-/// The choice the switches show.
+/// The choice the switches show. They are read in document order, which
+/// is the order [`Modal::show`] creates them in: per category its own
+/// switch, then its services' switches.
 pub fn read_choices(app: &App, root: &Element) -> Choices {
     let mut c = app.cfg.necessary_only();
-    for input in each::<HtmlInputElement>(root, "input[data-cat]") {
-        let key = input.get_attribute("data-cat").unwrap_or_default();
-        if let Some(i) = category_index(&key) {
-            c.set(i, input.checked());
-        }
-    }
-    for input in each::<HtmlInputElement>(root, "input[data-svc]") {
-        let id = input.get_attribute("data-svc").unwrap_or_default();
-        if let Some((i, s)) = app.cfg.service(&id) {
-            let on = input.checked() && c.allows(s.cat);
-            c.set_service(i, on);
+    let mut inputs = each::<HtmlInputElement>(root, "input");
+    for cat in &app.cfg.cats {
+        let Some(input) = inputs.next() else {
+            break;
+        };
+        c.set(cat.idx, input.checked());
+        for (i, s) in app.cfg.svcs.iter().enumerate() {
+            if s.cat == cat.idx {
+                let on = inputs.next().is_some_and(|input| input.checked());
+                c.set_service(i, on && c.allows(s.cat));
+            }
         }
     }
     c
 }
 
-/// Keeps category and service switches consistent: a category switch sets
-/// its services; switching a service on switches its category on.
-pub fn sync(app: &App, root: &Element, changed: &HtmlInputElement) {
+/// Keeps category and service switches consistent within a category's
+/// section: a category switch sets its services; switching a service on
+/// switches its category on. (The necessary section's switches are
+/// disabled and never change.)
+pub fn sync(changed: &HtmlInputElement) {
+    let Some(section) = ancestor(changed, "section") else {
+        return;
+    };
+    let set = |selector, on| {
+        for input in each::<HtmlInputElement>(&section, selector) {
+            input.set_checked(on);
+        }
+    };
     let on = changed.checked();
-    if let Some(key) = changed.get_attribute("data-cat") {
-        let Some(cat) = category_index(&key) else {
-            return;
-        };
-        for input in each::<HtmlInputElement>(root, "input[data-svc]") {
-            let id = input.get_attribute("data-svc").unwrap_or_default();
-            if app.cfg.service(&id).is_some_and(|(_, s)| s.cat == cat) {
-                input.set_checked(on);
-            }
-        }
-    } else if let Some(id) = changed.get_attribute("data-svc") {
-        let Some((_, s)) = app.cfg.service(&id) else {
-            return;
-        };
-        if on {
-            let key = category_key(s.cat);
-            for input in each::<HtmlInputElement>(root, "input[data-cat]") {
-                if input.get_attribute("data-cat").as_deref() == Some(key) {
-                    input.set_checked(true);
-                }
-            }
-        }
+    if changed.has_attribute("data-cat") {
+        set("input[data-svc]", on);
+    } else if on {
+        set("input[data-cat]", true);
     }
 }
 
