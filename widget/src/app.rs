@@ -170,8 +170,15 @@ impl App {
     }
 
     fn save(&self, stored: Stored) {
-        storage::write(&self.doc, &stored, now_ms(), self.page.secure);
         *self.stored.wr() = Some(stored);
+        self.persist();
+    }
+
+    /// Writes the current choice to the cookie.
+    fn persist(&self) {
+        if let Some(s) = self.stored.rd().as_ref() {
+            storage::write(&self.doc, s, now_ms(), self.page.secure);
+        }
     }
 
     /// Deletes the first-party cookies of every refused service.
@@ -246,37 +253,42 @@ impl App {
     /// The server's answer to a consent request (status 0: no answer).
     /// Returns [`SEND`] when the choice should be sent again now.
     pub fn on_answer(&self, status: u16, answer: &Answer) -> u8 {
-        let Some(mut s) = self.stored.rd().clone() else {
-            return 0;
-        };
-        if status == 201 {
-            let Some(id) = answer
-                .consent_id
-                .as_deref()
-                .filter(|id| consent::is_slug(id))
-            else {
+        let mut flags = 0;
+        {
+            let mut stored = self.stored.wr();
+            let Some(s) = stored.as_mut() else {
                 return 0;
             };
-            s.consent_id = String::from(id);
-            s.given_ms = answer.given_ms as u64;
-            s.expires_ms = answer.expires_ms as u64;
-            s.pending = false;
-            self.save(s);
-        } else if answer.unknown_consent && !self.retried.replace(true) {
-            // The server no longer knows this id (a reset database): record
-            // the choice as a new consent instead.
-            s.consent_id.clear();
-            self.save(s);
-            return SEND;
-        } else if (400..500).contains(&status) && status != 409 {
-            // A request the server will never accept; keep the choice
-            // locally but stop resending it.
-            s.pending = false;
-            self.save(s);
+            if status == 201 {
+                let Some(id) = answer
+                    .consent_id
+                    .as_deref()
+                    .filter(|id| consent::is_slug(id))
+                else {
+                    return 0;
+                };
+                s.consent_id = String::from(id);
+                s.given_ms = answer.given_ms as u64;
+                s.expires_ms = answer.expires_ms as u64;
+                s.pending = false;
+            } else if answer.unknown_consent && !self.retried.replace(true) {
+                // The server no longer knows this id (a reset database):
+                // record the choice as a new consent instead.
+                s.consent_id.clear();
+                flags = SEND;
+            } else if (400..500).contains(&status) && status != 409 {
+                // A request the server will never accept; keep the choice
+                // locally but stop resending it.
+                s.pending = false;
+            } else {
+                // Network errors, 5xx and 409 (the config changed under the
+                // page) stay pending and are sent again on the next page
+                // view.
+                return 0;
+            }
         }
-        // Network errors, 5xx and 409 (the config changed under the page)
-        // stay pending and are sent again on the next page view.
-        0
+        self.persist();
+        flags
     }
 
     /// A click anywhere on the page (crumb.js listens in the capture

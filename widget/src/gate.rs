@@ -14,7 +14,8 @@ use crate::app::App;
 use crate::consent::category_index;
 use crate::dom::{Cell as _, append, attr, clone, each, el, insert, text_el, unset};
 
-const SELECTOR: &str = "script[type='text/plain'][data-category],iframe[data-src][data-category],img[data-src][data-category]";
+/// What the gate holds back and has not released yet.
+const SELECTOR: &str = "script[type='text/plain'][data-category]:not([data-crumb=run]),:is(iframe,img)[data-src][data-category]:not([data-crumb=run])";
 /// Marks an element as handled: `run` (released) or `ph` (placeholder
 /// shown; the stylesheet hides embeds marked so).
 const MARK: &str = "data-crumb";
@@ -63,11 +64,10 @@ fn allowed(app: &App, e: &Element) -> bool {
 /// blocked embeds. Safe to call repeatedly.
 pub fn scan(app: &App) {
     for e in each::<Element>(&app.doc, SELECTOR) {
-        let mark = e.get_attribute(MARK);
-        if mark.as_deref() == Some("run") {
-            continue;
-        }
-        let is_script = e.get_attribute("type").as_deref() == Some("text/plain");
+        // Only unreleased elements match, so a mark means a placeholder.
+        let has_placeholder = e.has_attribute(MARK);
+        // Of the elements gated, only scripts carry `type`.
+        let is_script = e.has_attribute("type");
         if allowed(app, &e) {
             attr(&e, MARK, "run");
             if is_script {
@@ -75,7 +75,7 @@ pub fn scan(app: &App) {
             } else {
                 load_embed(&e);
             }
-        } else if !is_script && mark.is_none() {
+        } else if !is_script && !has_placeholder {
             attr(&e, MARK, "ph");
             placeholder(app, &e);
         }
