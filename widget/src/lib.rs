@@ -30,8 +30,12 @@ mod storage;
 /// small allocations, so allocation speed does not matter.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
-static ALLOC: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
-    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
+// SAFETY: the widget is built for wasm32 without threads (no `atomics`
+// target feature), so the allocator is only ever used from one thread and
+// needs no lock.
+#[allow(unsafe_code)]
+static ALLOC: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
+    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
 
 /// Panics abort without a message: formatting one would ship std's
 /// formatting machinery to every visitor. Code paths avoid panics anyway.
