@@ -6,13 +6,12 @@ use alloc::string::String;
 use core::cell::RefCell;
 
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
 use web_sys::{Document, Element, Event};
 
 use crate::banner::Banner;
 use crate::config::Config;
 use crate::consent::{self, Choices, Method, RequestParts, Stored};
-use crate::dom::{Cell as _, append, attr, closest, target, text_el};
+use crate::dom::{Cell as _, ancestor, append, attr, closest, target, text_el};
 use crate::gate::{self, Gate};
 use crate::modal::{Modal, read_choices, sync};
 use crate::storage;
@@ -85,12 +84,10 @@ impl App {
     pub fn receipt_line(&self) -> Option<String> {
         let s = self.stored.rd();
         let s = s.as_ref().filter(|s| !s.consent_id.is_empty())?;
-        let date = js_sys::Date::new(&JsValue::from_f64(s.given_ms as f64)).to_iso_string();
         let mut line = String::from("ID ");
         line.push_str(&s.consent_id);
         line.push_str(" \u{b7} ");
-        let date = String::from(date);
-        line.push_str(date.get(..10).unwrap_or_default());
+        consent::push_date(&mut line, s.given_ms);
         Some(line)
     }
 
@@ -331,12 +328,13 @@ impl App {
         let (Some(m), Some(t)) = (modal.as_ref(), target(e)) else {
             return;
         };
-        if !m.element().contains(Some(&*t)) {
+        // The dialog is the one `.crumb-modal` on the page.
+        if ancestor(&t, ".crumb-modal").is_none() {
             return;
         }
         match kind {
             KIND_CHANGE => sync(t.unchecked_ref()),
-            KIND_KEYDOWN => m.trap_tab(self, e),
+            KIND_KEYDOWN => m.trap_tab(e, &t),
             _ => {
                 // Esc fires `cancel`: closing is not a choice, so the
                 // dialog closes through `act`, which puts focus back.

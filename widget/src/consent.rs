@@ -145,6 +145,24 @@ pub fn push_u64(out: &mut String, mut n: u64) {
     }
 }
 
+/// `YYYY-MM-DD` (UTC) of a time in milliseconds since 1970: the civil
+/// date of a day count, after Howard Hinnant's `civil_from_days`.
+pub fn push_date(out: &mut String, ms: u64) {
+    let z = ms / 86_400_000 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    push_u64(out, yoe + era * 400 + u64::from(month <= 2));
+    for part in [month, day] {
+        out.push_str(if part < 10 { "-0" } else { "-" });
+        push_u64(out, part);
+    }
+}
+
 /// The pieces of `s` between `sep` bytes (an ASCII separator). Byte-wise
 /// rather than `str::split(char)`, whose searcher alone is a kilobyte of
 /// wasm; an ASCII byte is always a character boundary.
@@ -485,6 +503,21 @@ mod tests {
         assert_eq!(parse_u64("1763000000000"), Some(1_763_000_000_000));
         assert_eq!(parse_u64("12a"), None);
         assert_eq!(parse_u64(""), None);
+    }
+
+    #[test]
+    fn dates_are_civil_utc() {
+        for (ms, date) in [
+            (0, "1970-01-01"),
+            (951_782_400_000, "2000-02-29"),
+            (1_795_478_399_999, "2026-11-23"),
+            (1_795_478_400_000, "2026-11-24"),
+            (4_107_542_400_000, "2100-03-01"),
+        ] {
+            let mut s = String::new();
+            push_date(&mut s, ms);
+            assert_eq!(s, date, "{ms}");
+        }
     }
 
     #[test]

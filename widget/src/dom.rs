@@ -97,14 +97,14 @@ impl<T> Cell<T> for RefCell<T> {
     fn rd(&self) -> Ref<'_, T> {
         match self.try_borrow() {
             Ok(r) => r,
-            Err(_) => wasm_bindgen::throw_str("crumb: busy"),
+            Err(_) => crate::abort(),
         }
     }
 
     fn wr(&self) -> RefMut<'_, T> {
         match self.try_borrow_mut() {
             Ok(r) => r,
-            Err(_) => wasm_bindgen::throw_str("crumb: busy"),
+            Err(_) => crate::abort(),
         }
     }
 }
@@ -112,7 +112,7 @@ impl<T> Cell<T> for RefCell<T> {
 pub fn el(doc: &Document, tag: &str, class: &str) -> Element {
     let e = dom(doc).create_element(tag);
     if !class.is_empty() {
-        e.set_class_name(class);
+        attr(&e, "class", class);
     }
     e
 }

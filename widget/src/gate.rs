@@ -142,7 +142,9 @@ fn pump(app: &App) {
             }
         }
         if let Some(parent) = old.parent_node() {
-            insert(&parent, &new, old.next_sibling().as_ref());
+            // Just before the inert original, so released scripts keep
+            // their document order.
+            insert(&parent, &new, Some(&old));
         }
     }
 }

@@ -46,3 +46,13 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 }
 
 pub use api::start;
+
+/// Stops on a broken invariant (a bug) without a message: a message would
+/// need formatting code. In the browser this throws a `RuntimeError` to
+/// crumb.js, which called in.
+pub(crate) fn abort() -> ! {
+    #[cfg(target_arch = "wasm32")]
+    core::arch::wasm32::unreachable();
+    #[cfg(not(target_arch = "wasm32"))]
+    panic!("crumb: broken invariant");
+}

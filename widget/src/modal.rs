@@ -22,7 +22,9 @@ pub struct Modal {
 
 impl Drop for Modal {
     fn drop(&mut self) {
-        self.root.close();
+        // Removing an open modal dialog also takes it out of the top layer
+        // and makes the page interactive again (HTML, dialog removing
+        // steps), so no `close()` is needed.
         self.root.remove();
     }
 }
@@ -196,7 +198,8 @@ impl Modal {
 
     /// Keeps Tab inside the dialog: from the last control to the first and,
     /// with Shift, back.
-    pub fn trap_tab(&self, app: &App, e: &Event) {
+    /// `focused` is the keydown's target: the element that has focus.
+    pub fn trap_tab(&self, e: &Event, focused: &Element) {
         let k: &KeyboardEvent = e.unchecked_ref();
         if k.key() != "Tab" {
             return;
@@ -206,10 +209,9 @@ impl Modal {
         let (Some(first), Some(last)) = (item(0), item(list.length().saturating_sub(1))) else {
             return;
         };
-        let active = app.doc.active_element();
-        let wrap_to = if k.shift_key() && active.as_ref() == Some(&first) {
+        let wrap_to = if k.shift_key() && *focused == first {
             Some(last)
-        } else if !k.shift_key() && active.as_ref() == Some(&last) {
+        } else if !k.shift_key() && *focused == last {
             Some(first)
         } else {
             None

@@ -79,13 +79,17 @@ fn withdrawing_marketing_deletes_its_cookies_and_is_recorded() {
     // Act: reopen from the page's "Cookie settings" link, switch marketing off.
     browser.click("footer [data-crumb-open]");
     browser.wait("document.querySelector('dialog.crumb-modal[open]')");
-    // The visitor can see their consent id (their own proof).
+    // The visitor can see their consent id and its date (their own proof).
     let meta = browser.js("return document.querySelector('.crumb-meta').textContent");
+    let meta = meta.as_str().unwrap();
     assert!(
-        meta.as_str()
-            .unwrap()
-            .contains(first["consent_id"].as_str().unwrap()),
+        meta.contains(first["consent_id"].as_str().unwrap()),
         "{meta}"
+    );
+    let given_day = &first["event_time"].as_str().unwrap()[..10];
+    assert!(
+        meta.ends_with(given_day),
+        "{meta} should end with {given_day}"
     );
     browser.click("input[data-cat=marketing]");
     assert_eq!(
