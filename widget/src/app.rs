@@ -199,7 +199,12 @@ impl App {
         if self.reopen.rd().is_some() {
             return;
         }
-        let b = text_el(&self.doc, "button", "crumb crumb-reopen", self.cfg.t.reopen);
+        let b = text_el(
+            &self.doc,
+            "button",
+            "crumb crumb-reopen",
+            self.cfg.t.reopen(),
+        );
         attr(&b, "type", "button");
         attr(&b, "data-crumb-open", "");
         if let Some(body) = self.doc.body() {

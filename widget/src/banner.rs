@@ -24,12 +24,12 @@ impl Drop for Banner {
 /// The body text with the policy link after it, shared with the dialog.
 pub fn intro(app: &App, id: &str) -> Element {
     let doc = &app.doc;
-    let mut body = String::from(app.cfg.t.body);
+    let mut body = String::from(app.cfg.t.body());
     body.push_str(" ");
     let p = text_el(doc, "p", "crumb-text", &body);
     attr(&p, "id", id);
     if safe_href(app.cfg.policy_url) {
-        let a = text_el(doc, "a", "crumb-a", app.cfg.t.policy_link);
+        let a = text_el(doc, "a", "crumb-a", app.cfg.t.policy_link());
         attr(&a, "href", app.cfg.policy_url);
         append(&p, &a);
     }
@@ -50,10 +50,10 @@ pub fn button(app: &App, label: &str, action: &str, class: &str) -> Element {
 pub fn actions(app: &App, third: (&str, &str)) -> (Element, Element, Element) {
     let t = &app.cfg.t;
     let row = el(&app.doc, "div", "crumb-actions");
-    let first = button(app, t.accept_all, "accept", "crumb-btn");
+    let first = button(app, t.accept_all(), "accept", "crumb-btn");
     let last = button(app, third.0, third.1, "crumb-btn");
     append(&row, &first);
-    append(&row, &button(app, t.reject_all, "reject", "crumb-btn"));
+    append(&row, &button(app, t.reject_all(), "reject", "crumb-btn"));
     append(&row, &last);
     (row, first, last)
 }
@@ -71,11 +71,11 @@ impl Banner {
         attr(&root, "aria-labelledby", "crumb-bt");
         attr(&root, "aria-describedby", "crumb-bd");
         attr(&root, "lang", app.cfg.lang);
-        let title = text_el(doc, "h2", "crumb-title", app.cfg.t.title);
+        let title = text_el(doc, "h2", "crumb-title", app.cfg.t.title());
         attr(&title, "id", "crumb-bt");
         append(&root, &title);
         append(&root, &intro(app, "crumb-bd"));
-        let (row, first, customize) = actions(app, (app.cfg.t.customize, "customize"));
+        let (row, first, customize) = actions(app, (app.cfg.t.customize(), "customize"));
         append(&root, &row);
         if let Some(body) = doc.body() {
             append(&body, &root);

@@ -9,20 +9,40 @@ use crate::consent::{category_index, is_slug, parse_u64};
 
 pub type Str = &'static str;
 
-pub struct Texts {
-    pub title: Str,
-    pub body: Str,
-    pub accept_all: Str,
-    pub reject_all: Str,
-    pub customize: Str,
-    pub save: Str,
-    pub close: Str,
-    pub policy_link: Str,
-    pub reopen: Str,
-    pub cols: [Str; 4],
-    pub placeholder: Str,
-    pub placeholder_allow: Str,
+/// The banner's texts in reading order (see [`Config::read`]), read in one
+/// loop rather than field by field.
+pub struct Texts([Str; 15]);
+
+/// An accessor per text, by its place in the config.
+macro_rules! texts {
+    ($($name:ident = $i:literal),* $(,)?) => {
+        impl Texts {
+            $(pub fn $name(&self) -> Str {
+                self.0[$i]
+            })*
+
+            /// The cookie table's column heads: name, provider, purpose,
+            /// retention.
+            pub fn cols(&self) -> [Str; 4] {
+                [self.0[9], self.0[10], self.0[11], self.0[12]]
+            }
+        }
+    };
 }
+
+texts!(
+    title = 0,
+    body = 1,
+    accept_all = 2,
+    reject_all = 3,
+    customize = 4,
+    save = 5,
+    close = 6,
+    policy_link = 7,
+    reopen = 8,
+    placeholder = 13,
+    placeholder_allow = 14,
+);
 
 pub struct Category {
     pub idx: usize,
@@ -96,20 +116,10 @@ impl Config {
         let revision = f.n();
         let validity_months = f.n().clamp(1, 24);
         let (lang, text_hash, policy_url) = (f.s(), f.s(), f.s());
-        let t = Texts {
-            title: f.s(),
-            body: f.s(),
-            accept_all: f.s(),
-            reject_all: f.s(),
-            customize: f.s(),
-            save: f.s(),
-            close: f.s(),
-            policy_link: f.s(),
-            reopen: f.s(),
-            cols: [f.s(), f.s(), f.s(), f.s()],
-            placeholder: f.s(),
-            placeholder_allow: f.s(),
-        };
+        let mut t = Texts([""; 15]);
+        for text in &mut t.0 {
+            *text = f.s();
+        }
         let mut cats = Vec::new();
         for _ in 0..f.n() {
             let (key, name, desc) = (f.s(), f.s(), f.s());
@@ -204,7 +214,7 @@ mod tests {
         assert_eq!(ga.cookies[0].retention, "2 jaar");
         assert_eq!(c.service_index("google-analytics"), Some(i));
         assert!(c.svcs.iter().any(|s| s.cookies.iter().any(|k| k.pattern)));
-        assert!(!c.t.accept_all.is_empty() && !c.t.cols[3].is_empty());
+        assert!(!c.t.accept_all().is_empty() && !c.t.cols()[3].is_empty());
     }
 
     #[test]

@@ -104,11 +104,11 @@ fn placeholder(app: &App, e: &Element) {
     let service = e
         .get_attribute("data-service")
         .and_then(|id| app.cfg.service(&id).map(|(_, s)| s));
-    append(&ph, &text_el(doc, "p", "", t.placeholder));
+    append(&ph, &text_el(doc, "p", "", t.placeholder()));
     if let Some(s) = service {
         append(&ph, &text_el(doc, "strong", "", s.name));
     }
-    let button = text_el(doc, "button", "crumb-btn", t.placeholder_allow);
+    let button = text_el(doc, "button", "crumb-btn", t.placeholder_allow());
     attr(&button, "type", "button");
     match (service, e.get_attribute("data-category")) {
         (Some(s), _) => attr(&button, "data-crumb-allow", s.id),

@@ -54,7 +54,7 @@ pub fn cookie_table(app: &App, s: &Service) -> Element {
     let doc = &app.doc;
     let table = el(doc, "table", "");
     let head = el(doc, "tr", "");
-    for c in &app.cfg.t.cols {
+    for c in app.cfg.t.cols() {
         append(&head, &text_el(doc, "th", "", c));
     }
     append(&table, &head);
@@ -71,7 +71,7 @@ pub fn cookie_table(app: &App, s: &Service) -> Element {
 /// The cookie table folded under a "Cookie (n)" summary.
 fn cookie_details(app: &App, s: &Service) -> Element {
     let doc = &app.doc;
-    let cols = &app.cfg.t.cols;
+    let cols = app.cfg.t.cols();
     let details = el(doc, "details", "crumb-cookies");
     let mut summary = String::with_capacity(24);
     summary.push_str(cols[0]);
@@ -134,11 +134,11 @@ impl Modal {
         attr(root, "aria-labelledby", "crumb-mt");
         attr(root, "lang", app.cfg.lang);
         let head = el(doc, "div", "crumb-head");
-        let title = text_el(doc, "h2", "crumb-title", t.title);
+        let title = text_el(doc, "h2", "crumb-title", t.title());
         attr(&title, "id", "crumb-mt");
         append(&head, &title);
         let close = button(app, "\u{d7}", "close", "crumb-x");
-        attr(&close, "aria-label", t.close);
+        attr(&close, "aria-label", t.close());
         append(&head, &close);
         append(root, &head);
         append(root, &intro(app, "crumb-md"));
@@ -183,7 +183,7 @@ impl Modal {
             }
             append(root, &section);
         }
-        append(root, &actions(app, (t.save, "save")).0);
+        append(root, &actions(app, (t.save(), "save")).0);
         if let Some(body) = doc.body() {
             append(&body, root);
         }
