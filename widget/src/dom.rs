@@ -24,8 +24,8 @@ extern "C" {
     fn set_attribute(this: &Dom, name: &str, value: &str);
     #[wasm_bindgen(method, js_name = appendChild)]
     fn append_child(this: &Dom, child: &Node);
-    #[wasm_bindgen(method, js_name = insertBefore)]
-    fn insert_before(this: &Dom, child: &Node, before: Option<&Node>);
+    #[wasm_bindgen(method)]
+    fn before(this: &Dom, node: &Node);
     #[wasm_bindgen(method, js_name = querySelectorAll)]
     fn query_selector_all(this: &Dom, selector: &str) -> NodeList;
     #[wasm_bindgen(method)]
@@ -59,9 +59,9 @@ pub fn each<T: JsCast>(root: &Node, selector: &str) -> impl Iterator<Item = T> {
     (0..list.length()).filter_map(move |i| list.item(i).map(JsCast::unchecked_into))
 }
 
-/// Inserts `child` into `parent` before `before` (at the end for `None`).
-pub fn insert(parent: &Node, child: &Node, before: Option<&Node>) {
-    dom(parent).insert_before(child, before);
+/// Puts `node` just before `e`, in `e`'s parent (nowhere if it has none).
+pub fn put_before(e: &Element, node: &Node) {
+    dom(e).before(node);
 }
 
 /// A deep copy of `e`: attributes, children and text.

@@ -12,7 +12,7 @@ use web_sys::Element;
 
 use crate::app::App;
 use crate::consent::category_index;
-use crate::dom::{Cell as _, append, attr, clone, each, el, insert, text_el, unset};
+use crate::dom::{Cell as _, append, attr, clone, each, el, put_before, text_el, unset};
 
 /// What the gate holds back and has not released yet.
 const SELECTOR: &str = "script[type='text/plain'][data-category]:not([data-crumb=run]),:is(iframe,img)[data-src][data-category]:not([data-crumb=run])";
@@ -116,9 +116,7 @@ fn placeholder(app: &App, e: &Element) {
         (None, None) => {}
     }
     append(&ph, &button);
-    if let Some(parent) = e.parent_node() {
-        insert(&parent, &ph, Some(e));
-    }
+    put_before(e, &ph);
 }
 
 /// Runs queued scripts in order, pausing on external scripts that the page
@@ -134,17 +132,17 @@ fn pump(app: &App) {
         // and the inline text; without `type` it is JavaScript.
         let new = clone(&old);
         unset(&new, "type");
-        if let Some(src) = old.get_attribute("data-src") {
-            attr(&new, "src", &src);
-            if !old.has_attribute("async") {
-                // crumb.js forwards its `load` or `error` to `loaded`.
-                *app.gate.waiting.wr() = Some(new.clone());
-            }
+        let src = old.get_attribute("data-src");
+        if let Some(src) = &src {
+            attr(&new, "src", src);
         }
-        if let Some(parent) = old.parent_node() {
-            // Just before the inert original, so released scripts keep
-            // their document order.
-            insert(&parent, &new, Some(&old));
+        // Just before the inert original, so released scripts keep their
+        // document order. (A script the page has removed meanwhile is not
+        // inserted, and not waited for.)
+        put_before(&old, &new);
+        if src.is_some() && !old.has_attribute("async") && new.is_connected() {
+            // crumb.js forwards its `load` or `error` to `loaded`.
+            *app.gate.waiting.wr() = Some(new);
         }
     }
 }
