@@ -51,8 +51,12 @@ fn app() -> Option<&'static App> {
 /// `host` describe the page's location. `false` when the config cannot be
 /// read; the other functions then do nothing.
 #[wasm_bindgen]
-pub fn start(config: String, doc: Document, secure: bool, host: String) -> bool {
-    let Some(started) = app::start(config, doc, app::Page { secure, host }) else {
+pub fn start(config: &str, doc: Document, secure: bool, host: &str) -> bool {
+    let page = app::Page {
+        secure,
+        host: host.into(),
+    };
+    let Some(started) = app::start(config.into(), doc, page) else {
         return false;
     };
     APP.0.set(Some(Box::leak(Box::new(started))));
@@ -111,12 +115,12 @@ pub fn on(kind: u8, e: Event) -> u8 {
 }
 
 /// The server's answer: its status (0 when the request failed), the
-/// receipt's fields (dates in milliseconds), and whether the error was
-/// `unknown_consent`.
+/// receipt's fields (dates in milliseconds; the id is empty when absent),
+/// and whether the error was `unknown_consent`.
 #[wasm_bindgen]
 pub fn answer(
     status: u16,
-    consent_id: Option<String>,
+    consent_id: &str,
     given_ms: f64,
     expires_ms: f64,
     unknown_consent: bool,

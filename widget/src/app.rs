@@ -254,7 +254,7 @@ impl App {
 
     /// The server's answer to a consent request (status 0: no answer).
     /// Returns [`SEND`] when the choice should be sent again now.
-    pub fn on_answer(&self, status: u16, answer: &Answer) -> u8 {
+    pub fn on_answer(&self, status: u16, answer: &Answer<'_>) -> u8 {
         let mut flags = 0;
         {
             let mut stored = self.stored.wr();
@@ -262,14 +262,10 @@ impl App {
                 return 0;
             };
             if status == 201 {
-                let Some(id) = answer
-                    .consent_id
-                    .as_deref()
-                    .filter(|id| consent::is_slug(id))
-                else {
+                if !consent::is_slug(answer.consent_id) {
                     return 0;
-                };
-                s.consent_id = String::from(id);
+                }
+                s.consent_id = String::from(answer.consent_id);
                 s.given_ms = answer.given_ms as u64;
                 s.expires_ms = answer.expires_ms as u64;
                 s.pending = false;
@@ -355,8 +351,9 @@ pub const KIND_CHANGE: u8 = 1;
 pub const KIND_KEYDOWN: u8 = 2;
 
 /// The fields of the server's receipt (or error) that the widget keeps.
-pub struct Answer {
-    pub consent_id: Option<String>,
+pub struct Answer<'a> {
+    /// Empty when the answer has none.
+    pub consent_id: &'a str,
     pub given_ms: f64,
     pub expires_ms: f64,
     /// The server no longer knows the consent id that was sent.
