@@ -299,18 +299,15 @@ impl App {
         if closest(e, "[data-crumb-open]").is_some() {
             e.prevent_default();
             self.show();
-        } else if let Some(b) = closest(e, "[data-crumb-allow],[data-crumb-allow-cat]") {
+        } else if let Some(b) = closest(e, "[data-crumb-allow]") {
+            // A placeholder's button names a service or, for an embed
+            // without one, a category.
+            let key = b.get_attribute("data-crumb-allow").unwrap_or_default();
             let mut c = self.choices();
-            if let Some((i, s)) = b
-                .get_attribute("data-crumb-allow")
-                .and_then(|id| self.cfg.service(&id))
-            {
+            if let Some((i, s)) = self.cfg.service(&key) {
                 c.set(s.cat, true);
                 c.set_service(i, true);
-            } else if let Some(cat) = b
-                .get_attribute("data-crumb-allow-cat")
-                .and_then(|k| consent::category_index(&k))
-            {
+            } else if let Some(cat) = consent::category_index(&key) {
                 c.set(cat, true);
                 for (i, s) in self.cfg.svcs.iter().enumerate() {
                     if s.cat == cat {

@@ -110,11 +110,14 @@ fn placeholder(app: &App, e: &Element) {
     }
     let button = text_el(doc, "button", "crumb-btn", t.placeholder_allow());
     attr(&button, "type", "button");
-    match (service, e.get_attribute("data-category")) {
-        (Some(s), _) => attr(&button, "data-crumb-allow", s.id),
-        (None, Some(cat)) => attr(&button, "data-crumb-allow-cat", &cat),
-        (None, None) => {}
-    }
+    // What the button allows (see `App::click`): the service, else the
+    // category (which `scan` found on every gated element).
+    let category = e.get_attribute("data-category").unwrap_or_default();
+    attr(
+        &button,
+        "data-crumb-allow",
+        service.map_or(&*category, |s| s.id),
+    );
     append(&ph, &button);
     put_before(e, &ph);
 }
