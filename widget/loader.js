@@ -20,14 +20,15 @@ Promise.all([
   wasm_bindgen(fetch(base + '/crumb/__CRUMB_WASM__')),
   styled,
 ]).then(([config]) => {
-  const h = wasm_bindgen;
-  if (!h.start(config, d, location.protocol == 'https:', location.hostname)) return;
-  const consent = () => JSON.parse(h.consent() || 'null');
+  const h = wasm_bindgen, show = () => h.on(7);
+  const flags = h.start(config, d, location.protocol == 'https:', location.hostname);
+  if (!flags) return;
+  const consent = () => JSON.parse(h.json(true) || 'null');
   // Flag 1: a choice was made (tell site code); flag 2: send the pending
   // choice, if any. The server's answer may ask for a resend.
   const go = (f) => {
     if (f & 1) d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
-    const body = f & 2 && h.request();
+    const body = f & 2 && h.json(false);
     if (body) {
       fetch(api + '/consents', {
         method: 'POST', body, keepalive: true, headers: { 'content-type': 'application/json' },
@@ -42,8 +43,8 @@ Promise.all([
   ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>
     d.addEventListener(k, (e) => go(h.on(i, e)), true));
   new MutationObserver(() => h.on(6)).observe(d.documentElement, { childList: true, subtree: true });
-  w.crumb.show = () => h.show();
+  w.crumb.show = show;
   w.crumb.consent = consent;
-  go(h.boot());
-  if (queued.length) h.show();
+  go(flags);
+  if (queued.length) show();
 });

@@ -1,7 +1,7 @@
 //! What `crumb.js` calls. The loader owns the page's event listeners, the
 //! mutation observer and the network (one `fetch` per choice); it forwards
 //! each event here and acts on the flags that come back ([`ANNOUNCE`]: fire
-//! `crumb:change`; [`SEND`]: POST [`request`]). Keeping closures
+//! `crumb:change`; [`SEND`]: POST `json(false)`). Keeping closures
 //! and promise callbacks out of the wasm keeps wasm-bindgen's closure
 //! machinery out of every visitor's download.
 
@@ -20,6 +20,8 @@ const KIND_CLICK: u8 = 0;
 const KIND_CANCEL: u8 = 3;
 /// The page's DOM changed (from the mutation observer; `e` is undefined).
 const KIND_DOM: u8 = 6;
+/// `crumb.show()`: open the preferences dialog (`e` is undefined).
+const KIND_SHOW: u8 = 7;
 
 /// A string for JS, or `null`. Cheaper than returning `Option<String>`,
 /// which wasm-bindgen hands over through a shrunk copy.
@@ -48,50 +50,35 @@ fn app() -> Option<&'static App> {
 }
 
 /// Starts the widget on `doc` with the compact config text; `secure` and
-/// `host` describe the page's location. `false` when the config cannot be
-/// read; the other functions then do nothing.
+/// `host` describe the page's location. Returns what to do next, as [`on`]
+/// does: announce a choice that still counts, and resend one the server
+/// has not acknowledged. 0 when the config cannot be read; the other
+/// functions then do nothing.
 #[wasm_bindgen]
-pub fn start(config: &str, doc: Document, secure: bool, host: &str) -> bool {
+pub fn start(config: &str, doc: Document, secure: bool, host: &str) -> u8 {
     let page = app::Page {
         secure,
         host: host.into(),
     };
     let Some(started) = app::start(config.into(), doc, page) else {
-        return false;
+        return 0;
     };
+    let flags = SEND | if started.has_choice() { ANNOUNCE } else { 0 };
     APP.0.set(Some(Box::leak(Box::new(started))));
-    true
+    flags
 }
 
-/// Opens the preferences dialog.
+/// The current choice as JSON text: for site code (`crumb.consent()`,
+/// `null` before the first choice) or, with `for_site` false, the body of
+/// the consent request to POST (`null` if none is pending).
 #[wasm_bindgen]
-pub fn show() {
-    if let Some(app) = app() {
-        app.show();
-    }
-}
-
-/// The current choice as JSON text (`null` before the first one).
-#[wasm_bindgen]
-pub fn consent() -> JsValue {
-    js_string(app().and_then(App::consent_json))
-}
-
-/// What to do right after start: announce a choice that still counts,
-/// and resend one the server has not acknowledged.
-#[wasm_bindgen]
-pub fn boot() -> u8 {
-    SEND | if app().is_some_and(App::has_choice) {
-        ANNOUNCE
+pub fn json(for_site: bool) -> JsValue {
+    let app = app();
+    js_string(if for_site {
+        app.and_then(App::consent_json)
     } else {
-        0
-    }
-}
-
-/// The body of the consent request to POST (`null` if none is pending).
-#[wasm_bindgen]
-pub fn request() -> JsValue {
-    js_string(app().and_then(App::pending_request))
+        app.and_then(App::pending_request)
+    })
 }
 
 /// A page event (see the `KIND_` constants).
@@ -104,6 +91,7 @@ pub fn on(kind: u8, e: Event) -> u8 {
         KIND_CLICK => return app.click(&e),
         KIND_CHANGE | KIND_KEYDOWN | KIND_CANCEL => app.dialog_event(kind, &e),
         KIND_DOM => crate::gate::scan(app),
+        KIND_SHOW => app.show(),
         // `load` and `error` of a script.
         _ => {
             if let Some(t) = crate::dom::target(&e) {

@@ -17,7 +17,8 @@ pub fn render(app: &App) {
             append(&target, &text_el(doc, "h3", "", cat.name));
             append(&target, &text_el(doc, "p", "", cat.desc));
             for s in app.cfg.svcs.iter().filter(|s| s.cat == cat.idx) {
-                let section = el(doc, "section", "");
+                // Styled like the dialog's cookie tables.
+                let section = el(doc, "section", "crumb-cookies");
                 append(&section, &text_el(doc, "h4", "", s.name));
                 append(&section, &cookie_table(app, s));
                 append(&target, &section);
