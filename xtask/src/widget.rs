@@ -124,8 +124,10 @@ fn replace_once(text: &str, old: &str, new: &str) -> anyhow::Result<String> {
 /// guessing of the wasm's URL from the script's, the fallbacks for
 /// browsers without `instantiateStreaming` or `encodeInto` (the widget
 /// needs `<dialog>` and `:has()`, which came later), and
-/// deprecated-argument warnings. The cuts match the pinned wasm-bindgen's
-/// output exactly and fail the build when it changes.
+/// deprecated-argument warnings. It also simplifies two helpers: strings are
+/// encoded whole, and memory views are made fresh rather than cached. The
+/// cuts match the pinned wasm-bindgen's output exactly and fail the build
+/// when it changes.
 fn trim_glue(glue: &str) -> anyhow::Result<String> {
     let glue = replace_once(
         glue,
@@ -150,6 +152,66 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
     }
 ",
         "",
+    )?;
+    // Strings go to the wasm encoded whole: the ASCII loop and the
+    // grow-as-you-encode path save a copy, not bytes on the wire.
+    let glue = replace_once(
+        &glue,
+        "        if (realloc === undefined) {
+            const buf = cachedTextEncoder.encode(arg);
+            const ptr = malloc(buf.length, 1) >>> 0;
+            getUint8ArrayMemory0().subarray(ptr, ptr + buf.length).set(buf);
+            WASM_VECTOR_LEN = buf.length;
+            return ptr;
+        }
+",
+        "        const buf = cachedTextEncoder.encode(arg);
+        const ptr = malloc(buf.length, 1) >>> 0;
+        getUint8ArrayMemory0().set(buf, ptr);
+        WASM_VECTOR_LEN = buf.length;
+        return ptr;
+",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "        let len = arg.length;
+        let ptr = malloc(len, 1) >>> 0;
+
+        const mem = getUint8ArrayMemory0();
+
+        let offset = 0;
+
+        for (; offset < len; offset++) {
+            const code = arg.charCodeAt(offset);
+            if (code > 0x7F) break;
+            mem[ptr + offset] = code;
+        }
+        if (offset !== len) {
+            if (offset !== 0) {
+                arg = arg.slice(offset);
+            }
+            ptr = realloc(ptr, len, len = offset + arg.length * 3, 1) >>> 0;
+            const view = getUint8ArrayMemory0().subarray(ptr + offset, ptr + len);
+            const ret = cachedTextEncoder.encodeInto(arg, view);
+
+            offset += ret.written;
+            ptr = realloc(ptr, len, offset, 1) >>> 0;
+        }
+
+        WASM_VECTOR_LEN = offset;
+        return ptr;
+",
+        "",
+    )?;
+    // A fresh view per use (a few per event) instead of a cached one that
+    // must be checked against memory growth.
+    let glue = replace_once(
+        &glue,
+        "        if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || (cachedDataViewMemory0.buffer.detached === undefined && cachedDataViewMemory0.buffer !== wasm.memory.buffer)) {
+            cachedDataViewMemory0 = new DataView(wasm.memory.buffer);
+        }
+        return cachedDataViewMemory0;",
+        "        return new DataView(wasm.memory.buffer);",
     )?;
     let start = glue
         .find("    async function __wbg_load(")
