@@ -180,6 +180,7 @@ pub fn shorten(wasm: &[u8], glue: &str) -> anyhow::Result<(Vec<u8>, String)> {
         bail!("the glue does not name the import module {MODULE}");
     }
     let renames: std::collections::HashMap<String, String> = renames.into_iter().collect();
+    let glue = drop_unused_imports(glue, |name| renames.contains_key(name));
     let glue = rename_identifiers(
         &glue
             .replace(&quoted, "'a'")
@@ -187,6 +188,36 @@ pub fn shorten(wasm: &[u8], glue: &str) -> anyhow::Result<(Vec<u8>, String)> {
         &renames,
     );
     Ok((out, glue))
+}
+
+/// Drops the glue's import functions that the wasm no longer imports
+/// (wasm-bindgen writes the glue before wasm-opt removes dead calls, such
+/// as the one to `__wbindgen_throw`). Each is an entry of the import object,
+/// written by wasm-bindgen as `<name>: function(...) {` up to `},` at the
+/// same indentation.
+fn drop_unused_imports(glue: &str, imported: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(glue.len());
+    let mut skip_until: Option<String> = None;
+    for line in glue.lines() {
+        if let Some(end) = &skip_until {
+            if line == end {
+                skip_until = None;
+            }
+            continue;
+        }
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        if let Some((name, _)) = trimmed.split_once(": function(")
+            && name.starts_with("__wbg")
+            && !imported(name)
+        {
+            skip_until = Some(format!("{indent}}},"));
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Replaces whole identifiers (never parts of longer ones) found in
@@ -217,6 +248,29 @@ mod tests {
         assert_eq!(names.len(), 3000);
         assert_eq!(short_name(0), "a");
         assert_eq!(short_name(52), "aa");
+    }
+
+    #[test]
+    fn unused_imports_are_dropped_whole() {
+        let glue = "        const import0 = {
+            __wbg_used_1: function(arg0) {
+                arg0.focus();
+            },
+            __wbg_gone_2: function(arg0, arg1) {
+                throw new Error(x(arg0, arg1));
+            },
+            __wbg_used_3: function() {
+                return Date.now();
+            },
+        };
+";
+        let kept = drop_unused_imports(glue, |name| name.starts_with("__wbg_used"));
+        assert!(!kept.contains("gone") && !kept.contains("throw"), "{kept}");
+        assert!(
+            kept.contains("focus") && kept.contains("Date.now"),
+            "{kept}"
+        );
+        assert_eq!(kept.matches("},").count(), 2, "{kept}");
     }
 
     #[test]
