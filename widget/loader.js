@@ -33,7 +33,7 @@ Promise.all([
       fetch(api + '/consents', {
         method: 'POST', body, keepalive: true, headers: { 'content-type': 'application/json' },
       }).then((r) => r.json().catch(() => ({})).then((j) => go(h.answer(
-        r.status, '' + (j.consent_id || ''), Date.parse(j.given_at), Date.parse(j.expires_at),
+        r.status, j.consent_id || '', Date.parse(j.given_at), Date.parse(j.expires_at),
         j.error == 'unknown_consent'))),
       () => go(h.answer(0, '')));
     }

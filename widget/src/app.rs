@@ -42,10 +42,11 @@ pub struct App {
     stored: RefCell<Option<Stored>>,
     /// The id of an expired or outdated consent, so a new choice continues
     /// its history on the server.
-    prior_id: RefCell<String>,
+    prior_id: String,
     banner: RefCell<Option<Banner>>,
     modal: RefCell<Option<Modal>>,
-    reopen: RefCell<Option<Element>>,
+    /// The floating reopen button is on the page.
+    reopen: core::cell::Cell<bool>,
     /// A consent id the server did not know was dropped once already.
     retried: core::cell::Cell<bool>,
     pub gate: Gate,
@@ -132,7 +133,7 @@ impl App {
         let now = now_ms();
         let consent_id = match self.stored.rd().as_ref() {
             Some(p) if !p.consent_id.is_empty() => p.consent_id.clone(),
-            _ => self.prior_id.rd().clone(),
+            _ => self.prior_id.clone(),
         };
         let mut services = String::new();
         for (_, s) in self
@@ -196,7 +197,7 @@ impl App {
     }
 
     fn show_reopen(&self) {
-        if self.reopen.rd().is_some() {
+        if self.reopen.replace(true) {
             return;
         }
         let b = text_el(
@@ -210,7 +211,6 @@ impl App {
         if let Some(body) = self.doc.body() {
             append(&body, &b);
         }
-        *self.reopen.wr() = Some(b);
     }
 
     /// Whether a choice counts (one was made, and is valid).
@@ -374,10 +374,10 @@ pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
         page,
         cfg,
         stored: RefCell::new(stored.filter(|_| valid)),
-        prior_id: RefCell::new(prior_id),
+        prior_id,
         banner: RefCell::new(None),
         modal: RefCell::new(None),
-        reopen: RefCell::new(None),
+        reopen: core::cell::Cell::new(false),
         retried: core::cell::Cell::new(false),
         gate: Gate::default(),
     };

@@ -214,9 +214,11 @@ pub fn parse_u64(s: &str) -> Option<u64> {
 /// Ids that go into the cookie and into hand-built JSON must be plain
 /// slugs, so neither needs escaping.
 pub fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    let mut ok = !s.is_empty();
+    for &b in s.as_bytes() {
+        ok &= b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    }
+    ok
 }
 
 impl Stored {
