@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::consent::{self, Choices, Method, RequestParts, Stored};
 use crate::dom::{Cell as _, ancestor, append, attr, closest, target, text_el};
 use crate::gate::{self, Gate};
-use crate::modal::{Modal, read_choices, sync};
+use crate::modal::{Modal, read_choices, sync, trap_tab};
 use crate::storage;
 
 /// What `crumb.js` should do after an event: tell site code (a
@@ -43,8 +43,8 @@ pub struct App {
     /// The id of an expired or outdated consent, so a new choice continues
     /// its history on the server.
     prior_id: String,
-    banner: RefCell<Option<Banner>>,
-    modal: RefCell<Option<Modal>>,
+    banner: core::cell::Cell<Option<Banner>>,
+    modal: core::cell::Cell<Option<Modal>>,
     /// The floating reopen button is on the page.
     reopen: core::cell::Cell<bool>,
     /// A consent id the server did not know was dropped once already.
@@ -93,26 +93,27 @@ impl App {
     }
 
     /// Handles a button's `data-a` action from the banner or the dialog.
-    pub fn act(&self, action: &str) -> u8 {
+    /// `button` is the one clicked (`None` for Esc).
+    pub fn act(&self, action: &str, button: Option<&Element>) -> u8 {
         match action {
             "accept" => return self.decide(Method::AcceptAll, self.all(true)),
             "reject" => return self.decide(Method::RejectAll, self.all(false)),
             "customize" => self.show(),
             "save" => {
-                let choices = match self.modal.rd().as_ref() {
-                    Some(m) => read_choices(self, m.element()),
-                    None => return 0,
+                let Some(dialog) = button.and_then(|b| ancestor(b, ".crumb-modal")) else {
+                    return 0;
                 };
-                return self.decide(Method::Custom, choices);
+                return self.decide(Method::Custom, read_choices(self, &dialog));
             }
             "close" => {
                 // Closing is not a choice: the banner stays until one is made.
-                let modal = self.modal.wr().take();
-                drop(modal);
+                drop(self.modal.take());
                 // Focus goes back to the control that opened the dialog.
-                if let Some(b) = self.banner.rd().as_ref() {
+                let banner = self.banner.take();
+                if let Some(b) = &banner {
                     b.focus_customize();
                 }
+                self.banner.set(banner);
             }
             _ => {}
         }
@@ -121,10 +122,8 @@ impl App {
 
     /// Opens the preferences dialog with the current choice.
     pub fn show(&self) {
-        let old = self.modal.wr().take();
-        drop(old);
-        let modal = Modal::show(self, &self.choices());
-        *self.modal.wr() = Some(modal);
+        drop(self.modal.take());
+        self.modal.set(Some(Modal::show(self, &self.choices())));
     }
 
     /// Applies a choice: the UI updates at once; `crumb.js` tells site code
@@ -159,8 +158,7 @@ impl App {
             pending: true,
         };
         self.save(stored);
-        let (banner, modal) = (self.banner.wr().take(), self.modal.wr().take());
-        drop((banner, modal));
+        drop((self.banner.take(), self.modal.take()));
         self.delete_refused_cookies(&choices);
         self.show_reopen();
         gate::scan(self);
@@ -294,7 +292,7 @@ impl App {
     /// links, and placeholder buttons.
     pub fn click(&self, e: &Event) -> u8 {
         if let Some(b) = closest(e, ".crumb [data-a]") {
-            return self.act(&b.get_attribute("data-a").unwrap_or_default());
+            return self.act(&b.get_attribute("data-a").unwrap_or_default(), Some(&b));
         }
         if closest(e, "[data-crumb-open]").is_some() {
             e.prevent_default();
@@ -322,23 +320,21 @@ impl App {
 
     /// `change`, `keydown` and `cancel` matter only inside the open dialog.
     pub fn dialog_event(&self, kind: u8, e: &Event) {
-        let modal = self.modal.rd();
-        let (Some(m), Some(t)) = (modal.as_ref(), target(e)) else {
+        // The open dialog is the one `.crumb-modal` on the page.
+        let Some(t) = target(e) else {
             return;
         };
-        // The dialog is the one `.crumb-modal` on the page.
-        if ancestor(&t, ".crumb-modal").is_none() {
+        let Some(dialog) = ancestor(&t, ".crumb-modal") else {
             return;
-        }
+        };
         match kind {
             KIND_CHANGE => sync(t.unchecked_ref()),
-            KIND_KEYDOWN => m.trap_tab(e, &t),
+            KIND_KEYDOWN => trap_tab(&dialog, e, &t),
             _ => {
                 // Esc fires `cancel`: closing is not a choice, so the
                 // dialog closes through `act`, which puts focus back.
                 e.prevent_default();
-                drop(modal);
-                self.act("close");
+                self.act("close", None);
             }
         }
     }
@@ -375,8 +371,8 @@ pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
         cfg,
         stored: RefCell::new(stored.filter(|_| valid)),
         prior_id,
-        banner: RefCell::new(None),
-        modal: RefCell::new(None),
+        banner: core::cell::Cell::new(None),
+        modal: core::cell::Cell::new(None),
         reopen: core::cell::Cell::new(false),
         retried: core::cell::Cell::new(false),
         gate: Gate::default(),
@@ -385,7 +381,7 @@ pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
         app.show_reopen();
     } else {
         let banner = Banner::show(&app);
-        *app.banner.wr() = Some(banner);
+        app.banner.set(Some(banner));
     }
     gate::scan(&app);
     crate::declaration::render(&app);

@@ -7,7 +7,7 @@
 use alloc::string::String;
 
 use wasm_bindgen::JsCast;
-use web_sys::{Element, Event, HtmlDialogElement, HtmlInputElement, KeyboardEvent};
+use web_sys::{Element, Event, HtmlInputElement, KeyboardEvent};
 
 use crate::app::App;
 use crate::banner::{actions, button, intro};
@@ -15,9 +15,9 @@ use crate::config::Service;
 use crate::consent::{Choices, NECESSARY, category_key, push_u64};
 use crate::dom::{all, ancestor, append, attr, each, el, focus, show_modal, text_el};
 
-/// The open dialog; dropping it closes and removes it.
+/// The open dialog; dropping it removes it (which also closes it).
 pub struct Modal {
-    root: HtmlDialogElement,
+    root: Element,
 }
 
 impl Drop for Modal {
@@ -129,8 +129,8 @@ impl Modal {
     pub fn show(app: &App, current: &Choices) -> Modal {
         let doc = &app.doc;
         let t = &app.cfg.t;
-        let dialog: HtmlDialogElement = el(doc, "dialog", "crumb crumb-modal").unchecked_into();
-        let root: &Element = &dialog;
+        let dialog = el(doc, "dialog", "crumb crumb-modal");
+        let root = &dialog;
         attr(root, "aria-labelledby", "crumb-mt");
         attr(root, "lang", app.cfg.lang);
         let head = el(doc, "div", "crumb-head");
@@ -191,34 +191,30 @@ impl Modal {
         focus(&close);
         Modal { root: dialog }
     }
+}
 
-    pub fn element(&self) -> &Element {
-        &self.root
+/// Keeps Tab inside `dialog`: from the last control to the first and, with
+/// Shift, back. `focused` is the keydown's target: the element that has
+/// focus.
+pub fn trap_tab(dialog: &Element, e: &Event, focused: &Element) {
+    let k: &KeyboardEvent = e.unchecked_ref();
+    if k.key() != "Tab" {
+        return;
     }
-
-    /// Keeps Tab inside the dialog: from the last control to the first and,
-    /// with Shift, back.
-    /// `focused` is the keydown's target: the element that has focus.
-    pub fn trap_tab(&self, e: &Event, focused: &Element) {
-        let k: &KeyboardEvent = e.unchecked_ref();
-        if k.key() != "Tab" {
-            return;
-        }
-        let list = all(&self.root, FOCUSABLE);
-        let item = |i: u32| list.item(i).map(JsCast::unchecked_into::<Element>);
-        let (Some(first), Some(last)) = (item(0), item(list.length().saturating_sub(1))) else {
-            return;
-        };
-        let wrap_to = if k.shift_key() && *focused == first {
-            Some(last)
-        } else if !k.shift_key() && *focused == last {
-            Some(first)
-        } else {
-            None
-        };
-        if let Some(target) = wrap_to {
-            e.prevent_default();
-            focus(&target);
-        }
+    let list = all(dialog, FOCUSABLE);
+    let item = |i: u32| list.item(i).map(JsCast::unchecked_into::<Element>);
+    let (Some(first), Some(last)) = (item(0), item(list.length().saturating_sub(1))) else {
+        return;
+    };
+    let wrap_to = if k.shift_key() && *focused == first {
+        Some(last)
+    } else if !k.shift_key() && *focused == last {
+        Some(first)
+    } else {
+        None
+    };
+    if let Some(target) = wrap_to {
+        e.prevent_default();
+        focus(&target);
     }
 }
