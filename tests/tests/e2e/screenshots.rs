@@ -40,4 +40,14 @@ fn screenshots_at_desktop_and_phone_width() {
         );
         browser.screenshot(&dir.join(format!("dialog-{name}.png")));
     }
+    // The cookie declaration the widget renders on the policy page.
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/cookie-policy.html");
+    browser.wait("document.querySelector('[data-crumb-declaration] table')");
+    browser.click(".crumb-banner [data-a=reject]");
+    browser.js(
+        "document.querySelectorAll('[data-crumb-declaration] h3')[2].scrollIntoView();
+         window.scrollBy(0, -16);",
+    );
+    browser.screenshot(&dir.join("declaration-desktop.png"));
 }
