@@ -35,10 +35,9 @@ fn js_string(s: Option<String>) -> JsValue {
 /// check per call, in the glue and in the wasm.
 struct Started(Cell<Option<&'static App>>);
 
-// SAFETY: the widget is built for wasm32 without threads (no `atomics`
-// target feature), so there is exactly one thread and the cell is never
-// shared between threads. On the host the module only runs unit tests,
-// which never call `start`.
+// SAFETY: this module is built only for wasm32 without threads (no
+// `atomics` target feature), so there is exactly one thread and the cell is
+// never shared between threads.
 #[allow(unsafe_code)]
 unsafe impl Sync for Started {}
 

@@ -12,18 +12,32 @@
 // `String::push` of a `char` brings in UTF-8 encoding; one-character
 // `push_str` does not.
 #![allow(clippy::single_char_add_str)]
+// On the host only the pure modules are built, for their unit tests; what
+// only the page-facing modules call looks unused there.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 extern crate alloc;
 
-mod api;
-mod app;
-mod banner;
 mod config;
 mod consent;
+
+// The modules that touch the page exist only in the browser build: they
+// call into JS, and the global app in `api` is sound only with one thread.
+#[cfg(target_arch = "wasm32")]
+mod api;
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod banner;
+#[cfg(target_arch = "wasm32")]
 mod declaration;
+#[cfg(target_arch = "wasm32")]
 mod dom;
+#[cfg(target_arch = "wasm32")]
 mod gate;
+#[cfg(target_arch = "wasm32")]
 mod modal;
+#[cfg(target_arch = "wasm32")]
 mod storage;
 
 /// A free-list allocator a fraction of dlmalloc's size; the widget makes few,
@@ -45,14 +59,13 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
+#[cfg(target_arch = "wasm32")]
 pub use api::start;
 
 /// Stops on a broken invariant (a bug) without a message: a message would
-/// need formatting code. In the browser this throws a `RuntimeError` to
-/// crumb.js, which called in.
+/// need formatting code. This throws a `RuntimeError` to crumb.js, which
+/// called in.
+#[cfg(target_arch = "wasm32")]
 pub(crate) fn abort() -> ! {
-    #[cfg(target_arch = "wasm32")]
-    core::arch::wasm32::unreachable();
-    #[cfg(not(target_arch = "wasm32"))]
-    panic!("crumb: broken invariant");
+    core::arch::wasm32::unreachable()
 }
