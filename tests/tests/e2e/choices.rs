@@ -154,3 +154,31 @@ fn placeholder_button_allows_and_loads_the_embed() {
     // Only YouTube: the category's other services stay off.
     assert_eq!(ran(&browser)["meta"], false);
 }
+
+#[test]
+fn an_embed_added_later_without_a_service_is_allowed_by_its_category() {
+    // Arrange: a single-page app adds a functional embed that names no
+    // service.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("const f = document.createElement('iframe');
+         f.id = 'late'; f.dataset.src = '/nl.html'; f.dataset.category = 'functional';
+         document.body.prepend(f);");
+    browser.wait("document.querySelector('.crumb-ph [data-crumb-allow=functional]')");
+    assert_eq!(
+        browser.js("return document.getElementById('late').hasAttribute('src')"),
+        json!(false)
+    );
+
+    // Act
+    browser.click(".crumb-ph [data-crumb-allow=functional]");
+
+    // Assert: the embed loads and the category is recorded as allowed.
+    browser.wait("document.getElementById('late').getAttribute('src') === '/nl.html'");
+    let records = site.wait_for_records(1);
+    assert_eq!(
+        records[0]["categories_granted"],
+        json!(["necessary", "functional"])
+    );
+}
