@@ -231,10 +231,12 @@ impl SiteConfig {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn site(langs: &[&str]) -> SiteConfig {
+    /// A minimal site (necessary only, no services, no texts) in `langs`,
+    /// for the tests of this crate.
+    pub(crate) fn site(langs: &[&str]) -> SiteConfig {
         let mut v: serde_json::Value = serde_json::from_str(
             r#"{"id":"s","name":"S","policy_url":"/p","revision":3,"languages":[],
             "texts":{},"categories":[{"id":"necessary","texts":{}}],"services":[]}"#,

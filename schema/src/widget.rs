@@ -105,16 +105,7 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn site(langs: &[&str]) -> SiteConfig {
-        let mut v: serde_json::Value = serde_json::from_str(
-            r#"{"id":"s","name":"S","policy_url":"/p","revision":3,"languages":[],
-            "texts":{},"categories":[{"id":"necessary","texts":{}}],"services":[]}"#,
-        )
-        .unwrap();
-        v["languages"] = serde_json::json!(langs);
-        serde_json::from_value(v).unwrap()
-    }
+    use crate::config::tests::site;
 
     #[test]
     fn control_characters_cannot_break_the_layout() {
