@@ -71,6 +71,11 @@ pub struct SiteConfig {
     /// Not sent to the widget.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// The domain the `crumb_consent` cookie is set on (`example.com`), so
+    /// one consent covers `www.` and `shop.` of one registrable domain.
+    /// Without it the cookie belongs to the page's own host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie_domain: Option<String>,
     /// The languages the banner is available in; the first is the fallback.
     pub languages: Vec<LanguageTag>,
     pub texts: BTreeMap<LanguageTag, BannerTexts>,

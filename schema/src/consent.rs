@@ -96,6 +96,8 @@ pub struct Choices {
 pub enum ChoiceError {
     #[error("the necessary category cannot be refused")]
     NecessaryRefused,
+    #[error("service {0:?} is strictly necessary and cannot be refused")]
+    NecessaryServiceRefused(String),
     #[error("category {0:?} is not used by this site")]
     UnknownCategory(&'static str),
     #[error("service {0:?} is not used by this site")]
@@ -140,6 +142,11 @@ impl Choices {
         for s in &site.services {
             let category_granted = categories.get(&s.category).copied().unwrap_or(false);
             let granted = match req.services.get(&s.id) {
+                // A strictly necessary service is always on, whatever the
+                // method: it is recorded as granted, never as a choice.
+                Some(false) if s.category == Category::Necessary => {
+                    return Err(ChoiceError::NecessaryServiceRefused(s.id.to_string()));
+                }
                 Some(true) if !category_granted => {
                     return Err(ChoiceError::ServiceWithoutCategory {
                         service: s.id.to_string(),
@@ -155,18 +162,31 @@ impl Choices {
             categories,
             services,
         };
-        choices.check_method(req.method)?;
+        let necessary: Vec<&ServiceId> = site
+            .services
+            .iter()
+            .filter(|s| s.category == Category::Necessary)
+            .map(|s| &s.id)
+            .collect();
+        choices.check_method(req.method, &necessary)?;
         Ok(choices)
     }
 
-    fn check_method(&self, method: Method) -> Result<(), ChoiceError> {
+    fn check_method(&self, method: Method, necessary: &[&ServiceId]) -> Result<(), ChoiceError> {
         let all = self.categories.values().chain(self.services.values());
+        // Only what the visitor could refuse counts for reject_all: not the
+        // necessary category, nor the services in it (resolved as granted).
         let optional = self
             .categories
             .iter()
             .filter(|(c, _)| **c != Category::Necessary)
             .map(|(_, g)| g)
-            .chain(self.services.values());
+            .chain(
+                self.services
+                    .iter()
+                    .filter(|(id, _)| !necessary.contains(id))
+                    .map(|(_, g)| g),
+            );
         let why = match method {
             Method::AcceptAll if !all.copied().all(|g| g) => "accept_all must allow everything",
             Method::RejectAll if optional.copied().any(|g| g) => {
@@ -238,6 +258,9 @@ pub struct Receipt {
     /// The SHA-256 of the stored record, so a visitor can prove later which
     /// record is theirs.
     pub record_hash: String,
+    /// The record in the `crumb_consent` cookie's form ([`crate::cookie`]),
+    /// for the widget to keep.
+    pub cookie: String,
 }
 
 /// Whether a consent still counts.
@@ -265,4 +288,92 @@ pub struct ConsentStatus {
     pub current_revision: PolicyRevision,
     pub method: Method,
     pub choices: Choices,
+    /// The consent in the `crumb_consent` cookie's form ([`crate::cookie`]),
+    /// only while it is valid: the widget refreshes its cookie from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tests::site;
+
+    /// A two-category site (necessary, analytics) with a necessary service
+    /// (the site's own session cookie) and an analytics one.
+    fn two_category_site() -> SiteConfig {
+        let mut v = serde_json::to_value(site(&["en"])).unwrap();
+        v["categories"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"id": "analytics", "texts": {}}));
+        let svc = |id: &str, category: &str| {
+            serde_json::json!({"id": id, "name": id, "provider": "P", "category": category,
+                "privacy_policy_url": "https://p.example/privacy", "cookies": []})
+        };
+        v["services"] = serde_json::json!([svc("session", "necessary"), svc("stats", "analytics")]);
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn request(
+        method: Method,
+        categories: &[(Category, bool)],
+        services: &[(&str, bool)],
+    ) -> ConsentRequest {
+        ConsentRequest {
+            consent_id: None,
+            revision: PolicyRevision::FIRST,
+            language: LanguageTag::parse("en").unwrap(),
+            text_hash: TextHash::parse(&"0".repeat(64)).unwrap(),
+            method,
+            categories: categories.iter().copied().collect(),
+            services: services
+                .iter()
+                .map(|(id, g)| (ServiceId::parse(id).unwrap(), *g))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn every_method_records_necessary_services_as_granted() {
+        let site = two_category_site();
+        let session = ServiceId::parse("session").unwrap();
+        for (method, categories) in [
+            (Method::RejectAll, vec![]),
+            (Method::AcceptAll, vec![(Category::Analytics, true)]),
+            (Method::Custom, vec![(Category::Analytics, false)]),
+            (Method::Gpc, vec![]),
+        ] {
+            let choices = Choices::resolve(&site, &request(method, &categories, &[]))
+                .unwrap_or_else(|e| panic!("{method:?}: {e}"));
+            assert_eq!(choices.services[&session], true, "{method:?}");
+            // Sent as granted, it is accepted too.
+            let explicit = request(method, &categories, &[("session", true)]);
+            assert_eq!(Choices::resolve(&site, &explicit), Ok(choices));
+        }
+    }
+
+    #[test]
+    fn refusing_a_necessary_service_is_refused() {
+        let site = two_category_site();
+        let req = request(Method::Custom, &[], &[("session", false)]);
+        assert_eq!(
+            Choices::resolve(&site, &req),
+            Err(ChoiceError::NecessaryServiceRefused("session".into()))
+        );
+    }
+
+    #[test]
+    fn a_category_the_site_lacks_is_refused() {
+        let site = two_category_site();
+        let req = request(
+            Method::AcceptAll,
+            &[(Category::Analytics, true), (Category::Marketing, true)],
+            &[],
+        );
+        assert_eq!(
+            Choices::resolve(&site, &req),
+            Err(ChoiceError::UnknownCategory("marketing"))
+        );
+    }
 }

@@ -11,6 +11,7 @@
 mod category;
 mod config;
 mod consent;
+pub mod cookie;
 mod ids;
 pub mod rules;
 pub mod widget;

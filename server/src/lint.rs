@@ -145,7 +145,63 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
             ));
         }
     }
+    if let Some(domain) = &site.cookie_domain {
+        out.extend(cookie_domain_problem(site, domain));
+    }
     out
+}
+
+/// A `cookie_domain` must be a plain domain name of two labels or more
+/// (browsers refuse a cookie for a public suffix such as `com`), and every
+/// allowed origin's host must be it or below it: a browser ignores a
+/// cookie whose domain does not cover the page that sets it.
+fn cookie_domain_problem(site: &SiteConfig, domain: &str) -> Option<Problem> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) || domain.len() > 253 {
+        return Some(problem(
+            "cookie_domain",
+            format!(
+                "cookie_domain {domain:?} is not a registrable domain name such as \"example.com\" (lowercase, no leading dot, no scheme or port)"
+            ),
+        ));
+    }
+    let outside: Vec<&str> = site
+        .allowed_origins
+        .iter()
+        .map(|o| origin_host(o))
+        .filter(|h| !is_local_host(h) && !(*h == domain || h.ends_with(&format!(".{domain}"))))
+        .collect();
+    (!outside.is_empty()).then(|| {
+        problem(
+            "cookie_domain",
+            format!(
+                "cookie_domain {domain:?} does not cover the allowed origin host(s) {}; browsers would refuse the cookie there",
+                outside.join(", ")
+            ),
+        )
+    })
+}
+
+/// The host of an origin (`https://shop.example:8443` → `shop.example`).
+fn origin_host(origin: &str) -> &str {
+    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+    let rest = rest.trim_end_matches('/');
+    if rest.starts_with('[') {
+        return rest.split_inclusive(']').next().unwrap_or(rest);
+    }
+    rest.split(':').next().unwrap_or(rest)
+}
+
+fn is_local_host(host: &str) -> bool {
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 #[cfg(test)]
@@ -242,6 +298,33 @@ mod tests {
         assert_eq!(rules(&v), Vec::<&str>::new());
         v["allowed_origins"] = json!(["http://shop.example"]);
         assert_eq!(rules(&v), ["origin"]);
+    }
+
+    #[test]
+    fn cookie_domain_must_cover_the_origins() {
+        let mut v = demo();
+        v["allowed_origins"] = json!(["https://www.example.com", "https://shop.example.com"]);
+        v["cookie_domain"] = json!("example.com");
+        assert_eq!(rules(&v), Vec::<&str>::new());
+        for bad in [
+            "com",
+            ".example.com",
+            "https://example.com",
+            "Example.com",
+            "example.com:443",
+            "",
+        ] {
+            v["cookie_domain"] = json!(bad);
+            assert_eq!(rules(&v), ["cookie_domain"], "{bad:?}");
+        }
+        v["cookie_domain"] = json!("shop.example.com");
+        let err = lint_json(&v.to_string()).unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert!(
+            err[0].message.contains("www.example.com"),
+            "{}",
+            err[0].message
+        );
     }
 
     #[test]

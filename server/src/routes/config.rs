@@ -19,7 +19,6 @@ use serde::Serialize;
 
 use super::error::respond;
 use super::{AppState, load_site};
-use crate::cors;
 use crate::http::{etag_matches, gzip, takes_gzip};
 use crate::record::sha256_hex;
 use crate::storage::StoreError;
@@ -223,14 +222,13 @@ pub async fn get_config(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConfigError> {
     let site = public_site(&state, &path).await?;
-    let mut resp = state
+    let resp = state
         .derived
         .get(&site)
         .public
         .respond(&req, "application/json");
     // The config is public, but only the site's own pages may read it from
-    // a script; others simply get no CORS header.
-    cors::decorate(&mut resp, &cors::check(&req, &site));
+    // a script; others simply get no CORS header (`cors::headers`).
     Ok(resp)
 }
 
@@ -267,7 +265,5 @@ pub async fn get_widget_config(
         .iter()
         .find(|(l, _)| Some(l) == lang)
         .expect("a stored site has at least one language");
-    let mut resp = variant.respond(&req, "text/plain; charset=utf-8");
-    cors::decorate(&mut resp, &cors::check(&req, &site));
-    Ok(resp)
+    Ok(variant.respond(&req, "text/plain; charset=utf-8"))
 }

@@ -6,13 +6,15 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use crumb_schema::{
-    ChoiceError, Choices, ConsentId, ConsentRequest, ConsentStatus, IdError, PolicyRevision,
-    Receipt, SiteConfig, SiteId,
+    ChoiceError, Choices, ConsentId, ConsentRequest, ConsentState, ConsentStatus, IdError,
+    PolicyRevision, Receipt, SiteConfig, SiteId, cookie,
 };
+use time::OffsetDateTime;
 
 use super::error::respond;
 use super::{AppState, blocking, load_site};
@@ -103,14 +105,14 @@ async fn site_for(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     raw: &str,
-) -> Result<(Arc<SiteConfig>, Origin), ConsentError> {
+) -> Result<Arc<SiteConfig>, ConsentError> {
     let id = SiteId::parse(raw)?;
     let site = load_site(state, id)
         .await?
         .ok_or_else(|| ConsentError::UnknownSite(raw.to_owned()))?;
     match cors::check(req, &site) {
         Origin::Refused(o) => Err(ConsentError::OriginRefused(o)),
-        origin => Ok((site, origin)),
+        _ => Ok(site),
     }
 }
 
@@ -138,29 +140,68 @@ fn user_agent(req: &HttpRequest) -> String {
 fn receipt(record: &Record) -> Result<Receipt, StoreError> {
     let corrupt = |e: time::error::Parse| StoreError::Corrupt(e.to_string());
     let b = &record.body;
+    let given_at = timefmt::parse(&b.event_time).map_err(corrupt)?;
+    let expires_at = timefmt::parse(&b.expires_at).map_err(corrupt)?;
+    let choices = b.choices();
     Ok(Receipt {
+        cookie: cookie::value(
+            &b.consent_id,
+            b.policy_revision,
+            given_at,
+            expires_at,
+            b.method,
+            &choices,
+        ),
         consent_id: b.consent_id.clone(),
         event: b.event,
-        given_at: timefmt::parse(&b.event_time).map_err(corrupt)?,
-        expires_at: timefmt::parse(&b.expires_at).map_err(corrupt)?,
+        given_at,
+        expires_at,
         revision: b.policy_revision,
         method: b.method,
-        choices: b.choices(),
+        choices,
         record_hash: record.hash.clone(),
     })
 }
 
-/// A JSON answer that must not be cached, with the site's CORS headers.
+/// The `crumb_consent` cookie to set with an answer: a consent's cookie
+/// value and when the consent expires.
+struct ConsentCookie<'a> {
+    value: &'a str,
+    expires_at: OffsetDateTime,
+}
+
+/// A JSON answer that must not be cached. The CORS headers come from
+/// `cors::headers`.
+///
+/// When the page is on Crumb's own origin (the same host, or Crumb behind
+/// the site's reverse proxy), the server sets `crumb_consent` itself: a
+/// cookie set by `Set-Cookie` on the page's own host is the one Safari
+/// keeps past seven days (it caps cookies written by script). Its
+/// `Max-Age` is the consent's time left, at most the 400 days browsers
+/// allow, so every confirmed visit pushes it out again. `Crumb-Cookie: set`
+/// tells the widget not to write the cookie over with a script's.
 fn reply(
     mut builder: actix_web::HttpResponseBuilder,
     body: impl serde::Serialize,
-    origin: &Origin,
+    set: Option<(&HttpRequest, &SiteConfig, ConsentCookie<'_>, OffsetDateTime)>,
 ) -> HttpResponse {
-    let mut resp = builder
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(body);
-    cors::decorate(&mut resp, origin);
-    resp
+    builder.insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some((req, site, c, now)) = set
+        && cors::same_origin(req)
+    {
+        let max_age = cookie::max_age(c.expires_at, now);
+        let mut built = Cookie::build(cookie::NAME, c.value.to_owned())
+            .path("/")
+            .same_site(SameSite::Lax)
+            .secure(req.connection_info().scheme() == "https")
+            .max_age(max_age);
+        if let Some(domain) = &site.cookie_domain {
+            built = built.domain(domain.clone());
+        }
+        builder.cookie(built.finish());
+        builder.insert_header(("crumb-cookie", "set"));
+    }
+    builder.json(body)
 }
 
 /// A draft of `action` stamped with the server's clock and the request's
@@ -182,7 +223,8 @@ pub async fn record(
     path: web::Path<String>,
     body: web::Json<ConsentRequest>,
 ) -> Result<HttpResponse, ConsentError> {
-    let (site, origin) = site_for(&state, &req, &path).await?;
+    let site = site_for(&state, &req, &path).await?;
+    let site_again = site.clone();
     let body = body.into_inner();
     if body.revision != site.revision {
         return Err(ConsentError::OutdatedRevision {
@@ -209,7 +251,19 @@ pub async fn record(
         .append(draft(&state, &req, site, action))
         .await?
     {
-        Ok(record) => Ok(reply(HttpResponse::Created(), receipt(&record)?, &origin)),
+        Ok(record) => {
+            let r = receipt(&record)?;
+            let set = ConsentCookie {
+                value: &r.cookie,
+                expires_at: r.expires_at,
+            };
+            let now = state.clock.now();
+            Ok(reply(
+                HttpResponse::Created(),
+                &r,
+                Some((&req, &site_again, set, now)),
+            ))
+        }
         Err(AppendError::UnknownConsent | AppendError::AlreadyWithdrawn) => Err(
             ConsentError::UnknownConsentInBody(body.consent_id.expect("only updates can fail")),
         ),
@@ -222,7 +276,7 @@ pub async fn lookup(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ConsentError> {
-    let (site, origin) = site_for(&state, &req, &path.0).await?;
+    let site = site_for(&state, &req, &path.0).await?;
     let id = ConsentId::parse(&path.1)?;
     let store = state.store.clone();
     let lookup_id = id.clone();
@@ -231,14 +285,12 @@ pub async fn lookup(
         .filter(|r| r.body.site_id == site.id)
         .ok_or_else(|| ConsentError::NotFound(id.clone()))?;
     let r = receipt(&latest)?;
+    let now = state.clock.now();
+    let consent_state =
+        crumb_schema::rules::state(r.event, r.expires_at, r.revision, site.revision, now);
+    let valid = consent_state == ConsentState::Valid;
     let status = ConsentStatus {
-        state: crumb_schema::rules::state(
-            r.event,
-            r.expires_at,
-            r.revision,
-            site.revision,
-            state.clock.now(),
-        ),
+        state: consent_state,
         consent_id: r.consent_id,
         event: r.event,
         given_at: r.given_at,
@@ -247,8 +299,21 @@ pub async fn lookup(
         current_revision: site.revision,
         method: r.method,
         choices: r.choices,
+        cookie: valid.then_some(r.cookie),
     };
-    Ok(reply(HttpResponse::Ok(), status, &origin))
+    // A valid consent's cookie is refreshed on every visit that checks it.
+    let set = status.cookie.as_deref().map(|value| {
+        (
+            &req,
+            &*site,
+            ConsentCookie {
+                value,
+                expires_at: status.expires_at,
+            },
+            now,
+        )
+    });
+    Ok(reply(HttpResponse::Ok(), &status, set))
 }
 
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
@@ -257,7 +322,7 @@ pub async fn withdraw(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ConsentError> {
-    let (site, origin) = site_for(&state, &req, &path.0).await?;
+    let site = site_for(&state, &req, &path.0).await?;
     let id = ConsentId::parse(&path.1)?;
     let action = Action::Withdraw {
         consent_id: id.clone(),
@@ -267,7 +332,7 @@ pub async fn withdraw(
         .append(draft(&state, &req, site, action))
         .await?
     {
-        Ok(record) => Ok(reply(HttpResponse::Created(), receipt(&record)?, &origin)),
+        Ok(record) => Ok(reply(HttpResponse::Created(), receipt(&record)?, None)),
         Err(AppendError::UnknownConsent) => Err(ConsentError::NotFound(id)),
         Err(AppendError::AlreadyWithdrawn) => Err(ConsentError::AlreadyWithdrawn(id)),
     }
@@ -280,9 +345,8 @@ pub async fn preflight(
     req: HttpRequest,
 ) -> Result<HttpResponse, ConsentError> {
     let raw = req.match_info().get("site").unwrap_or_default().to_owned();
-    let (_, origin) = site_for(&state, &req, &raw).await?;
+    site_for(&state, &req, &raw).await?;
     let mut resp = HttpResponse::NoContent().finish();
-    cors::decorate(&mut resp, &origin);
     let h = resp.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,

@@ -4,13 +4,12 @@
 //! `SiteConfig::language_for`). Public, like the config, and fails the same
 //! ways.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use crumb_schema::{LanguageTag, Localized, SiteId};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::config::{ConfigError, public_site};
-use crate::cors;
 
 #[derive(Debug, Deserialize)]
 pub struct Query {
@@ -52,7 +51,6 @@ struct CookieRow<'a> {
 
 pub async fn get_declaration(
     state: web::Data<AppState>,
-    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<Query>,
 ) -> Result<HttpResponse, ConfigError> {
@@ -99,9 +97,7 @@ pub async fn get_declaration(
             })
             .collect(),
     };
-    let mut resp = HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
-        .json(declaration);
-    cors::decorate(&mut resp, &cors::check(&req, &site));
-    Ok(resp)
+        .json(declaration))
 }

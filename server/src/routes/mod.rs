@@ -54,33 +54,43 @@ pub async fn load_site(
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    use actix_web::http::Method;
+    let preflight = || web::method(Method::OPTIONS).to(consents::preflight);
     cfg.service(health::healthz)
         .route("/owner", web::get().to(owner::html))
         .route("/owner/owner.js", web::get().to(owner::js))
         .route("/owner/owner.css", web::get().to(owner::css))
+        // The public API: what pages (through the widget) call. Every answer
+        // carries the site's CORS headers, errors included.
         .service(
-            web::resource("/v1/sites/{site}/config")
-                .route(web::get().to(config::get_config))
-                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
-        )
-        .service(
-            web::resource("/v1/sites/{site}/widget")
-                .route(web::get().to(config::get_widget_config))
-                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
-        )
-        .service(
-            web::resource("/v1/sites/{site}/consents")
-                .route(web::post().to(consents::record))
-                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
-        )
-        .service(
-            web::resource("/v1/sites/{site}/consents/{consent}")
-                .route(web::get().to(consents::lookup))
-                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
-        )
-        .route(
-            "/v1/sites/{site}/declaration",
-            web::get().to(declaration::get_declaration),
+            web::scope("/v1/sites/{site}")
+                .wrap(actix_web::middleware::from_fn(crate::cors::headers))
+                .service(
+                    web::resource("/config")
+                        .route(web::get().to(config::get_config))
+                        .route(preflight()),
+                )
+                .service(
+                    web::resource("/widget")
+                        .route(web::get().to(config::get_widget_config))
+                        .route(preflight()),
+                )
+                .service(
+                    web::resource("/consents")
+                        .route(web::post().to(consents::record))
+                        .route(preflight()),
+                )
+                .service(
+                    web::resource("/consents/{consent}")
+                        .route(web::get().to(consents::lookup))
+                        .route(preflight()),
+                )
+                .service(
+                    web::resource("/consents/{consent}/withdraw")
+                        .route(web::post().to(consents::withdraw))
+                        .route(preflight()),
+                )
+                .route("/declaration", web::get().to(declaration::get_declaration)),
         )
         .service(
             web::scope("/v1/admin")
@@ -105,10 +115,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/audit/sites/{site}/consents/{consent}",
             web::get().to(audit::history),
         )
-        .route("/v1/audit/sites/{site}/head", web::get().to(audit::head))
-        .service(
-            web::resource("/v1/sites/{site}/consents/{consent}/withdraw")
-                .route(web::post().to(consents::withdraw))
-                .route(web::method(actix_web::http::Method::OPTIONS).to(consents::preflight)),
-        );
+        .route("/v1/audit/sites/{site}/head", web::get().to(audit::head));
 }

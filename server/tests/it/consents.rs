@@ -240,3 +240,69 @@ fn a_revision_bump_from_another_process_reaches_the_running_server() {
     assert_eq!(resp.status, 409);
     assert_eq!(resp.error_code(), "outdated_revision");
 }
+
+/// The demo site with a strictly necessary service (its session cookie),
+/// as real cookie policies list first.
+fn with_necessary_service(app: &crate::helpers::TestApp) {
+    let mut site = serde_json::to_value(app.site()).unwrap();
+    site["services"].as_array_mut().unwrap().push(json!({
+        "id": "session", "name": "Session", "provider": "Demo shop", "category": "necessary",
+        "privacy_policy_url": "https://shop.example/privacy",
+        "description": {"en": "Keeps you logged in."},
+        "cookies": [{"name": "sid", "purpose": {"en": "Session"}, "retention": {"en": "Session"}}]
+    }));
+    app.put_site(&serde_json::from_value(site).unwrap());
+}
+
+#[test]
+fn every_method_records_necessary_services_as_granted() {
+    // Arrange
+    let app = spawn_app();
+    with_necessary_service(&app);
+    let base = app.analytics_only();
+    let all = json!({"necessary": true, "functional": true, "analytics": true, "marketing": true});
+    let cases = [
+        ("reject_all", json!({}), json!({})),
+        // The widget may leave necessary services out or send them on.
+        ("reject_all", json!({}), json!({"session": true})),
+        ("accept_all", all, json!({})),
+        (
+            "custom",
+            json!({"analytics": true}),
+            json!({"hotjar": false}),
+        ),
+        ("gpc", json!({"analytics": true}), json!({})),
+    ];
+
+    for (method, categories, services) in cases {
+        // Act
+        let mut body = base.clone();
+        body["method"] = json!(method);
+        body["categories"] = categories;
+        body["services"] = services;
+        let resp = app.record_consent(&body);
+
+        // Assert
+        assert_eq!(resp.status, 201, "{method}: {}", resp.body);
+        assert_eq!(
+            resp.json()["choices"]["services"]["session"],
+            true,
+            "{method}"
+        );
+    }
+}
+
+#[test]
+fn refusing_a_necessary_service_is_refused() {
+    let app = spawn_app();
+    with_necessary_service(&app);
+    let mut body = app.analytics_only();
+    body["services"] = json!({"session": false});
+
+    let resp = app.record_consent(&body);
+
+    assert_eq!(resp.status, 400, "{}", resp.body);
+    assert_eq!(resp.error_code(), "invalid_choice");
+    assert!(resp.json()["message"].as_str().unwrap().contains("session"));
+    assert_eq!(app.record_count(), 0);
+}

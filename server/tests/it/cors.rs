@@ -116,3 +116,146 @@ fn config_is_not_readable_by_foreign_pages() {
         );
     }
 }
+
+#[test]
+fn error_answers_to_an_allowed_origin_are_readable() {
+    // Arrange
+    let app = spawn_app();
+    let origin = ("Origin", "http://localhost:8080");
+    let json = ("Content-Type", "application/json");
+    let mut outdated = app.analytics_only();
+    outdated["revision"] = serde_json::json!(7);
+    let unknown = "/v1/sites/demo/consents/00000000-0000-4000-8000-000000000000";
+
+    // Act
+    let answers = [
+        (
+            400,
+            app.request(
+                "POST",
+                "/v1/sites/demo/consents",
+                &[json, origin],
+                Some("{"),
+            ),
+        ),
+        (
+            400,
+            app.request(
+                "POST",
+                "/v1/sites/demo/consents",
+                &[json, origin],
+                Some("{\"x\":1}"),
+            ),
+        ),
+        (404, app.request("GET", unknown, &[origin], None)),
+        (
+            409,
+            app.request(
+                "POST",
+                "/v1/sites/demo/consents",
+                &[json, origin],
+                Some(&outdated.to_string()),
+            ),
+        ),
+        (
+            415,
+            app.request("POST", "/v1/sites/demo/consents", &[origin], Some("{}")),
+        ),
+    ];
+
+    // Assert
+    for (status, resp) in answers {
+        assert_eq!(resp.status, status, "{}", resp.body);
+        assert_eq!(
+            resp.header("access-control-allow-origin"),
+            Some("http://localhost:8080"),
+            "{status}: {}",
+            resp.body
+        );
+        assert!(!resp.error_code().is_empty(), "{}", resp.body);
+    }
+    assert_eq!(app.record_count(), 0);
+    // A foreign page still reads nothing, errors included.
+    let foreign = app.request("GET", unknown, &[("Origin", "https://evil.example")], None);
+    assert!(foreign.header("access-control-allow-origin").is_none());
+}
+
+#[test]
+fn same_origin_pages_get_the_consent_cookie_from_the_server() {
+    // Arrange
+    let app = spawn_app();
+    let body = app.analytics_only().to_string();
+    let same = ("Sec-Fetch-Site", "same-origin");
+
+    // Act
+    let created = app.request(
+        "POST",
+        "/v1/sites/demo/consents",
+        &[("Content-Type", "application/json"), same],
+        Some(&body),
+    );
+    let receipt = created.json();
+    let id = receipt["consent_id"].as_str().unwrap();
+    let checked = app.request(
+        "GET",
+        &format!("/v1/sites/demo/consents/{id}"),
+        &[same],
+        None,
+    );
+    let elsewhere = app.request(
+        "GET",
+        &format!("/v1/sites/demo/consents/{id}"),
+        &[("Origin", "http://localhost:8080")],
+        None,
+    );
+
+    // Assert
+    for resp in [&created, &checked] {
+        let set = resp.header("set-cookie").expect("a Set-Cookie");
+        let value = receipt["cookie"].as_str().unwrap();
+        assert!(set.starts_with(&format!("crumb_consent={value};")), "{set}");
+        assert!(
+            set.contains("Path=/") && set.contains("SameSite=Lax"),
+            "{set}"
+        );
+        // Two years left, but browsers keep a cookie 400 days at most.
+        assert!(set.contains("Max-Age=34560000"), "{set}");
+        assert_eq!(resp.header("crumb-cookie"), Some("set"));
+    }
+    assert_eq!(checked.json()["cookie"], receipt["cookie"]);
+    assert!(
+        elsewhere.header("set-cookie").is_none(),
+        "a page on another origin keeps its own cookie"
+    );
+    assert_eq!(elsewhere.json()["cookie"], receipt["cookie"]);
+}
+
+#[test]
+fn the_cookie_never_outlives_the_consent_and_is_not_set_once_invalid() {
+    let app = spawn_app();
+    let same = ("Sec-Fetch-Site", "same-origin");
+    let receipt = app.record_consent(&app.analytics_only()).json();
+    let path = format!(
+        "/v1/sites/demo/consents/{}",
+        receipt["consent_id"].as_str().unwrap()
+    );
+
+    // 23 months on, one month is left.
+    app.clock.advance(time::Duration::days(700));
+    let late = app.request("GET", &path, &[same], None);
+    let set = late.header("set-cookie").unwrap();
+    let age: i64 = set
+        .split("Max-Age=")
+        .nth(1)
+        .and_then(|r| r.split(';').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0..=31 * 86_400).contains(&age), "{set}");
+
+    app.clock.advance(time::Duration::days(31));
+    let expired = app.request("GET", &path, &[same], None);
+    assert_eq!(expired.json()["state"], "expired");
+    assert!(expired.json().get("cookie").is_none());
+    assert!(expired.header("set-cookie").is_none());
+}
