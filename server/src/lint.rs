@@ -177,7 +177,7 @@ fn cookie_domain_problem(site: &SiteConfig, domain: &str) -> Option<Problem> {
         .allowed_origins
         .iter()
         .map(|o| origin_host(o))
-        .filter(|h| !is_local_host(h) && !(*h == domain || h.ends_with(&format!(".{domain}"))))
+        .filter(|h| !(is_local_host(h) || *h == domain || h.ends_with(&format!(".{domain}"))))
         .collect();
     (!outside.is_empty()).then(|| {
         problem(
