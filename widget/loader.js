@@ -1,50 +1,85 @@
 // Crumb's loader. The xtask appends this to wasm-bindgen's no-modules glue
 // (inside one function, so nothing leaks into the page) and serves both as
 // crumb.js. It starts the stylesheet, the site config (in the page's
-// language) and the wasm module in parallel, then hands the config to the
-// widget. It also owns the page's event listeners and the network, so no
-// closure crosses into the wasm (see widget/src/api.rs): events go to
-// h.on(kind, event), and what comes back says what to do next.
+// language), the wasm module and the visit check (what the server says of
+// the consent this browser holds) in parallel, then hands them to the
+// widget. It also owns the page's event listeners, the network and the
+// channel to the site's other tabs, so no closure crosses into the wasm
+// (see widget/src/api.rs): events go to h.on(kind, event), answers to
+// h.answer(kind, ...), and what comes back says what to do next.
 // __CRUMB_WASM__ and __CRUMB_CSS__ are replaced with content-hashed names.
-const d = document, s = d.currentScript, base = new URL(s.src).origin,
-  api = base + '/v1/sites/' + s.getAttribute('data-site'), w = window, queued = [];
+
+// The protocol with the wasm; widget/src/app.rs and api.rs hold the same
+// table. Flags the wasm returns:
+const ANNOUNCE = 1, SEND = 2, RETRY = 4, RELOAD = 8, SHARE = 16;
+// Kinds of answer, and of text asked for:
+const VISIT = 0, RECORD = 1, TAB = 2;
+const TEXT_REQUEST = 0, TEXT_SITE = 1, TEXT_COOKIE = 2;
+// The event kind of crumb.show():
+const SHOW = 7;
+
+// Crumb's base URL is the folder crumb.js came from, so Crumb can sit on
+// its own origin or under a path of the site's own (`/crumb/crumb.js`
+// behind the site's reverse proxy).
+const d = document, s = d.currentScript, base = new URL('.', s.src).href,
+  api = base + 'v1/sites/' + s.getAttribute('data-site'), w = window, queued = [];
 const css = d.createElement('link');
 css.rel = 'stylesheet';
-css.href = base + '/crumb/__CRUMB_CSS__';
+css.href = base + 'crumb/__CRUMB_CSS__';
 const styled = new Promise((r) => { css.onload = css.onerror = r; });
 d.head.appendChild(css);
 w.crumb = { show: () => queued.push(1), consent: () => null };
 const lang = d.documentElement.lang + ',' + navigator.language;
+const config = (fresh) =>
+  fetch(api + '/widget?lang=' + encodeURIComponent(lang), fresh && { cache: 'no-cache' })
+    .then((r) => r.text());
+// An answer as the wasm takes it: status (0: none), the consent's cookie
+// value or else its state or error code, and whether the server set the
+// cookie itself.
+const read = (r) => r.json().catch(() => ({})).then((j) =>
+  [r.status, j.cookie || j.state || j.error || '', r.headers.has('crumb-cookie')]);
+const none = () => [0, '', false];
+// The consent id the cookie names. The cookie is only a cache: the server
+// says on every page view whether that consent still counts.
+const held = /(?:^|;\s*)crumb_consent=1~([a-z0-9-]+)~/.exec(d.cookie);
 Promise.all([
-  fetch(api + '/widget?lang=' + encodeURIComponent(lang)).then((r) => r.text()),
-  wasm_bindgen(fetch(base + '/crumb/__CRUMB_WASM__')),
+  config(),
+  held ? fetch(api + '/consents/' + held[1]).then(read, none) : none(),
+  wasm_bindgen(fetch(base + 'crumb/__CRUMB_WASM__')),
   styled,
-]).then(([config]) => {
-  const h = wasm_bindgen, show = () => h.on(7);
-  const flags = h.start(config, d, location.protocol == 'https:', location.hostname);
-  if (!flags) return;
-  const consent = () => JSON.parse(h.json(true) || 'null');
-  // Flag 1: a choice was made (tell site code); flag 2: send the pending
-  // choice, if any. The server's answer may ask for a resend.
+]).then(([text, visit]) => {
+  const h = wasm_bindgen, show = () => h.on(SHOW);
+  const consent = () => JSON.parse(h.text(TEXT_SITE) || 'null');
+  // The site's other open tabs hear of every choice made here.
+  const tabs = w.BroadcastChannel && new BroadcastChannel('crumb ' + api);
+  let pause = 1e3;
   const go = (f) => {
-    if (f & 1) d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
-    const body = f & 2 && h.json(false);
+    if (f & ANNOUNCE) d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
+    if (f & SHARE && tabs) tabs.postMessage(h.text(TEXT_COOKIE));
+    if (f & RELOAD) config(true).then((t) => begin(t, none()));
+    if (f & RETRY) setTimeout(() => go(SEND), pause *= 2);
+    const body = f & SEND && h.text(TEXT_REQUEST);
     if (body) {
       fetch(api + '/consents', {
         method: 'POST', body, keepalive: true, headers: { 'content-type': 'application/json' },
-      }).then((r) => r.json().catch(() => ({})).then((j) => go(h.answer(
-        r.status, j.consent_id || '', Date.parse(j.given_at), Date.parse(j.expires_at),
-        j.error == 'unknown_consent'))),
-      () => go(h.answer(0, '')));
+      }).then(read, none).then((a) => go(h.answer(RECORD, ...a)));
     }
   };
+  // Starts (or, with a fresh config, restarts) the widget, then gives it
+  // the visit check's answer, which decides between banner and choice.
+  const begin = (text, visit) => {
+    const started = h.start(text, d, location.protocol == 'https:', location.hostname);
+    if (started) go(h.answer(VISIT, ...visit));
+    return started;
+  };
+  w.crumb.show = show;
+  w.crumb.consent = consent;
+  if (!begin(text, visit)) return;
+  if (tabs) tabs.onmessage = (e) => go(h.answer(TAB, 200, e.data || '', true));
   // Capturing listeners on the document see every click, Esc (`cancel`)
   // and script `load`/`error`, including those that do not bubble.
   ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>
     d.addEventListener(k, (e) => go(h.on(i, e)), true));
   new MutationObserver(() => h.on(6)).observe(d.documentElement, { childList: true, subtree: true });
-  w.crumb.show = show;
-  w.crumb.consent = consent;
-  go(flags);
   if (queued.length) show();
 });

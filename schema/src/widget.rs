@@ -10,7 +10,8 @@
 //! The fields, in order (`n` numbers are decimal):
 //!
 //! ```text
-//! 1 · revision · validity_months · lang · text_hash · policy_url
+//! 2 · revision · validity_months · lang · text_hash · policy_url
+//! · cookie_domain (empty for the page's own host)
 //! · title · body · accept_all · reject_all · customize · save · close
 //! · policy_link · reopen · 4 cookie_columns · placeholder · placeholder_allow
 //! · n categories, each: id · name · description
@@ -30,7 +31,7 @@ use crate::{LanguageTag, SiteConfig};
 pub const SEP: char = '\u{1f}';
 
 /// The version of this layout, its first field.
-pub const VERSION: &str = "1";
+pub const VERSION: &str = "2";
 
 /// The widget's config for `lang`, whose texts hash to `text_hash`. Texts
 /// missing in `lang` fall back to the site's first language.
@@ -57,6 +58,7 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
     put(lang.as_str());
     put(text_hash);
     put(&site.policy_url);
+    put(site.cookie_domain.as_deref().unwrap_or_default());
     let t = in_lang(&site.texts, lang, first)
         .cloned()
         .unwrap_or_default();
@@ -113,8 +115,8 @@ mod tests {
         s.policy_url = "/a\u{1f}b\nc".into();
         let out = encode(&s, &LanguageTag::parse("en").unwrap(), "h");
         let fields: Vec<&str> = out.split(SEP).collect();
-        assert_eq!(&fields[..6], ["1", "3", "24", "en", "h", "/a b c"]);
+        assert_eq!(&fields[..7], ["2", "3", "24", "en", "h", "/a b c", ""]);
         // No texts in any language: every text field is empty, not missing.
-        assert_eq!(fields.len(), 6 + 15 + 1 + 3 + 1);
+        assert_eq!(fields.len(), 7 + 15 + 1 + 3 + 1);
     }
 }

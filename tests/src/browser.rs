@@ -279,6 +279,105 @@ impl Browser {
         );
     }
 
+    /// Opens a new tab (same profile: same cookies, same site) and returns
+    /// its handle; the session stays in the current tab.
+    pub fn new_tab(&self) -> String {
+        let v = send(
+            "POST",
+            &self.url("/window/new"),
+            Some(json!({"type": "tab"})),
+        );
+        v["handle"].as_str().expect("a window handle").to_owned()
+    }
+
+    /// The current tab's handle.
+    pub fn tab(&self) -> String {
+        send("GET", &self.url("/window"), None)
+            .as_str()
+            .expect("a window handle")
+            .to_owned()
+    }
+
+    pub fn switch_to(&self, handle: &str) {
+        send(
+            "POST",
+            &self.url("/window"),
+            Some(json!({"handle": handle})),
+        );
+    }
+
+    /// Makes requests to URLs matching any of `patterns` (`*` wildcards)
+    /// fail as if the server could not be reached; an empty list lifts it.
+    pub fn block_urls(&self, patterns: &[&str]) {
+        for (cmd, params) in [
+            ("Network.enable", json!({})),
+            ("Network.setBlockedURLs", json!({"urls": patterns})),
+        ] {
+            send(
+                "POST",
+                &self.url("/goog/cdp/execute"),
+                Some(json!({"cmd": cmd, "params": params})),
+            );
+        }
+    }
+
+    /// The responses since the last call to this or [`Browser::requests`]
+    /// (from Chromium's network log): URL and raw headers, lower-cased
+    /// names, `Set-Cookie` included.
+    pub fn responses(&self) -> Vec<(String, Vec<(String, String)>)> {
+        let v = send(
+            "POST",
+            &self.url("/se/log"),
+            Some(json!({"type": "performance"})),
+        );
+        let messages: Vec<Value> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| serde_json::from_str::<Value>(e["message"].as_str()?).ok())
+            .map(|m| m["message"].clone())
+            .collect();
+        let url_of = |id: &Value| {
+            messages
+                .iter()
+                .find(|m| {
+                    m["method"] == "Network.requestWillBeSent" && m["params"]["requestId"] == *id
+                })
+                .and_then(|m| m["params"]["request"]["url"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        messages
+            .iter()
+            .filter(|m| m["method"] == "Network.responseReceivedExtraInfo")
+            .map(|m| {
+                let headers = m["params"]["headers"]
+                    .as_object()
+                    .map(|h| {
+                        h.iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.to_ascii_lowercase(),
+                                    v.as_str().unwrap_or_default().into(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (url_of(&m["params"]["requestId"]), headers)
+            })
+            .collect()
+    }
+
+    /// The page's cookies as WebDriver reports them (name, value, expiry in
+    /// seconds since 1970, ...).
+    pub fn cookies(&self) -> Vec<Value> {
+        send("GET", &self.url("/cookie"), None)
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
     /// The names of the cookies the page sees.
     pub fn cookie_names(&self) -> Vec<String> {
         let v = send("GET", &self.url("/cookie"), None);

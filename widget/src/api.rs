@@ -1,9 +1,9 @@
 //! What `crumb.js` calls. The loader owns the page's event listeners, the
-//! mutation observer and the network (one `fetch` per choice); it forwards
-//! each event here and acts on the flags that come back ([`ANNOUNCE`]: fire
-//! `crumb:change`; [`SEND`]: POST `json(false)`). Keeping closures
-//! and promise callbacks out of the wasm keeps wasm-bindgen's closure
-//! machinery out of every visitor's download.
+//! mutation observer, the network and the channel to the site's other
+//! tabs; it forwards each event and each answer here and acts on the flags
+//! that come back (see the table in `app.rs`, mirrored in loader.js).
+//! Keeping closures and promise callbacks out of the wasm keeps
+//! wasm-bindgen's closure machinery out of every visitor's download.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -12,7 +12,7 @@ use core::cell::Cell;
 use wasm_bindgen::prelude::*;
 use web_sys::{Document, Event};
 
-use crate::app::{self, ANNOUNCE, Answer, App, KIND_CHANGE, KIND_KEYDOWN, SEND};
+use crate::app::{self, App, KIND_CHANGE, KIND_KEYDOWN};
 
 /// The page events crumb.js forwards, by the `kind` it passes: click,
 /// change, keydown, cancel, load or error (of a script), DOM changed.
@@ -22,6 +22,18 @@ const KIND_CANCEL: u8 = 3;
 const KIND_DOM: u8 = 6;
 /// `crumb.show()`: open the preferences dialog (`e` is undefined).
 const KIND_SHOW: u8 = 7;
+
+/// The answers crumb.js passes to [`answer`], by its `kind`: the visit
+/// check (`GET .../consents/{id}`), a consent request (`POST
+/// .../consents`), and another tab's new cookie value.
+const ANSWER_VISIT: u8 = 0;
+const ANSWER_RECORD: u8 = 1;
+const ANSWER_TAB: u8 = 2;
+
+/// What [`text`] returns, by its `what`: the consent request to send, the
+/// choice for site code, the cookie value for the other tabs.
+const TEXT_REQUEST: u8 = 0;
+const TEXT_SITE: u8 = 1;
 
 /// A string for JS, or `null`. Cheaper than returning `Option<String>`,
 /// which wasm-bindgen hands over through a shrunk copy.
@@ -49,34 +61,37 @@ fn app() -> Option<&'static App> {
 }
 
 /// Starts the widget on `doc` with the compact config text; `secure` and
-/// `host` describe the page's location. Returns what to do next, as [`on`]
-/// does: announce a choice that still counts, and resend one the server
-/// has not acknowledged. 0 when the config cannot be read; the other
-/// functions then do nothing.
+/// `host` describe the page's location. The visit check's answer comes
+/// next, through [`answer`]. Called again with a fresh config when the
+/// page's one turned out to be outdated: the old widget leaves the page.
+/// False when the config cannot be read; the other functions then do
+/// nothing.
 #[wasm_bindgen]
-pub fn start(config: &str, doc: Document, secure: bool, host: &str) -> u8 {
+pub fn start(config: &str, doc: Document, secure: bool, host: &str) -> bool {
     let page = app::Page {
         secure,
         host: host.into(),
     };
     let Some(started) = app::start(config.into(), doc, page) else {
-        return 0;
+        return false;
     };
-    let flags = SEND | if started.has_choice() { ANNOUNCE } else { 0 };
+    if let Some(old) = app() {
+        old.remove();
+    }
     APP.0.set(Some(Box::leak(Box::new(started))));
-    flags
+    true
 }
 
-/// The current choice as JSON text: for site code (`crumb.consent()`,
-/// `null` before the first choice) or, with `for_site` false, the body of
-/// the consent request to POST (`null` if none is pending).
+/// Text for crumb.js, or `null`: the consent request to POST (while one is
+/// pending), the current choice as JSON for site code (`crumb.consent()`,
+/// once one counts), or the cookie value to share with the other tabs.
 #[wasm_bindgen]
-pub fn json(for_site: bool) -> JsValue {
+pub fn text(what: u8) -> JsValue {
     let app = app();
-    js_string(if for_site {
-        app.and_then(App::consent_json)
-    } else {
-        app.and_then(App::pending_request)
+    js_string(match what {
+        TEXT_REQUEST => app.and_then(App::pending_request),
+        TEXT_SITE => app.and_then(App::consent_json),
+        _ => app.and_then(App::cookie_value),
     })
 }
 
@@ -101,27 +116,19 @@ pub fn on(kind: u8, e: Event) -> u8 {
     0
 }
 
-/// The server's answer: its status (0 when the request failed), the
-/// receipt's fields (dates in milliseconds; the id is empty when absent),
-/// and whether the error was `unknown_consent`.
+/// An answer (see the `ANSWER_` constants): its HTTP status (0 when the
+/// request failed), its text (the consent's cookie value, else its state
+/// or error code; for another tab, the cookie value) and whether the
+/// server set the cookie itself (`Crumb-Cookie: set`).
 #[wasm_bindgen]
-pub fn answer(
-    status: u16,
-    consent_id: &str,
-    given_ms: f64,
-    expires_ms: f64,
-    unknown_consent: bool,
-) -> u8 {
+pub fn answer(kind: u8, status: u16, text: &str, server_set: bool) -> u8 {
     let Some(app) = app() else {
         return 0;
     };
-    app.on_answer(
-        status,
-        &Answer {
-            consent_id,
-            given_ms,
-            expires_ms,
-            unknown_consent,
-        },
-    )
+    match kind {
+        ANSWER_VISIT => app.on_visit(status, text, server_set),
+        ANSWER_RECORD => app.on_record(status, text, server_set),
+        ANSWER_TAB => app.on_tab(text),
+        _ => 0,
+    }
 }

@@ -1,25 +1,42 @@
 //! The widget's state and what happens on each page event: the banner,
 //! the dialog, choices and their recording. `api.rs` is how `crumb.js`
 //! reaches it.
+//!
+//! The server decides whether a consent counts. The cookie is only the
+//! browser's cache of it: on every page view crumb.js asks the server about
+//! the consent id the cookie names (in parallel with the config), and
+//! until the answer ([`App::on_visit`]) nothing beyond strictly necessary
+//! is released. What the server recorded is what is released; a choice the
+//! visitor makes on the page (or in another tab) counts at once and is
+//! sent. When the server cannot be reached, only strictly necessary runs
+//! (see README, "When the server cannot be reached").
 
 use alloc::string::String;
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element, Event};
 
 use crate::banner::Banner;
 use crate::config::Config;
-use crate::consent::{self, Choices, Method, RequestParts, Stored};
-use crate::dom::{Cell as _, ancestor, append, attr, closest, target, text_el};
+use crate::consent::{self, Choices, GIVE_UP, Method, RequestParts, Stored};
+use crate::dom::{Cell as _, ancestor, append, attr, closest, each, target, text_el};
 use crate::gate::{self, Gate};
 use crate::modal::{Modal, read_choices, sync, trap_tab};
 use crate::storage;
 
-/// What `crumb.js` should do after an event: tell site code (a
-/// `crumb:change` event) and/or send the pending choice to the server.
+/// What `crumb.js` should do after an event or an answer (loader.js
+/// mirrors this table). Tell site code (a `crumb:change` event):
 pub const ANNOUNCE: u8 = 1;
+/// Send the pending choice to the server:
 pub const SEND: u8 = 2;
+/// The send failed (network or 5xx): send again after a pause that doubles:
+pub const RETRY: u8 = 4;
+/// The page's config is older than the site's: fetch it afresh and start
+/// again:
+pub const RELOAD: u8 = 8;
+/// Tell the site's other tabs the new cookie value (`text(TEXT_COOKIE)`):
+pub const SHARE: u8 = 16;
 
 /// An average calendar month, for the cookie's lifetime until the server's
 /// receipt (which carries the exact expiry) arrives.
@@ -38,17 +55,22 @@ pub struct App {
     pub doc: Document,
     page: Page,
     pub cfg: Config,
-    /// The current choice, if it still counts.
+    /// The browser's copy of the consent: what the server last recorded,
+    /// or a choice it has not acknowledged yet (`pending`).
     stored: RefCell<Option<Stored>>,
+    /// `stored` is in force on this page: the server confirmed it on this
+    /// page view, or the visitor made it here or in another tab. Until
+    /// then only strictly necessary runs.
+    live: Cell<bool>,
     /// The id of an expired or outdated consent, so a new choice continues
     /// its history on the server.
-    prior_id: String,
-    banner: core::cell::Cell<Option<Banner>>,
-    modal: core::cell::Cell<Option<Modal>>,
+    prior_id: RefCell<String>,
+    banner: Cell<Option<Banner>>,
+    modal: Cell<Option<Modal>>,
     /// The floating reopen button is on the page.
-    reopen: core::cell::Cell<bool>,
+    reopen: Cell<bool>,
     /// A consent id the server did not know was dropped once already.
-    retried: core::cell::Cell<bool>,
+    retried: Cell<bool>,
     pub gate: Gate,
 }
 
@@ -57,11 +79,12 @@ fn now_ms() -> u64 {
 }
 
 impl App {
-    /// The choice in force: the stored one, or strictly necessary only.
+    /// The choice in force: the stored one once it counts on this page,
+    /// else strictly necessary only.
     pub fn choices(&self) -> Choices {
         let mut c = self.cfg.necessary_only();
-        if let Some(s) = self.stored.rd().as_ref() {
-            c.cats = s.cats | 1;
+        if let Some(s) = self.stored.rd().as_ref().filter(|_| self.live.get()) {
+            c.cats = s.cats & self.cfg.category_bits();
             let cats = c.cats;
             for (i, svc) in self.cfg.svcs.iter().enumerate() {
                 if s.allows_service(svc.id) && cats & (1 << svc.cat) != 0 {
@@ -72,10 +95,11 @@ impl App {
         c
     }
 
+    /// Everything the site has, or strictly necessary only.
     fn all(&self, on: bool) -> Choices {
         let mut c = self.cfg.necessary_only();
         if on {
-            c.cats = 0b1111;
+            c.cats = self.cfg.category_bits();
             c.svcs = !0;
         }
         c
@@ -84,7 +108,9 @@ impl App {
     /// "ID … · 2026-11-23": the visitor's own proof of their choice.
     pub fn receipt_line(&self) -> Option<String> {
         let s = self.stored.rd();
-        let s = s.as_ref().filter(|s| !s.consent_id.is_empty())?;
+        let s = s
+            .as_ref()
+            .filter(|s| self.live.get() && !s.consent_id.is_empty())?;
         let mut line = String::from("ID ");
         line.push_str(&s.consent_id);
         line.push_str(" \u{b7} ");
@@ -126,13 +152,18 @@ impl App {
         self.modal.set(Some(Modal::show(self, &self.choices())));
     }
 
-    /// Applies a choice: the UI updates at once; `crumb.js` tells site code
-    /// and the server (in the background) as the returned flags say.
+    fn show_banner(&self) {
+        let banner = Banner::show(self);
+        self.banner.set(Some(banner));
+    }
+
+    /// Applies a choice: the UI updates at once; `crumb.js` tells site code,
+    /// the server (in the background) and the other tabs.
     fn decide(&self, method: Method, choices: Choices) -> u8 {
         let now = now_ms();
         let consent_id = match self.stored.rd().as_ref() {
             Some(p) if !p.consent_id.is_empty() => p.consent_id.clone(),
-            _ => self.prior_id.clone(),
+            _ => self.prior_id.rd().clone(),
         };
         let mut services = String::new();
         for (_, s) in self
@@ -155,25 +186,34 @@ impl App {
             method,
             cats: choices.cats,
             services,
-            pending: true,
+            pending: 1,
         };
-        self.save(stored);
-        drop((self.banner.take(), self.modal.take()));
-        self.delete_refused_cookies(&choices);
-        self.show_reopen();
-        gate::scan(self);
-        ANNOUNCE | SEND
-    }
-
-    fn save(&self, stored: Stored) {
         *self.stored.wr() = Some(stored);
         self.persist();
+        self.delete_refused_cookies(&choices);
+        self.apply();
+        ANNOUNCE | SEND | SHARE
+    }
+
+    /// Puts the stored choice in force on this page: the banner and the
+    /// dialog close, the gate releases what it allows.
+    fn apply(&self) {
+        self.live.set(true);
+        drop((self.banner.take(), self.modal.take()));
+        self.show_reopen();
+        gate::scan(self);
     }
 
     /// Writes the current choice to the cookie.
     fn persist(&self) {
         if let Some(s) = self.stored.rd().as_ref() {
-            storage::write(&self.doc, s, now_ms(), self.page.secure);
+            storage::write(
+                &self.doc,
+                s,
+                now_ms(),
+                self.page.secure,
+                self.cfg.cookie_domain,
+            );
         }
     }
 
@@ -211,14 +251,14 @@ impl App {
         }
     }
 
-    /// Whether a choice counts (one was made, and is valid).
+    /// Whether a choice counts on this page.
     pub fn has_choice(&self) -> bool {
-        self.stored.rd().is_some()
+        self.live.get() && self.stored.rd().is_some()
     }
 
     /// The current choice as site code sees it (JSON), if one counts.
     pub fn consent_json(&self) -> Option<String> {
-        self.choice_json(true)
+        self.has_choice().then(|| self.choice_json(true))?
     }
 
     /// The consent request for the stored choice, if the server has not
@@ -227,8 +267,13 @@ impl App {
         self.stored
             .rd()
             .as_ref()
-            .is_some_and(|s| s.pending)
+            .is_some_and(Stored::unsent)
             .then(|| self.choice_json(false))?
+    }
+
+    /// The cookie's value, for the other tabs.
+    pub fn cookie_value(&self) -> Option<String> {
+        self.stored.rd().as_ref().map(Stored::encode)
     }
 
     /// The stored choice as JSON, with its dates for site code
@@ -246,45 +291,150 @@ impl App {
                 dates: for_site.then_some((s.given_ms, s.expires_ms)),
             },
             &self.choices(),
+            self.cfg.cats.iter().map(|c| c.idx),
             self.cfg.service_ids(),
         ))
     }
 
-    /// The server's answer to a consent request (status 0: no answer).
-    /// Returns [`SEND`] when the choice should be sent again now.
-    pub fn on_answer(&self, status: u16, answer: &Answer<'_>) -> u8 {
-        let mut flags = 0;
+    /// The server's answer to the visit check (`GET .../consents/{id}` for
+    /// the id in the cookie): `status` 0 when there was no answer, `text`
+    /// the consent's cookie value when it is valid, else its state or the
+    /// error code. `server_set`: the server set the cookie itself.
+    /// (crumb.js passes status 0 when the cookie names no consent.)
+    pub fn on_visit(&self, status: u16, text: &str, server_set: bool) -> u8 {
+        let Some(local) = self.stored.rd().clone() else {
+            // First visit.
+            self.show_banner();
+            return 0;
+        };
+        if local.pending > 0 {
+            // A choice the server never acknowledged: it counts once the
+            // server records it, and is sent again when due.
+            // (Should its consent id be gone, the server answers the send
+            // with `unknown_consent`, and it becomes a new consent.)
+            if local.revision != self.cfg.revision || !local.unsent() {
+                return self.ask_again(local.consent_id);
+            }
+            self.show_reopen();
+            return if local.due(now_ms()) { SEND } else { 0 };
+        }
+        match status {
+            200 => match Stored::decode(text).filter(|s| s.consent_id == local.consent_id) {
+                Some(recorded) => {
+                    *self.stored.wr() = Some(recorded);
+                    if !server_set {
+                        // Pushes the cookie's expiry out again (at most 400 days).
+                        self.persist();
+                    }
+                    self.apply();
+                    ANNOUNCE
+                }
+                // The site's policy changed, and this page's config does not
+                // know it yet: fetch it afresh before asking.
+                None if text == "outdated_revision" && local.revision == self.cfg.revision => {
+                    RELOAD
+                }
+                None if text == "withdrawn" => self.ask_again(String::new()),
+                // Expired or outdated: a new choice continues the history.
+                None => self.ask_again(local.consent_id),
+            },
+            // No answer: only strictly necessary runs (the cookie alone
+            // never releases anything), and the visitor, who has chosen
+            // before, is not asked again; they can reopen the dialog.
+            0 | 500.. => {
+                self.show_reopen();
+                0
+            }
+            // Unknown to the server (a forged or foreign cookie, a reset
+            // database): as on a first visit.
+            _ => self.ask_again(String::new()),
+        }
+    }
+
+    /// Forgets the stored choice and shows the banner; a new choice
+    /// continues consent `prior` (empty: a new consent).
+    fn ask_again(&self, prior: String) -> u8 {
+        *self.stored.wr() = None;
+        *self.prior_id.wr() = prior;
+        self.show_banner();
+        0
+    }
+
+    /// The server's answer to a consent request (status 0: no answer;
+    /// `text` the receipt's cookie value, or the error code).
+    pub fn on_record(&self, status: u16, text: &str, server_set: bool) -> u8 {
+        let flags;
         {
             let mut stored = self.stored.wr();
             let Some(s) = stored.as_mut() else {
                 return 0;
             };
             if status == 201 {
-                if !consent::is_slug(answer.consent_id) {
+                let Some(recorded) = Stored::decode(text) else {
+                    return 0;
+                };
+                if !s.same_choice(&recorded) {
+                    // The visitor chose again while this one was on its way;
+                    // that choice is sent too. Keep it, with this id.
+                    if s.consent_id.is_empty() {
+                        s.consent_id = recorded.consent_id;
+                    }
                     return 0;
                 }
-                s.consent_id = String::from(answer.consent_id);
-                s.given_ms = answer.given_ms as u64;
-                s.expires_ms = answer.expires_ms as u64;
-                s.pending = false;
-            } else if answer.unknown_consent && !self.retried.replace(true) {
+                *s = recorded;
+                drop(stored);
+                if !server_set {
+                    self.persist();
+                }
+                // Site code heard of a choice made on this page already; one
+                // from an earlier page view counts from now on.
+                let announce = if self.live.get() { 0 } else { ANNOUNCE };
+                self.apply();
+                return announce | SHARE;
+            } else if text == "unknown_consent" && !self.retried.replace(true) {
                 // The server no longer knows this id (a reset database):
                 // record the choice as a new consent instead.
                 s.consent_id.clear();
-                flags = SEND;
-            } else if (400..500).contains(&status) && status != 409 {
-                // A request the server will never accept; keep the choice
-                // locally but stop resending it.
-                s.pending = false;
+                return SEND;
+            } else if status == 409 {
+                // `outdated_revision` or `stale_texts`: the visitor saw an
+                // old banner. That choice is void; ask again with the
+                // fresh config.
+                s.pending = GIVE_UP;
+                flags = RELOAD;
+            } else if (400..500).contains(&status) {
+                // A request the server will never accept: stop sending it.
+                s.pending = GIVE_UP;
+                flags = 0;
             } else {
-                // Network errors, 5xx and 409 (the config changed under the
-                // page) stay pending and are sent again on the next page
-                // view.
-                return 0;
+                // Network errors and 5xx: send again later, with pauses.
+                s.pending = s.pending.saturating_add(1);
+                flags = if s.unsent() { RETRY } else { 0 };
             }
         }
         self.persist();
         flags
+    }
+
+    /// Another tab of the site stored a choice (`text`, the cookie value it
+    /// wrote): this tab follows at once, so nothing is released here
+    /// against a choice withdrawn there. That tab does the sending.
+    pub fn on_tab(&self, text: &str) -> u8 {
+        let Some(theirs) = Stored::decode(text) else {
+            return 0;
+        };
+        *self.stored.wr() = Some(theirs);
+        self.apply();
+        ANNOUNCE
+    }
+
+    /// Removes what this app put on the page, before a restart with a
+    /// fresh config.
+    pub fn remove(&self) {
+        drop((self.banner.take(), self.modal.take()));
+        for b in each::<Element>(&self.doc, ".crumb-reopen") {
+            b.remove();
+        }
     }
 
     /// A click anywhere on the page (crumb.js listens in the capture
@@ -343,46 +493,26 @@ impl App {
 pub const KIND_CHANGE: u8 = 1;
 pub const KIND_KEYDOWN: u8 = 2;
 
-/// The fields of the server's receipt (or error) that the widget keeps.
-pub struct Answer<'a> {
-    /// Empty when the answer has none.
-    pub consent_id: &'a str,
-    pub given_ms: f64,
-    pub expires_ms: f64,
-    /// The server no longer knows the consent id that was sent.
-    pub unknown_consent: bool,
-}
-
 /// Starts the widget with the compact config (kept for the page's life:
-/// the config borrows from it).
+/// the config borrows from it). Nothing is shown or released until the
+/// visit check's answer reaches [`App::on_visit`].
 pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
     let cfg = Config::read(config.leak())?;
     let stored = storage::read(&doc);
-    let valid = stored
-        .as_ref()
-        .is_some_and(|s| s.is_valid(cfg.revision, now_ms()));
-    let prior_id = match (&stored, valid) {
-        (Some(s), false) => s.consent_id.clone(),
-        _ => String::new(),
-    };
     let app = App {
         doc,
         page,
         cfg,
-        stored: RefCell::new(stored.filter(|_| valid)),
-        prior_id,
-        banner: core::cell::Cell::new(None),
-        modal: core::cell::Cell::new(None),
-        reopen: core::cell::Cell::new(false),
-        retried: core::cell::Cell::new(false),
+        stored: RefCell::new(stored),
+        live: Cell::new(false),
+        prior_id: RefCell::new(String::new()),
+        banner: Cell::new(None),
+        modal: Cell::new(None),
+        reopen: Cell::new(false),
+        retried: Cell::new(false),
         gate: Gate::default(),
     };
-    if valid {
-        app.show_reopen();
-    } else {
-        let banner = Banner::show(&app);
-        app.banner.set(Some(banner));
-    }
+    // Placeholders go on blocked embeds at once; nothing is released yet.
     gate::scan(&app);
     crate::declaration::render(&app);
     Some(app)

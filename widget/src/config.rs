@@ -71,6 +71,8 @@ pub struct Config {
     pub lang: Str,
     pub text_hash: Str,
     pub policy_url: Str,
+    /// The domain the consent cookie is set on; empty for the page's host.
+    pub cookie_domain: Str,
     pub t: Texts,
     pub cats: Vec<Category>,
     pub svcs: Vec<Service>,
@@ -103,19 +105,19 @@ impl Fields {
 }
 
 impl Config {
-    /// Reads the compact config; `None` when it is not version 1 or is cut
+    /// Reads the compact config; `None` when it is not version 2 or is cut
     /// short. Categories and services the widget does not know are skipped.
     pub fn read(text: Str) -> Option<Config> {
         let mut f = Fields {
             it: crate::consent::split(text, 0x1f),
             short: false,
         };
-        if f.s() != "1" {
+        if f.s() != "2" {
             return None;
         }
         let revision = f.n();
         let validity_months = f.n().clamp(1, 24);
-        let (lang, text_hash, policy_url) = (f.s(), f.s(), f.s());
+        let (lang, text_hash, policy_url, cookie_domain) = (f.s(), f.s(), f.s(), f.s());
         let mut t = Texts([""; 15]);
         for text in &mut t.0 {
             *text = f.s();
@@ -165,6 +167,7 @@ impl Config {
             lang,
             text_hash,
             policy_url,
+            cookie_domain,
             t,
             cats,
             svcs,
@@ -177,6 +180,11 @@ impl Config {
 
     pub fn service(&self, id: &str) -> Option<(usize, &Service)> {
         self.svcs.iter().enumerate().find(|(_, s)| s.id == id)
+    }
+
+    /// The site's categories as a bit set (bit i: category index i).
+    pub fn category_bits(&self) -> u8 {
+        self.cats.iter().fold(1, |bits, c| bits | 1 << c.idx)
     }
 
     /// Strictly necessary only: the choice before the visitor makes one.
@@ -222,7 +230,7 @@ mod tests {
         let full = demo("en");
         assert!(Config::read(full).is_some());
         assert!(Config::read(&full[..full.len() / 2]).is_none());
-        assert!(Config::read("2\u{1f}1").is_none());
+        assert!(Config::read("1\u{1f}1").is_none());
         assert!(Config::read("").is_none());
         // A count far beyond the fields there are ends the read, not the tab.
         assert!(

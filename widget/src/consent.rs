@@ -22,6 +22,9 @@ pub enum Method {
     AcceptAll,
     RejectAll,
     Custom,
+    /// From the browser's Global Privacy Control signal (recorded by the
+    /// server; the widget reads it from a receipt).
+    Gpc,
 }
 
 impl Method {
@@ -30,6 +33,7 @@ impl Method {
             Method::AcceptAll => "accept_all",
             Method::RejectAll => "reject_all",
             Method::Custom => "custom",
+            Method::Gpc => "gpc",
         }
     }
 
@@ -38,6 +42,7 @@ impl Method {
             Method::AcceptAll => "a",
             Method::RejectAll => "r",
             Method::Custom => "c",
+            Method::Gpc => "g",
         }
     }
 
@@ -46,6 +51,7 @@ impl Method {
             "a" => Some(Method::AcceptAll),
             "r" => Some(Method::RejectAll),
             "c" => Some(Method::Custom),
+            "g" => Some(Method::Gpc),
             _ => None,
         }
     }
@@ -102,8 +108,19 @@ impl Choices {
     }
 }
 
-/// What the cookie holds: the server's receipt (or, until the server has
-/// answered, the local choice marked pending).
+/// After this many failed sends a choice the server never acknowledged is
+/// given up: the visitor is asked again on their next page view.
+pub const GIVE_UP: u8 = 12;
+
+/// The pause before resending an unacknowledged choice on a later page
+/// view doubles from this with every failed send (30 s, 1 min, 2 min, ...
+/// about 17 hours before the last), so an unreachable server is not asked
+/// on every page view.
+const RETRY_BASE_MS: u64 = 30_000;
+
+/// What the cookie holds: the server's record of the consent, in the form
+/// the server wrote (`crumb_schema::cookie`), or, until the server has
+/// acknowledged it, the visitor's choice marked pending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     /// Empty until the server has issued one.
@@ -115,8 +132,9 @@ pub struct Stored {
     pub cats: u8,
     /// Ids of the allowed services, joined by `.` (their cookie form).
     pub services: String,
-    /// The server has not acknowledged this choice yet.
-    pub pending: bool,
+    /// 0: the server recorded this choice. From 1: it has not acknowledged
+    /// it yet, after `pending - 1` failed sends.
+    pub pending: u8,
 }
 
 /// The cookie value's field separator, as a byte (for reading) and as
@@ -242,7 +260,7 @@ impl Stored {
         s.push_str(SEP_STR);
         s.push_str(&self.services);
         s.push_str(SEP_STR);
-        s.push_str(if self.pending { "1" } else { "0" });
+        push_u64(&mut s, u64::from(self.pending));
         s
     }
 
@@ -264,11 +282,7 @@ impl Stored {
         if !(services.is_empty() || split(services, b'.').all(is_slug)) {
             return None;
         }
-        let pending = match f.next()? {
-            "1" => true,
-            "0" => false,
-            _ => return None,
-        };
+        let pending = u8::try_from(parse_u64(f.next()?)?).ok()?;
         if f.next().is_some() {
             return None;
         }
@@ -288,21 +302,41 @@ impl Stored {
         split(&self.services, b'.').any(|s| s == id)
     }
 
-    /// Whether this choice still counts: same policy revision and not yet
-    /// expired (valid strictly before `expires_ms`, like the server).
-    pub fn is_valid(&self, revision: u32, now_ms: u64) -> bool {
-        self.revision == revision && now_ms < self.expires_ms
+    /// Whether the two hold the same choice (the server may list the
+    /// services in another order).
+    pub fn same_choice(&self, other: &Stored) -> bool {
+        let within = |a: &Stored, b: &Stored| split(&a.services, b'.').all(|s| b.allows_service(s));
+        self.method == other.method
+            && self.cats == other.cats
+            && within(self, other)
+            && within(other, self)
+    }
+
+    /// A choice the server has not acknowledged, and that is still worth
+    /// sending.
+    pub fn unsent(&self) -> bool {
+        (1..GIVE_UP).contains(&self.pending)
+    }
+
+    /// Whether an unacknowledged choice is due to be sent again on a new
+    /// page view, given when it was made: at once after no failure, then
+    /// after a pause that doubles with each failed send.
+    pub fn due(&self, now_ms: u64) -> bool {
+        let failed = u32::from(self.pending.saturating_sub(1));
+        let wait = RETRY_BASE_MS * ((1u64 << failed.min(GIVE_UP.into())) - 1);
+        self.unsent() && now_ms >= self.given_ms.saturating_add(wait)
     }
 }
 
-/// `{"necessary":true,...}` for the four categories.
-fn push_categories(out: &mut String, cats: u8) {
+/// `{"necessary":true,...}` for the site's categories (by index): a site
+/// with two categories hears of two, nothing else.
+fn push_categories(out: &mut String, cats: u8, site: impl Iterator<Item = usize>) {
     out.push_str("{");
-    for (i, key) in CATEGORY_KEYS.iter().enumerate() {
-        if i > 0 {
+    for (n, i) in site.enumerate() {
+        if n > 0 {
             out.push_str(",");
         }
-        push_key(out, key);
+        push_key(out, category_key(i));
         out.push_str(if i == NECESSARY || cats & (1 << i) != 0 {
             "true"
         } else {
@@ -356,6 +390,7 @@ pub struct RequestParts<'a> {
 pub fn request_json<'a>(
     p: &RequestParts<'_>,
     choices: &Choices,
+    categories: impl Iterator<Item = usize>,
     service_ids: impl Iterator<Item = &'a str>,
 ) -> String {
     let mut s = String::with_capacity(256);
@@ -378,7 +413,7 @@ pub fn request_json<'a>(
         s.push_str(",");
     }
     push_key(&mut s, "categories");
-    push_categories(&mut s, choices.cats);
+    push_categories(&mut s, choices.cats, categories);
     s.push_str(",");
     push_key(&mut s, "services");
     push_services(
@@ -428,7 +463,7 @@ mod tests {
             method: Method::Custom,
             cats: 0b0101,
             services: "hotjar.google-analytics".into(),
-            pending: false,
+            pending: 0,
         }
     }
 
@@ -443,7 +478,7 @@ mod tests {
         assert_eq!(Stored::decode(&text), Some(s));
         let pending = Stored {
             consent_id: String::new(),
-            pending: true,
+            pending: 3,
             services: String::new(),
             ..stored()
         };
@@ -462,17 +497,65 @@ mod tests {
             "1~id~1~1~1~c~999~~0",
             "1~id~1~1~1~c~1~hotjar..vwo~0",
             "1~id~1~1~1~c~1~Hotjar~0",
+            "1~id~1~1~1~c~1~~x",
+            "1~id~1~1~1~c~1~~256",
         ] {
             assert_eq!(Stored::decode(bad), None, "{bad}");
         }
     }
 
     #[test]
-    fn validity_needs_same_revision_and_time_before_expiry() {
-        let s = stored();
-        assert!(s.is_valid(3, s.expires_ms - 1));
-        assert!(!s.is_valid(3, s.expires_ms));
-        assert!(!s.is_valid(4, s.expires_ms - 1));
+    fn reads_the_cookie_the_server_writes() {
+        // `crumb_schema::cookie::value` for a Global Privacy Control choice.
+        let site: crumb_schema::SiteConfig =
+            serde_json::from_str(include_str!("../../examples/demo-site.json")).unwrap();
+        let mut choices = crumb_schema::Choices::necessary_only(&site);
+        choices
+            .categories
+            .insert(crumb_schema::Category::Analytics, true);
+        for s in ["hotjar", "google-analytics"] {
+            choices
+                .services
+                .insert(crumb_schema::ServiceId::parse(s).unwrap(), true);
+        }
+        let text = crumb_schema::cookie::value(
+            &crumb_schema::ConsentId::parse("f308a03b-50bb-4cb0-91b3-f21e779e3794").unwrap(),
+            crumb_schema::PolicyRevision::parse(3).unwrap(),
+            time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+            time::OffsetDateTime::from_unix_timestamp(1_763_000_000).unwrap(),
+            crumb_schema::Method::Gpc,
+            &choices,
+        );
+        let read = Stored::decode(&text).unwrap();
+        assert_eq!(
+            read,
+            Stored {
+                method: Method::Gpc,
+                services: "google-analytics.hotjar".into(),
+                ..stored()
+            }
+        );
+        // Same choice, whatever the order of the services.
+        assert!(read.same_choice(&Stored {
+            method: Method::Gpc,
+            ..stored()
+        }));
+        assert!(!read.same_choice(&stored()));
+    }
+
+    #[test]
+    fn unacknowledged_choices_are_resent_with_growing_pauses_then_given_up() {
+        let at = |pending| Stored {
+            pending,
+            ..stored()
+        };
+        let t = stored().given_ms;
+        assert!(!at(0).due(t), "a recorded choice is not sent");
+        assert!(at(1).due(t), "a new choice is sent at once");
+        assert!(!at(2).due(t + 29_999) && at(2).due(t + 30_000));
+        assert!(!at(3).due(t + 89_999) && at(3).due(t + 90_000));
+        assert!(at(GIVE_UP - 1).unsent() && !at(GIVE_UP).unsent());
+        assert!(!at(GIVE_UP).due(u64::MAX));
     }
 
     #[test]
@@ -490,8 +573,13 @@ mod tests {
             dates: None,
         };
         assert_eq!(
-            request_json(&parts, &choices, ["hotjar", "vwo"].into_iter()),
+            request_json(&parts, &choices, 0..4, ["hotjar", "vwo"].into_iter()),
             r#"{"revision":2,"language":"nl","text_hash":"ab","method":"custom","categories":{"necessary":true,"functional":false,"analytics":true,"marketing":false},"services":{"hotjar":true,"vwo":false}}"#
+        );
+        // A site with two categories hears only of those.
+        assert_eq!(
+            request_json(&parts, &choices, [0, 2].into_iter(), ["hotjar"].into_iter()),
+            r#"{"revision":2,"language":"nl","text_hash":"ab","method":"custom","categories":{"necessary":true,"analytics":true},"services":{"hotjar":true}}"#
         );
     }
 

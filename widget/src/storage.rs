@@ -25,14 +25,25 @@ pub fn read(doc: &Document) -> Option<Stored> {
     Stored::decode(value)
 }
 
-/// Writes the cookie so it lives exactly until the consent expires.
-pub fn write(doc: &Document, stored: &Stored, now_ms: u64, secure: bool) {
+/// The longest a browser keeps a cookie (RFC 6265bis: 400 days, in
+/// seconds); a two-year consent's cookie is refreshed on confirmed visits.
+const MAX_AGE_CAP_S: u64 = 400 * 86_400;
+
+/// Writes the cookie for the time the consent has left, at most the 400
+/// days browsers allow. `domain` (the site's `cookie_domain`) shares it
+/// with the other hosts of the site; empty keeps it on the page's host.
+pub fn write(doc: &Document, stored: &Stored, now_ms: u64, secure: bool, domain: &str) {
     let mut c = String::with_capacity(160);
     c.push_str(NAME);
     c.push_str("=");
     c.push_str(&stored.encode());
     c.push_str("; Path=/; SameSite=Lax; Max-Age=");
-    push_u64(&mut c, stored.expires_ms.saturating_sub(now_ms) / 1000);
+    let left_s = stored.expires_ms.saturating_sub(now_ms) / 1000;
+    push_u64(&mut c, left_s.min(MAX_AGE_CAP_S));
+    if !domain.is_empty() {
+        c.push_str("; Domain=");
+        c.push_str(domain);
+    }
     if secure {
         c.push_str("; Secure");
     }

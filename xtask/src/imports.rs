@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 const MODULE: &str = "./crumb_widget_bg.js";
 /// Exports that keep their names: the memory and the widget's API, which
 /// crumb.js calls by name (`widget/src/api.rs`).
-const KEEP: &[&str] = &["memory", "start", "json", "on", "answer"];
+const KEEP: &[&str] = &["memory", "start", "text", "on", "answer"];
 
 fn read_leb(bytes: &[u8], pos: &mut usize) -> anyhow::Result<u64> {
     let mut value = 0u64;

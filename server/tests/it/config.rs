@@ -148,7 +148,7 @@ fn widget_config_is_one_language_in_the_compact_form() {
     assert_eq!(nl.status, 200);
     assert_eq!(nl.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(nl.header("cache-control"), Some("no-cache"));
-    assert_eq!(field(&nl.body, 0), "1");
+    assert_eq!(field(&nl.body, 0), "2", "layout version");
     assert_eq!(field(&nl.body, 1), "1", "revision");
     assert_eq!(field(&nl.body, 3), "nl");
     assert_eq!(field(&nl.body, 4), app.text_hash("nl"));

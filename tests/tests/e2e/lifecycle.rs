@@ -4,16 +4,7 @@ use crumb_e2e::{Browser, Site};
 use serde_json::json;
 use time::Duration;
 
-use crate::{banner_visible, open, settle};
-
-/// Accepts everything on a fresh visit and waits for the receipt.
-fn accept_all(site: &Site, browser: &Browser) -> serde_json::Value {
-    open(site, browser, "/");
-    browser.click(".crumb-banner [data-a=accept]");
-    let record = site.wait_for_records(1)[0].clone();
-    browser.wait("document.cookie.includes('~0')");
-    record
-}
+use crate::{accept_all, banner_visible, open, settle};
 
 #[test]
 fn two_years_later_the_banner_is_back() {

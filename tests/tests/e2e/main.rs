@@ -8,6 +8,7 @@ mod first_visit;
 mod lifecycle;
 mod owner;
 mod screenshots;
+mod server_decides;
 
 use crumb_e2e::{Browser, Site};
 
@@ -15,6 +16,16 @@ use crumb_e2e::{Browser, Site};
 pub fn open(site: &Site, browser: &Browser, path: &str) {
     browser.goto(&site.url(path));
     browser.wait("document.querySelector('.crumb-banner, .crumb-reopen')");
+}
+
+/// Accepts everything on a fresh visit and waits until the server's
+/// record is in the cookie; returns the record.
+pub fn accept_all(site: &Site, browser: &Browser) -> serde_json::Value {
+    open(site, browser, "/");
+    browser.click(".crumb-banner [data-a=accept]");
+    let record = site.wait_for_records(1)[0].clone();
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    record
 }
 
 pub fn banner_visible(browser: &Browser) -> bool {

@@ -1,0 +1,397 @@
+//! The server decides whether a consent counts; the `crumb_consent` cookie
+//! is only the browser's cache of it: forged or edited cookies release
+//! nothing, the server's clock rules expiry, every confirmed visit pushes
+//! the cookie's expiry out (at most 400 days), tabs follow each other, and
+//! without the server only strictly necessary runs.
+
+use crumb_e2e::{Browser, Site};
+use serde_json::{Value, json};
+use time::Duration;
+
+use crate::{accept_all, banner_visible, open, ran};
+
+const DAY_S: f64 = 86_400.0;
+
+/// The `crumb_consent` cookie as WebDriver reports it.
+fn consent_cookie(browser: &Browser) -> Value {
+    browser
+        .cookies()
+        .into_iter()
+        .find(|c| c["name"] == "crumb_consent")
+        .expect("a crumb_consent cookie")
+}
+
+fn now_s() -> f64 {
+    time::OffsetDateTime::now_utc().unix_timestamp() as f64
+}
+
+/// Shifts the page's clock (`Date.now`) by `by` on every page from now on.
+fn shift_page_clock(browser: &Browser, by: Duration) {
+    browser.before_every_page(&format!(
+        "{{ const shift = {}; const now = Date.now; Date.now = () => now.call(Date) + shift; }}",
+        by.whole_milliseconds()
+    ));
+}
+
+/// Counts the page's own writes of `crumb_consent` through
+/// `document.cookie` (in `window.__scriptWrites`), on every page.
+fn count_script_cookie_writes(browser: &Browser) {
+    browser.before_every_page(
+        "{ const d = Object.getOwnPropertyDescriptor(Document.prototype, 'cookie');
+           window.__scriptWrites = 0;
+           Object.defineProperty(document, 'cookie', {
+             get() { return d.get.call(document); },
+             set(v) { if (v.startsWith('crumb_consent=')) window.__scriptWrites++; d.set.call(document, v); },
+           }); }",
+    );
+}
+
+#[test]
+fn the_cookie_lives_at_most_400_days_and_each_visit_pushes_it_out() {
+    // Arrange: a choice, then the cookie aged to one day left (as if it
+    // had been written long ago).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    accept_all(&site, &browser);
+    let first = consent_cookie(&browser)["expiry"].as_f64().unwrap();
+    assert!(
+        first <= now_s() + 400.0 * DAY_S + 5.0,
+        "the cookie's expiry {first} is more than 400 days away"
+    );
+    assert!(first >= now_s() + 399.0 * DAY_S, "{first}");
+    browser.js(
+        "const v = document.cookie.match(/crumb_consent=([^;]*)/)[1];
+         document.cookie = 'crumb_consent=' + v + '; Path=/; SameSite=Lax; Max-Age=86400';",
+    );
+    let aged = consent_cookie(&browser)["expiry"].as_f64().unwrap();
+    assert!(aged < now_s() + 2.0 * DAY_S);
+
+    // Act: a visit one day later (server and page clocks moved).
+    site.clock.advance(Duration::days(1));
+    shift_page_clock(&browser, Duration::days(1));
+    open(&site, &browser, "/");
+    browser.wait("window.crumb.consent() !== null");
+
+    // Assert: the visit pushed the expiry out again, still within 400 days.
+    let refreshed = consent_cookie(&browser)["expiry"].as_f64().unwrap();
+    assert!(
+        refreshed > aged && refreshed >= first,
+        "{refreshed} vs {aged}"
+    );
+    assert!(refreshed <= now_s() + 400.0 * DAY_S + 5.0, "{refreshed}");
+    assert!(!banner_visible(&browser));
+}
+
+#[test]
+fn a_forged_cookie_releases_nothing() {
+    // Arrange: a cookie the server never issued, granting everything for
+    // ten years.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    browser.js(&format!(
+        "document.cookie = 'crumb_consent=1~0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f~1~{now}~{}~a~15~google-analytics.hotjar.piwik-pro.vwo.meta-pixel.reddit-pixel.youtube~0; Path=/; Max-Age=315360000';",
+        now + 10 * 365 * 86_400_000
+    ));
+    browser.requests();
+
+    // Act
+    open(&site, &browser, "/");
+
+    // Assert
+    assert!(banner_visible(&browser));
+    assert_eq!(
+        ran(&browser),
+        json!({"ga": false, "hotjar": false, "piwik": false, "vwo": false, "meta": false, "reddit": false})
+    );
+    assert_eq!(browser.js("return window.crumb.consent()"), Value::Null);
+    let vendors = Browser::vendor_requests(&browser.requests());
+    assert!(vendors.is_empty(), "{vendors:?}");
+    assert!(site.records().is_empty());
+}
+
+#[test]
+fn an_edited_cookie_grants_nothing_the_record_refused() {
+    // Arrange: a recorded "reject all", then the cookie edited to grant
+    // every category and service.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=reject]");
+    site.wait_for_records(1);
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    browser.js(
+        "const v = document.cookie.match(/crumb_consent=([^;]*)/)[1].split('~');
+         v[5] = 'a'; v[6] = '15'; v[7] = 'google-analytics.hotjar.vwo.meta-pixel.reddit-pixel.youtube';
+         document.cookie = 'crumb_consent=' + v.join('~') + '; Path=/; Max-Age=86400';",
+    );
+    browser.requests();
+
+    // Act
+    open(&site, &browser, "/");
+    browser.wait("window.crumb.consent() !== null");
+
+    // Assert: the server's record decides.
+    assert!(!banner_visible(&browser));
+    let consent = browser.js("return window.crumb.consent()");
+    assert_eq!(consent["method"], "reject_all");
+    assert_eq!(consent["categories"]["marketing"], false);
+    assert_eq!(
+        ran(&browser),
+        json!({"ga": false, "hotjar": false, "piwik": false, "vwo": false, "meta": false, "reddit": false})
+    );
+    let vendors = Browser::vendor_requests(&browser.requests());
+    assert!(vendors.is_empty(), "{vendors:?}");
+    // And the cookie holds the record again.
+    let value = consent_cookie(&browser)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(value.contains("~r~1~~0"), "{value}");
+}
+
+#[test]
+fn the_server_clock_decides_expiry() {
+    // Arrange
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    accept_all(&site, &browser);
+    let cookie = consent_cookie(&browser)["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let expires_ms: u64 = cookie.split('~').nth(4).unwrap().parse().unwrap();
+
+    // Act: the server lives two years and a day later; the page does not,
+    // so by the cookie's own expiry field the consent still counts.
+    site.clock.advance(Duration::days(731));
+    open(&site, &browser, "/");
+
+    // Assert
+    let page_now = browser.js("return Date.now()").as_u64().unwrap();
+    assert!(page_now < expires_ms, "the cookie alone would still count");
+    assert!(banner_visible(&browser));
+    assert_eq!(ran(&browser)["ga"], false);
+    assert_eq!(browser.js("return window.crumb.consent()"), Value::Null);
+}
+
+#[test]
+fn same_origin_crumb_sets_the_cookie_from_the_server() {
+    // Arrange: the demo serves pages and Crumb from one origin.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    count_script_cookie_writes(&browser);
+    open(&site, &browser, "/");
+    browser.responses();
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+    site.wait_for_records(1);
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    let posted = browser.responses();
+    open(&site, &browser, "/");
+    browser.wait("window.crumb.consent() !== null");
+    let checked = browser.responses();
+
+    // Assert: both answers set the cookie, for at most 400 days.
+    for (what, responses, path) in [
+        ("consent POST", posted, "/v1/sites/demo/consents"),
+        ("visit check", checked, "/v1/sites/demo/consents/"),
+    ] {
+        let (_, headers) = responses
+            .iter()
+            .find(|(url, h)| url.contains(path) && h.iter().any(|(n, _)| n == "set-cookie"))
+            .unwrap_or_else(|| panic!("the {what} set no cookie: {responses:?}"));
+        let set = &headers.iter().find(|(n, _)| n == "set-cookie").unwrap().1;
+        assert!(set.starts_with("crumb_consent=1~"), "{set}");
+        let max_age: u64 = set
+            .split("Max-Age=")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(max_age <= 400 * 86_400, "{what}: {set}");
+    }
+    assert!(!banner_visible(&browser));
+    assert_eq!(ran(&browser)["meta"], true);
+    // After the first page's pending write, only the server wrote it.
+    assert_eq!(browser.js("return window.__scriptWrites"), json!(0));
+}
+
+#[test]
+fn a_choice_in_one_tab_reaches_the_other_within_a_second() {
+    // Arrange: two tabs of the shop, both asking.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    let a = browser.tab();
+    let b = browser.new_tab();
+    browser.switch_to(&b);
+    open(&site, &browser, "/");
+    assert!(banner_visible(&browser));
+    browser.js(
+        "window.__changes = [];
+         document.addEventListener('crumb:change', e => window.__changes.push([Date.now(), e.detail]));",
+    );
+
+    // Act 1: accept in tab A; tab B's banner closes.
+    browser.switch_to(&a);
+    browser.click(".crumb-banner [data-a=accept]");
+    site.wait_for_records(1);
+    browser.switch_to(&b);
+    browser.wait("window.__changes.length > 0 && !document.querySelector('.crumb-banner')");
+    assert_eq!(
+        browser.js("return window.crumb.consent().categories.marketing"),
+        json!(true)
+    );
+
+    // Act 2: withdraw marketing in tab A.
+    browser.switch_to(&a);
+    browser.click("footer [data-crumb-open]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=marketing]");
+    let saved_at =
+        browser.js("document.querySelector('dialog [data-a=save]').click(); return Date.now();");
+
+    // Assert: tab B follows within a second...
+    browser.switch_to(&b);
+    browser.wait("window.crumb.consent().categories.marketing === false");
+    let changes = browser.js("return window.__changes");
+    let last = changes.as_array().unwrap().last().unwrap().clone();
+    let delay = last[0].as_f64().unwrap() - saved_at.as_f64().unwrap();
+    assert!(delay < 1000.0, "tab B heard of it after {delay} ms");
+    assert_eq!(last[1]["categories"]["marketing"], false);
+    // ...and releases no marketing script added afterwards. (The analytics
+    // one added with it runs, so the gate has looked at both.)
+    browser.js(
+        "for (const [cat, flag] of [['marketing', '__lateMarketing'], ['analytics', '__lateAnalytics']]) {
+           const s = document.createElement('script');
+           s.type = 'text/plain';
+           s.dataset.category = cat;
+           s.textContent = 'window.' + flag + ' = true;';
+           document.body.append(s);
+         }",
+    );
+    browser.wait("window.__lateAnalytics === true");
+    assert_eq!(browser.js("return !!window.__lateMarketing"), json!(false));
+    let records = site.wait_for_records(2);
+    assert_eq!(records[1]["categories_denied"], json!(["marketing"]));
+}
+
+#[test]
+fn error_answers_are_readable_from_another_origin() {
+    // Arrange: a page on http://localhost:PORT calling Crumb's API on
+    // http://127.0.0.1:PORT, an allowed origin.
+    let site = Site::start();
+    let port = site.base.rsplit(':').next().unwrap().to_owned();
+    let page_origin = format!("http://localhost:{port}");
+    let mut config = site.config();
+    config.allowed_origins.push(page_origin.clone());
+    site.put_config(&config);
+    let browser = Browser::new(1280, 800);
+    browser.goto(&format!("{page_origin}/cookie-policy.html"));
+
+    // Act
+    browser.js(&format!(
+        "const api = '{}/v1/sites/demo';
+         const post = (body) => fetch(api + '/consents', {{method: 'POST', body,
+           headers: {{'content-type': 'application/json'}}}});
+         const read = (r) => r.json().then((j) => [r.status, j.error]);
+         window.__answers = null;
+         Promise.all([
+           post('{{'),
+           fetch(api + '/consents/00000000-0000-4000-8000-000000000000'),
+           post(JSON.stringify({{revision: 99, language: 'en', text_hash: '0'.repeat(64),
+             method: 'reject_all', categories: {{}}}})),
+         ].map((p) => p.then(read))).then((a) => window.__answers = a, (e) => window.__answers = String(e));",
+        site.base
+    ));
+    browser.wait("window.__answers !== null");
+
+    // Assert: the page read every status and error code.
+    assert_eq!(
+        browser.js("return window.__answers"),
+        json!([
+            [400, "invalid_body"],
+            [404, "unknown_consent"],
+            [409, "outdated_revision"]
+        ])
+    );
+}
+
+#[test]
+fn an_unknown_consent_id_leads_to_a_new_consent() {
+    // Arrange: a choice not yet acknowledged, for a consent id the server
+    // does not know (say, its database was reset).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let unknown = "0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f";
+    browser.js(&format!(
+        "document.cookie = 'crumb_consent=1~{unknown}~1~{now}~{}~r~1~~1; Path=/; Max-Age=86400';",
+        now + 86_400_000
+    ));
+
+    // Act: the next page view sends it; the server answers unknown_consent.
+    open(&site, &browser, "/");
+
+    // Assert: it is recorded as a new consent.
+    let records = site.wait_for_records(1);
+    assert_eq!(records[0]["event"], "given");
+    assert_eq!(records[0]["method"], "reject_all");
+    assert_ne!(records[0]["consent_id"], unknown);
+    browser.wait("window.crumb.consent() !== null");
+    assert_eq!(
+        browser.js("return window.crumb.consent().consent_id"),
+        records[0]["consent_id"]
+    );
+}
+
+#[test]
+fn without_the_server_only_strictly_necessary_runs() {
+    // Arrange: everything accepted and recorded; then Crumb's consent API
+    // cannot be reached (pages and config still load).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    accept_all(&site, &browser);
+    browser.block_urls(&["*/consents*"]);
+    browser.requests();
+
+    // Act
+    open(&site, &browser, "/");
+
+    // Assert: the documented rule. The cookie alone releases nothing, the
+    // visitor (who chose before) is not asked again, the dialog is at hand.
+    assert!(!banner_visible(&browser));
+    assert!(
+        browser
+            .js("return !!document.querySelector('.crumb-reopen')")
+            .as_bool()
+            .unwrap()
+    );
+    assert_eq!(
+        ran(&browser),
+        json!({"ga": false, "hotjar": false, "piwik": false, "vwo": false, "meta": false, "reddit": false})
+    );
+    assert_eq!(browser.js("return window.crumb.consent()"), Value::Null);
+    assert!(Browser::vendor_requests(&browser.requests()).is_empty());
+
+    // A choice made meanwhile counts on the page at once and is recorded
+    // once the server is back (resent after a pause).
+    browser.click(".crumb-reopen");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=analytics]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("typeof window.hj === 'function'");
+    assert_eq!(ran(&browser)["meta"], false);
+    browser.block_urls(&[]);
+    let records = site.wait_for_records(2);
+    assert_eq!(records[1]["event"], "updated");
+    assert_eq!(
+        records[1]["categories_denied"],
+        json!(["functional", "marketing"])
+    );
+}
