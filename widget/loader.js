@@ -52,11 +52,12 @@ Promise.all([
   const consent = () => JSON.parse(h.text(TEXT_SITE) || 'null');
   // The site's other open tabs hear of every choice made here.
   const tabs = w.BroadcastChannel && new BroadcastChannel('crumb ' + api);
-  let pause = 1e3;
+  let pause = 1e3, reloads = 0;
   const go = (f) => {
     if (f & ANNOUNCE) d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
     if (f & SHARE && tabs) tabs.postMessage(h.text(TEXT_COOKIE));
-    if (f & RELOAD) config(true).then((t) => begin(t, none()));
+    // Once per page: the fresh config comes from the server itself.
+    if (f & RELOAD && !reloads++) config(true).then((t) => begin(t, visit));
     if (f & RETRY) setTimeout(() => go(SEND), pause *= 2);
     const body = f & SEND && h.text(TEXT_REQUEST);
     if (body) {

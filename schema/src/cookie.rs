@@ -14,12 +14,14 @@
 //! ```
 //!
 //! `categories` is a bit set (bit i is [`Category::ALL`]\[i\]), the services
-//! are the allowed ones, `pending` is 0 for a consent the server recorded
-//! (the widget counts send attempts there for a choice it has not).
+//! are the allowed ones in the site's order (the order the widget writes
+//! them in, so the two compare as text), `pending` is 0 for a consent the
+//! server recorded (the widget counts send attempts there for a choice it
+//! has not).
 
 use time::{Duration, OffsetDateTime};
 
-use crate::{Category, Choices, ConsentId, Method, PolicyRevision};
+use crate::{Category, Choices, ConsentId, Method, PolicyRevision, SiteConfig};
 
 /// The cookie's name, on the page's host (or the site's `cookie_domain`).
 pub const NAME: &str = "crumb_consent";
@@ -39,7 +41,7 @@ fn letter(method: Method) -> char {
     }
 }
 
-/// The cookie value for a consent the server recorded.
+/// The cookie value for a consent the server recorded, for `site`.
 pub fn value(
     consent_id: &ConsentId,
     revision: PolicyRevision,
@@ -47,6 +49,7 @@ pub fn value(
     expires_at: OffsetDateTime,
     method: Method,
     choices: &Choices,
+    site: &SiteConfig,
 ) -> String {
     let ms = |t: OffsetDateTime| (t.unix_timestamp_nanos() / 1_000_000).max(0);
     let categories: u8 = Category::ALL
@@ -55,8 +58,12 @@ pub fn value(
         .filter(|(_, c)| choices.allows(**c))
         .map(|(i, _)| 1u8 << i)
         .sum();
-    let (allowed, _) = choices.split_services();
-    let services: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
+    let services: Vec<&str> = site
+        .services
+        .iter()
+        .filter(|s| choices.services.get(&s.id).copied().unwrap_or(false))
+        .map(|s| s.id.as_str())
+        .collect();
     format!(
         "1~{consent_id}~{revision}~{given}~{expires}~{method}~{categories}~{services}~0",
         revision = revision.get(),
@@ -81,9 +88,19 @@ mod tests {
 
     use super::*;
     use crate::ServiceId;
+    use crate::config::tests::site;
 
     #[test]
-    fn the_value_lists_what_the_record_allows() {
+    fn the_value_lists_what_the_record_allows_in_the_sites_order() {
+        let mut s = serde_json::to_value(site(&["en"])).unwrap();
+        s["services"] = ["meta-pixel", "hotjar", "google-analytics"]
+            .iter()
+            .map(|id| {
+                serde_json::json!({"id": id, "name": id, "provider": "P", "category": "analytics",
+                    "privacy_policy_url": "https://p.example", "cookies": []})
+            })
+            .collect();
+        let s: SiteConfig = serde_json::from_value(s).unwrap();
         let choices = Choices {
             categories: BTreeMap::from([
                 (Category::Necessary, true),
@@ -104,10 +121,11 @@ mod tests {
             datetime!(2025-11-14 22:13:20 UTC),
             Method::Custom,
             &choices,
+            &s,
         );
         assert_eq!(
             v,
-            "1~f308a03b-50bb-4cb0-91b3-f21e779e3794~3~1700000000000~1763158400000~c~5~google-analytics.hotjar~0"
+            "1~f308a03b-50bb-4cb0-91b3-f21e779e3794~3~1700000000000~1763158400000~c~5~hotjar.google-analytics~0"
         );
     }
 

@@ -302,21 +302,23 @@ impl App {
     /// error code. `server_set`: the server set the cookie itself.
     /// (crumb.js passes status 0 when the cookie names no consent.)
     pub fn on_visit(&self, status: u16, text: &str, server_set: bool) -> u8 {
-        let Some(local) = self.stored.rd().clone() else {
+        let Some(local) = self.stored.wr().take() else {
             // First visit.
             self.show_banner();
             return 0;
         };
         if local.pending > 0 {
             // A choice the server never acknowledged: it counts once the
-            // server records it, and is sent again when due.
-            // (Should its consent id be gone, the server answers the send
-            // with `unknown_consent`, and it becomes a new consent.)
+            // server records it, and is sent again when due. (Should its
+            // consent id be gone, the server answers the send with
+            // `unknown_consent`, and it becomes a new consent.)
             if local.revision != self.cfg.revision || !local.unsent() {
                 return self.ask_again(local.consent_id);
             }
+            let due = local.due(now_ms());
+            *self.stored.wr() = Some(local);
             self.show_reopen();
-            return if local.due(now_ms()) { SEND } else { 0 };
+            return if due { SEND } else { 0 };
         }
         match status {
             200 => match Stored::decode(text).filter(|s| s.consent_id == local.consent_id) {
@@ -332,6 +334,7 @@ impl App {
                 // The site's policy changed, and this page's config does not
                 // know it yet: fetch it afresh before asking.
                 None if text == "outdated_revision" && local.revision == self.cfg.revision => {
+                    *self.stored.wr() = Some(local);
                     RELOAD
                 }
                 None if text == "withdrawn" => self.ask_again(String::new()),
@@ -342,6 +345,7 @@ impl App {
             // never releases anything), and the visitor, who has chosen
             // before, is not asked again; they can reopen the dialog.
             0 | 500.. => {
+                *self.stored.wr() = Some(local);
                 self.show_reopen();
                 0
             }

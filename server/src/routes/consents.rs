@@ -137,7 +137,7 @@ fn user_agent(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-fn receipt(record: &Record) -> Result<Receipt, StoreError> {
+fn receipt(record: &Record, site: &SiteConfig) -> Result<Receipt, StoreError> {
     let corrupt = |e: time::error::Parse| StoreError::Corrupt(e.to_string());
     let b = &record.body;
     let given_at = timefmt::parse(&b.event_time).map_err(corrupt)?;
@@ -151,6 +151,7 @@ fn receipt(record: &Record) -> Result<Receipt, StoreError> {
             expires_at,
             b.method,
             &choices,
+            site,
         ),
         consent_id: b.consent_id.clone(),
         event: b.event,
@@ -224,7 +225,6 @@ pub async fn record(
     body: web::Json<ConsentRequest>,
 ) -> Result<HttpResponse, ConsentError> {
     let site = site_for(&state, &req, &path).await?;
-    let site_again = site.clone();
     let body = body.into_inner();
     if body.revision != site.revision {
         return Err(ConsentError::OutdatedRevision {
@@ -248,11 +248,11 @@ pub async fn record(
     };
     match state
         .writer
-        .append(draft(&state, &req, site, action))
+        .append(draft(&state, &req, site.clone(), action))
         .await?
     {
         Ok(record) => {
-            let r = receipt(&record)?;
+            let r = receipt(&record, &site)?;
             let set = ConsentCookie {
                 value: &r.cookie,
                 expires_at: r.expires_at,
@@ -261,7 +261,7 @@ pub async fn record(
             Ok(reply(
                 HttpResponse::Created(),
                 &r,
-                Some((&req, &site_again, set, now)),
+                Some((&req, &site, set, now)),
             ))
         }
         Err(AppendError::UnknownConsent | AppendError::AlreadyWithdrawn) => Err(
@@ -284,7 +284,7 @@ pub async fn lookup(
         .await?
         .filter(|r| r.body.site_id == site.id)
         .ok_or_else(|| ConsentError::NotFound(id.clone()))?;
-    let r = receipt(&latest)?;
+    let r = receipt(&latest, &site)?;
     let now = state.clock.now();
     let consent_state =
         crumb_schema::rules::state(r.event, r.expires_at, r.revision, site.revision, now);
@@ -329,10 +329,14 @@ pub async fn withdraw(
     };
     match state
         .writer
-        .append(draft(&state, &req, site, action))
+        .append(draft(&state, &req, site.clone(), action))
         .await?
     {
-        Ok(record) => Ok(reply(HttpResponse::Created(), receipt(&record)?, None)),
+        Ok(record) => Ok(reply(
+            HttpResponse::Created(),
+            receipt(&record, &site)?,
+            None,
+        )),
         Err(AppendError::UnknownConsent) => Err(ConsentError::NotFound(id)),
         Err(AppendError::AlreadyWithdrawn) => Err(ConsentError::AlreadyWithdrawn(id)),
     }

@@ -182,3 +182,102 @@ fn an_embed_added_later_without_a_service_is_allowed_by_its_category() {
         json!(["necessary", "functional"])
     );
 }
+
+/// The demo site cut down to two categories (necessary and analytics),
+/// with a strictly necessary service listed first, as real cookie policies
+/// do.
+fn two_category_site(site: &Site) {
+    let mut config = serde_json::to_value(site.config()).unwrap();
+    config["categories"] = config["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["id"] == "necessary" || c["id"] == "analytics")
+        .cloned()
+        .collect();
+    let mut services: Vec<serde_json::Value> = config["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["category"] == "analytics")
+        .cloned()
+        .collect();
+    services.insert(
+        0,
+        json!({"id": "session", "name": "Session", "provider": "Demo shop", "category": "necessary",
+            "privacy_policy_url": "https://shop.example/privacy",
+            "description": {"en": "Keeps your basket."},
+            "cookies": [{"name": "sid", "purpose": {"en": "Basket"}, "retention": {"en": "Session"}}]}),
+    );
+    config["services"] = json!(services);
+    site.put_config(&serde_json::from_value(config).unwrap());
+}
+
+#[test]
+fn a_two_category_site_with_a_necessary_service_records_every_choice() {
+    // Arrange
+    let site = Site::start();
+    two_category_site(&site);
+
+    // Act: reject all, accept all and a custom choice, each in a fresh
+    // browser.
+    for (n, how) in ["reject", "accept", "custom"].into_iter().enumerate() {
+        let browser = Browser::new(1280, 800);
+        open(&site, &browser, "/");
+        if how == "custom" {
+            browser.click(".crumb-banner [data-a=customize]");
+            browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+            browser.click("input[data-cat=analytics]");
+            browser.click("input[data-svc=hotjar]");
+            browser.click("dialog [data-a=save]");
+        } else {
+            browser.click(&format!(".crumb-banner [data-a={how}]"));
+        }
+        site.wait_for_records(n + 1);
+    }
+
+    // Assert: all three recorded, the necessary service granted in each,
+    // and only the site's two categories in the records.
+    let records = site.records();
+    let summary: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r["method"].clone(),
+                r["categories_granted"].clone(),
+                r["categories_denied"].clone(),
+                r["services_granted"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("session")),
+                r["services_denied"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                json!("reject_all"),
+                json!(["necessary"]),
+                json!(["analytics"]),
+                true,
+                json!(["google-analytics", "hotjar", "piwik-pro"])
+            ),
+            (
+                json!("accept_all"),
+                json!(["necessary", "analytics"]),
+                json!([]),
+                true,
+                json!([])
+            ),
+            (
+                json!("custom"),
+                json!(["necessary", "analytics"]),
+                json!([]),
+                true,
+                json!(["hotjar"])
+            ),
+        ]
+    );
+}
