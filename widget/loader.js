@@ -14,7 +14,7 @@
 const ANNOUNCE = 1, SEND = 2, RETRY = 4, RELOAD = 8, SHARE = 16;
 // Kinds of answer, and of text asked for:
 const VISIT = 0, RECORD = 1, TAB = 2;
-const TEXT_REQUEST = 0, TEXT_SITE = 1, TEXT_COOKIE = 2;
+const TEXT_REQUEST = 0, TEXT_SITE = 1;
 // The event kind of crumb.show():
 const SHOW = 7;
 
@@ -55,7 +55,8 @@ Promise.all([
   let pause = 1e3, reloads = 0;
   const go = (f) => {
     if (f & ANNOUNCE) d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
-    if (f & SHARE && tabs) tabs.postMessage(h.text(TEXT_COOKIE));
+    // The tabs share the cookie jar: the word that it changed is enough.
+    if (f & SHARE && tabs) tabs.postMessage(0);
     // Once per page: the fresh config comes from the server itself.
     if (f & RELOAD && !reloads++) config(true).then((t) => begin(t, visit));
     if (f & RETRY) setTimeout(() => go(SEND), pause *= 2);
@@ -76,7 +77,7 @@ Promise.all([
   w.crumb.show = show;
   w.crumb.consent = consent;
   if (!begin(text, visit)) return;
-  if (tabs) tabs.onmessage = (e) => go(h.answer(TAB, 200, e.data || '', true));
+  if (tabs) tabs.onmessage = () => go(h.answer(TAB, 200, '', true));
   // Capturing listeners on the document see every click, Esc (`cancel`)
   // and script `load`/`error`, including those that do not bubble.
   ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>

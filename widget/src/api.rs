@@ -25,15 +25,14 @@ const KIND_SHOW: u8 = 7;
 
 /// The answers crumb.js passes to [`answer`], by its `kind`: the visit
 /// check (`GET .../consents/{id}`), a consent request (`POST
-/// .../consents`), and another tab's new cookie value.
+/// .../consents`), and word from another tab that the cookie changed.
 const ANSWER_VISIT: u8 = 0;
 const ANSWER_RECORD: u8 = 1;
 const ANSWER_TAB: u8 = 2;
 
-/// What [`text`] returns, by its `what`: the consent request to send, the
-/// choice for site code, the cookie value for the other tabs.
+/// What [`text`] returns, by its `what`: the consent request to send, or
+/// the choice for site code.
 const TEXT_REQUEST: u8 = 0;
-const TEXT_SITE: u8 = 1;
 
 /// A string for JS, or `null`. Cheaper than returning `Option<String>`,
 /// which wasm-bindgen hands over through a shrunk copy.
@@ -83,15 +82,15 @@ pub fn start(config: &str, doc: Document, secure: bool, host: &str) -> bool {
 }
 
 /// Text for crumb.js, or `null`: the consent request to POST (while one is
-/// pending), the current choice as JSON for site code (`crumb.consent()`,
-/// once one counts), or the cookie value to share with the other tabs.
+/// pending), or the current choice as JSON for site code
+/// (`crumb.consent()`, once one counts).
 #[wasm_bindgen]
 pub fn text(what: u8) -> JsValue {
     let app = app();
-    js_string(match what {
-        TEXT_REQUEST => app.and_then(App::pending_request),
-        TEXT_SITE => app.and_then(App::consent_json),
-        _ => app.and_then(App::cookie_value),
+    js_string(if what == TEXT_REQUEST {
+        app.and_then(App::pending_request)
+    } else {
+        app.and_then(App::consent_json)
     })
 }
 
@@ -118,8 +117,8 @@ pub fn on(kind: u8, e: Event) -> u8 {
 
 /// An answer (see the `ANSWER_` constants): its HTTP status (0 when the
 /// request failed), its text (the consent's cookie value, else its state
-/// or error code; for another tab, the cookie value) and whether the
-/// server set the cookie itself (`Crumb-Cookie: set`).
+/// or error code) and whether the server set the cookie itself
+/// (`Crumb-Cookie: set`).
 #[wasm_bindgen]
 pub fn answer(kind: u8, status: u16, text: &str, server_set: bool) -> u8 {
     let Some(app) = app() else {
@@ -128,7 +127,7 @@ pub fn answer(kind: u8, status: u16, text: &str, server_set: bool) -> u8 {
     match kind {
         ANSWER_VISIT => app.on_visit(status, text, server_set),
         ANSWER_RECORD => app.on_record(status, text, server_set),
-        ANSWER_TAB => app.on_tab(text),
+        ANSWER_TAB => app.on_tab(),
         _ => 0,
     }
 }

@@ -35,7 +35,8 @@ pub const RETRY: u8 = 4;
 /// The page's config is older than the site's: fetch it afresh and start
 /// again:
 pub const RELOAD: u8 = 8;
-/// Tell the site's other tabs the new cookie value (`text(TEXT_COOKIE)`):
+/// Tell the site's other tabs that the cookie changed (they read it from the
+/// cookie jar they share with this one):
 pub const SHARE: u8 = 16;
 
 /// An average calendar month, for the cookie's lifetime until the server's
@@ -271,11 +272,6 @@ impl App {
             .then(|| self.choice_json(false))?
     }
 
-    /// The cookie's value, for the other tabs.
-    pub fn cookie_value(&self) -> Option<String> {
-        self.stored.rd().as_ref().map(Stored::encode)
-    }
-
     /// The stored choice as JSON, with its dates for site code
     /// (`for_site`) or without them for the server.
     fn choice_json(&self, for_site: bool) -> Option<String> {
@@ -420,11 +416,11 @@ impl App {
         flags
     }
 
-    /// Another tab of the site stored a choice (`text`, the cookie value it
-    /// wrote): this tab follows at once, so nothing is released here
-    /// against a choice withdrawn there. That tab does the sending.
-    pub fn on_tab(&self, text: &str) -> u8 {
-        let Some(theirs) = Stored::decode(text) else {
+    /// Another tab of the site stored a choice in the cookie both share:
+    /// this tab follows at once, so nothing is released here against a
+    /// choice withdrawn there. That tab does the sending.
+    pub fn on_tab(&self) -> u8 {
+        let Some(theirs) = storage::read(&self.doc) else {
             return 0;
         };
         *self.stored.wr() = Some(theirs);
