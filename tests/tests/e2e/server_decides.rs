@@ -21,6 +21,29 @@ fn consent_cookie(browser: &Browser) -> Value {
         .expect("a crumb_consent cookie")
 }
 
+/// A consent id the server never issued.
+const UNKNOWN_ID: &str = "0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f";
+
+/// Writes `crumb_consent` as a page script could: `1~id~revision~given~
+/// expires~{rest}`, given now and expiring `days` from now.
+fn plant_cookie(browser: &Browser, id: &str, days: i64, rest: &str) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let expires = now + days * 86_400_000;
+    browser.js(&format!(
+        "document.cookie = 'crumb_consent=1~{id}~1~{now}~{expires}~{rest}; Path=/; Max-Age={}';",
+        days * 86_400
+    ));
+}
+
+/// The `Max-Age` of a `Set-Cookie` header, in seconds.
+fn max_age(set_cookie: &str) -> i64 {
+    cookie::Cookie::parse(set_cookie)
+        .ok()
+        .and_then(|c| c.max_age())
+        .unwrap_or_else(|| panic!("no Max-Age in {set_cookie}"))
+        .whole_seconds()
+}
+
 fn now_s() -> f64 {
     time::OffsetDateTime::now_utc().unix_timestamp() as f64
 }
@@ -89,11 +112,12 @@ fn a_forged_cookie_releases_nothing() {
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
-    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-    browser.js(&format!(
-        "document.cookie = 'crumb_consent=1~0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f~1~{now}~{}~a~15~google-analytics.hotjar.piwik-pro.vwo.meta-pixel.reddit-pixel.youtube~0; Path=/; Max-Age=315360000';",
-        now + 10 * 365 * 86_400_000
-    ));
+    plant_cookie(
+        &browser,
+        UNKNOWN_ID,
+        10 * 365,
+        "a~15~google-analytics.hotjar.piwik-pro.vwo.meta-pixel.reddit-pixel.youtube~0",
+    );
     browser.requests();
 
     // Act
@@ -205,14 +229,7 @@ fn same_origin_crumb_sets_the_cookie_from_the_server() {
             .unwrap_or_else(|| panic!("the {what} set no cookie: {responses:?}"));
         let set = &headers.iter().find(|(n, _)| n == "set-cookie").unwrap().1;
         assert!(set.starts_with("crumb_consent=1~"), "{set}");
-        let max_age: u64 = set
-            .split("Max-Age=")
-            .nth(1)
-            .and_then(|r| r.split(';').next())
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(max_age <= 400 * 86_400, "{what}: {set}");
+        assert!(max_age(set) <= 400 * 86_400, "{what}: {set}");
     }
     assert!(!banner_visible(&browser));
     assert_eq!(ran(&browser)["meta"], true);
@@ -328,12 +345,7 @@ fn an_unknown_consent_id_leads_to_a_new_consent() {
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
-    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
-    let unknown = "0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f";
-    browser.js(&format!(
-        "document.cookie = 'crumb_consent=1~{unknown}~1~{now}~{}~r~1~~1; Path=/; Max-Age=86400';",
-        now + 86_400_000
-    ));
+    plant_cookie(&browser, UNKNOWN_ID, 1, "r~1~~1");
 
     // Act: the next page view sends it; the server answers unknown_consent.
     open(&site, &browser, "/");
@@ -342,7 +354,7 @@ fn an_unknown_consent_id_leads_to_a_new_consent() {
     let records = site.wait_for_records(1);
     assert_eq!(records[0]["event"], "given");
     assert_eq!(records[0]["method"], "reject_all");
-    assert_ne!(records[0]["consent_id"], unknown);
+    assert_ne!(records[0]["consent_id"], UNKNOWN_ID);
     browser.wait("window.crumb.consent() !== null");
     assert_eq!(
         browser.js("return window.crumb.consent().consent_id"),
