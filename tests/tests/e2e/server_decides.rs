@@ -407,3 +407,47 @@ fn without_the_server_only_strictly_necessary_runs() {
         json!(["functional", "marketing"])
     );
 }
+
+#[test]
+fn on_another_origin_the_widget_keeps_the_cookie_and_refreshes_it() {
+    // Arrange: the page on http://localhost:PORT, Crumb on
+    // http://127.0.0.1:PORT.
+    let site = Site::start();
+    let port = site.base.rsplit(':').next().unwrap().to_owned();
+    let page = format!("http://localhost:{port}/other-origin.html");
+    let mut config = site.config();
+    config
+        .allowed_origins
+        .push(format!("http://localhost:{port}"));
+    site.put_config(&config);
+    let browser = Browser::new(1280, 800);
+    browser.goto(&page);
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.responses();
+
+    // Act: accept, then age the cookie to one day left and come back.
+    browser.click(".crumb-banner [data-a=accept]");
+    site.wait_for_records(1);
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    let first = consent_cookie(&browser)["expiry"].as_f64().unwrap();
+    let responses = browser.responses();
+    browser.js(
+        "const v = document.cookie.match(/crumb_consent=([^;]*)/)[1];
+         document.cookie = 'crumb_consent=' + v + '; Path=/; SameSite=Lax; Max-Age=86400';",
+    );
+    browser.goto(&page);
+    browser.wait("window.crumb.consent() !== null");
+
+    // Assert: the server set no cookie for another origin; the widget
+    // wrote it for at most 400 days and pushed it out again on the visit.
+    assert!(
+        responses
+            .iter()
+            .all(|(_, h)| h.iter().all(|(n, _)| n != "set-cookie")),
+        "{responses:?}"
+    );
+    assert!(first <= now_s() + 400.0 * DAY_S + 5.0, "{first}");
+    let refreshed = consent_cookie(&browser)["expiry"].as_f64().unwrap();
+    assert!(refreshed >= now_s() + 399.0 * DAY_S, "{refreshed}");
+    assert_eq!(browser.js("return typeof window.gtag"), json!("function"));
+}
