@@ -41,7 +41,7 @@ const read = (r) => r.json().catch(() => ({})).then((j) =>
 const none = () => [0, '', false];
 // The consent id the cookie names. The cookie is only a cache: the server
 // says on every page view whether that consent still counts.
-const held = /(?:^|;\s*)crumb_consent=1~([a-z0-9-]+)~/.exec(d.cookie);
+const held = /\bcrumb_consent=1~([\w-]+)/.exec(d.cookie);
 Promise.all([
   config(),
   held ? fetch(api + '/consents/' + held[1]).then(read, none) : none(),
@@ -51,7 +51,7 @@ Promise.all([
   const h = wasm_bindgen, show = () => h.on(SHOW);
   const consent = () => JSON.parse(h.text(TEXT_SITE) || 'null');
   // The site's other open tabs hear of every choice made here.
-  const tabs = w.BroadcastChannel && new BroadcastChannel('crumb ' + api);
+  const tabs = w.BroadcastChannel && new BroadcastChannel(api);
   let pause = 1e3, reloads = 0;
   const go = (f) => {
     if (f & ANNOUNCE) d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));

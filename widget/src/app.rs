@@ -57,15 +57,14 @@ pub struct App {
     page: Page,
     pub cfg: Config,
     /// The browser's copy of the consent: what the server last recorded,
-    /// or a choice it has not acknowledged yet (`pending`).
+    /// or a choice it has not acknowledged yet (`pending`). While the
+    /// banner asks again, an expired or outdated consent stays here (not
+    /// live), so the new choice continues its history on the server.
     stored: RefCell<Option<Stored>>,
     /// `stored` is in force on this page: the server confirmed it on this
     /// page view, or the visitor made it here or in another tab. Until
     /// then only strictly necessary runs.
     live: Cell<bool>,
-    /// The id of an expired or outdated consent, so a new choice continues
-    /// its history on the server.
-    prior_id: RefCell<String>,
     banner: Cell<Option<Banner>>,
     modal: Cell<Option<Modal>>,
     /// The floating reopen button is on the page.
@@ -85,7 +84,7 @@ impl App {
     pub fn choices(&self) -> Choices {
         let mut c = self.cfg.necessary_only();
         if let Some(s) = self.stored.rd().as_ref().filter(|_| self.live.get()) {
-            c.cats = s.cats & self.cfg.category_bits();
+            c.cats = s.cats & self.cfg.cat_bits;
             let cats = c.cats;
             for (i, svc) in self.cfg.svcs.iter().enumerate() {
                 if s.allows_service(svc.id) && cats & (1 << svc.cat) != 0 {
@@ -100,7 +99,7 @@ impl App {
     fn all(&self, on: bool) -> Choices {
         let mut c = self.cfg.necessary_only();
         if on {
-            c.cats = self.cfg.category_bits();
+            c.cats = self.cfg.cat_bits;
             c.svcs = !0;
         }
         c
@@ -162,10 +161,12 @@ impl App {
     /// the server (in the background) and the other tabs.
     fn decide(&self, method: Method, choices: Choices) -> u8 {
         let now = now_ms();
-        let consent_id = match self.stored.rd().as_ref() {
-            Some(p) if !p.consent_id.is_empty() => p.consent_id.clone(),
-            _ => self.prior_id.rd().clone(),
-        };
+        let consent_id = self
+            .stored
+            .rd()
+            .as_ref()
+            .map(|p| p.consent_id.clone())
+            .unwrap_or_default();
         let mut services = String::new();
         for (_, s) in self
             .cfg
@@ -309,7 +310,7 @@ impl App {
             // consent id be gone, the server answers the send with
             // `unknown_consent`, and it becomes a new consent.)
             if local.revision != self.cfg.revision || !local.unsent() {
-                return self.ask_again(local.consent_id);
+                return self.ask_again(Some(local));
             }
             let due = local.due(now_ms());
             *self.stored.wr() = Some(local);
@@ -317,7 +318,7 @@ impl App {
             return if due { SEND } else { 0 };
         }
         match status {
-            200 => match Stored::decode(text).filter(|s| s.consent_id == local.consent_id) {
+            200 => match Stored::decode(text) {
                 Some(recorded) => {
                     *self.stored.wr() = Some(recorded);
                     if !server_set {
@@ -327,15 +328,10 @@ impl App {
                     self.apply();
                     ANNOUNCE
                 }
-                // The site's policy changed, and this page's config does not
-                // know it yet: fetch it afresh before asking.
-                None if text == "outdated_revision" && local.revision == self.cfg.revision => {
-                    *self.stored.wr() = Some(local);
-                    RELOAD
-                }
-                None if text == "withdrawn" => self.ask_again(String::new()),
-                // Expired or outdated: a new choice continues the history.
-                None => self.ask_again(local.consent_id),
+                // Expired, outdated or withdrawn: a new choice continues the
+                // consent's history (after a withdrawal the server answers
+                // `unknown_consent`, and it becomes a new consent).
+                None => self.ask_again(Some(local)),
             },
             // No answer: only strictly necessary runs (the cookie alone
             // never releases anything), and the visitor, who has chosen
@@ -347,15 +343,14 @@ impl App {
             }
             // Unknown to the server (a forged or foreign cookie, a reset
             // database): as on a first visit.
-            _ => self.ask_again(String::new()),
+            _ => self.ask_again(None),
         }
     }
 
-    /// Forgets the stored choice and shows the banner; a new choice
-    /// continues consent `prior` (empty: a new consent).
-    fn ask_again(&self, prior: String) -> u8 {
-        *self.stored.wr() = None;
-        *self.prior_id.wr() = prior;
+    /// Shows the banner; a new choice continues the history of `earlier`
+    /// (kept, not live), or starts a new consent.
+    fn ask_again(&self, earlier: Option<Stored>) -> u8 {
+        *self.stored.wr() = earlier;
         self.show_banner();
         0
     }
@@ -375,10 +370,7 @@ impl App {
                 };
                 if !s.same_choice(&recorded) {
                     // The visitor chose again while this one was on its way;
-                    // that choice is sent too. Keep it, with this id.
-                    if s.consent_id.is_empty() {
-                        s.consent_id = recorded.consent_id;
-                    }
+                    // that choice was sent too, and its answer counts.
                     return 0;
                 }
                 *s = recorded;
@@ -505,7 +497,6 @@ pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
         cfg,
         stored: RefCell::new(stored),
         live: Cell::new(false),
-        prior_id: RefCell::new(String::new()),
         banner: Cell::new(None),
         modal: Cell::new(None),
         reopen: Cell::new(false),

@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use crate::consent::{category_index, is_slug, parse_u64};
+use crate::consent::{Fields, category_index, is_slug};
 
 pub type Str = &'static str;
 
@@ -75,43 +75,17 @@ pub struct Config {
     pub cookie_domain: Str,
     pub t: Texts,
     pub cats: Vec<Category>,
+    /// The site's categories as a bit set (bit i: category index i;
+    /// necessary always).
+    pub cat_bits: u8,
     pub svcs: Vec<Service>,
-}
-
-/// The fields in order. Reading past the end yields empty fields and marks
-/// the config as cut short, so reading is straight-line code with one check
-/// at the end (a `?` per field cost kilobytes of cleanup paths).
-struct Fields {
-    it: crate::consent::Split<'static>,
-    short: bool,
-}
-
-impl Fields {
-    #[inline(never)]
-    fn s(&mut self) -> Str {
-        self.it.next().unwrap_or_else(|| {
-            self.short = true;
-            ""
-        })
-    }
-
-    /// A count or number; anything else reads as 0 and marks the config bad.
-    #[inline(never)]
-    fn n(&mut self) -> u32 {
-        let v = parse_u64(self.s()).and_then(|v| u32::try_from(v).ok());
-        self.short |= v.is_none();
-        v.unwrap_or(0)
-    }
 }
 
 impl Config {
     /// Reads the compact config; `None` when it is not version 2 or is cut
     /// short. Categories and services the widget does not know are skipped.
     pub fn read(text: Str) -> Option<Config> {
-        let mut f = Fields {
-            it: crate::consent::split(text, 0x1f),
-            short: false,
-        };
+        let mut f = Fields::new(text, 0x1f);
         if f.s() != "2" {
             return None;
         }
@@ -123,12 +97,14 @@ impl Config {
             *text = f.s();
         }
         let mut cats = Vec::new();
+        let mut cat_bits = 1;
         for _ in 0..f.n() {
             let (key, name, desc) = (f.s(), f.s(), f.s());
             if let Some(idx) = category_index(key) {
+                cat_bits |= 1 << idx;
                 cats.push(Category { idx, name, desc });
             }
-            if f.short {
+            if f.bad {
                 break;
             }
         }
@@ -143,7 +119,7 @@ impl Config {
                     purpose: f.s(),
                     retention: f.s(),
                 });
-                if f.short {
+                if f.bad {
                     // A huge count in a cut config stops here.
                     break;
                 }
@@ -157,11 +133,11 @@ impl Config {
                     cookies,
                 });
             }
-            if f.short {
+            if f.bad {
                 break;
             }
         }
-        (!f.short).then_some(Config {
+        (!f.bad).then_some(Config {
             revision,
             validity_months,
             lang,
@@ -170,6 +146,7 @@ impl Config {
             cookie_domain,
             t,
             cats,
+            cat_bits,
             svcs,
         })
     }
@@ -180,11 +157,6 @@ impl Config {
 
     pub fn service(&self, id: &str) -> Option<(usize, &Service)> {
         self.svcs.iter().enumerate().find(|(_, s)| s.id == id)
-    }
-
-    /// The site's categories as a bit set (bit i: category index i).
-    pub fn category_bits(&self) -> u8 {
-        self.cats.iter().fold(1, |bits, c| bits | 1 << c.idx)
     }
 
     /// Strictly necessary only: the choice before the visitor makes one.

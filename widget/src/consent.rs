@@ -220,6 +220,52 @@ pub fn split_once(s: &str, sep: u8) -> Option<(&str, &str)> {
     None
 }
 
+/// The fields of a compact text (the config, the cookie) in order.
+/// Reading past the end yields empty fields and marks the text bad, as
+/// does a number that is not one, so reading is straight-line code with
+/// one check at the end (a `?` per field cost kilobytes of cleanup paths).
+pub struct Fields<'a> {
+    it: Split<'a>,
+    pub bad: bool,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(text: &'a str, sep: u8) -> Fields<'a> {
+        Fields {
+            it: split(text, sep),
+            bad: false,
+        }
+    }
+
+    #[inline(never)]
+    pub fn s(&mut self) -> &'a str {
+        self.it.next().unwrap_or_else(|| {
+            self.bad = true;
+            ""
+        })
+    }
+
+    /// A number; anything else reads as 0 and marks the text bad.
+    #[inline(never)]
+    pub fn n64(&mut self) -> u64 {
+        let v = parse_u64(self.s());
+        self.bad |= v.is_none();
+        v.unwrap_or(0)
+    }
+
+    /// A number up to `u32::MAX`, else as [`Fields::n64`].
+    pub fn n(&mut self) -> u32 {
+        let v = u32::try_from(self.n64()).ok();
+        self.bad |= v.is_none();
+        v.unwrap_or(0)
+    }
+
+    /// Whether every field was read and none was bad.
+    pub fn done(mut self) -> bool {
+        !self.bad && self.it.next().is_none()
+    }
+}
+
 pub fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 {
         return None;
@@ -265,36 +311,29 @@ impl Stored {
     }
 
     pub fn decode(s: &str) -> Option<Stored> {
-        let mut f = split(s, SEP);
-        if f.next()? != "1" {
-            return None;
-        }
-        let consent_id = f.next()?;
-        if !(consent_id.is_empty() || is_slug(consent_id)) {
-            return None;
-        }
-        let revision = u32::try_from(parse_u64(f.next()?)?).ok()?;
-        let given_ms = parse_u64(f.next()?)?;
-        let expires_ms = parse_u64(f.next()?)?;
-        let method = Method::from_letter(f.next()?)?;
-        let cats = u8::try_from(parse_u64(f.next()?)?).ok()? | 1;
-        let services = f.next()?;
-        if !(services.is_empty() || split(services, b'.').all(is_slug)) {
-            return None;
-        }
-        let pending = u8::try_from(parse_u64(f.next()?)?).ok()?;
-        if f.next().is_some() {
-            return None;
-        }
+        let mut f = Fields::new(s, SEP);
+        let version = f.s();
+        let consent_id = f.s();
+        let revision = f.n();
+        let given_ms = f.n64();
+        let expires_ms = f.n64();
+        let method = Method::from_letter(f.s());
+        let cats = f.n();
+        let services = f.s();
+        let pending = f.n();
+        let ok = f.done()
+            && version == "1"
+            && (consent_id.is_empty() || is_slug(consent_id))
+            && (services.is_empty() || split(services, b'.').all(is_slug));
         Some(Stored {
             consent_id: consent_id.into(),
             revision,
             given_ms,
             expires_ms,
-            method,
-            cats,
+            method: method.filter(|_| ok)?,
+            cats: u8::try_from(cats).ok()? | 1,
             services: services.into(),
-            pending,
+            pending: u8::try_from(pending).ok()?,
         })
     }
 
@@ -318,9 +357,12 @@ impl Stored {
     /// page view, given when it was made: at once after no failure, then
     /// after a pause that doubles with each failed send.
     pub fn due(&self, now_ms: u64) -> bool {
-        let failed = u32::from(self.pending.saturating_sub(1));
-        let wait = RETRY_BASE_MS * ((1u64 << failed.min(GIVE_UP.into())) - 1);
-        self.unsent() && now_ms >= self.given_ms.saturating_add(wait)
+        // `unsent` bounds the failures (at most GIVE_UP - 2), so the shift
+        // stays small.
+        self.unsent() && {
+            let wait = RETRY_BASE_MS * ((1u64 << (self.pending - 1)) - 1);
+            now_ms >= self.given_ms.saturating_add(wait)
+        }
     }
 }
 

@@ -312,7 +312,12 @@ pub fn build() -> anyhow::Result<()> {
         .filter(|l| !l.trim_start().starts_with("//") && !l.trim().is_empty())
         .collect::<Vec<_>>()
         .join("\n");
-    let js = minify(format!("(()=>{{\n{glue}\n{loader}\n}})();\n"))?;
+    // The loader gets a scope of its own: esbuild inlines its named
+    // constants (the protocol table) only in a scope that declares no `let`
+    // before them, and the glue's scope does.
+    let js = minify(format!(
+        "(()=>{{\n{glue}\n(()=>{{\n{loader}\n}})();\n}})();\n"
+    ))?;
 
     let _ = std::fs::remove_dir_all(DIST);
     std::fs::create_dir_all(DIST)?;
