@@ -136,7 +136,12 @@ pub struct ServiceConfig {
     pub privacy_policy_url: String,
     #[serde(default)]
     pub description: Localized,
+    #[serde(default)]
     pub cookies: Vec<CookieConfig>,
+    /// The service says it sets no cookies at all (a mailing-list provider,
+    /// a server-side recipient), so an empty `cookies` is not an omission.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sets_no_cookies: bool,
 }
 
 /// A cookie a service sets. `name` is exact unless `pattern` is true, in
@@ -191,44 +196,66 @@ impl SiteConfig {
     }
 
     /// Structural problems that make a config unusable (the compliance
-    /// rules are a separate, stricter check). Every problem is listed, not
-    /// only the first, so one edit can fix them all.
-    pub fn problems(&self) -> Vec<String> {
+    /// rules are a separate, stricter check), each with where it is
+    /// (`services[3].category`). Every problem is listed, not only the
+    /// first, so one edit can fix them all.
+    pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         if !self.has_category(Category::Necessary) {
-            out.push("categories must include \"necessary\"".to_owned());
+            out.push((
+                "categories".to_owned(),
+                "categories must include \"necessary\"".to_owned(),
+            ));
         }
         let mut seen = BTreeSet::new();
-        for c in &self.categories {
+        for (i, c) in self.categories.iter().enumerate() {
             if !seen.insert(c.id) {
-                out.push(format!("category {:?} is declared twice", c.id.as_str()));
+                out.push((
+                    format!("categories[{i}]"),
+                    format!("category {:?} is declared twice", c.id.as_str()),
+                ));
             }
         }
         let mut seen = BTreeSet::new();
-        for s in &self.services {
+        for (i, s) in self.services.iter().enumerate() {
             if !seen.insert(&s.id) {
-                out.push(format!("service {:?} is declared twice", s.id.as_str()));
+                out.push((
+                    format!("services[{i}].id"),
+                    format!("service {:?} is declared twice", s.id.as_str()),
+                ));
             }
             if !self.has_category(s.category) {
-                out.push(format!(
-                    "service {:?} uses category {:?}, which the site does not declare",
-                    s.id.as_str(),
-                    s.category.as_str()
+                out.push((
+                    format!("services[{i}].category"),
+                    format!(
+                        "service {:?} uses category {:?}, which the site does not declare",
+                        s.id.as_str(),
+                        s.category.as_str()
+                    ),
                 ));
             }
         }
         if self.services.len() > MAX_SERVICES {
-            out.push(format!(
-                "a site may declare at most {MAX_SERVICES} services (this one declares {})",
-                self.services.len()
+            out.push((
+                "services".to_owned(),
+                format!(
+                    "a site may declare at most {MAX_SERVICES} services (this one declares {})",
+                    self.services.len()
+                ),
             ));
         }
         if self.languages.is_empty() {
-            out.push("languages must list at least one language".to_owned());
+            out.push((
+                "languages".to_owned(),
+                "languages must list at least one language".to_owned(),
+            ));
         }
         for lang in &self.languages {
             if !self.texts.contains_key(lang) {
-                out.push(format!("texts are missing for language {lang}"));
+                out.push((
+                    format!("texts.{lang}"),
+                    format!("texts are missing for language {lang}"),
+                ));
             }
         }
         out
@@ -266,7 +293,10 @@ pub(crate) mod tests {
         let too_many: SiteConfig = serde_json::from_value(v).unwrap();
         assert_eq!(
             too_many.problems()[0],
-            "a site may declare at most 64 services (this one declares 65)"
+            (
+                "services".to_owned(),
+                "a site may declare at most 64 services (this one declares 65)".to_owned()
+            )
         );
     }
 

@@ -32,7 +32,7 @@ mod tests {
     #[test]
     fn demo_site_is_well_formed() {
         let site = demo_site();
-        assert_eq!(site.problems(), Vec::<String>::new());
+        assert_eq!(site.problems(), Vec::<(String, String)>::new());
         assert!(site.services.len() >= 7);
         for lang in ["en", "nl", "de", "fr"] {
             let lang = crumb_schema::LanguageTag::parse(lang).unwrap();

@@ -1,31 +1,54 @@
 //! The compliance check run on every config write and by `crumb lint`. It
-//! lists every problem, not only the first, so one edit can fix them all.
+//! lists every problem in one pass, not only the first, so one edit can fix
+//! them all; each problem once, with where it is
+//! (`services[3].cookies[0].retention.nl`).
 //!
-//! Rules (EDPB cookie banner taskforce 2023, CNIL): no pre-ticked
-//! non-necessary category; a reject-all text in every language; validity at
-//! most two years; every service with a purpose and its cookies; every
-//! text present in every declared language; allowed origins on https
-//! (localhost excepted); plus the config's structural problems.
+//! Rules (EDPB cookie banner taskforce 2023, CNIL, and what breaks real
+//! sites): the config's shape (every schema error, each with its path); no
+//! pre-ticked non-necessary category; a reject-all text and every button
+//! and link text in every language; validity at most two years; every
+//! service named, with its provider, a purpose, an http(s) privacy-policy
+//! link, and its cookies (or `sets_no_cookies`); every cookie named, with a
+//! purpose and a retention; no cookie pattern that matches every cookie; no
+//! cookie name shared by a necessary and a refusable service; every text
+//! present in every declared language; allowed origins on https (localhost
+//! excepted); a `cookie_domain` that covers them; plus the config's
+//! structural problems.
 
-use crumb_schema::{Category, LanguageTag, SiteConfig};
+use crumb_schema::{BannerTexts, Category, CategoryConfig, ServiceConfig, SiteConfig};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub rule: &'static str,
+    /// Where the problem is, as a path into the config
+    /// (`services[3].cookies[0].retention`); empty for the whole file.
+    pub path: String,
+    /// What is wrong, starting with the path.
     pub message: String,
 }
 
-fn problem(rule: &'static str, message: String) -> Problem {
-    Problem { rule, message }
+fn problem(rule: &'static str, path: impl Into<String>, what: impl AsRef<str>) -> Problem {
+    let path = path.into();
+    let message = if path.is_empty() {
+        what.as_ref().to_owned()
+    } else {
+        format!("{path}: {}", what.as_ref())
+    };
+    Problem {
+        rule,
+        path,
+        message,
+    }
 }
 
 /// Checks a config given as JSON text; returns the parsed config only when
 /// there is no problem.
 pub fn lint_json(text: &str) -> Result<SiteConfig, Vec<Problem>> {
     let mut value: Value = serde_json::from_str(text)
-        .map_err(|e| vec![problem("json", format!("not valid JSON: {e}"))])?;
+        .map_err(|e| vec![problem("json", "", format!("not valid JSON: {e}"))])?;
     let mut problems = Vec::new();
     // Over-long validity is a rule violation, not a parse error: report it
     // and keep checking the rest.
@@ -34,18 +57,154 @@ pub fn lint_json(text: &str) -> Result<SiteConfig, Vec<Problem>> {
     {
         problems.push(problem(
             "validity",
-            format!("validity_months is {m}; consent may be kept at most 24 months (two years)"),
+            "validity_months",
+            format!("is {m}; consent may be kept at most 24 months (two years)"),
         ));
         value["validity_months"] = Value::from(24);
     }
-    match serde_json::from_value::<SiteConfig>(value) {
-        Ok(site) => problems.extend(lint(&site)),
-        Err(e) => problems.push(problem("schema", e.to_string())),
+    let (site, schema, kept) = parse_parts(value);
+    if let Some(site) = &site {
+        // The other rules see the parts that parsed; their paths are put
+        // back to the file's numbering, and nothing is reported again
+        // where the schema error already is.
+        for mut p in lint(site) {
+            for (list, kept) in [("categories", &kept.0), ("services", &kept.1)] {
+                p.path = renumber(&p.path, list, kept);
+                p.message = renumber(&p.message, list, kept);
+            }
+            let covered = schema.iter().any(|e| {
+                p.path == e.path
+                    || p.path.starts_with(&format!("{}.", e.path))
+                    || p.path.starts_with(&format!("{}[", e.path))
+            });
+            if !covered {
+                problems.push(p);
+            }
+        }
     }
-    match problems.is_empty() {
-        true => serde_json::from_str(text).map_err(|e| vec![problem("schema", e.to_string())]),
-        false => Err(problems),
+    problems.extend(schema);
+    problems.sort_by(|a, b| a.path.cmp(&b.path));
+    match (problems.is_empty(), site) {
+        (true, Some(site)) => Ok(site),
+        _ => Err(problems),
     }
+}
+
+/// Parses one part of the config, naming where a schema error is.
+fn part<T: DeserializeOwned>(value: Value, at: &str) -> Result<T, Problem> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = match (at.is_empty(), inner.as_str()) {
+            (_, ".") => at.to_owned(),
+            (true, _) => inner,
+            (false, _) if inner.starts_with('[') => format!("{at}{inner}"),
+            (false, _) => format!("{at}.{inner}"),
+        };
+        problem("schema", path, e.into_inner().to_string())
+    })
+}
+
+/// Rewrites `list[k]` in `text` to `list[kept[k]]`: from the index of a
+/// parsed part to its index in the file.
+fn renumber(text: &str, list: &str, kept: &[usize]) -> String {
+    let open = format!("{list}[");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&open) {
+        let (head, tail) = rest.split_at(at + open.len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        let (num, tail) = tail.split_at(digits);
+        match num.parse::<usize>().ok().and_then(|k| kept.get(k)) {
+            Some(k) => out.push_str(&k.to_string()),
+            None => out.push_str(num),
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The file's index of each category and each service that parsed.
+type Kept = (Vec<usize>, Vec<usize>);
+
+/// Parses the config part by part (the top level, each category, each
+/// language's texts, each service), so every schema error is found, not
+/// only the first. Returns the config made of the parts that parsed (the
+/// other rules run on it), the schema errors, and which parts were kept;
+/// no config when the top level itself does not parse.
+fn parse_parts(mut value: Value) -> (Option<SiteConfig>, Vec<Problem>, Kept) {
+    let mut errors = Vec::new();
+    let mut kept: Kept = (Vec::new(), Vec::new());
+    if !value.is_object() {
+        let e = problem("schema", "", "the config must be a JSON object");
+        return (None, vec![e], kept);
+    }
+    let mut take =
+        |key: &str, empty: Value| value.get_mut(key).map(|v| std::mem::replace(v, empty));
+    let categories = take("categories", Value::Array(vec![]));
+    let services = take("services", Value::Array(vec![]));
+    let texts = take("texts", Value::Object(Default::default()));
+    let mut site: SiteConfig = match part(value, "") {
+        Ok(site) => site,
+        Err(e) => return (None, vec![e], kept),
+    };
+    let items = |v: Option<Value>, key: &str, errors: &mut Vec<Problem>| match v {
+        Some(Value::Array(items)) => items,
+        None => Vec::new(),
+        Some(_) => {
+            errors.push(problem("schema", key, "must be a list"));
+            Vec::new()
+        }
+    };
+    for (i, c) in items(categories, "categories", &mut errors)
+        .into_iter()
+        .enumerate()
+    {
+        match part::<CategoryConfig>(c, &format!("categories[{i}]")) {
+            Ok(c) => {
+                site.categories.push(c);
+                kept.0.push(i);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    for (i, s) in items(services, "services", &mut errors)
+        .into_iter()
+        .enumerate()
+    {
+        match part::<ServiceConfig>(s, &format!("services[{i}]")) {
+            Ok(s) => {
+                site.services.push(s);
+                kept.1.push(i);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    match texts {
+        Some(Value::Object(map)) => {
+            for (lang, t) in map {
+                let at = format!("texts.{lang}");
+                match (
+                    crumb_schema::LanguageTag::parse(&lang),
+                    part::<BannerTexts>(t, &at),
+                ) {
+                    (Ok(lang), Ok(t)) => {
+                        site.texts.insert(lang, t);
+                    }
+                    (Err(e), _) => errors.push(problem("schema", at, e.to_string())),
+                    (_, Err(e)) => errors.push(e),
+                }
+            }
+        }
+        None => {}
+        Some(_) => errors.push(problem(
+            "schema",
+            "texts",
+            "must be an object keyed by language",
+        )),
+    }
+    (Some(site), errors, kept)
 }
 
 fn is_local(origin: &str) -> bool {
@@ -54,23 +213,42 @@ fn is_local(origin: &str) -> bool {
     matches!(host, "localhost" | "127.0.0.1" | "[::1]")
 }
 
+/// A link a visitor may follow: http(s), or a path on the site itself.
+fn is_web_link(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    lower.starts_with("https://")
+        || lower.starts_with("http://")
+        || (lower.starts_with('/') && !lower.starts_with("//"))
+}
+
+fn blank(s: &str) -> bool {
+    s.trim().is_empty()
+}
+
+/// A text missing (or empty) in one of the site's languages.
+fn missing(path: String) -> Problem {
+    problem("translation", path, "is missing or empty")
+}
+
 /// Every problem of a parsed config.
 pub fn lint(site: &SiteConfig) -> Vec<Problem> {
     let mut out: Vec<Problem> = site
         .problems()
         .into_iter()
-        .map(|m| problem("structure", m))
+        .map(|(path, m)| problem("structure", path, m))
         .collect();
-    let missing = |what: String, lang: &LanguageTag| {
-        problem(
-            "translation",
-            format!("{what} has no text for language {lang}"),
-        )
-    };
-    for c in &site.categories {
+    if !is_web_link(&site.policy_url) {
+        out.push(problem(
+            "policy_url",
+            "policy_url",
+            "must be an http(s) link or a path on the site",
+        ));
+    }
+    for (i, c) in site.categories.iter().enumerate() {
         if c.preselected && c.id != Category::Necessary {
             out.push(problem(
                 "preselected",
+                format!("categories[{i}].preselected"),
                 format!(
                     "category {} is pre-ticked; only necessary may be on before consent",
                     c.id
@@ -80,68 +258,52 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
     }
     for lang in &site.languages {
         if let Some(t) = site.texts.get(lang) {
-            if t.reject_all.trim().is_empty() {
+            if blank(&t.reject_all) {
                 out.push(problem(
                     "reject_all",
-                    format!(
-                        "texts.{lang}.reject_all is empty; rejecting must be as easy as accepting"
-                    ),
+                    format!("texts.{lang}.reject_all"),
+                    "is empty; rejecting must be as easy as accepting",
                 ));
             }
+            // Every button, link and heading the visitor must be able to
+            // read (an empty button cannot be found or named).
             for (name, text) in [
                 ("title", &t.title),
                 ("body", &t.body),
                 ("accept_all", &t.accept_all),
+                ("customize", &t.customize),
+                ("save", &t.save),
+                ("close", &t.close),
+                ("policy_link", &t.policy_link),
+                ("reopen", &t.reopen),
+                ("placeholder", &t.placeholder),
+                ("placeholder_allow", &t.placeholder_allow),
             ] {
-                if text.trim().is_empty() {
-                    out.push(problem(
-                        "translation",
-                        format!("texts.{lang}.{name} is empty"),
-                    ));
+                if blank(text) {
+                    out.push(missing(format!("texts.{lang}.{name}")));
+                }
+            }
+            for (k, text) in t.cookie_columns.iter().enumerate() {
+                if blank(text) {
+                    out.push(missing(format!("texts.{lang}.cookie_columns[{k}]")));
                 }
             }
         }
-        for c in &site.categories {
-            if c.texts.get(lang).is_none_or(|t| t.name.trim().is_empty()) {
-                out.push(missing(format!("category {}", c.id), lang));
-            }
-        }
-        for s in &site.services {
-            if s.description.get(lang).is_none_or(|d| d.trim().is_empty()) {
-                out.push(missing(format!("service {} description", s.id), lang));
-            }
-            for c in &s.cookies {
-                if !c.retention.contains_key(lang) {
-                    out.push(missing(format!("cookie {} retention", c.name), lang));
-                }
-                if c.purpose.get(lang).is_none_or(|p| p.trim().is_empty()) {
-                    out.push(missing(format!("cookie {} purpose", c.name), lang));
-                }
+        for (i, c) in site.categories.iter().enumerate() {
+            if c.texts.get(lang).is_none_or(|t| blank(&t.name)) {
+                out.push(missing(format!("categories[{i}].texts.{lang}.name")));
             }
         }
     }
-    for s in &site.services {
-        if s.cookies.is_empty() {
-            out.push(problem(
-                "service_cookies",
-                format!(
-                    "service {} declares no cookies; list what it sets (name, purpose, retention)",
-                    s.id
-                ),
-            ));
-        }
-        if s.description.values().all(|d| d.trim().is_empty()) {
-            out.push(problem(
-                "service_purpose",
-                format!("service {} has no purpose (description)", s.id),
-            ));
-        }
+    for (i, s) in site.services.iter().enumerate() {
+        lint_service(site, i, s, &mut out);
     }
-    for o in &site.allowed_origins {
+    for (i, o) in site.allowed_origins.iter().enumerate() {
         if !(o.starts_with("https://") || is_local(o)) {
             out.push(problem(
                 "origin",
-                format!("allowed origin {o:?} is not https (only localhost may use http)"),
+                format!("allowed_origins[{i}]"),
+                format!("{o:?} is not https (only localhost may use http)"),
             ));
         }
     }
@@ -149,6 +311,119 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
         out.extend(cookie_domain_problem(site, domain));
     }
     out
+}
+
+/// The rules for one service (`services[i]`).
+fn lint_service(site: &SiteConfig, i: usize, s: &ServiceConfig, out: &mut Vec<Problem>) {
+    let at = format!("services[{i}]");
+    for (field, text) in [("name", &s.name), ("provider", &s.provider)] {
+        if blank(text) {
+            out.push(problem(
+                "service_facts",
+                format!("{at}.{field}"),
+                "is empty",
+            ));
+        }
+    }
+    if !is_web_link(&s.privacy_policy_url) {
+        out.push(problem(
+            "privacy_policy_url",
+            format!("{at}.privacy_policy_url"),
+            format!(
+                "{:?} is not an http(s) link or a path on the site; visitors must be able to open the provider's privacy policy",
+                s.privacy_policy_url
+            ),
+        ));
+    }
+    // A purpose in no language is one problem, not one per language.
+    if s.description.values().all(|d| blank(d)) {
+        out.push(problem(
+            "service_purpose",
+            format!("{at}.description"),
+            format!("service {} has no purpose (description)", s.id),
+        ));
+    } else {
+        for lang in &site.languages {
+            if s.description.get(lang).is_none_or(|d| blank(d)) {
+                out.push(problem(
+                    "translation",
+                    format!("{at}.description.{lang}"),
+                    "is missing or empty",
+                ));
+            }
+        }
+    }
+    match (s.cookies.is_empty(), s.sets_no_cookies) {
+        (true, false) => out.push(problem(
+            "service_cookies",
+            format!("{at}.cookies"),
+            format!(
+                "service {} lists no cookies; list what it sets (name, purpose, retention), or say \"sets_no_cookies\": true",
+                s.id
+            ),
+        )),
+        (false, true) => out.push(problem(
+            "service_cookies",
+            format!("{at}.sets_no_cookies"),
+            "is true, but the service lists cookies",
+        )),
+        _ => {}
+    }
+    for (j, c) in s.cookies.iter().enumerate() {
+        let at = format!("{at}.cookies[{j}]");
+        let prefix = c.name.trim_end_matches('*');
+        if blank(&c.name) {
+            out.push(problem("cookie_facts", format!("{at}.name"), "is empty"));
+        } else if c.pattern && blank(prefix) {
+            out.push(problem(
+                "cookie_pattern",
+                format!("{at}.name"),
+                format!(
+                    "the pattern {:?} matches every cookie: refusing service {} would delete all of the site's first-party cookies, logins included",
+                    c.name, s.id
+                ),
+            ));
+        }
+        for lang in &site.languages {
+            if c.purpose.get(lang).is_none_or(|p| blank(p)) {
+                out.push(missing(format!("{at}.purpose.{lang}")));
+            }
+            if c.retention.get(lang).is_none_or(|r| blank(r)) {
+                out.push(missing(format!("{at}.retention.{lang}")));
+            }
+        }
+        if s.category != Category::Necessary
+            && let Some(k) = necessary_cookie(site, c)
+        {
+            out.push(problem(
+                "cookie_overlap",
+                format!("{at}.name"),
+                format!(
+                    "cookie {:?} is also set by the necessary service {} (services[{k}]): refusing {} would delete it",
+                    c.name, site.services[k].id, s.id
+                ),
+            ));
+        }
+    }
+}
+
+/// The necessary service (its index) with a cookie that the refusable
+/// cookie `c` would match (same name, or a pattern covering it).
+fn necessary_cookie(site: &SiteConfig, c: &crumb_schema::CookieConfig) -> Option<usize> {
+    let prefix = c.name.trim_end_matches('*');
+    site.services
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.category == Category::Necessary)
+        .flat_map(|(k, s)| s.cookies.iter().map(move |n| (k, n)))
+        .find(|(_, n)| {
+            if c.pattern {
+                n.name.starts_with(prefix)
+            } else {
+                n.name == c.name
+            }
+        })
+        .map(|(k, _)| k)
 }
 
 /// A `cookie_domain` must be a plain domain name of two labels or more
@@ -168,8 +443,9 @@ fn cookie_domain_problem(site: &SiteConfig, domain: &str) -> Option<Problem> {
     if labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) || domain.len() > 253 {
         return Some(problem(
             "cookie_domain",
+            "cookie_domain",
             format!(
-                "cookie_domain {domain:?} is not a registrable domain name such as \"example.com\" (lowercase, no leading dot, no scheme or port)"
+                "{domain:?} is not a registrable domain name such as \"example.com\" (lowercase, no leading dot, no scheme or port)"
             ),
         ));
     }
@@ -182,8 +458,9 @@ fn cookie_domain_problem(site: &SiteConfig, domain: &str) -> Option<Problem> {
     (!outside.is_empty()).then(|| {
         problem(
             "cookie_domain",
+            "cookie_domain",
             format!(
-                "cookie_domain {domain:?} does not cover the allowed origin host(s) {}; browsers would refuse the cookie there",
+                "{domain:?} does not cover the allowed origin host(s) {}; browsers would refuse the cookie there",
                 outside.join(", ")
             ),
         )
@@ -251,17 +528,162 @@ mod tests {
         assert_eq!(rules(&v), ["validity"]);
     }
 
+    /// The problems of `v`, as `(rule, path)`.
+    fn found(v: &Value) -> Vec<(&'static str, String)> {
+        match lint_json(&v.to_string()) {
+            Ok(_) => vec![],
+            Err(p) => p.into_iter().map(|p| (p.rule, p.path)).collect(),
+        }
+    }
+
     #[test]
-    fn services_need_purpose_and_cookies() {
+    fn services_need_purpose_and_cookies_or_say_they_set_none() {
         let mut v = demo();
         v["services"][0]["cookies"] = json!([]);
-        assert_eq!(rules(&v), ["service_cookies"]);
+        assert_eq!(
+            found(&v),
+            [("service_cookies", "services[0].cookies".into())]
+        );
+        // A service that sets no cookies says so, and needs no made-up row.
+        v["services"][0]["sets_no_cookies"] = json!(true);
+        assert_eq!(found(&v), []);
+        v["services"][1]["sets_no_cookies"] = json!(true);
+        assert_eq!(
+            found(&v),
+            [("service_cookies", "services[1].sets_no_cookies".into())]
+        );
+    }
+
+    #[test]
+    fn a_missing_purpose_is_reported_once() {
         let mut v = demo();
         v["services"][1]["description"] = json!({});
-        let r = rules(&v);
+        assert_eq!(
+            found(&v),
+            [("service_purpose", "services[1].description".into())]
+        );
+        // Missing in one language only: that language is named.
+        let mut v = demo();
+        v["services"][1]["description"]
+            .as_object_mut()
+            .unwrap()
+            .remove("nl");
+        assert_eq!(
+            found(&v),
+            [("translation", "services[1].description.nl".into())]
+        );
+    }
+
+    #[test]
+    fn schema_errors_are_all_listed_with_their_locations() {
+        let mut v = demo();
+        v["services"][3]["type"] = json!("first-party");
+        v["services"][5]["cookies"][0]["retention"] = json!("2 years");
+        v["categories"][1]["id"] = json!("statistics");
+        v["texts"]["de"].as_object_mut().unwrap().remove("save");
+        v["validity_months"] = json!(30);
+
+        let problems = lint_json(&v.to_string()).unwrap_err();
+
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "categories[1].id",
+                "services[3].type",
+                "services[5].cookies[0].retention",
+                "texts.de",
+                "validity_months",
+            ],
+            "{problems:#?}"
+        );
+        assert!(problems[1].message.contains("unknown field `type`"));
         assert!(
-            r.contains(&"service_purpose") && r.contains(&"translation"),
-            "{r:?}"
+            problems[2]
+                .message
+                .starts_with("services[5].cookies[0].retention: ")
+        );
+        assert!(problems[3].message.contains("missing field `save`"));
+    }
+
+    #[test]
+    fn rules_after_a_broken_part_name_the_files_own_places() {
+        // services[1] does not parse; services[4] has an empty provider and
+        // must be named services[4], not by its place among those parsed.
+        let mut v = demo();
+        v["services"][1]["cookies"] = json!("none");
+        v["services"][4]["provider"] = json!("");
+        let problems = lint_json(&v.to_string()).unwrap_err();
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, ["services[1].cookies", "services[4].provider"]);
+        assert!(problems[1].message.starts_with("services[4].provider"));
+    }
+
+    #[test]
+    fn empty_names_texts_and_links_are_caught() {
+        let mut v = demo();
+        v["services"][0]["name"] = json!(" ");
+        v["services"][1]["provider"] = json!("");
+        v["services"][2]["cookies"][0]["name"] = json!("");
+        v["services"][2]["cookies"][1]["retention"]["en"] = json!("");
+        v["services"][3]["privacy_policy_url"] = json!("javascript:alert(1)");
+        v["services"][4]["privacy_policy_url"] = json!("");
+        v["texts"]["fr"]["accept_all"] = json!("");
+        v["texts"]["en"]["policy_link"] = json!("");
+        v["policy_url"] = json!("javascript:void(0)");
+        let mut r = found(&v);
+        r.sort();
+        assert_eq!(
+            r,
+            [
+                ("cookie_facts", "services[2].cookies[0].name".into()),
+                ("policy_url", "policy_url".into()),
+                (
+                    "privacy_policy_url",
+                    "services[3].privacy_policy_url".into()
+                ),
+                (
+                    "privacy_policy_url",
+                    "services[4].privacy_policy_url".into()
+                ),
+                ("service_facts", "services[0].name".into()),
+                ("service_facts", "services[1].provider".into()),
+                ("translation", "services[2].cookies[1].retention.en".into()),
+                ("translation", "texts.en.policy_link".into()),
+                ("translation", "texts.fr.accept_all".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn cookie_rules_that_would_delete_the_wrong_cookies() {
+        // A pattern that matches every cookie.
+        let mut v = demo();
+        v["services"][0]["cookies"][0]["name"] = json!("*");
+        v["services"][0]["cookies"][0]["pattern"] = json!(true);
+        assert_eq!(
+            found(&v),
+            [("cookie_pattern", "services[0].cookies[0].name".into())]
+        );
+        // A refusable service's cookie that a necessary service sets too.
+        let mut v = demo();
+        let session = json!({"id": "session", "name": "Session", "provider": "Shop",
+            "category": "necessary", "privacy_policy_url": "/privacy",
+            "description": {"en": "Login", "nl": "Login", "de": "Login", "fr": "Login"},
+            "sets_no_cookies": false,
+            "cookies": [{"name": "sid", "purpose": {"en": "Login", "nl": "Login", "de": "Login", "fr": "Login"},
+                "retention": {"en": "Session", "nl": "Sessie", "de": "Sitzung", "fr": "Session"}}]});
+        v["services"].as_array_mut().unwrap().insert(0, session);
+        assert_eq!(found(&v), []);
+        v["services"][2]["cookies"][0]["name"] = json!("sid");
+        let problems = lint_json(&v.to_string()).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(problems[0].rule, "cookie_overlap");
+        assert_eq!(problems[0].path, "services[2].cookies[0].name");
+        assert!(
+            problems[0].message.contains("services[0]"),
+            "{}",
+            problems[0].message
         );
     }
 

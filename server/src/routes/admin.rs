@@ -124,6 +124,7 @@ fn config_body(req: &HttpRequest, body: &Bytes) -> Result<SiteConfig, AdminError
     let text = std::str::from_utf8(body).map_err(|_| {
         AdminError::Lint(vec![Problem {
             rule: "json",
+            path: String::new(),
             message: "the body is not UTF-8".into(),
         }])
     })?;
