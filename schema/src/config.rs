@@ -154,6 +154,22 @@ pub struct CookieConfig {
     pub pattern: bool,
     pub purpose: Localized,
     pub retention: Localized,
+    /// Whether the site's own host sets it or another one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub party: Option<Party>,
+    /// The domain the cookie is set on (`.example.com`, `doubleclick.net`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+}
+
+/// Who sets a cookie, as cookie policies list it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Party {
+    /// Set by the site's own host (or its registrable domain).
+    First,
+    /// Set by another site's host, through an embed or a tag.
+    Third,
 }
 
 /// The most services one site may declare. The widget keeps a visitor's

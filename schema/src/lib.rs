@@ -18,7 +18,7 @@ pub mod widget;
 
 pub use category::Category;
 pub use config::{
-    BannerTexts, CategoryConfig, CategoryTexts, CookieConfig, Localized, MAX_SERVICES,
+    BannerTexts, CategoryConfig, CategoryTexts, CookieConfig, Localized, MAX_SERVICES, Party,
     ServiceConfig, SiteConfig, ValidityMonths,
 };
 pub use consent::{

@@ -1,6 +1,7 @@
 //! Serves the widget: `/crumb.js` (the loader, short-lived cache because
 //! its URL is fixed in every site's embed code) and `/crumb/{name}` (the
-//! content-hashed wasm and CSS, cached forever). Files come from the
+//! content-hashed wasm and CSS, cached forever, and the cookie
+//! declaration's `crumb-declaration.js` and `.css`, cached briefly). Files come from the
 //! widget build (`cargo xtask build-widget` writes `widget/dist/`) and are
 //! held in memory with their gzip (the build's own `.gz` files, else
 //! gzipped once at start).
@@ -60,16 +61,20 @@ impl WidgetAssets {
             let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
                 continue;
             };
-            let (content_type, cache_control) = match path.extension().and_then(|e| e.to_str()) {
-                Some("js") if name == "crumb.js" => (
-                    "text/javascript; charset=utf-8",
-                    "public, max-age=300, stale-while-revalidate=86400",
-                ),
-                Some("wasm") => ("application/wasm", "public, max-age=31536000, immutable"),
-                Some("css") => (
-                    "text/css; charset=utf-8",
-                    "public, max-age=31536000, immutable",
-                ),
+            // Files at fixed URLs (the loader, the declaration's renderer
+            // and stylesheet) are cached briefly; content-hashed ones for
+            // good.
+            const SHORT: &str = "public, max-age=300, stale-while-revalidate=86400";
+            const FOREVER: &str = "public, max-age=31536000, immutable";
+            let fixed = matches!(
+                name.as_str(),
+                "crumb.js" | "crumb-declaration.js" | "crumb-declaration.css"
+            );
+            let cache_control = if fixed { SHORT } else { FOREVER };
+            let content_type = match path.extension().and_then(|e| e.to_str()) {
+                Some("js") if fixed => "text/javascript; charset=utf-8",
+                Some("wasm") => "application/wasm",
+                Some("css") => "text/css; charset=utf-8",
                 _ => continue,
             };
             let raw = std::fs::read(&path)?;

@@ -505,6 +505,5 @@ pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
     };
     // Placeholders go on blocked embeds at once; nothing is released yet.
     gate::scan(&app);
-    crate::declaration::render(&app);
     Some(app)
 }

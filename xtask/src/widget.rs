@@ -319,8 +319,23 @@ pub fn build() -> anyhow::Result<()> {
         "(()=>{{\n{glue}\n(()=>{{\n{loader}\n}})();\n}})();\n"
     ))?;
 
+    // The cookie declaration's renderer and stylesheet: fetched only by
+    // cookie-policy pages, so they are not part of the widget's bytes.
+    let declaration_js = minify(std::fs::read_to_string("widget/declaration.js")?)?;
+    let declaration_css = minify_as(std::fs::read_to_string("widget/declaration.css")?, "css")?;
+
     let _ = std::fs::remove_dir_all(DIST);
     std::fs::create_dir_all(DIST)?;
+    for (name, text) in [
+        ("crumb-declaration.js", &declaration_js),
+        ("crumb-declaration.css", &declaration_css),
+    ] {
+        std::fs::write(Path::new(DIST).join(name), text)?;
+        std::fs::write(
+            Path::new(DIST).join(format!("{name}.gz")),
+            zopfli_gzip(text.as_bytes())?,
+        )?;
+    }
     let mut gz = [0; 3];
     for ((name, bytes), len) in [
         ("crumb.js", js.as_bytes()),

@@ -1,11 +1,13 @@
-//! `GET /v1/sites/{site}/declaration?lang=xx`: the cookie declaration for a
-//! cookie-policy page, category → service → cookie (provider, purpose,
-//! retention), in one language (picked like the banner's:
-//! `SiteConfig::language_for`). Public, like the config, and fails the same
-//! ways.
+//! `GET /v1/sites/{site}/declaration?lang=nl-BE,en`: the cookie
+//! declaration for a cookie-policy page, category → service (purpose,
+//! privacy-policy link) → cookie (provider, purpose, retention, party,
+//! domain), with the column heads, in one language (picked like the
+//! banner's: `SiteConfig::language_for`). Crumb's own `crumb_consent` is
+//! declared in the necessary category of every site. `crumb-declaration.js`
+//! renders it. Public, like the config, and fails the same ways.
 
 use actix_web::{HttpResponse, web};
-use crumb_schema::{LanguageTag, Localized, SiteId};
+use crumb_schema::{Category, LanguageTag, Localized, Party, SiteId};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -21,7 +23,20 @@ struct Declaration<'a> {
     site_id: &'a SiteId,
     language: &'a LanguageTag,
     policy_url: &'a str,
+    /// The table's column heads and the other words a renderer needs, in
+    /// `language`.
+    labels: Labels<'a>,
     categories: Vec<CategoryRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct Labels<'a> {
+    /// Cookie, provider, purpose, retention, type.
+    columns: [&'a str; 5],
+    first_party: &'static str,
+    third_party: &'static str,
+    privacy_policy: &'static str,
+    sets_no_cookies: &'static str,
 }
 
 #[derive(Serialize)]
@@ -37,16 +52,84 @@ struct ServiceRow<'a> {
     id: &'a str,
     name: &'a str,
     provider: &'a str,
+    /// What the service is for, in `language`.
+    purpose: String,
     privacy_policy_url: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    sets_no_cookies: bool,
     cookies: Vec<CookieRow<'a>>,
 }
 
 #[derive(Serialize)]
 struct CookieRow<'a> {
     name: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pattern: bool,
     provider: &'a str,
     purpose: String,
     retention: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    party: Option<Party>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+}
+
+/// Crumb's own words for the declaration, in the languages it speaks;
+/// English for any other.
+struct Words {
+    type_column: &'static str,
+    first_party: &'static str,
+    third_party: &'static str,
+    privacy_policy: &'static str,
+    sets_no_cookies: &'static str,
+    /// What `crumb_consent` is for, and how long it lasts.
+    consent_purpose: &'static str,
+    consent_retention: &'static str,
+}
+
+fn words(lang: &LanguageTag) -> &'static Words {
+    const EN: Words = Words {
+        type_column: "Type",
+        first_party: "First party",
+        third_party: "Third party",
+        privacy_policy: "Privacy policy",
+        sets_no_cookies: "Sets no cookies",
+        consent_purpose: "Remembers your cookie choices and which consent record is yours.",
+        consent_retention: "Until your consent expires (at most 2 years); renewed for up to 400 days on each visit",
+    };
+    const NL: Words = Words {
+        type_column: "Soort",
+        first_party: "Eigen (first party)",
+        third_party: "Derde partij",
+        privacy_policy: "Privacyverklaring",
+        sets_no_cookies: "Plaatst geen cookies",
+        consent_purpose: "Onthoudt uw cookiekeuzes en welk toestemmingsrecord van u is.",
+        consent_retention: "Tot uw toestemming verloopt (hoogstens 2 jaar); bij elk bezoek verlengd tot hoogstens 400 dagen",
+    };
+    const DE: Words = Words {
+        type_column: "Art",
+        first_party: "Erstanbieter",
+        third_party: "Drittanbieter",
+        privacy_policy: "Datenschutzerklärung",
+        sets_no_cookies: "Setzt keine Cookies",
+        consent_purpose: "Speichert Ihre Cookie-Auswahl und welcher Einwilligungsnachweis Ihrer ist.",
+        consent_retention: "Bis Ihre Einwilligung abläuft (höchstens 2 Jahre); bei jedem Besuch um bis zu 400 Tage verlängert",
+    };
+    const FR: Words = Words {
+        type_column: "Type",
+        first_party: "Interne",
+        third_party: "Tierce partie",
+        privacy_policy: "Politique de confidentialité",
+        sets_no_cookies: "Ne dépose aucun cookie",
+        consent_purpose: "Mémorise vos choix en matière de cookies et l'enregistrement de consentement qui est le vôtre.",
+        consent_retention: "Jusqu'à l'expiration de votre consentement (2 ans au plus) ; renouvelé pour 400 jours au plus à chaque visite",
+    };
+    match lang.as_str().split('-').next().unwrap_or_default() {
+        "nl" => &NL,
+        "de" => &DE,
+        "fr" => &FR,
+        _ => &EN,
+    }
 }
 
 pub async fn get_declaration(
@@ -55,44 +138,92 @@ pub async fn get_declaration(
     query: web::Query<Query>,
 ) -> Result<HttpResponse, ConfigError> {
     let site = public_site(&state, &path).await?;
+    // Like the widget's config: the page's language, then the browser's.
+    let wanted: Vec<&str> = query
+        .lang
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .take(4)
+        .collect();
     let language = site
-        .language_for(&[query.lang.as_deref().unwrap_or_default()])
+        .language_for(&wanted)
         .expect("a stored site has at least one language");
     let pick = |m: &Localized| m.get(language).cloned().unwrap_or_default();
+    let w = words(language);
+    let texts = site.texts.get(language);
+    let column = |i: usize| texts.map_or("", |t| t.cookie_columns[i].as_str());
+    // Crumb's own cookie is strictly necessary on every site that runs it,
+    // so it is declared whatever the config says.
+    let crumb = ServiceRow {
+        id: "crumb",
+        name: "Crumb",
+        provider: &site.name,
+        purpose: w.consent_purpose.to_owned(),
+        privacy_policy_url: &site.policy_url,
+        sets_no_cookies: false,
+        cookies: vec![CookieRow {
+            name: crumb_schema::cookie::NAME,
+            pattern: false,
+            provider: &site.name,
+            purpose: w.consent_purpose.to_owned(),
+            retention: w.consent_retention.to_owned(),
+            party: Some(Party::First),
+            domain: site.cookie_domain.as_deref(),
+        }],
+    };
+    let mut crumb = Some(crumb);
     let declaration = Declaration {
         site_id: &site.id,
         language,
         policy_url: &site.policy_url,
+        labels: Labels {
+            columns: [column(0), column(1), column(2), column(3), w.type_column],
+            first_party: w.first_party,
+            third_party: w.third_party,
+            privacy_policy: w.privacy_policy,
+            sets_no_cookies: w.sets_no_cookies,
+        },
         categories: site
             .categories
             .iter()
             .map(|c| {
                 let texts = c.texts.get(language);
+                let mut services: Vec<ServiceRow<'_>> = site
+                    .services
+                    .iter()
+                    .filter(|s| s.category == c.id)
+                    .map(|s| ServiceRow {
+                        id: s.id.as_str(),
+                        name: &s.name,
+                        provider: &s.provider,
+                        purpose: pick(&s.description),
+                        privacy_policy_url: &s.privacy_policy_url,
+                        sets_no_cookies: s.sets_no_cookies,
+                        cookies: s
+                            .cookies
+                            .iter()
+                            .map(|k| CookieRow {
+                                name: &k.name,
+                                pattern: k.pattern,
+                                provider: &s.provider,
+                                purpose: pick(&k.purpose),
+                                retention: pick(&k.retention),
+                                party: k.party,
+                                domain: k.domain.as_deref(),
+                            })
+                            .collect(),
+                    })
+                    .collect();
+                if c.id == Category::Necessary {
+                    services.splice(0..0, crumb.take());
+                }
                 CategoryRow {
                     id: c.id.as_str(),
                     name: texts.map_or("", |t| t.name.as_str()),
                     description: texts.map_or("", |t| t.description.as_str()),
-                    services: site
-                        .services
-                        .iter()
-                        .filter(|s| s.category == c.id)
-                        .map(|s| ServiceRow {
-                            id: s.id.as_str(),
-                            name: &s.name,
-                            provider: &s.provider,
-                            privacy_policy_url: &s.privacy_policy_url,
-                            cookies: s
-                                .cookies
-                                .iter()
-                                .map(|k| CookieRow {
-                                    name: &k.name,
-                                    provider: &s.provider,
-                                    purpose: pick(&k.purpose),
-                                    retention: pick(&k.retention),
-                                })
-                                .collect(),
-                        })
-                        .collect(),
+                    services,
                 }
             })
             .collect(),

@@ -77,6 +77,38 @@ fn declaration_lists_categories_services_and_cookies_in_a_language() {
     assert_eq!(ga["cookies"][0]["name"], "_ga");
     assert_eq!(ga["cookies"][0]["provider"], "Google Ireland Limited");
     assert_eq!(ga["cookies"][0]["retention"], "2 jaar");
+    assert_eq!(ga["purpose"], "Meet bezoeken en paginaweergaven.");
+    assert_eq!(
+        ga["privacy_policy_url"],
+        "https://policies.google.com/privacy"
+    );
+    // Column heads, Crumb's own words included, in the page's language.
+    assert_eq!(
+        nl["labels"]["columns"],
+        serde_json::json!(["Cookie", "Aanbieder", "Doel", "Bewaartermijn", "Soort"])
+    );
+    // Crumb's own cookie heads the necessary category, in every language.
+    for lang in ["en", "nl", "de", "fr"] {
+        let d = app
+            .get(&format!("/v1/sites/demo/declaration?lang={lang}"))
+            .json();
+        let crumb = &d["categories"][0]["services"][0];
+        assert_eq!(d["categories"][0]["id"], "necessary", "{lang}");
+        assert_eq!(crumb["cookies"][0]["name"], "crumb_consent", "{lang}");
+        assert_eq!(crumb["cookies"][0]["party"], "first", "{lang}");
+        assert!(
+            crumb["cookies"][0]["retention"]
+                .as_str()
+                .unwrap()
+                .contains('2'),
+            "{lang}: {crumb}"
+        );
+    }
+    // The page's language first, then the browser's.
+    assert_eq!(
+        app.get("/v1/sites/demo/declaration?lang=sv,de-AT").json()["language"],
+        "de"
+    );
     // Unknown or missing languages fall back to the site's first.
     assert_eq!(
         app.get("/v1/sites/demo/declaration?lang=sv").json()["language"],

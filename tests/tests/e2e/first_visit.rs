@@ -67,26 +67,58 @@ fn cookie_policy_page_shows_the_declaration() {
     let browser = Browser::new(1280, 800);
 
     open(&site, &browser, "/cookie-policy.html");
+    browser.wait("document.querySelector('[data-crumb-declaration] table')");
 
     let text = browser.js("return document.querySelector('[data-crumb-declaration]').textContent");
     let text = text.as_str().unwrap();
     for expected in [
         "Strictly necessary",
+        // Crumb's own cookie, declared on every site.
+        "crumb_consent",
+        "Until your consent expires",
         "Hotjar",
         "_hjSessionUser_*",
         "Meta Pixel",
         "_fbp",
         "90 days",
         "Reddit, Inc.",
+        // A service's purpose.
+        "Heatmaps and session recordings.",
     ] {
         assert!(
             text.contains(expected),
-            "{expected} missing from the declaration"
+            "{expected} missing from the declaration: {text}"
         );
     }
+    // Every category, and one table for each that has cookies (the demo's
+    // functional category has none), with the five columns real policies
+    // use.
+    assert_eq!(
+        browser.js("return document.querySelectorAll('[data-crumb-declaration] h3').length"),
+        json!(4)
+    );
     assert_eq!(
         browser.js("return document.querySelectorAll('[data-crumb-declaration] table').length"),
-        json!(7)
+        json!(3)
+    );
+    assert_eq!(
+        browser.js("return [...document.querySelectorAll('[data-crumb-declaration] table')[0].querySelectorAll('th')].map(t => t.textContent)"),
+        json!(["Cookie", "Provider", "Purpose", "Retention", "Type"])
+    );
+    // Third parties' privacy policies are linked, safely.
+    let links = browser.js(
+        "return [...document.querySelectorAll('[data-crumb-declaration] a')].map(a => [a.href, a.rel])",
+    );
+    let links = links.as_array().unwrap();
+    assert!(
+        links
+            .iter()
+            .any(|l| l[0].as_str().unwrap().contains("hotjar.com")),
+        "{links:?}"
+    );
+    assert!(
+        links.iter().all(|l| l[1] == "noopener noreferrer"),
+        "{links:?}"
     );
 }
 

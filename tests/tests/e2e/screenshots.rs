@@ -40,14 +40,26 @@ fn screenshots_at_desktop_and_phone_width() {
         );
         browser.screenshot(&dir.join(format!("dialog-{name}.png")));
     }
-    // The cookie declaration the widget renders on the policy page.
-    let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/cookie-policy.html");
-    browser.wait("document.querySelector('[data-crumb-declaration] table')");
-    browser.click(".crumb-banner [data-a=reject]");
-    browser.js(
-        "document.querySelectorAll('[data-crumb-declaration] h3')[2].scrollIntoView();
-         window.scrollBy(0, -16);",
-    );
-    browser.screenshot(&dir.join("declaration-desktop.png"));
+    // The cookie declaration on the policy page, at desktop and phone
+    // width (where each cookie becomes a block of labelled lines).
+    for (name, phone) in [("desktop", false), ("mobile-360", true)] {
+        let browser = Browser::new(1280, 800);
+        if phone {
+            browser.phone_viewport(360, 640);
+        }
+        open(&site, &browser, "/cookie-policy.html");
+        browser.wait("document.querySelector('[data-crumb-declaration] table')");
+        browser.click(".crumb-banner [data-a=reject]");
+        browser.js(
+            "document.querySelectorAll('[data-crumb-declaration] h3')[0].scrollIntoView();
+             window.scrollBy(0, -16);",
+        );
+        // Nothing scrolls sideways, even at 360 px.
+        assert_eq!(
+            browser.js("return document.documentElement.scrollWidth <= window.innerWidth"),
+            serde_json::json!(true),
+            "{name}"
+        );
+        browser.screenshot(&dir.join(format!("declaration-{name}.png")));
+    }
 }
