@@ -15,9 +15,9 @@
 //!
 //! `categories` is a bit set (bit i is [`Category::ALL`]\[i\]), the services
 //! are the allowed ones in the site's order (the order the widget writes
-//! them in, so the two compare as text), `pending` is 0 for a consent the
-//! server recorded (the widget counts send attempts there for a choice it
-//! has not).
+//! them in, so the two compare as text), leaving out the necessary ones,
+//! which are always on; `pending` is 0 for a consent the server recorded
+//! (the widget counts send attempts there for a choice it has not).
 
 use time::{Duration, OffsetDateTime};
 
@@ -61,6 +61,7 @@ pub fn value(
     let services: Vec<&str> = site
         .services
         .iter()
+        .filter(|s| s.category != Category::Necessary)
         .filter(|s| choices.services.get(&s.id).copied().unwrap_or(false))
         .map(|s| s.id.as_str())
         .collect();

@@ -15,6 +15,7 @@ pub mod cookie;
 mod ids;
 pub mod rules;
 pub mod widget;
+pub mod words;
 
 pub use category::Category;
 pub use config::{

@@ -14,10 +14,13 @@
 //! · cookie_domain (empty for the page's own host)
 //! · title · body · accept_all · reject_all · customize · save · close
 //! · policy_link · reopen · 4 cookie_columns · placeholder · placeholder_allow
+//! · privacy_link (Crumb's own word for a privacy-policy link)
 //! · n categories, each: id · name · description
-//! · n services, each: id · category · name · provider
+//! · n services, each: id · category · name · provider · purpose
+//!     · privacy_policy_url
 //!     · n cookies, each: name · pattern (1 or 0) · purpose · retention
 //! ```
+
 //!
 //! `widget/src/config.rs` reads exactly this; its tests decode what
 //! [`encode`] writes.
@@ -32,6 +35,11 @@ pub const SEP: char = '\u{1f}';
 
 /// The version of this layout, its first field.
 pub const VERSION: &str = "2";
+
+/// The id of the service that stands for Crumb itself in the cookie
+/// declaration (`/declaration`); sites may not use it (the linter refuses
+/// it).
+pub const CRUMB_SERVICE: &str = "crumb";
 
 /// The widget's config for `lang`, whose texts hash to `text_hash`. Texts
 /// missing in `lang` fall back to the site's first language.
@@ -80,6 +88,8 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
     }
     put(&t.placeholder);
     put(&t.placeholder_allow);
+    let words = crate::words::for_language(lang);
+    put(words.privacy_policy);
     put(&site.categories.len().to_string());
     for c in &site.categories {
         let texts = in_lang(&c.texts, lang, first);
@@ -93,6 +103,8 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
         put(s.category.as_str());
         put(&s.name);
         put(&s.provider);
+        put(in_lang(&s.description, lang, first).map_or("", String::as_str));
+        put(&s.privacy_policy_url);
         put(&s.cookies.len().to_string());
         for c in &s.cookies {
             put(&c.name);
@@ -116,7 +128,9 @@ mod tests {
         let out = encode(&s, &LanguageTag::parse("en").unwrap(), "h");
         let fields: Vec<&str> = out.split(SEP).collect();
         assert_eq!(&fields[..7], ["2", "3", "24", "en", "h", "/a b c", ""]);
-        // No texts in any language: every text field is empty, not missing.
-        assert_eq!(fields.len(), 7 + 15 + 1 + 3 + 1);
+        // No texts in any language: every text field is empty, not missing
+        // (but for Crumb's own word for a privacy-policy link).
+        assert_eq!(fields.len(), 7 + 16 + 1 + 3 + 1);
+        assert_eq!(fields[7 + 15], "Privacy policy");
     }
 }

@@ -316,6 +316,13 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
 /// The rules for one service (`services[i]`).
 fn lint_service(site: &SiteConfig, i: usize, s: &ServiceConfig, out: &mut Vec<Problem>) {
     let at = format!("services[{i}]");
+    if s.id.as_str() == crumb_schema::widget::CRUMB_SERVICE {
+        out.push(problem(
+            "reserved",
+            format!("{at}.id"),
+            "\"crumb\" is Crumb's own service (its consent cookie is declared on every site); pick another id",
+        ));
+    }
     for (field, text) in [("name", &s.name), ("provider", &s.provider)] {
         if blank(text) {
             out.push(problem(
@@ -665,6 +672,10 @@ mod tests {
             found(&v),
             [("cookie_pattern", "services[0].cookies[0].name".into())]
         );
+        // Crumb's own id is taken.
+        let mut v = demo();
+        v["services"][0]["id"] = json!("crumb");
+        assert_eq!(found(&v), [("reserved", "services[0].id".into())]);
         // A refusable service's cookie that a necessary service sets too.
         let mut v = demo();
         let session = json!({"id": "session", "name": "Session", "provider": "Shop",

@@ -167,12 +167,12 @@ impl App {
             .as_ref()
             .map(|p| p.consent_id.clone())
             .unwrap_or_default();
+        // The allowed services in the cookie's form (as the server writes
+        // it: config order, necessary ones left out).
         let mut services = String::new();
         for (_, s) in self
             .cfg
-            .svcs
-            .iter()
-            .enumerate()
+            .optional_services()
             .filter(|(i, _)| choices.service(*i))
         {
             if !services.is_empty() {
@@ -276,6 +276,7 @@ impl App {
     /// The stored choice as JSON, with its dates for site code
     /// (`for_site`) or without them for the server.
     fn choice_json(&self, for_site: bool) -> Option<String> {
+        let c = self.choices();
         let s = self.stored.rd();
         let s = s.as_ref()?;
         Some(consent::request_json(
@@ -287,9 +288,12 @@ impl App {
                 method: s.method,
                 dates: for_site.then_some((s.given_ms, s.expires_ms)),
             },
-            &self.choices(),
+            &c,
             self.cfg.cats.iter().map(|c| c.idx),
-            self.cfg.service_ids(),
+            // Necessary services are always on: never sent as a choice.
+            self.cfg
+                .optional_services()
+                .map(|(i, s)| (s.id, c.service(i))),
         ))
     }
 

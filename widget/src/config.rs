@@ -11,7 +11,7 @@ pub type Str = &'static str;
 
 /// The banner's texts in reading order (see [`Config::read`]), read in one
 /// loop rather than field by field.
-pub struct Texts([Str; 15]);
+pub struct Texts([Str; 16]);
 
 /// An accessor per text, by its place in the config.
 macro_rules! texts {
@@ -42,6 +42,7 @@ texts!(
     reopen = 8,
     placeholder = 13,
     placeholder_allow = 14,
+    privacy_link = 15,
 );
 
 pub struct Category {
@@ -61,6 +62,9 @@ pub struct Service {
     pub id: Str,
     pub name: Str,
     pub provider: Str,
+    /// What the service is for.
+    pub purpose: Str,
+    pub privacy_url: Str,
     pub cat: usize,
     pub cookies: Vec<Cookie>,
 }
@@ -92,7 +96,7 @@ impl Config {
         let revision = f.n();
         let validity_months = f.n().clamp(1, 24);
         let (lang, text_hash, policy_url, cookie_domain) = (f.s(), f.s(), f.s(), f.s());
-        let mut t = Texts([""; 15]);
+        let mut t = Texts([""; 16]);
         for text in &mut t.0 {
             *text = f.s();
         }
@@ -111,6 +115,7 @@ impl Config {
         let mut svcs = Vec::new();
         for _ in 0..f.n() {
             let (id, cat, name, provider) = (f.s(), f.s(), f.s(), f.s());
+            let (purpose, privacy_url) = (f.s(), f.s());
             let mut cookies = Vec::new();
             for _ in 0..f.n() {
                 cookies.push(Cookie {
@@ -129,6 +134,8 @@ impl Config {
                     id,
                     name,
                     provider,
+                    purpose,
+                    privacy_url,
                     cat,
                     cookies,
                 });
@@ -164,8 +171,13 @@ impl Config {
         crate::consent::Choices::necessary_only(self.svcs.iter().map(|s| s.cat))
     }
 
-    pub fn service_ids(&self) -> impl Iterator<Item = &str> {
-        self.svcs.iter().map(|s| s.id)
+    /// The services a visitor chooses (not the strictly necessary ones,
+    /// always on), with their index.
+    pub fn optional_services(&self) -> impl Iterator<Item = (usize, &Service)> {
+        self.svcs
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.cat != crate::consent::NECESSARY)
     }
 }
 
@@ -192,6 +204,10 @@ mod tests {
         assert_eq!(ga.cat, 2);
         assert_eq!(ga.cookies[0].name, "_ga");
         assert_eq!(ga.cookies[0].retention, "2 jaar");
+        assert_eq!(ga.purpose, "Meet bezoeken en paginaweergaven.");
+        assert_eq!(ga.privacy_url, "https://policies.google.com/privacy");
+        assert_eq!(c.t.privacy_link(), "Privacyverklaring");
+        assert!(c.optional_services().all(|(_, s)| s.cat != 0));
         assert_eq!(c.service_index("google-analytics"), Some(i));
         assert!(c.svcs.iter().any(|s| s.cookies.iter().any(|k| k.pattern)));
         assert!(!c.t.accept_all().is_empty() && !c.t.cols()[3].is_empty());

@@ -429,7 +429,7 @@ pub fn request_json<'a>(
     p: &RequestParts<'_>,
     choices: &Choices,
     categories: impl Iterator<Item = usize>,
-    service_ids: impl Iterator<Item = &'a str>,
+    services: impl Iterator<Item = (&'a str, bool)>,
 ) -> String {
     let mut s = String::with_capacity(256);
     s.push_str("{");
@@ -454,12 +454,7 @@ pub fn request_json<'a>(
     push_categories(&mut s, choices.cats, categories);
     s.push_str(",");
     push_key(&mut s, "services");
-    push_services(
-        &mut s,
-        service_ids
-            .enumerate()
-            .map(|(i, id)| (id, choices.service(i))),
-    );
+    push_services(&mut s, services);
     s.push_str("}");
     s
 }
@@ -607,12 +602,22 @@ mod tests {
             dates: None,
         };
         assert_eq!(
-            request_json(&parts, &choices, 0..4, ["hotjar", "vwo"].into_iter()),
+            request_json(
+                &parts,
+                &choices,
+                0..4,
+                [("hotjar", true), ("vwo", false)].into_iter()
+            ),
             r#"{"revision":2,"language":"nl","text_hash":"ab","method":"custom","categories":{"necessary":true,"functional":false,"analytics":true,"marketing":false},"services":{"hotjar":true,"vwo":false}}"#
         );
         // A site with two categories hears only of those.
         assert_eq!(
-            request_json(&parts, &choices, [0, 2].into_iter(), ["hotjar"].into_iter()),
+            request_json(
+                &parts,
+                &choices,
+                [0, 2].into_iter(),
+                [("hotjar", true)].into_iter()
+            ),
             r#"{"revision":2,"language":"nl","text_hash":"ab","method":"custom","categories":{"necessary":true,"analytics":true},"services":{"hotjar":true}}"#
         );
     }

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::banner::{actions, button, intro};
 use crate::config::Service;
 use crate::consent::{Choices, NECESSARY, category_key, push_u64};
-use crate::dom::{all, ancestor, append, attr, each, el, focus, show_modal, text_el};
+use crate::dom::{all, ancestor, append, attr, each, el, focus, safe_href, show_modal, text_el};
 
 /// The open dialog; dropping it removes it (which also closes it).
 pub struct Modal {
@@ -68,7 +68,9 @@ pub fn cookie_table(app: &App, s: &Service) -> Element {
     table
 }
 
-/// The cookie table folded under a "Cookie (n)" summary.
+/// What the service is for, a link to its privacy policy (http(s) or a
+/// path on the site only) and its cookie table, folded under a
+/// "Cookie (n)" summary.
 fn cookie_details(app: &App, s: &Service) -> Element {
     let doc = &app.doc;
     let cols = app.cfg.t.cols();
@@ -79,6 +81,15 @@ fn cookie_details(app: &App, s: &Service) -> Element {
     push_u64(&mut summary, s.cookies.len() as u64);
     summary.push_str(")");
     append(&details, &text_el(doc, "summary", "", &summary));
+    let purpose = text_el(doc, "p", "crumb-desc", s.purpose);
+    if safe_href(s.privacy_url) {
+        let a = text_el(doc, "a", "crumb-a", app.cfg.t.privacy_link());
+        attr(&a, "href", s.privacy_url);
+        attr(&a, "rel", "noopener noreferrer");
+        append(&purpose, &text_el(doc, "span", "", " "));
+        append(&purpose, &a);
+    }
+    append(&details, &purpose);
     append(&details, &cookie_table(app, s));
     details
 }

@@ -74,64 +74,6 @@ struct CookieRow<'a> {
     domain: Option<&'a str>,
 }
 
-/// Crumb's own words for the declaration, in the languages it speaks;
-/// English for any other.
-struct Words {
-    type_column: &'static str,
-    first_party: &'static str,
-    third_party: &'static str,
-    privacy_policy: &'static str,
-    sets_no_cookies: &'static str,
-    /// What `crumb_consent` is for, and how long it lasts.
-    consent_purpose: &'static str,
-    consent_retention: &'static str,
-}
-
-fn words(lang: &LanguageTag) -> &'static Words {
-    const EN: Words = Words {
-        type_column: "Type",
-        first_party: "First party",
-        third_party: "Third party",
-        privacy_policy: "Privacy policy",
-        sets_no_cookies: "Sets no cookies",
-        consent_purpose: "Remembers your cookie choices and which consent record is yours.",
-        consent_retention: "Until your consent expires (at most 2 years); renewed for up to 400 days on each visit",
-    };
-    const NL: Words = Words {
-        type_column: "Soort",
-        first_party: "Eigen (first party)",
-        third_party: "Derde partij",
-        privacy_policy: "Privacyverklaring",
-        sets_no_cookies: "Plaatst geen cookies",
-        consent_purpose: "Onthoudt uw cookiekeuzes en welk toestemmingsrecord van u is.",
-        consent_retention: "Tot uw toestemming verloopt (hoogstens 2 jaar); bij elk bezoek verlengd tot hoogstens 400 dagen",
-    };
-    const DE: Words = Words {
-        type_column: "Art",
-        first_party: "Erstanbieter",
-        third_party: "Drittanbieter",
-        privacy_policy: "Datenschutzerklärung",
-        sets_no_cookies: "Setzt keine Cookies",
-        consent_purpose: "Speichert Ihre Cookie-Auswahl und welcher Einwilligungsnachweis Ihrer ist.",
-        consent_retention: "Bis Ihre Einwilligung abläuft (höchstens 2 Jahre); bei jedem Besuch um bis zu 400 Tage verlängert",
-    };
-    const FR: Words = Words {
-        type_column: "Type",
-        first_party: "Interne",
-        third_party: "Tierce partie",
-        privacy_policy: "Politique de confidentialité",
-        sets_no_cookies: "Ne dépose aucun cookie",
-        consent_purpose: "Mémorise vos choix en matière de cookies et l'enregistrement de consentement qui est le vôtre.",
-        consent_retention: "Jusqu'à l'expiration de votre consentement (2 ans au plus) ; renouvelé pour 400 jours au plus à chaque visite",
-    };
-    match lang.as_str().split('-').next().unwrap_or_default() {
-        "nl" => &NL,
-        "de" => &DE,
-        "fr" => &FR,
-        _ => &EN,
-    }
-}
-
 pub async fn get_declaration(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -151,13 +93,13 @@ pub async fn get_declaration(
         .language_for(&wanted)
         .expect("a stored site has at least one language");
     let pick = |m: &Localized| m.get(language).cloned().unwrap_or_default();
-    let w = words(language);
+    let w = crumb_schema::words::for_language(language);
     let texts = site.texts.get(language);
     let column = |i: usize| texts.map_or("", |t| t.cookie_columns[i].as_str());
     // Crumb's own cookie is strictly necessary on every site that runs it,
     // so it is declared whatever the config says.
     let crumb = ServiceRow {
-        id: "crumb",
+        id: crumb_schema::widget::CRUMB_SERVICE,
         name: "Crumb",
         provider: &site.name,
         purpose: w.consent_purpose.to_owned(),

@@ -35,9 +35,11 @@ fn keyboard_only_visitor_can_do_everything() {
     browser.wait("document.querySelector('dialog.crumb-modal[open]')");
     assert_eq!(active(&browser), json!("close"));
 
-    // Tab reaches every control in document order and wraps around.
+    // Tab reaches every control in document order and wraps around (links
+    // inside a folded service are not reachable until it is unfolded).
     let expected = browser.js("return Array.from(document.querySelectorAll(
             'dialog button, dialog a[href], dialog summary, dialog input:not([disabled])'))
+          .filter(e => e.tagName == 'SUMMARY' || !e.closest('details:not([open])'))
           .map(e => e.dataset.a || (e.dataset.cat && 'cat:' + e.dataset.cat)
               || (e.dataset.svc && 'svc:' + e.dataset.svc) || e.tagName.toLowerCase());");
     let expected = expected.as_array().unwrap().clone();

@@ -166,3 +166,34 @@ fn site_code_hears_about_changes() {
     assert_eq!(detail["categories"]["marketing"], true);
     assert_eq!(detail["services"]["youtube"], true);
 }
+
+#[test]
+fn the_dialog_shows_purposes_and_privacy_links() {
+    // Arrange
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+
+    // Act
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.js("document.querySelectorAll('dialog details').forEach(d => d.open = true);");
+
+    // Assert: under Hotjar, what it is for and its privacy policy.
+    let hotjar = browser.js(
+        "const row = document.querySelector('input[data-svc=hotjar]').closest('.crumb-svc');
+         const a = row.querySelector('details a');
+         return [row.querySelector('details p').textContent, a.href, a.rel, a.textContent];",
+    );
+    assert_eq!(
+        hotjar,
+        json!([
+            "Heatmaps and session recordings. Privacy policy",
+            "https://www.hotjar.com/legal/policies/privacy/",
+            "noopener noreferrer",
+            "Privacy policy"
+        ])
+    );
+    browser.click("dialog [data-a=save]");
+    site.wait_for_records(1);
+}
