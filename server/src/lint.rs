@@ -511,6 +511,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_sites_pass() {
+        for text in [
+            include_str!("../../examples/dutch-software-site.json"),
+            include_str!("../../examples/tiny-saas-site.json"),
+        ] {
+            let site = lint_json(text).unwrap_or_else(|p| panic!("{p:#?}"));
+            assert!(!site.services.is_empty());
+        }
+    }
+
+    #[test]
     fn preselected_categories() {
         let mut v = demo();
         v["categories"][0]["preselected"] = json!(true); // necessary: fine
