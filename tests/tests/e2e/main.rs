@@ -29,6 +29,26 @@ pub fn accept_all(site: &Site, browser: &Browser) -> serde_json::Value {
     record
 }
 
+/// Records reject all, accept all and a custom choice (the dialog's
+/// `custom` switches clicked, in order), each in a fresh browser.
+pub fn record_three_choices(site: &Site, custom: &[&str]) {
+    for (n, how) in ["reject", "accept", "custom"].into_iter().enumerate() {
+        let browser = Browser::new(1280, 800);
+        open(site, &browser, "/");
+        if how == "custom" {
+            browser.click(".crumb-banner [data-a=customize]");
+            browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+            for switch in custom {
+                browser.click(switch);
+            }
+            browser.click("dialog [data-a=save]");
+        } else {
+            browser.click(&format!(".crumb-banner [data-a={how}]"));
+        }
+        site.wait_for_records(n + 1);
+    }
+}
+
 pub fn banner_visible(browser: &Browser) -> bool {
     browser.js(
         "const b = document.querySelector('.crumb-banner');

@@ -44,6 +44,17 @@ fn max_age(set_cookie: &str) -> i64 {
         .whole_seconds()
 }
 
+/// Lets pages on `http://localhost:PORT` use Crumb on
+/// `http://127.0.0.1:PORT` (another origin) and returns that page origin.
+fn allow_localhost_pages(site: &Site) -> String {
+    let port = site.base.rsplit(':').next().unwrap().to_owned();
+    let origin = format!("http://localhost:{port}");
+    let mut config = site.config();
+    config.allowed_origins.push(origin.clone());
+    site.put_config(&config);
+    origin
+}
+
 fn now_s() -> f64 {
     time::OffsetDateTime::now_utc().unix_timestamp() as f64
 }
@@ -302,11 +313,7 @@ fn error_answers_are_readable_from_another_origin() {
     // Arrange: a page on http://localhost:PORT calling Crumb's API on
     // http://127.0.0.1:PORT, an allowed origin.
     let site = Site::start();
-    let port = site.base.rsplit(':').next().unwrap().to_owned();
-    let page_origin = format!("http://localhost:{port}");
-    let mut config = site.config();
-    config.allowed_origins.push(page_origin.clone());
-    site.put_config(&config);
+    let page_origin = allow_localhost_pages(&site);
     let browser = Browser::new(1280, 800);
     browser.goto(&format!("{page_origin}/cookie-policy.html"));
 
@@ -413,13 +420,7 @@ fn on_another_origin_the_widget_keeps_the_cookie_and_refreshes_it() {
     // Arrange: the page on http://localhost:PORT, Crumb on
     // http://127.0.0.1:PORT.
     let site = Site::start();
-    let port = site.base.rsplit(':').next().unwrap().to_owned();
-    let page = format!("http://localhost:{port}/other-origin.html");
-    let mut config = site.config();
-    config
-        .allowed_origins
-        .push(format!("http://localhost:{port}"));
-    site.put_config(&config);
+    let page = format!("{}/other-origin.html", allow_localhost_pages(&site));
     let browser = Browser::new(1280, 800);
     browser.goto(&page);
     browser.wait("document.querySelector('.crumb-banner')");
