@@ -45,7 +45,7 @@ impl Format {
 }
 
 /// The CSV columns, in record order, with the hash last.
-pub const CSV_COLUMNS: [&str; 20] = [
+pub const CSV_COLUMNS: [&str; 21] = [
     "seq",
     "record_id",
     "site_id",
@@ -66,6 +66,7 @@ pub const CSV_COLUMNS: [&str; 20] = [
     "ip_network",
     "prev_hash",
     "hash",
+    "gpc",
 ];
 
 /// A stored record's fields as text, borrowed from the canonical JSON
@@ -110,6 +111,8 @@ struct RecordView<'a> {
     ip_network: Cow<'a, str>,
     #[serde(borrow)]
     prev_hash: Cow<'a, str>,
+    #[serde(default)]
+    gpc: bool,
 }
 
 /// Appends one NDJSON line for a stored record.
@@ -190,6 +193,7 @@ impl Exporter {
                     &b.ip_network,
                     &b.prev_hash,
                     hash,
+                    if b.gpc { "true" } else { "false" },
                 ])?;
             }
         }

@@ -46,6 +46,12 @@ pub struct RecordBody {
     /// The visitor's network, never the full address.
     pub ip_network: String,
     pub prev_hash: String,
+    /// The request carried the browser's Global Privacy Control signal
+    /// (`Sec-GPC: 1`), part of the collection context beside the user
+    /// agent and network. Written only when true, so the canonical bytes
+    /// (and hashes) of records without it are what they always were.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gpc: bool,
 }
 
 /// A stored record: the canonical body bytes and their hash.
@@ -151,6 +157,7 @@ mod tests {
             user_agent: "UA, with \"quotes\"\nand newline".into(),
             ip_network: "203.0.113.0/24".into(),
             prev_hash: GENESIS_HASH.into(),
+            gpc: false,
         }
     }
 
@@ -161,6 +168,31 @@ mod tests {
         assert_eq!(b.body.clone().seal().canonical, a.canonical);
         assert_eq!(b.body.seal().hash, a.hash);
         assert_eq!(a.hash.len(), 64);
+    }
+
+    #[test]
+    fn the_gpc_flag_is_written_only_when_set() {
+        // Records from before the flag keep their bytes, so their hashes.
+        let without = body().seal();
+        assert!(!without.canonical.contains("gpc"));
+        assert!(
+            without
+                .canonical
+                .ends_with(&format!("\"prev_hash\":\"{GENESIS_HASH}\"}}"))
+        );
+        let with = RecordBody {
+            gpc: true,
+            ..body()
+        }
+        .seal();
+        assert!(
+            with.canonical.ends_with(",\"gpc\":true}"),
+            "{}",
+            with.canonical
+        );
+        let back = Record::from_stored(with.canonical.clone(), with.hash.clone()).unwrap();
+        assert!(back.body.gpc);
+        assert_eq!(back.body.seal().hash, with.hash);
     }
 
     #[test]

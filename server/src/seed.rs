@@ -84,6 +84,7 @@ pub fn seed(
             event_time: start + step * i as f64,
             user_agent: USER_AGENTS[(i % 3) as usize].to_owned(),
             ip_network: format!("203.0.{}.0/24", i % 256),
+            gpc: false,
         });
         if drafts.len() == batch || i + 1 == count {
             let results = store.append(&drafts)?;

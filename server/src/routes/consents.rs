@@ -206,7 +206,7 @@ fn reply(
 }
 
 /// A draft of `action` stamped with the server's clock and the request's
-/// (reduced) client details.
+/// (reduced) client details, the Global Privacy Control signal included.
 fn draft(state: &AppState, req: &HttpRequest, site: Arc<SiteConfig>, action: Action) -> Draft {
     Draft {
         site,
@@ -214,6 +214,10 @@ fn draft(state: &AppState, req: &HttpRequest, site: Arc<SiteConfig>, action: Act
         event_time: state.clock.now(),
         user_agent: user_agent(req),
         ip_network: client_network(state, req),
+        gpc: req
+            .headers()
+            .get("sec-gpc")
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1"),
     }
 }
 

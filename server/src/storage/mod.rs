@@ -43,6 +43,8 @@ pub struct Draft {
     pub event_time: OffsetDateTime,
     pub user_agent: String,
     pub ip_network: String,
+    /// The request carried `Sec-GPC: 1`.
+    pub gpc: bool,
 }
 
 #[derive(Debug, Clone)]

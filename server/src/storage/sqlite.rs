@@ -296,6 +296,7 @@ fn body_for(
         user_agent: draft.user_agent.clone(),
         ip_network: draft.ip_network.clone(),
         prev_hash,
+        gpc: draft.gpc,
     }))
 }
 

@@ -141,7 +141,7 @@ fn csv_export_escapes_commas_quotes_and_newlines() {
     // Assert: a CSV reader gets every field back intact.
     let mut reader = csv::Reader::from_reader(body.as_bytes());
     let headers = reader.headers().unwrap().clone();
-    assert_eq!(headers.len(), 20);
+    assert_eq!(headers.len(), 21);
     let ua = headers.iter().position(|h| h == "user_agent").unwrap();
     let hash = headers.iter().position(|h| h == "hash").unwrap();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
@@ -451,4 +451,49 @@ fn cli_csv_export_matches_the_api_across_chunks() {
         csv::Reader::from_reader(cli.as_bytes()).records().count(),
         2500
     );
+}
+
+#[test]
+fn the_global_privacy_control_signal_is_kept_exported_and_verified() {
+    // Arrange: a choice from a browser sending Sec-GPC: 1, one without.
+    let app = spawn_app();
+    let mut gpc = app.analytics_only();
+    gpc["method"] = json!("gpc");
+    let with = app.request(
+        "POST",
+        "/v1/sites/demo/consents",
+        &[("Content-Type", "application/json"), ("Sec-GPC", "1")],
+        Some(&gpc.to_string()),
+    );
+    assert_eq!(with.status, 201, "{}", with.body);
+    app.record_consent(&app.analytics_only());
+
+    // Act
+    let ndjson = export(&app, "");
+    let csv = export(&app, "?format=csv");
+
+    // Assert: the stored record carries it; the other carries nothing new.
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["gpc"], true);
+    assert_eq!(lines[0]["method"], "gpc");
+    assert!(lines[1].get("gpc").is_none(), "{}", lines[1]);
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "gpc")
+        .unwrap();
+    let flags: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[column].to_owned())
+        .collect();
+    assert_eq!(flags, ["true", "false"]);
+    // Both verify, offline and in the database.
+    let summary = verify_ndjson(Cursor::new(ndjson.as_bytes())).unwrap();
+    assert_eq!(summary.records, 2);
+    assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
 }

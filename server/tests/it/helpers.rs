@@ -213,6 +213,7 @@ impl TestApp {
                     event_time: clock_now(&self.clock),
                     user_agent: ua(i),
                     ip_network: "192.0.2.0/24".into(),
+                    gpc: false,
                 })
                 .collect();
             for r in store.append(&drafts).unwrap() {
