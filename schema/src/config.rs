@@ -11,6 +11,94 @@ use crate::{Category, LanguageTag, PolicyRevision, ServiceId, SiteId};
 /// Text in several languages, keyed by language tag.
 pub type Localized = BTreeMap<LanguageTag, String>;
 
+/// A text that reads the same in every language (a company's name), or
+/// one per language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    Same(String),
+    PerLanguage(Localized),
+}
+
+impl Text {
+    /// The text in `lang`, else in `fallback` (the site's first language).
+    pub fn get(&self, lang: &LanguageTag, fallback: Option<&LanguageTag>) -> Option<&str> {
+        match self {
+            Text::Same(s) => Some(s),
+            Text::PerLanguage(m) => m.get(lang).or_else(|| m.get(fallback?)).map(String::as_str),
+        }
+    }
+
+    /// Whether there is no text (or only blanks) in `lang`.
+    pub fn blank_in(&self, lang: &LanguageTag) -> bool {
+        let text = match self {
+            Text::Same(s) => Some(s),
+            Text::PerLanguage(m) => m.get(lang),
+        };
+        text.is_none_or(|t| t.trim().is_empty())
+    }
+}
+
+impl From<&str> for Text {
+    fn from(s: &str) -> Text {
+        Text::Same(s.to_owned())
+    }
+}
+
+/// How long a cookie lasts: for the browser session, a duration, or free
+/// text per language. The first two are written in the visitor's language
+/// by Crumb (`crate::words`), so a site need not translate them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Retention {
+    /// `"session"`: gone when the browser closes.
+    Session(SessionOnly),
+    /// `{"days": 30}`, `{"months": 13}` or `{"years": 2}`.
+    Duration(Duration),
+    /// `{"en": "Until you log out", "nl": "..."}`.
+    Text(Localized),
+}
+
+/// The word `session`, the only one [`Retention::Session`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionOnly {
+    Session,
+}
+
+/// A cookie's lifetime in one unit (the linter wants exactly one).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Duration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub months: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<u32>,
+}
+
+impl Retention {
+    /// The retention as a visitor reads it in `lang` (free text falls
+    /// back to `fallback`, the site's first language).
+    pub fn text(&self, lang: &LanguageTag, fallback: Option<&LanguageTag>) -> Option<String> {
+        let w = crate::words::for_language(lang);
+        match self {
+            Retention::Session(_) => Some(w.session.to_owned()),
+            Retention::Duration(d) => {
+                let (n, unit) = match (d.days, d.months, d.years) {
+                    (Some(n), None, None) => (n, w.days),
+                    (None, Some(n), None) => (n, w.months),
+                    (None, None, Some(n)) => (n, w.years),
+                    _ => return None,
+                };
+                Some(format!("{n} {}", if n == 1 { unit.0 } else { unit.1 }))
+            }
+            Retention::Text(m) => m.get(lang).or_else(|| m.get(fallback?)).cloned(),
+        }
+    }
+}
+
 /// How many calendar months a consent stays valid: 1 to 24, default 24.
 /// Two years is the ceiling regulators accept for a consent cookie, so a
 /// longer value cannot even be represented.
@@ -131,7 +219,8 @@ pub struct CategoryTexts {
 pub struct ServiceConfig {
     pub id: ServiceId,
     pub name: String,
-    pub provider: String,
+    /// Who runs it: one name for every language, or one per language.
+    pub provider: Text,
     pub category: Category,
     pub privacy_policy_url: String,
     #[serde(default)]
@@ -153,7 +242,7 @@ pub struct CookieConfig {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pattern: bool,
     pub purpose: Localized,
-    pub retention: Localized,
+    pub retention: Retention,
     /// Whether the site's own host sets it or another one does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub party: Option<Party>,
@@ -314,6 +403,51 @@ pub(crate) mod tests {
                 "a site may declare at most 64 services (this one declares 65)".to_owned()
             )
         );
+    }
+
+    #[test]
+    fn retention_is_session_a_duration_or_text_in_the_visitors_language() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<Retention>(v).unwrap();
+        let (en, nl) = (
+            LanguageTag::parse("en").unwrap(),
+            LanguageTag::parse("nl").unwrap(),
+        );
+        let session = parse(serde_json::json!("session"));
+        assert_eq!(session.text(&nl, None).unwrap(), "Sessie");
+        let two_years = parse(serde_json::json!({"years": 2}));
+        assert_eq!(two_years.text(&en, None).unwrap(), "2 years");
+        assert_eq!(two_years.text(&nl, None).unwrap(), "2 jaar");
+        let one_day = parse(serde_json::json!({"days": 1}));
+        assert_eq!(
+            one_day
+                .text(&LanguageTag::parse("de").unwrap(), None)
+                .unwrap(),
+            "1 Tag"
+        );
+        let text = parse(serde_json::json!({"en": "Until you log out"}));
+        assert_eq!(text.text(&nl, Some(&en)).unwrap(), "Until you log out");
+        assert!(serde_json::from_value::<Retention>(serde_json::json!("forever")).is_err());
+        assert!(serde_json::from_value::<Retention>(serde_json::json!({"weeks": 2})).is_err());
+    }
+
+    #[test]
+    fn a_provider_is_one_name_or_one_per_language() {
+        let (en, nl) = (
+            LanguageTag::parse("en").unwrap(),
+            LanguageTag::parse("nl").unwrap(),
+        );
+        let same: Text = serde_json::from_value(serde_json::json!("Hotjar Ltd.")).unwrap();
+        assert_eq!(same.get(&nl, None), Some("Hotjar Ltd."));
+        let per: Text = serde_json::from_value(
+            serde_json::json!({"nl": "Voorbeeld B.V.", "en": "Example B.V."}),
+        )
+        .unwrap();
+        assert_eq!(per.get(&nl, None), Some("Voorbeeld B.V."));
+        assert_eq!(
+            per.get(&LanguageTag::parse("de").unwrap(), Some(&en)),
+            Some("Example B.V.")
+        );
+        assert!(per.blank_in(&LanguageTag::parse("fr").unwrap()));
     }
 
     #[test]

@@ -19,8 +19,8 @@ pub mod words;
 
 pub use category::Category;
 pub use config::{
-    BannerTexts, CategoryConfig, CategoryTexts, CookieConfig, Localized, MAX_SERVICES, Party,
-    ServiceConfig, SiteConfig, ValidityMonths,
+    BannerTexts, CategoryConfig, CategoryTexts, CookieConfig, Duration, Localized, MAX_SERVICES,
+    Party, Retention, ServiceConfig, SessionOnly, SiteConfig, Text, ValidityMonths,
 };
 pub use consent::{
     ChoiceError, Choices, ConsentRequest, ConsentState, ConsentStatus, Event, Method, Receipt,

@@ -102,7 +102,7 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
         put(s.id.as_str());
         put(s.category.as_str());
         put(&s.name);
-        put(&s.provider);
+        put(s.provider.get(lang, first).unwrap_or_default());
         put(in_lang(&s.description, lang, first).map_or("", String::as_str));
         put(&s.privacy_policy_url);
         put(&s.cookies.len().to_string());
@@ -110,7 +110,7 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
             put(&c.name);
             put(if c.pattern { "1" } else { "0" });
             put(in_lang(&c.purpose, lang, first).map_or("", String::as_str));
-            put(in_lang(&c.retention, lang, first).map_or("", String::as_str));
+            put(&c.retention.text(lang, first).unwrap_or_default());
         }
     }
     out

@@ -15,6 +15,12 @@ pub struct Words {
     /// What `crumb_consent` is for, and how long it lasts.
     pub consent_purpose: &'static str,
     pub consent_retention: &'static str,
+    /// A cookie that lasts for the browser session.
+    pub session: &'static str,
+    /// Units of a cookie's lifetime, singular and plural.
+    pub days: (&'static str, &'static str),
+    pub months: (&'static str, &'static str),
+    pub years: (&'static str, &'static str),
 }
 
 pub fn for_language(lang: &LanguageTag) -> &'static Words {
@@ -26,6 +32,10 @@ pub fn for_language(lang: &LanguageTag) -> &'static Words {
         sets_no_cookies: "Sets no cookies",
         consent_purpose: "Remembers your cookie choices and which consent record is yours.",
         consent_retention: "Until your consent expires (at most 2 years); renewed for up to 400 days on each visit",
+        session: "Session",
+        days: ("day", "days"),
+        months: ("month", "months"),
+        years: ("year", "years"),
     };
     const NL: Words = Words {
         type_column: "Soort",
@@ -35,6 +45,10 @@ pub fn for_language(lang: &LanguageTag) -> &'static Words {
         sets_no_cookies: "Plaatst geen cookies",
         consent_purpose: "Onthoudt uw cookiekeuzes en welk toestemmingsrecord van u is.",
         consent_retention: "Tot uw toestemming verloopt (hoogstens 2 jaar); bij elk bezoek verlengd tot hoogstens 400 dagen",
+        session: "Sessie",
+        days: ("dag", "dagen"),
+        months: ("maand", "maanden"),
+        years: ("jaar", "jaar"),
     };
     const DE: Words = Words {
         type_column: "Art",
@@ -44,6 +58,10 @@ pub fn for_language(lang: &LanguageTag) -> &'static Words {
         sets_no_cookies: "Setzt keine Cookies",
         consent_purpose: "Speichert Ihre Cookie-Auswahl und welcher Einwilligungsnachweis Ihrer ist.",
         consent_retention: "Bis Ihre Einwilligung abläuft (höchstens 2 Jahre); bei jedem Besuch um bis zu 400 Tage verlängert",
+        session: "Sitzung",
+        days: ("Tag", "Tage"),
+        months: ("Monat", "Monate"),
+        years: ("Jahr", "Jahre"),
     };
     const FR: Words = Words {
         type_column: "Type",
@@ -53,6 +71,10 @@ pub fn for_language(lang: &LanguageTag) -> &'static Words {
         sets_no_cookies: "Ne dépose aucun cookie",
         consent_purpose: "Mémorise vos choix en matière de cookies et l'enregistrement de consentement qui est le vôtre.",
         consent_retention: "Jusqu'à l'expiration de votre consentement (2 ans au plus) ; renouvelé pour 400 jours au plus à chaque visite",
+        session: "Session",
+        days: ("jour", "jours"),
+        months: ("mois", "mois"),
+        years: ("an", "ans"),
     };
     match lang.as_str().split('-').next().unwrap_or_default() {
         "nl" => &NL,

@@ -46,7 +46,7 @@ mod tests {
                         c.name
                     );
                     assert!(
-                        c.retention.contains_key(&lang),
+                        c.retention.text(&lang, None).is_some(),
                         "{} retention in {lang}",
                         c.name
                     );

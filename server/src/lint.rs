@@ -15,7 +15,9 @@
 //! excepted); a `cookie_domain` that covers them; plus the config's
 //! structural problems.
 
-use crumb_schema::{BannerTexts, Category, CategoryConfig, ServiceConfig, SiteConfig};
+use crumb_schema::{
+    BannerTexts, Category, CategoryConfig, Retention, ServiceConfig, SiteConfig, Text,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -323,13 +325,24 @@ fn lint_service(site: &SiteConfig, i: usize, s: &ServiceConfig, out: &mut Vec<Pr
             "\"crumb\" is Crumb's own service (its consent cookie is declared on every site); pick another id",
         ));
     }
-    for (field, text) in [("name", &s.name), ("provider", &s.provider)] {
-        if blank(text) {
+    if blank(&s.name) {
+        out.push(problem("service_facts", format!("{at}.name"), "is empty"));
+    }
+    match &s.provider {
+        Text::Same(p) if blank(p) => {
             out.push(problem(
                 "service_facts",
-                format!("{at}.{field}"),
+                format!("{at}.provider"),
                 "is empty",
             ));
+        }
+        Text::Same(_) => {}
+        Text::PerLanguage(_) => {
+            for lang in &site.languages {
+                if s.provider.blank_in(lang) {
+                    out.push(missing(format!("{at}.provider.{lang}")));
+                }
+            }
         }
     }
     if !is_web_link(&s.privacy_policy_url) {
@@ -379,6 +392,17 @@ fn lint_service(site: &SiteConfig, i: usize, s: &ServiceConfig, out: &mut Vec<Pr
     for (j, c) in s.cookies.iter().enumerate() {
         let at = format!("{at}.cookies[{j}]");
         let prefix = c.name.trim_end_matches('*');
+        if let Retention::Duration(d) = &c.retention {
+            let units = [d.days, d.months, d.years];
+            let set: Vec<u32> = units.iter().flatten().copied().collect();
+            if set.len() != 1 || set[0] == 0 {
+                out.push(problem(
+                    "cookie_facts",
+                    format!("{at}.retention"),
+                    "a duration takes exactly one of days, months or years, at least 1",
+                ));
+            }
+        }
         if blank(&c.name) {
             out.push(problem("cookie_facts", format!("{at}.name"), "is empty"));
         } else if c.pattern && blank(prefix) {
@@ -395,7 +419,9 @@ fn lint_service(site: &SiteConfig, i: usize, s: &ServiceConfig, out: &mut Vec<Pr
             if c.purpose.get(lang).is_none_or(|p| blank(p)) {
                 out.push(missing(format!("{at}.purpose.{lang}")));
             }
-            if c.retention.get(lang).is_none_or(|r| blank(r)) {
+            if let Retention::Text(r) = &c.retention
+                && r.get(lang).is_none_or(|r| blank(r))
+            {
                 out.push(missing(format!("{at}.retention.{lang}")));
             }
         }
@@ -682,6 +708,26 @@ mod tests {
         assert_eq!(
             found(&v),
             [("cookie_pattern", "services[0].cookies[0].name".into())]
+        );
+        // A duration names one unit.
+        let mut v = demo();
+        v["services"][0]["cookies"][0]["retention"] = json!({"days": 2, "years": 1});
+        assert_eq!(
+            found(&v),
+            [("cookie_facts", "services[0].cookies[0].retention".into())]
+        );
+        v["services"][0]["cookies"][0]["retention"] = json!({"days": 30});
+        assert_eq!(found(&v), []);
+        // A provider given per language needs every language.
+        v["services"][1]["provider"] = json!({"en": "Hotjar Ltd.", "nl": "Hotjar Ltd."});
+        let mut r = found(&v);
+        r.sort();
+        assert_eq!(
+            r,
+            [
+                ("translation", "services[1].provider.de".into()),
+                ("translation", "services[1].provider.fr".into()),
+            ]
         );
         // Crumb's own id is taken.
         let mut v = demo();

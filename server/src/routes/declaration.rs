@@ -51,7 +51,7 @@ struct CategoryRow<'a> {
 struct ServiceRow<'a> {
     id: &'a str,
     name: &'a str,
-    provider: &'a str,
+    provider: String,
     /// What the service is for, in `language`.
     purpose: String,
     privacy_policy_url: &'a str,
@@ -65,7 +65,7 @@ struct CookieRow<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pattern: bool,
-    provider: &'a str,
+    provider: String,
     purpose: String,
     retention: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -92,7 +92,14 @@ pub async fn get_declaration(
     let language = site
         .language_for(&wanted)
         .expect("a stored site has at least one language");
+    let first = site.languages.first();
     let pick = |m: &Localized| m.get(language).cloned().unwrap_or_default();
+    let provider = |s: &crumb_schema::ServiceConfig| {
+        s.provider
+            .get(language, first)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let w = crumb_schema::words::for_language(language);
     let texts = site.texts.get(language);
     let column = |i: usize| texts.map_or("", |t| t.cookie_columns[i].as_str());
@@ -101,14 +108,14 @@ pub async fn get_declaration(
     let crumb = ServiceRow {
         id: crumb_schema::widget::CRUMB_SERVICE,
         name: "Crumb",
-        provider: &site.name,
+        provider: site.name.clone(),
         purpose: w.consent_purpose.to_owned(),
         privacy_policy_url: &site.policy_url,
         sets_no_cookies: false,
         cookies: vec![CookieRow {
             name: crumb_schema::cookie::NAME,
             pattern: false,
-            provider: &site.name,
+            provider: site.name.clone(),
             purpose: w.consent_purpose.to_owned(),
             retention: w.consent_retention.to_owned(),
             party: Some(Party::First),
@@ -139,7 +146,7 @@ pub async fn get_declaration(
                     .map(|s| ServiceRow {
                         id: s.id.as_str(),
                         name: &s.name,
-                        provider: &s.provider,
+                        provider: provider(s),
                         purpose: pick(&s.description),
                         privacy_policy_url: &s.privacy_policy_url,
                         sets_no_cookies: s.sets_no_cookies,
@@ -149,9 +156,9 @@ pub async fn get_declaration(
                             .map(|k| CookieRow {
                                 name: &k.name,
                                 pattern: k.pattern,
-                                provider: &s.provider,
+                                provider: provider(s),
                                 purpose: pick(&k.purpose),
-                                retention: pick(&k.retention),
+                                retention: k.retention.text(language, first).unwrap_or_default(),
                                 party: k.party,
                                 domain: k.domain.as_deref(),
                             })
