@@ -15,8 +15,8 @@ const ANNOUNCE = 1, SEND = 2, RETRY = 4, RELOAD = 8, SHARE = 16;
 // Kinds of answer, and of text asked for:
 const VISIT = 0, RECORD = 1, TAB = 2;
 const TEXT_REQUEST = 0, TEXT_SITE = 1;
-// The event kind of crumb.show():
-const SHOW = 7;
+// Event kinds: the DOM changed (the gate looks again), crumb.show():
+const DOM = 6, SHOW = 7;
 
 // Crumb's base URL is the folder crumb.js came from, so Crumb can sit on
 // its own origin or under a path of the site's own (`/crumb/crumb.js`
@@ -54,7 +54,12 @@ Promise.all([
   const tabs = w.BroadcastChannel && new BroadcastChannel(api);
   let pause = 1e3, reloads = 0;
   const go = (f) => {
-    if (f & ANNOUNCE) d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
+    // Site code (and vendors' consent signals) hear of a choice before the
+    // gate releases what it allows.
+    if (f & ANNOUNCE) {
+      d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
+      h.on(DOM);
+    }
     // The tabs share the cookie jar: the word that it changed is enough.
     if (f & SHARE && tabs) tabs.postMessage(0);
     // Once per page: the fresh config comes from the server itself.
@@ -82,6 +87,6 @@ Promise.all([
   // and script `load`/`error`, including those that do not bubble.
   ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>
     d.addEventListener(k, (e) => go(h.on(i, e)), true));
-  new MutationObserver(() => h.on(6)).observe(d.documentElement, { childList: true, subtree: true });
+  new MutationObserver(() => h.on(DOM)).observe(d.documentElement, { childList: true, subtree: true });
   if (queued.length) show();
 });

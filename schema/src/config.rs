@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::integrations::Integrations;
 use crate::{Category, LanguageTag, PolicyRevision, ServiceId, SiteId};
 
 /// Text in several languages, keyed by language tag.
@@ -170,6 +171,9 @@ pub struct SiteConfig {
     pub categories: Vec<CategoryConfig>,
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
+    /// Vendor consent signals the site switches on.
+    #[serde(default, skip_serializing_if = "Integrations::is_empty")]
+    pub integrations: Integrations,
 }
 
 /// The banner's and the preferences dialog's own words, in one language.

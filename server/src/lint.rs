@@ -312,6 +312,43 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
     if let Some(domain) = &site.cookie_domain {
         out.extend(cookie_domain_problem(site, domain));
     }
+    if let Some(g) = &site.integrations.google_consent_mode {
+        let at = "integrations.google_consent_mode";
+        for (i, r) in g.regions.iter().enumerate() {
+            if r.region.is_empty() {
+                out.push(problem(
+                    "consent_mode",
+                    format!("{at}.regions[{i}].region"),
+                    "names no region",
+                ));
+            }
+            for (k, code) in r.region.iter().enumerate() {
+                if !crumb_schema::integrations::is_region_code(code) {
+                    out.push(problem(
+                        "consent_mode",
+                        format!("{at}.regions[{i}].region[{k}]"),
+                        format!("{code:?} is not an ISO 3166-2 code such as \"NL\" or \"US-CA\" (\"EU\" is none)"),
+                    ));
+                }
+            }
+        }
+        if g.wait_for_update.is_some_and(|ms| ms > 10_000) {
+            out.push(problem(
+                "consent_mode",
+                format!("{at}.wait_for_update"),
+                "is over 10,000 ms; Google's tags would hold their first hits that long",
+            ));
+        }
+        for c in g.mapping.keys() {
+            if !site.has_category(*c) {
+                out.push(problem(
+                    "consent_mode",
+                    format!("{at}.mapping.{c}"),
+                    "maps a category the site does not declare",
+                ));
+            }
+        }
+    }
     out
 }
 
@@ -727,6 +764,28 @@ mod tests {
             [
                 ("translation", "services[1].provider.de".into()),
                 ("translation", "services[1].provider.fr".into()),
+            ]
+        );
+        // Consent Mode settings.
+        let mut v = demo();
+        v["integrations"] = json!({"google_consent_mode": {"mode": "basic", "wait_for_update": 500,
+            "regions": [{"region": ["NL", "US-CA"], "granted": ["analytics_storage"]}]}});
+        assert_eq!(found(&v), []);
+        v["integrations"]["google_consent_mode"]["regions"][0]["region"] = json!(["EU"]);
+        v["integrations"]["google_consent_mode"]["wait_for_update"] = json!(60000);
+        let mut r = found(&v);
+        r.sort();
+        assert_eq!(
+            r,
+            [
+                (
+                    "consent_mode",
+                    "integrations.google_consent_mode.regions[0].region[0]".into()
+                ),
+                (
+                    "consent_mode",
+                    "integrations.google_consent_mode.wait_for_update".into()
+                ),
             ]
         );
         // Crumb's own id is taken.

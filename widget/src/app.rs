@@ -26,7 +26,8 @@ use crate::modal::{Modal, read_choices, sync, trap_tab};
 use crate::storage;
 
 /// What `crumb.js` should do after an event or an answer (loader.js
-/// mirrors this table). Tell site code (a `crumb:change` event):
+/// mirrors this table). Tell site code (a `crumb:change` event), then let
+/// the gate release what the choice allows (event kind 6):
 pub const ANNOUNCE: u8 = 1;
 /// Send the pending choice to the server:
 pub const SEND: u8 = 2;
@@ -198,12 +199,14 @@ impl App {
     }
 
     /// Puts the stored choice in force on this page: the banner and the
-    /// dialog close, the gate releases what it allows.
+    /// dialog close. The gate releases what it allows when crumb.js asks,
+    /// right after it has told site code (ANNOUNCE), so that vendors'
+    /// consent signals (Google Consent Mode's `update`) come before the
+    /// tags they govern.
     fn apply(&self) {
         self.live.set(true);
         drop((self.banner.take(), self.modal.take()));
         self.show_reopen();
-        gate::scan(self);
     }
 
     /// Writes the current choice to the cookie.

@@ -9,6 +9,7 @@ pub mod consents;
 pub mod declaration;
 pub mod error;
 pub mod health;
+pub mod integrations;
 pub mod owner;
 
 use std::sync::Arc;
@@ -90,7 +91,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(consents::withdraw))
                         .route(preflight()),
                 )
-                .route("/declaration", web::get().to(declaration::get_declaration)),
+                .route("/declaration", web::get().to(declaration::get_declaration))
+                .route(
+                    "/consent-mode.js",
+                    web::get().to(integrations::consent_mode),
+                ),
         )
         .service(
             web::scope("/v1/admin")

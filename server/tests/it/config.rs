@@ -236,3 +236,44 @@ fn widget_config_follows_revision_bumps_and_refuses_bad_input() {
         "invalid_site_id"
     );
 }
+
+#[test]
+fn consent_mode_script_follows_the_sites_settings() {
+    // Arrange: the demo site has Consent Mode on (basic, a US-CA default).
+    let app = spawn_app();
+
+    // Act
+    let script = app.get("/v1/sites/demo/consent-mode.js");
+
+    // Assert
+    assert_eq!(script.status, 200, "{}", script.body);
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(script.header("cache-control"), Some("no-cache"));
+    let body = &script.body;
+    assert!(body.contains("\"region\":[\"US-CA\"]"), "{body}");
+    assert!(body.contains("\"wait_for_update\":500"), "{body}");
+    assert!(
+        body.contains("\"marketing\":[\"ad_storage\",\"ad_user_data\",\"ad_personalization\"]"),
+        "{body}"
+    );
+    assert!(body.contains("crumb:change"));
+    // Unchanged: a 304.
+    let etag = script.header("etag").unwrap().to_owned();
+    let again = app.request(
+        "GET",
+        "/v1/sites/demo/consent-mode.js",
+        &[("If-None-Match", &etag)],
+        None,
+    );
+    assert_eq!(again.status, 304);
+    // Switched off: a clear 404.
+    let mut site = app.site();
+    site.integrations.google_consent_mode = None;
+    app.put_site(&site);
+    let off = app.get("/v1/sites/demo/consent-mode.js");
+    assert_eq!(off.status, 404);
+    assert_eq!(off.error_code(), "not_enabled");
+}

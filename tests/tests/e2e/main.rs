@@ -4,6 +4,7 @@
 
 mod a11y;
 mod choices;
+mod consent_mode;
 mod examples;
 mod first_visit;
 mod lifecycle;

@@ -1,0 +1,189 @@
+//! Vendor consent signals a site switches on: Google Consent Mode v2.
+//!
+//! Crumb tells Google's tags the visitor's choice through `gtag('consent',
+//! ...)` commands in `dataLayer`: a `default` before any other Google tag
+//! command (from a small synchronous script Crumb serves per site,
+//! `GET /v1/sites/{site}/consent-mode.js`, see the server's
+//! `routes/integrations.rs`), then an `update` whenever the widget says a
+//! choice counts (its `crumb:change` event, which comes before it releases
+//! any gated tag).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Category;
+
+/// The integrations a site switches on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Integrations {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub google_consent_mode: Option<GoogleConsentMode>,
+}
+
+impl Integrations {
+    pub fn is_empty(&self) -> bool {
+        self.google_consent_mode.is_none()
+    }
+}
+
+/// Google Consent Mode v2 for a site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoogleConsentMode {
+    /// `basic`: Google's tags stay gated by Crumb until allowed; `advanced`:
+    /// they load at once under the denied defaults (cookieless pings).
+    pub mode: ConsentModeKind,
+    /// How long Google's tags wait for the visitor's `update` (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_update: Option<u32>,
+    /// `gtag('set', 'ads_data_redaction', true)`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ads_data_redaction: bool,
+    /// `gtag('set', 'url_passthrough', true)`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub url_passthrough: bool,
+    /// Which consent types each category grants; unset categories keep
+    /// the default mapping ([`default_mapping`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<Category, Vec<ConsentType>>,
+    /// Region-scoped defaults (ISO 3166-2 codes such as `NL` or `US-CA`),
+    /// pushed before the unscoped default, which denies every type but
+    /// `security_storage`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionDefault>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentModeKind {
+    Basic,
+    Advanced,
+}
+
+/// A default for some regions: the types it grants (the others are
+/// denied).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionDefault {
+    pub region: Vec<String>,
+    #[serde(default)]
+    pub granted: Vec<ConsentType>,
+}
+
+/// Google Consent Mode's seven consent types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentType {
+    AdStorage,
+    AdUserData,
+    AdPersonalization,
+    AnalyticsStorage,
+    FunctionalityStorage,
+    PersonalizationStorage,
+    SecurityStorage,
+}
+
+impl ConsentType {
+    pub const ALL: [ConsentType; 7] = [
+        ConsentType::AdStorage,
+        ConsentType::AdUserData,
+        ConsentType::AdPersonalization,
+        ConsentType::AnalyticsStorage,
+        ConsentType::FunctionalityStorage,
+        ConsentType::PersonalizationStorage,
+        ConsentType::SecurityStorage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentType::AdStorage => "ad_storage",
+            ConsentType::AdUserData => "ad_user_data",
+            ConsentType::AdPersonalization => "ad_personalization",
+            ConsentType::AnalyticsStorage => "analytics_storage",
+            ConsentType::FunctionalityStorage => "functionality_storage",
+            ConsentType::PersonalizationStorage => "personalization_storage",
+            ConsentType::SecurityStorage => "security_storage",
+        }
+    }
+}
+
+/// The common mapping (vanilla-cookieconsent's recipe): analytics →
+/// `analytics_storage`; marketing → the three `ad_*` types; functional →
+/// functionality and personalization. `security_storage` is always
+/// granted and maps to no category.
+pub fn default_mapping(c: Category) -> &'static [ConsentType] {
+    match c {
+        Category::Necessary => &[],
+        Category::Functional => &[
+            ConsentType::FunctionalityStorage,
+            ConsentType::PersonalizationStorage,
+        ],
+        Category::Analytics => &[ConsentType::AnalyticsStorage],
+        Category::Marketing => &[
+            ConsentType::AdStorage,
+            ConsentType::AdUserData,
+            ConsentType::AdPersonalization,
+        ],
+    }
+}
+
+impl GoogleConsentMode {
+    /// The consent types each category grants, with the site's overrides.
+    pub fn types_of(&self, c: Category) -> &[ConsentType] {
+        self.mapping
+            .get(&c)
+            .map_or(default_mapping(c), Vec::as_slice)
+    }
+}
+
+/// Whether `code` is an ISO 3166-2 region code as Google takes them: a
+/// country (`NL`) or a country and subdivision (`US-CA`).
+pub fn is_region_code(code: &str) -> bool {
+    // "EU" is often written, but it is no ISO 3166 code; Google ignores it.
+    if code == "EU" {
+        return false;
+    }
+    let (country, sub) = code
+        .split_once('-')
+        .map_or((code, None), |(c, s)| (c, Some(s)));
+    country.len() == 2
+        && country.bytes().all(|b| b.is_ascii_uppercase())
+        && sub.is_none_or(|s| {
+            (1..=3).contains(&s.len())
+                && s.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_codes() {
+        for ok in ["NL", "US-CA", "GB-ENG", "FR-75"] {
+            assert!(is_region_code(ok), "{ok}");
+        }
+        for bad in ["EU", "nl", "NLD", "US-", "US-CALI", "", "U"] {
+            assert!(!is_region_code(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn overrides_replace_one_category_only() {
+        let mut m: GoogleConsentMode =
+            serde_json::from_value(serde_json::json!({"mode": "basic"})).unwrap();
+        assert_eq!(
+            m.types_of(Category::Analytics),
+            [ConsentType::AnalyticsStorage]
+        );
+        m.mapping.insert(
+            Category::Analytics,
+            vec![ConsentType::AnalyticsStorage, ConsentType::AdStorage],
+        );
+        assert_eq!(m.types_of(Category::Analytics).len(), 2);
+        assert_eq!(m.types_of(Category::Marketing).len(), 3);
+    }
+}

@@ -1,0 +1,152 @@
+//! Google Consent Mode v2: the `default` commands come before every other
+//! Google tag command, the visitor's `update` before the gated tags run
+//! (first visit and returning visit), region-scoped defaults first, and in
+//! advanced mode the tag loads at once under the denied defaults.
+
+use crumb_e2e::{Browser, Site};
+use serde_json::{Value, json};
+
+use crate::banner_visible;
+
+/// `dataLayer` as plain arrays (gtag pushes `arguments` objects).
+fn data_layer(browser: &Browser) -> Vec<Value> {
+    browser
+        .js("return (window.dataLayer || []).map(a => Array.from(a).map(v => v instanceof Date ? 'date' : v));")
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The place of the first entry whose command is `cmd` (and, for consent,
+/// whose kind is `kind`).
+fn first(layer: &[Value], cmd: &str, kind: Option<&str>) -> Option<usize> {
+    layer
+        .iter()
+        .position(|e| e[0] == cmd && kind.is_none_or(|k| e[1] == k))
+}
+
+fn open_page(site: &Site, browser: &Browser, path: &str) {
+    browser.goto(&site.url(path));
+    browser.wait("document.querySelector('.crumb-banner, .crumb-reopen')");
+}
+
+#[test]
+fn basic_mode_defaults_first_then_the_visitors_update_before_the_tag() {
+    // Arrange
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open_page(&site, &browser, "/consent-mode.html");
+    browser.requests();
+
+    // Assert: the defaults, region-scoped first, and nothing of Google's yet.
+    let layer = data_layer(&browser);
+    assert_eq!(
+        (&layer[0][0], &layer[0][1]),
+        (&json!("consent"), &json!("default"))
+    );
+    assert_eq!(layer[0][2]["region"], json!(["US-CA"]));
+    assert_eq!(layer[0][2]["analytics_storage"], "granted");
+    assert_eq!(layer[0][2]["ad_storage"], "denied");
+    assert_eq!(layer[1][2]["analytics_storage"], "denied");
+    assert_eq!(layer[1][2]["security_storage"], "granted");
+    assert_eq!(layer[1][2]["wait_for_update"], 500);
+    assert!(layer[1][2].get("region").is_none());
+    assert_eq!(layer[2], json!(["set", "ads_data_redaction", true]));
+    assert_eq!(first(&layer, "config", None), None);
+    assert!(Browser::vendor_requests(&browser.requests()).is_empty());
+
+    // Act: accept all.
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("(window.dataLayer || []).some(a => a[0] === 'config')");
+
+    // Assert: the update grants the mapped types and comes before the tag.
+    let layer = data_layer(&browser);
+    let update = first(&layer, "consent", Some("update")).expect("an update");
+    assert!(update < first(&layer, "js", None).unwrap(), "{layer:?}");
+    assert!(update < first(&layer, "config", None).unwrap(), "{layer:?}");
+    for t in [
+        "analytics_storage",
+        "ad_storage",
+        "ad_user_data",
+        "ad_personalization",
+    ] {
+        assert_eq!(layer[update][2][t], "granted", "{t}");
+    }
+    let vendors = Browser::vendor_requests(&browser.requests());
+    assert!(
+        vendors.iter().any(|u| u.contains("googletagmanager.com")),
+        "{vendors:?}"
+    );
+
+    // A returning visitor: the update again comes before config.
+    site.wait_for_records(1);
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    open_page(&site, &browser, "/consent-mode.html");
+    browser.wait("(window.dataLayer || []).some(a => a[0] === 'config')");
+    let layer = data_layer(&browser);
+    let update = first(&layer, "consent", Some("update")).expect("an update");
+    assert!(first(&layer, "consent", Some("default")).unwrap() < update);
+    assert!(update < first(&layer, "config", None).unwrap(), "{layer:?}");
+    assert_eq!(layer[update][2]["analytics_storage"], "granted");
+}
+
+#[test]
+fn basic_mode_reject_all_leaves_everything_denied_and_the_tag_unloaded() {
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open_page(&site, &browser, "/consent-mode.html");
+    browser.requests();
+
+    browser.click(".crumb-banner [data-a=reject]");
+    browser.wait("(window.dataLayer || []).some(a => a[1] === 'update')");
+
+    let layer = data_layer(&browser);
+    let update = &layer[first(&layer, "consent", Some("update")).unwrap()][2];
+    for t in [
+        "analytics_storage",
+        "ad_storage",
+        "ad_user_data",
+        "ad_personalization",
+        "functionality_storage",
+        "personalization_storage",
+    ] {
+        assert_eq!(update[t], "denied", "{t}");
+    }
+    assert_eq!(first(&layer, "config", None), None);
+    assert!(!banner_visible(&browser));
+    assert!(Browser::vendor_requests(&browser.requests()).is_empty());
+}
+
+#[test]
+fn advanced_mode_loads_the_tag_at_once_under_denied_defaults() {
+    // Arrange
+    let site = Site::start();
+    let mut config = serde_json::to_value(site.config()).unwrap();
+    config["integrations"]["google_consent_mode"]["mode"] = json!("advanced");
+    site.put_config(&serde_json::from_value(config).unwrap());
+    let browser = Browser::new(1280, 800);
+
+    // Act
+    open_page(&site, &browser, "/consent-mode-advanced.html");
+
+    // Assert: gtag.js was asked for before any choice, after the defaults.
+    let vendors = Browser::vendor_requests(&browser.requests());
+    assert!(
+        vendors
+            .iter()
+            .any(|u| u.contains("googletagmanager.com/gtag/js")),
+        "{vendors:?}"
+    );
+    assert!(banner_visible(&browser));
+    let layer = data_layer(&browser);
+    let default = first(&layer, "consent", Some("default")).unwrap();
+    assert_eq!(default, 0);
+    assert!(default < first(&layer, "js", None).unwrap());
+    assert!(first(&layer, "consent", Some("update")).is_none());
+    assert!(
+        layer
+            .iter()
+            .filter(|e| e[1] == "default" && e[2].get("region").is_none())
+            .all(|e| e[2]["ad_storage"] == "denied" && e[2]["analytics_storage"] == "denied")
+    );
+}
