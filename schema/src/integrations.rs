@@ -1,9 +1,10 @@
-//! Vendor consent signals a site switches on: Google Consent Mode v2.
+//! Vendor consent signals a site switches on: Google Consent Mode v2,
+//! Microsoft UET's consent mode and Microsoft Clarity's consent API.
 //!
 //! Crumb tells Google's tags the visitor's choice through `gtag('consent',
 //! ...)` commands in `dataLayer`: a `default` before any other Google tag
 //! command (from a small synchronous script Crumb serves per site,
-//! `GET /v1/sites/{site}/consent-mode.js`, see the server's
+//! `GET /v1/sites/{site}/signals.js`, see the server's
 //! `routes/integrations.rs`), then an `update` whenever the widget says a
 //! choice counts (its `crumb:change` event, which comes before it releases
 //! any gated tag).
@@ -20,11 +21,55 @@ use crate::Category;
 pub struct Integrations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub google_consent_mode: Option<GoogleConsentMode>,
+    /// Microsoft Advertising's UET tag: `ad_storage` follows this choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub microsoft_uet: Option<Binding>,
+    /// Microsoft Clarity: `analytics_Storage` and `ad_Storage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub microsoft_clarity: Option<Clarity>,
 }
 
 impl Integrations {
     pub fn is_empty(&self) -> bool {
         self.google_consent_mode.is_none()
+            && self.microsoft_uet.is_none()
+            && self.microsoft_clarity.is_none()
+    }
+}
+
+/// The choice a vendor signal follows: a category, and optionally one of
+/// its services (then both must be allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    pub category: Category,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<crate::ServiceId>,
+}
+
+/// Microsoft Clarity's two signals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Clarity {
+    /// `analytics_Storage`; by default the analytics category.
+    #[serde(default = "analytics_binding")]
+    pub analytics: Binding,
+    /// `ad_Storage`; by default the marketing category.
+    #[serde(default = "marketing_binding")]
+    pub ads: Binding,
+}
+
+fn analytics_binding() -> Binding {
+    Binding {
+        category: Category::Analytics,
+        service: None,
+    }
+}
+
+fn marketing_binding() -> Binding {
+    Binding {
+        category: Category::Marketing,
+        service: None,
     }
 }
 

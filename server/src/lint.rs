@@ -312,6 +312,40 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
     if let Some(domain) = &site.cookie_domain {
         out.extend(cookie_domain_problem(site, domain));
     }
+    let bindings = [
+        ("microsoft_uet", site.integrations.microsoft_uet.as_ref()),
+        (
+            "microsoft_clarity.analytics",
+            site.integrations
+                .microsoft_clarity
+                .as_ref()
+                .map(|c| &c.analytics),
+        ),
+        (
+            "microsoft_clarity.ads",
+            site.integrations.microsoft_clarity.as_ref().map(|c| &c.ads),
+        ),
+    ];
+    for (name, b) in bindings {
+        let Some(b) = b else { continue };
+        let at = format!("integrations.{name}");
+        if !site.has_category(b.category) {
+            out.push(problem(
+                "integration",
+                format!("{at}.category"),
+                format!("the site does not declare category {}", b.category),
+            ));
+        }
+        if let Some(id) = &b.service
+            && site.service(id).is_none_or(|s| s.category != b.category)
+        {
+            out.push(problem(
+                "integration",
+                format!("{at}.service"),
+                format!("the site has no service {id} in category {}", b.category),
+            ));
+        }
+    }
     if let Some(g) = &site.integrations.google_consent_mode {
         let at = "integrations.google_consent_mode";
         for (i, r) in g.regions.iter().enumerate() {
@@ -787,6 +821,15 @@ mod tests {
                     "integrations.google_consent_mode.wait_for_update".into()
                 ),
             ]
+        );
+        // Microsoft's signals follow a category the site has, and a service
+        // in it.
+        let mut v = demo();
+        v["integrations"] = json!({"microsoft_uet": {"category": "marketing", "service": "hotjar"},
+            "microsoft_clarity": {}});
+        assert_eq!(
+            found(&v),
+            [("integration", "integrations.microsoft_uet.service".into())]
         );
         // Crumb's own id is taken.
         let mut v = demo();

@@ -1,18 +1,21 @@
-//! `GET /v1/sites/{site}/consent-mode.js`: the synchronous script a site
-//! puts before its Google tags when it switches Google Consent Mode v2 on.
+//! `GET /v1/sites/{site}/signals.js`: the synchronous script a site puts
+//! before its vendor tags when it switches vendor consent signals on
+//! (`integrations` in the site config).
 //!
-//! It pushes the `default` consent commands into `dataLayer` at once
-//! (region-scoped ones first, then the unscoped one, which denies every
-//! type but `security_storage`), the `set` commands the site asked for,
-//! and listens for the widget's `crumb:change` event to push the visitor's
-//! `update`. crumb.js loads `async`, so it cannot come first itself; this
+//! For Google Consent Mode v2 it pushes the `default` consent commands
+//! into `dataLayer` at once (region-scoped ones first, then the unscoped
+//! one, which denies every type but `security_storage`) and the `set`
+//! commands the site asked for; for Microsoft UET a denied `ad_storage`
+//! default into `uetq`; for Microsoft Clarity a denied `consentv2` into
+//! its queue. It listens for the widget's `crumb:change` event to send
+//! each vendor the visitor's choice. crumb.js loads `async`, so it cannot come first itself; this
 //! script can, and weighs a few hundred bytes only on sites that use it.
 //! The widget fires `crumb:change` before it releases any gated tag, so in
 //! basic mode the `update` precedes every `config` and `event` command.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use crumb_schema::integrations::{ConsentType, GoogleConsentMode};
+use crumb_schema::integrations::{Binding, ConsentModeKind, ConsentType, GoogleConsentMode};
 use crumb_schema::{Category, SiteConfig};
 use serde_json::{Map, Value, json};
 
@@ -37,8 +40,18 @@ fn states(granted: &[ConsentType]) -> Map<String, Value> {
         .collect()
 }
 
-/// The script for a site's Consent Mode settings.
-pub fn script(site: &SiteConfig, gcm: &GoogleConsentMode) -> String {
+/// A JS expression: whether consent `c` (the `crumb:change` detail)
+/// allows what `b` names.
+fn allows(b: &Binding) -> String {
+    let mut e = format!("!!c.categories[{}]", json!(b.category.as_str()));
+    if let Some(s) = &b.service {
+        e.push_str(&format!(" && !!c.services[{}]", json!(s.as_str())));
+    }
+    e
+}
+
+/// Google Consent Mode v2: the defaults at once, the update on each choice.
+fn google(site: &SiteConfig, gcm: &GoogleConsentMode, out: &mut String) {
     let mut defaults = Vec::new();
     for r in &gcm.regions {
         let mut d = states(&r.granted);
@@ -67,52 +80,94 @@ pub fn script(site: &SiteConfig, gcm: &GoogleConsentMode) -> String {
             (c.id.as_str().to_owned(), json!(types))
         })
         .collect();
-    format!(
-        "// Crumb: Google Consent Mode v2 for site {site_id} ({mode} mode). Load it before any Google tag.\n\
-(function () {{\n\
-  var w = window;\n\
+    let mode = match gcm.mode {
+        ConsentModeKind::Basic => "basic",
+        ConsentModeKind::Advanced => "advanced",
+    };
+    out.push_str(&format!(
+        "  // Google Consent Mode v2 ({mode} mode): the defaults before any Google tag.\n\
   w.dataLayer = w.dataLayer || [];\n\
   function gtag() {{ w.dataLayer.push(arguments); }}\n\
   {defaults}.forEach(function (d) {{ gtag('consent', 'default', d); }});\n\
   {sets}.forEach(function (s) {{ gtag('set', s[0], s[1]); }});\n\
   var mapping = {mapping};\n\
-  // The widget fires crumb:change when a choice counts, before it releases\n\
-  // any gated tag: the visitor's update comes first.\n\
-  document.addEventListener('crumb:change', function (e) {{\n\
-    var c = e.detail, u = {{}};\n\
-    if (!c) return;\n\
+  on.push(function (c) {{\n\
+    var u = {{}};\n\
     for (var k in mapping) mapping[k].forEach(function (t) {{\n\
       if (u[t] !== 'granted') u[t] = c.categories[k] ? 'granted' : 'denied';\n\
     }});\n\
     gtag('consent', 'update', u);\n\
-  }});\n\
-}})();\n",
-        site_id = site.id,
-        mode = if matches!(gcm.mode, crumb_schema::integrations::ConsentModeKind::Basic) {
-            "basic"
-        } else {
-            "advanced"
-        },
+  }});\n",
         defaults = Value::Array(defaults),
         sets = Value::Array(sets),
         mapping = Value::Object(mapping),
-    )
+    ));
 }
 
-pub async fn consent_mode(
+/// The site's vendor consent signals, as one synchronous script.
+pub fn script(site: &SiteConfig) -> String {
+    let i = &site.integrations;
+    let mut out = format!(
+        "// Crumb: vendor consent signals for site {}. Load it before any vendor tag, without async.\n\
+(function () {{\n\
+  var w = window, on = [];\n",
+        site.id
+    );
+    if let Some(gcm) = &i.google_consent_mode {
+        google(site, gcm, &mut out);
+    }
+    if let Some(b) = &i.microsoft_uet {
+        // UET assumes consent without a default; its queue takes commands
+        // before the tag loads.
+        out.push_str(&format!(
+            "  // Microsoft UET: ad_storage.\n\
+  w.uetq = w.uetq || [];\n\
+  w.uetq.push('consent', 'default', {{ ad_storage: 'denied' }});\n\
+  on.push(function (c) {{\n\
+    w.uetq.push('consent', 'update', {{ ad_storage: {} ? 'granted' : 'denied' }});\n\
+  }});\n",
+            allows(b)
+        ));
+    }
+    if let Some(cl) = &i.microsoft_clarity {
+        // Clarity's own stub, so commands queue until its tag loads.
+        out.push_str(&format!(
+            "  // Microsoft Clarity: analytics_Storage and ad_Storage.\n\
+  w.clarity = w.clarity || function () {{ (w.clarity.q = w.clarity.q || []).push(arguments); }};\n\
+  w.clarity('consentv2', {{ ad_Storage: 'denied', analytics_Storage: 'denied' }});\n\
+  on.push(function (c) {{\n\
+    w.clarity('consentv2', {{ ad_Storage: {} ? 'granted' : 'denied', analytics_Storage: {} ? 'granted' : 'denied' }});\n\
+  }});\n",
+            allows(&cl.ads),
+            allows(&cl.analytics)
+        ));
+    }
+    out.push_str(
+        "  // The widget fires crumb:change when a choice counts, before it\n\
+  // releases any gated tag: the vendors hear of it first.\n\
+  document.addEventListener('crumb:change', function (e) {\n\
+    var c = e.detail;\n\
+    if (c) on.forEach(function (f) { f(c); });\n\
+  });\n\
+})();\n",
+    );
+    out
+}
+
+pub async fn signals(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ConfigError> {
     let site = public_site(&state, &path).await?;
-    let Some(gcm) = &site.integrations.google_consent_mode else {
+    if site.integrations.is_empty() {
         return Ok(respond(
             actix_web::http::StatusCode::NOT_FOUND,
             "not_enabled",
-            "this site has not switched Google Consent Mode on (integrations.google_consent_mode)",
+            "this site has switched no vendor consent signal on (integrations)",
         ));
-    };
-    let body = script(&site, gcm);
+    }
+    let body = script(&site);
     let etag = format!("\"{}\"", &sha256_hex(body.as_bytes())[..32]);
     let mut resp = if etag_matches(&req, &etag) {
         HttpResponse::NotModified().finish()

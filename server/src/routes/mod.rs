@@ -92,10 +92,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(preflight()),
                 )
                 .route("/declaration", web::get().to(declaration::get_declaration))
-                .route(
-                    "/consent-mode.js",
-                    web::get().to(integrations::consent_mode),
-                ),
+                .route("/signals.js", web::get().to(integrations::signals)),
         )
         .service(
             web::scope("/v1/admin")

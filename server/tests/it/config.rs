@@ -238,12 +238,12 @@ fn widget_config_follows_revision_bumps_and_refuses_bad_input() {
 }
 
 #[test]
-fn consent_mode_script_follows_the_sites_settings() {
+fn the_signals_script_follows_the_sites_settings() {
     // Arrange: the demo site has Consent Mode on (basic, a US-CA default).
     let app = spawn_app();
 
     // Act
-    let script = app.get("/v1/sites/demo/consent-mode.js");
+    let script = app.get("/v1/sites/demo/signals.js");
 
     // Assert
     assert_eq!(script.status, 200, "{}", script.body);
@@ -260,20 +260,27 @@ fn consent_mode_script_follows_the_sites_settings() {
         "{body}"
     );
     assert!(body.contains("crumb:change"));
+    // The demo ties Microsoft UET and Clarity to its categories too.
+    assert!(
+        body.contains("w.uetq.push('consent', 'default', { ad_storage: 'denied' })"),
+        "{body}"
+    );
+    assert!(body.contains("!!c.categories[\"marketing\"]"), "{body}");
+    assert!(body.contains("w.clarity('consentv2'"), "{body}");
     // Unchanged: a 304.
     let etag = script.header("etag").unwrap().to_owned();
     let again = app.request(
         "GET",
-        "/v1/sites/demo/consent-mode.js",
+        "/v1/sites/demo/signals.js",
         &[("If-None-Match", &etag)],
         None,
     );
     assert_eq!(again.status, 304);
     // Switched off: a clear 404.
     let mut site = app.site();
-    site.integrations.google_consent_mode = None;
+    site.integrations = Default::default();
     app.put_site(&site);
-    let off = app.get("/v1/sites/demo/consent-mode.js");
+    let off = app.get("/v1/sites/demo/signals.js");
     assert_eq!(off.status, 404);
     assert_eq!(off.error_code(), "not_enabled");
 }

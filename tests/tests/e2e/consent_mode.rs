@@ -1,7 +1,9 @@
-//! Google Consent Mode v2: the `default` commands come before every other
-//! Google tag command, the visitor's `update` before the gated tags run
-//! (first visit and returning visit), region-scoped defaults first, and in
-//! advanced mode the tag loads at once under the denied defaults.
+//! Vendor consent signals. Google Consent Mode v2: the `default` commands
+//! come before every other Google tag command, the visitor's `update`
+//! before the gated tags run (first visit and returning visit),
+//! region-scoped defaults first, and in advanced mode the tag loads at
+//! once under the denied defaults. Microsoft UET and Clarity: a denied
+//! default, then the visitor's choice.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
@@ -148,5 +150,51 @@ fn advanced_mode_loads_the_tag_at_once_under_denied_defaults() {
             .iter()
             .filter(|e| e[1] == "default" && e[2].get("region").is_none())
             .all(|e| e[2]["ad_storage"] == "denied" && e[2]["analytics_storage"] == "denied")
+    );
+}
+
+#[test]
+fn microsoft_uet_and_clarity_hear_the_choice() {
+    // Arrange: the demo site ties UET to marketing and Clarity to
+    // analytics and marketing.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open_page(&site, &browser, "/consent-mode.html");
+    let queues = |b: &Browser| {
+        b.js("return [
+            (window.uetq || []).slice(),
+            (window.clarity.q || []).map(a => Array.from(a)),
+        ];")
+    };
+
+    // Assert: denied defaults before any choice.
+    assert_eq!(
+        queues(&browser),
+        json!([
+            ["consent", "default", {"ad_storage": "denied"}],
+            [["consentv2", {"ad_Storage": "denied", "analytics_Storage": "denied"}]]
+        ])
+    );
+
+    // Act: analytics only.
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=analytics]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("window.uetq.length > 3");
+
+    // Assert: UET's ad_storage stays denied; Clarity's analytics is granted.
+    let q = queues(&browser);
+    assert_eq!(
+        q[0].as_array().unwrap()[3..],
+        [
+            json!("consent"),
+            json!("update"),
+            json!({"ad_storage": "denied"})
+        ]
+    );
+    assert_eq!(
+        q[1][1],
+        json!(["consentv2", {"ad_Storage": "denied", "analytics_Storage": "granted"}])
     );
 }
