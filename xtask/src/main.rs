@@ -17,6 +17,7 @@ use anyhow::{Context as _, bail};
 
 mod bench;
 mod imports;
+mod strings;
 mod widget;
 
 fn main() -> std::process::ExitCode {

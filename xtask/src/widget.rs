@@ -262,6 +262,10 @@ pub fn build() -> anyhow::Result<()> {
         ],
     )?;
     let wasm_path = out.join("crumb_widget_bg.wasm");
+    let mut bindgen = std::fs::read(&wasm_path)?;
+    let blanked = crate::strings::blank(&mut bindgen);
+    std::fs::write(&wasm_path, &bindgen)?;
+    eprintln!("blanked {blanked} B of dead panic text (xtask/src/strings.rs)");
     if good_wasm_opt() {
         let p = wasm_path.to_str().expect("utf-8 path");
         cmd(
