@@ -20,6 +20,10 @@
 //!     · privacy_policy_url
 //!     · n cookies, each: name · pattern (1 or 0) · purpose · retention
 //! ```
+//!
+//! The last service is always Crumb's own (id [`CRUMB_SERVICE`], in
+//! necessary), so its `crumb_consent` cookie is declared in the dialog of
+//! every site.
 
 //!
 //! `widget/src/config.rs` reads exactly this; its tests decode what
@@ -36,9 +40,9 @@ pub const SEP: char = '\u{1f}';
 /// The version of this layout, its first field.
 pub const VERSION: &str = "2";
 
-/// The id of the service that stands for Crumb itself in the cookie
-/// declaration (`/declaration`); sites may not use it (the linter refuses
-/// it).
+/// The id of the service that stands for Crumb itself in the widget's
+/// config and the cookie declaration (`/declaration`); sites may not use
+/// it (the linter refuses it).
 pub const CRUMB_SERVICE: &str = "crumb";
 
 /// The widget's config for `lang`, whose texts hash to `text_hash`. Texts
@@ -97,7 +101,7 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
         put(texts.map_or("", |t| &t.name));
         put(texts.map_or("", |t| &t.description));
     }
-    put(&site.services.len().to_string());
+    put(&(site.services.len() + 1).to_string());
     for s in &site.services {
         put(s.id.as_str());
         put(s.category.as_str());
@@ -112,6 +116,22 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
             put(in_lang(&c.purpose, lang, first).map_or("", String::as_str));
             put(&c.retention.text(lang, first).unwrap_or_default());
         }
+    }
+    // Crumb itself: strictly necessary, with its one cookie.
+    for field in [
+        CRUMB_SERVICE,
+        "necessary",
+        "Crumb",
+        &site.name,
+        words.consent_purpose,
+        &site.policy_url,
+        "1",
+        crate::cookie::NAME,
+        "0",
+        words.consent_purpose,
+        words.consent_retention,
+    ] {
+        put(field);
     }
     out
 }
@@ -130,7 +150,9 @@ mod tests {
         assert_eq!(&fields[..7], ["2", "3", "24", "en", "h", "/a b c", ""]);
         // No texts in any language: every text field is empty, not missing
         // (but for Crumb's own word for a privacy-policy link).
-        assert_eq!(fields.len(), 7 + 16 + 1 + 3 + 1);
+        // Crumb's own service closes the list.
+        assert_eq!(fields.len(), 7 + 16 + 1 + 3 + 1 + 11);
         assert_eq!(fields[7 + 15], "Privacy policy");
+        assert_eq!(&fields[fields.len() - 11..][..2], ["crumb", "necessary"]);
     }
 }

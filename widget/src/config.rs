@@ -172,7 +172,7 @@ impl Config {
     }
 
     /// The services a visitor chooses (not the strictly necessary ones,
-    /// always on), with their index.
+    /// always on, Crumb's own among them), with their index.
     pub fn optional_services(&self) -> impl Iterator<Item = (usize, &Service)> {
         self.svcs
             .iter()
@@ -207,6 +207,10 @@ mod tests {
         assert_eq!(ga.purpose, "Meet bezoeken en paginaweergaven.");
         assert_eq!(ga.privacy_url, "https://policies.google.com/privacy");
         assert_eq!(c.t.privacy_link(), "Privacyverklaring");
+        // Crumb's own cookie closes the list, in necessary.
+        let crumb = c.svcs.last().unwrap();
+        assert_eq!((crumb.id, crumb.cat), ("crumb", 0));
+        assert_eq!(crumb.cookies[0].name, "crumb_consent");
         assert!(c.optional_services().all(|(_, s)| s.cat != 0));
         assert_eq!(c.service_index("google-analytics"), Some(i));
         assert!(c.svcs.iter().any(|s| s.cookies.iter().any(|k| k.pattern)));

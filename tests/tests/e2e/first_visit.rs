@@ -168,7 +168,7 @@ fn site_code_hears_about_changes() {
 }
 
 #[test]
-fn the_dialog_shows_purposes_and_privacy_links() {
+fn the_dialog_shows_purposes_privacy_links_and_crumbs_own_cookie() {
     // Arrange
     let site = Site::start();
     let browser = Browser::new(1280, 800);
@@ -194,6 +194,23 @@ fn the_dialog_shows_purposes_and_privacy_links() {
             "Privacy policy"
         ])
     );
+    // Crumb's own cookie, locked on, in the necessary section.
+    let necessary = browser.js(
+        "const s = document.querySelector('input[data-cat=necessary]').closest('section');
+         const crumb = s.querySelector('input[data-svc=crumb]');
+         return [s.textContent.includes('crumb_consent'), crumb.checked, crumb.disabled];",
+    );
+    assert_eq!(necessary, json!([true, true, true]));
+    // Saving sends no necessary service as a choice.
     browser.click("dialog [data-a=save]");
-    site.wait_for_records(1);
+    let records = site.wait_for_records(1);
+    assert!(
+        records[0]["services_granted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s != "crumb"),
+        "{}",
+        records[0]
+    );
 }
