@@ -8,7 +8,7 @@
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
 
-use crate::banner_visible;
+use crate::{banner_visible, open};
 
 /// `dataLayer` as plain arrays (gtag pushes `arguments` objects).
 fn data_layer(browser: &Browser) -> Vec<Value> {
@@ -27,17 +27,12 @@ fn first(layer: &[Value], cmd: &str, kind: Option<&str>) -> Option<usize> {
         .position(|e| e[0] == cmd && kind.is_none_or(|k| e[1] == k))
 }
 
-fn open_page(site: &Site, browser: &Browser, path: &str) {
-    browser.goto(&site.url(path));
-    browser.wait("document.querySelector('.crumb-banner, .crumb-reopen')");
-}
-
 #[test]
 fn basic_mode_defaults_first_then_the_visitors_update_before_the_tag() {
     // Arrange
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    open_page(&site, &browser, "/consent-mode.html");
+    open(&site, &browser, "/consent-mode.html");
     browser.requests();
 
     // Assert: the defaults, region-scoped first, and nothing of Google's yet.
@@ -83,7 +78,7 @@ fn basic_mode_defaults_first_then_the_visitors_update_before_the_tag() {
     // A returning visitor: the update again comes before config.
     site.wait_for_records(1);
     browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
-    open_page(&site, &browser, "/consent-mode.html");
+    open(&site, &browser, "/consent-mode.html");
     browser.wait("(window.dataLayer || []).some(a => a[0] === 'config')");
     let layer = data_layer(&browser);
     let update = first(&layer, "consent", Some("update")).expect("an update");
@@ -96,7 +91,7 @@ fn basic_mode_defaults_first_then_the_visitors_update_before_the_tag() {
 fn basic_mode_reject_all_leaves_everything_denied_and_the_tag_unloaded() {
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    open_page(&site, &browser, "/consent-mode.html");
+    open(&site, &browser, "/consent-mode.html");
     browser.requests();
 
     browser.click(".crumb-banner [data-a=reject]");
@@ -129,7 +124,7 @@ fn advanced_mode_loads_the_tag_at_once_under_denied_defaults() {
     let browser = Browser::new(1280, 800);
 
     // Act
-    open_page(&site, &browser, "/consent-mode-advanced.html");
+    open(&site, &browser, "/consent-mode-advanced.html");
 
     // Assert: gtag.js was asked for before any choice, after the defaults.
     let vendors = Browser::vendor_requests(&browser.requests());
@@ -159,7 +154,7 @@ fn microsoft_uet_and_clarity_hear_the_choice() {
     // analytics and marketing.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    open_page(&site, &browser, "/consent-mode.html");
+    open(&site, &browser, "/consent-mode.html");
     let queues = |b: &Browser| {
         b.js("return [
             (window.uetq || []).slice(),
