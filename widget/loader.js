@@ -75,7 +75,8 @@ Promise.all([
   // Starts (or, with a fresh config, restarts) the widget, then gives it
   // the visit check's answer, which decides between banner and choice.
   const begin = (text, visit) => {
-    const started = h.start(text, d, location.protocol == 'https:', location.hostname);
+    const started = h.start(text, d, location.protocol == 'https:', location.hostname,
+      navigator.globalPrivacyControl === true);
     if (started) go(h.answer(VISIT, ...visit));
     return started;
   };

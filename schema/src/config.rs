@@ -174,6 +174,24 @@ pub struct SiteConfig {
     /// Vendor consent signals the site switches on.
     #[serde(default, skip_serializing_if = "Integrations::is_empty")]
     pub integrations: Integrations,
+    /// The categories whose cookies sell or share the visitor's personal
+    /// data (in the sense of the CCPA and other US state laws): they start
+    /// refused when the browser sends Global Privacy Control, and a choice
+    /// that leaves them refused is recorded with method `gpc`. Default:
+    /// marketing.
+    #[serde(
+        default = "default_sale_or_sharing",
+        skip_serializing_if = "is_default_sale_or_sharing"
+    )]
+    pub sale_or_sharing: Vec<Category>,
+}
+
+fn default_sale_or_sharing() -> Vec<Category> {
+    vec![Category::Marketing]
+}
+
+fn is_default_sale_or_sharing(v: &[Category]) -> bool {
+    v == [Category::Marketing]
 }
 
 /// The banner's and the preferences dialog's own words, in one language.

@@ -168,11 +168,18 @@ impl Choices {
             .filter(|s| s.category == Category::Necessary)
             .map(|s| &s.id)
             .collect();
-        choices.check_method(req.method, &necessary)?;
+        choices.check_method(req.method, &necessary, &site.sale_or_sharing)?;
         Ok(choices)
     }
 
-    fn check_method(&self, method: Method, necessary: &[&ServiceId]) -> Result<(), ChoiceError> {
+    /// Whether the choices fit the method. `sale_or_sharing`: the
+    /// categories a Global Privacy Control choice leaves refused.
+    fn check_method(
+        &self,
+        method: Method,
+        necessary: &[&ServiceId],
+        sale_or_sharing: &[Category],
+    ) -> Result<(), ChoiceError> {
         let all = self.categories.values().chain(self.services.values());
         // Only what the visitor could refuse counts for reject_all: not the
         // necessary category, nor the services in it (resolved as granted).
@@ -192,8 +199,8 @@ impl Choices {
             Method::RejectAll if optional.copied().any(|g| g) => {
                 "reject_all must refuse everything but necessary"
             }
-            Method::Gpc if self.allows(Category::Marketing) => {
-                "a Global Privacy Control choice must refuse marketing"
+            Method::Gpc if sale_or_sharing.iter().any(|&c| self.allows(c)) => {
+                "a Global Privacy Control choice must refuse the site's sale_or_sharing categories"
             }
             _ => return Ok(()),
         };
@@ -375,5 +382,23 @@ mod tests {
             Choices::resolve(&site, &req),
             Err(ChoiceError::UnknownCategory("marketing"))
         );
+    }
+
+    #[test]
+    fn a_gpc_choice_refuses_the_sale_or_sharing_categories() {
+        // Arrange: a site that counts analytics as sharing.
+        let mut site = two_category_site();
+        let analytics = [(Category::Analytics, true)];
+        let gpc = request(Method::Gpc, &analytics, &[]);
+        // Act / Assert: by default only marketing (which the site lacks)
+        // must be refused, so granting analytics fits.
+        assert!(Choices::resolve(&site, &gpc).is_ok());
+        site.sale_or_sharing = vec![Category::Analytics];
+        assert!(matches!(
+            Choices::resolve(&site, &gpc),
+            Err(ChoiceError::MethodMismatch { method: "gpc", .. })
+        ));
+        let refused = request(Method::Gpc, &[(Category::Analytics, false)], &[]);
+        assert!(Choices::resolve(&site, &refused).is_ok());
     }
 }

@@ -10,11 +10,16 @@
 //! The fields, in order (`n` numbers are decimal):
 //!
 //! ```text
-//! 2 · revision · validity_months · lang · text_hash · policy_url
+//! 3 · revision · validity_months · lang · text_hash · policy_url
 //! · cookie_domain (empty for the page's own host)
+//! · sale_or_sharing (n: bit i set for category i of necessary, functional,
+//!   analytics, marketing)
 //! · title · body · accept_all · reject_all · customize · save · close
 //! · policy_link · reopen · 4 cookie_columns · placeholder · placeholder_allow
 //! · privacy_link (Crumb's own word for a privacy-policy link)
+//! · gpc_notice (Crumb's own line for a browser that sends Global Privacy
+//!   Control; empty unless the config request carried `Sec-GPC: 1`, so
+//!   other visitors do not download it)
 //! · n categories, each: id · name · description
 //! · n services, each: id · category · name · provider · purpose
 //!     · privacy_policy_url
@@ -31,23 +36,24 @@
 
 use std::collections::BTreeMap;
 
-use crate::{LanguageTag, SiteConfig};
+use crate::{Category, LanguageTag, SiteConfig};
 
 /// The separator between fields. Config texts never contain it: [`encode`]
 /// turns every control character in them into a space.
 pub const SEP: char = '\u{1f}';
 
 /// The version of this layout, its first field.
-pub const VERSION: &str = "2";
+pub const VERSION: &str = "3";
 
 /// The id of the service that stands for Crumb itself in the widget's
 /// config and the cookie declaration (`/declaration`); sites may not use
 /// it (the linter refuses it).
 pub const CRUMB_SERVICE: &str = "crumb";
 
-/// The widget's config for `lang`, whose texts hash to `text_hash`. Texts
-/// missing in `lang` fall back to the site's first language.
-pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String {
+/// The widget's config for `lang`, whose texts hash to `text_hash`, for a
+/// browser that sends Global Privacy Control (`gpc`) or not. Texts missing
+/// in `lang` fall back to the site's first language.
+pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool) -> String {
     let mut out = String::with_capacity(4096);
     let mut put = |s: &str| {
         if !out.is_empty() {
@@ -71,6 +77,12 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
     put(text_hash);
     put(&site.policy_url);
     put(site.cookie_domain.as_deref().unwrap_or_default());
+    let sale_or_sharing: u8 = site
+        .sale_or_sharing
+        .iter()
+        .map(|&c| 1 << Category::ALL.iter().position(|&k| k == c).unwrap_or(0))
+        .fold(0, |bits, bit| bits | bit);
+    put(&sale_or_sharing.to_string());
     let t = in_lang(&site.texts, lang, first)
         .cloned()
         .unwrap_or_default();
@@ -94,6 +106,7 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str) -> String 
     put(&t.placeholder_allow);
     let words = crate::words::for_language(lang);
     put(words.privacy_policy);
+    put(if gpc { words.gpc_notice } else { "" });
     put(&site.categories.len().to_string());
     for c in &site.categories {
         let texts = in_lang(&c.texts, lang, first);
@@ -145,14 +158,19 @@ mod tests {
     fn control_characters_cannot_break_the_layout() {
         let mut s = site(&["en"]);
         s.policy_url = "/a\u{1f}b\nc".into();
-        let out = encode(&s, &LanguageTag::parse("en").unwrap(), "h");
+        let en = LanguageTag::parse("en").unwrap();
+        let out = encode(&s, &en, "h", true);
         let fields: Vec<&str> = out.split(SEP).collect();
-        assert_eq!(&fields[..7], ["2", "3", "24", "en", "h", "/a b c", ""]);
+        assert_eq!(&fields[..8], ["3", "3", "24", "en", "h", "/a b c", "", "8"]);
         // No texts in any language: every text field is empty, not missing
-        // (but for Crumb's own word for a privacy-policy link).
+        // (but for Crumb's own words: a privacy-policy link, the GPC line).
         // Crumb's own service closes the list.
-        assert_eq!(fields.len(), 7 + 16 + 1 + 3 + 1 + 11);
-        assert_eq!(fields[7 + 15], "Privacy policy");
+        assert_eq!(fields.len(), 8 + 17 + 1 + 3 + 1 + 11);
+        assert_eq!(fields[8 + 15], "Privacy policy");
+        assert!(fields[8 + 16].contains("Global Privacy Control"));
         assert_eq!(&fields[fields.len() - 11..][..2], ["crumb", "necessary"]);
+        // Without the signal, the GPC line is left empty.
+        let plain = encode(&s, &en, "h", false);
+        assert_eq!(plain.split(SEP).nth(8 + 16), Some(""));
     }
 }

@@ -21,6 +21,9 @@ pub struct Words {
     pub days: (&'static str, &'static str),
     pub months: (&'static str, &'static str),
     pub years: (&'static str, &'static str),
+    /// One line in the banner and the dialog when the browser sends Global
+    /// Privacy Control: the signal was honoured.
+    pub gpc_notice: &'static str,
 }
 
 pub fn for_language(lang: &LanguageTag) -> &'static Words {
@@ -36,6 +39,7 @@ pub fn for_language(lang: &LanguageTag) -> &'static Words {
         days: ("day", "days"),
         months: ("month", "months"),
         years: ("year", "years"),
+        gpc_notice: "Your browser's Global Privacy Control signal is honoured: cookies that sell or share your data stay off unless you allow them.",
     };
     const NL: Words = Words {
         type_column: "Soort",
@@ -49,6 +53,7 @@ pub fn for_language(lang: &LanguageTag) -> &'static Words {
         days: ("dag", "dagen"),
         months: ("maand", "maanden"),
         years: ("jaar", "jaar"),
+        gpc_notice: "Het Global Privacy Control-signaal van uw browser wordt gerespecteerd: cookies die uw gegevens verkopen of delen blijven uit, tenzij u ze toestaat.",
     };
     const DE: Words = Words {
         type_column: "Art",
@@ -62,6 +67,7 @@ pub fn for_language(lang: &LanguageTag) -> &'static Words {
         days: ("Tag", "Tage"),
         months: ("Monat", "Monate"),
         years: ("Jahr", "Jahre"),
+        gpc_notice: "Das Global-Privacy-Control-Signal Ihres Browsers wird beachtet: Cookies, die Ihre Daten verkaufen oder weitergeben, bleiben aus, solange Sie sie nicht erlauben.",
     };
     const FR: Words = Words {
         type_column: "Type",
@@ -75,6 +81,7 @@ pub fn for_language(lang: &LanguageTag) -> &'static Words {
         days: ("jour", "jours"),
         months: ("mois", "mois"),
         years: ("an", "ans"),
+        gpc_notice: "Le signal Global Privacy Control de votre navigateur est respecté\u{a0}: les cookies qui vendent ou partagent vos données restent désactivés, sauf si vous les autorisez.",
     };
     match lang.as_str().split('-').next().unwrap_or_default() {
         "nl" => &NL,

@@ -1,6 +1,6 @@
-//! HTTP details shared by every route that serves bytes (the widget, the
-//! site config, static pages): gzip at level 9 for clients that take it,
-//! and conditional requests answered from an ETag.
+//! HTTP details shared by the routes: gzip at level 9 for clients that
+//! take it, conditional requests answered from an ETag (the widget, the
+//! site config, static pages), and the Global Privacy Control header.
 
 use std::io::Write as _;
 
@@ -13,6 +13,13 @@ pub fn takes_gzip(req: &HttpRequest) -> bool {
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("gzip"))
+}
+
+/// Whether the browser sends Global Privacy Control (`Sec-GPC: 1`).
+pub fn sends_gpc(req: &HttpRequest) -> bool {
+    req.headers()
+        .get("sec-gpc")
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
 }
 
 /// Whether the client's `If-None-Match` names `etag` (a 304 will do).

@@ -12,8 +12,9 @@
 //! purpose and a retention; no cookie pattern that matches every cookie; no
 //! cookie name shared by a necessary and a refusable service; every text
 //! present in every declared language; allowed origins on https (localhost
-//! excepted); a `cookie_domain` that covers them; plus the config's
-//! structural problems.
+//! excepted); a `cookie_domain` that covers them; `sale_or_sharing`
+//! naming the site's refusable categories; plus the config's structural
+//! problems.
 
 use crumb_schema::{
     BannerTexts, Category, CategoryConfig, Retention, ServiceConfig, SiteConfig, Text,
@@ -311,6 +312,23 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
     }
     if let Some(domain) = &site.cookie_domain {
         out.extend(cookie_domain_problem(site, domain));
+    }
+    // Left out, the list is marketing, whether or not the site has it; a
+    // list the owner wrote names the site's own refusable categories.
+    let defaulted = site.sale_or_sharing == [Category::Marketing];
+    for (i, &c) in site.sale_or_sharing.iter().enumerate() {
+        let why = if c == Category::Necessary {
+            "necessary cannot be refused, so a privacy signal cannot refuse it"
+        } else if !defaulted && !site.has_category(c) {
+            "is not one of the site's categories"
+        } else {
+            continue;
+        };
+        out.push(problem(
+            "sale_or_sharing",
+            format!("sale_or_sharing[{i}]"),
+            format!("{c}: {why}"),
+        ));
     }
     let bindings = [
         ("microsoft_uet", site.integrations.microsoft_uet.as_ref()),
@@ -917,6 +935,26 @@ mod tests {
             "{}",
             err[0].message
         );
+    }
+
+    #[test]
+    fn sale_or_sharing_names_refusable_categories_of_the_site() {
+        let mut v = demo();
+        v["sale_or_sharing"] = json!(["marketing", "analytics"]);
+        assert_eq!(rules(&v), Vec::<&str>::new());
+        v["sale_or_sharing"] = json!(["necessary"]);
+        assert_eq!(rules(&v), ["sale_or_sharing"]);
+        // A site without functional cookies.
+        v["categories"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|c| c["id"] != "functional");
+        v["services"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|s| s["category"] != "functional");
+        v["sale_or_sharing"] = json!(["functional", "marketing"]);
+        assert_eq!(rules(&v), ["sale_or_sharing"]);
     }
 
     #[test]

@@ -88,6 +88,23 @@ pub struct Browser {
 impl Browser {
     /// A fresh headless Chromium (empty profile) at the given window size.
     pub fn new(width: u32, height: u32) -> Browser {
+        Browser::with_flags(width, height, &[])
+    }
+
+    /// A fresh Chromium whose visitor has switched on Global Privacy
+    /// Control: it sends `Sec-GPC: 1` with every request and says
+    /// `navigator.globalPrivacyControl === true` (Chromium's own GPC
+    /// feature, forced on as a setting would).
+    pub fn with_gpc(width: u32, height: u32) -> Browser {
+        Browser::with_flags(
+            width,
+            height,
+            &["--enable-features=GlobalPrivacyControl,GlobalPrivacyControlForce"],
+        )
+    }
+
+    /// A fresh Chromium started with extra command-line `flags`.
+    pub fn with_flags(width: u32, height: u32, flags: &[&str]) -> Browser {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let profile = tempfile::TempDir::new().unwrap();
         let rules: Vec<String> = crate::VENDOR_HOSTS
@@ -113,6 +130,10 @@ impl Browser {
             format!("--window-size={width},{height}"),
             format!("--host-resolver-rules={}", rules.join(", ")),
         ];
+        let args: Vec<String> = args
+            .into_iter()
+            .chain(flags.iter().map(|f| f.to_string()))
+            .collect();
         let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",

@@ -60,16 +60,18 @@ fn app() -> Option<&'static App> {
 }
 
 /// Starts the widget on `doc` with the compact config text; `secure` and
-/// `host` describe the page's location. The visit check's answer comes
+/// `host` describe the page's location, `gpc` whether the browser sends
+/// Global Privacy Control. The visit check's answer comes
 /// next, through [`answer`]. Called again with a fresh config when the
 /// page's one turned out to be outdated: the old widget leaves the page.
 /// False when the config cannot be read; the other functions then do
 /// nothing.
 #[wasm_bindgen]
-pub fn start(config: &str, doc: Document, secure: bool, host: &str) -> bool {
+pub fn start(config: &str, doc: Document, secure: bool, host: &str, gpc: bool) -> bool {
     let page = app::Page {
         secure,
         host: host.into(),
+        gpc,
     };
     let Some(started) = app::start(config.into(), doc, page) else {
         return false;

@@ -51,6 +51,9 @@ pub struct Page {
     /// The page's host name, whose (parent) domains refused services'
     /// cookies are deleted from.
     pub host: String,
+    /// The browser sends Global Privacy Control
+    /// (`navigator.globalPrivacyControl`).
+    pub gpc: bool,
 }
 
 pub struct App {
@@ -158,10 +161,24 @@ impl App {
         self.banner.set(Some(banner));
     }
 
+    /// Whether the browser's Global Privacy Control signal applies here:
+    /// it is sent, and the site has categories that sell or share data.
+    pub fn gpc(&self) -> bool {
+        self.page.gpc && self.cfg.sale_or_sharing != 0
+    }
+
     /// Applies a choice: the UI updates at once; `crumb.js` tells site code,
     /// the server (in the background) and the other tabs.
     fn decide(&self, method: Method, choices: Choices) -> u8 {
         let now = now_ms();
+        // Under Global Privacy Control, a choice that leaves the sale or
+        // sharing categories refused is the signal honoured, and recorded
+        // so; opting in explicitly keeps its own method.
+        let method = if self.gpc() && choices.cats & self.cfg.sale_or_sharing == 0 {
+            Method::Gpc
+        } else {
+            method
+        };
         let consent_id = self
             .stored
             .rd()

@@ -21,8 +21,11 @@ impl Drop for Banner {
     }
 }
 
-/// The body text with the policy link after it, shared with the dialog.
-pub fn intro(app: &App, id: &str) -> Element {
+/// Appends the body text with the policy link after it (`id`: the
+/// element that describes `root`), and the line that says the browser's
+/// Global Privacy Control signal is honoured when it is sent; shared with
+/// the dialog.
+pub fn intro(app: &App, root: &Element, id: &str) {
     let doc = &app.doc;
     let mut body = String::from(app.cfg.t.body());
     body.push_str(" ");
@@ -33,7 +36,15 @@ pub fn intro(app: &App, id: &str) -> Element {
         attr(&a, "href", app.cfg.policy_url);
         append(&p, &a);
     }
-    p
+    append(root, &p);
+    // (The server sends the line only to browsers whose requests carry the
+    // signal; one that only says it in script is honoured without it.)
+    if app.gpc() && !app.cfg.t.gpc_notice().is_empty() {
+        append(
+            root,
+            &text_el(doc, "p", "crumb-desc crumb-gpc", app.cfg.t.gpc_notice()),
+        );
+    }
 }
 
 /// A button carrying its action in `data-a`, which the app's click handler
@@ -74,7 +85,7 @@ impl Banner {
         let title = text_el(doc, "h2", "crumb-title", app.cfg.t.title());
         attr(&title, "id", "crumb-bt");
         append(&root, &title);
-        append(&root, &intro(app, "crumb-bd"));
+        intro(app, &root, "crumb-bd");
         let (row, first, customize) = actions(app, (app.cfg.t.customize(), "customize"));
         append(&root, &row);
         if let Some(body) = doc.body() {

@@ -11,7 +11,7 @@ pub type Str = &'static str;
 
 /// The banner's texts in reading order (see [`Config::read`]), read in one
 /// loop rather than field by field.
-pub struct Texts([Str; 16]);
+pub struct Texts([Str; 17]);
 
 /// An accessor per text, by its place in the config.
 macro_rules! texts {
@@ -43,6 +43,7 @@ texts!(
     placeholder = 13,
     placeholder_allow = 14,
     privacy_link = 15,
+    gpc_notice = 16,
 );
 
 pub struct Category {
@@ -77,6 +78,9 @@ pub struct Config {
     pub policy_url: Str,
     /// The domain the consent cookie is set on; empty for the page's host.
     pub cookie_domain: Str,
+    /// The site's categories that sell or share personal data, as a bit
+    /// set like `cat_bits`: refused at first under Global Privacy Control.
+    pub sale_or_sharing: u8,
     pub t: Texts,
     pub cats: Vec<Category>,
     /// The site's categories as a bit set (bit i: category index i;
@@ -86,17 +90,18 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the compact config; `None` when it is not version 2 or is cut
+    /// Reads the compact config; `None` when it is not version 3 or is cut
     /// short. Categories and services the widget does not know are skipped.
     pub fn read(text: Str) -> Option<Config> {
         let mut f = Fields::new(text, 0x1f);
-        if f.s() != "2" {
+        if f.s() != "3" {
             return None;
         }
         let revision = f.n();
         let validity_months = f.n().clamp(1, 24);
         let (lang, text_hash, policy_url, cookie_domain) = (f.s(), f.s(), f.s(), f.s());
-        let mut t = Texts([""; 16]);
+        let sale_or_sharing = f.n() as u8;
+        let mut t = Texts([""; 17]);
         for text in &mut t.0 {
             *text = f.s();
         }
@@ -151,6 +156,8 @@ impl Config {
             text_hash,
             policy_url,
             cookie_domain,
+            // Only categories the site has, and never necessary.
+            sale_or_sharing: sale_or_sharing & cat_bits & !1,
             t,
             cats,
             cat_bits,
@@ -190,7 +197,7 @@ mod tests {
         let site: crumb_schema::SiteConfig =
             serde_json::from_str(include_str!("../../examples/demo-site.json")).unwrap();
         let lang = crumb_schema::LanguageTag::parse(lang).unwrap();
-        String::leak(crumb_schema::widget::encode(&site, &lang, "hash"))
+        String::leak(crumb_schema::widget::encode(&site, &lang, "hash", true))
     }
 
     #[test]
@@ -207,6 +214,9 @@ mod tests {
         assert_eq!(ga.purpose, "Meet bezoeken en paginaweergaven.");
         assert_eq!(ga.privacy_url, "https://policies.google.com/privacy");
         assert_eq!(c.t.privacy_link(), "Privacyverklaring");
+        assert!(c.t.gpc_notice().starts_with("Het Global Privacy Control"));
+        // Marketing (index 3), by default.
+        assert_eq!(c.sale_or_sharing, 1 << 3);
         // Crumb's own cookie closes the list, in necessary.
         let crumb = c.svcs.last().unwrap();
         assert_eq!((crumb.id, crumb.cat), ("crumb", 0));

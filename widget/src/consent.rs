@@ -22,8 +22,8 @@ pub enum Method {
     AcceptAll,
     RejectAll,
     Custom,
-    /// From the browser's Global Privacy Control signal (recorded by the
-    /// server; the widget reads it from a receipt).
+    /// A choice that leaves the site's sale or sharing categories refused
+    /// while the browser sends Global Privacy Control.
     Gpc,
 }
 

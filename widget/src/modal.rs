@@ -152,7 +152,7 @@ impl Modal {
         attr(&close, "aria-label", t.close());
         append(&head, &close);
         append(root, &head);
-        append(root, &intro(app, "crumb-md"));
+        intro(app, root, "crumb-md");
         attr(root, "aria-describedby", "crumb-md");
         if let Some(meta) = app.receipt_line() {
             append(root, &text_el(doc, "p", "crumb-meta", &meta));

@@ -96,8 +96,9 @@ fn public_json(site: &SiteConfig, text_hashes: &BTreeMap<LanguageTag, String>) -
 #[derive(Debug)]
 pub struct Derived {
     pub public: Variant,
-    /// The widget's compact form, per language (in the site's order).
-    widget: Vec<(LanguageTag, Variant)>,
+    /// The widget's compact form, per language (in the site's order): for
+    /// browsers without Global Privacy Control, and with it.
+    widget: Vec<(LanguageTag, [Variant; 2])>,
     text_hashes: BTreeMap<LanguageTag, String>,
 }
 
@@ -166,7 +167,8 @@ impl Derived {
             .iter()
             .map(|l| {
                 let hash = text_hashes.get(l).map_or("", String::as_str);
-                (l.clone(), Variant::new(widget::encode(site, l, hash)))
+                let variant = |gpc| Variant::new(widget::encode(site, l, hash, gpc));
+                (l.clone(), [variant(false), variant(true)])
             })
             .collect();
         Derived {
@@ -260,10 +262,18 @@ pub async fn get_widget_config(
         .collect();
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let lang = site.language_for(&wanted);
-    let (_, variant) = derived
+    let (_, variants) = derived
         .widget
         .iter()
         .find(|(l, _)| Some(l) == lang)
         .expect("a stored site has at least one language");
-    Ok(variant.respond(&req, "text/plain; charset=utf-8"))
+    // Only a browser that sends Global Privacy Control gets the line that
+    // says it is honoured; caches keep the two apart.
+    let gpc = crate::http::sends_gpc(&req);
+    let mut resp = variants[usize::from(gpc)].respond(&req, "text/plain; charset=utf-8");
+    resp.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Encoding, Sec-GPC"),
+    );
+    Ok(resp)
 }

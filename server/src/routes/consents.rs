@@ -214,10 +214,7 @@ fn draft(state: &AppState, req: &HttpRequest, site: Arc<SiteConfig>, action: Act
         event_time: state.clock.now(),
         user_agent: user_agent(req),
         ip_network: client_network(state, req),
-        gpc: req
-            .headers()
-            .get("sec-gpc")
-            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1"),
+        gpc: crate::http::sends_gpc(req),
     }
 }
 

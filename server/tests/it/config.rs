@@ -167,6 +167,27 @@ fn config_is_gzipped_for_clients_that_accept_it() {
 }
 
 #[test]
+fn only_browsers_that_send_gpc_get_the_line_that_it_is_honoured() {
+    // Arrange
+    let app = spawn_app();
+    let notice = |body: &str| body.split('\u{1f}').nth(8 + 16).unwrap().to_owned();
+    let path = "/v1/sites/demo/widget?lang=de";
+
+    // Act
+    let with = app.request("GET", path, &[("Sec-GPC", "1")], None);
+    let without = app.get(path);
+
+    // Assert: the German line for one, nothing for the other, and caches
+    // told that the answer depends on the header.
+    assert!(notice(&with.body).starts_with("Das Global-Privacy-Control-Signal"));
+    assert_eq!(notice(&without.body), "");
+    assert_ne!(with.header("etag"), without.header("etag"));
+    for r in [&with, &without] {
+        assert_eq!(r.header("vary"), Some("Accept-Encoding, Sec-GPC"));
+    }
+}
+
+#[test]
 fn widget_config_is_one_language_in_the_compact_form() {
     // Arrange
     let app = spawn_app();
@@ -180,7 +201,7 @@ fn widget_config_is_one_language_in_the_compact_form() {
     assert_eq!(nl.status, 200);
     assert_eq!(nl.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(nl.header("cache-control"), Some("no-cache"));
-    assert_eq!(field(&nl.body, 0), "2", "layout version");
+    assert_eq!(field(&nl.body, 0), "3", "layout version");
     assert_eq!(field(&nl.body, 1), "1", "revision");
     assert_eq!(field(&nl.body, 3), "nl");
     assert_eq!(field(&nl.body, 4), app.text_hash("nl"));

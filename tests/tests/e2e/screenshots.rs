@@ -40,6 +40,14 @@ fn screenshots_at_desktop_and_phone_width() {
         );
         browser.screenshot(&dir.join(format!("dialog-{name}.png")));
     }
+    // The banner in a browser that sends Global Privacy Control, with its
+    // one-line notice. (Dropped before the next browser starts: sessions
+    // run one at a time.)
+    {
+        let browser = Browser::with_gpc(1280, 800);
+        open(&site, &browser, "/");
+        browser.screenshot(&dir.join("banner-gpc-desktop.png"));
+    }
     // The cookie declaration on the policy page, at desktop and phone
     // width (where each cookie becomes a block of labelled lines).
     for (name, phone) in [("desktop", false), ("mobile-360", true)] {
