@@ -1,5 +1,6 @@
-//! Vendor consent signals a site switches on: Google Consent Mode v2,
-//! Microsoft UET's consent mode and Microsoft Clarity's consent API.
+//! Vendor consent signals a site switches on: Google Consent Mode v2, the
+//! Meta Pixel's consent API, Microsoft UET's consent mode and Microsoft
+//! Clarity's consent API.
 //!
 //! Crumb tells Google's tags the visitor's choice through `gtag('consent',
 //! ...)` commands in `dataLayer`: a `default` before any other Google tag
@@ -21,6 +22,10 @@ use crate::Category;
 pub struct Integrations {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub google_consent_mode: Option<GoogleConsentMode>,
+    /// The Meta Pixel: `fbq('consent', 'grant' | 'revoke')` follows this
+    /// choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_pixel: Option<Binding>,
     /// Microsoft Advertising's UET tag: `ad_storage` follows this choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub microsoft_uet: Option<Binding>,
@@ -32,6 +37,7 @@ pub struct Integrations {
 impl Integrations {
     pub fn is_empty(&self) -> bool {
         self.google_consent_mode.is_none()
+            && self.meta_pixel.is_none()
             && self.microsoft_uet.is_none()
             && self.microsoft_clarity.is_none()
     }

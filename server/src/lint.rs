@@ -331,6 +331,7 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
         ));
     }
     let bindings = [
+        ("meta_pixel", site.integrations.meta_pixel.as_ref()),
         ("microsoft_uet", site.integrations.microsoft_uet.as_ref()),
         (
             "microsoft_clarity.analytics",

@@ -5,7 +5,9 @@
 //! For Google Consent Mode v2 it pushes the `default` consent commands
 //! into `dataLayer` at once (region-scoped ones first, then the unscoped
 //! one, which denies every type but `security_storage`) and the `set`
-//! commands the site asked for; for Microsoft UET a denied `ad_storage`
+//! commands the site asked for; for the Meta Pixel `fbq('consent',
+//! 'revoke')` as the first command of the pixel's queue, before its
+//! `init` (see [`meta`]); for Microsoft UET a denied `ad_storage`
 //! default into `uetq`; for Microsoft Clarity a denied `consentv2` into
 //! its queue. It listens for the widget's `crumb:change` event to send
 //! each vendor the visitor's choice. crumb.js loads `async`, so it cannot come first itself; this
@@ -104,6 +106,44 @@ fn google(site: &SiteConfig, gcm: &GoogleConsentMode, out: &mut String) {
     ));
 }
 
+/// The Meta Pixel's consent API. Meta's snippet does nothing when `fbq`
+/// already exists, so this script cannot create it the way it creates
+/// Clarity's queue: it waits for the snippet's own `fbq` (a setter on
+/// `window.fbq`) and puts `['consent', 'revoke' | 'grant']` first in its
+/// queue the moment the snippet creates that queue, before the snippet's
+/// `fbq('init', ...)`. Each later choice is `fbq('consent', ...)`. A pixel
+/// that already ran (the script placed after it) gets the command at once.
+fn meta(b: &Binding, out: &mut String) {
+    out.push_str(&format!(
+        "  // Meta Pixel: revoke until the choice allows it, first in the pixel's queue.
+  var meta = 'revoke', fbq = w.fbq;
+  if (fbq) fbq('consent', meta);
+  else Object.defineProperty(w, 'fbq', {{
+    configurable: true, enumerable: true,
+    get: function () {{ return fbq; }},
+    set: function (f) {{
+      fbq = f;
+      if (typeof f !== 'function') return;
+      var queue;
+      Object.defineProperty(f, 'queue', {{
+        configurable: true, enumerable: true,
+        get: function () {{ return queue; }},
+        set: function (q) {{
+          if (!queue && q && q.push) q.push(['consent', meta]);
+          queue = q;
+        }}
+      }});
+    }}
+  }});
+  on.push(function (c) {{
+    meta = {} ? 'grant' : 'revoke';
+    if (fbq) fbq('consent', meta);
+  }});
+",
+        allows(b)
+    ));
+}
+
 /// The site's vendor consent signals, as one synchronous script.
 pub fn script(site: &SiteConfig) -> String {
     let i = &site.integrations;
@@ -115,6 +155,9 @@ pub fn script(site: &SiteConfig) -> String {
     );
     if let Some(gcm) = &i.google_consent_mode {
         google(site, gcm, &mut out);
+    }
+    if let Some(b) = &i.meta_pixel {
+        meta(b, &mut out);
     }
     if let Some(b) = &i.microsoft_uet {
         // UET assumes consent without a default; its queue takes commands

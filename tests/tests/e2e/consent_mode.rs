@@ -2,8 +2,10 @@
 //! come before every other Google tag command, the visitor's `update`
 //! before the gated tags run (first visit and returning visit),
 //! region-scoped defaults first, and in advanced mode the tag loads at
-//! once under the denied defaults. Microsoft UET and Clarity: a denied
-//! default, then the visitor's choice.
+//! once under the denied defaults. The Meta Pixel: `revoke` (or, once
+//! allowed, `grant`) first in its queue, before its `init`, then each
+//! choice. Microsoft UET and Clarity: a denied default, then the
+//! visitor's choice.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
@@ -192,4 +194,84 @@ fn microsoft_uet_and_clarity_hear_the_choice() {
         q[1][1],
         json!(["consentv2", {"ad_Storage": "denied", "analytics_Storage": "granted"}])
     );
+}
+
+/// The Meta Pixel's queue as plain arrays.
+fn meta_queue(browser: &Browser) -> Vec<Value> {
+    browser
+        .js("return window.fbq ? window.fbq.queue.map(a => Array.from(a)) : [];")
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn meta_pixel_revoke_comes_before_init_and_grant_follows_consent() {
+    // Arrange: Meta's pixel code as Meta gives it, not gated.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/meta-pixel.html");
+
+    // Assert: consent revoked before the pixel's init and PageView.
+    let init = json!(["init", "123456789012345"]);
+    assert_eq!(
+        meta_queue(&browser),
+        [
+            json!(["consent", "revoke"]),
+            init.clone(),
+            json!(["track", "PageView"])
+        ]
+    );
+
+    // Act: accept all.
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.fbq.queue.length > 3");
+
+    // Assert: the grant follows.
+    assert_eq!(meta_queue(&browser)[3], json!(["consent", "grant"]));
+
+    // A returning visitor: revoked before init again, granted once the
+    // server has confirmed the consent.
+    site.wait_for_records(1);
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    open(&site, &browser, "/meta-pixel.html");
+    browser.wait("window.fbq.queue.length > 3");
+    let queue = meta_queue(&browser);
+    assert_eq!(
+        (&queue[0], &queue[1]),
+        (&json!(["consent", "revoke"]), &init)
+    );
+    assert_eq!(queue[3], json!(["consent", "grant"]));
+}
+
+#[test]
+fn a_gated_meta_pixel_starts_with_grant_and_reject_keeps_it_out() {
+    // Arrange: the pixel gated by Crumb (marketing, meta-pixel).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/consent-mode.html");
+
+    // Act: accept all.
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("typeof window.fbq === 'function'");
+
+    // Assert: the first command in the pixel's queue is the grant.
+    let queue = meta_queue(&browser);
+    assert_eq!(
+        &queue[..2],
+        [
+            json!(["consent", "grant"]),
+            json!(["init", "123456789012345"])
+        ]
+    );
+
+    // A visitor who rejects: the pixel never runs. (One browser at a
+    // time: the first one goes.)
+    drop(browser);
+    let other = Browser::new(1280, 800);
+    open(&site, &other, "/consent-mode.html");
+    other.click(".crumb-banner [data-a=reject]");
+    site.wait_for_records(2);
+    crate::settle();
+    assert_eq!(other.js("return typeof window.fbq"), json!("undefined"));
 }
