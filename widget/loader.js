@@ -23,31 +23,30 @@ const DOM = 6, SHOW = 7;
 // behind the site's reverse proxy).
 const d = document, s = d.currentScript, base = new URL('.', s.src).href,
   api = base + 'v1/sites/' + s.getAttribute('data-site'), w = window, queued = [];
-const css = d.createElement('link');
-css.rel = 'stylesheet';
-css.href = base + 'crumb/__CRUMB_CSS__';
-const styled = new Promise((r) => { css.onload = css.onerror = r; });
-d.head.appendChild(css);
-w.crumb = { show: () => queued.push(1), consent: () => null };
-const lang = d.documentElement.lang + ',' + navigator.language;
-const config = (fresh) =>
-  fetch(api + '/widget?lang=' + encodeURIComponent(lang), fresh && { cache: 'no-cache' })
-    .then((r) => r.text());
+// The consent id the cookie names. The cookie is only a cache: the server
+// says on every page view whether that consent still counts.
+const held = /\bcrumb_consent=1~([\w-]+)/.exec(d.cookie);
 // An answer as the wasm takes it: status (0: none), the consent's cookie
 // value or else its state or error code, and whether the server set the
 // cookie itself.
 const read = (r) => r.json().catch(() => ({})).then((j) =>
   [r.status, j.cookie || j.state || j.error || '', r.headers.has('crumb-cookie')]);
 const none = () => [0, '', false];
-// The consent id the cookie names. The cookie is only a cache: the server
-// says on every page view whether that consent still counts.
-const held = /\bcrumb_consent=1~([\w-]+)/.exec(d.cookie);
-Promise.all([
-  config(),
-  held ? fetch(api + '/consents/' + held[1]).then(read, none) : none(),
-  wasm_bindgen(fetch(base + 'crumb/__CRUMB_WASM__')),
-  styled,
-]).then(([text, visit]) => {
+// Requested in the order a returning visit waits for them: the wasm (from
+// the cache, the slowest to arrive) and the visit check first.
+const wasm = wasm_bindgen(fetch(base + 'crumb/__CRUMB_WASM__'));
+const visit = held ? fetch(api + '/consents/' + held[1]).then(read, none) : none();
+const lang = d.documentElement.lang + ',' + navigator.language;
+const config = (fresh) =>
+  fetch(api + '/widget?lang=' + encodeURIComponent(lang), fresh && { cache: 'no-cache' })
+    .then((r) => r.text());
+const css = d.createElement('link');
+css.rel = 'stylesheet';
+css.href = base + 'crumb/__CRUMB_CSS__';
+const styled = new Promise((r) => { css.onload = css.onerror = r; });
+d.head.appendChild(css);
+w.crumb = { show: () => queued.push(1), consent: () => null };
+Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   const h = wasm_bindgen, show = () => h.on(SHOW);
   const consent = () => JSON.parse(h.text(TEXT_SITE) || 'null');
   // The site's other open tabs hear of every choice made here.
@@ -63,7 +62,7 @@ Promise.all([
     // The tabs share the cookie jar: the word that it changed is enough.
     if (f & SHARE && tabs) tabs.postMessage(0);
     // Once per page: the fresh config comes from the server itself.
-    if (f & RELOAD && !reloads++) config(true).then((t) => begin(t, visit));
+    if (f & RELOAD && !reloads++) config(true).then((t) => begin(t, answer));
     if (f & RETRY) setTimeout(() => go(SEND), pause *= 2);
     const body = f & SEND && h.text(TEXT_REQUEST);
     if (body) {
@@ -82,7 +81,7 @@ Promise.all([
   };
   w.crumb.show = show;
   w.crumb.consent = consent;
-  if (!begin(text, visit)) return;
+  if (!begin(text, answer)) return;
   if (tabs) tabs.onmessage = () => go(h.answer(TAB, 200, '', true));
   // Capturing listeners on the document see every click, Esc (`cancel`)
   // and script `load`/`error`, including those that do not bubble.
