@@ -75,7 +75,7 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // the visit check's answer, which decides between banner and choice.
   const begin = (text, visit) => {
     const started = h.start(text, d, location.protocol == 'https:', location.hostname,
-      navigator.globalPrivacyControl === true);
+      !!navigator.globalPrivacyControl);
     if (started) go(h.answer(VISIT, ...visit));
     return started;
   };
@@ -87,6 +87,10 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // and script `load`/`error`, including those that do not bubble.
   ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>
     d.addEventListener(k, (e) => go(h.on(i, e)), true));
-  new MutationObserver(() => h.on(DOM)).observe(d.documentElement, { childList: true, subtree: true });
+  // Added elements, and gated ones whose marks change after insertion.
+  new MutationObserver(() => h.on(DOM)).observe(d, {
+    childList: true, subtree: true,
+    attributeFilter: ['type', 'data-category', 'data-service', 'data-src'],
+  });
   if (queued.length) show();
 });

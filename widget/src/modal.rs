@@ -117,7 +117,8 @@ pub fn read_choices(app: &App, root: &Element) -> Choices {
 
 /// Keeps category and service switches consistent within a category's
 /// section: a category switch sets its services; switching a service on
-/// switches its category on. (The necessary section's switches are
+/// switches its category on, and switching its last one off switches the
+/// category off. (The necessary section's switches are
 /// disabled and never change.)
 pub fn sync(changed: &HtmlInputElement) {
     let Some(section) = ancestor(changed, "section") else {
@@ -133,6 +134,10 @@ pub fn sync(changed: &HtmlInputElement) {
         set("input[data-svc]", on);
     } else if on {
         set("input[data-cat]", true);
+    } else if all(&section, "input[data-svc]:checked").length() == 0 {
+        // No service of the category left: the category goes off too, so
+        // scripts gated on the category alone stop as well.
+        set("input[data-cat]", false);
     }
 }
 

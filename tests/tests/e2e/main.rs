@@ -7,6 +7,7 @@ mod choices;
 mod consent_mode;
 mod examples;
 mod first_visit;
+mod gate;
 mod gpc;
 mod lifecycle;
 mod owner;

@@ -1,0 +1,90 @@
+//! The gate on pages built the way single-page apps and tag managers build
+//! them: a script marked for Crumb after insertion is looked at again;
+//! switching off every service of a category switches the category off.
+
+use crumb_e2e::{Browser, Site};
+use serde_json::json;
+
+use crate::{open, settle};
+
+#[test]
+fn a_script_marked_for_crumb_after_insertion_is_gated_and_then_runs() {
+    // Arrange: a first visit; the page inserts an inert script and marks
+    // it for Crumb afterwards, as some tag managers do.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("window.__ran = [];
+         const late = document.createElement('script');
+         late.type = 'text/plain';
+         late.text = \"window.__ran.push('marked late')\";
+         document.body.appendChild(late);
+         setTimeout(() => late.setAttribute('data-category', 'analytics'), 50);");
+    settle();
+    assert_eq!(browser.js("return window.__ran"), json!([]));
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__ran.length > 0");
+
+    // Assert: it ran, once.
+    settle();
+    assert_eq!(browser.js("return window.__ran"), json!(["marked late"]));
+}
+
+#[test]
+fn a_script_marked_late_runs_at_once_when_already_allowed() {
+    // Arrange: analytics allowed; nothing else changes on the page.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+    browser.js("window.__ran = [];
+         const late = document.createElement('script');
+         late.type = 'text/plain';
+         late.text = \"window.__ran.push('marked late')\";
+         document.body.appendChild(late);");
+    settle();
+
+    // Act: only an attribute changes (no element is added).
+    browser.js("document.querySelector('script[type=\"text/plain\"]:not([data-category])').setAttribute('data-category', 'analytics')");
+
+    // Assert
+    browser.wait("window.__ran.length > 0");
+    assert_eq!(browser.js("return window.__ran"), json!(["marked late"]));
+}
+
+#[test]
+fn switching_off_every_service_switches_the_category_off() {
+    // Arrange
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=analytics]");
+    let checked =
+        |css: &str| browser.js(&format!("return document.querySelector('{css}').checked"));
+    assert_eq!(checked("input[data-cat=analytics]"), json!(true));
+
+    // Act: every analytics service off, one by one.
+    let services = browser.js(
+        "return [...document.querySelectorAll('input[data-cat=analytics]')[0]
+            .closest('section').querySelectorAll('input[data-svc]')].map(i => i.dataset.svc)",
+    );
+    for id in services.as_array().unwrap() {
+        browser.click(&format!("input[data-svc={}]", id.as_str().unwrap()));
+    }
+
+    // Assert: the category is off, and so it is recorded.
+    assert_eq!(checked("input[data-cat=analytics]"), json!(false));
+    browser.click("dialog [data-a=save]");
+    let record = &site.wait_for_records(1)[0];
+    assert_eq!(record["method"], "custom");
+    assert_eq!(
+        record["categories_granted"],
+        json!(["necessary"]),
+        "{record}"
+    );
+}
