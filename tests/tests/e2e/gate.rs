@@ -7,6 +7,16 @@ use serde_json::json;
 
 use crate::{open, settle};
 
+/// Inserts an inert script that Crumb does not gate yet (no
+/// `data-category`), kept as `window.__late`; it pushes onto `window.__ran`.
+const INERT: &str = "
+    window.__ran = [];
+    const late = document.createElement('script');
+    late.type = 'text/plain';
+    late.text = \"window.__ran.push('marked late')\";
+    document.body.appendChild(late);
+    window.__late = late;";
+
 #[test]
 fn a_script_marked_for_crumb_after_insertion_is_gated_and_then_runs() {
     // Arrange: a first visit; the page inserts an inert script and marks
@@ -14,12 +24,9 @@ fn a_script_marked_for_crumb_after_insertion_is_gated_and_then_runs() {
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
-    browser.js("window.__ran = [];
-         const late = document.createElement('script');
-         late.type = 'text/plain';
-         late.text = \"window.__ran.push('marked late')\";
-         document.body.appendChild(late);
-         setTimeout(() => late.setAttribute('data-category', 'analytics'), 50);");
+    browser.js(&format!(
+        "{INERT} setTimeout(() => window.__late.setAttribute('data-category', 'analytics'), 50);"
+    ));
     settle();
     assert_eq!(browser.js("return window.__ran"), json!([]));
 
@@ -40,15 +47,11 @@ fn a_script_marked_late_runs_at_once_when_already_allowed() {
     open(&site, &browser, "/");
     browser.click(".crumb-banner [data-a=accept]");
     browser.wait("document.querySelector('.crumb-reopen')");
-    browser.js("window.__ran = [];
-         const late = document.createElement('script');
-         late.type = 'text/plain';
-         late.text = \"window.__ran.push('marked late')\";
-         document.body.appendChild(late);");
+    browser.js(INERT);
     settle();
 
     // Act: only an attribute changes (no element is added).
-    browser.js("document.querySelector('script[type=\"text/plain\"]:not([data-category])').setAttribute('data-category', 'analytics')");
+    browser.js("window.__late.setAttribute('data-category', 'analytics')");
 
     // Assert
     browser.wait("window.__ran.length > 0");
