@@ -22,6 +22,20 @@ pub fn truncate_ip(ip: IpAddr) -> String {
     }
 }
 
+/// The visitor's address from `X-Forwarded-For` values (every header
+/// line, in order), behind `hops` proxies that each append the address
+/// they saw: the entry `hops` from the right. Entries further left come
+/// from the client and could say anything. `None` when the list is too
+/// short or that entry is not an address.
+pub fn forwarded_for<'a>(values: impl Iterator<Item = &'a str>, hops: usize) -> Option<IpAddr> {
+    let entries: Vec<&str> = values.flat_map(|v| v.split(',')).map(str::trim).collect();
+    let entry = *entries.get(entries.len().checked_sub(hops)?)?;
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+}
+
 /// User agents are kept for the proof of consent but capped, so a client
 /// cannot inflate the log.
 pub fn cap_user_agent(ua: &str) -> String {
@@ -38,6 +52,32 @@ mod tests {
             truncate_ip("203.0.113.77".parse().unwrap()),
             "203.0.113.0/24"
         );
+    }
+
+    #[test]
+    fn the_visitor_is_the_entry_the_proxies_appended() {
+        let one = |v: &[&str]| forwarded_for(v.iter().copied(), 1);
+        // A client that sends its own header cannot choose its address.
+        assert_eq!(
+            one(&["6.6.6.6, 203.0.113.9"]),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(
+            one(&["6.6.6.6", "203.0.113.9"]),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(
+            one(&["[2001:db8::1]:443"]),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        // Two proxies: the second appended the first's address.
+        assert_eq!(
+            forwarded_for(["6.6.6.6, 203.0.113.9, 10.0.0.2"].into_iter(), 2),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(forwarded_for(["203.0.113.9"].into_iter(), 2), None);
+        assert_eq!(one(&[]), None);
+        assert_eq!(one(&["unknown"]), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod cors;
 pub mod demo;
 pub mod export;
 pub mod http;
+pub mod limits;
 pub mod lint;
 pub mod record;
 pub mod routes;

@@ -15,9 +15,22 @@ pub struct Settings {
     pub port: u16,
     /// SQLite database file. `CRUMB_DATABASE`.
     pub database: PathBuf,
-    /// Trust `Forwarded` / `X-Forwarded-For` for the visitor's address.
-    /// Only turn on behind a reverse proxy that sets them. `CRUMB_BEHIND_PROXY`.
+    /// Take the visitor's address from `X-Forwarded-For`. Only turn on
+    /// behind a reverse proxy that appends to it. `CRUMB_BEHIND_PROXY`.
     pub behind_proxy: bool,
+    /// How many proxies in front of Crumb append to `X-Forwarded-For`:
+    /// the visitor is that many entries from the right (entries further
+    /// left are whatever the client sent, so never trusted).
+    /// `CRUMB_PROXY_HOPS`.
+    pub proxy_hops: usize,
+    /// Seconds a client has to send a request's whole body; a stalled one
+    /// is answered 408 and its connection closed. `CRUMB_BODY_TIMEOUT`.
+    pub body_timeout: u64,
+    /// Open connections at most, over all workers; kept below the process's
+    /// open-file limit (1,024 by default) so a flood of idle connections
+    /// cannot stop the server from opening its database or accepting.
+    /// `CRUMB_MAX_CONNECTIONS`.
+    pub max_connections: usize,
     /// A folder of pages served at `/` (the demo site). `CRUMB_STATIC_DIR`.
     pub static_dir: Option<PathBuf>,
     /// The built widget (`cargo xtask build-widget`). Default: `widget/dist`
@@ -39,6 +52,9 @@ impl Default for Settings {
             port: 8080,
             database: PathBuf::from("crumb.db"),
             behind_proxy: false,
+            proxy_hops: 1,
+            body_timeout: 5,
+            max_connections: 768,
             static_dir: None,
             widget_dir: None,
             signing_key: None,
@@ -126,6 +142,15 @@ impl Settings {
         }
         if let Some(v) = var("CRUMB_BEHIND_PROXY") {
             self.behind_proxy = parsed("CRUMB_BEHIND_PROXY", v)?;
+        }
+        if let Some(v) = var("CRUMB_PROXY_HOPS") {
+            self.proxy_hops = parsed("CRUMB_PROXY_HOPS", v)?;
+        }
+        if let Some(v) = var("CRUMB_BODY_TIMEOUT") {
+            self.body_timeout = parsed("CRUMB_BODY_TIMEOUT", v)?;
+        }
+        if let Some(v) = var("CRUMB_MAX_CONNECTIONS") {
+            self.max_connections = parsed("CRUMB_MAX_CONNECTIONS", v)?;
         }
         if let Some(v) = var("CRUMB_STATIC_DIR") {
             self.static_dir = Some(PathBuf::from(v));

@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
@@ -66,7 +67,11 @@ impl Application {
             store: store.clone(),
             writer,
             clock,
-            behind_proxy: settings.behind_proxy,
+            proxy_hops: if settings.behind_proxy {
+                settings.proxy_hops.max(1)
+            } else {
+                0
+            },
             key,
             derived: Default::default(),
         });
@@ -82,8 +87,19 @@ impl Application {
             }
         };
         let widget = web::Data::new(widget);
+        let deadline = web::Data::new(crate::limits::BodyDeadline(Duration::from_secs(
+            settings.body_timeout.max(1),
+        )));
         let mut server = HttpServer::new(move || {
             App::new()
+                // Outermost, so every answer has it, errors included: no
+                // browser may guess another type than the one we send.
+                .wrap(
+                    actix_web::middleware::DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff")),
+                )
+                .wrap(actix_web::middleware::from_fn(crate::limits::body_deadline))
+                .app_data(deadline.clone())
                 .app_data(state.clone())
                 .app_data(static_dir.clone())
                 .app_data(widget.clone())
@@ -95,9 +111,13 @@ impl Application {
                 .default_service(web::to(routes::assets::fallback))
         })
         .shutdown_timeout(settings.shutdown_timeout);
-        if let Some(n) = settings.workers {
-            server = server.workers(n);
-        }
+        let workers = settings.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        // actix counts connections per worker.
+        server = server
+            .workers(workers)
+            .max_connections((settings.max_connections / workers.max(1)).max(1));
         let server = server.listen(listener)?.run();
         Ok(Self {
             port,

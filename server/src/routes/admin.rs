@@ -45,6 +45,8 @@ pub enum AdminError {
     TooLarge,
     #[error("could not read the request body: {0}")]
     Body(String),
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     #[error("the config has {} problem(s)", .0.len())]
     Lint(Vec<Problem>),
     #[error(transparent)]
@@ -69,6 +71,7 @@ impl ResponseError for AdminError {
             AdminError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::Query(_) => StatusCode::BAD_REQUEST,
             AdminError::Body(_) => StatusCode::BAD_REQUEST,
+            AdminError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             AdminError::Lint(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdminError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -93,6 +96,7 @@ impl ResponseError for AdminError {
             AdminError::TooLarge => "body_too_large",
             AdminError::Query(_) => "invalid_query",
             AdminError::Body(_) => "invalid_body",
+            AdminError::BodyTimeout => "body_timeout",
             AdminError::Store(e) => {
                 tracing::error!(error = %e, "admin request failed");
                 "internal"
@@ -106,6 +110,7 @@ impl ResponseError for AdminError {
 async fn read_body(payload: web::Payload) -> Result<Bytes, AdminError> {
     match payload.to_bytes_limited(MAX_CONFIG).await {
         Ok(Ok(b)) => Ok(b),
+        Ok(Err(e)) if crate::limits::timed_out_error(&e) => Err(AdminError::BodyTimeout),
         Ok(Err(e)) => Err(AdminError::Body(e.to_string())),
         Err(_) => Err(AdminError::TooLarge),
     }

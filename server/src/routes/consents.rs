@@ -3,7 +3,6 @@
 //! earlier one), `GET .../consents/{id}` says whether a consent still
 //! counts, `POST .../consents/{id}/withdraw` withdraws it.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -117,16 +116,17 @@ async fn site_for(
 }
 
 fn client_network(state: &AppState, req: &HttpRequest) -> String {
-    let ip = if state.behind_proxy {
-        req.connection_info().realip_remote_addr().and_then(|a| {
-            a.parse::<IpAddr>()
-                .ok()
-                .or_else(|| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
-        })
-    } else {
-        req.peer_addr().map(|a| a.ip())
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    let ip = match state.proxy_hops {
+        0 => None,
+        hops => crate::client::forwarded_for(forwarded, hops),
     };
-    ip.map(truncate_ip).unwrap_or_default()
+    ip.or_else(|| req.peer_addr().map(|a| a.ip()))
+        .map(truncate_ip)
+        .unwrap_or_default()
 }
 
 fn user_agent(req: &HttpRequest) -> String {

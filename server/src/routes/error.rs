@@ -43,6 +43,9 @@ impl ResponseError for BodyError {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             JsonPayloadError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            JsonPayloadError::Payload(e) if crate::limits::timed_out(e) => {
+                StatusCode::REQUEST_TIMEOUT
+            }
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -58,6 +61,10 @@ impl ResponseError for BodyError {
                 "send the body as JSON with Content-Type: application/json".to_owned(),
             ),
             JsonPayloadError::Deserialize(e) => ("invalid_body", format!("invalid JSON body: {e}")),
+            JsonPayloadError::Payload(e) if crate::limits::timed_out(e) => (
+                "body_timeout",
+                "the request body did not arrive in time".to_owned(),
+            ),
             other => ("invalid_body", format!("invalid request body: {other}")),
         };
         respond(self.status_code(), code, &message)

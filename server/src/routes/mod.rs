@@ -26,7 +26,9 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub writer: Writer,
     pub clock: Arc<dyn Clock>,
-    pub behind_proxy: bool,
+    /// How many proxies append to `X-Forwarded-For` (0: Crumb is not
+    /// behind a proxy, and the peer's address is the visitor's).
+    pub proxy_hops: usize,
     pub key: Arc<crate::signing::Key>,
     /// Public JSON, ETag and text hashes of each site's current config.
     pub derived: config::DerivedCache,

@@ -8,10 +8,15 @@ fn page(content_type: &str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
         .insert_header(("Cache-Control", "no-cache"))
+        // The page has a token form: no other site may frame it
+        // (clickjacking) or learn its address from a referrer.
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'",
+            "default-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; \
+             frame-ancestors 'none'",
         ))
+        .insert_header(("X-Frame-Options", "DENY"))
+        .insert_header(("Referrer-Policy", "no-referrer"))
         .body(body)
 }
 

@@ -31,6 +31,8 @@ pub enum StoreError {
     Migration(String),
     #[error("could not start a thread: {0}")]
     Thread(String),
+    #[error("cannot create the database file: {0}")]
+    Create(std::io::Error),
 }
 
 /// A record to append, validated against `site` by the caller; the store

@@ -70,6 +70,22 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Creates the database file, when it does not exist yet, readable and
+/// writable by its owner only: the log holds user agents and networks.
+/// SQLite gives the `-wal` and `-shm` files the database file's
+/// permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -83,6 +99,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies any
     /// pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        create_private(path).map_err(StoreError::Create)?;
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
         // Every append touches the ends of three indexes and looks up the

@@ -56,6 +56,15 @@ pub fn spawn_app() -> TestApp {
 
 /// Starts a server on the database in `dir` (which may already hold data).
 pub fn spawn_app_in(dir: Arc<TempDir>) -> TestApp {
+    spawn_app_with(dir, |_| {})
+}
+
+/// Starts a server on a fresh database with settings changed by `tweak`.
+pub fn spawn_app_tweaked(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with(Arc::new(TempDir::new().unwrap()), tweak)
+}
+
+fn spawn_app_with(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     TRACING.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
             crumb_server::telemetry::init("debug");
@@ -68,6 +77,8 @@ pub fn spawn_app_in(dir: Arc<TempDir>) -> TestApp {
         workers: Some(2),
         ..Settings::default()
     };
+    let mut settings = settings;
+    tweak(&mut settings);
     let store = SqliteStore::open(&settings.database).unwrap();
     let clock = ManualClock::new(datetime!(2026-01-15 10:00 UTC));
     crumb_server::demo::ensure_demo_site(&store, clock_now(&clock)).unwrap();

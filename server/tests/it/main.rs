@@ -7,5 +7,6 @@ mod bad_input;
 mod config;
 mod consents;
 mod cors;
+mod hardening;
 mod helpers;
 mod restart;

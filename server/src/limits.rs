@@ -1,0 +1,73 @@
+//! Limits that keep one client from holding the server: a deadline for a
+//! request's body, so a request that declares a body and never sends it
+//! is answered (408) and its connection closed instead of being held open
+//! forever. (actix-web's own `client_request_timeout` covers only the
+//! request head.)
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::HttpMessage as _;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::middleware::Next;
+use actix_web::rt::time::{Sleep, sleep};
+use actix_web::web::{self, Bytes};
+use futures_core::Stream;
+
+/// How long a client has for a request's whole body.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub Duration);
+
+/// A request body that fails with a timeout once its deadline passes.
+struct Deadline {
+    inner: Payload,
+    expired: Pin<Box<Sleep>>,
+}
+
+impl Stream for Deadline {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let ready @ Poll::Ready(_) = Pin::new(&mut this.inner).poll_next(cx) {
+            return ready;
+        }
+        match this.expired.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            ))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// Middleware: gives every request's body the app's [`BodyDeadline`].
+pub async fn body_deadline(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(limit) = req.app_data::<web::Data<BodyDeadline>>().map(|d| d.0) {
+        let inner = req.take_payload();
+        let timed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(Deadline {
+            inner,
+            expired: Box::pin(sleep(limit)),
+        });
+        req.set_payload(Payload::from(timed));
+    }
+    next.call(req).await
+}
+
+/// Whether a body error is the deadline passing.
+pub fn timed_out(e: &PayloadError) -> bool {
+    matches!(e, PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)
+}
+
+/// [`timed_out`] for a body error as actix-web's own `Error`.
+pub fn timed_out_error(e: &actix_web::Error) -> bool {
+    e.as_error::<PayloadError>().is_some_and(timed_out)
+}

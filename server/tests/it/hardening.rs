@@ -1,0 +1,124 @@
+//! What a hostile client meets: a body that never arrives is answered and
+//! its connection closed; a spoofed `X-Forwarded-For` entry is ignored;
+//! security headers on every answer; the log's file is its owner's alone.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{spawn_app, spawn_app_tweaked};
+
+#[test]
+fn a_body_that_never_arrives_is_answered_and_closed_within_ten_seconds() {
+    // Arrange: a request that declares 100 bytes of body and sends none.
+    let app = spawn_app();
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    let started = Instant::now();
+
+    // Act
+    conn.write_all(
+        b"POST /v1/sites/demo/consents HTTP/1.1\r\nHost: crumb\r\n\
+          Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    // Reads until the server closes the connection (or the 15 s guard).
+    let _ = conn.read_to_end(&mut answer);
+
+    // Assert: 408 with the JSON error, connection closed, in time; and
+    // nothing stored.
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"body_timeout\""), "{answer}");
+    assert_eq!(app.record_count(), 0);
+}
+
+#[test]
+fn behind_a_proxy_the_visitor_is_the_entry_the_proxy_appended() {
+    // Arrange: one proxy in front; the client sends its own header, which
+    // the proxy appends to.
+    let app = spawn_app_tweaked(|s| s.behind_proxy = true);
+    let body = app.analytics_only().to_string();
+
+    // Act
+    let spoofed = app.request(
+        "POST",
+        "/v1/sites/demo/consents",
+        &[
+            ("Content-Type", "application/json"),
+            ("X-Forwarded-For", "6.6.6.6, 203.0.113.9"),
+        ],
+        Some(&body),
+    );
+
+    // Assert
+    assert_eq!(spoofed.status, 201, "{}", spoofed.body);
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let network: String = conn
+        .query_row(
+            "SELECT json_extract(body, '$.ip_network') FROM records",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(network, "203.0.113.0/24");
+}
+
+#[test]
+fn every_answer_says_nosniff_and_the_owner_page_cannot_be_framed() {
+    // Arrange
+    let app = spawn_app();
+
+    // Act
+    let answers = [
+        app.get("/v1/sites/demo/config"),
+        app.get("/v1/sites/nope/config"),
+        app.get("/"),
+        app.get("/crumb.js"),
+        app.post_json("/v1/sites/demo/consents", &serde_json::json!({})),
+    ];
+    let owner = app.get("/owner");
+
+    // Assert
+    for a in &answers {
+        assert_eq!(
+            a.header("x-content-type-options"),
+            Some("nosniff"),
+            "{}",
+            a.status
+        );
+    }
+    let csp = owner.header("content-security-policy").unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(owner.header("x-frame-options"), Some("DENY"));
+    assert_eq!(owner.header("referrer-policy"), Some("no-referrer"));
+}
+
+#[test]
+fn the_database_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    // Arrange: a server that has written (so the WAL files exist).
+    let app = spawn_app();
+    let stored = app.record_consent(&app.analytics_only());
+    assert_eq!(stored.status, 201);
+
+    // Assert
+    let dir = app.db_path().parent().unwrap().to_owned();
+    for name in ["crumb.db", "crumb.db-wal", "crumb.db-shm", "crumb.db.key"] {
+        let path = dir.join(name);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            assert_ne!(name, "crumb.db", "no database file");
+            continue;
+        };
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
+    }
+}
