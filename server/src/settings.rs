@@ -26,6 +26,12 @@ pub struct Settings {
     /// Seconds a client has to send a request's whole body; a stalled one
     /// is answered 408 and its connection closed. `CRUMB_BODY_TIMEOUT`.
     pub body_timeout: u64,
+    /// Consent writes (choices and withdrawals) a client network (/24 or
+    /// /48) earns back per second, and may make at once; beyond them the
+    /// answer is 429 with `Retry-After` and nothing is stored. A burst of
+    /// 0 switches quotas off. `CRUMB_WRITE_RATE`, `CRUMB_WRITE_BURST`.
+    pub write_rate: f64,
+    pub write_burst: u32,
     /// Open connections at most, over all workers; kept below the process's
     /// open-file limit (1,024 by default) so a flood of idle connections
     /// cannot stop the server from opening its database or accepting.
@@ -55,6 +61,8 @@ impl Default for Settings {
             proxy_hops: 1,
             body_timeout: 5,
             max_connections: 768,
+            write_rate: 2.0,
+            write_burst: 120,
             static_dir: None,
             widget_dir: None,
             signing_key: None,
@@ -148,6 +156,12 @@ impl Settings {
         }
         if let Some(v) = var("CRUMB_BODY_TIMEOUT") {
             self.body_timeout = parsed("CRUMB_BODY_TIMEOUT", v)?;
+        }
+        if let Some(v) = var("CRUMB_WRITE_RATE") {
+            self.write_rate = parsed("CRUMB_WRITE_RATE", v)?;
+        }
+        if let Some(v) = var("CRUMB_WRITE_BURST") {
+            self.write_burst = parsed("CRUMB_WRITE_BURST", v)?;
         }
         if let Some(v) = var("CRUMB_MAX_CONNECTIONS") {
             self.max_connections = parsed("CRUMB_MAX_CONNECTIONS", v)?;

@@ -72,6 +72,7 @@ impl Application {
             } else {
                 0
             },
+            quota: crate::quota::Quota::new(settings.write_rate, settings.write_burst),
             key,
             derived: Default::default(),
         });

@@ -50,6 +50,8 @@ pub enum ConsentError {
     NotFound(ConsentId),
     #[error("consent {0} is already withdrawn")]
     AlreadyWithdrawn(ConsentId),
+    #[error("too many consent writes from this network; retry after {} s", .0.as_secs().max(1))]
+    TooMany(std::time::Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -69,6 +71,7 @@ impl ConsentError {
             ConsentError::UnknownConsentInBody(_) => "unknown_consent",
             ConsentError::NotFound(_) => "unknown_consent",
             ConsentError::AlreadyWithdrawn(_) => "already_withdrawn",
+            ConsentError::TooMany(_) => "too_many_requests",
             ConsentError::Store(_) | ConsentError::Writer(_) => "internal",
         }
     }
@@ -86,6 +89,7 @@ impl ResponseError for ConsentError {
             ConsentError::OutdatedRevision { .. }
             | ConsentError::StaleTexts(_)
             | ConsentError::AlreadyWithdrawn(_) => StatusCode::CONFLICT,
+            ConsentError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ConsentError::Store(_) | ConsentError::Writer(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,7 +98,14 @@ impl ResponseError for ConsentError {
         if self.status_code().is_server_error() {
             tracing::error!(error = ?self, "consent request failed");
         }
-        respond(self.status_code(), self.code(), &self.to_string())
+        let mut resp = respond(self.status_code(), self.code(), &self.to_string());
+        if let ConsentError::TooMany(wait) = self {
+            // Whole seconds, rounded up.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        resp
     }
 }
 
@@ -206,16 +217,27 @@ fn reply(
 }
 
 /// A draft of `action` stamped with the server's clock and the request's
-/// (reduced) client details, the Global Privacy Control signal included.
-fn draft(state: &AppState, req: &HttpRequest, site: Arc<SiteConfig>, action: Action) -> Draft {
-    Draft {
+/// (reduced) client details, the Global Privacy Control signal included,
+/// once the client's network is within its write quota.
+fn draft(
+    state: &AppState,
+    req: &HttpRequest,
+    site: Arc<SiteConfig>,
+    action: Action,
+) -> Result<Draft, ConsentError> {
+    let ip_network = client_network(state, req);
+    state
+        .quota
+        .take(&ip_network, std::time::Instant::now())
+        .map_err(ConsentError::TooMany)?;
+    Ok(Draft {
         site,
         action,
         event_time: state.clock.now(),
         user_agent: user_agent(req),
-        ip_network: client_network(state, req),
+        ip_network,
         gpc: crate::http::sends_gpc(req),
-    }
+    })
 }
 
 #[tracing::instrument(skip_all, fields(site = %path.as_str(), method = ?body.method))]
@@ -249,7 +271,7 @@ pub async fn record(
     };
     match state
         .writer
-        .append(draft(&state, &req, site.clone(), action))
+        .append(draft(&state, &req, site.clone(), action)?)
         .await?
     {
         Ok(record) => {
@@ -330,7 +352,7 @@ pub async fn withdraw(
     };
     match state
         .writer
-        .append(draft(&state, &req, site.clone(), action))
+        .append(draft(&state, &req, site.clone(), action)?)
         .await?
     {
         Ok(record) => Ok(reply(

@@ -29,6 +29,8 @@ pub struct AppState {
     /// How many proxies append to `X-Forwarded-For` (0: Crumb is not
     /// behind a proxy, and the peer's address is the visitor's).
     pub proxy_hops: usize,
+    /// Consent writes per client network.
+    pub quota: crate::quota::Quota,
     pub key: Arc<crate::signing::Key>,
     /// Public JSON, ETag and text hashes of each site's current config.
     pub derived: config::DerivedCache,

@@ -1,6 +1,7 @@
 //! What a hostile client meets: a body that never arrives is answered and
 //! its connection closed; a spoofed `X-Forwarded-For` entry is ignored;
-//! security headers on every answer; the log's file is its owner's alone.
+//! writes beyond a network's quota are refused; security headers on every
+//! answer; the log's file is its owner's alone.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -121,4 +122,29 @@ fn the_database_files_are_readable_by_their_owner_only() {
         };
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{name}");
     }
+}
+
+#[test]
+fn a_network_past_its_write_quota_gets_429_and_nothing_is_stored() {
+    // Arrange: a burst of three, earned back slowly.
+    let app = spawn_app_tweaked(|s| {
+        s.write_burst = 3;
+        s.write_rate = 0.01;
+    });
+    let body = app.analytics_only();
+    for _ in 0..3 {
+        assert_eq!(app.record_consent(&body).status, 201);
+    }
+
+    // Act
+    let refused = app.record_consent(&body);
+
+    // Assert
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.error_code(), "too_many_requests");
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=100).contains(&wait), "{wait}");
+    assert_eq!(app.record_count(), 3);
+    // Reads are not limited.
+    assert_eq!(app.get("/v1/sites/demo/config").status, 200);
 }

@@ -75,6 +75,9 @@ fn spawn_app_with(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Settings)) -> TestA
         database: dir.path().join("crumb.db"),
         static_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/site")),
         workers: Some(2),
+        // Every test client writes from 127.0.0.1; the quota has its own
+        // test.
+        write_burst: 0,
         ..Settings::default()
     };
     let mut settings = settings;

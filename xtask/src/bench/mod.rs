@@ -84,10 +84,12 @@ pub fn crumb(bin: &Path, db: &Path) -> Command {
     c
 }
 
-/// The environment that points `crumb` at `db` and nothing else.
+/// The environment that points `crumb` at `db` and nothing else. Write
+/// quotas are off: every benchmark client writes from 127.0.0.1.
 pub fn with_db<'a>(c: &'a mut Command, db: &Path) -> &'a mut Command {
     c.env("CRUMB_DATABASE", db)
         .env("CRUMB_LOG", "warn")
+        .env("CRUMB_WRITE_BURST", "0")
         .env_remove("CRUMB_CONFIG")
 }
 
