@@ -1,5 +1,8 @@
 //! Logging setup: `tracing` to stderr, filtered by `CRUMB_LOG` (same syntax
-//! as `RUST_LOG`), `info` by default.
+//! as `RUST_LOG`), `info` by default; colours only on a terminal, so log
+//! files and journald get plain text.
+
+use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
@@ -10,5 +13,6 @@ pub fn init(default_level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
