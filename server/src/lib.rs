@@ -11,6 +11,7 @@ pub mod export;
 pub mod http;
 pub mod limits;
 pub mod lint;
+pub mod metrics;
 pub mod quota;
 pub mod record;
 pub mod routes;

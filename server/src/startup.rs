@@ -100,6 +100,7 @@ impl Application {
                         .add(("X-Content-Type-Options", "nosniff")),
                 )
                 .wrap(actix_web::middleware::from_fn(crate::limits::body_deadline))
+                .wrap(actix_web::middleware::from_fn(crate::metrics::timed))
                 .app_data(deadline.clone())
                 .app_data(state.clone())
                 .app_data(static_dir.clone())

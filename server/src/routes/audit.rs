@@ -130,11 +130,10 @@ pub async fn export(
                 return false;
             }
             // A send error means the client went away: stop reading.
-            exporter.buffered() < CHUNK
-                || tx.blocking_send(Ok(Bytes::from(exporter.take()))).is_ok()
+            exporter.buffered() < CHUNK || tx.blocking_send(Ok(counted(exporter.take()))).is_ok()
         });
         let end = match (result, failed) {
-            (Ok(_), None) => Ok(Bytes::from(exporter.take())),
+            (Ok(_), None) => Ok(counted(exporter.take())),
             (Err(e), _) => Err(fail(e.to_string())),
             (_, Some(e)) => Err(fail(e)),
         };
@@ -213,4 +212,10 @@ pub async fn history(
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body))
+}
+
+/// A chunk of an export, counted in the metrics as it goes out.
+fn counted(chunk: Vec<u8>) -> Bytes {
+    crate::metrics::global().exported(chunk.len());
+    Bytes::from(chunk)
 }

@@ -275,6 +275,7 @@ pub async fn record(
         .await?
     {
         Ok(record) => {
+            crate::metrics::global().written(false);
             let r = receipt(&record, &site)?;
             let set = ConsentCookie {
                 value: &r.cookie,
@@ -355,11 +356,14 @@ pub async fn withdraw(
         .append(draft(&state, &req, site.clone(), action)?)
         .await?
     {
-        Ok(record) => Ok(reply(
-            HttpResponse::Created(),
-            receipt(&record, &site)?,
-            None,
-        )),
+        Ok(record) => {
+            crate::metrics::global().written(true);
+            Ok(reply(
+                HttpResponse::Created(),
+                receipt(&record, &site)?,
+                None,
+            ))
+        }
         Err(AppendError::UnknownConsent) => Err(ConsentError::NotFound(id)),
         Err(AppendError::AlreadyWithdrawn) => Err(ConsentError::AlreadyWithdrawn(id)),
     }

@@ -18,6 +18,7 @@ struct ErrorBody<'a> {
 /// Builds an error response. Server errors never say what went wrong (that
 /// goes to the log); client errors say exactly what to fix.
 pub fn respond(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    crate::metrics::global().error(code);
     let message = if status.is_server_error() {
         "internal error; the server log has details"
     } else {

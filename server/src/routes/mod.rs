@@ -62,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     use actix_web::http::Method;
     let preflight = || web::method(Method::OPTIONS).to(consents::preflight);
     cfg.service(health::healthz)
+        .service(health::metrics)
         .route("/owner", web::get().to(owner::html))
         .route("/owner/owner.js", web::get().to(owner::js))
         .route("/owner/owner.css", web::get().to(owner::css))

@@ -97,8 +97,10 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
         let (drafts, replies): (Vec<_>, Vec<_>) =
             batch.drain(..).map(|j| (j.draft, j.reply)).unzip();
         let n = drafts.len();
+        let started = std::time::Instant::now();
         match append_retrying(store.as_ref(), &drafts) {
             Ok(results) => {
+                crate::metrics::global().commit(n, started.elapsed());
                 for (reply, result) in replies.into_iter().zip(results) {
                     // The requester may have gone away; the record stays.
                     let _ = reply.send(Ok(result));

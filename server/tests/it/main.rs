@@ -9,4 +9,5 @@ mod consents;
 mod cors;
 mod hardening;
 mod helpers;
+mod metrics;
 mod restart;
