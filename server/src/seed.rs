@@ -85,6 +85,7 @@ pub fn seed(
             user_agent: USER_AGENTS[(i % 3) as usize].to_owned(),
             ip_network: format!("203.0.{}.0/24", i % 256),
             gpc: false,
+            idempotency: None,
         });
         if drafts.len() == batch || i + 1 == count {
             let results = store.append(&drafts)?;

@@ -20,7 +20,9 @@ use super::{AppState, blocking, load_site};
 use crate::client::{cap_user_agent, truncate_ip};
 use crate::cors::{self, Origin};
 use crate::record::Record;
-use crate::storage::{Action, AppendError, Draft, StoreError, WriterError};
+use crate::storage::{
+    Action, AppendError, Draft, Idempotency, IdempotencyKey, StoreError, WriterError,
+};
 use crate::timefmt;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,10 @@ pub enum ConsentError {
     NotFound(ConsentId),
     #[error("consent {0} is already withdrawn")]
     AlreadyWithdrawn(ConsentId),
+    #[error("Idempotency-Key must be 1 to 128 visible ASCII characters")]
+    InvalidIdempotencyKey,
+    #[error("this Idempotency-Key was used for another request")]
+    IdempotencyKeyReused,
     #[error("too many consent writes from this network; retry after {} s", .0.as_secs().max(1))]
     TooMany(std::time::Duration),
     #[error(transparent)]
@@ -72,6 +78,8 @@ impl ConsentError {
             ConsentError::NotFound(_) => "unknown_consent",
             ConsentError::AlreadyWithdrawn(_) => "already_withdrawn",
             ConsentError::TooMany(_) => "too_many_requests",
+            ConsentError::InvalidIdempotencyKey => "invalid_idempotency_key",
+            ConsentError::IdempotencyKeyReused => "idempotency_key_reused",
             ConsentError::Store(_) | ConsentError::Writer(_) => "internal",
         }
     }
@@ -90,6 +98,8 @@ impl ResponseError for ConsentError {
             | ConsentError::StaleTexts(_)
             | ConsentError::AlreadyWithdrawn(_) => StatusCode::CONFLICT,
             ConsentError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ConsentError::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
+            ConsentError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ConsentError::Store(_) | ConsentError::Writer(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -217,14 +227,27 @@ fn reply(
 }
 
 /// A draft of `action` stamped with the server's clock and the request's
-/// (reduced) client details, the Global Privacy Control signal included,
-/// once the client's network is within its write quota.
+/// (reduced) client details, the Global Privacy Control signal and its
+/// `Idempotency-Key` (with the hash of `request`, what it asks for)
+/// included, once the client's network is within its write quota.
 fn draft(
     state: &AppState,
     req: &HttpRequest,
     site: Arc<SiteConfig>,
     action: Action,
+    request: &str,
 ) -> Result<Draft, ConsentError> {
+    let idempotency = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => Some(Idempotency {
+            key: v
+                .to_str()
+                .ok()
+                .and_then(IdempotencyKey::parse)
+                .ok_or(ConsentError::InvalidIdempotencyKey)?,
+            request_hash: crate::record::sha256_hex(request.as_bytes()),
+        }),
+    };
     let ip_network = client_network(state, req);
     state
         .quota
@@ -237,6 +260,7 @@ fn draft(
         user_agent: user_agent(req),
         ip_network,
         gpc: crate::http::sends_gpc(req),
+        idempotency,
     })
 }
 
@@ -262,6 +286,7 @@ pub async fn record(
         return Err(ConsentError::StaleTexts(body.language.to_string()));
     }
     let choices = Choices::resolve(&site, &body)?;
+    let request = serde_json::to_string(&body).unwrap_or_default();
     let action = Action::Choose {
         consent_id: body.consent_id.clone(),
         language: body.language,
@@ -269,29 +294,42 @@ pub async fn record(
         method: body.method,
         choices,
     };
-    match state
+    let appended = state
         .writer
-        .append(draft(&state, &req, site.clone(), action)?)
-        .await?
-    {
-        Ok(record) => {
-            crate::metrics::global().written(false);
-            let r = receipt(&record, &site)?;
-            let set = ConsentCookie {
-                value: &r.cookie,
-                expires_at: r.expires_at,
-            };
-            let now = state.clock.now();
-            Ok(reply(
-                HttpResponse::Created(),
-                &r,
-                Some((&req, &site, set, now)),
-            ))
+        .append(draft(&state, &req, site.clone(), action, &request)?)
+        .await?;
+    let (record, replayed) = match appended {
+        Ok(record) => (record, false),
+        Err(AppendError::Replayed(record)) => (*record, true),
+        Err(AppendError::KeyReused) => return Err(ConsentError::IdempotencyKeyReused),
+        Err(AppendError::UnknownConsent | AppendError::AlreadyWithdrawn) => {
+            return Err(ConsentError::UnknownConsentInBody(
+                body.consent_id.expect("only updates can fail"),
+            ));
         }
-        Err(AppendError::UnknownConsent | AppendError::AlreadyWithdrawn) => Err(
-            ConsentError::UnknownConsentInBody(body.consent_id.expect("only updates can fail")),
-        ),
+    };
+    let r = receipt(&record, &site)?;
+    let set = ConsentCookie {
+        value: &r.cookie,
+        expires_at: r.expires_at,
+    };
+    let now = state.clock.now();
+    let resp = reply(HttpResponse::Created(), &r, Some((&req, &site, set, now)));
+    Ok(written(resp, replayed, false))
+}
+
+/// A write's answer: a replay (the same request again, by its
+/// `Idempotency-Key`) says so and is not counted as a new record.
+fn written(mut resp: HttpResponse, replayed: bool, withdrawal: bool) -> HttpResponse {
+    if replayed {
+        resp.headers_mut().insert(
+            header::HeaderName::from_static("idempotent-replayed"),
+            HeaderValue::from_static("true"),
+        );
+    } else {
+        crate::metrics::global().written(withdrawal);
     }
+    resp
 }
 
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
@@ -351,22 +389,20 @@ pub async fn withdraw(
     let action = Action::Withdraw {
         consent_id: id.clone(),
     };
-    match state
+    let request = format!("withdraw {id}");
+    let appended = state
         .writer
-        .append(draft(&state, &req, site.clone(), action)?)
-        .await?
-    {
-        Ok(record) => {
-            crate::metrics::global().written(true);
-            Ok(reply(
-                HttpResponse::Created(),
-                receipt(&record, &site)?,
-                None,
-            ))
-        }
-        Err(AppendError::UnknownConsent) => Err(ConsentError::NotFound(id)),
-        Err(AppendError::AlreadyWithdrawn) => Err(ConsentError::AlreadyWithdrawn(id)),
-    }
+        .append(draft(&state, &req, site.clone(), action, &request)?)
+        .await?;
+    let (record, replayed) = match appended {
+        Ok(record) => (record, false),
+        Err(AppendError::Replayed(record)) => (*record, true),
+        Err(AppendError::KeyReused) => return Err(ConsentError::IdempotencyKeyReused),
+        Err(AppendError::UnknownConsent) => return Err(ConsentError::NotFound(id)),
+        Err(AppendError::AlreadyWithdrawn) => return Err(ConsentError::AlreadyWithdrawn(id)),
+    };
+    let resp = reply(HttpResponse::Created(), receipt(&record, &site)?, None);
+    Ok(written(resp, replayed, true))
 }
 
 /// CORS preflight for every `/v1/sites/{site}/...` route: allowed origins get
@@ -385,7 +421,7 @@ pub async fn preflight(
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("content-type"),
+        HeaderValue::from_static("content-type, idempotency-key"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,

@@ -47,6 +47,32 @@ pub struct Draft {
     pub ip_network: String,
     /// The request carried `Sec-GPC: 1`.
     pub gpc: bool,
+    /// The request's `Idempotency-Key`, if it sent one.
+    pub idempotency: Option<Idempotency>,
+}
+
+/// A write's idempotency key and the hash of what it asked for: a retry
+/// (same key, same request) gets the first record back; the same key with
+/// another request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: IdempotencyKey,
+    pub request_hash: String,
+}
+
+/// An `Idempotency-Key` header value: 1 to 128 visible ASCII characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(s: &str) -> Option<IdempotencyKey> {
+        let ok = (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| IdempotencyKey(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -66,12 +92,19 @@ pub enum Action {
 
 /// Why one draft of a batch was not appended. Nothing is stored for it; the
 /// other drafts of the batch are unaffected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AppendError {
     #[error("the consent id is not known for this site")]
     UnknownConsent,
     #[error("the consent is already withdrawn")]
     AlreadyWithdrawn,
+    /// Nothing was appended: the draft's idempotency key already names
+    /// this record, made by the same request.
+    #[error("this request was already stored")]
+    Replayed(Box<Record>),
+    /// Nothing was appended: the key was used for another request.
+    #[error("the idempotency key was used for another request")]
+    KeyReused,
 }
 
 pub type AppendResult = Result<Record, AppendError>;

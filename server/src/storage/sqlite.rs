@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_tokens.sql"),
     include_str!("../../migrations/0003_checkpoints.sql"),
     include_str!("../../migrations/0004_sites_version.sql"),
+    include_str!("../../migrations/0005_idempotency.sql"),
 ];
 
 pub struct SqliteStore {
@@ -231,6 +232,34 @@ fn chain_head(conn: &Connection, site: &SiteId) -> Result<(u64, String), StoreEr
         .unwrap_or_else(|| (0, GENESIS_HASH.to_owned())))
 }
 
+/// What an idempotency key already stands for in `site`: the record a
+/// retry of the same request gets back, or `KeyReused` for another
+/// request; `None` for a new key.
+fn keyed(
+    tx: &Transaction<'_>,
+    site: &SiteId,
+    idem: &crate::storage::Idempotency,
+) -> Result<Option<AppendError>, StoreError> {
+    let row: Option<(String, String, String)> = tx
+        .prepare_cached(
+            "SELECT i.request_hash, r.body, r.hash FROM idempotency i
+             JOIN records r ON r.id = i.record_id
+             WHERE i.site_id = ?1 AND i.key = ?2",
+        )?
+        .query_row([site.as_str(), idem.key.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((request_hash, body, hash)) = row else {
+        return Ok(None);
+    };
+    if request_hash != idem.request_hash {
+        return Ok(Some(AppendError::KeyReused));
+    }
+    let record = Record::from_stored(body, hash).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some(AppendError::Replayed(Box::new(record))))
+}
+
 /// Builds the body of one draft, or says why it cannot be appended.
 fn body_for(
     tx: &Transaction<'_>,
@@ -416,7 +445,23 @@ impl Store for SqliteStore {
         // Each site's chain head, read once per batch and then carried
         // along in memory: the batch is the only writer.
         let mut heads: HashMap<SiteId, (u64, String)> = HashMap::new();
+        if let Some(newest) = drafts
+            .iter()
+            .filter(|d| d.idempotency.is_some())
+            .map(|d| d.event_time)
+            .max()
+        {
+            // Keys are kept for a day.
+            tx.prepare_cached("DELETE FROM idempotency WHERE created_at < ?1")?
+                .execute([timefmt::format(newest - time::Duration::days(1))])?;
+        }
         for draft in drafts {
+            if let Some(idem) = &draft.idempotency
+                && let Some(earlier) = keyed(&tx, &draft.site.id, idem)?
+            {
+                results.push(Err(earlier));
+                continue;
+            }
             let head = match heads.get(&draft.site.id) {
                 Some(head) => head.clone(),
                 None => chain_head(&tx, &draft.site.id)?,
@@ -442,6 +487,19 @@ impl Store for SqliteStore {
                 record.canonical,
                 record.hash,
             ])?;
+            if let Some(idem) = &draft.idempotency {
+                tx.prepare_cached(
+                    "INSERT INTO idempotency (site_id, key, request_hash, record_id, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    record.body.site_id.as_str(),
+                    idem.key.as_str(),
+                    idem.request_hash,
+                    tx.last_insert_rowid(),
+                    record.body.event_time,
+                ])?;
+            }
             heads.insert(
                 record.body.site_id.clone(),
                 (record.body.seq, record.hash.clone()),

@@ -148,3 +148,47 @@ fn a_network_past_its_write_quota_gets_429_and_nothing_is_stored() {
     // Reads are not limited.
     assert_eq!(app.get("/v1/sites/demo/config").status, 200);
 }
+
+#[test]
+fn a_retried_post_with_the_same_idempotency_key_returns_the_first_receipt() {
+    // Arrange
+    let app = spawn_app();
+    let body = app.analytics_only().to_string();
+    let post = |key: &str, body: &str| {
+        app.request(
+            "POST",
+            "/v1/sites/demo/consents",
+            &[
+                ("Content-Type", "application/json"),
+                ("Idempotency-Key", key),
+            ],
+            Some(body),
+        )
+    };
+
+    // Act: the same choice twice, as a client retries after a lost answer.
+    let first = post("choice-1", &body);
+    let retry = post("choice-1", &body);
+
+    // Assert: one record, the same receipt, the retry marked.
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(retry.status, 201, "{}", retry.body);
+    assert_eq!(first.json(), retry.json());
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(first.header("idempotent-replayed"), None);
+    assert_eq!(app.record_count(), 1);
+
+    // The same key for another request is refused; a bad key too; a new
+    // key is a new record.
+    let mut other = app.analytics_only();
+    other["method"] = serde_json::json!("reject_all");
+    other["categories"] = serde_json::json!({"necessary": true});
+    let reused = post("choice-1", &other.to_string());
+    assert_eq!(reused.status, 422, "{}", reused.body);
+    assert_eq!(reused.error_code(), "idempotency_key_reused");
+    let bad = post(&"k".repeat(200), &body);
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.error_code(), "invalid_idempotency_key");
+    assert_eq!(post("choice-2", &body).status, 201);
+    assert_eq!(app.record_count(), 2);
+}

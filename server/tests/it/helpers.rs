@@ -228,6 +228,7 @@ impl TestApp {
                     user_agent: ua(i),
                     ip_network: "192.0.2.0/24".into(),
                     gpc: false,
+                    idempotency: None,
                 })
                 .collect();
             for r in store.append(&drafts).unwrap() {
