@@ -1,5 +1,5 @@
-//! The auditor's export formats, shared by the HTTP export and `crumb
-//! export`.
+//! The auditor's export: its formats and [`write`], the one export path of
+//! the HTTP export and `crumb export`.
 //!
 //! NDJSON: one record per line, exactly the stored canonical bytes with
 //! `,"hash":"…"}` appended, so `crumb verify` can hash the very bytes that
@@ -8,10 +8,12 @@
 //! `csv` crate.
 
 use std::borrow::Cow;
+use std::io::Write;
 
+use crumb_schema::SiteId;
 use time::{Date, OffsetDateTime, macros::format_description};
 
-use crate::storage::TimeRange;
+use crate::storage::{Store, StoreError, TimeRange};
 use crate::timefmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +132,105 @@ pub enum ExportError {
     Corrupt(#[from] serde_json::Error),
     #[error("CSV encoding failed: {0}")]
     Csv(#[from] csv::Error),
+    #[error("cannot read the log: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot write the export: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the export's writer thread stopped")]
+    WriterStopped,
+}
+
+/// Writes `site`'s records in `range` to `out` as `format`, oldest first,
+/// calling `progress` once per record; returns how many. Reads one
+/// snapshot of the log (`Store::for_each_record`), in constant memory.
+///
+/// NDJSON lines are the stored bytes plus the hash: cheaper to write
+/// straight away than to hand to another thread. CSV takes two threads:
+/// this one reads the store, the other parses, formats and writes, in
+/// chunks over a short queue (which also bounds the memory).
+pub fn write(
+    store: &dyn Store,
+    site: &SiteId,
+    range: &TimeRange,
+    format: Format,
+    out: &mut (dyn Write + Send),
+    progress: &(dyn Fn() + Sync),
+) -> Result<u64, ExportError> {
+    match format {
+        Format::Ndjson => write_ndjson(store, site, range, out, progress),
+        Format::Csv => write_csv(store, site, range, out, progress),
+    }
+}
+
+fn write_ndjson(
+    store: &dyn Store,
+    site: &SiteId,
+    range: &TimeRange,
+    out: &mut (dyn Write + Send),
+    progress: &(dyn Fn() + Sync),
+) -> Result<u64, ExportError> {
+    let mut buf = Vec::with_capacity(128 * 1024);
+    let mut failed = None;
+    let n = store.for_each_record(Some(site), range, &mut |body, hash| {
+        ndjson_line(body, hash, &mut buf);
+        progress();
+        if buf.len() >= 64 * 1024 {
+            if let Err(e) = out.write_all(&buf) {
+                failed = Some(e);
+                return false;
+            }
+            buf.clear();
+        }
+        true
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    out.write_all(&buf)?;
+    out.flush()?;
+    Ok(n)
+}
+
+fn write_csv(
+    store: &dyn Store,
+    site: &SiteId,
+    range: &TimeRange,
+    out: &mut (dyn Write + Send),
+    progress: &(dyn Fn() + Sync),
+) -> Result<u64, ExportError> {
+    const CHUNK: usize = 1024;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(String, String)>>(8);
+    std::thread::scope(|s| {
+        let writer = s.spawn(move || -> Result<(), ExportError> {
+            let mut exporter = Exporter::new(Format::Csv)?;
+            for chunk in rx {
+                for (body, hash) in &chunk {
+                    exporter.push(body, hash)?;
+                }
+                if exporter.buffered() >= 64 * 1024 {
+                    out.write_all(&exporter.take())?;
+                }
+            }
+            out.write_all(&exporter.take())?;
+            out.flush()?;
+            Ok(())
+        });
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let read = store.for_each_record(Some(site), range, &mut |body, hash| {
+            chunk.push((body.to_owned(), hash.to_owned()));
+            progress();
+            // A failed send means the writer stopped; its error says why.
+            chunk.len() < CHUNK
+                || tx
+                    .send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))
+                    .is_ok()
+        });
+        let last = tx.send(chunk);
+        drop(tx);
+        writer.join().unwrap_or(Err(ExportError::WriterStopped))?;
+        last.map_err(|_| ExportError::WriterStopped)?;
+        Ok(read?)
+    })
 }
 
 /// Turns stored records into export bytes, buffering until [`take`]n.

@@ -3,6 +3,7 @@
 //! command line is built from.
 
 pub mod auth;
+pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod cors;
@@ -18,6 +19,7 @@ pub mod routes;
 pub mod seed;
 pub mod settings;
 pub mod signing;
+pub mod sites;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;

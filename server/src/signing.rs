@@ -112,6 +112,21 @@ pub struct SignedHead {
     pub signature: String,
 }
 
+/// `site`'s chain head in `store` (the genesis hash before any record),
+/// signed with `key` at `now`: what `crumb head` prints and
+/// `GET /v1/audit/sites/{site}/head` answers.
+pub fn signed_head(
+    store: &dyn crate::storage::Store,
+    key: &Key,
+    site: &crumb_schema::SiteId,
+    now: time::OffsetDateTime,
+) -> Result<SignedHead, crate::storage::StoreError> {
+    let (seq, hash) = store
+        .head(site)?
+        .unwrap_or_else(|| (0, crate::record::GENESIS_HASH.to_owned()));
+    Ok(key.sign(site.as_str(), seq, &hash, &crate::timefmt::format(now)))
+}
+
 impl SignedHead {
     /// Checks the signature, against `expected_key` when given (else the
     /// key the head names, which only proves it was not altered since).

@@ -1,6 +1,8 @@
 //! Offline verification of the consent log: every record's hash, the
 //! chain's continuity per site, and the order. Used by `crumb verify
-//! FILE.ndjson` (an export) and `crumb verify --db` (the live database).
+//! FILE.ndjson` (an export, [`verify_ndjson`], with [`check_head`] for a
+//! signed head) and `crumb verify --db` (the live database,
+//! [`verify_store`]).
 //!
 //! An export may cover only part of a site's chain (a date range): its
 //! first record then cannot be linked to its predecessor, and the summary
@@ -181,6 +183,12 @@ pub enum VerifyError {
     Broken(#[from] Broken),
     #[error("cannot read the export: {0}")]
     Io(#[from] std::io::Error),
+    /// A chain of the live log starts after seq 1 without a valid purge
+    /// checkpoint.
+    #[error("{0}")]
+    Unanchored(String),
+    #[error("cannot read the log: {0}")]
+    Store(String),
 }
 
 /// Verifies an NDJSON export, line by line (constant memory).
@@ -288,4 +296,77 @@ fn read_blocks(
         }
         i += 1;
     }
+}
+
+/// An export must end exactly at the signed head of its site (verified
+/// against `public_key` when given): proves nothing was cut off the end.
+pub fn check_head(
+    summary: &Summary,
+    head: &crate::signing::SignedHead,
+    public_key: Option<&str>,
+) -> Result<(), String> {
+    head.verify(public_key)?;
+    let site = SiteId::parse(&head.site_id).map_err(|e| e.to_string())?;
+    let Some(s) = summary.sites.get(&site) else {
+        return Err(format!("the export has no records of site {site}"));
+    };
+    if s.last_seq < head.seq {
+        return Err(format!(
+            "the export ends at seq {} but the signed head is at seq {}: records are missing at the end",
+            s.last_seq, head.seq
+        ));
+    }
+    if s.last_seq != head.seq || s.head_hash != head.hash {
+        return Err(format!(
+            "the export's last record (seq {}) is not the signed head (seq {})",
+            s.last_seq, head.seq
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies the live log in `store`: every record (`Broken` at the first
+/// that fails), then that a chain starts after seq 1 only where a purge
+/// left a checkpoint signed with `public_key` (this server's).
+pub fn verify_store(
+    store: &dyn crate::storage::Store,
+    public_key: &str,
+) -> Result<Summary, VerifyError> {
+    let mut verifier = Verifier::default();
+    let mut broken = None;
+    store
+        .for_each_record(
+            None,
+            &crate::storage::TimeRange::all(),
+            &mut |b, h| match verifier.record(b, h) {
+                Ok(()) => true,
+                Err(e) => {
+                    broken = Some(e);
+                    false
+                }
+            },
+        )
+        .map_err(|e| VerifyError::Store(e.to_string()))?;
+    if let Some(b) = broken {
+        return Err(VerifyError::Broken(b));
+    }
+    let summary = verifier.finish();
+    for (site, s) in summary.sites.iter().filter(|(_, s)| !s.from_genesis) {
+        let checkpoints = store
+            .checkpoints(site)
+            .map_err(|e| VerifyError::Store(e.to_string()))?;
+        let cp = checkpoints
+            .iter()
+            .find(|c| c.seq + 1 == s.first_seq && c.hash == s.first_prev_hash)
+            .ok_or_else(|| {
+                VerifyError::Unanchored(format!(
+                    "site {site}: records before seq {} are missing and no purge checkpoint covers them",
+                    s.first_seq
+                ))
+            })?;
+        cp.verify(Some(public_key)).map_err(|why| {
+            VerifyError::Unanchored(format!("site {site}: checkpoint at seq {}: {why}", cp.seq))
+        })?;
+    }
+    Ok(summary)
 }

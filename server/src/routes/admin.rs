@@ -13,6 +13,7 @@ use super::error::respond;
 use super::{AppState, blocking, load_site};
 use crate::auth::{AuthError, authenticate};
 use crate::lint::{Problem, lint_json};
+use crate::sites::UpdateRefused;
 use crate::storage::StoreError;
 
 /// Site configs are bigger than consent requests; still bounded.
@@ -196,18 +197,15 @@ pub async fn update(
 ) -> Result<HttpResponse, AdminError> {
     let current = owned_site(&state, &req, &path, true).await?;
     let site = config_body(&req, &read_body(payload).await?)?;
-    if site.id != current.id {
-        return Err(AdminError::IdMismatch {
+    crate::sites::check_update(&current, &site).map_err(|e| match e {
+        UpdateRefused::OtherSite { .. } => AdminError::IdMismatch {
             body: site.id.to_string(),
             path: path.into_inner(),
-        });
-    }
-    if site.revision != current.revision {
-        return Err(AdminError::RevisionConflict {
-            sent: site.revision,
-            current: current.revision,
-        });
-    }
+        },
+        UpdateRefused::RevisionConflict { sent, current } => {
+            AdminError::RevisionConflict { sent, current }
+        }
+    })?;
     let (store, s, now) = (state.store.clone(), site.clone(), state.clock.now());
     blocking(move || store.put_site(&s, now)).await?;
     Ok(site_json(StatusCode::OK, &site))

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use super::error::respond;
 use super::{AppState, blocking, load_site};
 use crate::auth::{AuthError, authenticate};
-use crate::export::{Exporter, Format, parse_range};
+use crate::export::{ExportError, Format, parse_range};
 use crate::storage::StoreError;
 
 /// Chunks of about this size go to the client; with the channel's four
@@ -116,33 +116,33 @@ pub async fn export(
     };
     let range = parse_range(query.from.as_deref(), query.to.as_deref())
         .map_err(AuditError::InvalidQuery)?;
-    let mut exporter = Exporter::new(format).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-
     let (tx, rx) = mpsc::channel(4);
     let store = state.store.clone();
     let stream_site = site.clone();
     actix_web::rt::task::spawn_blocking(move || {
-        let fail = |e: String| std::io::Error::other(e);
-        let mut failed = None;
-        let result = store.for_each_record(Some(&stream_site), &range, &mut |body, hash| {
-            if let Err(e) = exporter.push(body, hash) {
-                failed = Some(e.to_string());
-                return false;
+        let mut out = std::io::BufWriter::with_capacity(CHUNK, ChannelWriter(tx.clone()));
+        let written = crate::export::write(
+            store.as_ref(),
+            &stream_site,
+            &range,
+            format,
+            &mut out,
+            &|| {},
+        )
+        .and_then(|_| Ok(std::io::Write::flush(&mut out)?));
+        match written {
+            Ok(()) => {}
+            // The client went away: nothing to tell it.
+            Err(ExportError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                tracing::info!("export stopped: the client went away");
             }
-            // A send error means the client went away: stop reading.
-            exporter.buffered() < CHUNK || tx.blocking_send(Ok(counted(exporter.take()))).is_ok()
-        });
-        let end = match (result, failed) {
-            (Ok(_), None) => Ok(counted(exporter.take())),
-            (Err(e), _) => Err(fail(e.to_string())),
-            (_, Some(e)) => Err(fail(e)),
-        };
-        if let Err(e) = &end {
-            // The status line is already sent; aborting the body tells the
-            // client the export is incomplete.
-            tracing::error!(error = %e, "export failed midway");
+            Err(e) => {
+                // The status line is already sent; aborting the body tells
+                // the client the export is incomplete.
+                tracing::error!(error = %e, "export failed midway");
+                let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
         }
-        let _ = tx.blocking_send(end);
     });
     let filename = format!("crumb-{site}.{}", format.extension());
     Ok(HttpResponse::Ok()
@@ -165,16 +165,9 @@ pub async fn head(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AuditError> {
     let site = readable_site(&state, &req, &path).await?;
-    let store = state.store.clone();
-    let s = site.clone();
-    let head = blocking(move || store.head(&s)).await?;
-    let (seq, hash) = head.unwrap_or_else(|| (0, crate::record::GENESIS_HASH.to_owned()));
-    let signed = state.key.sign(
-        site.as_str(),
-        seq,
-        &hash,
-        &crate::timefmt::format(state.clock.now()),
-    );
+    let (store, key, now) = (state.store.clone(), state.key.clone(), state.clock.now());
+    let signed =
+        blocking(move || crate::signing::signed_head(store.as_ref(), &key, &site, now)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(signed))
@@ -214,8 +207,20 @@ pub async fn history(
         .body(body))
 }
 
-/// A chunk of an export, counted in the metrics as it goes out.
-fn counted(chunk: Vec<u8>) -> Bytes {
-    crate::metrics::global().exported(chunk.len());
-    Bytes::from(chunk)
+/// The export's output: each chunk goes to the response body, counted in
+/// the metrics; a closed channel (the client went away) is a broken pipe.
+struct ChannelWriter(mpsc::Sender<Result<Bytes, std::io::Error>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        crate::metrics::global().exported(buf.len());
+        self.0
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -1,0 +1,334 @@
+//! One function per `crumb` command; `main.rs` only parses the arguments
+//! and calls them. What a command shares with the HTTP API lives in the
+//! library and is called from both: the export ([`crate::export::write`]),
+//! the signed head ([`crate::signing::signed_head`]), the verify rules
+//! ([`crate::verify`]) and the site update rule ([`crate::sites`]).
+
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use crumb_schema::{SiteConfig, SiteId};
+
+use crate::clock::{Clock, SystemClock};
+use crate::export::{Format, parse_range};
+use crate::settings::Settings;
+use crate::startup::Application;
+use crate::storage::{Role, SqliteStore, Store};
+use crate::verify::{Summary, VerifyError, verify_ndjson};
+use crate::{auth, demo, signing};
+
+/// `crumb serve`, and `crumb demo` (`demo`: the demo site, created on
+/// first run, and its pages).
+pub fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
+    if demo {
+        let store = SqliteStore::open(&settings.database)?;
+        if demo::ensure_demo_site(&store, SystemClock.now())? {
+            tracing::info!("created the demo site");
+        }
+        if settings.static_dir.is_none() {
+            settings.static_dir = demo_pages();
+        }
+    }
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build_with_clock(&settings, Arc::new(SystemClock))?;
+        let url = format!("http://{}:{}/", settings.host, app.port());
+        if demo {
+            println!("Crumb demo running at {url}  (Ctrl-C to stop)");
+        } else {
+            println!("Crumb listening on {url}");
+        }
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+/// The demo pages: `examples/site` beside the current directory, or beside
+/// the source tree this binary was built from.
+fn demo_pages() -> Option<PathBuf> {
+    let here = Path::new("examples/site");
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/site");
+    [here.to_owned(), built].into_iter().find(|p| p.is_dir())
+}
+
+/// `crumb migrate`.
+pub fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    SqliteStore::open(&settings.database)?;
+    println!("database {} is up to date", settings.database.display());
+    Ok(())
+}
+
+/// `crumb lint FILE`.
+pub fn lint(file: &Path) -> anyhow::Result<()> {
+    let site = read_config(file)?;
+    println!(
+        "{}: OK (site {}, revision {})",
+        file.display(),
+        site.id,
+        site.revision
+    );
+    Ok(())
+}
+
+/// `crumb seed`: synthetic consents for benchmarks.
+pub fn seed(settings: &Settings, site: &str, count: u64, days: u32) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let site = Arc::new(find_site(&store, site)?);
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(count);
+    let n = crate::seed::seed(
+        &store,
+        site,
+        count,
+        time::Duration::days(days.into()),
+        SystemClock.now(),
+        10_000,
+        |n| bar.set_position(n),
+    )?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "seeded {n} records in {secs:.1} s ({:.0}/s)",
+        n as f64 / secs
+    );
+    Ok(())
+}
+
+/// `crumb token create`.
+pub fn token_create(
+    settings: &Settings,
+    role: &str,
+    site: Option<&str>,
+    label: &str,
+) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let role = Role::parse(role).context("role is owner or auditor")?;
+    let site = site
+        .map(|s| find_site(&store, s).map(|c| c.id))
+        .transpose()?;
+    let issued = auth::issue(&store, role, site, label, SystemClock.now())?;
+    eprintln!(
+        "token {} ({}, {}); store it now, it is not shown again:",
+        issued.row.id,
+        role.as_str(),
+        issued
+            .row
+            .site
+            .as_ref()
+            .map_or("every site", |s| s.as_str())
+    );
+    println!("{}", issued.token);
+    Ok(())
+}
+
+/// `crumb token revoke ID`.
+pub fn token_revoke(settings: &Settings, id: &str) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    if !store.revoke_token(id, SystemClock.now())? {
+        bail!("no live token with id {id:?}");
+    }
+    println!("token {id} revoked");
+    Ok(())
+}
+
+/// `crumb export`: the same bytes as the HTTP export.
+pub fn export(
+    settings: &Settings,
+    site: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    format: &str,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let site = find_site(&store, site)?.id;
+    let range = parse_range(from, to).map_err(anyhow::Error::msg)?;
+    let format = Format::parse(format).context("format is ndjson or csv")?;
+    let mut out: Box<dyn std::io::Write + Send> = match output {
+        Some(path) => Box::new(BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout())),
+    };
+    // A spinner with a count on a terminal; indicatif draws nothing when
+    // stderr is not one.
+    let progress = indicatif::ProgressBar::new_spinner().with_message("records exported");
+    let n = crate::export::write(&store, &site, &range, format, &mut out, &|| progress.inc(1))
+        .context("export failed")?;
+    progress.finish_and_clear();
+    eprintln!("exported {n} records of site {site}");
+    Ok(())
+}
+
+/// `crumb verify FILE [--head HEAD --public-key HEX]` or `crumb verify
+/// --db`: exit code 1 when the log is broken.
+pub fn verify(
+    settings: &Settings,
+    file: Option<&Path>,
+    db: bool,
+    head: Option<&Path>,
+    public_key: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let result = if db {
+        let store = SqliteStore::open(&settings.database)?;
+        let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+        crate::verify::verify_store(&store, &key.public_hex())
+    } else {
+        let path = file.context("a file to verify, or --db")?;
+        let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        verify_ndjson(BufReader::new(f))
+    };
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e @ (VerifyError::Broken(_) | VerifyError::Unanchored(_))) => {
+            println!("BROKEN: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(path) = head {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let head: signing::SignedHead = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a signed head", path.display()))?;
+        if let Err(why) = crate::verify::check_head(&summary, &head, public_key) {
+            println!("BROKEN: {why}");
+            return Ok(ExitCode::from(1));
+        }
+        println!(
+            "signed head verified: site {} seq {}",
+            head.site_id, head.seq
+        );
+    }
+    print_summary(&summary);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(summary: &Summary) {
+    println!("OK: {} records verified", summary.records);
+    for (site, s) in &summary.sites {
+        let start = if s.from_genesis {
+            "from the start of the chain".to_owned()
+        } else {
+            format!(
+                "from seq {} (earlier records not in this file)",
+                s.first_seq
+            )
+        };
+        println!(
+            "  site {site}: seq {}..={} {start}; head hash {}",
+            s.first_seq, s.last_seq, s.head_hash
+        );
+    }
+}
+
+/// `crumb key`: the public key to publish for auditors.
+pub fn key(settings: &Settings) -> anyhow::Result<()> {
+    let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+    println!("{}", key.public_hex());
+    Ok(())
+}
+
+/// `crumb head --site S`: the same signed head as the audit API's.
+pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let site = find_site(&store, site)?.id;
+    let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+    let head = signing::signed_head(&store, &key, &site, SystemClock.now())?;
+    println!("{}", serde_json::to_string_pretty(&head)?);
+    Ok(())
+}
+
+/// `crumb purge --site S --before DATE`.
+pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let site = find_site(&store, site)?.id;
+    let range = parse_range(Some(before), None).map_err(anyhow::Error::msg)?;
+    let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+    match store.purge(&site, &range.from, &key, SystemClock.now())? {
+        None => println!("nothing in site {site} is older than {before}"),
+        Some((cp, n)) => println!(
+            "purged {n} records of site {site}; signed checkpoint at seq {} (hash {})",
+            cp.seq, cp.hash
+        ),
+    }
+    Ok(())
+}
+
+/// `crumb site create FILE`.
+pub fn site_create(settings: &Settings, file: &Path) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let site = read_config(file)?;
+    if !store.insert_site(&site, SystemClock.now())? {
+        bail!("site {} already exists; use `crumb site update`", site.id);
+    }
+    println!("site {} created at revision {}", site.id, site.revision);
+    Ok(())
+}
+
+/// `crumb site update FILE`: the same rule as the admin API's update.
+pub fn site_update(settings: &Settings, file: &Path) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let site = read_config(file)?;
+    let current = find_site(&store, site.id.as_str())?;
+    crate::sites::check_update(&current, &site)
+        .with_context(|| format!("{} cannot replace site {}", file.display(), current.id))?;
+    store.put_site(&site, SystemClock.now())?;
+    println!("site {} updated", site.id);
+    Ok(())
+}
+
+/// `crumb site delete SITE`: the config goes, the records stay.
+pub fn site_delete(settings: &Settings, site: &str) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let site = find_site(&store, site)?;
+    store.delete_site(&site.id)?;
+    println!("site {} deleted (its consent records are kept)", site.id);
+    Ok(())
+}
+
+/// `crumb site show SITE`.
+pub fn site_show(settings: &Settings, site: &str) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let site = find_site(&store, site)?;
+    println!("{}", serde_json::to_string_pretty(&site)?);
+    Ok(())
+}
+
+/// `crumb site bump-revision SITE`: every visitor is asked again.
+pub fn site_bump_revision(settings: &Settings, site: &str) -> anyhow::Result<()> {
+    let store = SqliteStore::open(&settings.database)?;
+    let mut site = find_site(&store, site)?;
+    site.revision = site.revision.next();
+    store.put_site(&site, SystemClock.now())?;
+    println!("site {} is now at revision {}", site.id, site.revision);
+    Ok(())
+}
+
+/// Reads a config file and runs the compliance check on it.
+fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    crate::lint::lint_json(&text).map_err(|problems| {
+        let list: Vec<String> = problems
+            .iter()
+            .map(|p| format!("  - [{}] {}", p.rule, p.message))
+            .collect();
+        anyhow::anyhow!(
+            "{} has {} problem(s):\n{}",
+            file.display(),
+            problems.len(),
+            list.join("\n")
+        )
+    })
+}
+
+fn find_site(store: &SqliteStore, raw: &str) -> anyhow::Result<SiteConfig> {
+    let id = SiteId::parse(raw)?;
+    store
+        .site(&id)?
+        .map(Arc::unwrap_or_clone)
+        .with_context(|| format!("no site {raw:?} in {}", store.path().display()))
+}
