@@ -357,6 +357,8 @@ fn main() {
         static_dir: Some(site_dir.clone()),
         widget_dir: Some(workspace().join("widget/dist")),
         workers: Some(2),
+        // Every run writes from 127.0.0.1.
+        write_burst: 0,
         ..Settings::default()
     };
     let store = SqliteStore::open(&settings.database).unwrap();
