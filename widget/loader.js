@@ -7,13 +7,16 @@
 // channel to the site's other tabs, so no closure crosses into the wasm
 // (see widget/src/api.rs): events go to h.on(kind, event), answers to
 // h.answer(kind, ...), and what comes back says what to do next.
-// __CRUMB_WASM__ and __CRUMB_CSS__ are replaced with content-hashed names.
+// __CRUMB_WASM__, __CRUMB_CSS__ and __CRUMB_DIALOG_CSS__ are replaced with
+// content-hashed names. The preferences dialog's stylesheet and texts load
+// when it first opens (the DIALOG flag), so visitors who never open it do
+// not download them.
 
 // The protocol with the wasm; widget/src/app.rs and api.rs hold the same
 // table. Flags the wasm returns:
-const ANNOUNCE = 1, SEND = 2, RETRY = 4, RELOAD = 8, SHARE = 16;
+const ANNOUNCE = 1, SEND = 2, RETRY = 4, RELOAD = 8, SHARE = 16, DIALOG = 32;
 // Kinds of answer, and of text asked for:
-const VISIT = 0, RECORD = 1, TAB = 2;
+const VISIT = 0, RECORD = 1, TAB = 2, DETAILS = 3;
 const TEXT_REQUEST = 0, TEXT_SITE = 1;
 // Event kinds: the DOM changed (the gate looks again), crumb.show():
 const DOM = 6, SHOW = 7;
@@ -40,14 +43,19 @@ const lang = d.documentElement.lang + ',' + navigator.language;
 const config = (fresh) =>
   fetch(api + '/widget?lang=' + encodeURIComponent(lang), fresh && { cache: 'no-cache' })
     .then((r) => r.text());
-const css = d.createElement('link');
-css.rel = 'stylesheet';
-css.href = base + 'crumb/__CRUMB_CSS__';
-const styled = new Promise((r) => { css.onload = css.onerror = r; });
-d.head.appendChild(css);
+// A stylesheet of Crumb's, settled once it has loaded (or failed to).
+const sheet = (name) => new Promise((r) => {
+  const css = d.createElement('link');
+  css.rel = 'stylesheet';
+  css.href = base + 'crumb/' + name;
+  css.onload = css.onerror = r;
+  d.head.appendChild(css);
+});
+const styled = sheet('__CRUMB_CSS__');
+let dialogStyled;
 w.crumb = { show: () => queued.push(1), consent: () => null };
 Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
-  const h = wasm_bindgen, show = () => h.on(SHOW);
+  const h = wasm_bindgen, show = () => go(h.on(SHOW));
   const consent = () => JSON.parse(h.text(TEXT_SITE) || 'null');
   // The site's other open tabs hear of every choice made here.
   const tabs = w.BroadcastChannel && new BroadcastChannel(api);
@@ -64,6 +72,14 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
     // Once per page: the fresh config comes from the server itself.
     if (f & RELOAD && !reloads++) config(true).then((t) => begin(t, answer));
     if (f & RETRY) setTimeout(() => go(SEND), pause *= 2);
+    if (f & DIALOG) {
+      dialogStyled = dialogStyled || sheet('__CRUMB_DIALOG_CSS__');
+      Promise.all([
+        fetch(api + '/widget/details?lang=' + encodeURIComponent(lang))
+          .then((r) => r.text().then((t) => [r.status, t, false]), none),
+        dialogStyled,
+      ]).then(([a]) => go(h.answer(DETAILS, ...a)));
+    }
     const body = f & SEND && h.text(TEXT_REQUEST);
     if (body) {
       fetch(api + '/consents', {

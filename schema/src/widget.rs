@@ -10,7 +10,7 @@
 //! The fields, in order (`n` numbers are decimal):
 //!
 //! ```text
-//! 3 · revision · validity_months · lang · text_hash · policy_url
+//! 4 · revision · validity_months · lang · text_hash · policy_url
 //! · cookie_domain (empty for the page's own host)
 //! · sale_or_sharing (n: bit i set for category i of necessary, functional,
 //!   analytics, marketing)
@@ -20,19 +20,27 @@
 //! · gpc_notice (Crumb's own line for a browser that sends Global Privacy
 //!   Control; empty unless the config request carried `Sec-GPC: 1`, so
 //!   other visitors do not download it)
-//! · n categories, each: id · name · description
-//! · n services, each: id · category · name · provider · purpose
-//!     · privacy_policy_url
-//!     · n cookies, each: name · pattern (1 or 0) · purpose · retention
+//! · n categories, each: id · name
+//! · n services, each: id · category · name
+//!     · n cookies, each: name · pattern (1 or 0)
+//! ```
+//!
+//! The preferences dialog's own texts come separately ([`encode_details`],
+//! fetched when the dialog first opens, so visitors who never open it do
+//! not download them):
+//!
+//! ```text
+//! n categories, each: id · description
+//! · n services, each: id · provider · purpose · privacy_policy_url
+//!     · n cookies, each: purpose · retention
 //! ```
 //!
 //! The last service is always Crumb's own (id [`CRUMB_SERVICE`], in
 //! necessary), so its `crumb_consent` cookie is declared in the dialog of
 //! every site.
-
 //!
 //! `widget/src/config.rs` reads exactly this; its tests decode what
-//! [`encode`] writes.
+//! [`encode`] and [`encode_details`] write.
 
 use std::collections::BTreeMap;
 
@@ -43,47 +51,56 @@ use crate::{Category, LanguageTag, SiteConfig};
 pub const SEP: char = '\u{1f}';
 
 /// The version of this layout, its first field.
-pub const VERSION: &str = "3";
+pub const VERSION: &str = "4";
 
 /// The id of the service that stands for Crumb itself in the widget's
 /// config and the cookie declaration (`/declaration`); sites may not use
 /// it (the linter refuses it).
 pub const CRUMB_SERVICE: &str = "crumb";
 
-/// The widget's config for `lang`, whose texts hash to `text_hash`, for a
-/// browser that sends Global Privacy Control (`gpc`) or not. Texts missing
-/// in `lang` fall back to the site's first language.
-pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool) -> String {
-    let mut out = String::with_capacity(4096);
-    let mut put = |s: &str| {
-        if !out.is_empty() {
-            out.push(SEP);
+/// Fields joined by [`SEP`], control characters made spaces.
+#[derive(Default)]
+struct Fields(String);
+
+impl Fields {
+    fn put(&mut self, s: &str) {
+        if !self.0.is_empty() {
+            self.0.push(SEP);
         }
-        out.extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
-    };
-    // A text in `lang`, else in the site's first language.
-    let first = site.languages.first();
-    fn in_lang<'m, T>(
-        m: &'m BTreeMap<LanguageTag, T>,
-        lang: &LanguageTag,
-        first: Option<&LanguageTag>,
-    ) -> Option<&'m T> {
-        m.get(lang).or_else(|| m.get(first?))
+        self.0
+            .extend(s.chars().map(|c| if c.is_control() { ' ' } else { c }));
     }
-    put(VERSION);
-    put(&site.revision.get().to_string());
-    put(&site.validity_months.get().to_string());
-    put(lang.as_str());
-    put(text_hash);
-    put(&site.policy_url);
-    put(site.cookie_domain.as_deref().unwrap_or_default());
+}
+
+/// A text in `lang`, else in the site's first language.
+fn in_lang<'m, T>(
+    m: &'m BTreeMap<LanguageTag, T>,
+    lang: &LanguageTag,
+    site: &SiteConfig,
+) -> Option<&'m T> {
+    m.get(lang).or_else(|| m.get(site.languages.first()?))
+}
+
+/// The widget's config for `lang`, whose texts hash to `text_hash`, for a
+/// browser that sends Global Privacy Control (`gpc`) or not: what the
+/// banner, the gate and the choices need. Texts missing in `lang` fall
+/// back to the site's first language.
+pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool) -> String {
+    let mut out = Fields(String::with_capacity(2048));
+    out.put(VERSION);
+    out.put(&site.revision.get().to_string());
+    out.put(&site.validity_months.get().to_string());
+    out.put(lang.as_str());
+    out.put(text_hash);
+    out.put(&site.policy_url);
+    out.put(site.cookie_domain.as_deref().unwrap_or_default());
     let sale_or_sharing: u8 = site
         .sale_or_sharing
         .iter()
         .map(|&c| 1 << Category::ALL.iter().position(|&k| k == c).unwrap_or(0))
         .fold(0, |bits, bit| bits | bit);
-    put(&sale_or_sharing.to_string());
-    let t = in_lang(&site.texts, lang, first)
+    out.put(&sale_or_sharing.to_string());
+    let t = in_lang(&site.texts, lang, site)
         .cloned()
         .unwrap_or_default();
     for s in [
@@ -97,37 +114,30 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool)
         &t.policy_link,
         &t.reopen,
     ] {
-        put(s);
+        out.put(s);
     }
     for s in &t.cookie_columns {
-        put(s);
+        out.put(s);
     }
-    put(&t.placeholder);
-    put(&t.placeholder_allow);
+    out.put(&t.placeholder);
+    out.put(&t.placeholder_allow);
     let words = crate::words::for_language(lang);
-    put(words.privacy_policy);
-    put(if gpc { words.gpc_notice } else { "" });
-    put(&site.categories.len().to_string());
+    out.put(words.privacy_policy);
+    out.put(if gpc { words.gpc_notice } else { "" });
+    out.put(&site.categories.len().to_string());
     for c in &site.categories {
-        let texts = in_lang(&c.texts, lang, first);
-        put(c.id.as_str());
-        put(texts.map_or("", |t| &t.name));
-        put(texts.map_or("", |t| &t.description));
+        out.put(c.id.as_str());
+        out.put(in_lang(&c.texts, lang, site).map_or("", |t| &t.name));
     }
-    put(&(site.services.len() + 1).to_string());
+    out.put(&(site.services.len() + 1).to_string());
     for s in &site.services {
-        put(s.id.as_str());
-        put(s.category.as_str());
-        put(&s.name);
-        put(s.provider.get(lang, first).unwrap_or_default());
-        put(in_lang(&s.description, lang, first).map_or("", String::as_str));
-        put(&s.privacy_policy_url);
-        put(&s.cookies.len().to_string());
+        out.put(s.id.as_str());
+        out.put(s.category.as_str());
+        out.put(&s.name);
+        out.put(&s.cookies.len().to_string());
         for c in &s.cookies {
-            put(&c.name);
-            put(if c.pattern { "1" } else { "0" });
-            put(in_lang(&c.purpose, lang, first).map_or("", String::as_str));
-            put(&c.retention.text(lang, first).unwrap_or_default());
+            out.put(&c.name);
+            out.put(if c.pattern { "1" } else { "0" });
         }
     }
     // Crumb itself: strictly necessary, with its one cookie.
@@ -135,18 +145,52 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool)
         CRUMB_SERVICE,
         "necessary",
         "Crumb",
+        "1",
+        crate::cookie::NAME,
+        "0",
+    ] {
+        out.put(field);
+    }
+    out.0
+}
+
+/// The preferences dialog's texts for `lang`, fetched when the dialog
+/// first opens: each category's description, and each service's provider,
+/// purpose, privacy-policy link and cookies' purposes and retentions, by
+/// id in the order of [`encode`].
+pub fn encode_details(site: &SiteConfig, lang: &LanguageTag) -> String {
+    let mut out = Fields(String::with_capacity(4096));
+    out.put(&site.categories.len().to_string());
+    for c in &site.categories {
+        out.put(c.id.as_str());
+        out.put(in_lang(&c.texts, lang, site).map_or("", |t| &t.description));
+    }
+    out.put(&(site.services.len() + 1).to_string());
+    let first = site.languages.first();
+    for s in &site.services {
+        out.put(s.id.as_str());
+        out.put(s.provider.get(lang, first).unwrap_or_default());
+        out.put(in_lang(&s.description, lang, site).map_or("", String::as_str));
+        out.put(&s.privacy_policy_url);
+        out.put(&s.cookies.len().to_string());
+        for c in &s.cookies {
+            out.put(in_lang(&c.purpose, lang, site).map_or("", String::as_str));
+            out.put(&c.retention.text(lang, first).unwrap_or_default());
+        }
+    }
+    let words = crate::words::for_language(lang);
+    for field in [
+        CRUMB_SERVICE,
         &site.name,
         words.consent_purpose,
         &site.policy_url,
         "1",
-        crate::cookie::NAME,
-        "0",
         words.consent_purpose,
         words.consent_retention,
     ] {
-        put(field);
+        out.put(field);
     }
-    out
+    out.0
 }
 
 #[cfg(test)]
@@ -161,16 +205,31 @@ mod tests {
         let en = LanguageTag::parse("en").unwrap();
         let out = encode(&s, &en, "h", true);
         let fields: Vec<&str> = out.split(SEP).collect();
-        assert_eq!(&fields[..8], ["3", "3", "24", "en", "h", "/a b c", "", "8"]);
+        assert_eq!(&fields[..8], ["4", "3", "24", "en", "h", "/a b c", "", "8"]);
         // No texts in any language: every text field is empty, not missing
         // (but for Crumb's own words: a privacy-policy link, the GPC line).
         // Crumb's own service closes the list.
-        assert_eq!(fields.len(), 8 + 17 + 1 + 3 + 1 + 11);
+        assert_eq!(fields.len(), 8 + 17 + 1 + 2 + 1 + 6);
         assert_eq!(fields[8 + 15], "Privacy policy");
         assert!(fields[8 + 16].contains("Global Privacy Control"));
-        assert_eq!(&fields[fields.len() - 11..][..2], ["crumb", "necessary"]);
+        assert_eq!(&fields[fields.len() - 6..][..2], ["crumb", "necessary"]);
         // Without the signal, the GPC line is left empty.
         let plain = encode(&s, &en, "h", false);
         assert_eq!(plain.split(SEP).nth(8 + 16), Some(""));
+    }
+
+    #[test]
+    fn the_dialogs_texts_come_by_id_in_the_same_order() {
+        let s = site(&["en"]);
+        let en = LanguageTag::parse("en").unwrap();
+        let details = encode_details(&s, &en);
+        let fields: Vec<&str> = details.split(SEP).collect();
+        // One category (its id, an empty description), then Crumb's own
+        // service with its one cookie.
+        assert_eq!(&fields[..3], ["1", "necessary", ""]);
+        assert_eq!(fields[3], "1");
+        assert_eq!(fields[4], CRUMB_SERVICE);
+        assert_eq!(fields[8], "1");
+        assert_eq!(fields.len(), 3 + 1 + 7);
     }
 }

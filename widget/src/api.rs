@@ -25,10 +25,13 @@ const KIND_SHOW: u8 = 7;
 
 /// The answers crumb.js passes to [`answer`], by its `kind`: the visit
 /// check (`GET .../consents/{id}`), a consent request (`POST
-/// .../consents`), and word from another tab that the cookie changed.
+/// .../consents`), word from another tab that the cookie changed, and
+/// the preferences dialog's texts.
 const ANSWER_VISIT: u8 = 0;
 const ANSWER_RECORD: u8 = 1;
 const ANSWER_TAB: u8 = 2;
+/// The preferences dialog's texts (`GET .../widget/details`).
+const ANSWER_DETAILS: u8 = 3;
 
 /// What [`text`] returns, by its `what`: the consent request to send, or
 /// the choice for site code.
@@ -106,7 +109,7 @@ pub fn on(kind: u8, e: Event) -> u8 {
         KIND_CLICK => return app.click(&e),
         KIND_CHANGE | KIND_KEYDOWN | KIND_CANCEL => app.dialog_event(kind, &e),
         KIND_DOM => crate::gate::scan(app),
-        KIND_SHOW => app.show(),
+        KIND_SHOW => return app.show(),
         // `load` and `error` of a script.
         _ => {
             if let Some(t) = crate::dom::target(&e) {
@@ -130,6 +133,7 @@ pub fn answer(kind: u8, status: u16, text: &str, server_set: bool) -> u8 {
         ANSWER_VISIT => app.on_visit(status, text, server_set),
         ANSWER_RECORD => app.on_record(status, text, server_set),
         ANSWER_TAB => app.on_tab(),
+        ANSWER_DETAILS => app.on_details(status, text),
         _ => 0,
     }
 }

@@ -39,6 +39,10 @@ pub const RELOAD: u8 = 8;
 /// Tell the site's other tabs that the cookie changed (they read it from the
 /// cookie jar they share with this one):
 pub const SHARE: u8 = 16;
+/// The visitor opens the preferences dialog, whose stylesheet and texts
+/// are not loaded yet: load them, then answer with the texts (answer kind
+/// 3, [`App::on_details`]):
+pub const DIALOG: u8 = 32;
 
 /// An average calendar month, for the cookie's lifetime until the server's
 /// receipt (which carries the exact expiry) arrives.
@@ -75,6 +79,8 @@ pub struct App {
     reopen: Cell<bool>,
     /// A consent id the server did not know was dropped once already.
     retried: Cell<bool>,
+    /// The preferences dialog's texts are filled in ([`App::on_details`]).
+    details: Cell<bool>,
     pub gate: Gate,
 }
 
@@ -128,7 +134,7 @@ impl App {
         match action {
             "accept" => return self.decide(Method::AcceptAll, self.all(true)),
             "reject" => return self.decide(Method::RejectAll, self.all(false)),
-            "customize" => self.show(),
+            "customize" => return self.show(),
             "save" => {
                 let Some(dialog) = button.and_then(|b| ancestor(b, ".crumb-modal")) else {
                     return 0;
@@ -150,10 +156,33 @@ impl App {
         0
     }
 
-    /// Opens the preferences dialog with the current choice.
-    pub fn show(&self) {
+    /// Opens the preferences dialog with the current choice, once its
+    /// stylesheet and texts are loaded (until then it asks crumb.js for
+    /// them).
+    pub fn show(&self) -> u8 {
+        if !self.details.get() {
+            return DIALOG;
+        }
+        self.open_dialog();
+        0
+    }
+
+    // Not inlined: the dialog is built in one place, not in each caller.
+    #[inline(never)]
+    fn open_dialog(&self) {
         drop(self.modal.take());
         self.modal.set(Some(Modal::show(self, &self.choices())));
+    }
+
+    /// The dialog's texts have come (status 200), or could not (another
+    /// status): the dialog opens either way, without the descriptions if it
+    /// must, so the visitor can still choose.
+    pub fn on_details(&self, status: u16, text: &str) -> u8 {
+        if status == 200 && self.cfg.fill(String::from(text).leak()) {
+            self.details.set(true);
+        }
+        self.open_dialog();
+        0
     }
 
     fn show_banner(&self) {
@@ -462,7 +491,7 @@ impl App {
         }
         if closest(e, "[data-crumb-open]").is_some() {
             e.prevent_default();
-            self.show();
+            return self.show();
         } else if let Some(b) = closest(e, "[data-crumb-allow]") {
             // A placeholder's button names a service or, for an embed
             // without one, a category.
@@ -525,6 +554,7 @@ pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
         modal: Cell::new(None),
         reopen: Cell::new(false),
         retried: Cell::new(false),
+        details: Cell::new(false),
         gate: Gate::default(),
     };
     // Placeholders go on blocked embeds at once; nothing is released yet.

@@ -4,8 +4,9 @@
 //! and every field borrows from it, so nothing is copied.
 
 use alloc::vec::Vec;
+use core::cell::Cell;
 
-use crate::consent::{Fields, category_index, is_slug};
+use crate::consent::{Fields, category_index, category_key, is_slug};
 
 pub type Str = &'static str;
 
@@ -46,26 +47,30 @@ texts!(
     gpc_notice = 16,
 );
 
+// The preferences dialog's texts (descriptions, providers, purposes,
+// links, retentions) arrive later, when the dialog first opens
+// ([`Config::fill`]); until then they are empty.
+
 pub struct Category {
     pub idx: usize,
     pub name: Str,
-    pub desc: Str,
+    pub desc: Cell<Str>,
 }
 
 pub struct Cookie {
     pub name: Str,
     pub pattern: bool,
-    pub purpose: Str,
-    pub retention: Str,
+    pub purpose: Cell<Str>,
+    pub retention: Cell<Str>,
 }
 
 pub struct Service {
     pub id: Str,
     pub name: Str,
-    pub provider: Str,
+    pub provider: Cell<Str>,
     /// What the service is for.
-    pub purpose: Str,
-    pub privacy_url: Str,
+    pub purpose: Cell<Str>,
+    pub privacy_url: Cell<Str>,
     pub cat: usize,
     pub cookies: Vec<Cookie>,
 }
@@ -90,11 +95,11 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the compact config; `None` when it is not version 3 or is cut
+    /// Reads the compact config; `None` when it is not version 4 or is cut
     /// short. Categories and services the widget does not know are skipped.
     pub fn read(text: Str) -> Option<Config> {
         let mut f = Fields::new(text, 0x1f);
-        if f.s() != "3" {
+        if f.s() != "4" {
             return None;
         }
         let revision = f.n();
@@ -108,10 +113,14 @@ impl Config {
         let mut cats = Vec::new();
         let mut cat_bits = 1;
         for _ in 0..f.n() {
-            let (key, name, desc) = (f.s(), f.s(), f.s());
+            let (key, name) = (f.s(), f.s());
             if let Some(idx) = category_index(key) {
                 cat_bits |= 1 << idx;
-                cats.push(Category { idx, name, desc });
+                cats.push(Category {
+                    idx,
+                    name,
+                    desc: Cell::new(""),
+                });
             }
             if f.bad {
                 break;
@@ -119,15 +128,14 @@ impl Config {
         }
         let mut svcs = Vec::new();
         for _ in 0..f.n() {
-            let (id, cat, name, provider) = (f.s(), f.s(), f.s(), f.s());
-            let (purpose, privacy_url) = (f.s(), f.s());
+            let (id, cat, name) = (f.s(), f.s(), f.s());
             let mut cookies = Vec::new();
             for _ in 0..f.n() {
                 cookies.push(Cookie {
                     name: f.s(),
                     pattern: f.s() == "1",
-                    purpose: f.s(),
-                    retention: f.s(),
+                    purpose: Cell::new(""),
+                    retention: Cell::new(""),
                 });
                 if f.bad {
                     // A huge count in a cut config stops here.
@@ -138,9 +146,9 @@ impl Config {
                 svcs.push(Service {
                     id,
                     name,
-                    provider,
-                    purpose,
-                    privacy_url,
+                    provider: Cell::new(""),
+                    purpose: Cell::new(""),
+                    privacy_url: Cell::new(""),
                     cat,
                     cookies,
                 });
@@ -163,6 +171,44 @@ impl Config {
             cat_bits,
             svcs,
         })
+    }
+
+    /// Fills in the dialog's texts (`crumb_schema::widget::encode_details`),
+    /// matched by id. False when `text` is not such a text.
+    pub fn fill(&self, text: Str) -> bool {
+        let mut f = Fields::new(text, 0x1f);
+        for _ in 0..f.n() {
+            let (key, desc) = (f.s(), f.s());
+            if let Some(c) = self.cats.iter().find(|c| category_key(c.idx) == key) {
+                c.desc.set(desc);
+            }
+            if f.bad {
+                break;
+            }
+        }
+        for _ in 0..f.n() {
+            let svc = self.service(f.s()).map(|(_, s)| s);
+            let (provider, purpose, privacy_url) = (f.s(), f.s(), f.s());
+            if let Some(s) = svc {
+                s.provider.set(provider);
+                s.purpose.set(purpose);
+                s.privacy_url.set(privacy_url);
+            }
+            for i in 0..f.n() {
+                let (purpose, retention) = (f.s(), f.s());
+                if let Some(c) = svc.and_then(|s| s.cookies.get(i as usize)) {
+                    c.purpose.set(purpose);
+                    c.retention.set(retention);
+                }
+                if f.bad {
+                    break;
+                }
+            }
+            if f.bad {
+                break;
+            }
+        }
+        f.done()
     }
 
     pub fn service_index(&self, id: &str) -> Option<usize> {
@@ -193,16 +239,27 @@ mod tests {
     use super::*;
     use alloc::string::String;
 
+    fn site() -> crumb_schema::SiteConfig {
+        serde_json::from_str(include_str!("../../examples/demo-site.json")).unwrap()
+    }
+
     fn demo(lang: &str) -> Str {
-        let site: crumb_schema::SiteConfig =
-            serde_json::from_str(include_str!("../../examples/demo-site.json")).unwrap();
         let lang = crumb_schema::LanguageTag::parse(lang).unwrap();
-        String::leak(crumb_schema::widget::encode(&site, &lang, "hash", true))
+        String::leak(crumb_schema::widget::encode(&site(), &lang, "hash", true))
+    }
+
+    fn details(lang: &str) -> Str {
+        let lang = crumb_schema::LanguageTag::parse(lang).unwrap();
+        String::leak(crumb_schema::widget::encode_details(&site(), &lang))
     }
 
     #[test]
     fn reads_what_the_server_writes() {
         let c = Config::read(demo("nl")).unwrap();
+        // The dialog's texts are empty until they are filled in.
+        assert_eq!(c.cats[2].desc.get(), "");
+        assert!(c.fill(details("nl")));
+        assert!(!c.cats[2].desc.get().is_empty());
         assert_eq!((c.revision, c.validity_months), (1, 24));
         assert_eq!((c.lang, c.text_hash), ("nl", "hash"));
         assert_eq!(c.cats.len(), 4);
@@ -210,9 +267,9 @@ mod tests {
         let (i, ga) = c.service("google-analytics").unwrap();
         assert_eq!(ga.cat, 2);
         assert_eq!(ga.cookies[0].name, "_ga");
-        assert_eq!(ga.cookies[0].retention, "2 jaar");
-        assert_eq!(ga.purpose, "Meet bezoeken en paginaweergaven.");
-        assert_eq!(ga.privacy_url, "https://policies.google.com/privacy");
+        assert_eq!(ga.cookies[0].retention.get(), "2 jaar");
+        assert_eq!(ga.purpose.get(), "Meet bezoeken en paginaweergaven.");
+        assert_eq!(ga.privacy_url.get(), "https://policies.google.com/privacy");
         assert_eq!(c.t.privacy_link(), "Privacyverklaring");
         assert!(c.t.gpc_notice().starts_with("Het Global Privacy Control"));
         // Marketing (index 3), by default.

@@ -60,7 +60,7 @@ pub fn cookie_table(app: &App, s: &Service) -> Element {
     append(&table, &head);
     for c in &s.cookies {
         let row = el(doc, "tr", "");
-        for cell in [&c.name, &s.provider, &c.purpose, &c.retention] {
+        for cell in [c.name, s.provider.get(), c.purpose.get(), c.retention.get()] {
             append(&row, &text_el(doc, "td", "", cell));
         }
         append(&table, &row);
@@ -81,10 +81,11 @@ fn cookie_details(app: &App, s: &Service) -> Element {
     push_u64(&mut summary, s.cookies.len() as u64);
     summary.push_str(")");
     append(&details, &text_el(doc, "summary", "", &summary));
-    let purpose = text_el(doc, "p", "crumb-desc", s.purpose);
-    if safe_href(s.privacy_url) {
+    let purpose = text_el(doc, "p", "crumb-desc", s.purpose.get());
+    let privacy_url = s.privacy_url.get();
+    if safe_href(privacy_url) {
         let a = text_el(doc, "a", "crumb-a", app.cfg.t.privacy_link());
-        attr(&a, "href", s.privacy_url);
+        attr(&a, "href", privacy_url);
         attr(&a, "rel", "noopener noreferrer");
         append(&purpose, &text_el(doc, "span", "", " "));
         append(&purpose, &a);
@@ -177,7 +178,7 @@ impl Modal {
                     necessary,
                 ),
             );
-            append(&section, &text_el(doc, "p", "crumb-desc", cat.desc));
+            append(&section, &text_el(doc, "p", "crumb-desc", cat.desc.get()));
             for (i, s) in app
                 .cfg
                 .svcs
@@ -188,7 +189,7 @@ impl Modal {
                 let row = el(doc, "div", "crumb-svc");
                 let mut label = String::from(s.name);
                 label.push_str(" \u{b7} ");
-                label.push_str(s.provider);
+                label.push_str(s.provider.get());
                 let on = current.service(i);
                 append(
                     &row,

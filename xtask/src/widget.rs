@@ -299,10 +299,14 @@ pub fn build() -> anyhow::Result<()> {
         &trim_glue(&std::fs::read_to_string(out.join("crumb_widget.js"))?)?,
     )?;
     let css = minify_as(std::fs::read_to_string("widget/crumb.css")?, "css")?.into_bytes();
+    // The preferences dialog's stylesheet: fetched when the dialog first
+    // opens, so it is not part of what every visitor downloads.
+    let dialog_css = minify_as(std::fs::read_to_string("widget/dialog.css")?, "css")?;
     let loader = std::fs::read_to_string("widget/loader.js")?;
 
     let wasm_name = format!("crumb-{}.wasm", short_hash(&wasm));
     let css_name = format!("crumb-{}.css", short_hash(&css));
+    let dialog_css_name = format!("crumb-dialog-{}.css", short_hash(dialog_css.as_bytes()));
     // Comment lines are for readers of the source, not for every visitor.
     let loader: String = loader
         .lines()
@@ -310,7 +314,8 @@ pub fn build() -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .join("\n")
         .replace("__CRUMB_WASM__", &wasm_name)
-        .replace("__CRUMB_CSS__", &css_name);
+        .replace("__CRUMB_CSS__", &css_name)
+        .replace("__CRUMB_DIALOG_CSS__", &dialog_css_name);
     let glue: String = glue
         .lines()
         .filter(|l| !l.trim_start().starts_with("//") && !l.trim().is_empty())
@@ -333,6 +338,7 @@ pub fn build() -> anyhow::Result<()> {
     for (name, text) in [
         ("crumb-declaration.js", &declaration_js),
         ("crumb-declaration.css", &declaration_css),
+        (dialog_css_name.as_str(), &dialog_css),
     ] {
         std::fs::write(Path::new(DIST).join(name), text)?;
         std::fs::write(
@@ -357,11 +363,13 @@ pub fn build() -> anyhow::Result<()> {
 
     let [j, w, c] = gz;
     eprintln!(
-        "widget: crumb.js {} B ({j} B gzip), {wasm_name} {} B ({w} B gzip), {css_name} {} B ({c} B gzip); total {} B gzip",
+        "widget: crumb.js {} B ({j} B gzip), {wasm_name} {} B ({w} B gzip), {css_name} {} B ({c} B gzip); total {} B gzip; when the dialog opens: {dialog_css_name} {} B ({} B gzip)",
         js.len(),
         wasm.len(),
         css.len(),
-        j + w + c
+        j + w + c,
+        dialog_css.len(),
+        zopfli_gzip(dialog_css.as_bytes())?.len(),
     );
     Ok(())
 }

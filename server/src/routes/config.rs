@@ -6,7 +6,9 @@
 //!
 //! `GET /v1/sites/{site}/widget?lang=nl-BE,en-US`: the same config in the
 //! widget's compact one-language form (see `crumb_schema::widget`), in the
-//! best language for the page and browser languages the loader sends.
+//! best language for the page and browser languages the loader sends; and
+//! `.../widget/details?lang=...`, the preferences dialog's texts, which the
+//! widget fetches when the dialog first opens.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -97,8 +99,9 @@ fn public_json(site: &SiteConfig, text_hashes: &BTreeMap<LanguageTag, String>) -
 pub struct Derived {
     pub public: Variant,
     /// The widget's compact form, per language (in the site's order): for
-    /// browsers without Global Privacy Control, and with it.
-    widget: Vec<(LanguageTag, [Variant; 2])>,
+    /// browsers without Global Privacy Control, and with it; then the
+    /// preferences dialog's texts.
+    widget: Vec<(LanguageTag, [Variant; 2], Variant)>,
     text_hashes: BTreeMap<LanguageTag, String>,
 }
 
@@ -168,7 +171,8 @@ impl Derived {
             .map(|l| {
                 let hash = text_hashes.get(l).map_or("", String::as_str);
                 let variant = |gpc| Variant::new(widget::encode(site, l, hash, gpc));
-                (l.clone(), [variant(false), variant(true)])
+                let details = Variant::new(widget::encode_details(site, l));
+                (l.clone(), [variant(false), variant(true)], details)
             })
             .collect();
         Derived {
@@ -243,17 +247,16 @@ pub struct WidgetQuery {
     lang: String,
 }
 
-#[tracing::instrument(skip(state, req, query), fields(site = %path.as_str()))]
-pub async fn get_widget_config(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    query: web::Query<WidgetQuery>,
-) -> Result<HttpResponse, ConfigError> {
+/// The site's widget texts in the best language for `query`.
+async fn widget_texts(
+    state: &web::Data<AppState>,
+    path: &str,
+    query: &WidgetQuery,
+) -> Result<(Arc<Derived>, usize), ConfigError> {
     if query.lang.len() > MAX_LANG {
         return Err(ConfigError::LangTooLong);
     }
-    let site = public_site(&state, &path).await?;
+    let site = public_site(state, path).await?;
     let derived = state.derived.get(&site);
     let wanted: Vec<String> = query
         .lang
@@ -262,18 +265,45 @@ pub async fn get_widget_config(
         .collect();
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let lang = site.language_for(&wanted);
-    let (_, variants) = derived
+    let i = derived
         .widget
         .iter()
-        .find(|(l, _)| Some(l) == lang)
+        .position(|(l, ..)| Some(l) == lang)
         .expect("a stored site has at least one language");
+    Ok((derived, i))
+}
+
+#[tracing::instrument(skip(state, req, query), fields(site = %path.as_str()))]
+pub async fn get_widget_config(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<WidgetQuery>,
+) -> Result<HttpResponse, ConfigError> {
+    let (derived, i) = widget_texts(&state, &path, &query).await?;
     // Only a browser that sends Global Privacy Control gets the line that
     // says it is honoured; caches keep the two apart.
     let gpc = crate::http::sends_gpc(&req);
-    let mut resp = variants[usize::from(gpc)].respond(&req, "text/plain; charset=utf-8");
+    let mut resp = derived.widget[i].1[usize::from(gpc)].respond(&req, "text/plain; charset=utf-8");
     resp.headers_mut().insert(
         header::VARY,
         HeaderValue::from_static("Accept-Encoding, Sec-GPC"),
     );
     Ok(resp)
+}
+
+/// `GET /v1/sites/{site}/widget/details?lang=...`: the preferences
+/// dialog's texts (`crumb_schema::widget::encode_details`), in the same
+/// language as the widget's config for the same `lang`.
+#[tracing::instrument(skip(state, req, query), fields(site = %path.as_str()))]
+pub async fn get_widget_details(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<WidgetQuery>,
+) -> Result<HttpResponse, ConfigError> {
+    let (derived, i) = widget_texts(&state, &path, &query).await?;
+    Ok(derived.widget[i]
+        .2
+        .respond(&req, "text/plain; charset=utf-8"))
 }

@@ -82,6 +82,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(preflight()),
                 )
                 .service(
+                    web::resource("/widget/details")
+                        .route(web::get().to(config::get_widget_details))
+                        .route(preflight()),
+                )
+                .service(
                     web::resource("/consents")
                         .route(web::post().to(consents::record))
                         .route(preflight()),

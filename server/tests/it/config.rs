@@ -188,6 +188,32 @@ fn only_browsers_that_send_gpc_get_the_line_that_it_is_honoured() {
 }
 
 #[test]
+fn the_dialogs_texts_come_apart_in_the_same_language() {
+    // Arrange
+    let app = spawn_app();
+
+    // Act
+    let config = app.get("/v1/sites/demo/widget?lang=nl-BE,en-US");
+    let details = app.get("/v1/sites/demo/widget/details?lang=nl-BE,en-US");
+    let unknown = app.get("/v1/sites/nope/widget/details?lang=nl");
+
+    // Assert: the Dutch descriptions and purposes are in the details, not
+    // in the config every visitor downloads.
+    assert_eq!(details.status, 200);
+    assert_eq!(
+        details.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert!(details.header("etag").is_some());
+    let purpose = "Meet bezoeken en paginaweergaven.";
+    assert!(details.body.contains(purpose), "{}", details.body);
+    assert!(!config.body.contains(purpose));
+    assert!(details.body.starts_with("4\u{1f}necessary\u{1f}"));
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.error_code(), "unknown_site");
+}
+
+#[test]
 fn widget_config_is_one_language_in_the_compact_form() {
     // Arrange
     let app = spawn_app();
@@ -201,7 +227,7 @@ fn widget_config_is_one_language_in_the_compact_form() {
     assert_eq!(nl.status, 200);
     assert_eq!(nl.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(nl.header("cache-control"), Some("no-cache"));
-    assert_eq!(field(&nl.body, 0), "3", "layout version");
+    assert_eq!(field(&nl.body, 0), "4", "layout version");
     assert_eq!(field(&nl.body, 1), "1", "revision");
     assert_eq!(field(&nl.body, 3), "nl");
     assert_eq!(field(&nl.body, 4), app.text_hash("nl"));

@@ -168,16 +168,32 @@ fn site_code_hears_about_changes() {
 }
 
 #[test]
-fn the_dialog_shows_purposes_privacy_links_and_crumbs_own_cookie() {
+fn the_dialog_loads_its_texts_when_opened_and_shows_purposes_links_and_crumbs_cookie() {
     // Arrange
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
+    // The dialog's stylesheet and texts are not part of a first visit...
+    let dialog_parts = |urls: &[String]| {
+        (
+            urls.iter().any(|u| u.contains("/crumb/crumb-dialog-")),
+            urls.iter().any(|u| u.contains("/widget/details?lang=")),
+        )
+    };
+    assert_eq!(dialog_parts(&browser.requests()), (false, false));
 
     // Act
     browser.click(".crumb-banner [data-a=customize]");
     browser.wait("document.querySelector('dialog.crumb-modal[open]')");
     browser.js("document.querySelectorAll('dialog details').forEach(d => d.open = true);");
+
+    // Assert: ...they load when it opens, and it is styled (a modal
+    // dialog with the stylesheet's width) and filled in.
+    assert_eq!(dialog_parts(&browser.requests()), (true, true));
+    assert_eq!(
+        browser.js("return getComputedStyle(document.querySelector('.crumb-cat')).borderTopStyle"),
+        json!("solid")
+    );
 
     // Assert: under Hotjar, what it is for and its privacy policy.
     let hotjar = browser.js(
