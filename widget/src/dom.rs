@@ -32,8 +32,16 @@ extern "C" {
     fn closest(this: &Dom, selector: &str) -> Option<Element>;
     #[wasm_bindgen(method, js_name = removeAttribute)]
     fn remove_attribute(this: &Dom, name: &str);
-    #[wasm_bindgen(method, js_name = cloneNode)]
-    fn clone_node(this: &Dom, deep: bool) -> Element;
+    #[wasm_bindgen(method, getter, js_name = outerHTML)]
+    fn outer_html(this: &Dom) -> String;
+    #[wasm_bindgen(method, js_name = createRange)]
+    fn create_range(this: &Dom) -> Dom;
+    #[wasm_bindgen(method, getter)]
+    fn nonce(this: &Dom) -> String;
+    #[wasm_bindgen(method, setter)]
+    fn set_nonce(this: &Dom, nonce: &str);
+    #[wasm_bindgen(method, js_name = createContextualFragment)]
+    fn create_contextual_fragment(this: &Dom, html: &str) -> Dom;
     #[wasm_bindgen(method)]
     fn focus(this: &Dom);
     #[wasm_bindgen(method, js_name = showModal)]
@@ -64,9 +72,21 @@ pub fn put_before(e: &Element, node: &Node) {
     dom(e).before(node);
 }
 
-/// A deep copy of `e`: attributes, children and text.
-pub fn clone(e: &Element) -> Element {
-    dom(e).clone_node(true)
+/// A copy of `e` (attributes, children and text), made by parsing its
+/// markup again. Unlike `cloneNode`, this leaves a script free to run when
+/// inserted: a script that arrived through `innerHTML` or
+/// `insertAdjacentHTML` is marked "already started", and clones inherit
+/// the mark, while a contextual fragment's scripts are unmarked (DOM
+/// Parsing, `createContextualFragment`; a new range parses as in
+/// `<body>`). Its CSP nonce, which browsers hide from the markup, is
+/// carried over. Not connected until inserted.
+pub fn copy(doc: &Document, e: &Element) -> Option<Element> {
+    let fragment = dom(doc)
+        .create_range()
+        .create_contextual_fragment(&dom(e).outer_html());
+    let new = each::<Element>(fragment.unchecked_ref(), "*").next()?;
+    dom(&new).set_nonce(&dom(e).nonce());
+    Some(new)
 }
 
 pub fn unset(e: &Element, name: &str) {

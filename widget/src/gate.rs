@@ -3,7 +3,9 @@
 //! only once their category (and service, when named) is allowed. Scripts
 //! are released in document order: an external script without `async` is
 //! waited for before the next one runs. `crumb.js` calls [`scan`] again
-//! from a mutation observer, so elements that pages add later are gated too.
+//! from a mutation observer, so elements that pages add later, or whose
+//! `type`, `data-category`, `data-service` or `data-src` they change, are
+//! gated too.
 
 use alloc::collections::VecDeque;
 use core::cell::RefCell;
@@ -12,7 +14,7 @@ use web_sys::Element;
 
 use crate::app::App;
 use crate::consent::category_index;
-use crate::dom::{Cell as _, append, attr, clone, each, el, put_before, text_el, unset};
+use crate::dom::{Cell as _, append, attr, copy, each, el, put_before, text_el, unset};
 
 /// What the gate holds back and has not released yet.
 const SELECTOR: &str = "script[type='text/plain'][data-category]:not([data-crumb=run]),:is(iframe,img)[data-src][data-category]:not([data-crumb=run])";
@@ -129,11 +131,12 @@ fn pump(app: &App) {
         let Some(old) = app.gate.queue.wr().pop_front() else {
             return;
         };
-        // A copy runs when inserted: an inert `text/plain` script never
-        // got the "already started" flag that copies inherit (HTML,
-        // "prepare the script element"). The copy keeps every attribute
-        // and the inline text; without `type` it is JavaScript.
-        let new = clone(&old);
+        // A copy runs when inserted, however the original came in (parser,
+        // `appendChild`, `innerHTML`; see `dom::copy`). It keeps every
+        // attribute and the inline text; without `type` it is JavaScript.
+        let Some(new) = copy(&app.doc, &old) else {
+            continue;
+        };
         unset(&new, "type");
         let src = old.get_attribute("data-src");
         if let Some(src) = &src {

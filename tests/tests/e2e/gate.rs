@@ -1,11 +1,94 @@
 //! The gate on pages built the way single-page apps and tag managers build
-//! them: a script marked for Crumb after insertion is looked at again;
+//! them: gated scripts inserted with `appendChild`, `innerHTML` and
+//! `insertAdjacentHTML` stay inert until allowed and then run, in document
+//! order; a script marked for Crumb after insertion is looked at again;
 //! switching off every service of a category switches the category off.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
 use crate::{open, settle};
+
+/// Inserts gated analytics scripts by every path a page uses; each pushes
+/// its name onto `window.__ran`.
+const INSERT: &str = "
+    window.__ran = [];
+    const gated = (name) =>
+      `<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push('${name}')</script>`;
+    const s = document.createElement('script');
+    s.type = 'text/plain';
+    s.setAttribute('data-category', 'analytics');
+    s.text = \"window.__ran.push('appendChild')\";
+    document.body.appendChild(s);
+    const div = document.createElement('div');
+    div.innerHTML = gated('innerHTML 1') + gated('innerHTML 2');
+    document.body.appendChild(div);
+    document.body.insertAdjacentHTML('beforeend', gated('insertAdjacentHTML'));
+    // Marked for Crumb only after insertion, as some tag managers do.
+    const late = document.createElement('script');
+    late.type = 'text/plain';
+    late.text = \"window.__ran.push('marked late')\";
+    document.body.appendChild(late);
+    setTimeout(() => late.setAttribute('data-category', 'analytics'), 50);
+";
+
+#[test]
+fn scripts_inserted_every_way_run_once_allowed_in_document_order() {
+    // Arrange: a first visit, the banner up; the page inserts its scripts.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js(INSERT);
+    settle();
+
+    // Assert: nothing ran before consent.
+    assert_eq!(browser.js("return window.__ran"), json!([]));
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__ran.length >= 5");
+
+    // Assert: each ran once, in document order.
+    settle();
+    assert_eq!(
+        browser.js("return window.__ran"),
+        json!([
+            "appendChild",
+            "innerHTML 1",
+            "innerHTML 2",
+            "insertAdjacentHTML",
+            "marked late"
+        ])
+    );
+}
+
+#[test]
+fn scripts_inserted_after_consent_run_however_they_came_in() {
+    // Arrange: analytics already allowed.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+
+    // Act
+    browser.js(INSERT);
+    browser.wait("window.__ran.length >= 5");
+
+    // Assert
+    settle();
+    let ran = browser.js("return window.__ran.slice().sort()");
+    assert_eq!(
+        ran,
+        json!([
+            "appendChild",
+            "innerHTML 1",
+            "innerHTML 2",
+            "insertAdjacentHTML",
+            "marked late"
+        ])
+    );
+}
 
 /// Inserts an inert script that Crumb does not gate yet (no
 /// `data-category`), kept as `window.__late`; it pushes onto `window.__ran`.
