@@ -20,7 +20,7 @@ use web_sys::{Document, Element, Event};
 use crate::banner::Banner;
 use crate::config::Config;
 use crate::consent::{self, Choices, GIVE_UP, Method, RequestParts, Stored};
-use crate::dom::{Cell as _, ancestor, append, attr, closest, each, target, text_el};
+use crate::dom::{Cell as _, ancestor, append, attr, closest, each, focus, target, text_el};
 use crate::gate::{self, Gate};
 use crate::modal::{Modal, read_choices, sync, trap_tab};
 use crate::storage;
@@ -75,6 +75,10 @@ pub struct App {
     live: Cell<bool>,
     banner: Cell<Option<Banner>>,
     modal: Cell<Option<Modal>>,
+    /// Where focus goes back to when the banner closes, and when the
+    /// dialog closes (see [`App::restore_focus`]).
+    before_banner: Cell<Option<Element>>,
+    opener: Cell<Option<Element>>,
     /// The floating reopen button is on the page.
     reopen: Cell<bool>,
     /// A consent id the server did not know was dropped once already.
@@ -142,14 +146,12 @@ impl App {
                 return self.decide(Method::Custom, read_choices(self, &dialog));
             }
             "close" => {
-                // Closing is not a choice: the banner stays until one is made.
+                // Closing is not a choice: the banner stays until one is
+                // made. Focus goes back to what opened the dialog.
                 drop(self.modal.take());
-                // Focus goes back to the control that opened the dialog.
-                let banner = self.banner.take();
-                if let Some(b) = &banner {
-                    b.focus_customize();
+                if let Some(e) = self.opener.take() {
+                    focus(&e);
                 }
-                self.banner.set(banner);
             }
             _ => {}
         }
@@ -160,6 +162,9 @@ impl App {
     /// stylesheet and texts are loaded (until then it asks crumb.js for
     /// them).
     pub fn show(&self) -> u8 {
+        // Focus goes back to whatever opened it: the banner's Customize,
+        // the floating button, a `[data-crumb-open]` link.
+        self.opener.set(self.doc.active_element());
         if !self.details.get() {
             return DIALOG;
         }
@@ -186,8 +191,24 @@ impl App {
     }
 
     fn show_banner(&self) {
+        // After the choice, focus goes back to where the visitor was.
+        self.before_banner.set(self.doc.active_element());
         let banner = Banner::show(self);
         self.banner.set(Some(banner));
+    }
+
+    /// After a choice: focus goes back to where the visitor was, so
+    /// keyboard and screen-reader users go on from there instead of from
+    /// the top of the page: the dialog's opener when it is still on the
+    /// page (focusing a removed element does nothing), else the element
+    /// that had focus before the banner.
+    fn restore_focus(&self) {
+        for e in [self.before_banner.take(), self.opener.take()]
+            .into_iter()
+            .flatten()
+        {
+            focus(&e);
+        }
     }
 
     /// Whether the browser's Global Privacy Control signal applies here:
@@ -252,6 +273,7 @@ impl App {
     fn apply(&self) {
         self.live.set(true);
         drop((self.banner.take(), self.modal.take()));
+        self.restore_focus();
         self.show_reopen();
     }
 
@@ -552,6 +574,8 @@ pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
         live: Cell::new(false),
         banner: Cell::new(None),
         modal: Cell::new(None),
+        before_banner: Cell::new(None),
+        opener: Cell::new(None),
         reopen: Cell::new(false),
         retried: Cell::new(false),
         details: Cell::new(false),

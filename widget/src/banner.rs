@@ -7,12 +7,11 @@ use alloc::string::String;
 use web_sys::Element;
 
 use crate::app::App;
-use crate::dom::{append, attr, el, focus, safe_href, text_el};
+use crate::dom::{append, attr, each, el, focus, prepend, safe_href, text_el};
 
 /// The banner on the page; dropping it removes it.
 pub struct Banner {
     root: Element,
-    customize: Element,
 }
 
 impl Drop for Banner {
@@ -56,24 +55,22 @@ pub fn button(app: &App, label: &str, action: &str, class: &str) -> Element {
     b
 }
 
-/// The three first-layer choices, in the same order wherever they appear:
-/// the row, its first button and its third.
-pub fn actions(app: &App, third: (&str, &str)) -> (Element, Element, Element) {
+/// The three first-layer choices, in the same order wherever they appear,
+/// the third being Customize in the banner and Save in the dialog.
+pub fn actions(app: &App, third: (&str, &str)) -> Element {
     let t = &app.cfg.t;
     let row = el(&app.doc, "div", "crumb-actions");
-    let first = button(app, t.accept_all(), "accept", "crumb-btn");
-    let last = button(app, third.0, third.1, "crumb-btn");
-    append(&row, &first);
+    append(&row, &button(app, t.accept_all(), "accept", "crumb-btn"));
     append(&row, &button(app, t.reject_all(), "reject", "crumb-btn"));
-    append(&row, &last);
-    (row, first, last)
+    append(&row, &button(app, third.0, third.1, "crumb-btn"));
+    row
 }
 
 impl Banner {
-    pub fn focus_customize(&self) {
-        focus(&self.customize);
-    }
-
+    /// Shows the banner first in the page's tab order. No button is
+    /// focused, so none looks pre-selected: when nothing else on the page
+    /// has focus, the banner itself takes it (announced as a dialog), and
+    /// the first Tab reaches its first button.
     pub fn show(app: &App) -> Banner {
         let doc = &app.doc;
         let root = el(doc, "div", "crumb crumb-banner");
@@ -86,12 +83,15 @@ impl Banner {
         attr(&title, "id", "crumb-bt");
         append(&root, &title);
         intro(app, &root, "crumb-bd");
-        let (row, first, customize) = actions(app, (app.cfg.t.customize(), "customize"));
-        append(&root, &row);
+        append(&root, &actions(app, (app.cfg.t.customize(), "customize")));
+        attr(&root, "tabindex", "-1");
         if let Some(body) = doc.body() {
-            append(&body, &root);
+            prepend(&body, &root);
+            // (Never taken from a control the visitor is using.)
+            if each::<Element>(doc, ":focus").next().is_none() {
+                focus(&root);
+            }
         }
-        focus(&first);
-        Banner { root, customize }
+        Banner { root }
     }
 }

@@ -26,6 +26,8 @@ extern "C" {
     fn append_child(this: &Dom, child: &Node);
     #[wasm_bindgen(method)]
     fn before(this: &Dom, node: &Node);
+    #[wasm_bindgen(method)]
+    fn prepend(this: &Dom, node: &Node);
     #[wasm_bindgen(method, js_name = querySelectorAll)]
     fn query_selector_all(this: &Dom, selector: &str) -> NodeList;
     #[wasm_bindgen(method)]
@@ -70,6 +72,11 @@ pub fn each<T: JsCast>(root: &Node, selector: &str) -> impl Iterator<Item = T> {
 /// Puts `node` just before `e`, in `e`'s parent (nowhere if it has none).
 pub fn put_before(e: &Element, node: &Node) {
     dom(e).before(node);
+}
+
+/// Puts `node` first in `parent`.
+pub fn prepend(parent: &Node, node: &Node) {
+    dom(parent).prepend(node);
 }
 
 /// A copy of `e` (attributes, children and text), made by parsing its

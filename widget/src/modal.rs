@@ -200,7 +200,7 @@ impl Modal {
             }
             append(root, &section);
         }
-        append(root, &actions(app, (t.save(), "save")).0);
+        append(root, &actions(app, (t.save(), "save")));
         if let Some(body) = doc.body() {
             append(&body, root);
         }

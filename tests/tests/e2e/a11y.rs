@@ -10,6 +10,10 @@ const DESCRIBE: &str = "const e = document.activeElement;
     return e.dataset.a || (e.dataset.cat && 'cat:' + e.dataset.cat)
         || (e.dataset.svc && 'svc:' + e.dataset.svc) || e.tagName.toLowerCase();";
 
+/// Whether focus is on the policy link in the banner's text.
+const IN_BANNER_LINK: &str =
+    "const e = document.activeElement; return e.tagName == 'A' && !!e.closest('.crumb-banner');";
+
 fn active(browser: &Browser) -> Value {
     browser.js(DESCRIBE)
 }
@@ -20,7 +24,16 @@ fn keyboard_only_visitor_can_do_everything() {
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
 
-    // Focus starts in the banner and Tab walks its buttons in order.
+    // No button is focused at first paint (none looks pre-selected): the
+    // banner region has focus, and Tab walks its controls in reading
+    // order, the policy link in its text first.
+    assert_eq!(
+        browser.js("return document.activeElement.classList.contains('crumb-banner')"),
+        json!(true)
+    );
+    browser.press(&[TAB]);
+    assert_eq!(browser.js(IN_BANNER_LINK), json!(true));
+    browser.press(&[TAB]);
     assert_eq!(active(&browser), json!("accept"));
     browser.press(&[TAB]);
     assert_eq!(active(&browser), json!("reject"));
@@ -89,6 +102,51 @@ fn keyboard_only_visitor_can_do_everything() {
     assert_eq!(active(&browser), json!("reject"));
     browser.press(&[ENTER]);
     assert_eq!(site.wait_for_records(1)[0]["method"], "reject_all");
+
+    // Reopened from the floating button and saved: focus goes back to it.
+    browser.wait("document.querySelector('.crumb-reopen')");
+    browser.js("document.querySelector('.crumb-reopen').focus()");
+    browser.press(&[ENTER]);
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("dialog [data-a=save]");
+    browser.wait("!document.querySelector('dialog.crumb-modal')");
+    assert_eq!(
+        browser.js("return document.activeElement.classList.contains('crumb-reopen')"),
+        json!(true)
+    );
+}
+
+#[test]
+fn the_banner_comes_first_in_the_tab_order_and_gives_focus_back() {
+    // Arrange: from the top of the page, the first Tab is the banner's.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("document.activeElement.blur()");
+    browser.press(&[TAB]);
+    assert_eq!(browser.js(IN_BANNER_LINK), json!(true));
+
+    // A visitor already in a control of the page (here the page focuses
+    // its first link as soon as it is parsed) when the banner appears.
+    let other = {
+        drop(browser);
+        Browser::new(1280, 800)
+    };
+    other.before_every_page(
+        "document.addEventListener('DOMContentLoaded', () => document.querySelector('a.brand').focus());",
+    );
+    open(&site, &other, "/");
+    let brand = "return document.activeElement.classList.contains('brand')";
+
+    // Assert: the banner did not take focus from it.
+    assert_eq!(other.js(brand), json!(true));
+
+    // Act: the visitor chooses with the mouse.
+    other.click(".crumb-banner [data-a=accept]");
+    other.wait("!document.querySelector('.crumb-banner')");
+
+    // Assert: focus is back where the visitor was, not on <body>.
+    assert_eq!(other.js(brand), json!(true));
 }
 
 #[test]

@@ -230,3 +230,32 @@ fn the_dialog_loads_its_texts_when_opened_and_shows_purposes_links_and_crumbs_co
         records[0]
     );
 }
+
+#[test]
+fn on_a_phone_the_banner_leaves_most_of_the_screen_to_the_page() {
+    // Arrange: 360 x 640, as a common Android phone.
+    let site = Site::start();
+    let browser = Browser::new(500, 800);
+    browser.phone_viewport(360, 640);
+
+    // Act
+    open(&site, &browser, "/");
+
+    // Assert: at most 35 % of the viewport, the three choices side by side
+    // at equal width, each at least 44 px tall.
+    let share = browser.js(
+        "const r = document.querySelector('.crumb-banner').getBoundingClientRect();
+         return r.width * r.height / (innerWidth * innerHeight);",
+    );
+    assert!(share.as_f64().unwrap() <= 0.35, "{share}");
+    let buttons = browser.js(
+        "return [...document.querySelectorAll('.crumb-banner .crumb-btn')].map(b => {
+            const r = b.getBoundingClientRect();
+            return [Math.round(r.top), Math.round(r.width), r.height >= 44];
+         });",
+    );
+    let buttons = buttons.as_array().unwrap();
+    assert_eq!(buttons.len(), 3);
+    assert!(buttons.iter().all(|b| b == &buttons[0]), "{buttons:?}");
+    assert_eq!(buttons[0][2], json!(true));
+}
