@@ -3,6 +3,7 @@
 //! the built widget; [`Browser`] drives a real headless Chromium through
 //! ChromeDriver's WebDriver API.
 
+pub mod axe;
 pub mod browser;
 pub mod site;
 

@@ -150,6 +150,35 @@ fn the_banner_comes_first_in_the_tab_order_and_gives_focus_back() {
 }
 
 #[test]
+fn axe_finds_no_violation_in_the_banner_or_the_open_dialog() {
+    // Arrange
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+
+    // (axe does find what it should: an image without a text alternative.)
+    browser.js("document.body.insertAdjacentHTML('beforeend', '<div id=probe><img src=x></div>')");
+    let probe = crumb_e2e::axe::violations(&browser, "#probe");
+    assert!(probe.iter().any(|v| v.starts_with("image-alt")), "{probe:?}");
+    browser.js("document.getElementById('probe').remove()");
+
+    // Act / Assert: the banner...
+    assert_eq!(
+        crumb_e2e::axe::violations(&browser, ".crumb-banner"),
+        Vec::<String>::new()
+    );
+
+    // ...and the dialog, every service folded open.
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.js("document.querySelectorAll('dialog details').forEach(d => d.open = true);");
+    assert_eq!(
+        crumb_e2e::axe::violations(&browser, "dialog.crumb-modal"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
 fn config_text_is_rendered_as_text_never_as_html() {
     // Arrange: an owner (or an attacker with the owner's token) puts markup
     // into the banner texts and a service name.
