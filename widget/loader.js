@@ -18,8 +18,9 @@ const ANNOUNCE = 1, SEND = 2, RETRY = 4, RELOAD = 8, SHARE = 16, DIALOG = 32;
 // Kinds of answer, and of text asked for:
 const VISIT = 0, RECORD = 1, TAB = 2, DETAILS = 3;
 const TEXT_REQUEST = 0, TEXT_SITE = 1;
-// Event kinds: the DOM changed (the gate looks again), crumb.show():
-const DOM = 6, SHOW = 7;
+// Event kinds: the DOM changed (the gate looks again), crumb.show(), site
+// code has heard of a choice (the gate may release):
+const DOM = 6, SHOW = 7, RELEASE = 8;
 
 // Crumb's base URL is the folder crumb.js came from, so Crumb can sit on
 // its own origin or under a path of the site's own (`/crumb/crumb.js`
@@ -65,7 +66,7 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
     // gate releases what it allows.
     if (f & ANNOUNCE) {
       d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
-      h.on(DOM);
+      h.on(RELEASE);
     }
     // The tabs share the cookie jar: the word that it changed is enough.
     if (f & SHARE && tabs) tabs.postMessage(0);
@@ -100,9 +101,17 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   if (!begin(text, answer)) return;
   if (tabs) tabs.onmessage = () => go(h.answer(TAB, 200, '', true));
   // Capturing listeners on the document see every click, Esc (`cancel`)
-  // and script `load`/`error`, including those that do not bubble.
+  // and script `load`/`error`, including those that do not bubble. The
+  // page updates at once (the banner goes); what a choice sets off
+  // (crumb:change, released scripts, the POST) runs in a task of its own,
+  // so the browser can paint first and the click stays quick. (A timer,
+  // not an animation frame: those do not come in a tab hidden right
+  // after the click.)
   ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>
-    d.addEventListener(k, (e) => go(h.on(i, e)), true));
+    d.addEventListener(k, (e) => {
+      const f = h.on(i, e);
+      if (f) setTimeout(go, 0, f);
+    }, true));
   // Added elements, and gated ones whose marks change after insertion.
   new MutationObserver(() => h.on(DOM)).observe(d, {
     childList: true, subtree: true,

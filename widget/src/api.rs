@@ -22,6 +22,9 @@ const KIND_CANCEL: u8 = 3;
 const KIND_DOM: u8 = 6;
 /// `crumb.show()`: open the preferences dialog (`e` is undefined).
 const KIND_SHOW: u8 = 7;
+/// Site code has heard of the choice (ANNOUNCE): the gate may release
+/// what it allows (`e` is undefined).
+const KIND_RELEASE: u8 = 8;
 
 /// The answers crumb.js passes to [`answer`], by its `kind`: the visit
 /// check (`GET .../consents/{id}`), a consent request (`POST
@@ -109,6 +112,10 @@ pub fn on(kind: u8, e: Event) -> u8 {
         KIND_CLICK => return app.click(&e),
         KIND_CHANGE | KIND_KEYDOWN | KIND_CANCEL => app.dialog_event(kind, &e),
         KIND_DOM => crate::gate::scan(app),
+        KIND_RELEASE => {
+            app.held.set(false);
+            crate::gate::scan(app);
+        }
         KIND_SHOW => return app.show(),
         // `load` and `error` of a script.
         _ => {

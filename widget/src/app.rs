@@ -27,7 +27,7 @@ use crate::storage;
 
 /// What `crumb.js` should do after an event or an answer (loader.js
 /// mirrors this table). Tell site code (a `crumb:change` event), then let
-/// the gate release what the choice allows (event kind 6):
+/// the gate release what the choice allows (event kind 8):
 pub const ANNOUNCE: u8 = 1;
 /// Send the pending choice to the server:
 pub const SEND: u8 = 2;
@@ -85,6 +85,11 @@ pub struct App {
     retried: Cell<bool>,
     /// The preferences dialog's texts are filled in ([`App::on_details`]).
     details: Cell<bool>,
+    /// A choice made on this page that site code (and the vendors' consent
+    /// signals) has not heard of yet: crumb.js tells them after the next
+    /// paint, then lets the gate release (event kind 8); until then the
+    /// gate releases nothing, even when the page changes.
+    pub held: Cell<bool>,
     pub gate: Gate,
 }
 
@@ -261,6 +266,7 @@ impl App {
         *self.stored.wr() = Some(stored);
         self.persist();
         self.delete_refused_cookies(&choices);
+        self.held.set(true);
         self.apply();
         ANNOUNCE | SEND | SHARE
     }
@@ -579,6 +585,7 @@ pub fn start(config: String, doc: Document, page: Page) -> Option<App> {
         reopen: Cell::new(false),
         retried: Cell::new(false),
         details: Cell::new(false),
+        held: Cell::new(false),
         gate: Gate::default(),
     };
     // Placeholders go on blocked embeds at once; nothing is released yet.

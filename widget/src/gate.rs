@@ -65,12 +65,18 @@ fn allowed(app: &App, e: &Element) -> bool {
 /// Releases what the current choice allows and puts placeholders on
 /// blocked embeds. Safe to call repeatedly.
 pub fn scan(app: &App) {
+    // A choice site code has not heard of yet releases nothing (see
+    // `App::held`).
+    let held = app.held.get();
     for e in each::<Element>(&app.doc, SELECTOR) {
         // Only unreleased elements match, so a mark means a placeholder.
         let has_placeholder = e.has_attribute(MARK);
         // Of the elements gated, only scripts carry `type`.
         let is_script = e.has_attribute("type");
         if allowed(app, &e) {
+            if held {
+                continue;
+            }
             attr(&e, MARK, "run");
             if is_script {
                 app.gate.queue.wr().push_back(e);

@@ -159,7 +159,10 @@ fn axe_finds_no_violation_in_the_banner_or_the_open_dialog() {
     // (axe does find what it should: an image without a text alternative.)
     browser.js("document.body.insertAdjacentHTML('beforeend', '<div id=probe><img src=x></div>')");
     let probe = crumb_e2e::axe::violations(&browser, "#probe");
-    assert!(probe.iter().any(|v| v.starts_with("image-alt")), "{probe:?}");
+    assert!(
+        probe.iter().any(|v| v.starts_with("image-alt")),
+        "{probe:?}"
+    );
     browser.js("document.getElementById('probe').remove()");
 
     // Act / Assert: the banner...

@@ -115,6 +115,7 @@ fn reload_shows_no_banner_and_runs_allowed_scripts_again() {
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
     browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
     browser.click("input[data-cat=analytics]");
     browser.click("dialog [data-a=save]");
     site.wait_for_records(1);

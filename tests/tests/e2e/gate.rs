@@ -174,3 +174,28 @@ fn switching_off_every_service_switches_the_category_off() {
         "{record}"
     );
 }
+
+#[test]
+fn released_scripts_run_after_the_click_not_inside_it() {
+    // Arrange: a gated script that notes whether the "accept all" click's
+    // task is still running when it runs.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("window.addEventListener('click', () => {
+           window.__inClick = true;
+           setTimeout(() => { window.__inClick = false; });
+         }, true);
+         const s = document.createElement('script');
+         s.type = 'text/plain';
+         s.setAttribute('data-category', 'analytics');
+         s.text = 'window.__ranInClick = window.__inClick;';
+         document.body.appendChild(s);");
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__ranInClick !== undefined");
+
+    // Assert: the banner went in the click; the script ran after it.
+    assert_eq!(browser.js("return window.__ranInClick"), json!(false));
+}
