@@ -77,6 +77,44 @@ pub(crate) fn ensure_wasm_target() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the tests and the benchmarks' smoke runs need from Debian: a
+/// program to look for, and the package that has it.
+const TEST_PACKAGES: [(&str, &str); 4] = [
+    ("/usr/bin/chromium", "chromium"),
+    ("/usr/bin/chromedriver", "chromium-driver"),
+    ("/usr/bin/wrk", "wrk"),
+    ("/usr/bin/time", "time"),
+];
+
+/// Installs the missing test packages with apt-get when running as root;
+/// otherwise stops at once with the one command to run.
+fn ensure_test_packages() -> anyhow::Result<()> {
+    let missing: Vec<&str> = TEST_PACKAGES
+        .iter()
+        .filter(|(program, _)| !std::path::Path::new(program).exists())
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let apt = std::path::Path::new("/usr/bin/apt-get").exists();
+    if !(root && apt) {
+        bail!(
+            "the tests need {}; install them with: sudo apt-get install {}",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    cmd("apt-get", &["update", "-qq"])?;
+    let mut args = vec!["install", "-y", "-qq"];
+    args.extend(&missing);
+    cmd("apt-get", &args)
+}
+
 fn demo() -> anyhow::Result<()> {
     widget::build()?;
     cmd(
@@ -97,6 +135,7 @@ fn demo() -> anyhow::Result<()> {
 
 fn test() -> anyhow::Result<()> {
     ensure_wasm_target()?;
+    ensure_test_packages()?;
     cmd("cargo", &["fmt", "--all", "--", "--check"])?;
     cmd(
         "cargo",

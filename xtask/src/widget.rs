@@ -47,14 +47,48 @@ fn ensure_wasm_bindgen(version: &str) -> anyhow::Result<()> {
 
 /// binaryen releases before 116 (Debian ships 108) corrupt current
 /// wasm-bindgen output, so only a newer wasm-opt is used.
-fn good_wasm_opt() -> bool {
-    let v = tool_version("wasm-opt").unwrap_or_default();
+fn good_wasm_opt(program: &str) -> bool {
+    let v = tool_version(program).unwrap_or_default();
     let n: u32 = v
         .split(|c: char| !c.is_ascii_digit())
         .find(|s| !s.is_empty())
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     n >= 116
+}
+
+/// The npm packages the build uses (wasm-opt, esbuild), installed into
+/// `target/tools` when the machine has no good copy on its PATH: never
+/// globally, so `cargo xtask demo` on a fresh machine serves the same
+/// widget CI measures.
+const NPM_TOOLS: [&str; 2] = ["binaryen@132", "esbuild@0.25"];
+const TOOLS_DIR: &str = "target/tools";
+
+/// The program to run for `name` (`wasm-opt` or `esbuild`): a good one on
+/// the PATH, else the one in `target/tools` (installed from npm on first
+/// use); `None` when neither can be had (no npm, no registry).
+fn npm_tool(name: &str) -> Option<String> {
+    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let good = |program: &str| match name {
+        "wasm-opt" => good_wasm_opt(program),
+        _ => tool_version(program).is_some(),
+    };
+    if good(name) {
+        return Some(name.to_owned());
+    }
+    let local = format!("{TOOLS_DIR}/node_modules/.bin/{name}");
+    let installed = *INSTALLED.get_or_init(|| {
+        good(&local) || {
+            eprintln!("$ npm install --prefix {TOOLS_DIR} {}", NPM_TOOLS.join(" "));
+            Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+                .arg(TOOLS_DIR)
+                .args(NPM_TOOLS)
+                .status()
+                .is_ok_and(|s| s.success())
+        }
+    });
+    (installed && good(&local)).then_some(local)
 }
 
 fn short_hash(bytes: &[u8]) -> String {
@@ -77,19 +111,19 @@ fn zopfli_gzip(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Minifies the assembled crumb.js (or, with `loader` "css", the
-/// stylesheet) with esbuild when it is installed (CI installs it from npm);
-/// without it the file is served as written.
+/// stylesheet) with esbuild ([`npm_tool`]); without it the file is served
+/// as written.
 fn minify(js: String) -> anyhow::Result<String> {
     minify_as(js, "js")
 }
 
 fn minify_as(js: String, loader: &str) -> anyhow::Result<String> {
     use std::io::Write as _;
-    if tool_version("esbuild").is_none() {
-        eprintln!("note: esbuild not found (npm i -g esbuild); crumb.js is not minified");
+    let Some(esbuild) = npm_tool("esbuild") else {
+        eprintln!("note: no esbuild (and npm could not install it); crumb.js is not minified");
         return Ok(js);
-    }
-    let mut child = Command::new("esbuild")
+    };
+    let mut child = Command::new(esbuild)
         .args(["--minify", "--target=es2020", "--log-level=warning"])
         .arg(format!("--loader={loader}"))
         .stdin(std::process::Stdio::piped())
@@ -266,10 +300,10 @@ pub fn build() -> anyhow::Result<()> {
     let blanked = crate::strings::blank(&mut bindgen);
     std::fs::write(&wasm_path, &bindgen)?;
     eprintln!("blanked {blanked} B of dead panic text (xtask/src/strings.rs)");
-    if good_wasm_opt() {
+    if let Some(wasm_opt) = npm_tool("wasm-opt") {
         let p = wasm_path.to_str().expect("utf-8 path");
         cmd(
-            "wasm-opt",
+            &wasm_opt,
             &[
                 // Flattening and re-looping the control flow first lets
                 // -Oz find a little more in this code (50 to 100 B gzip).
@@ -292,7 +326,7 @@ pub fn build() -> anyhow::Result<()> {
             ],
         )?;
     } else {
-        eprintln!("note: no wasm-opt >= 116 found (npm i -g binaryen); the wasm is larger");
+        eprintln!("note: no wasm-opt >= 116 (and npm could not install it); the wasm is larger");
     }
     let (wasm, glue) = crate::imports::shorten(
         &std::fs::read(&wasm_path)?,
