@@ -298,16 +298,9 @@ pub async fn record(
         .writer
         .append(draft(&state, &req, site.clone(), action, &request)?)
         .await?;
-    let (record, replayed) = match appended {
-        Ok(record) => (record, false),
-        Err(AppendError::Replayed(record)) => (*record, true),
-        Err(AppendError::KeyReused) => return Err(ConsentError::IdempotencyKeyReused),
-        Err(AppendError::UnknownConsent | AppendError::AlreadyWithdrawn) => {
-            return Err(ConsentError::UnknownConsentInBody(
-                body.consent_id.expect("only updates can fail"),
-            ));
-        }
-    };
+    let (record, replayed) = outcome(appended, |_| {
+        ConsentError::UnknownConsentInBody(body.consent_id.expect("only updates can fail"))
+    })?;
     let r = receipt(&record, &site)?;
     let set = ConsentCookie {
         value: &r.cookie,
@@ -316,6 +309,21 @@ pub async fn record(
     let now = state.clock.now();
     let resp = reply(HttpResponse::Created(), &r, Some((&req, &site, set, now)));
     Ok(written(resp, replayed, false))
+}
+
+/// The record a write stored, or the one a retry of it (same
+/// `Idempotency-Key`, same request) gets back, and whether it is such a
+/// replay; the append's own refusals become errors through `refused`.
+fn outcome(
+    appended: crate::storage::AppendResult,
+    refused: impl FnOnce(AppendError) -> ConsentError,
+) -> Result<(Record, bool), ConsentError> {
+    match appended {
+        Ok(record) => Ok((record, false)),
+        Err(AppendError::Replayed(record)) => Ok((*record, true)),
+        Err(AppendError::KeyReused) => Err(ConsentError::IdempotencyKeyReused),
+        Err(other) => Err(refused(other)),
+    }
 }
 
 /// A write's answer: a replay (the same request again, by its
@@ -394,13 +402,10 @@ pub async fn withdraw(
         .writer
         .append(draft(&state, &req, site.clone(), action, &request)?)
         .await?;
-    let (record, replayed) = match appended {
-        Ok(record) => (record, false),
-        Err(AppendError::Replayed(record)) => (*record, true),
-        Err(AppendError::KeyReused) => return Err(ConsentError::IdempotencyKeyReused),
-        Err(AppendError::UnknownConsent) => return Err(ConsentError::NotFound(id)),
-        Err(AppendError::AlreadyWithdrawn) => return Err(ConsentError::AlreadyWithdrawn(id)),
-    };
+    let (record, replayed) = outcome(appended, |refused| match refused {
+        AppendError::AlreadyWithdrawn => ConsentError::AlreadyWithdrawn(id),
+        _ => ConsentError::NotFound(id),
+    })?;
     let resp = reply(HttpResponse::Created(), receipt(&record, &site)?, None);
     Ok(written(resp, replayed, true))
 }

@@ -9,6 +9,15 @@ use serde_json::json;
 
 use crate::{open, settle};
 
+/// What the scripts [`INSERT`] adds push, in document order.
+const EVERY_PATH: [&str; 5] = [
+    "appendChild",
+    "innerHTML 1",
+    "innerHTML 2",
+    "insertAdjacentHTML",
+    "marked late",
+];
+
 /// Inserts gated analytics scripts by every path a page uses; each pushes
 /// its name onto `window.__ran`.
 const INSERT: &str = "
@@ -50,16 +59,7 @@ fn scripts_inserted_every_way_run_once_allowed_in_document_order() {
 
     // Assert: each ran once, in document order.
     settle();
-    assert_eq!(
-        browser.js("return window.__ran"),
-        json!([
-            "appendChild",
-            "innerHTML 1",
-            "innerHTML 2",
-            "insertAdjacentHTML",
-            "marked late"
-        ])
-    );
+    assert_eq!(browser.js("return window.__ran"), json!(EVERY_PATH));
 }
 
 #[test]
@@ -78,16 +78,7 @@ fn scripts_inserted_after_consent_run_however_they_came_in() {
     // Assert
     settle();
     let ran = browser.js("return window.__ran.slice().sort()");
-    assert_eq!(
-        ran,
-        json!([
-            "appendChild",
-            "innerHTML 1",
-            "innerHTML 2",
-            "insertAdjacentHTML",
-            "marked late"
-        ])
-    );
+    assert_eq!(ran, json!(EVERY_PATH));
 }
 
 /// Inserts an inert script that Crumb does not gate yet (no
