@@ -27,6 +27,11 @@ fn workspace() -> PathBuf {
 impl Site {
     /// Starts Crumb with the demo site on a fresh database.
     pub fn start() -> Site {
+        Site::start_with(|_| {})
+    }
+
+    /// [`Site::start`] with settings changed by `tweak`.
+    pub fn start_with(tweak: impl FnOnce(&mut Settings)) -> Site {
         let widget = workspace().join("widget/dist");
         assert!(
             widget.join("crumb.js").is_file(),
@@ -44,6 +49,8 @@ impl Site {
             write_burst: 0,
             ..Settings::default()
         };
+        let mut settings = settings;
+        tweak(&mut settings);
         let clock = ManualClock::new(time::OffsetDateTime::now_utc());
         let store = SqliteStore::open(&settings.database).unwrap();
         crumb_server::demo::ensure_demo_site(&store, clock.now()).unwrap();

@@ -475,12 +475,13 @@ impl App {
                 // fresh config.
                 s.pending = GIVE_UP;
                 flags = RELOAD;
-            } else if (400..500).contains(&status) {
+            } else if (400..500).contains(&status) && status != 429 {
                 // A request the server will never accept: stop sending it.
                 s.pending = GIVE_UP;
                 flags = 0;
             } else {
-                // Network errors and 5xx: send again later, with pauses.
+                // Network errors, 5xx and 429 (the network's write quota
+                // is spent for now): send again later, with pauses.
                 s.pending = s.pending.saturating_add(1);
                 flags = if s.unsent() { RETRY } else { 0 };
             }

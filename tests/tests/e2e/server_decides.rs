@@ -370,6 +370,36 @@ fn an_unknown_consent_id_leads_to_a_new_consent() {
 }
 
 #[test]
+fn a_choice_refused_by_the_write_quota_is_sent_again_later() {
+    // Arrange: a write quota of one, earned back in under two seconds; the
+    // visitor's network (127.0.0.1, like this test's) has just spent it.
+    let site = Site::start_with(|s| {
+        s.write_burst = 1;
+        s.write_rate = 0.6;
+    });
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    let hash = ureq::get(&site.url("/v1/sites/demo/config"))
+        .call()
+        .unwrap()
+        .into_json::<Value>()
+        .unwrap()["text_hashes"]["en"]
+        .clone();
+    let spent = ureq::post(&site.url("/v1/sites/demo/consents")).send_json(
+        json!({"revision": 1, "language": "en", "text_hash": hash, "method": "reject_all", "categories": {}}),
+    );
+    assert_eq!(spent.unwrap().status(), 201);
+
+    // Act: the visitor's choice gets 429 first.
+    browser.click(".crumb-banner [data-a=accept]");
+
+    // Assert: the widget tries again after a pause, and it is recorded.
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    let records = site.wait_for_records(2);
+    assert_eq!(records[1]["method"], "accept_all");
+}
+
+#[test]
 fn without_the_server_only_strictly_necessary_runs() {
     // Arrange: everything accepted and recorded; then Crumb's consent API
     // cannot be reached (pages and config still load).
