@@ -4,7 +4,7 @@ use crumb_e2e::browser::{ENTER, ESCAPE, SPACE, TAB};
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
 
-use crate::{banner_visible, open, settle};
+use crate::{banner_visible, open, open_dialog, settle};
 
 const DESCRIBE: &str = "const e = document.activeElement;
     return e.dataset.a || (e.dataset.cat && 'cat:' + e.dataset.cat)
@@ -197,9 +197,7 @@ fn config_text_is_rendered_as_text_never_as_html() {
     let browser = Browser::new(1280, 800);
 
     // Act
-    open(&site, &browser, "/");
-    browser.click(".crumb-banner [data-a=customize]");
-    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    open_dialog(&site, &browser);
     settle();
 
     // Assert

@@ -3,7 +3,7 @@
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
-use crate::{banner_visible, open, ran, settle};
+use crate::{banner_visible, open, open_dialog, ran, settle};
 
 #[test]
 fn analytics_only_runs_analytics_and_records_it() {
@@ -113,9 +113,7 @@ fn reload_shows_no_banner_and_runs_allowed_scripts_again() {
     // Arrange: a visitor who allowed analytics.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/");
-    browser.click(".crumb-banner [data-a=customize]");
-    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    open_dialog(&site, &browser);
     browser.click("input[data-cat=analytics]");
     browser.click("dialog [data-a=save]");
     site.wait_for_records(1);

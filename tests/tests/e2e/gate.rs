@@ -7,7 +7,7 @@
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
-use crate::{open, settle};
+use crate::{open, open_dialog, settle};
 
 /// What the scripts [`INSERT`] adds push, in document order.
 const EVERY_PATH: [&str; 5] = [
@@ -137,9 +137,7 @@ fn switching_off_every_service_switches_the_category_off() {
     // Arrange
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/");
-    browser.click(".crumb-banner [data-a=customize]");
-    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    open_dialog(&site, &browser);
     browser.click("input[data-cat=analytics]");
     let checked =
         |css: &str| browser.js(&format!("return document.querySelector('{css}').checked"));

@@ -22,6 +22,14 @@ pub fn open(site: &Site, browser: &Browser, path: &str) {
     browser.wait("document.querySelector('.crumb-banner, .crumb-reopen')");
 }
 
+/// Opens the demo shop and its preferences dialog from the banner, and
+/// waits until the dialog is open (its stylesheet and texts load first).
+pub fn open_dialog(site: &Site, browser: &Browser) {
+    open(site, browser, "/");
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+}
+
 /// Accepts everything on a fresh visit and waits until the server's
 /// record is in the cookie; returns the record.
 pub fn accept_all(site: &Site, browser: &Browser) -> serde_json::Value {
