@@ -608,7 +608,11 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Option<(SignedHead, u64)>, StoreError> {
         let mut conn = self.write.lock().unwrap();
-        let tx = conn.transaction()?;
+        // IMMEDIATE, as for appends: beside a running server, a read
+        // transaction that upgrades to a write after the server committed
+        // fails at once ("database is locked"); taking the write lock up
+        // front waits for it instead (busy timeout).
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // The purge removes a prefix of the chain: everything before the
         // first record that is not old enough.
         let keep_from: Option<i64> = tx.query_row(
