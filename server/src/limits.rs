@@ -13,6 +13,7 @@ use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
+use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::rt::time::{Sleep, sleep};
 use actix_web::web::{self, Bytes};
@@ -51,7 +52,12 @@ pub async fn body_deadline(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    if let Some(limit) = req.app_data::<web::Data<BodyDeadline>>().map(|d| d.0) {
+    // Only requests that declare a body get the timer (GETs, the bulk of
+    // the traffic, have none to wait for).
+    let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
+        || req.headers().contains_key(header::TRANSFER_ENCODING);
+    let limit = req.app_data::<web::Data<BodyDeadline>>().map(|d| d.0);
+    if let Some(limit) = limit.filter(|_| has_body) {
         let inner = req.take_payload();
         let timed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(Deadline {
             inner,
