@@ -631,6 +631,13 @@ impl Store for SqliteStore {
         let Some((seq, hash)) = last else {
             return Ok(None);
         };
+        // Idempotency keys of the purged records go with them (a retry of
+        // those requests, days later, is a new request).
+        tx.execute(
+            "DELETE FROM idempotency WHERE record_id IN
+               (SELECT id FROM records WHERE site_id = ?1 AND seq <= ?2)",
+            params![site.as_str(), seq],
+        )?;
         let deleted = tx.execute(
             "DELETE FROM records WHERE site_id = ?1 AND seq <= ?2",
             params![site.as_str(), seq],
