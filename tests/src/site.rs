@@ -68,6 +68,17 @@ impl Site {
         format!("{}{path}", self.base)
     }
 
+    /// The hash of the site's current texts in `lang`, as the public config
+    /// gives it (what a consent request echoes).
+    pub fn text_hash(&self, lang: &str) -> Value {
+        ureq::get(&self.url("/v1/sites/demo/config"))
+            .call()
+            .unwrap()
+            .into_json::<Value>()
+            .unwrap()["text_hashes"][lang]
+            .clone()
+    }
+
     fn store(&self) -> SqliteStore {
         SqliteStore::open(&self.dir.path().join("crumb.db")).unwrap()
     }

@@ -101,8 +101,19 @@ pub struct Derived {
     /// The widget's compact form, per language (in the site's order): for
     /// browsers without Global Privacy Control, and with it; then the
     /// preferences dialog's texts.
-    widget: Vec<(LanguageTag, [Variant; 2], Variant)>,
+    widget: Vec<WidgetTexts>,
     text_hashes: BTreeMap<LanguageTag, String>,
+}
+
+/// The widget's texts in one language.
+#[derive(Debug)]
+struct WidgetTexts {
+    lang: LanguageTag,
+    /// The compact config, for browsers without Global Privacy Control
+    /// and with it.
+    config: [Variant; 2],
+    /// The preferences dialog's texts.
+    details: Variant,
 }
 
 /// One representation of the config, plain and gzipped (level 9, like the
@@ -172,7 +183,11 @@ impl Derived {
                 let hash = text_hashes.get(l).map_or("", String::as_str);
                 let variant = |gpc| Variant::new(widget::encode(site, l, hash, gpc));
                 let details = Variant::new(widget::encode_details(site, l));
-                (l.clone(), [variant(false), variant(true)], details)
+                WidgetTexts {
+                    lang: l.clone(),
+                    config: [variant(false), variant(true)],
+                    details,
+                }
             })
             .collect();
         Derived {
@@ -247,7 +262,8 @@ pub struct WidgetQuery {
     lang: String,
 }
 
-/// The site's widget texts in the best language for `query`.
+/// The site's widget texts in the best language for `query`: the derived
+/// forms and the place of that language among them.
 async fn widget_texts(
     state: &web::Data<AppState>,
     path: &str,
@@ -268,7 +284,7 @@ async fn widget_texts(
     let i = derived
         .widget
         .iter()
-        .position(|(l, ..)| Some(l) == lang)
+        .position(|w| Some(&w.lang) == lang)
         .expect("a stored site has at least one language");
     Ok((derived, i))
 }
@@ -284,7 +300,8 @@ pub async fn get_widget_config(
     // Only a browser that sends Global Privacy Control gets the line that
     // says it is honoured; caches keep the two apart.
     let gpc = crate::http::sends_gpc(&req);
-    let mut resp = derived.widget[i].1[usize::from(gpc)].respond(&req, "text/plain; charset=utf-8");
+    let mut resp =
+        derived.widget[i].config[usize::from(gpc)].respond(&req, "text/plain; charset=utf-8");
     resp.headers_mut().insert(
         header::VARY,
         HeaderValue::from_static("Accept-Encoding, Sec-GPC"),
@@ -304,6 +321,6 @@ pub async fn get_widget_details(
 ) -> Result<HttpResponse, ConfigError> {
     let (derived, i) = widget_texts(&state, &path, &query).await?;
     Ok(derived.widget[i]
-        .2
+        .details
         .respond(&req, "text/plain; charset=utf-8"))
 }

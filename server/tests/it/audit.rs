@@ -320,6 +320,14 @@ fn cli_exports_and_verifies_and_names_the_broken_record() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no site \"nope\""));
 }
 
+/// `crumb purge` succeeded and purged `n` records.
+fn assert_purged(out: &std::process::Output, n: u64) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let said = stdout(out);
+    assert!(said.contains(&format!("purged {n} records")), "{said}");
+}
+
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -534,17 +542,7 @@ fn purge_works_beside_a_server_taking_writes() {
 
     // Assert: the purge went through, every write was acknowledged, and
     // the chain verifies.
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout(&out).contains("purged 2000 records"),
-        "{}",
-        stdout(&out)
-    );
+    assert_purged(&out, 2000);
     assert!(!statuses.is_empty());
     assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
     assert_eq!(app.record_count(), statuses.len() as u64);
@@ -557,15 +555,7 @@ fn purge_removes_records_that_idempotency_keys_point_at() {
     // Arrange: a choice sent with an Idempotency-Key, then one without.
     let app = spawn_app();
     let body = app.analytics_only().to_string();
-    let keyed = app.request(
-        "POST",
-        "/v1/sites/demo/consents",
-        &[
-            ("Content-Type", "application/json"),
-            ("Idempotency-Key", "k-1"),
-        ],
-        Some(&body),
-    );
+    let keyed = app.record_consent_keyed(&body, "k-1");
     assert_eq!(keyed.status, 201);
     app.clock.advance(time::Duration::days(2));
     assert_eq!(app.record_consent(&app.analytics_only()).status, 201);
@@ -575,27 +565,9 @@ fn purge_removes_records_that_idempotency_keys_point_at() {
 
     // Assert: purged; the chain verifies; the key no longer stands for a
     // record, so a new request with it is a new record.
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout(&out).contains("purged 1 records"),
-        "{}",
-        stdout(&out)
-    );
+    assert_purged(&out, 1);
     assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
-    let again = app.request(
-        "POST",
-        "/v1/sites/demo/consents",
-        &[
-            ("Content-Type", "application/json"),
-            ("Idempotency-Key", "k-1"),
-        ],
-        Some(&body),
-    );
+    let again = app.record_consent_keyed(&body, "k-1");
     assert_eq!(again.status, 201, "{}", again.body);
     assert_eq!(again.header("idempotent-replayed"), None);
     assert_eq!(app.record_count(), 2);

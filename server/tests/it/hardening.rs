@@ -154,17 +154,7 @@ fn a_retried_post_with_the_same_idempotency_key_returns_the_first_receipt() {
     // Arrange
     let app = spawn_app();
     let body = app.analytics_only().to_string();
-    let post = |key: &str, body: &str| {
-        app.request(
-            "POST",
-            "/v1/sites/demo/consents",
-            &[
-                ("Content-Type", "application/json"),
-                ("Idempotency-Key", key),
-            ],
-            Some(body),
-        )
-    };
+    let post = |key: &str, body: &str| app.record_consent_keyed(body, key);
 
     // Act: the same choice twice, as a client retries after a lost answer.
     let first = post("choice-1", &body);

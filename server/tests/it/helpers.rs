@@ -166,6 +166,19 @@ impl TestApp {
         )
     }
 
+    /// A consent request with an `Idempotency-Key`.
+    pub fn record_consent_keyed(&self, body: &str, key: &str) -> Response {
+        self.request(
+            "POST",
+            "/v1/sites/demo/consents",
+            &[
+                ("Content-Type", "application/json"),
+                ("Idempotency-Key", key),
+            ],
+            Some(body),
+        )
+    }
+
     pub fn record_consent(&self, body: &Value) -> Response {
         self.post_json("/v1/sites/demo/consents", body)
     }

@@ -1,17 +1,12 @@
 //! The owner's statistics page, in a real browser.
 
 use crumb_e2e::{Browser, Site};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::Duration;
 
 /// Two weeks of decisions with a drift towards rejecting marketing.
 fn seed(site: &Site) {
-    let hash = ureq::get(&site.url("/v1/sites/demo/config"))
-        .call()
-        .unwrap()
-        .into_json::<Value>()
-        .unwrap()["text_hashes"]["en"]
-        .clone();
+    let hash = site.text_hash("en");
     for day in 0..14u32 {
         for visitor in 0..(20 + day % 5 * 3) {
             let (method, cats) = match (visitor + day) % 7 {

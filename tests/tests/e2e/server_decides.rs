@@ -379,12 +379,7 @@ fn a_choice_refused_by_the_write_quota_is_sent_again_later() {
     });
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
-    let hash = ureq::get(&site.url("/v1/sites/demo/config"))
-        .call()
-        .unwrap()
-        .into_json::<Value>()
-        .unwrap()["text_hashes"]["en"]
-        .clone();
+    let hash = site.text_hash("en");
     let spent = ureq::post(&site.url("/v1/sites/demo/consents")).send_json(
         json!({"revision": 1, "language": "en", "text_hash": hash, "method": "reject_all", "categories": {}}),
     );
