@@ -124,10 +124,10 @@ impl Metrics {
     }
 
     /// A request answered: its method, its route pattern, how long.
-    pub fn request(&self, method: &str, route: &str, took: Duration) {
+    pub fn request(&self, method: String, route: String, took: Duration) {
         let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         requests
-            .entry((method.to_owned(), route.to_owned()))
+            .entry((method, route))
             .or_insert_with(|| Histogram::new(SECONDS))
             .observe(took.as_secs_f64());
     }
@@ -208,7 +208,7 @@ pub async fn timed(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "default".to_owned());
-    global().request(&method, &route, started.elapsed());
+    global().request(method, route, started.elapsed());
     Ok(res)
 }
 
