@@ -6,16 +6,17 @@
 //! Owners manage sites; auditors read and export, never write. A token
 //! bound to a site reaches only that site.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
 use crumb_schema::SiteId;
 use time::OffsetDateTime;
 
+use crate::error::{ApiError, api_error_sources, respond};
 use crate::record::sha256_hex;
-use crate::routes::AppState;
-use crate::routes::error::respond;
-use crate::storage::{Role, Store, StoreError, TokenRow};
+use crate::storage::{Role, Store, StoreError, TokenRow, blocking};
 use crate::timefmt;
 
 /// A freshly created token: the row and the only copy of the secret.
@@ -112,8 +113,10 @@ pub enum AuthError {
     #[error("{0}")]
     Forbidden(String),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Api(#[from] ApiError),
 }
+
+api_error_sources!(AuthError);
 
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
@@ -122,17 +125,14 @@ impl ResponseError for AuthError {
                 StatusCode::UNAUTHORIZED
             }
             AuthError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::Api(e) => e.status_code(),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let code = match self {
             AuthError::Forbidden(_) => "forbidden",
-            AuthError::Store(e) => {
-                tracing::error!(error = %e, "token lookup failed");
-                "internal"
-            }
+            AuthError::Api(e) => return e.error_response(),
             _ => "unauthorized",
         };
         let mut resp = respond(self.status_code(), code, &self.to_string());
@@ -144,13 +144,13 @@ impl ResponseError for AuthError {
     }
 }
 
-/// Checks the request's bearer token (off the async workers).
+/// Checks the bearer token in a request's headers against the store (off
+/// the async workers).
 pub async fn authenticate(
-    state: &web::Data<AppState>,
-    req: &HttpRequest,
+    store: &Arc<dyn Store>,
+    headers: &HeaderMap,
 ) -> Result<Caller, AuthError> {
-    let value = req
-        .headers()
+    let value = headers
         .get(header::AUTHORIZATION)
         .ok_or(AuthError::Missing)?
         .to_str()
@@ -161,8 +161,8 @@ pub async fn authenticate(
         .trim();
     let (id, secret) = split(token).ok_or(AuthError::Malformed)?;
     let (id, secret) = (id.to_owned(), secret.to_owned());
-    let store = state.store.clone();
-    let found = crate::routes::blocking(move || store.token(&id)).await?;
+    let store = store.clone();
+    let found = blocking(move || store.token(&id)).await?;
     let (row, hash) = found.ok_or(AuthError::Unknown)?;
     if !constant_time_eq(sha256_hex(secret.as_bytes()).as_bytes(), hash.as_bytes()) {
         return Err(AuthError::Unknown);

@@ -8,6 +8,7 @@ pub mod client;
 pub mod clock;
 pub mod cors;
 pub mod demo;
+pub mod error;
 pub mod export;
 pub mod http;
 pub mod limits;

@@ -26,6 +26,17 @@ fn default_widget_dir() -> Option<std::path::PathBuf> {
         .find(|p| p.join("crumb.js").is_file())
 }
 
+/// Whether the database's folder takes a small write now. A full or
+/// read-only disk does not keep Crumb from starting: the banner's config
+/// and the visit checks are reads, and a site without them would have to
+/// run its tags without consent or not at all.
+fn probe_writable(database: &std::path::Path) -> std::io::Result<()> {
+    let probe = database.with_extension("write-probe");
+    let written = std::fs::write(&probe, [0u8; 64 * 1024]);
+    let _ = std::fs::remove_file(&probe);
+    written
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -54,6 +65,13 @@ impl Application {
                 format!("opening the database {}", settings.database.display())
             })?);
         SqliteStore::checkpoint_in_background(&store)?;
+        if let Err(e) = probe_writable(&settings.database) {
+            tracing::warn!(
+                error = %e,
+                "the database's disk cannot take writes (full or read-only): serving reads; \
+                 consent writes answer 503 until it can"
+            );
+        }
         let key_path = settings.signing_key_path();
         let key = Arc::new(crate::signing::Key::load_or_create(&key_path)?);
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))

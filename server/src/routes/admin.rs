@@ -6,15 +6,14 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use crumb_schema::{IdError, PolicyRevision, SiteConfig, SiteId};
+use crumb_schema::{PolicyRevision, SiteConfig, SiteId};
 use serde::Serialize;
 
-use super::error::respond;
-use super::{AppState, blocking, load_site};
+use super::{AppState, blocking, site_named};
 use crate::auth::{AuthError, authenticate};
+use crate::error::{ApiError, api_error_sources, respond};
 use crate::lint::{Problem, lint_json};
 use crate::sites::UpdateRefused;
-use crate::storage::StoreError;
 
 /// Site configs are bigger than consent requests; still bounded.
 pub const MAX_CONFIG: usize = 256 * 1024;
@@ -23,10 +22,8 @@ pub const MAX_CONFIG: usize = 256 * 1024;
 pub enum AdminError {
     #[error(transparent)]
     Auth(#[from] AuthError),
-    #[error("{0}")]
-    InvalidId(#[from] IdError),
-    #[error("no site {0:?}")]
-    UnknownSite(String),
+    #[error(transparent)]
+    Api(#[from] ApiError),
     #[error("site {0:?} already exists; update it with PUT")]
     Exists(String),
     #[error("the config's id {body:?} does not match the URL's {path:?}")]
@@ -50,9 +47,9 @@ pub enum AdminError {
     BodyTimeout,
     #[error("the config has {} problem(s)", .0.len())]
     Lint(Vec<Problem>),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
+
+api_error_sources!(AdminError);
 
 #[derive(Serialize)]
 struct LintBody<'a> {
@@ -65,8 +62,8 @@ impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
             AdminError::Auth(e) => e.status_code(),
-            AdminError::InvalidId(_) | AdminError::IdMismatch { .. } => StatusCode::BAD_REQUEST,
-            AdminError::UnknownSite(_) => StatusCode::NOT_FOUND,
+            AdminError::Api(e) => e.status_code(),
+            AdminError::IdMismatch { .. } => StatusCode::BAD_REQUEST,
             AdminError::Exists(_) | AdminError::RevisionConflict { .. } => StatusCode::CONFLICT,
             AdminError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -74,13 +71,13 @@ impl ResponseError for AdminError {
             AdminError::Body(_) => StatusCode::BAD_REQUEST,
             AdminError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             AdminError::Lint(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AdminError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let code = match self {
             AdminError::Auth(e) => return e.error_response(),
+            AdminError::Api(e) => return e.error_response(),
             AdminError::Lint(problems) => {
                 return HttpResponse::build(self.status_code()).json(LintBody {
                     error: "lint_failed",
@@ -88,8 +85,6 @@ impl ResponseError for AdminError {
                     problems,
                 });
             }
-            AdminError::InvalidId(_) => "invalid_id",
-            AdminError::UnknownSite(_) => "unknown_site",
             AdminError::Exists(_) => "site_exists",
             AdminError::IdMismatch { .. } => "id_mismatch",
             AdminError::RevisionConflict { .. } => "revision_conflict",
@@ -98,10 +93,6 @@ impl ResponseError for AdminError {
             AdminError::Query(_) => "invalid_query",
             AdminError::Body(_) => "invalid_body",
             AdminError::BodyTimeout => "body_timeout",
-            AdminError::Store(e) => {
-                tracing::error!(error = %e, "admin request failed");
-                "internal"
-            }
         };
         respond(self.status_code(), code, &self.to_string())
     }
@@ -149,7 +140,7 @@ pub async fn create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
-    let caller = authenticate(&state, &req).await?;
+    let caller = authenticate(&state.store, req.headers()).await?;
     let site = config_body(&req, &read_body(payload).await?)?;
     caller.write(&site.id)?;
     let (store, s, now) = (state.store.clone(), site.clone(), state.clock.now());
@@ -166,17 +157,14 @@ async fn owned_site(
     raw: &str,
     write: bool,
 ) -> Result<SiteConfig, AdminError> {
-    let caller = authenticate(state, req).await?;
+    let caller = authenticate(&state.store, req.headers()).await?;
     let id = SiteId::parse(raw)?;
     if write {
         caller.write(&id)?;
     } else {
         caller.read(&id)?;
     }
-    let site = load_site(state, id)
-        .await?
-        .ok_or_else(|| AdminError::UnknownSite(raw.to_owned()))?;
-    Ok((*site).clone())
+    Ok((*site_named(state, raw).await?).clone())
 }
 
 pub async fn show(

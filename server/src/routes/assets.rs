@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::error::{not_found, respond};
+use super::error::not_found;
+use crate::error::respond;
 use crate::http::{etag_listed, if_none_match, takes_gzip};
 
 /// The folder served at `/`, if any.

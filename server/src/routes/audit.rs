@@ -10,15 +10,14 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use crumb_schema::{ConsentId, IdError, SiteId};
+use crumb_schema::{ConsentId, SiteId};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::error::respond;
-use super::{AppState, blocking, load_site};
+use super::{AppState, blocking, site_named};
 use crate::auth::{AuthError, authenticate};
+use crate::error::{ApiError, api_error_sources, respond};
 use crate::export::{ExportError, Format, parse_range};
-use crate::storage::StoreError;
 
 /// Chunks of about this size go to the client; with the channel's four
 /// slots, an export holds well under a megabyte whatever its length.
@@ -28,39 +27,32 @@ const CHUNK: usize = 64 * 1024;
 pub enum AuditError {
     #[error(transparent)]
     Auth(#[from] AuthError),
-    #[error("{0}")]
-    InvalidId(#[from] IdError),
-    #[error("no site {0:?}")]
-    UnknownSite(String),
+    #[error(transparent)]
+    Api(#[from] ApiError),
     #[error("no consent {0} on this site")]
     UnknownConsent(ConsentId),
     #[error("{0}")]
     InvalidQuery(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
+
+api_error_sources!(AuditError);
 
 impl ResponseError for AuditError {
     fn status_code(&self) -> StatusCode {
         match self {
             AuditError::Auth(e) => e.status_code(),
-            AuditError::InvalidId(_) | AuditError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
-            AuditError::UnknownSite(_) | AuditError::UnknownConsent(_) => StatusCode::NOT_FOUND,
-            AuditError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuditError::Api(e) => e.status_code(),
+            AuditError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            AuditError::UnknownConsent(_) => StatusCode::NOT_FOUND,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let code = match self {
             AuditError::Auth(e) => return e.error_response(),
-            AuditError::InvalidId(_) => "invalid_id",
+            AuditError::Api(e) => return e.error_response(),
             AuditError::InvalidQuery(_) => "invalid_query",
-            AuditError::UnknownSite(_) => "unknown_site",
             AuditError::UnknownConsent(_) => "unknown_consent",
-            AuditError::Store(e) => {
-                tracing::error!(error = %e, "audit request failed");
-                "internal"
-            }
         };
         respond(self.status_code(), code, &self.to_string())
     }
@@ -72,13 +64,9 @@ async fn readable_site(
     req: &HttpRequest,
     raw: &str,
 ) -> Result<SiteId, AuditError> {
-    let caller = authenticate(state, req).await?;
-    let id = SiteId::parse(raw)?;
-    caller.read(&id)?;
-    load_site(state, id.clone())
-        .await?
-        .ok_or_else(|| AuditError::UnknownSite(raw.to_owned()))?;
-    Ok(id)
+    let caller = authenticate(&state.store, req.headers()).await?;
+    caller.read(&SiteId::parse(raw)?)?;
+    Ok(site_named(state, raw).await?.id.clone())
 }
 
 #[derive(Debug, Deserialize)]

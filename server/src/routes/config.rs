@@ -19,23 +19,20 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use crumb_schema::{LanguageTag, SiteConfig, SiteId, widget};
 use serde::Serialize;
 
-use super::error::respond;
-use super::{AppState, load_site};
+use super::{AppState, site_named};
+use crate::error::{ApiError, api_error_sources, respond};
 use crate::http::{etag_matches, gzip, takes_gzip};
 use crate::record::sha256_hex;
-use crate::storage::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0}")]
-    InvalidSite(#[from] crumb_schema::IdError),
-    #[error("no site {0:?}")]
-    UnknownSite(String),
+    #[error(transparent)]
+    Api(#[from] ApiError),
     #[error("the lang parameter is longer than {MAX_LANG} bytes")]
     LangTooLong,
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
+
+api_error_sources!(ConfigError);
 
 /// Two or three language tags fit many times over.
 const MAX_LANG: usize = 200;
@@ -43,23 +40,18 @@ const MAX_LANG: usize = 200;
 impl ResponseError for ConfigError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ConfigError::InvalidSite(_) | ConfigError::LangTooLong => StatusCode::BAD_REQUEST,
-            ConfigError::UnknownSite(_) => StatusCode::NOT_FOUND,
-            ConfigError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ConfigError::Api(e) => e.status_code(),
+            ConfigError::LangTooLong => StatusCode::BAD_REQUEST,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        let code = match self {
-            ConfigError::InvalidSite(_) => "invalid_site_id",
-            ConfigError::UnknownSite(_) => "unknown_site",
-            ConfigError::LangTooLong => "invalid_language",
-            ConfigError::Store(e) => {
-                tracing::error!(error = %e, "config lookup failed");
-                "internal"
+        match self {
+            ConfigError::Api(e) => e.error_response(),
+            ConfigError::LangTooLong => {
+                respond(self.status_code(), "invalid_language", &self.to_string())
             }
-        };
-        respond(self.status_code(), code, &self.to_string())
+        }
     }
 }
 
@@ -231,9 +223,7 @@ pub async fn public_site(
     state: &web::Data<AppState>,
     path: &str,
 ) -> Result<Arc<SiteConfig>, ConfigError> {
-    load_site(state, SiteId::parse(path)?)
-        .await?
-        .ok_or_else(|| ConfigError::UnknownSite(path.to_owned()))
+    Ok(site_named(state, path).await?)
 }
 
 #[tracing::instrument(skip(state, req), fields(site = %path.as_str()))]

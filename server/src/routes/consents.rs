@@ -10,15 +10,15 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use crumb_schema::{
-    ChoiceError, Choices, ConsentId, ConsentRequest, ConsentState, ConsentStatus, IdError,
-    PolicyRevision, Receipt, SiteConfig, SiteId, cookie,
+    ChoiceError, Choices, ConsentId, ConsentRequest, ConsentState, ConsentStatus, PolicyRevision,
+    Receipt, SiteConfig, cookie,
 };
 use time::OffsetDateTime;
 
-use super::error::respond;
-use super::{AppState, blocking, load_site};
+use super::{AppState, blocking, site_named};
 use crate::client::{cap_user_agent, truncate_ip};
 use crate::cors::{self, Origin};
+use crate::error::{ApiError, api_error_sources, respond};
 use crate::record::Record;
 use crate::storage::{
     Action, AppendError, Draft, Idempotency, IdempotencyKey, StoreError, WriterError,
@@ -27,10 +27,8 @@ use crate::timefmt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsentError {
-    #[error("{0}")]
-    InvalidId(#[from] IdError),
-    #[error("no site {0:?}")]
-    UnknownSite(String),
+    #[error(transparent)]
+    Api(#[from] ApiError),
     #[error("origin {0} may not record consents for this site")]
     OriginRefused(String),
     #[error(
@@ -58,17 +56,20 @@ pub enum ConsentError {
     IdempotencyKeyReused,
     #[error("too many consent writes from this network; retry after {} s", .0.as_secs().max(1))]
     TooMany(std::time::Duration),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Writer(#[from] WriterError),
+}
+
+api_error_sources!(ConsentError);
+
+impl From<WriterError> for ConsentError {
+    fn from(e: WriterError) -> Self {
+        ConsentError::Api(e.into())
+    }
 }
 
 impl ConsentError {
     fn code(&self) -> &'static str {
         match self {
-            ConsentError::InvalidId(_) => "invalid_id",
-            ConsentError::UnknownSite(_) => "unknown_site",
+            ConsentError::Api(e) => e.code(),
             ConsentError::OriginRefused(_) => "origin_not_allowed",
             ConsentError::OutdatedRevision { .. } => "outdated_revision",
             ConsentError::UnknownLanguage(_) => "unknown_language",
@@ -80,7 +81,6 @@ impl ConsentError {
             ConsentError::TooMany(_) => "too_many_requests",
             ConsentError::InvalidIdempotencyKey => "invalid_idempotency_key",
             ConsentError::IdempotencyKeyReused => "idempotency_key_reused",
-            ConsentError::Store(_) | ConsentError::Writer(_) => "internal",
         }
     }
 }
@@ -88,25 +88,24 @@ impl ConsentError {
 impl ResponseError for ConsentError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ConsentError::InvalidId(_)
-            | ConsentError::UnknownLanguage(_)
+            ConsentError::Api(e) => e.status_code(),
+            ConsentError::UnknownLanguage(_)
             | ConsentError::InvalidChoice(_)
             | ConsentError::UnknownConsentInBody(_) => StatusCode::BAD_REQUEST,
             ConsentError::OriginRefused(_) => StatusCode::FORBIDDEN,
-            ConsentError::UnknownSite(_) | ConsentError::NotFound(_) => StatusCode::NOT_FOUND,
+            ConsentError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsentError::OutdatedRevision { .. }
             | ConsentError::StaleTexts(_)
             | ConsentError::AlreadyWithdrawn(_) => StatusCode::CONFLICT,
             ConsentError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ConsentError::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
             ConsentError::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ConsentError::Store(_) | ConsentError::Writer(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.status_code().is_server_error() {
-            tracing::error!(error = ?self, "consent request failed");
+        if let ConsentError::Api(e) = self {
+            return e.error_response();
         }
         let mut resp = respond(self.status_code(), self.code(), &self.to_string());
         if let ConsentError::TooMany(wait) = self {
@@ -126,10 +125,7 @@ async fn site_for(
     req: &HttpRequest,
     raw: &str,
 ) -> Result<Arc<SiteConfig>, ConsentError> {
-    let id = SiteId::parse(raw)?;
-    let site = load_site(state, id)
-        .await?
-        .ok_or_else(|| ConsentError::UnknownSite(raw.to_owned()))?;
+    let site = site_named(state, raw).await?;
     match cors::check(req, &site) {
         Origin::Refused(o) => Err(ConsentError::OriginRefused(o)),
         _ => Ok(site),

@@ -1,36 +1,14 @@
-//! The API's error shape, `{"error": code, "message": text}`, and the
-//! handlers for errors that happen before a route runs (body too large,
-//! wrong content type, malformed JSON, no such route).
+//! The handlers for errors that happen before a route runs (body too
+//! large, wrong content type, malformed JSON, no such route), answered in
+//! the API's error shape (`crate::error::respond`).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError, web};
-use serde::Serialize;
+
+pub use crate::error::respond;
 
 /// Bodies above this size are refused with 413 before they are parsed.
 pub const MAX_BODY: usize = 16 * 1024;
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
-}
-
-/// Builds an error response. Server errors never say what went wrong (that
-/// goes to the log); client errors say exactly what to fix.
-pub fn respond(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    crate::metrics::global().error(code);
-    let message = if status.is_server_error() {
-        "internal error; the server log has details"
-    } else {
-        message
-    };
-    HttpResponse::build(status)
-        .insert_header(("Cache-Control", "no-store"))
-        .json(ErrorBody {
-            error: code,
-            message,
-        })
-}
 
 /// An error from reading a JSON body.
 #[derive(Debug, thiserror::Error)]

@@ -21,7 +21,7 @@ pub async fn metrics(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AuthError> {
-    let caller = authenticate(&state, &req).await?;
+    let caller = authenticate(&state.store, req.headers()).await?;
     if let Some(site) = caller.site {
         return Err(AuthError::Forbidden(format!(
             "this token is for site {site}; metrics cover every site"

@@ -23,9 +23,9 @@ use serde_json::{Map, Value, json};
 
 use super::AppState;
 use super::config::{ConfigError, public_site};
+use crate::error::respond;
 use crate::http::etag_matches;
 use crate::record::sha256_hex;
-use crate::routes::error::respond;
 
 /// `{"ad_storage": "denied", ...}` for all seven types, granting `granted`
 /// (and `security_storage`, always).

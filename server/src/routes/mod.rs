@@ -1,5 +1,6 @@
-//! The HTTP API. Each module owns its routes and its error enum; `error`
-//! holds the shared JSON error shape.
+//! The HTTP API. Each module owns its routes and an error enum for what is
+//! its own, wrapping `crate::error::ApiError` for what every route can hit;
+//! `error` handles the errors from extracting a request's body and query.
 
 pub mod admin;
 pub mod assets;
@@ -18,6 +19,7 @@ use actix_web::web;
 use crumb_schema::{SiteConfig, SiteId};
 
 use crate::clock::Clock;
+use crate::error::ApiError;
 use crate::storage::{Store, StoreError, Writer};
 
 /// Everything a handler may need, built once in `startup` and shared by all
@@ -36,15 +38,7 @@ pub struct AppState {
     pub derived: config::DerivedCache,
 }
 
-/// Runs blocking store work on actix's blocking pool, never on the async
-/// workers.
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    web::block(f)
-        .await
-        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))?
-}
+pub use crate::storage::blocking;
 
 /// Loads a site off the async workers.
 pub async fn load_site(
@@ -56,6 +50,17 @@ pub async fn load_site(
     }
     let store = state.store.clone();
     blocking(move || store.site(&id)).await
+}
+
+/// The site a path names: parsed, and known to the store.
+pub async fn site_named(
+    state: &web::Data<AppState>,
+    raw: &str,
+) -> Result<Arc<SiteConfig>, ApiError> {
+    let id = SiteId::parse(raw)?;
+    load_site(state, id)
+        .await?
+        .ok_or_else(|| ApiError::UnknownSite(raw.to_owned()))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

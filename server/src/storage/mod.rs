@@ -21,7 +21,7 @@ pub use writer::{Writer, WriterError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error")]
+    #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -33,6 +33,39 @@ pub enum StoreError {
     Thread(String),
     #[error("cannot create the database file: {0}")]
     Create(std::io::Error),
+}
+
+impl StoreError {
+    /// The store cannot do this for now, through no fault of the request:
+    /// the disk is full or failing, the database is read-only or busy past
+    /// every retry. Nothing was stored, and a retry later may succeed.
+    pub fn unavailable(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(
+                    C::DiskFull
+                        | C::SystemIoFailure
+                        | C::ReadOnly
+                        | C::DatabaseBusy
+                        | C::DatabaseLocked
+                        | C::CannotOpen
+                )
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Runs blocking store work on the runtime's blocking pool, never on the
+/// async workers.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))?
 }
 
 /// A record to append, validated against `site` by the caller; the store

@@ -56,7 +56,7 @@ fn unknown_and_malformed_sites() {
     assert_eq!(resp.error_code(), "unknown_site");
     let resp = app.get("/v1/sites/Not%20A%20Site/config");
     assert_eq!(resp.status, 400);
-    assert_eq!(resp.error_code(), "invalid_site_id");
+    assert_eq!(resp.error_code(), "invalid_id");
     let resp = app.get("/v1/no/such/route");
     assert_eq!(resp.status, 404);
     assert_eq!(resp.error_code(), "not_found");
@@ -280,7 +280,7 @@ fn widget_config_follows_revision_bumps_and_refuses_bad_input() {
     );
     assert_eq!(
         app.get("/v1/sites/Not%20A%20Site/widget").error_code(),
-        "invalid_site_id"
+        "invalid_id"
     );
 }
 

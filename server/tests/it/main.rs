@@ -7,6 +7,7 @@ mod bad_input;
 mod config;
 mod consents;
 mod cors;
+mod faults;
 mod hardening;
 mod helpers;
 mod metrics;
