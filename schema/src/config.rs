@@ -212,8 +212,33 @@ pub struct BannerTexts {
     pub cookie_columns: [String; 4],
     /// Shown on a blocked embed: "This content is from {service}".
     pub placeholder: String,
-    /// Button on a blocked embed that allows its service.
+    /// Button on a blocked embed that allows its service: `{name}` is
+    /// replaced with the service's name ("Allow {name}" → "Allow
+    /// YouTube"); a text without `{name}` gets the name after it.
     pub placeholder_allow: String,
+    /// The same button on an embed that names only its category:
+    /// `{name}` is the category's name ("Allow {name} cookies" → "Allow
+    /// Marketing cookies"). Empty: `placeholder_allow` with the category's
+    /// name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub placeholder_allow_category: String,
+}
+
+impl BannerTexts {
+    /// The label of a placeholder's button that allows `name`, a service
+    /// (`category` false) or a category: it says exactly what a click
+    /// allows.
+    pub fn allow_label(&self, name: &str, category: bool) -> String {
+        let template = match &self.placeholder_allow_category {
+            t if category && !t.is_empty() => t,
+            _ => &self.placeholder_allow,
+        };
+        if template.contains("{name}") {
+            template.replace("{name}", name)
+        } else {
+            format!("{template} {name}")
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -403,6 +428,23 @@ pub(crate) mod tests {
         .unwrap();
         v["languages"] = serde_json::json!(langs);
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_placeholder_button_names_what_it_allows() {
+        let mut t = BannerTexts {
+            placeholder_allow: "Allow {name}".into(),
+            ..BannerTexts::default()
+        };
+        assert_eq!(t.allow_label("YouTube", false), "Allow YouTube");
+        // Without a text of its own, a category uses the service's.
+        assert_eq!(t.allow_label("Marketing", true), "Allow Marketing");
+        t.placeholder_allow_category = "Allow {name} cookies".into();
+        assert_eq!(t.allow_label("Marketing", true), "Allow Marketing cookies");
+        assert_eq!(t.allow_label("YouTube", false), "Allow YouTube");
+        // An older text without `{name}` gets the name after it.
+        t.placeholder_allow = "Allow and load".into();
+        assert_eq!(t.allow_label("Vimeo", false), "Allow and load Vimeo");
     }
 
     #[test]

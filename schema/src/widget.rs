@@ -15,13 +15,13 @@
 //! · sale_or_sharing (n: bit i set for category i of necessary, functional,
 //!   analytics, marketing)
 //! · title · body · accept_all · reject_all · customize · save · close
-//! · policy_link · reopen · 4 cookie_columns · placeholder · placeholder_allow
-//! · privacy_link (Crumb's own word for a privacy-policy link)
+//! · policy_link · reopen · placeholder
 //! · gpc_notice (Crumb's own line for a browser that sends Global Privacy
 //!   Control; empty unless the config request carried `Sec-GPC: 1`, so
 //!   other visitors do not download it)
-//! · n categories, each: id · name
-//! · n services, each: id · category · name
+//! · n categories, each: id · allow (the label of a placeholder's button
+//!   that allows the category: `BannerTexts::allow_label`)
+//! · n services, each: id · category · allow (the same, for the service)
 //!     · n cookies, each: name · pattern (1 or 0)
 //! ```
 //!
@@ -30,8 +30,10 @@
 //! not download them):
 //!
 //! ```text
-//! n categories, each: id · description
-//! · n services, each: id · provider · purpose · privacy_policy_url
+//! 4 cookie_columns · privacy_link (Crumb's own word for a privacy-policy
+//!   link)
+//! · n categories, each: id · name · description
+//! · n services, each: id · name · provider · purpose · privacy_policy_url
 //!     · n cookies, each: purpose · retention
 //! ```
 //!
@@ -51,7 +53,7 @@ use crate::{Category, LanguageTag, SiteConfig};
 pub const SEP: char = '\u{1f}';
 
 /// The version of this layout, its first field.
-pub const VERSION: &str = "4";
+pub const VERSION: &str = "5";
 
 /// The id of the service that stands for Crumb itself in the widget's
 /// config and the cookie declaration (`/declaration`); sites may not use
@@ -59,12 +61,16 @@ pub const VERSION: &str = "4";
 pub const CRUMB_SERVICE: &str = "crumb";
 
 /// Fields joined by [`SEP`], control characters made spaces.
-#[derive(Default)]
-struct Fields(String);
+struct Fields(String, bool);
 
 impl Fields {
+    fn new(capacity: usize) -> Fields {
+        Fields(String::with_capacity(capacity), false)
+    }
+
     fn put(&mut self, s: &str) {
-        if !self.0.is_empty() {
+        // Counted, not read off the text: the first fields may be empty.
+        if std::mem::replace(&mut self.1, true) {
             self.0.push(SEP);
         }
         self.0
@@ -86,7 +92,7 @@ fn in_lang<'m, T>(
 /// banner, the gate and the choices need. Texts missing in `lang` fall
 /// back to the site's first language.
 pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool) -> String {
-    let mut out = Fields(String::with_capacity(2048));
+    let mut out = Fields::new(2048);
     out.put(VERSION);
     out.put(&site.revision.get().to_string());
     out.put(&site.validity_months.get().to_string());
@@ -113,27 +119,27 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool)
         &t.close,
         &t.policy_link,
         &t.reopen,
+        &t.placeholder,
     ] {
         out.put(s);
     }
-    for s in &t.cookie_columns {
-        out.put(s);
-    }
-    out.put(&t.placeholder);
-    out.put(&t.placeholder_allow);
     let words = crate::words::for_language(lang);
-    out.put(words.privacy_policy);
     out.put(if gpc { words.gpc_notice } else { "" });
     out.put(&site.categories.len().to_string());
     for c in &site.categories {
+        // Strictly necessary is always on: no placeholder ever asks for it.
+        let name = in_lang(&c.texts, lang, site).map_or("", |t| &t.name);
         out.put(c.id.as_str());
-        out.put(in_lang(&c.texts, lang, site).map_or("", |t| &t.name));
+        out.put(&match c.id {
+            Category::Necessary => String::new(),
+            _ => t.allow_label(name, true),
+        });
     }
     out.put(&(site.services.len() + 1).to_string());
     for s in &site.services {
         out.put(s.id.as_str());
         out.put(s.category.as_str());
-        out.put(&s.name);
+        out.put(&t.allow_label(&s.name, false));
         out.put(&s.cookies.len().to_string());
         for c in &s.cookies {
             out.put(&c.name);
@@ -144,7 +150,7 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool)
     for field in [
         CRUMB_SERVICE,
         "necessary",
-        "Crumb",
+        "",
         "1",
         crate::cookie::NAME,
         "0",
@@ -159,16 +165,25 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool)
 /// purpose, privacy-policy link and cookies' purposes and retentions, by
 /// id in the order of [`encode`].
 pub fn encode_details(site: &SiteConfig, lang: &LanguageTag) -> String {
-    let mut out = Fields(String::with_capacity(4096));
+    let mut out = Fields::new(4096);
+    let words = crate::words::for_language(lang);
+    let t = in_lang(&site.texts, lang, site);
+    for i in 0..4 {
+        out.put(t.map_or("", |t| &t.cookie_columns[i]));
+    }
+    out.put(words.privacy_policy);
     out.put(&site.categories.len().to_string());
     for c in &site.categories {
+        let texts = in_lang(&c.texts, lang, site);
         out.put(c.id.as_str());
-        out.put(in_lang(&c.texts, lang, site).map_or("", |t| &t.description));
+        out.put(texts.map_or("", |t| &t.name));
+        out.put(texts.map_or("", |t| &t.description));
     }
     out.put(&(site.services.len() + 1).to_string());
     let first = site.languages.first();
     for s in &site.services {
         out.put(s.id.as_str());
+        out.put(&s.name);
         out.put(s.provider.get(lang, first).unwrap_or_default());
         out.put(in_lang(&s.description, lang, site).map_or("", String::as_str));
         out.put(&s.privacy_policy_url);
@@ -178,9 +193,9 @@ pub fn encode_details(site: &SiteConfig, lang: &LanguageTag) -> String {
             out.put(&c.retention.text(lang, first).unwrap_or_default());
         }
     }
-    let words = crate::words::for_language(lang);
     for field in [
         CRUMB_SERVICE,
+        "Crumb",
         &site.name,
         words.consent_purpose,
         &site.policy_url,
@@ -205,17 +220,16 @@ mod tests {
         let en = LanguageTag::parse("en").unwrap();
         let out = encode(&s, &en, "h", true);
         let fields: Vec<&str> = out.split(SEP).collect();
-        assert_eq!(&fields[..8], ["4", "3", "24", "en", "h", "/a b c", "", "8"]);
+        assert_eq!(&fields[..8], ["5", "3", "24", "en", "h", "/a b c", "", "8"]);
         // No texts in any language: every text field is empty, not missing
-        // (but for Crumb's own words: a privacy-policy link, the GPC line).
-        // Crumb's own service closes the list.
-        assert_eq!(fields.len(), 8 + 17 + 1 + 2 + 1 + 6);
-        assert_eq!(fields[8 + 15], "Privacy policy");
-        assert!(fields[8 + 16].contains("Global Privacy Control"));
+        // (but for Crumb's own GPC line). One category (id, allow label),
+        // then Crumb's own service closes the list.
+        assert_eq!(fields.len(), 8 + 11 + 1 + 2 + 1 + 6);
+        assert!(fields[8 + 10].contains("Global Privacy Control"));
         assert_eq!(&fields[fields.len() - 6..][..2], ["crumb", "necessary"]);
         // Without the signal, the GPC line is left empty.
         let plain = encode(&s, &en, "h", false);
-        assert_eq!(plain.split(SEP).nth(8 + 16), Some(""));
+        assert_eq!(plain.split(SEP).nth(8 + 10), Some(""));
     }
 
     #[test]
@@ -224,12 +238,14 @@ mod tests {
         let en = LanguageTag::parse("en").unwrap();
         let details = encode_details(&s, &en);
         let fields: Vec<&str> = details.split(SEP).collect();
-        // One category (its id, an empty description), then Crumb's own
-        // service with its one cookie.
-        assert_eq!(&fields[..3], ["1", "necessary", ""]);
-        assert_eq!(fields[3], "1");
-        assert_eq!(fields[4], CRUMB_SERVICE);
-        assert_eq!(fields[8], "1");
-        assert_eq!(fields.len(), 3 + 1 + 7);
+        // The cookie table's heads (none in this config) and the word for
+        // a privacy-policy link, one category (its id, an empty name and
+        // description), then Crumb's own service with its one cookie.
+        assert_eq!(fields[4], "Privacy policy");
+        assert_eq!(&fields[5..9], ["1", "necessary", "", ""]);
+        assert_eq!(fields[9], "1");
+        assert_eq!(&fields[10..12], [CRUMB_SERVICE, "Crumb"]);
+        assert_eq!(fields[15], "1");
+        assert_eq!(fields.len(), 5 + 4 + 1 + 8);
     }
 }

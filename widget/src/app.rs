@@ -313,6 +313,9 @@ impl App {
         }
     }
 
+    /// The small floating button that reopens the preferences (hidden by
+    /// the stylesheet while the page has its own `[data-crumb-open]`
+    /// link).
     fn show_reopen(&self) {
         if self.reopen.replace(true) {
             return;

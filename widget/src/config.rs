@@ -12,7 +12,7 @@ pub type Str = &'static str;
 
 /// The banner's texts in reading order (see [`Config::read`]), read in one
 /// loop rather than field by field.
-pub struct Texts([Str; 17]);
+pub struct Texts([Str; 11]);
 
 /// An accessor per text, by its place in the config.
 macro_rules! texts {
@@ -22,11 +22,6 @@ macro_rules! texts {
                 self.0[$i]
             })*
 
-            /// The cookie table's column heads: name, provider, purpose,
-            /// retention.
-            pub fn cols(&self) -> [Str; 4] {
-                [self.0[9], self.0[10], self.0[11], self.0[12]]
-            }
         }
     };
 }
@@ -41,19 +36,19 @@ texts!(
     close = 6,
     policy_link = 7,
     reopen = 8,
-    placeholder = 13,
-    placeholder_allow = 14,
-    privacy_link = 15,
-    gpc_notice = 16,
+    placeholder = 9,
+    gpc_notice = 10,
 );
 
-// The preferences dialog's texts (descriptions, providers, purposes,
-// links, retentions) arrive later, when the dialog first opens
-// ([`Config::fill`]); until then they are empty.
+// The preferences dialog's texts (the cookie table's heads, descriptions,
+// providers, purposes, links, retentions) arrive later, when the dialog
+// first opens ([`Config::fill`]); until then they are empty.
 
 pub struct Category {
     pub idx: usize,
-    pub name: Str,
+    /// The label of a placeholder's button that allows the category.
+    pub allow: Str,
+    pub name: Cell<Str>,
     pub desc: Cell<Str>,
 }
 
@@ -66,7 +61,9 @@ pub struct Cookie {
 
 pub struct Service {
     pub id: Str,
-    pub name: Str,
+    /// The label of a placeholder's button that allows the service.
+    pub allow: Str,
+    pub name: Cell<Str>,
     pub provider: Cell<Str>,
     /// What the service is for.
     pub purpose: Cell<Str>,
@@ -87,6 +84,9 @@ pub struct Config {
     /// set like `cat_bits`: refused at first under Global Privacy Control.
     pub sale_or_sharing: u8,
     pub t: Texts,
+    /// The cookie table's column heads (name, provider, purpose,
+    /// retention), then the word for a privacy-policy link.
+    pub dialog_words: [Cell<Str>; 5],
     pub cats: Vec<Category>,
     /// The site's categories as a bit set (bit i: category index i;
     /// necessary always).
@@ -95,30 +95,31 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the compact config; `None` when it is not version 4 or is cut
+    /// Reads the compact config; `None` when it is not version 5 or is cut
     /// short. Categories and services the widget does not know are skipped.
     pub fn read(text: Str) -> Option<Config> {
         let mut f = Fields::new(text, 0x1f);
-        if f.s() != "4" {
+        if f.s() != "5" {
             return None;
         }
         let revision = f.n();
         let validity_months = f.n().clamp(1, 24);
         let (lang, text_hash, policy_url, cookie_domain) = (f.s(), f.s(), f.s(), f.s());
         let sale_or_sharing = f.n() as u8;
-        let mut t = Texts([""; 17]);
+        let mut t = Texts([""; 11]);
         for text in &mut t.0 {
             *text = f.s();
         }
         let mut cats = Vec::new();
         let mut cat_bits = 1;
         for _ in 0..f.n() {
-            let (key, name) = (f.s(), f.s());
+            let (key, allow) = (f.s(), f.s());
             if let Some(idx) = category_index(key) {
                 cat_bits |= 1 << idx;
                 cats.push(Category {
                     idx,
-                    name,
+                    allow,
+                    name: Cell::new(""),
                     desc: Cell::new(""),
                 });
             }
@@ -128,7 +129,7 @@ impl Config {
         }
         let mut svcs = Vec::new();
         for _ in 0..f.n() {
-            let (id, cat, name) = (f.s(), f.s(), f.s());
+            let (id, cat, allow) = (f.s(), f.s(), f.s());
             let mut cookies = Vec::new();
             for _ in 0..f.n() {
                 cookies.push(Cookie {
@@ -145,7 +146,8 @@ impl Config {
             if let (true, Some(cat)) = (is_slug(id), category_index(cat)) {
                 svcs.push(Service {
                     id,
-                    name,
+                    allow,
+                    name: Cell::new(""),
                     provider: Cell::new(""),
                     purpose: Cell::new(""),
                     privacy_url: Cell::new(""),
@@ -167,6 +169,7 @@ impl Config {
             // Only categories the site has, and never necessary.
             sale_or_sharing: sale_or_sharing & cat_bits & !1,
             t,
+            dialog_words: Default::default(),
             cats,
             cat_bits,
             svcs,
@@ -177,9 +180,13 @@ impl Config {
     /// matched by id. False when `text` is not such a text.
     pub fn fill(&self, text: Str) -> bool {
         let mut f = Fields::new(text, 0x1f);
+        for word in &self.dialog_words {
+            word.set(f.s());
+        }
         for _ in 0..f.n() {
-            let (key, desc) = (f.s(), f.s());
+            let (key, name, desc) = (f.s(), f.s(), f.s());
             if let Some(c) = self.cats.iter().find(|c| category_key(c.idx) == key) {
+                c.name.set(name);
                 c.desc.set(desc);
             }
             if f.bad {
@@ -188,8 +195,9 @@ impl Config {
         }
         for _ in 0..f.n() {
             let svc = self.service(f.s()).map(|(_, s)| s);
-            let (provider, purpose, privacy_url) = (f.s(), f.s(), f.s());
+            let (name, provider, purpose, privacy_url) = (f.s(), f.s(), f.s(), f.s());
             if let Some(s) = svc {
+                s.name.set(name);
                 s.provider.set(provider);
                 s.purpose.set(purpose);
                 s.privacy_url.set(privacy_url);
@@ -209,6 +217,17 @@ impl Config {
             }
         }
         f.done()
+    }
+
+    /// The cookie table's column heads: name, provider, purpose,
+    /// retention.
+    pub fn cols(&self) -> [Str; 4] {
+        let w = &self.dialog_words;
+        [w[0].get(), w[1].get(), w[2].get(), w[3].get()]
+    }
+
+    pub fn privacy_link(&self) -> Str {
+        self.dialog_words[4].get()
     }
 
     pub fn service_index(&self, id: &str) -> Option<usize> {
@@ -263,14 +282,17 @@ mod tests {
         assert_eq!((c.revision, c.validity_months), (1, 24));
         assert_eq!((c.lang, c.text_hash), ("nl", "hash"));
         assert_eq!(c.cats.len(), 4);
-        assert_eq!(c.cats[2].name, "Analytisch");
+        assert_eq!(c.cats[2].name.get(), "Analytisch");
+        assert_eq!(c.cats[3].allow, "Marketing-cookies toestaan");
         let (i, ga) = c.service("google-analytics").unwrap();
         assert_eq!(ga.cat, 2);
+        assert_eq!(ga.name.get(), "Google Analytics 4");
+        assert_eq!(ga.allow, "Google Analytics 4 toestaan");
         assert_eq!(ga.cookies[0].name, "_ga");
         assert_eq!(ga.cookies[0].retention.get(), "2 jaar");
         assert_eq!(ga.purpose.get(), "Meet bezoeken en paginaweergaven.");
         assert_eq!(ga.privacy_url.get(), "https://policies.google.com/privacy");
-        assert_eq!(c.t.privacy_link(), "Privacyverklaring");
+        assert_eq!(c.privacy_link(), "Privacyverklaring");
         assert!(c.t.gpc_notice().starts_with("Het Global Privacy Control"));
         // Marketing (index 3), by default.
         assert_eq!(c.sale_or_sharing, 1 << 3);
@@ -281,7 +303,7 @@ mod tests {
         assert!(c.optional_services().all(|(_, s)| s.cat != 0));
         assert_eq!(c.service_index("google-analytics"), Some(i));
         assert!(c.svcs.iter().any(|s| s.cookies.iter().any(|k| k.pattern)));
-        assert!(!c.t.accept_all().is_empty() && !c.t.cols()[3].is_empty());
+        assert!(!c.t.accept_all().is_empty() && !c.cols()[3].is_empty());
     }
 
     #[test]

@@ -102,30 +102,31 @@ fn load_embed(e: &Element) {
     }
 }
 
-/// A box in place of a blocked embed, with a button that allows its
-/// service (or its category when no service is named).
+/// A box in place of a blocked embed, with a button that says what it
+/// allows: the embed's service ("Allow YouTube"), or its category when no
+/// service is named ("Allow Marketing cookies"), never more than it says.
 fn placeholder(app: &App, e: &Element) {
     let doc = &app.doc;
-    let t = &app.cfg.t;
     let ph = el(doc, "div", "crumb crumb-ph");
     attr(&ph, PLACEHOLDER, "");
+    append(&ph, &text_el(doc, "p", "", app.cfg.t.placeholder()));
     let service = e
         .get_attribute("data-service")
         .and_then(|id| app.cfg.service(&id).map(|(_, s)| s));
-    append(&ph, &text_el(doc, "p", "", t.placeholder()));
-    if let Some(s) = service {
-        append(&ph, &text_el(doc, "strong", "", s.name));
-    }
-    let button = text_el(doc, "button", "crumb-btn", t.placeholder_allow());
-    attr(&button, "type", "button");
     // What the button allows (see `App::click`): the service, else the
     // category (which `scan` found on every gated element).
     let category = e.get_attribute("data-category").unwrap_or_default();
-    attr(
-        &button,
-        "data-crumb-allow",
-        service.map_or(&*category, |s| s.id),
-    );
+    let (allows, label) = match service {
+        Some(s) => (s.id, s.allow),
+        None => {
+            let idx = category_index(&category);
+            let cat = app.cfg.cats.iter().find(|c| Some(c.idx) == idx);
+            (&*category, cat.map_or("", |c| c.allow))
+        }
+    };
+    let button = text_el(doc, "button", "crumb-btn", label);
+    attr(&button, "type", "button");
+    attr(&button, "data-crumb-allow", allows);
     append(&ph, &button);
     put_before(e, &ph);
 }

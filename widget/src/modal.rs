@@ -54,7 +54,7 @@ pub fn cookie_table(app: &App, s: &Service) -> Element {
     let doc = &app.doc;
     let table = el(doc, "table", "");
     let head = el(doc, "tr", "");
-    for c in app.cfg.t.cols() {
+    for c in app.cfg.cols() {
         append(&head, &text_el(doc, "th", "", c));
     }
     append(&table, &head);
@@ -73,7 +73,7 @@ pub fn cookie_table(app: &App, s: &Service) -> Element {
 /// "Cookie (n)" summary.
 fn cookie_details(app: &App, s: &Service) -> Element {
     let doc = &app.doc;
-    let cols = app.cfg.t.cols();
+    let cols = app.cfg.cols();
     let details = el(doc, "details", "crumb-cookies");
     let mut summary = String::with_capacity(24);
     summary.push_str(cols[0]);
@@ -84,7 +84,7 @@ fn cookie_details(app: &App, s: &Service) -> Element {
     let purpose = text_el(doc, "p", "crumb-desc", s.purpose.get());
     let privacy_url = s.privacy_url.get();
     if safe_href(privacy_url) {
-        let a = text_el(doc, "a", "crumb-a", app.cfg.t.privacy_link());
+        let a = text_el(doc, "a", "crumb-a", app.cfg.privacy_link());
         attr(&a, "href", privacy_url);
         attr(&a, "rel", "noopener noreferrer");
         append(&purpose, &text_el(doc, "span", "", " "));
@@ -171,7 +171,9 @@ impl Modal {
                 &section,
                 &switch(
                     app,
-                    cat.name,
+                    // Without the dialog's texts (they could not be
+                    // fetched), the category's id still names the switch.
+                    or(cat.name.get(), key),
                     "data-cat",
                     key,
                     current.allows(cat.idx),
@@ -187,7 +189,7 @@ impl Modal {
                 .filter(|(_, s)| s.cat == cat.idx)
             {
                 let row = el(doc, "div", "crumb-svc");
-                let mut label = String::from(s.name);
+                let mut label = String::from(or(s.name.get(), s.id));
                 label.push_str(" \u{b7} ");
                 label.push_str(s.provider.get());
                 let on = current.service(i);
@@ -208,6 +210,11 @@ impl Modal {
         focus(&close);
         Modal { root: dialog }
     }
+}
+
+/// `text`, or `fallback` when it is empty.
+fn or<'a>(text: &'a str, fallback: &'a str) -> &'a str {
+    if text.is_empty() { fallback } else { text }
 }
 
 /// Keeps Tab inside `dialog`: from the last control to the first and, with

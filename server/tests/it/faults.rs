@@ -69,7 +69,8 @@ impl Drop for SmallDisk {
 fn accept_all(app: &TestApp) -> serde_json::Value {
     let mut body = app.analytics_only();
     body["method"] = "accept_all".into();
-    body["categories"] = serde_json::json!({"functional": true, "analytics": true, "marketing": true});
+    body["categories"] =
+        serde_json::json!({"functional": true, "analytics": true, "marketing": true});
     body
 }
 

@@ -103,15 +103,16 @@ fn keyboard_only_visitor_can_do_everything() {
     browser.press(&[ENTER]);
     assert_eq!(site.wait_for_records(1)[0]["method"], "reject_all");
 
-    // Reopened from the floating button and saved: focus goes back to it.
+    // Reopened from the page's own "Cookie settings" link and saved:
+    // focus goes back to it.
     browser.wait("document.querySelector('.crumb-reopen')");
-    browser.js("document.querySelector('.crumb-reopen').focus()");
+    browser.js("document.querySelector('footer [data-crumb-open]').focus()");
     browser.press(&[ENTER]);
     browser.wait("document.querySelector('dialog.crumb-modal[open]')");
     browser.click("dialog [data-a=save]");
     browser.wait("!document.querySelector('dialog.crumb-modal')");
     assert_eq!(
-        browser.js("return document.activeElement.classList.contains('crumb-reopen')"),
+        browser.js("return document.activeElement.matches('footer [data-crumb-open]')"),
         json!(true)
     );
 }

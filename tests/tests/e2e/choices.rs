@@ -136,6 +136,13 @@ fn placeholder_button_allows_and_loads_the_embed() {
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
+    // The button says what it allows: the service, by name.
+    assert_eq!(
+        browser.js(
+            "return document.querySelector('.crumb-ph [data-crumb-allow=youtube]').textContent"
+        ),
+        json!("Allow YouTube")
+    );
 
     browser.click(".crumb-ph [data-crumb-allow=youtube]");
     browser.wait("document.querySelector('iframe').getAttribute('src')");
@@ -168,6 +175,13 @@ fn an_embed_added_later_without_a_service_is_allowed_by_its_category() {
     assert_eq!(
         browser.js("return document.getElementById('late').hasAttribute('src')"),
         json!(false)
+    );
+    // The button says it allows the whole category, not just this embed.
+    assert_eq!(
+        browser.js(
+            "return document.querySelector('.crumb-ph [data-crumb-allow=functional]').textContent"
+        ),
+        json!("Allow Functional cookies")
     );
 
     // Act

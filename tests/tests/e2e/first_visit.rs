@@ -259,3 +259,47 @@ fn on_a_phone_the_banner_leaves_most_of_the_screen_to_the_page() {
     assert!(buttons.iter().all(|b| b == &buttons[0]), "{buttons:?}");
     assert_eq!(buttons[0][2], json!(true));
 }
+
+#[test]
+fn the_floating_button_never_covers_the_page_and_yields_to_the_pages_own_link() {
+    // Arrange: a phone; the demo shop's footer has its own "Cookie
+    // settings" link.
+    let site = Site::start();
+    let browser = Browser::new(500, 800);
+    browser.phone_viewport(360, 640);
+    open(&site, &browser, "/");
+
+    // Act: a choice, with the page's own link there.
+    browser.click(".crumb-banner [data-a=reject]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+
+    // Assert: the floating button stays hidden; the footer link reopens.
+    assert_eq!(
+        browser.js("return getComputedStyle(document.querySelector('.crumb-reopen')).display"),
+        json!("none")
+    );
+
+    // Arrange: the same page without its own link, on the next visit.
+    browser.before_every_page(
+        "addEventListener('DOMContentLoaded', () =>
+           document.querySelectorAll('[data-crumb-open]').forEach((e) => e.remove()));",
+    );
+
+    // Act
+    open(&site, &browser, "/");
+    browser.wait("document.querySelector('.crumb-reopen')");
+    browser.js("scrollTo(0, document.documentElement.scrollHeight)");
+
+    // Assert: the button shows, bottom left, at least 24 px each way, and
+    // scrolled to the end the footer's last line is above it, not under it.
+    let layout = browser.js(
+        "const b = document.querySelector('.crumb-reopen').getBoundingClientRect();
+         const f = document.querySelector('footer').getBoundingClientRect();
+         return {left: b.left > 0 && b.left < innerWidth / 2, big: b.width >= 24 && b.height >= 24,
+                 clear: f.bottom <= b.top, visible: b.bottom <= innerHeight};",
+    );
+    assert_eq!(
+        layout,
+        json!({"left": true, "big": true, "clear": true, "visible": true})
+    );
+}

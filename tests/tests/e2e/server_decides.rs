@@ -425,7 +425,7 @@ fn without_the_server_only_strictly_necessary_runs() {
 
     // A choice made meanwhile counts on the page at once and is recorded
     // once the server is back (resent after a pause).
-    browser.click(".crumb-reopen");
+    browser.click("footer [data-crumb-open]");
     browser.wait("document.querySelector('dialog.crumb-modal[open]')");
     browser.click("input[data-cat=analytics]");
     browser.click("dialog [data-a=save]");
