@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use crate::{Category, ConsentId, LanguageTag, PolicyRevision, ServiceId, SiteConfig, TextHash};
 
 /// How the visitor arrived at a choice.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
@@ -31,6 +32,7 @@ impl Method {
 }
 
 /// The kind of event a consent record describes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Event {
@@ -65,29 +67,39 @@ impl Event {
 /// A choice as the widget sends it. Categories and services the visitor
 /// did not mention count as refused (nothing is pre-ticked); a service left
 /// out follows its category.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
     /// Present when the visitor changes an earlier choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub consent_id: Option<ConsentId>,
     /// The policy revision the banner was shown under.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub revision: PolicyRevision,
     /// The language the banner was shown in.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub language: LanguageTag,
     /// The `text_hash` of that language from the site config.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub text_hash: TextHash,
     pub method: Method,
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, bool>))]
     pub categories: BTreeMap<Category, bool>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, bool>))]
     pub services: BTreeMap<ServiceId, bool>,
 }
 
 /// A complete choice: a yes or no for every category and every service of
 /// the site, so a record never needs the config to be read.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Choices {
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, bool>))]
     pub categories: BTreeMap<Category, bool>,
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, bool>))]
     pub services: BTreeMap<ServiceId, bool>,
 }
 
@@ -251,14 +263,19 @@ fn split<K: Clone>(m: &BTreeMap<K, bool>) -> (Vec<K>, Vec<K>) {
 
 /// The server's acknowledgement of a recorded choice, sent only after the
 /// record is durably stored.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Receipt {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub consent_id: ConsentId,
     pub event: Event,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub given_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: OffsetDateTime,
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub revision: PolicyRevision,
     pub method: Method,
     pub choices: Choices,
@@ -271,6 +288,7 @@ pub struct Receipt {
 }
 
 /// Whether a consent still counts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentState {
@@ -281,17 +299,23 @@ pub enum ConsentState {
 }
 
 /// What a lookup of one consent id returns.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConsentStatus {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub consent_id: ConsentId,
     pub state: ConsentState,
     /// The event that produced the current state.
     pub event: Event,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub given_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: OffsetDateTime,
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub revision: PolicyRevision,
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub current_revision: PolicyRevision,
     pub method: Method,
     pub choices: Choices,

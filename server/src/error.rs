@@ -17,10 +17,13 @@ use crate::storage::{StoreError, WriterError};
 /// not take (a full disk, an I/O error, a busy database, a restart).
 pub const RETRY_UNAVAILABLE_SECS: u64 = 30;
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    message: &'a str,
+/// Every error answer's body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A stable code (`invalid_id`, `unknown_site`, `unavailable`, ...).
+    pub error: &'a str,
+    /// What to fix, for client errors.
+    pub message: &'a str,
 }
 
 /// Builds an error response. Server errors never say what went wrong (that

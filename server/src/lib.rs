@@ -14,6 +14,7 @@ pub mod http;
 pub mod limits;
 pub mod lint;
 pub mod metrics;
+pub mod openapi;
 pub mod quota;
 pub mod record;
 pub mod routes;

@@ -2,10 +2,12 @@
 //!
 //! - `demo`: build the widget, then run the server with the demo site.
 //! - `test`: formatting, clippy (host and wasm32), the widget build, every
-//!   test (the end-to-end ones in headless Chromium included), then a smoke
-//!   run of each benchmark.
+//!   test (the end-to-end ones in headless Chromium included), schemathesis
+//!   against the server's OpenAPI description, then a smoke run of each
+//!   benchmark.
 //! - `build-widget`: the release widget into `widget/dist/`.
 //! - `bench <server|export|widget> [--smoke]`: benchmarks with budgets.
+//! - `fuzz-api`: schemathesis against a live server (also part of `test`).
 //!
 //! Everything a fresh machine lacks that cargo can fetch (the wasm32
 //! target) is installed on the way; system packages are `.ci/run`'s job.
@@ -17,6 +19,7 @@ use anyhow::{Context as _, bail};
 
 mod bench;
 mod imports;
+mod schemathesis;
 mod strings;
 mod widget;
 
@@ -39,8 +42,9 @@ fn run() -> anyhow::Result<()> {
         Some("test") => test(),
         Some("build-widget") => widget::build(),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz-api") => schemathesis::run(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|build-widget|bench>");
+            eprintln!("usage: cargo xtask <demo|test|build-widget|bench|fuzz-api>");
             bail!("unknown or missing command")
         }
     }
@@ -167,6 +171,7 @@ fn test() -> anyhow::Result<()> {
     // The end-to-end tests serve the release widget.
     widget::build()?;
     cmd("cargo", &["test", "--workspace"])?;
+    schemathesis::run()?;
     // Seconds-long runs of every benchmark, so they keep working (their
     // figures are not checked; the durability check of the server bench is).
     for bench in ["server", "export", "widget"] {

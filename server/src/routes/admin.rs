@@ -134,6 +134,9 @@ fn site_json(status: StatusCode, site: &SiteConfig) -> HttpResponse {
         .json(site)
 }
 
+#[utoipa::path(post, path = "/v1/admin/sites", tag = "owner", security(("bearer" = [])),
+    request_body(content = Object, description = "A site config (see the README)", content_type = "application/json"),
+    responses((status = 201, description = "Created", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     state: web::Data<AppState>,
@@ -167,6 +170,8 @@ async fn owned_site(
     Ok((*site_named(state, raw).await?).clone())
 }
 
+#[utoipa::path(get, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+    responses((status = 200, description = "The site's config", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 pub async fn show(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -176,6 +181,9 @@ pub async fn show(
     Ok(site_json(StatusCode::OK, &site))
 }
 
+#[utoipa::path(put, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+    request_body(content = Object, description = "The site's new config", content_type = "application/json"),
+    responses((status = 200, description = "Replaced", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -199,6 +207,8 @@ pub async fn update(
     Ok(site_json(StatusCode::OK, &site))
 }
 
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/bump-revision", tag = "owner", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+    responses((status = 200, description = "The config at its next revision", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn bump_revision(
     state: web::Data<AppState>,
@@ -236,6 +246,10 @@ struct DayOut<'a> {
 /// `GET /v1/admin/sites/{site}/stats?from=&to=`: per day, how many
 /// decisions (given or updated consents) there were, the share that allowed
 /// each category, and the split by method. Owners and auditors may read.
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/stats", tag = "owner",
+    params(("site" = String, Path, description = "The site's id", example = "demo"), ("from" = Option<String>, Query, description = "RFC 3339 time or date"), ("to" = Option<String>, Query, description = "RFC 3339 time or date")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Decisions per day", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn stats(
     state: web::Data<AppState>,
@@ -280,6 +294,8 @@ pub async fn stats(
         .json(serde_json::json!({"site_id": site.id, "days": out})))
 }
 
+#[utoipa::path(delete, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+    responses((status = 204, description = "Deleted (its records stay)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn delete(
     state: web::Data<AppState>,

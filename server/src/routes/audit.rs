@@ -88,6 +88,11 @@ impl futures_core::Stream for ChannelBody {
     }
 }
 
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/consents", tag = "auditor",
+    params(("site" = String, Path, description = "The site's id", example = "demo"), ("from" = Option<String>, Query, description = "RFC 3339 time or date"), ("to" = Option<String>, Query, description = "RFC 3339 time or date"),
+        ("format" = Option<String>, Query, description = "ndjson (the default) or csv")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The log, streamed", content((String = "application/x-ndjson"), (String = "text/csv"))), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn export(
     state: web::Data<AppState>,
@@ -146,6 +151,8 @@ pub async fn export(
 /// `GET /v1/audit/sites/{site}/head`: the site's chain head signed with
 /// the server's key. An auditor keeps it with an export: `crumb verify
 /// FILE --head HEAD.json` then proves the export is complete up to it.
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/head", tag = "auditor", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+    responses((status = 200, description = "The chain head, signed", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn head(
     state: web::Data<AppState>,
@@ -161,6 +168,9 @@ pub async fn head(
         .json(signed))
 }
 
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/consents/{consent}", tag = "auditor", params(("site" = String, Path, description = "The site's id", example = "demo"), ("consent" = String, Path, description = "A consent id (a UUID)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every record of the consent", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn history(
     state: web::Data<AppState>,

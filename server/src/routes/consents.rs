@@ -260,6 +260,11 @@ fn draft(
     })
 }
 
+#[utoipa::path(post, path = "/v1/sites/{site}/consents", tag = "public",
+    params(("site" = String, Path, description = "The site's id", example = "demo"), ("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible ASCII characters; a retry with the same key gets the first receipt")),
+    request_body = crumb_schema::ConsentRequest,
+    responses((status = 201, description = "Recorded (only after the commit)", body = crumb_schema::Receipt),
+        (status = 200, description = "A retry: the receipt of the first request with this Idempotency-Key", body = crumb_schema::Receipt), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str(), method = ?body.method))]
 pub async fn record(
     state: web::Data<AppState>,
@@ -336,6 +341,8 @@ fn written(mut resp: HttpResponse, replayed: bool, withdrawal: bool) -> HttpResp
     resp
 }
 
+#[utoipa::path(get, path = "/v1/sites/{site}/consents/{consent}", tag = "public", params(("site" = String, Path, description = "The site's id", example = "demo"), ("consent" = String, Path, description = "A consent id (a UUID)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f")),
+    responses((status = 200, description = "Whether the consent still counts", body = crumb_schema::ConsentStatus), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn lookup(
     state: web::Data<AppState>,
@@ -382,6 +389,8 @@ pub async fn lookup(
     Ok(reply(HttpResponse::Ok(), &status, set))
 }
 
+#[utoipa::path(post, path = "/v1/sites/{site}/consents/{consent}/withdraw", tag = "public", params(("site" = String, Path, description = "The site's id", example = "demo"), ("consent" = String, Path, description = "A consent id (a UUID)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f")),
+    responses((status = 201, description = "Withdrawn (a new record)", body = crumb_schema::Receipt), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn withdraw(
     state: web::Data<AppState>,

@@ -74,6 +74,9 @@ struct CookieRow<'a> {
     domain: Option<&'a str>,
 }
 
+#[utoipa::path(get, path = "/v1/sites/{site}/declaration", tag = "public", params(("site" = String, Path, description = "The site's id", example = "demo"), ("lang" = Option<String>, Query, description = "Comma-separated language tags, the page's first")),
+    responses((status = 200, description = "The cookie declaration for a cookie-policy page", body = Object),
+        (status = 304, description = "Not modified (If-None-Match)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 pub async fn get_declaration(
     state: web::Data<AppState>,
     path: web::Path<String>,

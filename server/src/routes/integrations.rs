@@ -197,6 +197,9 @@ pub fn script(site: &SiteConfig) -> String {
     out
 }
 
+#[utoipa::path(get, path = "/v1/sites/{site}/signals.js", tag = "public", params(("site" = String, Path, description = "The site's id", example = "demo")),
+    responses((status = 200, description = "The vendor consent-signal script", content_type = "text/javascript", body = String),
+        (status = 304, description = "Not modified (If-None-Match)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 pub async fn signals(
     state: web::Data<AppState>,
     req: HttpRequest,

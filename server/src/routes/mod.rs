@@ -68,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     let preflight = || web::method(Method::OPTIONS).to(consents::preflight);
     cfg.service(health::healthz)
         .service(health::metrics)
+        .route("/openapi.json", web::get().to(crate::openapi::json))
         .route("/owner", web::get().to(owner::html))
         .route("/owner/owner.js", web::get().to(owner::js))
         .route("/owner/owner.css", web::get().to(owner::css))

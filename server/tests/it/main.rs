@@ -11,4 +11,5 @@ mod faults;
 mod hardening;
 mod helpers;
 mod metrics;
+mod openapi;
 mod restart;

@@ -1,0 +1,47 @@
+//! `/openapi.json` describes the API the server really has.
+
+use crate::helpers::spawn_app;
+
+#[test]
+fn openapi_json_describes_every_api_route() {
+    // Arrange
+    let app = spawn_app();
+
+    // Act
+    let resp = app.get("/openapi.json");
+
+    // Assert: OpenAPI 3.1, every operation of the public, owner and
+    // auditor APIs, the wire types' schemas and the bearer scheme.
+    assert_eq!(resp.status, 200);
+    let doc = resp.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/sites/{site}/consents", "post"),
+        ("/v1/sites/{site}/consents/{consent}", "get"),
+        ("/v1/sites/{site}/consents/{consent}/withdraw", "post"),
+        ("/v1/sites/{site}/config", "get"),
+        ("/v1/sites/{site}/widget", "get"),
+        ("/v1/sites/{site}/widget/details", "get"),
+        ("/v1/sites/{site}/declaration", "get"),
+        ("/v1/sites/{site}/signals.js", "get"),
+        ("/v1/admin/sites", "post"),
+        ("/v1/admin/sites/{site}", "put"),
+        ("/v1/admin/sites/{site}", "delete"),
+        ("/v1/admin/sites/{site}/stats", "get"),
+        ("/v1/audit/sites/{site}/consents", "get"),
+        ("/v1/audit/sites/{site}/head", "get"),
+        ("/healthz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+    }
+    let schemas = &doc["components"]["schemas"];
+    for name in ["ConsentRequest", "Receipt", "ConsentStatus", "ErrorBody"] {
+        assert!(schemas[name].is_object(), "schema {name} missing");
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}
