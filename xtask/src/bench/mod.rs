@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context as _, bail};
 
 mod export;
+mod open_loop;
 mod server;
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
