@@ -60,7 +60,7 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   const consent = () => JSON.parse(h.text(TEXT_SITE) || 'null');
   // The site's other open tabs hear of every choice made here.
   const tabs = w.BroadcastChannel && new BroadcastChannel(api);
-  let pause = 1e3, reloads = 0;
+  let pause = 1e3, reloads = 0, sent, key;
   const go = (f) => {
     // Site code (and vendors' consent signals) hear of a choice before the
     // gate releases what it allows.
@@ -83,8 +83,12 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
     }
     const body = f & SEND && h.text(TEXT_REQUEST);
     if (body) {
+      // One Idempotency-Key per choice: its retries are stored once, even
+      // when an earlier try was stored but its answer lost.
+      if (body != sent) sent = body, key = Date.now() + '-' + Math.random();
       fetch(api + '/consents', {
-        method: 'POST', body, keepalive: true, headers: { 'content-type': 'application/json' },
+        method: 'POST', body, keepalive: true,
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
       }).then(read, none).then((a) => go(h.answer(RECORD, ...a)));
     }
   };

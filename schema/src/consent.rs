@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{Category, ConsentId, LanguageTag, PolicyRevision, ServiceId, SiteConfig, TextHash};
+use crate::{Category, ConsentId, LanguageTag, PolicyRevision, ServiceId, SiteConfig, TextVersion};
 
 /// How the visitor arrived at a choice.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -81,9 +81,10 @@ pub struct ConsentRequest {
     /// The language the banner was shown in.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub language: LanguageTag,
-    /// The `text_hash` of that language from the site config.
+    /// The `text_hash` of that language from the site config, whole or its
+    /// first 16 hex digits (what the widget's compact config carries).
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
-    pub text_hash: TextHash,
+    pub text_hash: TextVersion,
     pub method: Method,
     #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, bool>))]
     pub categories: BTreeMap<Category, bool>,
@@ -355,7 +356,7 @@ mod tests {
             consent_id: None,
             revision: PolicyRevision::FIRST,
             language: LanguageTag::parse("en").unwrap(),
-            text_hash: TextHash::parse(&"0".repeat(64)).unwrap(),
+            text_hash: TextVersion::parse(&"0".repeat(64)).unwrap(),
             method,
             categories: categories.iter().copied().collect(),
             services: services

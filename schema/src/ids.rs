@@ -105,6 +105,15 @@ string_newtype!(
     /// The SHA-256 (lowercase hex) of the banner texts a visitor was shown.
     TextHash
 );
+string_newtype!(
+    /// Which texts a consent request says the visitor was shown: a site's
+    /// text hash for the language, whole (64 hex digits, as `/config`
+    /// gives it) or its first [`TextVersion::SHORT`] (as the widget's
+    /// compact config gives it, to keep every visitor's download small).
+    /// The server checks it against the current texts and records the
+    /// whole hash.
+    TextVersion
+);
 
 impl SiteId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
@@ -224,6 +233,32 @@ impl TextHash {
                 "expected 64 lowercase hex digits (SHA-256)",
             ))
         }
+    }
+}
+
+impl TextVersion {
+    /// The hex digits of the short form: 64 bits, plenty to tell one
+    /// version of a site's texts from the next.
+    pub const SHORT: usize = 16;
+
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let hex = s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if hex && (s.len() == 64 || s.len() == Self::SHORT) {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(IdError::new(
+                "text hash",
+                s,
+                "expected the text hash: 64 lowercase hex digits, or its first 16",
+            ))
+        }
+    }
+
+    /// Whether these are the texts that hash to `hash`.
+    pub fn names(&self, hash: &str) -> bool {
+        hash.starts_with(&self.0)
     }
 }
 

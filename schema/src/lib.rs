@@ -26,4 +26,6 @@ pub use config::{
 pub use consent::{
     ChoiceError, Choices, ConsentRequest, ConsentState, ConsentStatus, Event, Method, Receipt,
 };
-pub use ids::{ConsentId, IdError, LanguageTag, PolicyRevision, ServiceId, SiteId, TextHash};
+pub use ids::{
+    ConsentId, IdError, LanguageTag, PolicyRevision, ServiceId, SiteId, TextHash, TextVersion,
+};

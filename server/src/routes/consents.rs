@@ -11,7 +11,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use crumb_schema::{
     ChoiceError, Choices, ConsentId, ConsentRequest, ConsentState, ConsentStatus, PolicyRevision,
-    Receipt, SiteConfig, cookie,
+    Receipt, SiteConfig, TextHash, cookie,
 };
 use time::OffsetDateTime;
 
@@ -283,15 +283,21 @@ pub async fn record(
     if !site.languages.contains(&body.language) {
         return Err(ConsentError::UnknownLanguage(body.language.to_string()));
     }
-    if state.derived.get(&site).text_hash(&body.language) != Some(body.text_hash.as_str()) {
-        return Err(ConsentError::StaleTexts(body.language.to_string()));
-    }
+    // The texts the visitor was shown must be the current ones; the record
+    // keeps their whole hash, whichever form the request named them by.
+    let text_hash = state
+        .derived
+        .get(&site)
+        .text_hash(&body.language)
+        .filter(|current| body.text_hash.names(current))
+        .and_then(|current| TextHash::parse(current).ok())
+        .ok_or_else(|| ConsentError::StaleTexts(body.language.to_string()))?;
     let choices = Choices::resolve(&site, &body)?;
     let request = serde_json::to_string(&body).unwrap_or_default();
     let action = Action::Choose {
         consent_id: body.consent_id.clone(),
         language: body.language,
-        text_hash: body.text_hash,
+        text_hash,
         method: body.method,
         choices,
     };

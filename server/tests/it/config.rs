@@ -231,7 +231,7 @@ fn widget_config_is_one_language_in_the_compact_form() {
     assert_eq!(field(&nl.body, 0), "5", "layout version");
     assert_eq!(field(&nl.body, 1), "1", "revision");
     assert_eq!(field(&nl.body, 3), "nl");
-    assert_eq!(field(&nl.body, 4), app.text_hash("nl"));
+    assert_eq!(field(&nl.body, 4), app.text_hash("nl")[..16]);
     assert!(nl.body.contains("Analytisch"));
     assert!(!nl.body.contains("Analytics\u{1f}"));
     let full = app.get("/v1/sites/demo/config");

@@ -306,3 +306,36 @@ fn refusing_a_necessary_service_is_refused() {
     assert!(resp.json()["message"].as_str().unwrap().contains("session"));
     assert_eq!(app.record_count(), 0);
 }
+
+#[test]
+fn the_widgets_short_text_version_is_checked_and_the_whole_hash_recorded() {
+    // Arrange: the first 16 hex digits of the text hash, as the widget's
+    // compact config carries them.
+    let app = spawn_app();
+    let full = app.text_hash("en");
+    let mut body = app.analytics_only();
+    body["text_hash"] = full[..16].into();
+    let mut stale = body.clone();
+    stale["text_hash"] = "0123456789abcdef".into();
+    let mut odd = body.clone();
+    odd["text_hash"] = full[..20].into();
+
+    // Act
+    let ok = app.record_consent(&body);
+    let refused = app.record_consent(&stale);
+    let malformed = app.record_consent(&odd);
+
+    // Assert: recorded with the whole hash; other texts are stale (409);
+    // any other length is not a text version (400); nothing else stored.
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    let token = app.token(crumb_server::storage::Role::Auditor, None);
+    let export = app.get_with_token("/v1/audit/sites/demo/consents", &token);
+    let record: serde_json::Value = serde_json::from_str(export.body.trim()).unwrap();
+    assert_eq!(record["text_hash"], full.as_str());
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (409, "stale_texts".into())
+    );
+    assert_eq!(malformed.status, 400);
+    assert_eq!(app.record_count(), 1);
+}

@@ -395,6 +395,38 @@ fn a_choice_refused_by_the_write_quota_is_sent_again_later() {
 }
 
 #[test]
+fn a_retried_choice_carries_the_same_idempotency_key_and_is_stored_once() {
+    // Arrange: the first POST of a choice reaches the server, but its
+    // answer is lost on the way back (the page sees a network error).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    browser.before_every_page(
+        "window.__keys = [];
+         const real = window.fetch;
+         window.fetch = (url, init) => {
+           if (!(init && init.method === 'POST')) return real(url, init);
+           window.__keys.push(init.headers['idempotency-key']);
+           const sent = real(url, init);
+           return window.__keys.length === 1 ? sent.then(() => { throw new TypeError('lost'); }) : sent;
+         };",
+    );
+    open(&site, &browser, "/");
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+
+    // Assert: the widget sent the choice again after a pause, with the
+    // same key, and the server kept one record.
+    browser.wait("window.__keys.length >= 2");
+    let keys = browser.js("return window.__keys");
+    assert_eq!(keys[0], keys[1], "{keys}");
+    assert!(keys[0].as_str().is_some_and(|k| !k.is_empty()));
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    assert_eq!(site.wait_for_records(1).len(), 1);
+    assert_eq!(site.records().len(), 1);
+}
+
+#[test]
 fn without_the_server_only_strictly_necessary_runs() {
     // Arrange: everything accepted and recorded; then Crumb's consent API
     // cannot be reached (pages and config still load).
