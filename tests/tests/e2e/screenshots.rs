@@ -1,4 +1,5 @@
-//! Screenshots of the banner and the dialog at desktop and phone widths,
+//! Screenshots of the banner, the dialog and (at 360 px) an embed's
+//! placeholder at desktop and phone widths,
 //! written to `target/screenshots/` (the README's are copied from there).
 
 use crumb_e2e::{Browser, Site};
@@ -30,6 +31,11 @@ fn screenshots_at_desktop_and_phone_width() {
             serde_json::json!(true)
         );
         browser.screenshot(&dir.join(format!("banner-{name}.png")));
+        if name == "mobile-360" {
+            // The YouTube embed's placeholder, scrolled clear of the banner.
+            browser.js("document.querySelector('.crumb-ph').scrollIntoView({block: 'start'})");
+            browser.screenshot(&dir.join("placeholder-mobile-360.png"));
+        }
         browser.click(".crumb-banner [data-a=customize]");
         browser.wait("document.querySelector('dialog.crumb-modal[open]')");
         browser.js("document.querySelector('dialog details').open = true;");
