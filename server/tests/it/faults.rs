@@ -85,6 +85,17 @@ fn write_until_refused(app: &TestApp, body: &serde_json::Value) -> crate::helper
     panic!("5,000 consents were stored on a full disk");
 }
 
+/// A server on `disk` with one accept-all consent stored: the server, the
+/// request body and the consent's id.
+fn with_one_consent(disk: &SmallDisk) -> (TestApp, serde_json::Value, String) {
+    let app = spawn_app_in(disk.dir.clone());
+    let body = accept_all(&app);
+    let first = app.record_consent(&body);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let id = first.json()["consent_id"].as_str().unwrap().to_owned();
+    (app, body, id)
+}
+
 #[test]
 fn a_full_disk_refuses_writes_with_503_keeps_serving_reads_and_recovers() {
     // Arrange: a server on a small disk, one consent stored, then the
@@ -92,11 +103,7 @@ fn a_full_disk_refuses_writes_with_503_keeps_serving_reads_and_recovers() {
     let Some(disk) = SmallDisk::mount() else {
         return;
     };
-    let app = spawn_app_in(disk.dir.clone());
-    let body = accept_all(&app);
-    let first = app.record_consent(&body);
-    assert_eq!(first.status, 201, "{}", first.body);
-    let first_id = first.json()["consent_id"].as_str().unwrap().to_owned();
+    let (app, body, first_id) = with_one_consent(&disk);
     disk.fill();
 
     // Act
@@ -132,11 +139,7 @@ fn serve_starts_on_a_full_disk_answers_reads_and_refuses_writes() {
     let Some(disk) = SmallDisk::mount() else {
         return;
     };
-    let app = spawn_app_in(disk.dir.clone());
-    let body = accept_all(&app);
-    let first = app.record_consent(&body);
-    assert_eq!(first.status, 201, "{}", first.body);
-    let first_id = first.json()["consent_id"].as_str().unwrap().to_owned();
+    let (app, body, first_id) = with_one_consent(&disk);
     drop(app);
     disk.fill();
 
