@@ -40,9 +40,11 @@ const none = () => [0, '', false];
 // the cache, the slowest to arrive) and the visit check first.
 const wasm = wasm_bindgen(fetch(base + 'crumb/__CRUMB_WASM__'));
 const visit = held ? fetch(api + '/consents/' + held[1]).then(read, none) : none();
-const lang = d.documentElement.lang + ',' + navigator.language;
+// The page's language, then the browser's: the server picks the site's
+// language from them, for the config and the dialog's texts alike.
+const langQuery = '?lang=' + encodeURIComponent(d.documentElement.lang + ',' + navigator.language);
 const config = (fresh) =>
-  fetch(api + '/widget?lang=' + encodeURIComponent(lang), fresh && { cache: 'no-cache' })
+  fetch(api + '/widget' + langQuery, fresh && { cache: 'no-cache' })
     .then((r) => r.text());
 // A stylesheet of Crumb's, settled once it has loaded (or failed to).
 const sheet = (name) => new Promise((r) => {
@@ -58,8 +60,10 @@ w.crumb = { show: () => queued.push(1), consent: () => null };
 Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   const h = wasm_bindgen, show = () => go(h.on(SHOW));
   const consent = () => JSON.parse(h.text(TEXT_SITE) || 'null');
-  // The site's other open tabs hear of every choice made here.
-  const tabs = w.BroadcastChannel && new BroadcastChannel(api);
+  // The site's other open tabs hear of every choice made here. (Every
+  // browser the widget runs in has BroadcastChannel: the stylesheet's
+  // `:has()` and the dialog's `showModal()` need as recent a one.)
+  const tabs = new BroadcastChannel(api);
   let pause = 1e3, reloads = 0, sent, key;
   const go = (f) => {
     // Site code (and vendors' consent signals) hear of a choice before the
@@ -69,14 +73,14 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
       h.on(RELEASE);
     }
     // The tabs share the cookie jar: the word that it changed is enough.
-    if (f & SHARE && tabs) tabs.postMessage(0);
+    if (f & SHARE) tabs.postMessage(0);
     // Once per page: the fresh config comes from the server itself.
     if (f & RELOAD && !reloads++) config(true).then((t) => begin(t, answer));
-    if (f & RETRY) setTimeout(() => go(SEND), pause *= 2);
+    if (f & RETRY) setTimeout(go, pause *= 2, SEND);
     if (f & DIALOG) {
       dialogStyled = dialogStyled || sheet('__CRUMB_DIALOG_CSS__');
       Promise.all([
-        fetch(api + '/widget/details?lang=' + encodeURIComponent(lang))
+        fetch(api + '/widget/details' + langQuery)
           .then((r) => r.text().then((t) => [r.status, t, false]), none),
         dialogStyled,
       ]).then(([a]) => go(h.answer(DETAILS, ...a)));
@@ -103,18 +107,21 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   w.crumb.show = show;
   w.crumb.consent = consent;
   if (!begin(text, answer)) return;
-  if (tabs) tabs.onmessage = () => go(h.answer(TAB, 200, '', true));
+  tabs.onmessage = () => go(h.answer(TAB, 200, '', true));
   // Capturing listeners on the document see every click, Esc (`cancel`)
   // and script `load`/`error`, including those that do not bubble. The
   // page updates at once (the banner goes); what a choice sets off
-  // (crumb:change, released scripts, the POST) runs in a task of its own,
-  // so the browser can paint first and the click stays quick. (A timer,
-  // not an animation frame: those do not come in a tab hidden right
-  // after the click.)
+  // (crumb:change, released scripts, the POST) waits until the browser
+  // has painted that: a task queued from the next animation frame runs
+  // after its paint, so the click is as quick as the banner's removal.
+  // A tab hidden within that frame (quicker than a person switches tabs)
+  // runs it when shown again; the choice is already in the cookie,
+  // marked pending, and is sent on the next page view if the tab is
+  // closed first.
   ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>
     d.addEventListener(k, (e) => {
       const f = h.on(i, e);
-      if (f) setTimeout(go, 0, f);
+      if (f) requestAnimationFrame(() => setTimeout(go, 0, f));
     }, true));
   // Added elements, and gated ones whose marks change after insertion.
   new MutationObserver(() => h.on(DOM)).observe(d, {

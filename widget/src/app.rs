@@ -298,6 +298,11 @@ impl App {
 
     /// Deletes the first-party cookies of every refused service.
     fn delete_refused_cookies(&self, choices: &Choices) {
+        // "Accept all" refuses nothing: the click need not read
+        // `document.cookie` (a synchronous trip to the cookie store).
+        if choices.svcs == !0 {
+            return;
+        }
         let cookies = storage::cookie_pairs(&self.doc);
         for name in storage::names(&cookies) {
             for (i, s) in self.cfg.svcs.iter().enumerate() {

@@ -14,6 +14,9 @@
 //! committed). Prints one table and writes `bench/results/widget.json`.
 //! `BENCH_TRACE=<tool>` instead prints the resource timings of three
 //! returning visits of that tool's page, to see where the time goes.
+//! `BENCH_ONLY=crumb,cookieconsent BENCH_RUNS=30` measures only those tools
+//! (and the page without one) and writes nothing, for quick comparisons
+//! while working on one figure.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -353,7 +356,22 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     let smoke = std::env::args().any(|a| a == "--smoke");
-    let runs = if smoke { 2 } else { 15 };
+    let only = std::env::var("BENCH_ONLY").ok();
+    let runs = match std::env::var("BENCH_RUNS") {
+        Ok(n) => n.parse().expect("BENCH_RUNS is a number of runs"),
+        Err(_) if smoke => 2,
+        Err(_) => 15,
+    };
+    // The page without a tool is always measured: it is the baseline.
+    let tools: Vec<&Tool> = TOOLS
+        .iter()
+        .filter(|t| {
+            t.name == "none"
+                || only
+                    .as_deref()
+                    .is_none_or(|o| o.split(',').any(|n| n == slug(t.name)))
+        })
+        .collect();
     let scratch = workspace().join("target/bench/widget");
     let modules = install_peers(&scratch.join("peers"));
     let site_dir = scratch.join("site");
@@ -415,10 +433,10 @@ fn main() {
         return;
     }
     // One untimed pass warms Chromium's own caches and the server.
-    for tool in TOOLS {
+    for tool in &tools {
         run_once(&base, tool);
     }
-    let mut results: Vec<(&Tool, Vec<Sample>)> = TOOLS.iter().map(|t| (t, Vec::new())).collect();
+    let mut results: Vec<(&Tool, Vec<Sample>)> = tools.iter().map(|t| (*t, Vec::new())).collect();
     for i in 0..runs {
         eprint!("\rrun {}/{runs}", i + 1);
         // Interleaved, so drift on the machine touches every tool alike.
@@ -520,6 +538,11 @@ fn main() {
             "click_le_16ms_and_quickest_peer": click_ok,
         },
     });
+    if only.is_some() {
+        // A partial table is not a result to keep.
+        drop(server);
+        return;
+    }
     let dir = workspace().join("bench/results");
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(if smoke {

@@ -165,26 +165,33 @@ fn switching_off_every_service_switches_the_category_off() {
 }
 
 #[test]
-fn released_scripts_run_after_the_click_not_inside_it() {
+fn released_scripts_run_after_the_clicks_paint_not_inside_it() {
     // Arrange: a gated script that notes whether the "accept all" click's
-    // task is still running when it runs.
+    // task is still running when it runs, and whether the frame after the
+    // click (the one that paints the page without the banner) has been
+    // painted: a task queued from that frame's callbacks runs after its
+    // paint, and before any task queued later.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
     browser.js("window.addEventListener('click', () => {
            window.__inClick = true;
+           window.__framed = false;
            setTimeout(() => { window.__inClick = false; });
+           requestAnimationFrame(() => setTimeout(() => { window.__framed = true; }));
          }, true);
          const s = document.createElement('script');
          s.type = 'text/plain';
          s.setAttribute('data-category', 'analytics');
-         s.text = 'window.__ranInClick = window.__inClick;';
+         s.text = 'window.__ranInClick = window.__inClick; window.__ranAfterFrame = window.__framed;';
          document.body.appendChild(s);");
 
     // Act
     browser.click(".crumb-banner [data-a=accept]");
     browser.wait("window.__ranInClick !== undefined");
 
-    // Assert: the banner went in the click; the script ran after it.
+    // Assert: the banner went in the click; the script ran after it, and
+    // after the paint of the page without the banner.
+    assert_eq!(browser.js("return window.__ranAfterFrame"), json!(true));
     assert_eq!(browser.js("return window.__ranInClick"), json!(false));
 }
