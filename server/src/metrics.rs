@@ -1,7 +1,7 @@
 //! Prometheus metrics, served as text at `GET /metrics`: consents written,
 //! API error answers by code (quota refusals among them), the writer's
-//! batch sizes and commit latency, request latency by route, and export
-//! bytes.
+//! batch sizes and commit latency, where the writer thread's time goes
+//! (by phase), request latency by route, and export bytes.
 //!
 //! One process-wide registry: error answers are built where no app state
 //! is at hand (`routes::error::respond`), and every counter is a lock-free
@@ -22,8 +22,51 @@ use std::time::Duration;
 const SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
-/// Upper bounds for the writer's batch sizes (at most 256 drafts).
-const DRAFTS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+/// Upper bounds for the writer's batch sizes (at most 1024 drafts, the
+/// writer's `MAX_BATCH`).
+const DRAFTS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+];
+
+/// The phases of a batch on the writer thread, in the order they come:
+/// taking the write lock, the reads a record depends on (an
+/// idempotency key seen before, the site's chain head, the consent's
+/// latest record, with deciding the record's event and expiry), sealing
+/// (canonical JSON and SHA-256), the inserts, and the commit (the fsync).
+#[derive(Debug, Clone, Copy)]
+pub enum Phase {
+    Begin,
+    Idempotency,
+    ChainHead,
+    Decide,
+    Seal,
+    Insert,
+    Commit,
+}
+
+impl Phase {
+    const ALL: [Phase; 7] = [
+        Phase::Begin,
+        Phase::Idempotency,
+        Phase::ChainHead,
+        Phase::Decide,
+        Phase::Seal,
+        Phase::Insert,
+        Phase::Commit,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Begin => "begin",
+            Phase::Idempotency => "idempotency",
+            Phase::ChainHead => "chain_head",
+            Phase::Decide => "decide",
+            Phase::Seal => "seal",
+            Phase::Insert => "insert",
+            Phase::Commit => "commit",
+        }
+    }
+}
 
 /// A histogram with fixed bucket bounds.
 struct Histogram {
@@ -82,6 +125,8 @@ pub struct Metrics {
     errors: Mutex<BTreeMap<String, u64>>,
     batch_drafts: Histogram,
     commit_seconds: Histogram,
+    /// Nanoseconds the writer thread spent in each [`Phase`].
+    phase_nanos: [AtomicU64; 7],
     requests: Mutex<BTreeMap<(String, String), Histogram>>,
     export_bytes: AtomicU64,
 }
@@ -95,6 +140,7 @@ pub fn global() -> &'static Metrics {
         errors: Mutex::new(BTreeMap::new()),
         batch_drafts: Histogram::new(DRAFTS),
         commit_seconds: Histogram::new(SECONDS),
+        phase_nanos: Default::default(),
         requests: Mutex::new(BTreeMap::new()),
         export_bytes: AtomicU64::new(0),
     })
@@ -121,6 +167,12 @@ impl Metrics {
     pub fn commit(&self, drafts: usize, took: Duration) {
         self.batch_drafts.observe(drafts as f64);
         self.commit_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Time the writer thread spent in one phase of a batch.
+    pub fn phase(&self, phase: Phase, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.phase_nanos[phase as usize].fetch_add(nanos, Relaxed);
     }
 
     /// A request answered: its method, its route pattern, how long.
@@ -172,6 +224,20 @@ impl Metrics {
             .render(&mut out, "crumb_commit_seconds", "");
         let _ = writeln!(
             out,
+            "# HELP crumb_writer_phase_seconds_total Time the writer thread spent, by phase of a batch.\n\
+             # TYPE crumb_writer_phase_seconds_total counter"
+        );
+        for phase in Phase::ALL {
+            let nanos = self.phase_nanos[phase as usize].load(Relaxed);
+            let _ = writeln!(
+                out,
+                "crumb_writer_phase_seconds_total{{phase=\"{}\"}} {}",
+                phase.name(),
+                nanos as f64 / 1e9
+            );
+        }
+        let _ = writeln!(
+            out,
             "# HELP crumb_request_seconds Request latency by method and route.\n\
              # TYPE crumb_request_seconds histogram"
         );
@@ -192,6 +258,22 @@ impl Metrics {
             self.export_bytes.load(Relaxed)
         );
         out
+    }
+}
+
+/// Times consecutive phases on one thread: each [`Laps::lap`] charges the
+/// time since the previous one (or the start) to a phase.
+pub struct Laps(Instant);
+
+impl Laps {
+    pub fn start() -> Laps {
+        Laps(Instant::now())
+    }
+
+    pub fn lap(&mut self, phase: Phase) {
+        let now = Instant::now();
+        global().phase(phase, now - self.0);
+        self.0 = now;
     }
 }
 

@@ -14,6 +14,7 @@ use super::{
     Action, AppendError, AppendResult, DayStats, Draft, Role, Store, StoreError, TimeRange,
     TokenRow,
 };
+use crate::metrics::{Laps, Phase};
 use crate::record::{GENESIS_HASH, Record, RecordBody, split_choices};
 use crate::signing::SignedHead;
 use crate::timefmt;
@@ -437,10 +438,13 @@ impl Store for SqliteStore {
 
     fn append(&self, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError> {
         let mut conn = self.write.lock().unwrap();
+        // Where the writer's time goes, for `/metrics` and the server bench.
+        let mut laps = Laps::start();
         // IMMEDIATE: take the write lock up front (waiting for it with the
         // busy timeout) rather than upgrading a read half-way, which fails
         // at once when another connection wrote in between.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        laps.lap(Phase::Begin);
         let mut results = Vec::with_capacity(drafts.len());
         // Each site's chain head, read once per batch and then carried
         // along in memory: the batch is the only writer.
@@ -455,18 +459,24 @@ impl Store for SqliteStore {
             tx.prepare_cached("DELETE FROM idempotency WHERE created_at < ?1")?
                 .execute([timefmt::format(newest - time::Duration::days(1))])?;
         }
+        laps.lap(Phase::Idempotency);
         for draft in drafts {
             if let Some(idem) = &draft.idempotency
                 && let Some(earlier) = keyed(&tx, &draft.site.id, idem)?
             {
                 results.push(Err(earlier));
+                laps.lap(Phase::Idempotency);
                 continue;
             }
+            laps.lap(Phase::Idempotency);
             let head = match heads.get(&draft.site.id) {
                 Some(head) => head.clone(),
                 None => chain_head(&tx, &draft.site.id)?,
             };
-            let body = match body_for(&tx, draft, head)? {
+            laps.lap(Phase::ChainHead);
+            let body = body_for(&tx, draft, head)?;
+            laps.lap(Phase::Decide);
+            let body = match body {
                 Ok(body) => body,
                 Err(refused) => {
                     results.push(Err(refused));
@@ -474,6 +484,7 @@ impl Store for SqliteStore {
                 }
             };
             let record = body.seal();
+            laps.lap(Phase::Seal);
             tx.prepare_cached(
                 "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -505,8 +516,10 @@ impl Store for SqliteStore {
                 (record.body.seq, record.hash.clone()),
             );
             results.push(Ok(record));
+            laps.lap(Phase::Insert);
         }
         tx.commit()?;
+        laps.lap(Phase::Commit);
         Ok(results)
     }
 

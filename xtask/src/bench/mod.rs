@@ -13,6 +13,7 @@ use anyhow::{Context as _, bail};
 
 mod export;
 mod open_loop;
+mod profile;
 mod server;
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
@@ -168,10 +169,16 @@ impl Drop for Server {
 /// A plain HTTP/1.1 GET (the benches need one or two; not worth a client
 /// crate in xtask). Returns the body of a 200 answer.
 pub fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
+    http_get_as(addr, path, None)
+}
+
+/// `http_get` with `Authorization: Bearer <token>` when a token is given.
+pub fn http_get_as(addr: &str, path: &str, token: Option<&str>) -> anyhow::Result<String> {
     let mut s = TcpStream::connect(addr)?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
     )?;
     let mut raw = String::new();
     s.read_to_string(&mut raw)?;

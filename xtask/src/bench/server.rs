@@ -3,7 +3,9 @@
 //! no-op `GET /healthz` rate and the durable `POST .../consents` rate at
 //! several concurrencies, then consent writes sent open-loop at half the
 //! best write rate for their latency (`open_loop`: queueing counted). Afterwards every 201-acknowledged consent must be
-//! in the database and the chain must verify.
+//! in the database and the chain must verify. The writer thread's profile
+//! (its time by phase, its batch sizes) is taken from `/metrics` around the
+//! write run at 128 connections (`profile`).
 //!
 //! Budgets: writes ≥ 0.5 × the no-op rate; p99 ≤ 10 ms at half the max
 //! write rate.
@@ -16,7 +18,8 @@ use anyhow::{Context as _, bail};
 use serde_json::json;
 
 use super::open_loop;
-use super::{Server, crumb_binary, crumb_ok, ensure_apt, machine, save, scratch};
+use super::profile::{Profile, Snapshot};
+use super::{Server, crumb_binary, crumb_ok, ensure_apt, http_get_as, machine, save, scratch};
 
 /// One wrk run's figures, from the `CRUMB ...` line our Lua script prints.
 #[derive(Debug, Clone, Copy, Default)]
@@ -251,7 +254,17 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
     let dir = scratch("server")?;
     let db = dir.join("bench.db");
     crumb_ok(&bin, &db, &["site", "create", "examples/demo-site.json"])?;
+    // `/metrics` answers an owner of every site.
+    let token = crumb_ok(&bin, &db, &["token", "create", "--role", "owner"])?;
+    let token = token.trim();
     let server = Server::start(&bin, &db, None)?;
+    let writer = || -> anyhow::Result<Snapshot> {
+        Ok(Snapshot::parse(&http_get_as(
+            &server.addr,
+            "/metrics",
+            Some(token),
+        )?))
+    };
     let writes = Writes::prepare(&server, &dir)?;
     let health = lua(&dir, "health.lua", &[], 200)?;
     let health_url = server.url("/healthz");
@@ -276,9 +289,17 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
         print_run("GET /healthz", &r);
         noop.push(r);
     }
+    // The writer's profile at 128 connections (the one level of a smoke
+    // run there).
+    let profiled = if smoke { levels[0] } else { 128 };
+    let mut profile = None;
     for &c in levels {
+        let before = writer()?;
         let r = wrk(&writes.url, &writes.script, c, seconds)?;
         print_run("POST consents", &r);
+        if c == profiled {
+            profile = Some(Profile::between(&before, &writer()?));
+        }
         post.push(r);
     }
     let best = |runs: &[Run]| {
@@ -312,6 +333,9 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
         open.bad + open.lost
     );
     server.stop()?;
+    if let Some(p) = &profile {
+        p.print(profiled);
+    }
 
     let acknowledged: u64 = post.iter().chain([&warmup]).map(|r| r.ok).sum::<u64>() + open.ok;
     let stored = count_and_verify(&bin, &db)?;
@@ -359,6 +383,10 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
             "healthz": noop.iter().map(Run::json).collect::<Vec<_>>(),
             "consents": post.iter().map(Run::json).collect::<Vec<_>>(),
             "open_loop": open.json(),
+            "writer_profile": profile.as_ref().map(|p| json!({
+                "connections": profiled,
+                "profile": p.json(),
+            })),
             "max_noop_per_s": round(max_noop.rate(), 0),
             "max_write_per_s": round(max_write.rate(), 0),
             "write_to_noop_ratio": round(ratio, 3),
