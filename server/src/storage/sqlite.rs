@@ -31,8 +31,22 @@ const MIGRATIONS: &[&str] = &[
 pub struct SqliteStore {
     path: PathBuf,
     write: Mutex<Connection>,
+    /// Guarded by `write`'s lock in practice: only `append` and `purge`
+    /// use it, each while holding the write connection.
+    heads: Mutex<ChainHeads>,
     idle_readers: Mutex<Vec<Connection>>,
     sites: Mutex<SiteCache>,
+}
+
+/// Each site's chain head as this process's last append left it, so a
+/// batch need not look it up again. Valid only while no other connection
+/// has committed since (`PRAGMA data_version` of the write connection is
+/// unchanged): a `crumb purge` beside the running server, or another
+/// process appending, invalidates it.
+#[derive(Default)]
+struct ChainHeads {
+    data_version: i64,
+    heads: HashMap<SiteId, (u64, String)>,
 }
 
 /// Parsed site configs as of `sites_version` (see migration 0004). Every
@@ -112,6 +126,7 @@ impl SqliteStore {
         Ok(Self {
             path: path.to_owned(),
             write: Mutex::new(conn),
+            heads: Mutex::new(ChainHeads::default()),
             idle_readers: Mutex::new(Vec::new()),
             sites: Mutex::new(SiteCache::default()),
         })
@@ -446,9 +461,18 @@ impl Store for SqliteStore {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         laps.lap(Phase::Begin);
         let mut results = Vec::with_capacity(drafts.len());
-        // Each site's chain head, read once per batch and then carried
-        // along in memory: the batch is the only writer.
-        let mut heads: HashMap<SiteId, (u64, String)> = HashMap::new();
+        // Each site's chain head, carried along in memory from batch to
+        // batch while this connection is the only writer (the write lock
+        // is held from here to the commit), else read once per batch.
+        let data_version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let mut heads = {
+            let mut cached = self.heads.lock().unwrap();
+            if cached.data_version != data_version {
+                cached.heads.clear();
+                cached.data_version = data_version;
+            }
+            std::mem::take(&mut cached.heads)
+        };
         if let Some(newest) = drafts
             .iter()
             .filter(|d| d.idempotency.is_some())
@@ -520,6 +544,10 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         laps.lap(Phase::Commit);
+        // Only a committed batch's heads are kept (an error above returns
+        // early and leaves the cache empty, so the next batch reads them).
+        // Our own commit does not change this connection's data_version.
+        self.heads.lock().unwrap().heads = heads;
         Ok(results)
     }
 
@@ -621,6 +649,9 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Option<(SignedHead, u64)>, StoreError> {
         let mut conn = self.write.lock().unwrap();
+        // A purge leaves each head where it was (its checkpoint is the last
+        // purged record), but the cache need not rely on that.
+        self.heads.lock().unwrap().heads.clear();
         // IMMEDIATE, as for appends: beside a running server, a read
         // transaction that upgrades to a write after the server committed
         // fails at once ("database is locked"); taking the write lock up

@@ -572,3 +572,23 @@ fn purge_removes_records_that_idempotency_keys_point_at() {
     assert_eq!(again.header("idempotent-replayed"), None);
     assert_eq!(app.record_count(), 2);
 }
+
+#[test]
+fn appends_by_another_connection_between_batches_keep_one_chain() {
+    // Arrange: the server has written, so its writer knows the chain's
+    // head; then another connection appends, as a second `crumb serve` on
+    // the same file would.
+    let app = spawn_app();
+    let body = app.analytics_only();
+    assert_eq!(app.record_consent(&body).status, 201);
+    app.seed(3, |i| format!("another process {i}"));
+
+    // Act
+    let answer = app.record_consent(&body);
+
+    // Assert: the write links to the other connection's last record.
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_eq!(app.record_count(), 5);
+    let out = app.crumb(&["verify", "--db"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
