@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod export;
 pub mod http;
+pub mod lifecycle;
 pub mod limits;
 pub mod lint;
 pub mod metrics;

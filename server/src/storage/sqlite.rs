@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crumb_schema::{Category, ConsentId, Event, SiteConfig, SiteId};
+use crumb_schema::{ConsentId, SiteConfig, SiteId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 
@@ -14,8 +14,9 @@ use super::{
     Action, AppendError, AppendResult, DayStats, Draft, Role, Store, StoreError, TimeRange,
     TokenRow,
 };
+use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
-use crate::record::{GENESIS_HASH, Record, RecordBody, split_choices};
+use crate::record::{GENESIS_HASH, Record, RecordBody};
 use crate::signing::SignedHead;
 use crate::timefmt;
 
@@ -277,89 +278,28 @@ fn keyed(
 }
 
 /// Builds the body of one draft, or says why it cannot be appended.
+/// The body `draft` appends after `head`: the consent's newest record is
+/// read here, the rules are [`lifecycle::next_record`]'s.
 fn body_for(
     tx: &Transaction<'_>,
     draft: &Draft,
-    (seq, prev_hash): (u64, String),
+    head: lifecycle::Head,
 ) -> Result<Result<RecordBody, AppendError>, StoreError> {
-    let site = &draft.site;
-    let event_time = timefmt::format(draft.event_time);
-    // The previous record of this consent, which must belong to this site.
-    let previous = |id: &ConsentId| -> Result<Option<Record>, StoreError> {
-        Ok(latest_in(tx, id)?.filter(|r| r.body.site_id == site.id))
+    let named = match &draft.action {
+        Action::Choose { consent_id, .. } => consent_id.as_ref(),
+        Action::Withdraw { consent_id } => Some(consent_id),
     };
-    let (consent_id, event, expires_at, language, text_hash, method, choices) = match &draft.action
-    {
-        Action::Choose {
-            consent_id,
-            language,
-            text_hash,
-            method,
-            choices,
-        } => {
-            let (id, event) = match consent_id {
-                None => (new_id(draft.event_time)?, Event::Given),
-                Some(id) => match previous(id)? {
-                    Some(_) => (id.clone(), Event::Updated),
-                    None => return Ok(Err(AppendError::UnknownConsent)),
-                },
-            };
-            let expires = crumb_schema::rules::expires_at(draft.event_time, site.validity_months);
-            (
-                id,
-                event,
-                timefmt::format(expires),
-                language.clone(),
-                text_hash.clone(),
-                *method,
-                choices.clone(),
-            )
-        }
-        Action::Withdraw { consent_id } => {
-            let Some(prev) = previous(consent_id)? else {
-                return Ok(Err(AppendError::UnknownConsent));
-            };
-            if prev.body.event == Event::Withdrawn {
-                return Ok(Err(AppendError::AlreadyWithdrawn));
-            }
-            // A withdrawal ends validity now and leaves only what is
-            // strictly necessary.
-            (
-                consent_id.clone(),
-                Event::Withdrawn,
-                event_time.clone(),
-                prev.body.language,
-                prev.body.text_hash,
-                prev.body.method,
-                crumb_schema::Choices::necessary_only(site),
-            )
-        }
+    let latest = named.map(|id| latest_in(tx, id)).transpose()?.flatten();
+    let ids = lifecycle::Minted {
+        record_id: new_id(draft.event_time)?,
+        consent_id: new_id(draft.event_time)?,
     };
-    let (categories_granted, categories_denied, services_granted, services_denied) =
-        split_choices(&choices);
-    debug_assert!(categories_granted.contains(&Category::Necessary));
-    Ok(Ok(RecordBody {
-        seq: seq + 1,
-        record_id: new_id(draft.event_time)?.to_string(),
-        site_id: site.id.clone(),
-        consent_id,
-        event,
-        event_time,
-        expires_at,
-        policy_revision: site.revision,
-        policy_url: site.policy_url.clone(),
-        language,
-        text_hash,
-        method,
-        categories_granted,
-        categories_denied,
-        services_granted,
-        services_denied,
-        user_agent: draft.user_agent.clone(),
-        ip_network: draft.ip_network.clone(),
-        prev_hash,
-        gpc: draft.gpc,
-    }))
+    Ok(lifecycle::next_record(
+        draft,
+        latest.as_ref().map(|r| &r.body),
+        head,
+        ids,
+    ))
 }
 
 impl Store for SqliteStore {
