@@ -1,8 +1,8 @@
 //! The consent lifecycle: what the next record of a consent says, from
 //! the request, the consent's previous record and the chain's head. Pure
 //! rules, no I/O: a storage engine reads the previous record and the head,
-//! mints the ids, calls [`next_record`] and stores what it returns, so
-//! every engine applies the same rules.
+//! calls [`next_record`] and stores what it returns, so every engine
+//! applies the same rules. (The ids come minted in the draft.)
 //!
 //! - A choice without a consent id starts a consent (`given`); with one, it
 //!   updates that consent (`updated`), which must exist on this site.
@@ -12,6 +12,8 @@
 //!   (the context of what is withdrawn). A consent is withdrawn once.
 //! - Each record follows the chain's head: the next `seq`, the head's hash
 //!   as `prev_hash`.
+
+use std::borrow::Cow;
 
 use crumb_schema::{Category, ConsentId, Event};
 
@@ -39,9 +41,9 @@ pub fn next_record(
     draft: &Draft,
     latest: Option<&RecordBody>,
     (seq, prev_hash): Head,
-    ids: Minted,
 ) -> Result<RecordBody, AppendError> {
     let site = &draft.site;
+    let ids = &draft.ids;
     let previous = latest.filter(|r| r.site_id == site.id);
     let event_time = timefmt::format(draft.event_time);
     let (consent_id, event, expires_at, language, text_hash, method, choices) = match &draft.action
@@ -54,7 +56,7 @@ pub fn next_record(
             choices,
         } => {
             let (id, event) = match (consent_id, previous) {
-                (None, _) => (ids.consent_id, Event::Given),
+                (None, _) => (ids.consent_id.clone(), Event::Given),
                 (Some(id), Some(_)) => (id.clone(), Event::Updated),
                 (Some(_), None) => return Err(AppendError::UnknownConsent),
             };
@@ -66,7 +68,7 @@ pub fn next_record(
                 language.clone(),
                 text_hash.clone(),
                 *method,
-                choices.clone(),
+                Cow::Borrowed(choices),
             )
         }
         Action::Withdraw { consent_id } => {
@@ -81,7 +83,7 @@ pub fn next_record(
                 prev.language.clone(),
                 prev.text_hash.clone(),
                 prev.method,
-                crumb_schema::Choices::necessary_only(site),
+                Cow::Owned(crumb_schema::Choices::necessary_only(site)),
             )
         }
     };
@@ -138,6 +140,7 @@ mod tests {
             site: Arc::new(crate::demo::demo_site()),
             action,
             event_time: datetime!(2026-02-28 12:00 UTC),
+            ids: ids(),
             user_agent: "test agent".into(),
             ip_network: "192.0.2.0/24".into(),
             gpc: false,
@@ -160,7 +163,7 @@ mod tests {
     }
 
     fn given() -> RecordBody {
-        next_record(&draft(choose(None)), None, (0, GENESIS_HASH.into()), ids()).unwrap()
+        next_record(&draft(choose(None)), None, (0, GENESIS_HASH.into())).unwrap()
     }
 
     #[test]
@@ -177,7 +180,7 @@ mod tests {
 
     #[test]
     fn each_record_follows_the_chain_head() {
-        let body = next_record(&draft(choose(None)), None, (41, "ab".repeat(32)), ids()).unwrap();
+        let body = next_record(&draft(choose(None)), None, (41, "ab".repeat(32))).unwrap();
         assert_eq!(body.seq, 42);
         assert_eq!(body.prev_hash, "ab".repeat(32));
     }
@@ -189,7 +192,6 @@ mod tests {
             &draft(choose(Some(first.consent_id.clone()))),
             Some(&first),
             (1, "c".repeat(64)),
-            ids(),
         )
         .unwrap();
         assert_eq!(body.event, Event::Updated);
@@ -205,7 +207,6 @@ mod tests {
                 &draft(choose(Some(elsewhere.consent_id.clone()))),
                 latest,
                 (1, "c".repeat(64)),
-                ids(),
             );
             assert!(matches!(update, Err(AppendError::UnknownConsent)));
             let withdrawal = next_record(
@@ -214,7 +215,6 @@ mod tests {
                 }),
                 latest,
                 (1, "c".repeat(64)),
-                ids(),
             );
             assert!(matches!(withdrawal, Err(AppendError::UnknownConsent)));
         }
@@ -227,7 +227,7 @@ mod tests {
             consent_id: first.consent_id.clone(),
         });
 
-        let body = next_record(&withdraw, Some(&first), (1, "c".repeat(64)), ids()).unwrap();
+        let body = next_record(&withdraw, Some(&first), (1, "c".repeat(64))).unwrap();
 
         assert_eq!(body.event, Event::Withdrawn);
         assert_eq!(body.expires_at, body.event_time);
@@ -243,7 +243,7 @@ mod tests {
             (&body.language, &body.text_hash, body.method),
             (&first.language, &first.text_hash, first.method)
         );
-        let again = next_record(&withdraw, Some(&body), (2, "d".repeat(64)), ids());
+        let again = next_record(&withdraw, Some(&body), (2, "d".repeat(64)));
         assert!(matches!(again, Err(AppendError::AlreadyWithdrawn)));
     }
 }

@@ -72,6 +72,7 @@ pub fn seed(
     let mut drafts = Vec::with_capacity(batch);
     for i in 0..count {
         let (method, choices) = choice(&site, i);
+        let event_time = start + step * i as f64;
         drafts.push(Draft {
             site: site.clone(),
             action: Action::Choose {
@@ -81,7 +82,8 @@ pub fn seed(
                 method,
                 choices,
             },
-            event_time: start + step * i as f64,
+            event_time,
+            ids: crate::storage::mint(event_time)?,
             user_agent: USER_AGENTS[(i % 3) as usize].to_owned(),
             ip_network: format!("203.0.{}.0/24", i % 256),
             gpc: false,

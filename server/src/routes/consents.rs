@@ -249,10 +249,12 @@ fn draft(
         .quota
         .take(&ip_network, std::time::Instant::now())
         .map_err(ConsentError::TooMany)?;
+    let event_time = state.clock.now();
     Ok(Draft {
         site,
         action,
-        event_time: state.clock.now(),
+        event_time,
+        ids: crate::storage::mint(event_time).map_err(ApiError::from)?,
         user_agent: user_agent(req),
         ip_network,
         gpc: crate::http::sends_gpc(req),

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crumb_schema::{Choices, ConsentId, LanguageTag, Method, SiteConfig, SiteId, TextHash};
 use time::OffsetDateTime;
 
+pub use crate::lifecycle::Minted;
 use crate::record::Record;
 use crate::signing::SignedHead;
 
@@ -58,6 +59,20 @@ impl StoreError {
     }
 }
 
+/// Fresh time-ordered (UUIDv7) ids for a record made at `at`, so inserts
+/// land at the end of the consent index.
+pub fn mint(at: OffsetDateTime) -> Result<Minted, StoreError> {
+    let ms = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let mut random = [0u8; 20];
+    getrandom::fill(&mut random).map_err(|e| StoreError::Random(e.to_string()))?;
+    let (record, consent) = random.split_at(10);
+    let id = |r: &[u8]| ConsentId::time_ordered(ms, r.try_into().expect("ten bytes"));
+    Ok(Minted {
+        record_id: id(record),
+        consent_id: id(consent),
+    })
+}
+
 /// Runs blocking store work on the runtime's blocking pool, never on the
 /// async workers.
 pub async fn blocking<T: Send + 'static>(
@@ -69,13 +84,16 @@ pub async fn blocking<T: Send + 'static>(
 }
 
 /// A record to append, validated against `site` by the caller; the store
-/// fills in the consent id (for new consents), the chain position and the
-/// previous hash.
+/// fills in the chain position and the previous hash.
 #[derive(Debug, Clone)]
 pub struct Draft {
     pub site: Arc<SiteConfig>,
     pub action: Action,
     pub event_time: OffsetDateTime,
+    /// The record's id and, for a new consent, the consent's: minted where
+    /// the draft is made (on an HTTP worker), so the single writer thread
+    /// makes no system call for randomness.
+    pub ids: Minted,
     pub user_agent: String,
     pub ip_network: String,
     /// The request carried `Sec-GPC: 1`.

@@ -210,15 +210,6 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A new id for a consent or record: time-ordered (UUIDv7) from the
-/// event's time, so inserts land at the end of the consent index.
-fn new_id(at: OffsetDateTime) -> Result<ConsentId, StoreError> {
-    let mut random = [0u8; 10];
-    getrandom::fill(&mut random).map_err(|e| StoreError::Random(e.to_string()))?;
-    let ms = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    Ok(ConsentId::time_ordered(ms, random))
-}
-
 fn latest_in(conn: &Connection, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
     let row: Option<(String, String)> = conn
         .prepare_cached(
@@ -290,15 +281,10 @@ fn body_for(
         Action::Withdraw { consent_id } => Some(consent_id),
     };
     let latest = named.map(|id| latest_in(tx, id)).transpose()?.flatten();
-    let ids = lifecycle::Minted {
-        record_id: new_id(draft.event_time)?,
-        consent_id: new_id(draft.event_time)?,
-    };
     Ok(lifecycle::next_record(
         draft,
         latest.as_ref().map(|r| &r.body),
         head,
-        ids,
     ))
 }
 

@@ -238,6 +238,7 @@ impl TestApp {
                         choices: choices.clone(),
                     },
                     event_time: clock_now(&self.clock),
+                    ids: crumb_server::storage::mint(clock_now(&self.clock)).unwrap(),
                     user_agent: ua(i),
                     ip_network: "192.0.2.0/24".into(),
                     gpc: false,
