@@ -20,10 +20,22 @@ use crate::signing::SignedHead;
 pub use sqlite::SqliteStore;
 pub use writer::{Writer, WriterError};
 
+/// What a store can fail with, in terms of no engine: each adapter
+/// sorts its driver's errors into these (`sqlite.rs`: `From<rusqlite::Error>`),
+/// so no driver type crosses the `Store` trait.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// Another writer holds the database's lock past the busy timeout;
+    /// nothing was stored, and the same work may be tried again.
+    #[error("the database is busy: {0}")]
+    Busy(#[source] BackendError),
+    /// The database cannot take this for now: the disk is full or failing,
+    /// the file is read-only or cannot be opened. Nothing was stored.
+    #[error("the database cannot take this now: {0}")]
+    Unavailable(#[source] BackendError),
+    /// Any other failure of the database engine.
     #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Backend(#[source] BackendError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the operating system's random source failed: {0}")]
@@ -36,26 +48,15 @@ pub enum StoreError {
     Create(std::io::Error),
 }
 
+/// A database engine's own error, kept for the log and the error chain.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
+
 impl StoreError {
     /// The store cannot do this for now, through no fault of the request:
     /// the disk is full or failing, the database is read-only or busy past
     /// every retry. Nothing was stored, and a retry later may succeed.
     pub fn unavailable(&self) -> bool {
-        use rusqlite::ErrorCode as C;
-        match self {
-            StoreError::Sqlite(e) => matches!(
-                e.sqlite_error_code(),
-                Some(
-                    C::DiskFull
-                        | C::SystemIoFailure
-                        | C::ReadOnly
-                        | C::DatabaseBusy
-                        | C::DatabaseLocked
-                        | C::CannotOpen
-                )
-            ),
-            _ => false,
-        }
+        matches!(self, StoreError::Busy(_) | StoreError::Unavailable(_))
     }
 }
 

@@ -20,6 +20,21 @@ use crate::record::{GENESIS_HASH, Record, RecordBody};
 use crate::signing::SignedHead;
 use crate::timefmt;
 
+/// SQLite's errors sorted into the store's: a lock held past the busy
+/// timeout, a disk or file that cannot take writes, and the rest.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Busy(Box::new(e)),
+            Some(C::DiskFull | C::SystemIoFailure | C::ReadOnly | C::CannotOpen) => {
+                StoreError::Unavailable(Box::new(e))
+            }
+            _ => StoreError::Backend(Box::new(e)),
+        }
+    }
+}
+
 /// Migrations in order; `PRAGMA user_version` holds how many have run.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_init.sql"),

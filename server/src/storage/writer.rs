@@ -63,7 +63,7 @@ impl Writer {
     }
 }
 
-/// Appends a batch, trying again a few times while SQLite reports the
+/// Appends a batch, trying again a few times while the store reports the
 /// database busy (another process holding a lock longer than the busy
 /// timeout, e.g. during its own checkpoint): a failed batch stored nothing,
 /// so a retry is safe, and it beats failing a visitor's request.
@@ -71,9 +71,7 @@ fn append_retrying(store: &dyn Store, drafts: &[Draft]) -> Result<Vec<AppendResu
     let mut pause = std::time::Duration::from_millis(5);
     for _ in 0..5 {
         match store.append(drafts) {
-            Err(StoreError::Sqlite(e))
-                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
-            {
+            Err(StoreError::Busy(e)) => {
                 tracing::warn!(error = %e, "database busy; retrying the batch");
                 std::thread::sleep(pause);
                 pause *= 4;
