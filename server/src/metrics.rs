@@ -126,7 +126,7 @@ pub struct Metrics {
     batch_drafts: Histogram,
     commit_seconds: Histogram,
     /// Nanoseconds the writer thread spent in each [`Phase`].
-    phase_nanos: [AtomicU64; 7],
+    phase_nanos: [AtomicU64; Phase::ALL.len()],
     requests: Mutex<BTreeMap<(String, String), Histogram>>,
     export_bytes: AtomicU64,
 }

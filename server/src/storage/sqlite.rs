@@ -46,12 +46,15 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     path: PathBuf,
-    write: Mutex<Connection>,
-    /// Guarded by `write`'s lock in practice: only `append` and `purge`
-    /// use it, each while holding the write connection.
-    heads: Mutex<ChainHeads>,
+    write: Mutex<WriteSide>,
     idle_readers: Mutex<Vec<Connection>>,
     sites: Mutex<SiteCache>,
+}
+
+/// The one write connection, with what only its holder may touch.
+struct WriteSide {
+    conn: Connection,
+    heads: ChainHeads,
 }
 
 /// Each site's chain head as this process's last append left it, so a
@@ -141,8 +144,10 @@ impl SqliteStore {
         conn.pragma_update(None, "cache_size", -65536)?;
         Ok(Self {
             path: path.to_owned(),
-            write: Mutex::new(conn),
-            heads: Mutex::new(ChainHeads::default()),
+            write: Mutex::new(WriteSide {
+                conn,
+                heads: ChainHeads::default(),
+            }),
             idle_readers: Mutex::new(Vec::new()),
             sites: Mutex::new(SiteCache::default()),
         })
@@ -160,6 +165,7 @@ impl SqliteStore {
             .write
             .lock()
             .unwrap()
+            .conn
             .pragma_update(None, "wal_autocheckpoint", 4096)?;
         let weak = Arc::downgrade(store);
         std::thread::Builder::new()
@@ -354,7 +360,7 @@ impl Store for SqliteStore {
     fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError> {
         let json = serde_json::to_string(site).expect("a site config serialises");
         let now = timefmt::format(now);
-        self.write.lock().unwrap().execute(
+        self.write.lock().unwrap().conn.execute(
             "INSERT INTO sites (id, config, revision, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?4)
              ON CONFLICT (id) DO UPDATE
@@ -369,7 +375,7 @@ impl Store for SqliteStore {
     fn insert_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<bool, StoreError> {
         let json = serde_json::to_string(site).expect("a site config serialises");
         let now = timefmt::format(now);
-        let n = self.write.lock().unwrap().execute(
+        let n = self.write.lock().unwrap().conn.execute(
             "INSERT INTO sites (id, config, revision, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (id) DO NOTHING",
             params![site.id.as_str(), json, site.revision.get(), now],
@@ -383,6 +389,7 @@ impl Store for SqliteStore {
             .write
             .lock()
             .unwrap()
+            .conn
             .execute("DELETE FROM sites WHERE id = ?1", [id.as_str()])?;
         sites_changed();
         Ok(n == 1)
@@ -393,7 +400,11 @@ impl Store for SqliteStore {
     }
 
     fn append(&self, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError> {
-        let mut conn = self.write.lock().unwrap();
+        let mut write = self.write.lock().unwrap();
+        let WriteSide {
+            conn,
+            heads: cached,
+        } = &mut *write;
         // Where the writer's time goes, for `/metrics` and the server bench.
         let mut laps = Laps::start();
         // IMMEDIATE: take the write lock up front (waiting for it with the
@@ -406,14 +417,11 @@ impl Store for SqliteStore {
         // batch while this connection is the only writer (the write lock
         // is held from here to the commit), else read once per batch.
         let data_version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        let mut heads = {
-            let mut cached = self.heads.lock().unwrap();
-            if cached.data_version != data_version {
-                cached.heads.clear();
-                cached.data_version = data_version;
-            }
-            std::mem::take(&mut cached.heads)
-        };
+        if cached.data_version != data_version {
+            cached.heads.clear();
+            cached.data_version = data_version;
+        }
+        let mut heads = std::mem::take(&mut cached.heads);
         if let Some(newest) = drafts
             .iter()
             .filter(|d| d.idempotency.is_some())
@@ -488,7 +496,7 @@ impl Store for SqliteStore {
         // Only a committed batch's heads are kept (an error above returns
         // early and leaves the cache empty, so the next batch reads them).
         // Our own commit does not change this connection's data_version.
-        self.heads.lock().unwrap().heads = heads;
+        cached.heads = heads;
         Ok(results)
     }
 
@@ -589,10 +597,11 @@ impl Store for SqliteStore {
         key: &crate::signing::Key,
         now: OffsetDateTime,
     ) -> Result<Option<(SignedHead, u64)>, StoreError> {
-        let mut conn = self.write.lock().unwrap();
+        let mut write = self.write.lock().unwrap();
+        let WriteSide { conn, heads } = &mut *write;
         // A purge leaves each head where it was (its checkpoint is the last
         // purged record), but the cache need not rely on that.
-        self.heads.lock().unwrap().heads.clear();
+        heads.heads.clear();
         // IMMEDIATE, as for appends: beside a running server, a read
         // transaction that upgrades to a write after the server committed
         // fails at once ("database is locked"); taking the write lock up
@@ -679,7 +688,7 @@ impl Store for SqliteStore {
     }
 
     fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError> {
-        self.write.lock().unwrap().execute(
+        self.write.lock().unwrap().conn.execute(
             "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
@@ -737,7 +746,7 @@ impl Store for SqliteStore {
     }
 
     fn revoke_token(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let n = self.write.lock().unwrap().execute(
+        let n = self.write.lock().unwrap().conn.execute(
             "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![id, timefmt::format(now)],
         )?;

@@ -294,10 +294,10 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
     let profiled = if smoke { levels[0] } else { 128 };
     let mut profile = None;
     for &c in levels {
-        let before = writer()?;
+        let before = if c == profiled { Some(writer()?) } else { None };
         let r = wrk(&writes.url, &writes.script, c, seconds)?;
         print_run("POST consents", &r);
-        if c == profiled {
+        if let Some(before) = before {
             profile = Some(Profile::between(&before, &writer()?));
         }
         post.push(r);
