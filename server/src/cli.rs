@@ -16,7 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::export::{Format, parse_range};
 use crate::settings::Settings;
 use crate::startup::Application;
-use crate::storage::{Role, SqliteStore, Store};
+use crate::storage::{Role, Store};
 use crate::verify::{Summary, VerifyError, verify_ndjson};
 use crate::{auth, demo, signing};
 
@@ -24,8 +24,8 @@ use crate::{auth, demo, signing};
 /// first run, and its pages).
 pub fn serve(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     if demo {
-        let store = SqliteStore::open(&settings.database)?;
-        if demo::ensure_demo_site(&store, SystemClock.now())? {
+        let store = settings.database.open()?;
+        if demo::ensure_demo_site(store.as_ref(), SystemClock.now())? {
             tracing::info!("created the demo site");
         }
         if settings.static_dir.is_none() {
@@ -55,8 +55,8 @@ fn demo_pages() -> Option<PathBuf> {
 
 /// `crumb migrate`.
 pub fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    SqliteStore::open(&settings.database)?;
-    println!("database {} is up to date", settings.database.display());
+    settings.database.open()?;
+    println!("database {} is up to date", settings.database);
     Ok(())
 }
 
@@ -74,12 +74,12 @@ pub fn lint(file: &Path) -> anyhow::Result<()> {
 
 /// `crumb seed`: synthetic consents for benchmarks.
 pub fn seed(settings: &Settings, site: &str, count: u64, days: u32) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
-    let site = Arc::new(find_site(&store, site)?);
+    let store = settings.database.open()?;
+    let site = Arc::new(find_site(store.as_ref(), site)?);
     let started = std::time::Instant::now();
     let bar = indicatif::ProgressBar::new(count);
     let n = crate::seed::seed(
-        &store,
+        store.as_ref(),
         site,
         count,
         time::Duration::days(days.into()),
@@ -103,12 +103,12 @@ pub fn token_create(
     site: Option<&str>,
     label: &str,
 ) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
+    let store = settings.database.open()?;
     let role = Role::parse(role).context("role is owner or auditor")?;
     let site = site
-        .map(|s| find_site(&store, s).map(|c| c.id))
+        .map(|s| find_site(store.as_ref(), s).map(|c| c.id))
         .transpose()?;
-    let issued = auth::issue(&store, role, site, label, SystemClock.now())?;
+    let issued = auth::issue(store.as_ref(), role, site, label, SystemClock.now())?;
     eprintln!(
         "token {} ({}, {}); store it now, it is not shown again:",
         issued.row.id,
@@ -125,7 +125,7 @@ pub fn token_create(
 
 /// `crumb token revoke ID`.
 pub fn token_revoke(settings: &Settings, id: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
+    let store = settings.database.open()?;
     if !store.revoke_token(id, SystemClock.now())? {
         bail!("no live token with id {id:?}");
     }
@@ -142,8 +142,8 @@ pub fn export(
     format: &str,
     output: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
-    let site = find_site(&store, site)?.id;
+    let store = settings.database.open()?;
+    let site = find_site(store.as_ref(), site)?.id;
     let range = parse_range(from, to).map_err(anyhow::Error::msg)?;
     let format = Format::parse(format).context("format is ndjson or csv")?;
     let mut out: Box<dyn std::io::Write + Send> = match output {
@@ -155,8 +155,10 @@ pub fn export(
     // A spinner with a count on a terminal; indicatif draws nothing when
     // stderr is not one.
     let progress = indicatif::ProgressBar::new_spinner().with_message("records exported");
-    let n = crate::export::write(&store, &site, &range, format, &mut out, &|| progress.inc(1))
-        .context("export failed")?;
+    let n = crate::export::write(store.as_ref(), &site, &range, format, &mut out, &|| {
+        progress.inc(1)
+    })
+    .context("export failed")?;
     progress.finish_and_clear();
     eprintln!("exported {n} records of site {site}");
     Ok(())
@@ -172,9 +174,9 @@ pub fn verify(
     public_key: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let result = if db {
-        let store = SqliteStore::open(&settings.database)?;
+        let store = settings.database.open()?;
         let key = signing::Key::load_or_create(&settings.signing_key_path())?;
-        crate::verify::verify_store(&store, &key.public_hex())
+        crate::verify::verify_store(store.as_ref(), &key.public_hex())
     } else {
         let path = file.context("a file to verify, or --db")?;
         let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -233,18 +235,18 @@ pub fn key(settings: &Settings) -> anyhow::Result<()> {
 
 /// `crumb head --site S`: the same signed head as the audit API's.
 pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
-    let site = find_site(&store, site)?.id;
+    let store = settings.database.open()?;
+    let site = find_site(store.as_ref(), site)?.id;
     let key = signing::Key::load_or_create(&settings.signing_key_path())?;
-    let head = signing::signed_head(&store, &key, &site, SystemClock.now())?;
+    let head = signing::signed_head(store.as_ref(), &key, &site, SystemClock.now())?;
     println!("{}", serde_json::to_string_pretty(&head)?);
     Ok(())
 }
 
 /// `crumb purge --site S --before DATE`.
 pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
-    let site = find_site(&store, site)?.id;
+    let store = settings.database.open()?;
+    let site = find_site(store.as_ref(), site)?.id;
     let range = parse_range(Some(before), None).map_err(anyhow::Error::msg)?;
     let key = signing::Key::load_or_create(&settings.signing_key_path())?;
     match store.purge(&site, &range.from, &key, SystemClock.now())? {
@@ -259,7 +261,7 @@ pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()
 
 /// `crumb site create FILE`.
 pub fn site_create(settings: &Settings, file: &Path) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
+    let store = settings.database.open()?;
     let site = read_config(file)?;
     if !store.insert_site(&site, SystemClock.now())? {
         bail!("site {} already exists; use `crumb site update`", site.id);
@@ -270,9 +272,9 @@ pub fn site_create(settings: &Settings, file: &Path) -> anyhow::Result<()> {
 
 /// `crumb site update FILE`: the same rule as the admin API's update.
 pub fn site_update(settings: &Settings, file: &Path) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
+    let store = settings.database.open()?;
     let site = read_config(file)?;
-    let current = find_site(&store, site.id.as_str())?;
+    let current = find_site(store.as_ref(), site.id.as_str())?;
     crate::sites::check_update(&current, &site)
         .with_context(|| format!("{} cannot replace site {}", file.display(), current.id))?;
     store.put_site(&site, SystemClock.now())?;
@@ -282,8 +284,8 @@ pub fn site_update(settings: &Settings, file: &Path) -> anyhow::Result<()> {
 
 /// `crumb site delete SITE`: the config goes, the records stay.
 pub fn site_delete(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
-    let site = find_site(&store, site)?;
+    let store = settings.database.open()?;
+    let site = find_site(store.as_ref(), site)?;
     store.delete_site(&site.id)?;
     println!("site {} deleted (its consent records are kept)", site.id);
     Ok(())
@@ -291,16 +293,16 @@ pub fn site_delete(settings: &Settings, site: &str) -> anyhow::Result<()> {
 
 /// `crumb site show SITE`.
 pub fn site_show(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
-    let site = find_site(&store, site)?;
+    let store = settings.database.open()?;
+    let site = find_site(store.as_ref(), site)?;
     println!("{}", serde_json::to_string_pretty(&site)?);
     Ok(())
 }
 
 /// `crumb site bump-revision SITE`: every visitor is asked again.
 pub fn site_bump_revision(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = SqliteStore::open(&settings.database)?;
-    let mut site = find_site(&store, site)?;
+    let store = settings.database.open()?;
+    let mut site = find_site(store.as_ref(), site)?;
     site.revision = site.revision.next();
     store.put_site(&site, SystemClock.now())?;
     println!("site {} is now at revision {}", site.id, site.revision);
@@ -325,10 +327,10 @@ fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
     })
 }
 
-fn find_site(store: &SqliteStore, raw: &str) -> anyhow::Result<SiteConfig> {
+fn find_site(store: &dyn Store, raw: &str) -> anyhow::Result<SiteConfig> {
     let id = SiteId::parse(raw)?;
     store
         .site(&id)?
         .map(Arc::unwrap_or_clone)
-        .with_context(|| format!("no site {raw:?} in {}", store.path().display()))
+        .with_context(|| format!("no site {raw:?} in the database"))
 }

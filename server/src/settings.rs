@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::storage::Database;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -13,8 +15,9 @@ pub struct Settings {
     pub host: String,
     /// Port to listen on; 0 picks a free one. `CRUMB_PORT`.
     pub port: u16,
-    /// SQLite database file. `CRUMB_DATABASE`.
-    pub database: PathBuf,
+    /// Where the log lives: a SQLite file, or a `postgres://user@host/db`
+    /// URL for a PostgreSQL database several nodes share. `CRUMB_DATABASE`.
+    pub database: Database,
     /// Take the visitor's address from `X-Forwarded-For`. Only turn on
     /// behind a reverse proxy that appends to it. `CRUMB_BEHIND_PROXY`.
     pub behind_proxy: bool,
@@ -43,7 +46,9 @@ pub struct Settings {
     /// beside the current directory or the source tree. `CRUMB_WIDGET_DIR`.
     pub widget_dir: Option<PathBuf>,
     /// The Ed25519 key that signs chain heads and purge checkpoints.
-    /// Default: the database path plus `.key`. `CRUMB_SIGNING_KEY`.
+    /// Default: the SQLite file's path plus `.key`; with PostgreSQL,
+    /// `crumb.key` in the current folder (give every node the same file, or
+    /// each its own: checkpoints carry their public key). `CRUMB_SIGNING_KEY`.
     pub signing_key: Option<PathBuf>,
     /// HTTP worker threads; default one per core. `CRUMB_WORKERS`.
     pub workers: Option<usize>,
@@ -56,7 +61,7 @@ impl Default for Settings {
         Self {
             host: "127.0.0.1".into(),
             port: 8080,
-            database: PathBuf::from("crumb.db"),
+            database: Database::Sqlite(PathBuf::from("crumb.db")),
             behind_proxy: false,
             proxy_hops: 1,
             body_timeout: 5,
@@ -91,11 +96,16 @@ pub enum SettingsError {
 
 impl Settings {
     pub fn signing_key_path(&self) -> PathBuf {
-        self.signing_key.clone().unwrap_or_else(|| {
-            let mut p = self.database.clone().into_os_string();
-            p.push(".key");
-            PathBuf::from(p)
-        })
+        self.signing_key
+            .clone()
+            .unwrap_or_else(|| match &self.database {
+                Database::Sqlite(path) => {
+                    let mut p = path.clone().into_os_string();
+                    p.push(".key");
+                    PathBuf::from(p)
+                }
+                Database::Postgres(_) => PathBuf::from("crumb.key"),
+            })
     }
     /// Loads settings from the file (if any) and the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
@@ -146,7 +156,11 @@ impl Settings {
             self.port = parsed("CRUMB_PORT", v)?;
         }
         if let Some(v) = var("CRUMB_DATABASE") {
-            self.database = PathBuf::from(v);
+            self.database = Database::parse(&v).map_err(|why| SettingsError::Env {
+                name: "CRUMB_DATABASE",
+                value: v.clone(),
+                why,
+            })?;
         }
         if let Some(v) = var("CRUMB_BEHIND_PROXY") {
             self.behind_proxy = parsed("CRUMB_BEHIND_PROXY", v)?;
@@ -195,7 +209,7 @@ mod tests {
         s.apply_env(|n| (n == "CRUMB_PORT").then(|| "9100".to_owned()))
             .unwrap();
         assert_eq!(s.port, 9100);
-        assert_eq!(s.database, PathBuf::from("a.db"));
+        assert_eq!(s.database.file(), Some(Path::new("a.db")));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use actix_web::{App, HttpServer, web};
 use crate::clock::{Clock, SystemClock};
 use crate::routes::{self, AppState, assets::StaticDir};
 use crate::settings::Settings;
-use crate::storage::{SqliteStore, Store, Writer};
+use crate::storage::{Database, PostgresStore, SqliteStore, Store, Writer};
 use crate::widget::WidgetAssets;
 
 /// Where the built widget is when the settings do not say: `widget/dist`
@@ -41,7 +41,7 @@ pub struct Application {
     port: u16,
     server: Server,
     writer_thread: JoinHandle<()>,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
 }
 
 impl std::fmt::Debug for Application {
@@ -60,18 +60,22 @@ impl Application {
     /// Like `build`, with the clock the server reads "now" from.
     pub fn build_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         use anyhow::Context as _;
-        let store =
-            Arc::new(SqliteStore::open(&settings.database).with_context(|| {
-                format!("opening the database {}", settings.database.display())
-            })?);
-        SqliteStore::checkpoint_in_background(&store)?;
-        if let Err(e) = probe_writable(&settings.database) {
-            tracing::warn!(
-                error = %e,
-                "the database's disk cannot take writes (full or read-only): serving reads; \
-                 consent writes answer 503 until it can"
-            );
-        }
+        let opening = || format!("opening the database {}", settings.database);
+        let store: Arc<dyn Store> = match &settings.database {
+            Database::Sqlite(path) => {
+                let store = Arc::new(SqliteStore::open(path).with_context(opening)?);
+                SqliteStore::checkpoint_in_background(&store)?;
+                if let Err(e) = probe_writable(path) {
+                    tracing::warn!(
+                        error = %e,
+                        "the database's disk cannot take writes (full or read-only): serving \
+                         reads; consent writes answer 503 until it can"
+                    );
+                }
+                store
+            }
+            Database::Postgres(url) => Arc::new(PostgresStore::open(url).with_context(opening)?),
+        };
         let key_path = settings.signing_key_path();
         let key = Arc::new(crate::signing::Key::load_or_create(&key_path)?);
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
@@ -80,7 +84,7 @@ impl Application {
 
         // State is built once, outside the worker factory, so every worker
         // shares one store and one writer thread.
-        let (writer, writer_thread) = Writer::spawn(store.clone() as Arc<dyn Store>);
+        let (writer, writer_thread) = Writer::spawn(store.clone());
         let state = web::Data::new(AppState {
             store: store.clone(),
             writer,

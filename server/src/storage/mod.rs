@@ -1,10 +1,13 @@
 //! Where sites and consent records live. The rest of the server talks to
 //! the [`Store`] trait; [`SqliteStore`] is the embedded-SQLite
-//! implementation and [`Writer`] the group-commit front for appends.
+//! implementation, [`PostgresStore`] the one several nodes share, and
+//! [`Writer`] the group-commit front for appends. [`Database`] says which.
 //!
 //! Every `Store` method blocks. Callers on the async workers must go
 //! through `web::block` (reads) or the [`Writer`] thread (appends).
 
+mod postgres;
+mod site_cache;
 mod sqlite;
 mod writer;
 
@@ -17,6 +20,7 @@ pub use crate::lifecycle::Minted;
 use crate::record::Record;
 use crate::signing::SignedHead;
 
+pub use postgres::{Import, PgUrl, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use writer::{Writer, WriterError};
 
@@ -46,6 +50,72 @@ pub enum StoreError {
     Thread(String),
     #[error("cannot create the database file: {0}")]
     Create(std::io::Error),
+}
+
+/// Where the log lives: a SQLite file (the embedded default), or a
+/// PostgreSQL database that several nodes share. A `postgres://` or
+/// `postgresql://` URL selects PostgreSQL; anything else is a file path.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(std::path::PathBuf),
+    Postgres(PgUrl),
+}
+
+impl Database {
+    pub fn parse(s: &str) -> Result<Database, String> {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            PgUrl::parse(s).map(Database::Postgres)
+        } else if s.is_empty() {
+            Err("the database is empty: give a file path or a postgres:// URL".into())
+        } else {
+            Ok(Database::Sqlite(s.into()))
+        }
+    }
+
+    /// Opens the store, creating and migrating the database as needed.
+    pub fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(path) => {
+                let store = Arc::new(SqliteStore::open(path)?);
+                store as Arc<dyn Store>
+            }
+            Database::Postgres(url) => Arc::new(PostgresStore::open(url)?),
+        })
+    }
+
+    /// The setting's value as given (a PostgreSQL URL with its password),
+    /// for `CRUMB_DATABASE` of another process.
+    pub fn to_setting(&self) -> std::ffi::OsString {
+        match self {
+            Database::Sqlite(path) => path.clone().into_os_string(),
+            Database::Postgres(url) => url.as_str().into(),
+        }
+    }
+
+    /// The SQLite file, if that is the engine.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            Database::Sqlite(path) => Some(path),
+            Database::Postgres(_) => None,
+        }
+    }
+}
+
+/// A file path as given, a PostgreSQL URL without its password.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => write!(f, "{url}"),
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Database {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Database::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A database engine's own error, kept for the log and the error chain.

@@ -20,6 +20,8 @@ use crate::record::{GENESIS_HASH, Record, RecordBody};
 use crate::signing::SignedHead;
 use crate::timefmt;
 
+use super::site_cache::{SiteCache, sites_changed, sites_written};
+
 /// SQLite's errors sorted into the store's: a lock held past the busy
 /// timeout, a disk or file that cannot take writes, and the rest.
 impl From<rusqlite::Error> for StoreError {
@@ -48,7 +50,7 @@ pub struct SqliteStore {
     path: PathBuf,
     write: Mutex<WriteSide>,
     idle_readers: Mutex<Vec<Connection>>,
-    sites: Mutex<SiteCache>,
+    sites: SiteCache,
 }
 
 /// The one write connection, with what only its holder may touch.
@@ -66,35 +68,6 @@ struct WriteSide {
 struct ChainHeads {
     data_version: i64,
     heads: HashMap<SiteId, (u64, String)>,
-}
-
-/// Parsed site configs as of `sites_version` (see migration 0004). Every
-/// request needs its site; checking one integer is far cheaper than reading
-/// and parsing the config, and the counter also catches changes made by
-/// another process, such as `crumb site update` beside a running server.
-#[derive(Default)]
-struct SiteCache {
-    version: i64,
-    sites: HashMap<SiteId, Arc<SiteConfig>>,
-    /// When `version` was last read from the database, and the value of
-    /// [`SITES_WRITTEN`] then.
-    checked: Option<(std::time::Instant, u64)>,
-}
-
-/// Changes to `sites` made through any store in this process. Together with
-/// a recent `sites_version` check this lets [`Store::recent_site`] answer
-/// from memory: changes from this process are seen at once, changes from
-/// another process (the CLI) within [`RECHECK`].
-static SITES_WRITTEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-const RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
-
-fn sites_written() -> u64 {
-    SITES_WRITTEN.load(std::sync::atomic::Ordering::Acquire)
-}
-
-/// Called after every committed change to `sites`.
-fn sites_changed() {
-    SITES_WRITTEN.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -149,7 +122,7 @@ impl SqliteStore {
                 heads: ChainHeads::default(),
             }),
             idle_readers: Mutex::new(Vec::new()),
-            sites: Mutex::new(SiteCache::default()),
+            sites: SiteCache::default(),
         })
     }
 
@@ -311,36 +284,18 @@ fn body_for(
 
 impl Store for SqliteStore {
     fn recent_site(&self, id: &SiteId) -> Option<Arc<SiteConfig>> {
-        let cache = self.sites.lock().ok()?;
-        let (at, written) = cache.checked?;
-        if written != sites_written() || at.elapsed() > RECHECK {
-            return None;
-        }
-        cache.sites.get(id).cloned()
+        self.sites.recent(id)
     }
 
     fn site(&self, id: &SiteId) -> Result<Option<Arc<SiteConfig>>, StoreError> {
-        // Read before the version: a change committed after this point
-        // bumps the counter again, so it is never hidden.
         let written = sites_written();
         self.read(|conn| {
             let version: i64 = conn
                 .prepare_cached("SELECT v FROM sites_version")?
                 .query_row([], |r| r.get(0))?;
-            {
-                let mut cache = self.sites.lock().unwrap();
-                if cache.version != version {
-                    cache.sites.clear();
-                    cache.version = version;
-                }
-                cache.checked = Some((std::time::Instant::now(), written));
-                if let Some(site) = cache.sites.get(id) {
-                    return Ok(Some(site.clone()));
-                }
+            if let Some(site) = self.sites.checked(version, written, id) {
+                return Ok(Some(site));
             }
-            // Read after the version: the config is at least as new as
-            // `version`, so caching it under that version is safe (a newer
-            // version only causes one more reload).
             let json: Option<String> = conn
                 .prepare_cached("SELECT config FROM sites WHERE id = ?1")?
                 .query_row([id.as_str()], |r| r.get(0))
@@ -349,10 +304,7 @@ impl Store for SqliteStore {
             let site: Arc<SiteConfig> = Arc::new(
                 serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             );
-            let mut cache = self.sites.lock().unwrap();
-            if cache.version == version {
-                cache.sites.insert(id.clone(), site.clone());
-            }
+            self.sites.insert(version, id, site.clone());
             Ok(Some(site))
         })
     }

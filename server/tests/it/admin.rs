@@ -35,7 +35,7 @@ fn send(app: &TestApp, method: &str, path: &str, token: &str, body: Option<&Valu
 
 fn site_config(app: &TestApp, id: &str) -> Option<Value> {
     let store = app.store();
-    crumb_server::storage::Store::site(&store, &crumb_schema::SiteId::parse(id).unwrap())
+    crumb_server::storage::Store::site(store.as_ref(), &crumb_schema::SiteId::parse(id).unwrap())
         .unwrap()
         .map(|s| serde_json::to_value(&*s).unwrap())
 }

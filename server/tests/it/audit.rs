@@ -423,9 +423,7 @@ fn purge_leaves_a_signed_checkpoint_and_the_chain_still_verifies() {
     // Records deleted behind the server's back are not covered by any
     // checkpoint.
     app.seed(5, |i| format!("agent {i}"));
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.execute("DELETE FROM records WHERE seq = 32", [])
-        .unwrap();
+    app.execute_sql("DELETE FROM records WHERE seq = 32");
     let out = app.crumb(&["verify", "--db"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

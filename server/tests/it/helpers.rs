@@ -1,6 +1,11 @@
 //! `spawn_app()` runs the real server on 127.0.0.1, port 0, with a fresh
 //! temporary database, the demo site and a manual clock; `TestApp` has
 //! typed request helpers. Logs are off unless `TEST_LOG` is set.
+//!
+//! The engine: SQLite (a file in the test's temporary folder), or, when
+//! `CRUMB_TEST_POSTGRES` holds a PostgreSQL URL with the right to create
+//! databases, a fresh database on that server for every test (`cargo xtask
+//! test` runs the suite both ways).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
@@ -9,7 +14,7 @@ use crumb_schema::{Choices, LanguageTag, Method, SiteConfig, TextHash};
 use crumb_server::clock::ManualClock;
 use crumb_server::settings::Settings;
 use crumb_server::startup::{Application, Background};
-use crumb_server::storage::{Action, Draft, Role, SqliteStore, Store};
+use crumb_server::storage::{Action, Database, Draft, Role, Store, TimeRange};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use time::macros::datetime;
@@ -72,7 +77,8 @@ fn spawn_app_with(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Settings)) -> TestA
     });
     let settings = Settings {
         port: 0,
-        database: dir.path().join("crumb.db"),
+        database: database_in(&dir),
+        signing_key: Some(dir.path().join("crumb.db.key")),
         static_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/site")),
         workers: Some(2),
         // Every test client writes from 127.0.0.1; the quota has its own
@@ -82,9 +88,9 @@ fn spawn_app_with(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Settings)) -> TestA
     };
     let mut settings = settings;
     tweak(&mut settings);
-    let store = SqliteStore::open(&settings.database).unwrap();
+    let store = settings.database.open().unwrap();
     let clock = ManualClock::new(datetime!(2026-01-15 10:00 UTC));
-    crumb_server::demo::ensure_demo_site(&store, clock_now(&clock)).unwrap();
+    crumb_server::demo::ensure_demo_site(store.as_ref(), clock_now(&clock)).unwrap();
     drop(store);
 
     let server = Application::spawn(settings, Arc::new(clock.clone())).unwrap();
@@ -96,18 +102,110 @@ fn spawn_app_with(dir: Arc<TempDir>, tweak: impl FnOnce(&mut Settings)) -> TestA
     }
 }
 
+/// The admin URL of the PostgreSQL server to test against, if any.
+pub fn postgres_admin() -> Option<String> {
+    std::env::var("CRUMB_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// The test's database: on PostgreSQL, a fresh database made on first use
+/// and named in the folder's `postgres-url` file, so a restart on the same
+/// folder finds it again.
+fn database_in(dir: &TempDir) -> Database {
+    let Some(admin) = postgres_admin() else {
+        return Database::Sqlite(dir.path().join("crumb.db"));
+    };
+    let named = dir.path().join("postgres-url");
+    let url = match std::fs::read_to_string(&named) {
+        Ok(url) => url,
+        Err(_) => {
+            let name = format!("crumb_test_{}", std::process::id())
+                + &dir
+                    .path()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_lowercase()
+                    .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            postgres_execute(&admin, &format!("CREATE DATABASE {name}"));
+            let (base, _) = admin.rsplit_once('/').expect("a URL with a database");
+            let url = format!("{base}/{name}");
+            std::fs::write(&named, &url).unwrap();
+            url
+        }
+    };
+    Database::parse(&url).unwrap()
+}
+
+/// Runs SQL on a PostgreSQL database.
+pub fn postgres_execute(url: &str, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+        let conn = tokio::spawn(conn);
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        drop(client);
+        let _ = conn.await;
+    });
+}
+
 fn clock_now(clock: &ManualClock) -> time::OffsetDateTime {
     use crumb_server::clock::Clock;
     clock.now()
 }
 
 impl TestApp {
+    /// The SQLite file (also where the signing key's name comes from).
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("crumb.db")
     }
 
-    pub fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.db_path()).unwrap()
+    pub fn database(&self) -> Database {
+        database_in(&self.dir)
+    }
+
+    /// Whether this run is on SQLite: a few tests are about its files.
+    pub fn on_sqlite(&self) -> bool {
+        matches!(self.database(), Database::Sqlite(_))
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.database().open().unwrap()
+    }
+
+    /// Runs SQL on the app's database behind the server's back (the
+    /// tables and columns are the same on both engines).
+    pub fn execute_sql(&self, sql: &str) {
+        match self.database() {
+            Database::Sqlite(path) => {
+                rusqlite::Connection::open(path)
+                    .unwrap()
+                    .execute_batch(sql)
+                    .unwrap();
+            }
+            Database::Postgres(url) => postgres_execute(url.as_str(), sql),
+        }
+    }
+
+    /// Every stored record (canonical body, hash) in site and chain order.
+    pub fn records(&self) -> Vec<(Value, String)> {
+        let mut out = Vec::new();
+        self.store()
+            .for_each_record(None, &TimeRange::all(), &mut |body, hash| {
+                out.push((serde_json::from_str(body).unwrap(), hash.to_owned()));
+                true
+            })
+            .unwrap();
+        out
     }
 
     /// Stops the server and returns its data folder, for a restart.
@@ -254,9 +352,15 @@ impl TestApp {
     /// Creates a token; `site` limits it to one site.
     pub fn token(&self, role: Role, site: Option<&str>) -> String {
         let site = site.map(|s| crumb_schema::SiteId::parse(s).unwrap());
-        crumb_server::auth::issue(&self.store(), role, site, "test", clock_now(&self.clock))
-            .unwrap()
-            .token
+        crumb_server::auth::issue(
+            self.store().as_ref(),
+            role,
+            site,
+            "test",
+            clock_now(&self.clock),
+        )
+        .unwrap()
+        .token
     }
 
     pub fn get_with_token(&self, path: &str, token: &str) -> Response {
@@ -266,21 +370,15 @@ impl TestApp {
 
     /// Every record's hash in chain order.
     pub fn hashes(&self) -> Vec<String> {
-        let conn = rusqlite::Connection::open(self.db_path()).unwrap();
-        let mut stmt = conn
-            .prepare("SELECT hash FROM records ORDER BY site_id, seq")
-            .unwrap();
-        stmt.query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect()
+        self.records().into_iter().map(|(_, hash)| hash).collect()
     }
 
     /// Runs the `crumb` binary on this app's database.
     pub fn crumb(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
             .args(args)
-            .env("CRUMB_DATABASE", self.db_path())
+            .env("CRUMB_DATABASE", self.database().to_setting())
+            .env("CRUMB_SIGNING_KEY", self.dir.path().join("crumb.db.key"))
             .env("CRUMB_LOG", "warn")
             .output()
             .unwrap()

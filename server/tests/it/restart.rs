@@ -21,13 +21,10 @@ fn records_survive_a_restart() {
     // The chain continues where it stopped.
     let next = app.record_consent(&app.analytics_only());
     assert_eq!(next.status, 201);
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    let seqs: Vec<i64> = conn
-        .prepare("SELECT seq FROM records ORDER BY seq")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
+    let seqs: Vec<u64> = app
+        .records()
+        .iter()
+        .map(|(body, _)| body["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, vec![1, 2]);
 }
