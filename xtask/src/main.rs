@@ -2,11 +2,13 @@
 //!
 //! - `demo`: build the widget, then run the server with the demo site.
 //! - `test`: formatting, clippy (host and wasm32), the widget build, every
-//!   test (the end-to-end ones in headless Chromium included), schemathesis
+//!   test (the end-to-end ones in headless Chromium included), the server's
+//!   integration suite again on a throwaway PostgreSQL cluster, schemathesis
 //!   against the server's OpenAPI description, then a smoke run of each
 //!   benchmark.
 //! - `build-widget`: the release widget into `widget/dist/`.
 //! - `bench <server|export|widget> [--smoke]`: benchmarks with budgets.
+//! - `test-postgres`: only the server's suite on PostgreSQL.
 //! - `fuzz-api`: schemathesis against a live server (also part of `test`).
 //!
 //! Everything a fresh machine lacks that cargo can fetch (the wasm32
@@ -19,6 +21,7 @@ use anyhow::{Context as _, bail};
 
 mod bench;
 mod imports;
+mod postgres;
 mod schemathesis;
 mod strings;
 mod widget;
@@ -43,8 +46,9 @@ fn run() -> anyhow::Result<()> {
         Some("build-widget") => widget::build(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz-api") => schemathesis::run(),
+        Some("test-postgres") => server_suite_on_postgres(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|build-widget|bench|fuzz-api>");
+            eprintln!("usage: cargo xtask <demo|test|test-postgres|build-widget|bench|fuzz-api>");
             bail!("unknown or missing command")
         }
     }
@@ -83,19 +87,30 @@ pub(crate) fn ensure_wasm_target() -> anyhow::Result<()> {
 
 /// What the tests and the benchmarks' smoke runs need from Debian: a
 /// program to look for, and the package that has it.
-const TEST_PACKAGES: [(&str, &str); 4] = [
+const TEST_PACKAGES: [(&str, &str); 5] = [
     ("/usr/bin/chromium", "chromium"),
     ("/usr/bin/chromedriver", "chromium-driver"),
     ("/usr/bin/wrk", "wrk"),
     ("/usr/bin/time", "time"),
+    ("initdb", "postgresql"),
 ];
+
+/// Whether a test program is there: a path, or a PostgreSQL program
+/// (which Debian keeps off PATH, under /usr/lib/postgresql/<version>/bin).
+fn installed(program: &str) -> bool {
+    if program == "initdb" {
+        postgres::bin_dir().is_some()
+    } else {
+        std::path::Path::new(program).exists()
+    }
+}
 
 /// Installs the missing test packages with apt-get when running as root;
 /// otherwise stops at once with the one command to run.
 fn ensure_test_packages() -> anyhow::Result<()> {
     let missing: Vec<&str> = TEST_PACKAGES
         .iter()
-        .filter(|(program, _)| !std::path::Path::new(program).exists())
+        .filter(|(program, _)| !installed(program))
         .map(|(_, package)| *package)
         .collect();
     if missing.is_empty() {
@@ -137,6 +152,25 @@ fn demo() -> anyhow::Result<()> {
     )
 }
 
+/// The server's integration suite on PostgreSQL: a throwaway cluster,
+/// unless `CRUMB_TEST_POSTGRES` already names a server.
+fn server_suite_on_postgres() -> anyhow::Result<()> {
+    let cluster = match std::env::var("CRUMB_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => None,
+        _ => Some(postgres::Cluster::start()?),
+    };
+    let mut suite = Command::new("cargo");
+    suite.args(["test", "-p", "crumb-server", "--test", "it"]);
+    if let Some(cluster) = &cluster {
+        suite.env("CRUMB_TEST_POSTGRES", &cluster.url);
+    }
+    eprintln!("$ cargo test -p crumb-server --test it  (on PostgreSQL)");
+    if !suite.status()?.success() {
+        bail!("the server's integration suite failed on PostgreSQL");
+    }
+    Ok(())
+}
+
 fn test() -> anyhow::Result<()> {
     ensure_wasm_target()?;
     ensure_test_packages()?;
@@ -171,6 +205,7 @@ fn test() -> anyhow::Result<()> {
     // The end-to-end tests serve the release widget.
     widget::build()?;
     cmd("cargo", &["test", "--workspace"])?;
+    server_suite_on_postgres()?;
     schemathesis::run()?;
     // Seconds-long runs of every benchmark, so they keep working (their
     // figures are not checked; the durability check of the server bench is).

@@ -1,0 +1,131 @@
+//! A throwaway PostgreSQL cluster for the tests: `initdb` into a temporary
+//! folder, `pg_ctl start` on a free loopback port, stopped and deleted on
+//! drop. PostgreSQL refuses to run as root, so as root (CI) the cluster
+//! belongs to the `postgres` user that Debian's package creates.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+
+pub struct Cluster {
+    dir: PathBuf,
+    pg_ctl: PathBuf,
+    as_root: bool,
+    /// A URL of the cluster's `postgres` database, as its superuser.
+    pub url: String,
+}
+
+/// PostgreSQL's server programs: on PATH, else where Debian puts them.
+pub fn bin_dir() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+    });
+    on_path.or_else(|| {
+        let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| Some(e.ok()?.path().join("bin")))
+            .filter(|d| d.join("initdb").is_file())
+            .collect();
+        found.sort();
+        found.pop()
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// Runs a PostgreSQL program, as the `postgres` user when we are root.
+fn run(as_root: bool, program: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let mut command = if as_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    let out = command
+        .args(args)
+        .output()
+        .with_context(|| format!("starting {}", program.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} {} failed: {}{}",
+            program.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+impl Cluster {
+    pub fn start() -> anyhow::Result<Cluster> {
+        let bin = bin_dir().context(
+            "PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)",
+        )?;
+        let as_root = is_root();
+        let dir = std::env::temp_dir().join(format!("crumb-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        if as_root {
+            crate::cmd("chown", &["postgres", &dir.to_string_lossy()])?;
+        }
+        let data = dir.join("data");
+        let data_arg = data.to_string_lossy().into_owned();
+        run(
+            as_root,
+            &bin.join("initdb"),
+            &[
+                "-D",
+                &data_arg,
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        )?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let options = format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400",
+            dir.display()
+        );
+        let log = dir.join("log").to_string_lossy().into_owned();
+        let cluster = Cluster {
+            pg_ctl: bin.join("pg_ctl"),
+            dir,
+            as_root,
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        };
+        run(
+            as_root,
+            &cluster.pg_ctl,
+            &["-D", &data_arg, "-o", &options, "-l", &log, "-w", "start"],
+        )?;
+        eprintln!("PostgreSQL test cluster at {}", cluster.url);
+        Ok(cluster)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.dir.join("data").to_string_lossy().into_owned();
+        if let Err(e) = run(
+            self.as_root,
+            &self.pg_ctl,
+            &["-D", &data, "-m", "immediate", "-w", "stop"],
+        ) {
+            eprintln!("stopping the PostgreSQL test cluster: {e:#}");
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
