@@ -16,7 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::export::{Format, parse_range};
 use crate::settings::Settings;
 use crate::startup::Application;
-use crate::storage::{Role, Store};
+use crate::storage::{Database, PostgresStore, Role, SqliteStore, Store};
 use crate::verify::{Summary, VerifyError, verify_ndjson};
 use crate::{auth, demo, signing};
 
@@ -325,6 +325,60 @@ fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
             list.join("\n")
         )
     })
+}
+
+/// `crumb copy --from crumb.db --to postgres://...`: the whole log, in one
+/// transaction, then both verified with the source's signing key (its purge
+/// checkpoints are signed with it; give the PostgreSQL nodes that key).
+pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
+    let Ok(Database::Sqlite(file)) = Database::parse(from) else {
+        bail!("--from takes a SQLite file, not {from:?}");
+    };
+    if !file.is_file() {
+        bail!("no SQLite database at {}", file.display());
+    }
+    let target = match Database::parse(to) {
+        Ok(Database::Postgres(url)) => url,
+        Ok(Database::Sqlite(_)) => bail!("--to takes a postgres:// URL"),
+        Err(why) => bail!("--to: {why}"),
+    };
+    let source = SqliteStore::open(&file)?;
+    let key_path = settings.signing_key.clone().unwrap_or_else(|| {
+        let mut p = file.clone().into_os_string();
+        p.push(".key");
+        PathBuf::from(p)
+    });
+    let key = signing::Key::load_or_create(&key_path)?.public_hex();
+    let before = crate::verify::verify_store(&source, &key)
+        .with_context(|| format!("{} does not verify; nothing copied", file.display()))?;
+    let target_store = PostgresStore::open(&target)?;
+    let bar = indicatif::ProgressBar::new(before.records);
+    let copied = target_store.copy_from(&source, &|n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    let after = crate::verify::verify_store(&target_store, &key)
+        .with_context(|| format!("the copy in {target} does not verify"))?;
+    if after != before {
+        bail!(
+            "the copy in {target} differs from {}: {after:?} against {before:?}",
+            file.display()
+        );
+    }
+    println!(
+        "copied {copied} records of {} site chain(s) from {} to {target}; both verify:",
+        after.sites.len(),
+        file.display()
+    );
+    for (site, s) in &after.sites {
+        println!(
+            "  {site}: seq {}..{}, head {}",
+            s.first_seq, s.last_seq, s.head_hash
+        );
+    }
+    println!(
+        "give the PostgreSQL nodes the signing key {} (CRUMB_SIGNING_KEY)",
+        key_path.display()
+    );
+    Ok(())
 }
 
 fn find_site(store: &dyn Store, raw: &str) -> anyhow::Result<SiteConfig> {

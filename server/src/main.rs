@@ -83,6 +83,16 @@ enum Command {
         #[arg(long, value_name = "HEX", requires = "head")]
         public_key: Option<String>,
     },
+    /// Copy a SQLite log into an empty PostgreSQL database, every stored
+    /// byte and hash as it is, then verify both.
+    Copy {
+        /// The SQLite file.
+        #[arg(long, value_name = "FILE")]
+        from: String,
+        /// postgres://user@host/db
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Print the server's public signing key (publish it for auditors).
     Key,
     /// Print a site's chain head, signed with the server's key.
@@ -189,6 +199,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 public_key.as_deref(),
             );
         }
+        Command::Copy { from, to } => cli::copy(s, &from, &to)?,
         Command::Key => cli::key(s)?,
         Command::Head { site } => cli::head(s, &site)?,
         Command::Purge { site, before } => cli::purge(s, &site, &before)?,

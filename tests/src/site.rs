@@ -7,7 +7,7 @@ use crumb_schema::{SiteConfig, SiteId};
 use crumb_server::clock::{Clock, ManualClock};
 use crumb_server::settings::Settings;
 use crumb_server::startup::{Application, Background};
-use crumb_server::storage::{SqliteStore, Store};
+use crumb_server::storage::{Database, SqliteStore, Store};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -40,7 +40,7 @@ impl Site {
         let dir = TempDir::new().unwrap();
         let settings = Settings {
             port: 0,
-            database: dir.path().join("crumb.db"),
+            database: Database::Sqlite(dir.path().join("crumb.db")),
             static_dir: Some(workspace().join("examples/site")),
             widget_dir: Some(widget),
             workers: Some(2),
@@ -52,8 +52,8 @@ impl Site {
         let mut settings = settings;
         tweak(&mut settings);
         let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-        let store = SqliteStore::open(&settings.database).unwrap();
-        crumb_server::demo::ensure_demo_site(&store, clock.now()).unwrap();
+        let store = settings.database.open().unwrap();
+        crumb_server::demo::ensure_demo_site(store.as_ref(), clock.now()).unwrap();
         drop(store);
         let server = Application::spawn(settings, Arc::new(clock.clone())).unwrap();
         Site {

@@ -20,7 +20,7 @@ pub use crate::lifecycle::Minted;
 use crate::record::Record;
 use crate::signing::SignedHead;
 
-pub use postgres::{Import, PgUrl, PostgresStore};
+pub use postgres::{CopyError, PgUrl, PostgresStore};
 pub use sqlite::SqliteStore;
 pub use writer::{Writer, WriterError};
 
@@ -260,6 +260,14 @@ pub struct DayStats {
     pub methods: [u64; 4],
 }
 
+/// A site's row: its config and when it was created and last changed.
+#[derive(Debug, Clone)]
+pub struct SiteRow {
+    pub config: Arc<SiteConfig>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
 /// What a token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -332,6 +340,11 @@ pub trait Store: Send + Sync + 'static {
         f: &mut dyn FnMut(&str, &str) -> bool,
     ) -> Result<u64, StoreError>;
     fn sites(&self) -> Result<Vec<SiteId>, StoreError>;
+    /// Every site's row, by id (`crumb copy` moves them).
+    fn site_rows(&self) -> Result<Vec<SiteRow>, StoreError>;
+    /// Every token with its secret's hash, revoked ones included (`crumb
+    /// copy` moves them).
+    fn tokens(&self) -> Result<Vec<(TokenRow, String)>, StoreError>;
     /// The last chain position and hash of a site (after a full purge, the
     /// checkpoint's), or `None` for a site without records.
     fn head(&self, site: &SiteId) -> Result<Option<(u64, String)>, StoreError>;

@@ -24,8 +24,8 @@ use tokio_postgres::error::SqlState;
 
 use super::site_cache::{SiteCache, sites_changed, sites_written};
 use super::{
-    Action, AppendError, AppendResult, DayStats, Draft, Role, Store, StoreError, TimeRange,
-    TokenRow,
+    Action, AppendError, AppendResult, DayStats, Draft, Role, SiteRow, Store, StoreError,
+    TimeRange, TokenRow,
 };
 use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
@@ -229,102 +229,166 @@ impl PostgresStore {
         })
     }
 
-    /// Stores `records` (canonical body and hash, in chain order per site),
-    /// `checkpoints` and each site's head as they are, in one transaction:
-    /// what `crumb copy` moves. Refused when the database already holds
-    /// records of one of those sites.
-    pub fn import(&self, import: &Import) -> Result<(), StoreError> {
-        self.run(|mut c| async move {
-            let tx = c.transaction().await?;
-            for (site, _) in &import.heads {
-                let n: i64 = tx
-                    .query_one(
-                        "SELECT count(*) FROM chain_heads WHERE site_id = $1",
-                        &[&site.as_str()],
-                    )
-                    .await?
-                    .get(0);
-                if n > 0 {
-                    return Err(StoreError::Corrupt(format!(
-                        "the target already holds a chain for site {site}; copy into an empty database"
-                    )));
+    /// Copies a whole log from `source` (sites, tokens, records with
+    /// their stored bytes and hashes, purge checkpoints, each chain's head)
+    /// in one transaction: all or nothing. Refused unless this database is
+    /// empty. Records are streamed in chunks, so memory stays constant.
+    /// `progress` is called with the records copied so far.
+    pub fn copy_from(&self, source: &dyn Store, progress: &dyn Fn(u64)) -> Result<u64, CopyError> {
+        let mut client = self.block_on(self.pool.get())?;
+        let tx = self.block_on(client.transaction())?;
+        let held: i64 = self
+            .block_on(tx.query_one(
+                "SELECT (SELECT count(*) FROM sites) + (SELECT count(*) FROM tokens)
+                      + (SELECT count(*) FROM chain_heads) + (SELECT count(*) FROM checkpoints)",
+                &[],
+            ))?
+            .get(0);
+        if held > 0 {
+            return Err(CopyError::NotEmpty);
+        }
+        let sites = source.site_rows()?;
+        for row in &sites {
+            let config = serde_json::to_string(&*row.config).expect("a site config serialises");
+            self.block_on(tx.execute(
+                "INSERT INTO sites (id, config, revision, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &row.config.id.as_str(),
+                    &config,
+                    &(row.config.revision.get() as i64),
+                    &row.created_at,
+                    &row.updated_at,
+                ],
+            ))?;
+        }
+        for (token, secret_hash) in source.tokens()? {
+            self.block_on(tx.execute(
+                "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at, revoked_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &token.id,
+                    &secret_hash,
+                    &token.role.as_str(),
+                    &token.site.as_ref().map(SiteId::as_str),
+                    &token.label,
+                    &token.created_at,
+                    &token.revoked_at,
+                ],
+            ))?;
+        }
+        // The records, in chunks of one multi-row insert each.
+        let insert = self.block_on(tx.prepare(
+            "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[])",
+        ))?;
+        let mut heads: std::collections::BTreeMap<SiteId, lifecycle::Head> = Default::default();
+        let mut chunk: Vec<Record> = Vec::with_capacity(COPY_CHUNK);
+        let mut copied = 0u64;
+        let mut failed: Option<CopyError> = None;
+        let mut flush = |chunk: &mut Vec<Record>| -> Result<(), CopyError> {
+            let column = |f: &dyn Fn(&Record) -> String| chunk.iter().map(f).collect::<Vec<_>>();
+            let seqs: Vec<i64> = chunk.iter().map(|r| r.body.seq as i64).collect();
+            self.block_on(tx.execute(
+                &insert,
+                &[
+                    &column(&|r| r.body.site_id.to_string()),
+                    &seqs,
+                    &column(&|r| r.body.consent_id.to_string()),
+                    &column(&|r| r.body.event.as_str().to_owned()),
+                    &column(&|r| r.body.event_time.clone()),
+                    &column(&|r| r.canonical.clone()),
+                    &column(&|r| r.hash.clone()),
+                ],
+            ))?;
+            copied += chunk.len() as u64;
+            progress(copied);
+            chunk.clear();
+            Ok(())
+        };
+        source.for_each_record(None, &TimeRange::all(), &mut |body, hash| {
+            let record = match Record::from_stored(body.to_owned(), hash.to_owned()) {
+                Ok(r) => r,
+                Err(e) => {
+                    failed = Some(CopyError::Store(corrupt(e)));
+                    return false;
                 }
+            };
+            heads.insert(
+                record.body.site_id.clone(),
+                (record.body.seq, record.hash.clone()),
+            );
+            chunk.push(record);
+            if chunk.len() == COPY_CHUNK
+                && let Err(e) = flush(&mut chunk)
+            {
+                failed = Some(e);
+                return false;
             }
-            for (id, config, created, updated) in &import.sites {
-                tx.execute(
-                    "INSERT INTO sites (id, config, revision, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (id) DO UPDATE SET config = excluded.config,
-                       revision = excluded.revision, updated_at = excluded.updated_at",
-                    &[
-                        &id.as_str(),
-                        &serde_json::to_string(&**config).expect("a site config serialises"),
-                        &(config.revision.get() as i64),
-                        created,
-                        updated,
-                    ],
-                )
-                .await?;
-            }
-            let insert = tx
-                .prepare(
-                    "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .await?;
-            for record in &import.records {
-                let b = &record.body;
-                tx.execute(
-                    &insert,
-                    &[
-                        &b.site_id.as_str(),
-                        &(b.seq as i64),
-                        &b.consent_id.as_str(),
-                        &b.event.as_str(),
-                        &b.event_time,
-                        &record.canonical,
-                        &record.hash,
-                    ],
-                )
-                .await?;
-            }
-            for h in &import.checkpoints {
-                tx.execute(
+            true
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        flush(&mut chunk)?;
+        // Purge checkpoints of every site known by name or by its records;
+        // a site whose records were all purged has its head there.
+        let mut named: std::collections::BTreeSet<SiteId> =
+            sites.iter().map(|r| r.config.id.clone()).collect();
+        named.extend(heads.keys().cloned());
+        for site in &named {
+            for cp in source.checkpoints(site)? {
+                self.block_on(tx.execute(
                     "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
                      VALUES ($1, $2, $3, $4, $5, $6)",
                     &[
-                        &h.site_id,
-                        &(h.seq as i64),
-                        &h.hash,
-                        &h.signed_at,
-                        &h.public_key,
-                        &h.signature,
+                        &cp.site_id,
+                        &(cp.seq as i64),
+                        &cp.hash,
+                        &cp.signed_at,
+                        &cp.public_key,
+                        &cp.signature,
                     ],
-                )
-                .await?;
+                ))?;
+                heads.entry(site.clone()).or_insert((cp.seq, cp.hash));
             }
-            for (site, (seq, hash)) in &import.heads {
-                tx.execute(
-                    "INSERT INTO chain_heads (site_id, seq, hash) VALUES ($1, $2, $3)",
-                    &[&site.as_str(), &(*seq as i64), hash],
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            sites_changed();
-            Ok(())
-        })
+        }
+        for (site, (seq, hash)) in &heads {
+            self.block_on(tx.execute(
+                "INSERT INTO chain_heads (site_id, seq, hash) VALUES ($1, $2, $3)",
+                &[&site.as_str(), &(*seq as i64), hash],
+            ))?;
+        }
+        self.block_on(tx.commit())?;
+        sites_changed();
+        Ok(copied)
     }
 }
 
-/// What `crumb copy` moves into PostgreSQL for a batch of sites.
-#[derive(Default)]
-pub struct Import {
-    /// Site id, config, created_at, updated_at.
-    pub sites: Vec<(SiteId, Arc<SiteConfig>, String, String)>,
-    pub records: Vec<Record>,
-    pub checkpoints: Vec<SignedHead>,
-    pub heads: Vec<(SiteId, lifecycle::Head)>,
+/// How many records one insert of `crumb copy` carries.
+const COPY_CHUNK: usize = 2000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(
+        "the target database already holds sites, tokens or records; crumb copy fills an empty one"
+    )]
+    NotEmpty,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<tokio_postgres::Error> for CopyError {
+    fn from(e: tokio_postgres::Error) -> CopyError {
+        CopyError::Store(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for CopyError {
+    fn from(e: deadpool_postgres::PoolError) -> CopyError {
+        CopyError::Store(e.into())
+    }
 }
 
 async fn migrate(c: &mut Client) -> Result<(), StoreError> {
@@ -834,6 +898,38 @@ impl Store for PostgresStore {
                 })
                 .collect())
         })
+    }
+
+    fn site_rows(&self) -> Result<Vec<SiteRow>, StoreError> {
+        self.run(|c| async move {
+            c.query(
+                "SELECT config, created_at, updated_at FROM sites ORDER BY id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(SiteRow {
+                    config: Arc::new(serde_json::from_str(r.get(0)).map_err(corrupt)?),
+                    created_at: r.get(1),
+                    updated_at: r.get(2),
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<(TokenRow, String)>, StoreError> {
+        let ids: Vec<String> = self.run(|c| async move {
+            Ok(c.query("SELECT id FROM tokens ORDER BY id", &[])
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        })?;
+        ids.iter()
+            .filter_map(|id| self.token(id).transpose())
+            .collect()
     }
 
     fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError> {

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 
 use super::{
-    Action, AppendError, AppendResult, DayStats, Draft, Role, Store, StoreError, TimeRange,
-    TokenRow,
+    Action, AppendError, AppendResult, DayStats, Draft, Role, SiteRow, Store, StoreError,
+    TimeRange, TokenRow,
 };
 use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
@@ -637,6 +637,43 @@ impl Store for SqliteStore {
             ids.map(|id| SiteId::parse(&id?).map_err(|e| StoreError::Corrupt(e.to_string())))
                 .collect()
         })
+    }
+
+    fn site_rows(&self) -> Result<Vec<SiteRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT config, created_at, updated_at FROM sites ORDER BY id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (config, created_at, updated_at) = row?;
+                Ok(SiteRow {
+                    config: Arc::new(
+                        serde_json::from_str(&config)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    ),
+                    created_at,
+                    updated_at,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn tokens(&self) -> Result<Vec<(TokenRow, String)>, StoreError> {
+        let ids: Vec<String> = self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT id FROM tokens ORDER BY id")?;
+            let ids = stmt.query_map([], |r| r.get(0))?;
+            Ok(ids.collect::<Result<_, _>>()?)
+        })?;
+        ids.iter()
+            .filter_map(|id| self.token(id).transpose())
+            .collect()
     }
 
     fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError> {

@@ -11,6 +11,6 @@ mod faults;
 mod hardening;
 mod helpers;
 mod metrics;
-mod nodes;
 mod openapi;
+mod postgres;
 mod restart;

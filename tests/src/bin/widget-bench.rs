@@ -28,7 +28,7 @@ use crumb_schema::SiteConfig;
 use crumb_server::clock::SystemClock;
 use crumb_server::settings::Settings;
 use crumb_server::startup::Application;
-use crumb_server::storage::{SqliteStore, Store};
+use crumb_server::storage::Database;
 use serde_json::{Value, json};
 
 /// The npm packages and versions measured.
@@ -397,7 +397,7 @@ fn main() {
     let db_dir = tempfile::TempDir::new().unwrap();
     let settings = Settings {
         port: 0,
-        database: db_dir.path().join("crumb.db"),
+        database: Database::Sqlite(db_dir.path().join("crumb.db")),
         static_dir: Some(site_dir.clone()),
         widget_dir: Some(workspace().join("widget/dist")),
         workers: Some(2),
@@ -405,7 +405,7 @@ fn main() {
         write_burst: 0,
         ..Settings::default()
     };
-    let store = SqliteStore::open(&settings.database).unwrap();
+    let store = settings.database.open().unwrap();
     let server = Application::spawn(settings, Arc::new(SystemClock)).unwrap();
     let base = format!("http://127.0.0.1:{}", server.port());
     store
