@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::bench::{Server, crumb_binary, crumb_ok, scratch};
+use crate::bench::{Db, Server, crumb_binary, crumb_ok, scratch};
 
 const VENV: &str = "target/tools/venv";
 /// The schemathesis release the checks below are written for.
@@ -43,7 +43,7 @@ pub fn run() -> anyhow::Result<()> {
     ensure_schemathesis()?;
     let bin = crumb_binary(true)?;
     let dir = scratch("schemathesis")?;
-    let db = dir.join("crumb.db");
+    let db = Db::sqlite(dir.join("crumb.db"));
     crumb_ok(&bin, &db, &["site", "create", "examples/demo-site.json"])?;
     let token = crumb_ok(&bin, &db, &["token", "create", "--role", "owner"])?;
     let token = token

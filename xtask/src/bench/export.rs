@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use serde_json::json;
 
 use super::server::{Writes, round, verdict, wrk};
-use super::{Server, crumb_binary, crumb_ok, ensure_apt, machine, save, scratch, with_db};
+use super::{Db, Server, crumb_binary, crumb_ok, ensure_apt, machine, save, scratch, with_db};
 
 /// Wall time and peak resident memory of one command.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +24,7 @@ struct Usage {
 /// Runs `crumb args` under GNU time, discarding stdout. Dirty pages from
 /// the previous step (the seeding writes gigabytes) are flushed first, so
 /// their writeback is not charged to this one.
-fn measure(bin: &Path, db: &Path, args: &[&str]) -> anyhow::Result<Usage> {
+fn measure(bin: &Path, db: &Db, args: &[&str]) -> anyhow::Result<Usage> {
     Command::new("sync").status().context("running sync")?;
     let mut timed = Command::new("/usr/bin/time");
     timed.args(["-f", "CRUMB_TIME %e %M"]).arg(bin).args(args);
@@ -48,7 +48,7 @@ fn measure(bin: &Path, db: &Path, args: &[&str]) -> anyhow::Result<Usage> {
     })
 }
 
-fn seed(bin: &Path, db: &Path, count: u64) -> anyhow::Result<f64> {
+fn seed(bin: &Path, db: &Db, count: u64) -> anyhow::Result<f64> {
     let out = crumb_ok(
         bin,
         db,
@@ -64,7 +64,7 @@ fn seed(bin: &Path, db: &Path, count: u64) -> anyhow::Result<f64> {
 }
 
 /// The consent write rate over HTTP at 128 connections, on `db` as it is.
-fn write_rate(bin: &Path, db: &Path, dir: &Path, seconds: u64) -> anyhow::Result<f64> {
+fn write_rate(bin: &Path, db: &Db, dir: &Path, seconds: u64) -> anyhow::Result<f64> {
     let server = Server::start(bin, db, None)?;
     let writes = Writes::prepare(&server, dir)?;
     wrk(&writes.url, &writes.script, 32, 1)?;
@@ -85,7 +85,7 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
 
     println!("write rate on an empty database");
     let dir = scratch("export-empty")?;
-    let empty_db = dir.join("bench.db");
+    let empty_db = Db::sqlite(dir.join("bench.db"));
     crumb_ok(
         &bin,
         &empty_db,
@@ -95,7 +95,7 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
     drop(std::fs::remove_dir_all(&dir));
 
     let dir = scratch("export")?;
-    let db = dir.join("bench.db");
+    let db = Db::sqlite(dir.join("bench.db"));
     crumb_ok(&bin, &db, &["site", "create", "examples/demo-site.json"])?;
     println!("seeding {count} records");
     let seed_rate = seed(&bin, &db, count)?;
@@ -130,7 +130,7 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
     println!("growing the database to {big} records");
     let grow_rate = seed(&bin, &db, big - count)?;
     let full_rate = write_rate(&bin, &db, &dir, seconds)?;
-    let db_gb = std::fs::metadata(&db)?.len() as f64 / 1e9;
+    let db_gb = std::fs::metadata(&db.setting)?.len() as f64 / 1e9;
 
     println!(
         "\n{:<28} {:>9} {:>13} {:>8}",

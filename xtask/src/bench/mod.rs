@@ -2,7 +2,9 @@
 //! with budgets. Each writes its figures as JSON to `bench/results/` and
 //! prints a table. `--smoke` runs a seconds-long version (CI runs those so
 //! the benches keep working; its figures mean nothing and go to
-//! `*-smoke.json`, which git ignores).
+//! `*-smoke.json`, which git ignores). `bench server --db postgres` runs
+//! the server bench on a throwaway PostgreSQL cluster, with one node and
+//! with two.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
@@ -18,11 +20,22 @@ mod server;
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let smoke = args.iter().any(|a| a == "--smoke");
+    let postgres = args
+        .windows(2)
+        .any(|w| w[0] == "--db" && w[1] == "postgres");
+    if let Some(w) = args.windows(2).find(|w| w[0] == "--db")
+        && w[1] != "postgres"
+        && w[1] != "sqlite"
+    {
+        bail!("--db takes sqlite or postgres, not {:?}", w[1]);
+    }
     match args.first().map(String::as_str) {
-        Some("server") => server::run(smoke),
+        Some("server") => server::run(smoke, postgres),
         Some("export") => export::run(smoke),
         Some("widget") => widget(smoke),
-        _ => bail!("usage: cargo xtask bench <server|export|widget> [--smoke]"),
+        _ => bail!(
+            "usage: cargo xtask bench <server [--db sqlite|postgres]|export|widget> [--smoke]"
+        ),
     }
 }
 
@@ -79,8 +92,33 @@ pub fn scratch(name: &str) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// A bench server's database: the `CRUMB_DATABASE` value (a SQLite file in
+/// the scratch folder, or a PostgreSQL URL) and its signing key's file.
+pub struct Db {
+    pub setting: std::ffi::OsString,
+    pub key: PathBuf,
+}
+
+impl Db {
+    pub fn sqlite(file: PathBuf) -> Db {
+        let mut key = file.clone().into_os_string();
+        key.push(".key");
+        Db {
+            setting: file.into_os_string(),
+            key: key.into(),
+        }
+    }
+
+    pub fn postgres(url: &str, dir: &Path) -> Db {
+        Db {
+            setting: url.into(),
+            key: dir.join("bench.key"),
+        }
+    }
+}
+
 /// `crumb` with the database (and its key) in `db`.
-pub fn crumb(bin: &Path, db: &Path) -> Command {
+pub fn crumb(bin: &Path, db: &Db) -> Command {
     let mut c = Command::new(bin);
     with_db(&mut c, db);
     c
@@ -88,15 +126,16 @@ pub fn crumb(bin: &Path, db: &Path) -> Command {
 
 /// The environment that points `crumb` at `db` and nothing else. Write
 /// quotas are off: every benchmark client writes from 127.0.0.1.
-pub fn with_db<'a>(c: &'a mut Command, db: &Path) -> &'a mut Command {
-    c.env("CRUMB_DATABASE", db)
+pub fn with_db<'a>(c: &'a mut Command, db: &Db) -> &'a mut Command {
+    c.env("CRUMB_DATABASE", &db.setting)
+        .env("CRUMB_SIGNING_KEY", &db.key)
         .env("CRUMB_LOG", "warn")
         .env("CRUMB_WRITE_BURST", "0")
         .env_remove("CRUMB_CONFIG")
 }
 
 /// Runs `crumb`, failing with its stderr when it fails; returns stdout.
-pub fn crumb_ok(bin: &Path, db: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub fn crumb_ok(bin: &Path, db: &Db, args: &[&str]) -> anyhow::Result<String> {
     let out = crumb(bin, db).args(args).output()?;
     if !out.status.success() {
         bail!(
@@ -116,7 +155,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(bin: &Path, db: &Path, workers: Option<usize>) -> anyhow::Result<Server> {
+    pub fn start(bin: &Path, db: &Db, workers: Option<usize>) -> anyhow::Result<Server> {
         let mut c = crumb(bin, db);
         c.arg("serve")
             .env("CRUMB_PORT", "0")

@@ -9,6 +9,11 @@
 //!
 //! Budgets: writes ≥ 0.5 × the no-op rate; p99 ≤ 10 ms at half the max
 //! write rate.
+//!
+//! `--db postgres`: the same on a throwaway PostgreSQL cluster, then the
+//! write run at 128 connections and the open-loop measure again with two
+//! nodes on that database, the load split evenly between them
+//! (`bench/results/server-postgres.json`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +24,7 @@ use serde_json::json;
 
 use super::open_loop;
 use super::profile::{Profile, Snapshot};
-use super::{Server, crumb_binary, crumb_ok, ensure_apt, http_get_as, machine, save, scratch};
+use super::{Db, Server, crumb_binary, crumb_ok, ensure_apt, http_get_as, machine, save, scratch};
 
 /// One wrk run's figures, from the `CRUMB ...` line our Lua script prints.
 #[derive(Debug, Clone, Copy, Default)]
@@ -215,7 +220,7 @@ fn print_run(kind: &str, r: &Run) {
 
 /// Counts the records in the database and checks the chain with
 /// `crumb verify --db`.
-pub fn count_and_verify(bin: &Path, db: &Path) -> anyhow::Result<u64> {
+pub fn count_and_verify(bin: &Path, db: &Db) -> anyhow::Result<u64> {
     let out = crumb_ok(bin, db, &["verify", "--db"])?;
     out.lines()
         .find_map(|l| l.strip_prefix("OK: "))
@@ -248,11 +253,22 @@ impl Writes {
     }
 }
 
-pub fn run(smoke: bool) -> anyhow::Result<()> {
+pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
     ensure_apt("wrk", "wrk")?;
     let bin = crumb_binary(smoke)?;
-    let dir = scratch("server")?;
-    let db = dir.join("bench.db");
+    let dir = scratch(if postgres {
+        "server-postgres"
+    } else {
+        "server"
+    })?;
+    // On PostgreSQL: a throwaway cluster, stopped when the bench ends.
+    let cluster = postgres.then(crate::postgres::Cluster::start).transpose()?;
+    let db = match &cluster {
+        Some(cluster) => Db::postgres(&cluster.url, &dir),
+        None => Db::sqlite(dir.join("bench.db")),
+    };
+    let engine = if postgres { "PostgreSQL" } else { "SQLite" };
+    println!("\nengine: {engine}");
     crumb_ok(&bin, &db, &["site", "create", "examples/demo-site.json"])?;
     // `/metrics` answers an owner of every site.
     let token = crumb_ok(&bin, &db, &["token", "create", "--role", "owner"])?;
@@ -332,12 +348,43 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
         open.max_ms,
         open.bad + open.lost
     );
+    // Two nodes on one PostgreSQL database: the same write run at 128
+    // connections and the same open-loop measure, split evenly between
+    // the nodes.
+    let two_nodes = match &cluster {
+        Some(_) => {
+            let second = Server::start(&bin, &db, None)?;
+            let urls = [writes.url.clone(), second.url("/v1/sites/demo/consents")];
+            let c = if smoke { levels[0] } else { 128 };
+            let max = wrk_split(&urls, &writes.script, c, seconds)?;
+            print_run("POST, two nodes", &max);
+            let open = open_loop_split(
+                &[server.addr.clone(), second.addr.clone()],
+                &writes.bodies,
+                max.rate() / 2.0,
+                (seconds.max(2) * 2) as f64,
+            )?;
+            println!(
+                "{:<22} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+                "POST, two nodes, open",
+                open.connections,
+                open.rate(),
+                open.p50_ms,
+                open.p99_ms,
+                open.max_ms,
+                open.bad + open.lost
+            );
+            second.stop()?;
+            Some((max, open))
+        }
+        None => None,
+    };
     server.stop()?;
     if let Some(p) = &profile {
         p.print(profiled);
     }
 
-    let acknowledged: u64 = post.iter().chain([&warmup]).map(|r| r.ok).sum::<u64>() + open.ok;
+    let mut acknowledged: u64 = post.iter().chain([&warmup]).map(|r| r.ok).sum::<u64>() + open.ok;
     let stored = count_and_verify(&bin, &db)?;
     let ratio = max_write.rate() / max_noop.rate();
     println!(
@@ -359,12 +406,24 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
     // flight, so up to one write per connection and run may be stored
     // without having been counted (and so may an open-loop request whose
     // answer timed out); none may be missing.
-    let in_flight: u64 = post
+    let mut in_flight: u64 = post
         .iter()
         .chain([&warmup])
         .map(|r| r.connections as u64)
         .sum::<u64>()
         + open.lost;
+    if let Some((max, open)) = &two_nodes {
+        acknowledged += max.ok + open.ok;
+        in_flight += max.connections as u64 + open.lost;
+        println!(
+            "two nodes: max durable writes {:.0}/s (ratio to one node's no-op {:.2}); open-loop at {:.0}/s: p99 {:.2} ms (budget <= 10 ms) {}",
+            max.rate(),
+            max.rate() / max_noop.rate(),
+            open.offered_per_s,
+            open.p99_ms,
+            verdict(open.p99_ms <= 10.0)
+        );
+    }
     let durable = stored >= acknowledged && stored - acknowledged <= in_flight;
     println!(
         "database: {stored} records, chain verifies; 201-acknowledged: {acknowledged} (+ at most {in_flight} cut off in flight) {}",
@@ -374,10 +433,15 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
         bail!("{acknowledged} consents were acknowledged but {stored} are stored");
     }
     save(
-        "server",
+        if postgres {
+            "server-postgres"
+        } else {
+            "server"
+        },
         smoke,
         &json!({
             "bench": "server",
+            "engine": engine,
             "machine": machine(),
             "seconds_per_run": seconds,
             "healthz": noop.iter().map(Run::json).collect::<Vec<_>>(),
@@ -397,9 +461,94 @@ pub fn run(smoke: bool) -> anyhow::Result<()> {
                 "write_ratio_ge_0_5": ratio >= 0.5,
                 "open_loop_p99_le_10ms": open.p99_ms <= 10.0,
             },
+            "two_nodes": two_nodes.as_ref().map(|(max, open)| json!({
+                "consents": max.json(),
+                "open_loop": open.json(),
+                "write_to_noop_ratio": round(max.rate() / max_noop.rate(), 3),
+                "open_loop_p99_le_10ms": open.p99_ms <= 10.0,
+            })),
         }),
     )?;
     Ok(())
+}
+
+/// One wrk run spread over several nodes at once (`connections` split
+/// evenly): rates add up, latencies are the worst node's.
+fn wrk_split(
+    urls: &[String],
+    script: &str,
+    connections: usize,
+    seconds: u64,
+) -> anyhow::Result<Run> {
+    let each = (connections / urls.len()).max(1);
+    let runs = std::thread::scope(|s| {
+        let runs: Vec<_> = urls
+            .iter()
+            .map(|url| s.spawn(move || wrk(url, script, each, seconds)))
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().expect("a wrk thread"))
+            .collect::<anyhow::Result<Vec<Run>>>()
+    })?;
+    let worst = |f: fn(&Run) -> f64| runs.iter().map(f).fold(0.0, f64::max);
+    Ok(Run {
+        connections: each * urls.len(),
+        requests: runs.iter().map(|r| r.requests).sum(),
+        ok: runs.iter().map(|r| r.ok).sum(),
+        bad: runs.iter().map(|r| r.bad).sum(),
+        errors: runs.iter().map(|r| r.errors).sum(),
+        seconds: worst(|r| r.seconds),
+        p50_ms: worst(|r| r.p50_ms),
+        p90_ms: worst(|r| r.p90_ms),
+        p99_ms: worst(|r| r.p99_ms),
+        max_ms: worst(|r| r.max_ms),
+    })
+}
+
+/// Open-loop writes at `rate` in all, split evenly over several nodes:
+/// counts add up, latencies are the worst node's.
+fn open_loop_split(
+    addrs: &[String],
+    bodies: &[String],
+    rate: f64,
+    seconds: f64,
+) -> anyhow::Result<open_loop::OpenLoop> {
+    let share = rate / addrs.len() as f64;
+    let runs = std::thread::scope(|s| {
+        let runs: Vec<_> = addrs
+            .iter()
+            .map(|addr| {
+                s.spawn(move || {
+                    open_loop::run(
+                        addr,
+                        "/v1/sites/demo/consents",
+                        bodies,
+                        201,
+                        share,
+                        seconds,
+                        32,
+                    )
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| r.join().expect("an open-loop thread"))
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let worst = |f: fn(&open_loop::OpenLoop) -> f64| runs.iter().map(f).fold(0.0, f64::max);
+    Ok(open_loop::OpenLoop {
+        offered_per_s: rate,
+        connections: runs.iter().map(|r| r.connections).sum(),
+        sent: runs.iter().map(|r| r.sent).sum(),
+        ok: runs.iter().map(|r| r.ok).sum(),
+        bad: runs.iter().map(|r| r.bad).sum(),
+        lost: runs.iter().map(|r| r.lost).sum(),
+        seconds: worst(|r| r.seconds),
+        p50_ms: worst(|r| r.p50_ms),
+        p99_ms: worst(|r| r.p99_ms),
+        p999_ms: worst(|r| r.p999_ms),
+        max_ms: worst(|r| r.max_ms),
+    })
 }
 
 pub fn verdict(ok: bool) -> &'static str {
