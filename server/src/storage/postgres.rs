@@ -446,6 +446,161 @@ async fn latest_in(
         .transpose()
 }
 
+/// The idempotency keys a batch names: those stored (with what they were
+/// used for) and those the batch itself assigns as it goes.
+#[derive(Default)]
+struct Keys {
+    /// (site, key) → (request hash, the record it made).
+    known: HashMap<(String, String), (String, Record)>,
+}
+
+impl Keys {
+    async fn read(&mut self, tx: &impl GenericClient, drafts: &[Draft]) -> Result<(), StoreError> {
+        let (sites, keys): (Vec<&str>, Vec<&str>) = drafts
+            .iter()
+            .filter_map(|d| Some((d.site.id.as_str(), d.idempotency.as_ref()?.key.as_str())))
+            .unzip();
+        let stmt = tx
+            .prepare_cached(
+                "SELECT i.site_id, i.key, i.request_hash, r.body, r.hash
+                 FROM unnest($1::text[], $2::text[]) AS k(site_id, key)
+                 JOIN idempotency i ON i.site_id = k.site_id AND i.key = k.key
+                 JOIN records r ON r.id = i.record_id",
+            )
+            .await?;
+        for row in tx.query(&stmt, &[&sites, &keys]).await? {
+            let record = Record::from_stored(row.get(3), row.get(4)).map_err(corrupt)?;
+            self.known
+                .insert((row.get(0), row.get(1)), (row.get(2), record));
+        }
+        Ok(())
+    }
+
+    /// What the key already stands for: the record a retry of the same
+    /// request gets back, or `KeyReused` for another request.
+    fn earlier(&self, site: &str, idem: &super::Idempotency) -> Option<AppendError> {
+        let (request_hash, record) = self
+            .known
+            .get(&(site.to_owned(), idem.key.as_str().to_owned()))?;
+        Some(if *request_hash == idem.request_hash {
+            AppendError::Replayed(Box::new(record.clone()))
+        } else {
+            AppendError::KeyReused
+        })
+    }
+
+    fn written(&mut self, site: &str, idem: &super::Idempotency, record: &Record) {
+        self.known.insert(
+            (site.to_owned(), idem.key.as_str().to_owned()),
+            (idem.request_hash.clone(), record.clone()),
+        );
+    }
+}
+
+/// The newest stored record of every consent the batch names, by consent
+/// id (of any site: the rules check the site).
+async fn newest_records(
+    tx: &impl GenericClient,
+    drafts: &[Draft],
+) -> Result<HashMap<String, crate::record::RecordBody>, StoreError> {
+    let named: Vec<&str> = drafts
+        .iter()
+        .filter_map(|d| match &d.action {
+            Action::Choose { consent_id, .. } => consent_id.as_ref(),
+            Action::Withdraw { consent_id } => Some(consent_id),
+        })
+        .map(ConsentId::as_str)
+        .collect();
+    if named.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let stmt = tx
+        .prepare_cached(
+            "SELECT DISTINCT ON (consent_id) consent_id, body, hash FROM records
+             WHERE consent_id = ANY($1::text[]) ORDER BY consent_id, seq DESC",
+        )
+        .await?;
+    tx.query(&stmt, &[&named])
+        .await?
+        .iter()
+        .map(|row| {
+            let record = Record::from_stored(row.get(1), row.get(2)).map_err(corrupt)?;
+            Ok((row.get(0), record.body))
+        })
+        .collect()
+}
+
+/// Writes a batch's records, their idempotency keys and the sites' new
+/// heads: one statement each.
+async fn insert_records(
+    tx: &impl GenericClient,
+    written: &[(Record, Option<&super::Idempotency>)],
+    heads: &HashMap<String, lifecycle::Head>,
+) -> Result<(), StoreError> {
+    let records = || written.iter().map(|(r, _)| r);
+    let text = |f: &dyn Fn(&Record) -> &str| records().map(f).collect::<Vec<&str>>();
+    let seqs: Vec<i64> = records().map(|r| r.body.seq as i64).collect();
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[])",
+        )
+        .await?;
+    tx.execute(
+        &insert,
+        &[
+            &text(&|r| r.body.site_id.as_str()),
+            &seqs,
+            &text(&|r| r.body.consent_id.as_str()),
+            &text(&|r| r.body.event.as_str()),
+            &text(&|r| &r.body.event_time),
+            &text(&|r| &r.canonical),
+            &text(&|r| &r.hash),
+        ],
+    )
+    .await?;
+    let keyed: Vec<(&Record, &super::Idempotency)> = written
+        .iter()
+        .filter_map(|(r, k)| Some((r, (*k)?)))
+        .collect();
+    if !keyed.is_empty() {
+        let remember = tx
+            .prepare_cached(
+                "INSERT INTO idempotency (site_id, key, request_hash, record_id, created_at)
+                 SELECT k.site_id, k.key, k.request_hash, r.id, k.created_at
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+                   AS k(site_id, key, request_hash, seq, created_at)
+                 JOIN records r ON r.site_id = k.site_id AND r.seq = k.seq",
+            )
+            .await?;
+        let sites: Vec<&str> = keyed.iter().map(|(r, _)| r.body.site_id.as_str()).collect();
+        let keys: Vec<&str> = keyed.iter().map(|(_, k)| k.key.as_str()).collect();
+        let hashes: Vec<&str> = keyed.iter().map(|(_, k)| k.request_hash.as_str()).collect();
+        let seqs: Vec<i64> = keyed.iter().map(|(r, _)| r.body.seq as i64).collect();
+        let times: Vec<&str> = keyed
+            .iter()
+            .map(|(r, _)| r.body.event_time.as_str())
+            .collect();
+        tx.execute(&remember, &[&sites, &keys, &hashes, &seqs, &times])
+            .await?;
+    }
+    let mut moved: Vec<&str> = records().map(|r| r.body.site_id.as_str()).collect();
+    moved.sort_unstable();
+    moved.dedup();
+    let seqs: Vec<i64> = moved.iter().map(|s| heads[*s].0 as i64).collect();
+    let hashes: Vec<&str> = moved.iter().map(|s| heads[*s].1.as_str()).collect();
+    let advance = tx
+        .prepare_cached(
+            "UPDATE chain_heads h SET seq = u.seq, hash = u.hash
+             FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(site_id, seq, hash)
+             WHERE h.site_id = u.site_id",
+        )
+        .await?;
+    tx.execute(&advance, &[&moved, &seqs, &hashes]).await?;
+    Ok(())
+}
+
 fn seq_of(v: i64) -> u64 {
     v.unsigned_abs()
 }
@@ -536,31 +691,36 @@ impl Store for PostgresStore {
     }
 
     fn append(&self, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError> {
+        // A batch costs a fixed number of round trips whatever its size:
+        // what the rules need is read in one query each (the heads, the
+        // idempotency keys, the consents' newest records), the records are
+        // decided in memory in draft order, then written in one statement
+        // per table.
         self.run(|mut c| async move {
             let mut laps = Laps::start();
             let tx = c.transaction().await?;
             laps.lap(Phase::Begin);
             // Lock the chain head of every site in the batch, in site
-            // order: the lock serialises this site's appends across nodes
-            // until the commit. The upsert creates a new site's head.
-            let mut sites: Vec<&SiteId> = drafts.iter().map(|d| &d.site.id).collect();
-            sites.sort();
+            // order (rows are upserted in array order): the lock
+            // serialises this site's appends across nodes until the
+            // commit. The upsert creates a new site's head.
+            let mut sites: Vec<&str> = drafts.iter().map(|d| d.site.id.as_str()).collect();
+            sites.sort_unstable();
             sites.dedup();
             let lock = tx
                 .prepare_cached(
-                    "INSERT INTO chain_heads (site_id, seq, hash) VALUES ($1, 0, $2)
+                    "INSERT INTO chain_heads (site_id, seq, hash)
+                     SELECT s, 0, $2 FROM unnest($1::text[]) AS s
                      ON CONFLICT (site_id) DO UPDATE SET seq = chain_heads.seq
-                     RETURNING seq, hash",
+                     RETURNING site_id, seq, hash",
                 )
                 .await?;
-            let mut heads: HashMap<SiteId, lifecycle::Head> = HashMap::new();
-            for site in sites {
-                let row = tx
-                    .query_one(&lock, &[&site.as_str(), &GENESIS_HASH])
-                    .await?;
-                heads.insert(site.clone(), (seq_of(row.get(0)), row.get(1)));
+            let mut heads: HashMap<String, lifecycle::Head> = HashMap::new();
+            for row in tx.query(&lock, &[&sites, &GENESIS_HASH]).await? {
+                heads.insert(row.get(0), (seq_of(row.get(1)), row.get(2)));
             }
             laps.lap(Phase::ChainHead);
+            let mut keys = Keys::default();
             if let Some(newest) = drafts
                 .iter()
                 .filter(|d| d.idempotency.is_some())
@@ -571,59 +731,28 @@ impl Store for PostgresStore {
                 let cutoff = timefmt::format(newest - time::Duration::days(1));
                 tx.execute("DELETE FROM idempotency WHERE created_at < $1", &[&cutoff])
                     .await?;
+                keys.read(&tx, drafts).await?;
             }
-            let keyed = tx
-                .prepare_cached(
-                    "SELECT i.request_hash, r.body, r.hash FROM idempotency i
-                     JOIN records r ON r.id = i.record_id
-                     WHERE i.site_id = $1 AND i.key = $2",
-                )
-                .await?;
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                )
-                .await?;
-            let remember = tx
-                .prepare_cached(
-                    "INSERT INTO idempotency (site_id, key, request_hash, record_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .await?;
             laps.lap(Phase::Idempotency);
-            let mut moved: Vec<SiteId> = Vec::new();
+            let mut latest = newest_records(&tx, drafts).await?;
+            laps.lap(Phase::Decide);
             let mut results = Vec::with_capacity(drafts.len());
+            let mut written: Vec<(Record, Option<&super::Idempotency>)> = Vec::new();
             for draft in drafts {
+                let site = draft.site.id.as_str();
                 if let Some(idem) = &draft.idempotency
-                    && let Some(row) = tx
-                        .query_opt(&keyed, &[&draft.site.id.as_str(), &idem.key.as_str()])
-                        .await?
+                    && let Some(earlier) = keys.earlier(site, idem)
                 {
-                    let request_hash: &str = row.get(0);
-                    results.push(Err(if request_hash == idem.request_hash {
-                        let record =
-                            Record::from_stored(row.get(1), row.get(2)).map_err(corrupt)?;
-                        AppendError::Replayed(Box::new(record))
-                    } else {
-                        AppendError::KeyReused
-                    }));
-                    laps.lap(Phase::Idempotency);
+                    results.push(Err(earlier));
                     continue;
                 }
-                laps.lap(Phase::Idempotency);
                 let named = match &draft.action {
                     Action::Choose { consent_id, .. } => consent_id.as_ref(),
                     Action::Withdraw { consent_id } => Some(consent_id),
                 };
-                let latest = match named {
-                    Some(id) => latest_in(&tx, id).await?,
-                    None => None,
-                };
-                let head = heads[&draft.site.id].clone();
-                let body = lifecycle::next_record(draft, latest.as_ref().map(|r| &r.body), head);
-                laps.lap(Phase::Decide);
-                let body = match body {
+                let previous = named.and_then(|id| latest.get(id.as_str()));
+                let head = heads[site].clone();
+                let body = match lifecycle::next_record(draft, previous, head) {
                     Ok(body) => body,
                     Err(refused) => {
                         results.push(Err(refused));
@@ -631,50 +760,17 @@ impl Store for PostgresStore {
                     }
                 };
                 let record = body.seal();
-                laps.lap(Phase::Seal);
-                let b = &record.body;
-                let id: i64 = tx
-                    .query_one(
-                        &insert,
-                        &[
-                            &b.site_id.as_str(),
-                            &(b.seq as i64),
-                            &b.consent_id.as_str(),
-                            &b.event.as_str(),
-                            &b.event_time,
-                            &record.canonical,
-                            &record.hash,
-                        ],
-                    )
-                    .await?
-                    .get(0);
+                heads.insert(site.to_owned(), (record.body.seq, record.hash.clone()));
+                latest.insert(record.body.consent_id.to_string(), record.body.clone());
                 if let Some(idem) = &draft.idempotency {
-                    tx.execute(
-                        &remember,
-                        &[
-                            &b.site_id.as_str(),
-                            &idem.key.as_str(),
-                            &idem.request_hash,
-                            &id,
-                            &b.event_time,
-                        ],
-                    )
-                    .await?;
+                    keys.written(site, idem, &record);
                 }
-                heads.insert(b.site_id.clone(), (b.seq, record.hash.clone()));
-                moved.push(b.site_id.clone());
+                written.push((record.clone(), draft.idempotency.as_ref()));
                 results.push(Ok(record));
-                laps.lap(Phase::Insert);
             }
-            moved.sort();
-            moved.dedup();
-            let advance = tx
-                .prepare_cached("UPDATE chain_heads SET seq = $2, hash = $3 WHERE site_id = $1")
-                .await?;
-            for site in moved {
-                let (seq, hash) = &heads[&site];
-                tx.execute(&advance, &[&site.as_str(), &(*seq as i64), hash])
-                    .await?;
+            laps.lap(Phase::Seal);
+            if !written.is_empty() {
+                insert_records(&tx, &written, &heads).await?;
             }
             laps.lap(Phase::Insert);
             tx.commit().await?;

@@ -178,3 +178,30 @@ fn a_retried_post_with_the_same_idempotency_key_returns_the_first_receipt() {
     assert_eq!(post("choice-2", &body).status, 201);
     assert_eq!(app.record_count(), 2);
 }
+
+#[test]
+fn simultaneous_retries_with_one_idempotency_key_store_one_record() {
+    // Arrange
+    let app = spawn_app();
+    let body = app.analytics_only().to_string();
+
+    // Act: 16 copies of one request at once, so several share a batch.
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let posts: Vec<_> = (0..16)
+            .map(|_| s.spawn(|| app.record_consent_keyed(&body, "same-key")))
+            .collect();
+        posts.into_iter().map(|p| p.join().unwrap()).collect()
+    });
+
+    // Assert: one record; every answer is its receipt.
+    assert_eq!(app.record_count(), 1);
+    for answer in &answers {
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        assert_eq!(answer.json(), answers[0].json());
+    }
+    let replayed = answers
+        .iter()
+        .filter(|a| a.header("idempotent-replayed") == Some("true"))
+        .count();
+    assert_eq!(replayed, 15);
+}
