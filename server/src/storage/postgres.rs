@@ -735,6 +735,8 @@ impl Store for PostgresStore {
             }
             laps.lap(Phase::Idempotency);
             let mut latest = newest_records(&tx, drafts).await?;
+            // Reading the newest records is charged to `decide`, as the
+            // rules' time is below.
             laps.lap(Phase::Decide);
             let mut results = Vec::with_capacity(drafts.len());
             let mut written: Vec<(Record, Option<&super::Idempotency>)> = Vec::new();
@@ -752,7 +754,9 @@ impl Store for PostgresStore {
                 };
                 let previous = named.and_then(|id| latest.get(id.as_str()));
                 let head = heads[site].clone();
-                let body = match lifecycle::next_record(draft, previous, head) {
+                let body = lifecycle::next_record(draft, previous, head);
+                laps.lap(Phase::Decide);
+                let body = match body {
                     Ok(body) => body,
                     Err(refused) => {
                         results.push(Err(refused));
@@ -760,6 +764,7 @@ impl Store for PostgresStore {
                     }
                 };
                 let record = body.seal();
+                laps.lap(Phase::Seal);
                 heads.insert(site.to_owned(), (record.body.seq, record.hash.clone()));
                 latest.insert(record.body.consent_id.to_string(), record.body.clone());
                 if let Some(idem) = &draft.idempotency {
@@ -767,8 +772,8 @@ impl Store for PostgresStore {
                 }
                 written.push((record.clone(), draft.idempotency.as_ref()));
                 results.push(Ok(record));
+                laps.lap(Phase::Insert);
             }
-            laps.lap(Phase::Seal);
             if !written.is_empty() {
                 insert_records(&tx, &written, &heads).await?;
             }
