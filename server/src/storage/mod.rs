@@ -25,7 +25,7 @@ pub use sqlite::SqliteStore;
 pub use writer::{Writer, WriterError};
 
 /// What a store can fail with, in terms of no engine: each adapter
-/// sorts its driver's errors into these (`sqlite.rs`: `From<rusqlite::Error>`),
+/// sorts its driver's errors into these (`sqlite/mod.rs`: `From<rusqlite::Error>`),
 /// so no driver type crosses the `Store` trait.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

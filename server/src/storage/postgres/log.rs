@@ -1,0 +1,484 @@
+//! The consent log: appends to each site's hash chain, reads of records
+//! and heads, exports, purges and their checkpoints.
+
+use std::collections::HashMap;
+
+use crumb_schema::{ConsentId, SiteId};
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+
+use super::{FETCH, PostgresStore, corrupt};
+use crate::lifecycle;
+use crate::metrics::{Laps, Phase};
+use crate::record::{GENESIS_HASH, Record};
+use crate::signing::SignedHead;
+use crate::storage::{
+    Action, AppendError, AppendResult, Draft, Idempotency, StoreError, TimeRange,
+};
+use crate::timefmt;
+
+fn record_from(row: &tokio_postgres::Row) -> Result<Record, StoreError> {
+    Record::from_stored(row.get(0), row.get(1)).map_err(corrupt)
+}
+
+async fn latest_in(
+    c: &impl GenericClient,
+    consent: &ConsentId,
+) -> Result<Option<Record>, StoreError> {
+    // A consent's records are all on one site, so its chain order is theirs.
+    let stmt = c
+        .prepare_cached(
+            "SELECT body, hash FROM records WHERE consent_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .await?;
+    c.query_opt(&stmt, &[&consent.as_str()])
+        .await?
+        .map(|row| record_from(&row))
+        .transpose()
+}
+
+/// The idempotency keys a batch names: those stored (with what they were
+/// used for) and those the batch itself assigns as it goes.
+#[derive(Default)]
+struct Keys {
+    /// (site, key) → (request hash, the record it made).
+    known: HashMap<(String, String), (String, Record)>,
+}
+
+impl Keys {
+    async fn read(&mut self, tx: &impl GenericClient, drafts: &[Draft]) -> Result<(), StoreError> {
+        let (sites, keys): (Vec<&str>, Vec<&str>) = drafts
+            .iter()
+            .filter_map(|d| Some((d.site.id.as_str(), d.idempotency.as_ref()?.key.as_str())))
+            .unzip();
+        let stmt = tx
+            .prepare_cached(
+                "SELECT i.site_id, i.key, i.request_hash, r.body, r.hash
+                 FROM unnest($1::text[], $2::text[]) AS k(site_id, key)
+                 JOIN idempotency i ON i.site_id = k.site_id AND i.key = k.key
+                 JOIN records r ON r.id = i.record_id",
+            )
+            .await?;
+        for row in tx.query(&stmt, &[&sites, &keys]).await? {
+            let record = Record::from_stored(row.get(3), row.get(4)).map_err(corrupt)?;
+            self.known
+                .insert((row.get(0), row.get(1)), (row.get(2), record));
+        }
+        Ok(())
+    }
+
+    /// What the key already stands for: the record a retry of the same
+    /// request gets back, or `KeyReused` for another request.
+    fn earlier(&self, site: &str, idem: &Idempotency) -> Option<AppendError> {
+        let (request_hash, record) = self
+            .known
+            .get(&(site.to_owned(), idem.key.as_str().to_owned()))?;
+        Some(if *request_hash == idem.request_hash {
+            AppendError::Replayed(Box::new(record.clone()))
+        } else {
+            AppendError::KeyReused
+        })
+    }
+
+    fn written(&mut self, site: &str, idem: &Idempotency, record: &Record) {
+        self.known.insert(
+            (site.to_owned(), idem.key.as_str().to_owned()),
+            (idem.request_hash.clone(), record.clone()),
+        );
+    }
+}
+
+/// The newest stored record of every consent the batch names, by consent
+/// id (of any site: the rules check the site).
+async fn newest_records(
+    tx: &impl GenericClient,
+    drafts: &[Draft],
+) -> Result<HashMap<String, crate::record::RecordBody>, StoreError> {
+    let named: Vec<&str> = drafts
+        .iter()
+        .filter_map(|d| match &d.action {
+            Action::Choose { consent_id, .. } => consent_id.as_ref(),
+            Action::Withdraw { consent_id } => Some(consent_id),
+        })
+        .map(ConsentId::as_str)
+        .collect();
+    if named.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let stmt = tx
+        .prepare_cached(
+            "SELECT DISTINCT ON (consent_id) consent_id, body, hash FROM records
+             WHERE consent_id = ANY($1::text[]) ORDER BY consent_id, seq DESC",
+        )
+        .await?;
+    tx.query(&stmt, &[&named])
+        .await?
+        .iter()
+        .map(|row| {
+            let record = Record::from_stored(row.get(1), row.get(2)).map_err(corrupt)?;
+            Ok((row.get(0), record.body))
+        })
+        .collect()
+}
+
+/// Writes a batch's records, their idempotency keys and the sites' new
+/// heads: one statement each.
+async fn insert_records(
+    tx: &impl GenericClient,
+    written: &[(Record, Option<&Idempotency>)],
+    heads: &HashMap<String, lifecycle::Head>,
+) -> Result<(), StoreError> {
+    let records = || written.iter().map(|(r, _)| r);
+    let text = |f: &dyn Fn(&Record) -> &str| records().map(f).collect::<Vec<&str>>();
+    let seqs: Vec<i64> = records().map(|r| r.body.seq as i64).collect();
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[])",
+        )
+        .await?;
+    tx.execute(
+        &insert,
+        &[
+            &text(&|r| r.body.site_id.as_str()),
+            &seqs,
+            &text(&|r| r.body.consent_id.as_str()),
+            &text(&|r| r.body.event.as_str()),
+            &text(&|r| &r.body.event_time),
+            &text(&|r| &r.canonical),
+            &text(&|r| &r.hash),
+        ],
+    )
+    .await?;
+    let keyed: Vec<(&Record, &Idempotency)> = written
+        .iter()
+        .filter_map(|(r, k)| Some((r, (*k)?)))
+        .collect();
+    if !keyed.is_empty() {
+        let remember = tx
+            .prepare_cached(
+                "INSERT INTO idempotency (site_id, key, request_hash, record_id, created_at)
+                 SELECT k.site_id, k.key, k.request_hash, r.id, k.created_at
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[])
+                   AS k(site_id, key, request_hash, seq, created_at)
+                 JOIN records r ON r.site_id = k.site_id AND r.seq = k.seq",
+            )
+            .await?;
+        let sites: Vec<&str> = keyed.iter().map(|(r, _)| r.body.site_id.as_str()).collect();
+        let keys: Vec<&str> = keyed.iter().map(|(_, k)| k.key.as_str()).collect();
+        let hashes: Vec<&str> = keyed.iter().map(|(_, k)| k.request_hash.as_str()).collect();
+        let seqs: Vec<i64> = keyed.iter().map(|(r, _)| r.body.seq as i64).collect();
+        let times: Vec<&str> = keyed
+            .iter()
+            .map(|(r, _)| r.body.event_time.as_str())
+            .collect();
+        tx.execute(&remember, &[&sites, &keys, &hashes, &seqs, &times])
+            .await?;
+    }
+    let mut moved: Vec<&str> = records().map(|r| r.body.site_id.as_str()).collect();
+    moved.sort_unstable();
+    moved.dedup();
+    let seqs: Vec<i64> = moved.iter().map(|s| heads[*s].0 as i64).collect();
+    let hashes: Vec<&str> = moved.iter().map(|s| heads[*s].1.as_str()).collect();
+    let advance = tx
+        .prepare_cached(
+            "UPDATE chain_heads h SET seq = u.seq, hash = u.hash
+             FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(site_id, seq, hash)
+             WHERE h.site_id = u.site_id",
+        )
+        .await?;
+    tx.execute(&advance, &[&moved, &seqs, &hashes]).await?;
+    Ok(())
+}
+
+fn seq_of(v: i64) -> u64 {
+    v.unsigned_abs()
+}
+
+pub(super) fn latest_record(
+    store: &PostgresStore,
+    consent: &ConsentId,
+) -> Result<Option<Record>, StoreError> {
+    store.run(|c| async move { latest_in(&c, consent).await })
+}
+
+pub(super) fn append(
+    store: &PostgresStore,
+    drafts: &[Draft],
+) -> Result<Vec<AppendResult>, StoreError> {
+    // A batch costs a fixed number of round trips whatever its size:
+    // what the rules need is read in one query each (the heads, the
+    // idempotency keys, the consents' newest records), the records are
+    // decided in memory in draft order, then written in one statement
+    // per table.
+    store.run(|mut c| async move {
+        let mut laps = Laps::start();
+        let tx = c.transaction().await?;
+        laps.lap(Phase::Begin);
+        // Lock the chain head of every site in the batch, in site
+        // order (rows are upserted in array order): the lock
+        // serialises this site's appends across nodes until the
+        // commit. The upsert creates a new site's head.
+        let mut sites: Vec<&str> = drafts.iter().map(|d| d.site.id.as_str()).collect();
+        sites.sort_unstable();
+        sites.dedup();
+        let lock = tx
+            .prepare_cached(
+                "INSERT INTO chain_heads (site_id, seq, hash)
+                 SELECT s, 0, $2 FROM unnest($1::text[]) AS s
+                 ON CONFLICT (site_id) DO UPDATE SET seq = chain_heads.seq
+                 RETURNING site_id, seq, hash",
+            )
+            .await?;
+        let mut heads: HashMap<String, lifecycle::Head> = HashMap::new();
+        for row in tx.query(&lock, &[&sites, &GENESIS_HASH]).await? {
+            heads.insert(row.get(0), (seq_of(row.get(1)), row.get(2)));
+        }
+        laps.lap(Phase::ChainHead);
+        let mut keys = Keys::default();
+        if let Some(newest) = drafts
+            .iter()
+            .filter(|d| d.idempotency.is_some())
+            .map(|d| d.event_time)
+            .max()
+        {
+            // Keys are kept for a day.
+            let cutoff = timefmt::format(newest - time::Duration::days(1));
+            tx.execute("DELETE FROM idempotency WHERE created_at < $1", &[&cutoff])
+                .await?;
+            keys.read(&tx, drafts).await?;
+        }
+        laps.lap(Phase::Idempotency);
+        let mut latest = newest_records(&tx, drafts).await?;
+        // Reading the newest records is charged to `decide`, as the
+        // rules' time is below.
+        laps.lap(Phase::Decide);
+        let mut results = Vec::with_capacity(drafts.len());
+        let mut written: Vec<(Record, Option<&Idempotency>)> = Vec::new();
+        for draft in drafts {
+            let site = draft.site.id.as_str();
+            if let Some(idem) = &draft.idempotency
+                && let Some(earlier) = keys.earlier(site, idem)
+            {
+                results.push(Err(earlier));
+                continue;
+            }
+            let named = match &draft.action {
+                Action::Choose { consent_id, .. } => consent_id.as_ref(),
+                Action::Withdraw { consent_id } => Some(consent_id),
+            };
+            let previous = named.and_then(|id| latest.get(id.as_str()));
+            let head = heads[site].clone();
+            let body = lifecycle::next_record(draft, previous, head);
+            laps.lap(Phase::Decide);
+            let body = match body {
+                Ok(body) => body,
+                Err(refused) => {
+                    results.push(Err(refused));
+                    continue;
+                }
+            };
+            let record = body.seal();
+            laps.lap(Phase::Seal);
+            heads.insert(site.to_owned(), (record.body.seq, record.hash.clone()));
+            latest.insert(record.body.consent_id.to_string(), record.body.clone());
+            if let Some(idem) = &draft.idempotency {
+                keys.written(site, idem, &record);
+            }
+            written.push((record.clone(), draft.idempotency.as_ref()));
+            results.push(Ok(record));
+            laps.lap(Phase::Insert);
+        }
+        if !written.is_empty() {
+            insert_records(&tx, &written, &heads).await?;
+        }
+        laps.lap(Phase::Insert);
+        tx.commit().await?;
+        laps.lap(Phase::Commit);
+        Ok(results)
+    })
+}
+
+pub(super) fn record_count(store: &PostgresStore) -> Result<u64, StoreError> {
+    store.run(|c| async move {
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM records", &[])
+            .await?
+            .get(0);
+        Ok(n.unsigned_abs())
+    })
+}
+
+pub(super) fn history(
+    store: &PostgresStore,
+    site: &SiteId,
+    consent: &ConsentId,
+) -> Result<Vec<Record>, StoreError> {
+    store.run(|c| async move {
+        let stmt = c
+            .prepare_cached(
+                "SELECT body, hash FROM records WHERE consent_id = $1 AND site_id = $2
+                 ORDER BY seq",
+            )
+            .await?;
+        c.query(&stmt, &[&consent.as_str(), &site.as_str()])
+            .await?
+            .iter()
+            .map(record_from)
+            .collect()
+    })
+}
+
+pub(super) fn for_each_record(
+    store: &PostgresStore,
+    site: Option<&SiteId>,
+    range: &TimeRange,
+    f: &mut dyn FnMut(&str, &str) -> bool,
+) -> Result<u64, StoreError> {
+    // `f` may block (an export writes to a channel), so it runs here,
+    // between fetches, never inside the runtime. One REPEATABLE READ
+    // transaction is one snapshot; the portal is a server-side cursor,
+    // fetched FETCH rows at a time, so memory stays constant.
+    let mut client = store.block_on(store.pool.get())?;
+    let tx = store.block_on(
+        client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start(),
+    )?;
+    let site = site.map(SiteId::as_str);
+    let portal = store.block_on(async {
+        let stmt = tx
+            .prepare(
+                "SELECT body, hash FROM records
+                 WHERE ($1::text IS NULL OR site_id = $1) AND event_time >= $2
+                   AND event_time < $3
+                 ORDER BY site_id, seq",
+            )
+            .await?;
+        tx.bind(&stmt, &[&site, &range.from, &range.to]).await
+    })?;
+    let mut n = 0;
+    'fetch: loop {
+        let rows = store.block_on(tx.query_portal(&portal, FETCH))?;
+        for row in &rows {
+            n += 1;
+            if !f(row.get(0), row.get(1)) {
+                break 'fetch;
+            }
+        }
+        if rows.len() < FETCH as usize {
+            break;
+        }
+    }
+    store.block_on(tx.commit())?;
+    Ok(n)
+}
+
+pub(super) fn head(
+    store: &PostgresStore,
+    site: &SiteId,
+) -> Result<Option<(u64, String)>, StoreError> {
+    store.run(|c| async move {
+        let row = c
+            .query_opt(
+                "SELECT seq, hash FROM chain_heads WHERE site_id = $1 AND seq > 0",
+                &[&site.as_str()],
+            )
+            .await?;
+        Ok(row.map(|r| (seq_of(r.get(0)), r.get(1))))
+    })
+}
+
+pub(super) fn purge(
+    store: &PostgresStore,
+    site: &SiteId,
+    before: &str,
+    key: &crate::signing::Key,
+    now: OffsetDateTime,
+) -> Result<Option<(SignedHead, u64)>, StoreError> {
+    store.run(|mut c| async move {
+        let tx = c.transaction().await?;
+        // The head's lock keeps purges of one site (from any node) in
+        // turn; appends wait for it only as long as this transaction.
+        tx.execute(
+            "SELECT 1 FROM chain_heads WHERE site_id = $1 FOR UPDATE",
+            &[&site.as_str()],
+        )
+        .await?;
+        let keep_from: Option<i64> = tx
+            .query_one(
+                "SELECT min(seq) FROM records WHERE site_id = $1 AND event_time >= $2",
+                &[&site.as_str(), &before],
+            )
+            .await?
+            .get(0);
+        let last = tx
+            .query_opt(
+                "SELECT seq, hash FROM records WHERE site_id = $1 AND seq < $2
+                 ORDER BY seq DESC LIMIT 1",
+                &[&site.as_str(), &keep_from.unwrap_or(i64::MAX)],
+            )
+            .await?;
+        let Some(last) = last else {
+            return Ok(None);
+        };
+        let (seq, hash): (i64, String) = (last.get(0), last.get(1));
+        tx.execute(
+            "DELETE FROM idempotency WHERE record_id IN
+               (SELECT id FROM records WHERE site_id = $1 AND seq <= $2)",
+            &[&site.as_str(), &seq],
+        )
+        .await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM records WHERE site_id = $1 AND seq <= $2",
+                &[&site.as_str(), &seq],
+            )
+            .await?;
+        let head = key.sign(site.as_str(), seq_of(seq), &hash, &timefmt::format(now));
+        tx.execute(
+            "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &site.as_str(),
+                &seq,
+                &hash,
+                &head.signed_at,
+                &head.public_key,
+                &head.signature,
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some((head, deleted)))
+    })
+}
+
+pub(super) fn checkpoints(
+    store: &PostgresStore,
+    site: &SiteId,
+) -> Result<Vec<SignedHead>, StoreError> {
+    store.run(|c| async move {
+        let rows = c
+            .query(
+                "SELECT seq, hash, created_at, public_key, signature FROM checkpoints
+                 WHERE site_id = $1 ORDER BY seq",
+                &[&site.as_str()],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SignedHead {
+                site_id: site.to_string(),
+                seq: seq_of(r.get(0)),
+                hash: r.get(1),
+                signed_at: r.get(2),
+                public_key: r.get(3),
+                signature: r.get(4),
+            })
+            .collect())
+    })
+}

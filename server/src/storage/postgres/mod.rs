@@ -1,0 +1,519 @@
+//! The PostgreSQL store, for several Crumb nodes sharing one log: the
+//! async driver tokio-postgres with a deadpool pool, run on a small runtime
+//! of the store's own. The `Store` trait blocks (its callers are the
+//! writer thread, `storage::blocking` and the CLI, never an async worker),
+//! so each method drives its queries to completion with `block_on` on
+//! that runtime.
+//!
+//! Appends take each batch site's row in `chain_heads` with a lock (sites
+//! in one order, so two nodes never deadlock), which serialises appends to
+//! one site across nodes while batches of other sites go on; the head is
+//! moved in the same transaction as the records, so a commit is all or
+//! nothing. A 201 is sent only after the commit returns, and PostgreSQL's
+//! default `synchronous_commit = on` makes a commit durable.
+
+mod log;
+mod sites;
+mod stats;
+mod tokens;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crumb_schema::{ConsentId, SiteConfig, SiteId};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use time::OffsetDateTime;
+use tokio_postgres::NoTls;
+use tokio_postgres::error::SqlState;
+
+use super::site_cache::{SiteCache, sites_changed};
+use super::{AppendResult, DayStats, Draft, SiteRow, Store, StoreError, TimeRange, TokenRow};
+use crate::lifecycle;
+use crate::record::Record;
+use crate::signing::SignedHead;
+
+/// Migrations in order; the `crumb_schema` table holds how many have run.
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+
+/// Connections one node keeps at most. Reads run on `storage::blocking`
+/// threads, one connection each; the writer thread takes one per batch.
+const POOL_SIZE: usize = 16;
+
+/// How many rows an export fetches from its server-side cursor at a time.
+const FETCH: i32 = 1000;
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> StoreError {
+        let code = e.code().cloned();
+        match code {
+            Some(c)
+                if c == SqlState::T_R_SERIALIZATION_FAILURE
+                    || c == SqlState::T_R_DEADLOCK_DETECTED
+                    || c == SqlState::LOCK_NOT_AVAILABLE =>
+            {
+                StoreError::Busy(Box::new(e))
+            }
+            Some(c)
+                if c == SqlState::DISK_FULL
+                    || c == SqlState::READ_ONLY_SQL_TRANSACTION
+                    || c == SqlState::ADMIN_SHUTDOWN
+                    || c == SqlState::CANNOT_CONNECT_NOW
+                    || c == SqlState::TOO_MANY_CONNECTIONS =>
+            {
+                StoreError::Unavailable(Box::new(e))
+            }
+            None if e.is_closed() => StoreError::Unavailable(Box::new(e)),
+            _ => StoreError::Backend(Box::new(e)),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> StoreError {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            // No connection within the timeout, or the server refused one:
+            // nothing was stored, and later may work.
+            other => StoreError::Unavailable(Box::new(other)),
+        }
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+/// A `postgres://` URL, parsed; its password is never printed.
+#[derive(Clone)]
+pub struct PgUrl {
+    url: String,
+    config: Box<tokio_postgres::Config>,
+}
+
+impl PgUrl {
+    pub fn parse(url: &str) -> Result<PgUrl, String> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| format!("not a PostgreSQL URL ({e})"))?;
+        if config.get_dbname().is_none() {
+            return Err("the PostgreSQL URL names no database (postgres://user@host/db)".into());
+        }
+        Ok(PgUrl {
+            url: url.to_owned(),
+            config: Box::new(config),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+}
+
+/// Shows where the database is, without the password.
+impl std::fmt::Display for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = self
+            .config
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            })
+            .unwrap_or_default();
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        let user = self.config.get_user().unwrap_or("");
+        let db = self.config.get_dbname().unwrap_or("");
+        write!(f, "postgres://{user}@{host}:{port}/{db}")
+    }
+}
+
+impl std::fmt::Debug for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+pub struct PostgresStore {
+    /// Runs the driver's connection tasks; `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+    pool: Pool,
+    url: PgUrl,
+    sites: SiteCache,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // The store may be dropped on an async worker (the server's
+        // shutdown), where blocking for the runtime's tasks is not allowed.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+type Client = deadpool_postgres::Object;
+
+impl PostgresStore {
+    /// Connects to the database at `url` and applies any pending
+    /// migrations (under an advisory lock, so nodes starting together take
+    /// turns).
+    pub fn open(url: &PgUrl) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("crumb-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        let manager = Manager::from_config(
+            (*url.config).clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let timeout = Some(std::time::Duration::from_secs(5));
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(timeout)
+            .create_timeout(timeout)
+            .build()
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let store = PostgresStore {
+            runtime: Some(runtime),
+            pool,
+            url: url.clone(),
+            sites: SiteCache::default(),
+        };
+        // On a thread of its own: `Application::build` opens the store
+        // from inside the server's runtime, where blocking on another is
+        // not allowed.
+        std::thread::scope(|s| {
+            s.spawn(|| store.run(|mut c| async move { migrate(&mut c).await }))
+                .join()
+                .map_err(|_| StoreError::Thread("the migration thread panicked".into()))?
+        })?;
+        Ok(store)
+    }
+
+    pub fn url(&self) -> &PgUrl {
+        &self.url
+    }
+
+    fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.runtime
+            .as_ref()
+            .expect("the runtime lives as long as the store")
+            .block_on(f)
+    }
+
+    /// Runs `f` with a pooled connection, to completion.
+    fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        self.block_on(async {
+            let client = self.pool.get().await?;
+            f(client).await
+        })
+    }
+
+    /// Copies a whole log from `source` (sites, tokens, records with
+    /// their stored bytes and hashes, purge checkpoints, each chain's head)
+    /// in one transaction: all or nothing. Refused unless this database is
+    /// empty. Records are streamed in chunks, so memory stays constant.
+    /// `progress` is called with the records copied so far.
+    pub fn copy_from(&self, source: &dyn Store, progress: &dyn Fn(u64)) -> Result<u64, CopyError> {
+        let mut client = self.block_on(self.pool.get())?;
+        let tx = self.block_on(client.transaction())?;
+        let held: i64 = self
+            .block_on(tx.query_one(
+                "SELECT (SELECT count(*) FROM sites) + (SELECT count(*) FROM tokens)
+                      + (SELECT count(*) FROM chain_heads) + (SELECT count(*) FROM checkpoints)",
+                &[],
+            ))?
+            .get(0);
+        if held > 0 {
+            return Err(CopyError::NotEmpty);
+        }
+        let sites = source.site_rows()?;
+        for row in &sites {
+            let config = serde_json::to_string(&*row.config).expect("a site config serialises");
+            self.block_on(tx.execute(
+                "INSERT INTO sites (id, config, revision, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &row.config.id.as_str(),
+                    &config,
+                    &(row.config.revision.get() as i64),
+                    &row.created_at,
+                    &row.updated_at,
+                ],
+            ))?;
+        }
+        for (token, secret_hash) in source.tokens()? {
+            self.block_on(tx.execute(
+                "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at, revoked_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &token.id,
+                    &secret_hash,
+                    &token.role.as_str(),
+                    &token.site.as_ref().map(SiteId::as_str),
+                    &token.label,
+                    &token.created_at,
+                    &token.revoked_at,
+                ],
+            ))?;
+        }
+        // The records, in chunks of one multi-row insert each.
+        let insert = self.block_on(tx.prepare(
+            "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
+             SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
+                                  $6::text[], $7::text[])",
+        ))?;
+        let mut heads: std::collections::BTreeMap<SiteId, lifecycle::Head> = Default::default();
+        let mut chunk: Vec<Record> = Vec::with_capacity(COPY_CHUNK);
+        let mut copied = 0u64;
+        let mut failed: Option<CopyError> = None;
+        let mut flush = |chunk: &mut Vec<Record>| -> Result<(), CopyError> {
+            let column = |f: &dyn Fn(&Record) -> String| chunk.iter().map(f).collect::<Vec<_>>();
+            let seqs: Vec<i64> = chunk.iter().map(|r| r.body.seq as i64).collect();
+            self.block_on(tx.execute(
+                &insert,
+                &[
+                    &column(&|r| r.body.site_id.to_string()),
+                    &seqs,
+                    &column(&|r| r.body.consent_id.to_string()),
+                    &column(&|r| r.body.event.as_str().to_owned()),
+                    &column(&|r| r.body.event_time.clone()),
+                    &column(&|r| r.canonical.clone()),
+                    &column(&|r| r.hash.clone()),
+                ],
+            ))?;
+            copied += chunk.len() as u64;
+            progress(copied);
+            chunk.clear();
+            Ok(())
+        };
+        source.for_each_record(None, &TimeRange::all(), &mut |body, hash| {
+            let record = match Record::from_stored(body.to_owned(), hash.to_owned()) {
+                Ok(r) => r,
+                Err(e) => {
+                    failed = Some(CopyError::Store(corrupt(e)));
+                    return false;
+                }
+            };
+            heads.insert(
+                record.body.site_id.clone(),
+                (record.body.seq, record.hash.clone()),
+            );
+            chunk.push(record);
+            if chunk.len() == COPY_CHUNK
+                && let Err(e) = flush(&mut chunk)
+            {
+                failed = Some(e);
+                return false;
+            }
+            true
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        flush(&mut chunk)?;
+        // Purge checkpoints of every site known by name or by its records;
+        // a site whose records were all purged has its head there.
+        let mut named: std::collections::BTreeSet<SiteId> =
+            sites.iter().map(|r| r.config.id.clone()).collect();
+        named.extend(heads.keys().cloned());
+        for site in &named {
+            for cp in source.checkpoints(site)? {
+                self.block_on(tx.execute(
+                    "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &cp.site_id,
+                        &(cp.seq as i64),
+                        &cp.hash,
+                        &cp.signed_at,
+                        &cp.public_key,
+                        &cp.signature,
+                    ],
+                ))?;
+                heads.entry(site.clone()).or_insert((cp.seq, cp.hash));
+            }
+        }
+        for (site, (seq, hash)) in &heads {
+            self.block_on(tx.execute(
+                "INSERT INTO chain_heads (site_id, seq, hash) VALUES ($1, $2, $3)",
+                &[&site.as_str(), &(*seq as i64), hash],
+            ))?;
+        }
+        self.block_on(tx.commit())?;
+        sites_changed();
+        Ok(copied)
+    }
+}
+
+/// How many records one insert of `crumb copy` carries.
+const COPY_CHUNK: usize = 2000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(
+        "the target database already holds sites, tokens or records; crumb copy fills an empty one"
+    )]
+    NotEmpty,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<tokio_postgres::Error> for CopyError {
+    fn from(e: tokio_postgres::Error) -> CopyError {
+        CopyError::Store(e.into())
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for CopyError {
+    fn from(e: deadpool_postgres::PoolError) -> CopyError {
+        CopyError::Store(e.into())
+    }
+}
+
+async fn migrate(c: &mut Client) -> Result<(), StoreError> {
+    let tx = c.transaction().await?;
+    // One node migrates at a time; the others wait here, then find the
+    // work done.
+    tx.execute("SELECT pg_advisory_xact_lock(7405183)", &[])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS crumb_schema (version INTEGER NOT NULL)")
+        .await?;
+    let done: Option<i32> = tx
+        .query_opt("SELECT version FROM crumb_schema", &[])
+        .await?
+        .map(|r| r.get(0));
+    if done.is_none() {
+        tx.execute("INSERT INTO crumb_schema (version) VALUES (0)", &[])
+            .await?;
+    }
+    let done = usize::try_from(done.unwrap_or(0)).unwrap_or(usize::MAX);
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Migration(format!(
+            "the database is at schema version {done}, newer than this crumb ({}); upgrade crumb",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| StoreError::Migration(format!("migration {} failed: {e}", i + 1)))?;
+        tx.execute("UPDATE crumb_schema SET version = $1", &[&((i + 1) as i32)])
+            .await?;
+        tracing::info!(version = i + 1, "applied database migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+impl Store for PostgresStore {
+    fn recent_site(&self, id: &SiteId) -> Option<Arc<SiteConfig>> {
+        sites::recent_site(self, id)
+    }
+
+    fn site(&self, id: &SiteId) -> Result<Option<Arc<SiteConfig>>, StoreError> {
+        sites::site(self, id)
+    }
+
+    fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError> {
+        sites::put_site(self, site, now)
+    }
+
+    fn insert_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<bool, StoreError> {
+        sites::insert_site(self, site, now)
+    }
+
+    fn delete_site(&self, id: &SiteId) -> Result<bool, StoreError> {
+        sites::delete_site(self, id)
+    }
+
+    fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
+        log::latest_record(self, consent)
+    }
+
+    fn append(&self, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError> {
+        log::append(self, drafts)
+    }
+
+    fn record_count(&self) -> Result<u64, StoreError> {
+        log::record_count(self)
+    }
+
+    fn history(&self, site: &SiteId, consent: &ConsentId) -> Result<Vec<Record>, StoreError> {
+        log::history(self, site, consent)
+    }
+
+    fn for_each_record(
+        &self,
+        site: Option<&SiteId>,
+        range: &TimeRange,
+        f: &mut dyn FnMut(&str, &str) -> bool,
+    ) -> Result<u64, StoreError> {
+        log::for_each_record(self, site, range, f)
+    }
+
+    fn sites(&self) -> Result<Vec<SiteId>, StoreError> {
+        sites::sites(self)
+    }
+
+    fn head(&self, site: &SiteId) -> Result<Option<(u64, String)>, StoreError> {
+        log::head(self, site)
+    }
+
+    fn purge(
+        &self,
+        site: &SiteId,
+        before: &str,
+        key: &crate::signing::Key,
+        now: OffsetDateTime,
+    ) -> Result<Option<(SignedHead, u64)>, StoreError> {
+        log::purge(self, site, before, key, now)
+    }
+
+    fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError> {
+        log::checkpoints(self, site)
+    }
+
+    fn stats(&self, site: &SiteId, range: &TimeRange) -> Result<Vec<DayStats>, StoreError> {
+        stats::stats(self, site, range)
+    }
+
+    fn site_rows(&self) -> Result<Vec<SiteRow>, StoreError> {
+        sites::site_rows(self)
+    }
+
+    fn tokens(&self) -> Result<Vec<(TokenRow, String)>, StoreError> {
+        tokens::tokens(self)
+    }
+
+    fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError> {
+        tokens::create_token(self, row, secret_hash)
+    }
+
+    fn token(&self, id: &str) -> Result<Option<(TokenRow, String)>, StoreError> {
+        tokens::token(self, id)
+    }
+
+    fn revoke_token(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        tokens::revoke_token(self, id, now)
+    }
+}

@@ -1,0 +1,131 @@
+//! Sites: their configs (cached, see `site_cache`) and rows.
+
+use std::sync::Arc;
+
+use crumb_schema::{SiteConfig, SiteId};
+use deadpool_postgres::GenericClient;
+use time::OffsetDateTime;
+
+use super::{PostgresStore, corrupt};
+use crate::storage::site_cache::{sites_changed, sites_written};
+use crate::storage::{SiteRow, StoreError};
+use crate::timefmt;
+
+pub(super) fn recent_site(store: &PostgresStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
+    store.sites.recent(id)
+}
+
+pub(super) fn site(
+    store: &PostgresStore,
+    id: &SiteId,
+) -> Result<Option<Arc<SiteConfig>>, StoreError> {
+    let written = sites_written();
+    store.run(|c| async move {
+        let stmt = c.prepare_cached("SELECT v FROM sites_version").await?;
+        let version: i64 = c.query_one(&stmt, &[]).await?.get(0);
+        if let Some(site) = store.sites.checked(version, written, id) {
+            return Ok(Some(site));
+        }
+        let stmt = c
+            .prepare_cached("SELECT config FROM sites WHERE id = $1")
+            .await?;
+        let Some(row) = c.query_opt(&stmt, &[&id.as_str()]).await? else {
+            return Ok(None);
+        };
+        let site: Arc<SiteConfig> = Arc::new(serde_json::from_str(row.get(0)).map_err(corrupt)?);
+        store.sites.insert(version, id, site.clone());
+        Ok(Some(site))
+    })
+}
+
+pub(super) fn put_site(
+    store: &PostgresStore,
+    site: &SiteConfig,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(site).expect("a site config serialises");
+    let now = timefmt::format(now);
+    store.run(|c| async move {
+        c.execute(
+            "INSERT INTO sites (id, config, revision, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4)
+             ON CONFLICT (id) DO UPDATE
+             SET config = excluded.config, revision = excluded.revision,
+                 updated_at = excluded.updated_at",
+            &[
+                &site.id.as_str(),
+                &json,
+                &(site.revision.get() as i64),
+                &now,
+            ],
+        )
+        .await?;
+        Ok(())
+    })?;
+    sites_changed();
+    Ok(())
+}
+
+pub(super) fn insert_site(
+    store: &PostgresStore,
+    site: &SiteConfig,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let json = serde_json::to_string(site).expect("a site config serialises");
+    let now = timefmt::format(now);
+    let n = store.run(|c| async move {
+        Ok(c.execute(
+            "INSERT INTO sites (id, config, revision, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
+            &[
+                &site.id.as_str(),
+                &json,
+                &(site.revision.get() as i64),
+                &now,
+            ],
+        )
+        .await?)
+    })?;
+    sites_changed();
+    Ok(n == 1)
+}
+
+pub(super) fn delete_site(store: &PostgresStore, id: &SiteId) -> Result<bool, StoreError> {
+    let n = store.run(|c| async move {
+        Ok(
+            c.execute("DELETE FROM sites WHERE id = $1", &[&id.as_str()])
+                .await?,
+        )
+    })?;
+    sites_changed();
+    Ok(n == 1)
+}
+
+pub(super) fn sites(store: &PostgresStore) -> Result<Vec<SiteId>, StoreError> {
+    store.run(|c| async move {
+        c.query("SELECT id FROM sites ORDER BY id", &[])
+            .await?
+            .iter()
+            .map(|r| SiteId::parse(r.get(0)).map_err(corrupt))
+            .collect()
+    })
+}
+
+pub(super) fn site_rows(store: &PostgresStore) -> Result<Vec<SiteRow>, StoreError> {
+    store.run(|c| async move {
+        c.query(
+            "SELECT config, created_at, updated_at FROM sites ORDER BY id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(SiteRow {
+                config: Arc::new(serde_json::from_str(r.get(0)).map_err(corrupt)?),
+                created_at: r.get(1),
+                updated_at: r.get(2),
+            })
+        })
+        .collect()
+    })
+}

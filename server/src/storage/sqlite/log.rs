@@ -1,0 +1,368 @@
+//! The consent log: appends to each site's hash chain, reads of records
+//! and heads, exports, purges and their checkpoints.
+
+use crumb_schema::{ConsentId, SiteId};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use time::OffsetDateTime;
+
+use super::{SqliteStore, WriteSide};
+use crate::lifecycle;
+use crate::metrics::{Laps, Phase};
+use crate::record::{GENESIS_HASH, Record, RecordBody};
+use crate::signing::SignedHead;
+use crate::storage::{Action, AppendError, AppendResult, Draft, StoreError, TimeRange};
+use crate::timefmt;
+
+fn latest_in(conn: &Connection, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
+    let row: Option<(String, String)> = conn
+        .prepare_cached(
+            "SELECT body, hash FROM records WHERE consent_id = ?1 ORDER BY id DESC LIMIT 1",
+        )?
+        .query_row([consent.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    row.map(|(body, hash)| {
+        Record::from_stored(body, hash).map_err(|e| StoreError::Corrupt(e.to_string()))
+    })
+    .transpose()
+}
+
+/// The last position and hash of a site's chain: its newest record, else
+/// (every record purged) its newest checkpoint.
+fn chain_head(conn: &Connection, site: &SiteId) -> Result<(u64, String), StoreError> {
+    let head: Option<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT seq, hash FROM records WHERE site_id = ?1
+             UNION ALL
+             SELECT seq, hash FROM checkpoints WHERE site_id = ?1
+             ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([site.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(head
+        .map(|(seq, hash)| (seq.unsigned_abs(), hash))
+        .unwrap_or_else(|| (0, GENESIS_HASH.to_owned())))
+}
+
+/// What an idempotency key already stands for in `site`: the record a
+/// retry of the same request gets back, or `KeyReused` for another
+/// request; `None` for a new key.
+fn keyed(
+    tx: &Transaction<'_>,
+    site: &SiteId,
+    idem: &crate::storage::Idempotency,
+) -> Result<Option<AppendError>, StoreError> {
+    let row: Option<(String, String, String)> = tx
+        .prepare_cached(
+            "SELECT i.request_hash, r.body, r.hash FROM idempotency i
+             JOIN records r ON r.id = i.record_id
+             WHERE i.site_id = ?1 AND i.key = ?2",
+        )?
+        .query_row([site.as_str(), idem.key.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let Some((request_hash, body, hash)) = row else {
+        return Ok(None);
+    };
+    if request_hash != idem.request_hash {
+        return Ok(Some(AppendError::KeyReused));
+    }
+    let record = Record::from_stored(body, hash).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some(AppendError::Replayed(Box::new(record))))
+}
+
+/// Builds the body of one draft, or says why it cannot be appended.
+/// The body `draft` appends after `head`: the consent's newest record is
+/// read here, the rules are [`lifecycle::next_record`]'s.
+fn body_for(
+    tx: &Transaction<'_>,
+    draft: &Draft,
+    head: lifecycle::Head,
+) -> Result<Result<RecordBody, AppendError>, StoreError> {
+    let named = match &draft.action {
+        Action::Choose { consent_id, .. } => consent_id.as_ref(),
+        Action::Withdraw { consent_id } => Some(consent_id),
+    };
+    let latest = named.map(|id| latest_in(tx, id)).transpose()?.flatten();
+    Ok(lifecycle::next_record(
+        draft,
+        latest.as_ref().map(|r| &r.body),
+        head,
+    ))
+}
+
+pub(super) fn latest_record(
+    store: &SqliteStore,
+    consent: &ConsentId,
+) -> Result<Option<Record>, StoreError> {
+    store.read(|conn| latest_in(conn, consent))
+}
+
+pub(super) fn append(
+    store: &SqliteStore,
+    drafts: &[Draft],
+) -> Result<Vec<AppendResult>, StoreError> {
+    let mut write = store.write.lock().unwrap();
+    let WriteSide {
+        conn,
+        heads: cached,
+    } = &mut *write;
+    // Where the writer's time goes, for `/metrics` and the server bench.
+    let mut laps = Laps::start();
+    // IMMEDIATE: take the write lock up front (waiting for it with the
+    // busy timeout) rather than upgrading a read half-way, which fails
+    // at once when another connection wrote in between.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    laps.lap(Phase::Begin);
+    let mut results = Vec::with_capacity(drafts.len());
+    // Each site's chain head, carried along in memory from batch to
+    // batch while this connection is the only writer (the write lock
+    // is held from here to the commit), else read once per batch.
+    let data_version: i64 = tx.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    if cached.data_version != data_version {
+        cached.heads.clear();
+        cached.data_version = data_version;
+    }
+    let mut heads = std::mem::take(&mut cached.heads);
+    if let Some(newest) = drafts
+        .iter()
+        .filter(|d| d.idempotency.is_some())
+        .map(|d| d.event_time)
+        .max()
+    {
+        // Keys are kept for a day.
+        tx.prepare_cached("DELETE FROM idempotency WHERE created_at < ?1")?
+            .execute([timefmt::format(newest - time::Duration::days(1))])?;
+    }
+    laps.lap(Phase::Idempotency);
+    for draft in drafts {
+        if let Some(idem) = &draft.idempotency
+            && let Some(earlier) = keyed(&tx, &draft.site.id, idem)?
+        {
+            results.push(Err(earlier));
+            laps.lap(Phase::Idempotency);
+            continue;
+        }
+        laps.lap(Phase::Idempotency);
+        let head = match heads.get(&draft.site.id) {
+            Some(head) => head.clone(),
+            None => chain_head(&tx, &draft.site.id)?,
+        };
+        laps.lap(Phase::ChainHead);
+        let body = body_for(&tx, draft, head)?;
+        laps.lap(Phase::Decide);
+        let body = match body {
+            Ok(body) => body,
+            Err(refused) => {
+                results.push(Err(refused));
+                continue;
+            }
+        };
+        let record = body.seal();
+        laps.lap(Phase::Seal);
+        tx.prepare_cached(
+            "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            record.body.site_id.as_str(),
+            record.body.seq as i64,
+            record.body.consent_id.as_str(),
+            record.body.event.as_str(),
+            record.body.event_time,
+            record.canonical,
+            record.hash,
+        ])?;
+        if let Some(idem) = &draft.idempotency {
+            tx.prepare_cached(
+                "INSERT INTO idempotency (site_id, key, request_hash, record_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                record.body.site_id.as_str(),
+                idem.key.as_str(),
+                idem.request_hash,
+                tx.last_insert_rowid(),
+                record.body.event_time,
+            ])?;
+        }
+        heads.insert(
+            record.body.site_id.clone(),
+            (record.body.seq, record.hash.clone()),
+        );
+        results.push(Ok(record));
+        laps.lap(Phase::Insert);
+    }
+    tx.commit()?;
+    laps.lap(Phase::Commit);
+    // Only a committed batch's heads are kept (an error above returns
+    // early and leaves the cache empty, so the next batch reads them).
+    // Our own commit does not change this connection's data_version.
+    cached.heads = heads;
+    Ok(results)
+}
+
+pub(super) fn history(
+    store: &SqliteStore,
+    site: &SiteId,
+    consent: &ConsentId,
+) -> Result<Vec<Record>, StoreError> {
+    store.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT body, hash FROM records WHERE consent_id = ?1 AND site_id = ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([consent.as_str(), site.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (body, hash) = row?;
+            Record::from_stored(body, hash).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .collect()
+    })
+}
+
+pub(super) fn for_each_record(
+    store: &SqliteStore,
+    site: Option<&SiteId>,
+    range: &TimeRange,
+    f: &mut dyn FnMut(&str, &str) -> bool,
+) -> Result<u64, StoreError> {
+    store.read(|conn| {
+        // One read transaction: the export is a consistent snapshot even
+        // while the writer keeps appending.
+        conn.execute_batch("BEGIN")?;
+        let result = (|| {
+            let mut stmt = conn.prepare(
+                "SELECT body, hash FROM records
+                 WHERE (?1 IS NULL OR site_id = ?1) AND event_time >= ?2 AND event_time < ?3
+                 ORDER BY site_id, seq",
+            )?;
+            let mut rows = stmt.query(params![site.map(SiteId::as_str), range.from, range.to])?;
+            let mut n = 0;
+            while let Some(row) = rows.next()? {
+                let text = |i| -> Result<&str, StoreError> {
+                    row.get_ref(i)?
+                        .as_str()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))
+                };
+                let (body, hash) = (text(0)?, text(1)?);
+                n += 1;
+                if !f(body, hash) {
+                    break;
+                }
+            }
+            Ok(n)
+        })();
+        conn.execute_batch("COMMIT")?;
+        result
+    })
+}
+
+pub(super) fn head(
+    store: &SqliteStore,
+    site: &SiteId,
+) -> Result<Option<(u64, String)>, StoreError> {
+    store.read(|conn| {
+        let head = chain_head(conn, site)?;
+        Ok((head.0 > 0).then_some(head))
+    })
+}
+
+pub(super) fn purge(
+    store: &SqliteStore,
+    site: &SiteId,
+    before: &str,
+    key: &crate::signing::Key,
+    now: OffsetDateTime,
+) -> Result<Option<(SignedHead, u64)>, StoreError> {
+    let mut write = store.write.lock().unwrap();
+    let WriteSide { conn, heads } = &mut *write;
+    // A purge leaves each head where it was (its checkpoint is the last
+    // purged record), but the cache need not rely on that.
+    heads.heads.clear();
+    // IMMEDIATE, as for appends: beside a running server, a read
+    // transaction that upgrades to a write after the server committed
+    // fails at once ("database is locked"); taking the write lock up
+    // front waits for it instead (busy timeout).
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    // The purge removes a prefix of the chain: everything before the
+    // first record that is not old enough.
+    let keep_from: Option<i64> = tx.query_row(
+        "SELECT min(seq) FROM records WHERE site_id = ?1 AND event_time >= ?2",
+        params![site.as_str(), before],
+        |r| r.get(0),
+    )?;
+    let last: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT seq, hash FROM records WHERE site_id = ?1 AND seq < ?2
+             ORDER BY seq DESC LIMIT 1",
+            params![site.as_str(), keep_from.unwrap_or(i64::MAX)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((seq, hash)) = last else {
+        return Ok(None);
+    };
+    // Idempotency keys of the purged records go with them (a retry of
+    // those requests, days later, is a new request).
+    tx.execute(
+        "DELETE FROM idempotency WHERE record_id IN
+           (SELECT id FROM records WHERE site_id = ?1 AND seq <= ?2)",
+        params![site.as_str(), seq],
+    )?;
+    let deleted = tx.execute(
+        "DELETE FROM records WHERE site_id = ?1 AND seq <= ?2",
+        params![site.as_str(), seq],
+    )?;
+    let head = key.sign(
+        site.as_str(),
+        seq.unsigned_abs(),
+        &hash,
+        &timefmt::format(now),
+    );
+    tx.execute(
+        "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            site.as_str(),
+            seq,
+            hash,
+            head.signed_at,
+            head.public_key,
+            head.signature
+        ],
+    )?;
+    tx.commit()?;
+    Ok(Some((head, deleted as u64)))
+}
+
+pub(super) fn checkpoints(
+    store: &SqliteStore,
+    site: &SiteId,
+) -> Result<Vec<SignedHead>, StoreError> {
+    store.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, hash, created_at, public_key, signature FROM checkpoints
+             WHERE site_id = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([site.as_str()], |r| {
+            Ok(SignedHead {
+                site_id: site.to_string(),
+                seq: r.get::<_, i64>(0)?.unsigned_abs(),
+                hash: r.get(1)?,
+                signed_at: r.get(2)?,
+                public_key: r.get(3)?,
+                signature: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    })
+}
+
+pub(super) fn record_count(store: &SqliteStore) -> Result<u64, StoreError> {
+    store.read(|conn| {
+        let n: i64 = conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
+        Ok(n.unsigned_abs())
+    })
+}

@@ -1,0 +1,297 @@
+//! The embedded SQLite store: WAL mode, `synchronous = FULL` (a commit is on
+//! disk before it returns), migrations compiled into the binary, one write
+//! connection and a small pool of read connections.
+
+mod log;
+mod sites;
+mod stats;
+mod tokens;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crumb_schema::{ConsentId, SiteConfig, SiteId};
+use rusqlite::Connection;
+use time::OffsetDateTime;
+
+use super::{AppendResult, DayStats, Draft, SiteRow, Store, StoreError, TimeRange, TokenRow};
+use crate::record::Record;
+use crate::signing::SignedHead;
+
+use super::site_cache::SiteCache;
+
+/// SQLite's errors sorted into the store's: a lock held past the busy
+/// timeout, a disk or file that cannot take writes, and the rest.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Busy(Box::new(e)),
+            Some(C::DiskFull | C::SystemIoFailure | C::ReadOnly | C::CannotOpen) => {
+                StoreError::Unavailable(Box::new(e))
+            }
+            _ => StoreError::Backend(Box::new(e)),
+        }
+    }
+}
+
+/// Migrations in order; `PRAGMA user_version` holds how many have run.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/0001_init.sql"),
+    include_str!("../../../migrations/0002_tokens.sql"),
+    include_str!("../../../migrations/0003_checkpoints.sql"),
+    include_str!("../../../migrations/0004_sites_version.sql"),
+    include_str!("../../../migrations/0005_idempotency.sql"),
+];
+
+pub struct SqliteStore {
+    path: PathBuf,
+    write: Mutex<WriteSide>,
+    idle_readers: Mutex<Vec<Connection>>,
+    sites: SiteCache,
+}
+
+/// The one write connection, with what only its holder may touch.
+struct WriteSide {
+    conn: Connection,
+    heads: ChainHeads,
+}
+
+/// Each site's chain head as this process's last append left it, so a
+/// batch need not look it up again. Valid only while no other connection
+/// has committed since (`PRAGMA data_version` of the write connection is
+/// unchanged): a `crumb purge` beside the running server, or another
+/// process appending, invalidates it.
+#[derive(Default)]
+struct ChainHeads {
+    data_version: i64,
+    heads: HashMap<SiteId, (u64, String)>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Creates the database file, when it does not exist yet, readable and
+/// writable by its owner only: the log holds user agents and networks.
+/// SQLite gives the `-wal` and `-shm` files the database file's
+/// permissions.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies any
+    /// pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        create_private(path).map_err(StoreError::Create)?;
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn)?;
+        // Every append touches the ends of three indexes and looks up the
+        // consents it updates; a larger cache on the one write connection
+        // keeps those pages in memory instead of re-reading them for every
+        // batch.
+        conn.pragma_update(None, "cache_size", -65536)?;
+        Ok(Self {
+            path: path.to_owned(),
+            write: Mutex::new(WriteSide {
+                conn,
+                heads: ChainHeads::default(),
+            }),
+            idle_readers: Mutex::new(Vec::new()),
+            sites: SiteCache::default(),
+        })
+    }
+
+    /// Moves most WAL checkpointing off the write path: a thread with its
+    /// own connection runs a passive checkpoint (which never blocks the
+    /// writer) ten times a second, until the store is dropped. The writer
+    /// still checkpoints once the WAL passes 16 MB, because only a
+    /// checkpoint on the write path, between two commits, lets SQLite
+    /// start the WAL over; by then nearly every page is already copied.
+    pub fn checkpoint_in_background(store: &Arc<SqliteStore>) -> Result<(), StoreError> {
+        let conn = open_connection(&store.path)?;
+        store
+            .write
+            .lock()
+            .unwrap()
+            .conn
+            .pragma_update(None, "wal_autocheckpoint", 4096)?;
+        let weak = Arc::downgrade(store);
+        std::thread::Builder::new()
+            .name("crumb-checkpoint".into())
+            .spawn(move || {
+                while weak.strong_count() > 0 {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "WAL checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a read connection from the pool. WAL lets readers run
+    /// alongside the writer, so reads never wait for a batch to commit.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.idle_readers.lock().unwrap().pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = open_connection(&self.path)?;
+                c.pragma_update(None, "query_only", "ON")?;
+                c
+            }
+        };
+        let out = f(&conn);
+        let mut idle = self.idle_readers.lock().unwrap();
+        if idle.len() < 16 {
+            idle.push(conn);
+        }
+        out
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let done = usize::try_from(done).unwrap_or(usize::MAX);
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Migration(format!(
+            "the database is at schema version {done}, newer than this crumb ({}); upgrade crumb",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Migration(format!("migration {} failed: {e}", i + 1)))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied database migration");
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn recent_site(&self, id: &SiteId) -> Option<Arc<SiteConfig>> {
+        sites::recent_site(self, id)
+    }
+
+    fn site(&self, id: &SiteId) -> Result<Option<Arc<SiteConfig>>, StoreError> {
+        sites::site(self, id)
+    }
+
+    fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError> {
+        sites::put_site(self, site, now)
+    }
+
+    fn insert_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<bool, StoreError> {
+        sites::insert_site(self, site, now)
+    }
+
+    fn delete_site(&self, id: &SiteId) -> Result<bool, StoreError> {
+        sites::delete_site(self, id)
+    }
+
+    fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
+        log::latest_record(self, consent)
+    }
+
+    fn append(&self, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError> {
+        log::append(self, drafts)
+    }
+
+    fn history(&self, site: &SiteId, consent: &ConsentId) -> Result<Vec<Record>, StoreError> {
+        log::history(self, site, consent)
+    }
+
+    fn for_each_record(
+        &self,
+        site: Option<&SiteId>,
+        range: &TimeRange,
+        f: &mut dyn FnMut(&str, &str) -> bool,
+    ) -> Result<u64, StoreError> {
+        log::for_each_record(self, site, range, f)
+    }
+
+    fn stats(&self, site: &SiteId, range: &TimeRange) -> Result<Vec<DayStats>, StoreError> {
+        stats::stats(self, site, range)
+    }
+
+    fn head(&self, site: &SiteId) -> Result<Option<(u64, String)>, StoreError> {
+        log::head(self, site)
+    }
+
+    fn purge(
+        &self,
+        site: &SiteId,
+        before: &str,
+        key: &crate::signing::Key,
+        now: OffsetDateTime,
+    ) -> Result<Option<(SignedHead, u64)>, StoreError> {
+        log::purge(self, site, before, key, now)
+    }
+
+    fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError> {
+        log::checkpoints(self, site)
+    }
+
+    fn sites(&self) -> Result<Vec<SiteId>, StoreError> {
+        sites::sites(self)
+    }
+
+    fn site_rows(&self) -> Result<Vec<SiteRow>, StoreError> {
+        sites::site_rows(self)
+    }
+
+    fn tokens(&self) -> Result<Vec<(TokenRow, String)>, StoreError> {
+        tokens::tokens(self)
+    }
+
+    fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError> {
+        tokens::create_token(self, row, secret_hash)
+    }
+
+    fn token(&self, id: &str) -> Result<Option<(TokenRow, String)>, StoreError> {
+        tokens::token(self, id)
+    }
+
+    fn revoke_token(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        tokens::revoke_token(self, id, now)
+    }
+
+    fn record_count(&self) -> Result<u64, StoreError> {
+        log::record_count(self)
+    }
+}

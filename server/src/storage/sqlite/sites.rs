@@ -1,0 +1,121 @@
+//! Sites: their configs (cached, see `site_cache`) and rows.
+
+use std::sync::Arc;
+
+use crumb_schema::{SiteConfig, SiteId};
+use rusqlite::{OptionalExtension, params};
+use time::OffsetDateTime;
+
+use super::SqliteStore;
+use crate::storage::site_cache::{sites_changed, sites_written};
+use crate::storage::{SiteRow, StoreError};
+use crate::timefmt;
+
+pub(super) fn recent_site(store: &SqliteStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
+    store.sites.recent(id)
+}
+
+pub(super) fn site(
+    store: &SqliteStore,
+    id: &SiteId,
+) -> Result<Option<Arc<SiteConfig>>, StoreError> {
+    let written = sites_written();
+    store.read(|conn| {
+        let version: i64 = conn
+            .prepare_cached("SELECT v FROM sites_version")?
+            .query_row([], |r| r.get(0))?;
+        if let Some(site) = store.sites.checked(version, written, id) {
+            return Ok(Some(site));
+        }
+        let json: Option<String> = conn
+            .prepare_cached("SELECT config FROM sites WHERE id = ?1")?
+            .query_row([id.as_str()], |r| r.get(0))
+            .optional()?;
+        let Some(json) = json else { return Ok(None) };
+        let site: Arc<SiteConfig> =
+            Arc::new(serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        store.sites.insert(version, id, site.clone());
+        Ok(Some(site))
+    })
+}
+
+pub(super) fn put_site(
+    store: &SqliteStore,
+    site: &SiteConfig,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(site).expect("a site config serialises");
+    let now = timefmt::format(now);
+    store.write.lock().unwrap().conn.execute(
+        "INSERT INTO sites (id, config, revision, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (id) DO UPDATE
+         SET config = excluded.config, revision = excluded.revision,
+             updated_at = excluded.updated_at",
+        params![site.id.as_str(), json, site.revision.get(), now],
+    )?;
+    sites_changed();
+    Ok(())
+}
+
+pub(super) fn insert_site(
+    store: &SqliteStore,
+    site: &SiteConfig,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let json = serde_json::to_string(site).expect("a site config serialises");
+    let now = timefmt::format(now);
+    let n = store.write.lock().unwrap().conn.execute(
+        "INSERT INTO sites (id, config, revision, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (id) DO NOTHING",
+        params![site.id.as_str(), json, site.revision.get(), now],
+    )?;
+    sites_changed();
+    Ok(n == 1)
+}
+
+pub(super) fn delete_site(store: &SqliteStore, id: &SiteId) -> Result<bool, StoreError> {
+    let n = store
+        .write
+        .lock()
+        .unwrap()
+        .conn
+        .execute("DELETE FROM sites WHERE id = ?1", [id.as_str()])?;
+    sites_changed();
+    Ok(n == 1)
+}
+
+pub(super) fn sites(store: &SqliteStore) -> Result<Vec<SiteId>, StoreError> {
+    store.read(|conn| {
+        let mut stmt = conn.prepare_cached("SELECT id FROM sites ORDER BY id")?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        ids.map(|id| SiteId::parse(&id?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    })
+}
+
+pub(super) fn site_rows(store: &SqliteStore) -> Result<Vec<SiteRow>, StoreError> {
+    store.read(|conn| {
+        let mut stmt =
+            conn.prepare_cached("SELECT config, created_at, updated_at FROM sites ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (config, created_at, updated_at) = row?;
+            Ok(SiteRow {
+                config: Arc::new(
+                    serde_json::from_str(&config)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                ),
+                created_at,
+                updated_at,
+            })
+        })
+        .collect()
+    })
+}
