@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{Category, ConsentId, LanguageTag, PolicyRevision, ServiceId, SiteConfig, TextVersion};
+use crate::{
+    Category, ConsentId, LanguageTag, PolicyRevision, RecordHash, ServiceId, SiteConfig,
+    TextVersion,
+};
 
 /// How the visitor arrived at a choice.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -282,7 +285,8 @@ pub struct Receipt {
     pub choices: Choices,
     /// The SHA-256 of the stored record, so a visitor can prove later which
     /// record is theirs.
-    pub record_hash: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub record_hash: RecordHash,
     /// The record in the `crumb_consent` cookie's form ([`crate::cookie`]),
     /// for the widget to keep.
     pub cookie: String,

@@ -97,6 +97,16 @@ string_newtype!(
     ConsentId
 );
 string_newtype!(
+    /// A consent record's own identifier: a version-7 UUID minted by the
+    /// server for each record (a consent's records share its [`ConsentId`]).
+    RecordId
+);
+string_newtype!(
+    /// The SHA-256 (lowercase hex) of a consent record's canonical bytes:
+    /// what each record's `prev_hash` names and a receipt returns.
+    RecordHash
+);
+string_newtype!(
     /// A language tag such as `en`, `nl` or `pt-BR`: a lowercase primary
     /// language subtag, optionally followed by an uppercase region.
     LanguageTag
@@ -129,24 +139,69 @@ impl ServiceId {
     }
 }
 
-impl ConsentId {
-    /// Accepts the canonical lowercase form of a version-7 (what Crumb
-    /// issues) or version-4 (what it issued before) UUID.
+/// The canonical lowercase form of a version-7 (what Crumb issues) or
+/// version-4 (what it issued before) UUID.
+fn check_uuid(what: &'static str, s: &str) -> Result<(), IdError> {
+    const RULE: &str = "expected a lowercase version-7 or version-4 UUID";
+    let b = s.as_bytes();
+    let shape_ok = b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        })
+        && matches!(b[14], b'4' | b'7')
+        && matches!(b[19], b'8' | b'9' | b'a' | b'b');
+    if shape_ok {
+        Ok(())
+    } else {
+        Err(IdError::new(what, s, RULE))
+    }
+}
+
+/// 64 lowercase hex digits: a SHA-256 as the log and the API write it.
+fn check_sha256(what: &'static str, s: &str) -> Result<(), IdError> {
+    if s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(IdError::new(
+            what,
+            s,
+            "expected 64 lowercase hex digits (SHA-256)",
+        ))
+    }
+}
+
+impl RecordId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        const RULE: &str = "expected a lowercase version-7 or version-4 UUID";
-        let b = s.as_bytes();
-        let shape_ok = b.len() == 36
-            && b.iter().enumerate().all(|(i, &c)| match i {
-                8 | 13 | 18 | 23 => c == b'-',
-                _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
-            })
-            && matches!(b[14], b'4' | b'7')
-            && matches!(b[19], b'8' | b'9' | b'a' | b'b');
-        if shape_ok {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::new("consent id", s, RULE))
-        }
+        check_uuid("record id", s)?;
+        Ok(Self(s.to_owned()))
+    }
+
+    /// A version-7 UUID, as [`ConsentId::time_ordered`] makes them.
+    pub fn time_ordered(unix_ms: u64, random: [u8; 10]) -> Self {
+        Self(ConsentId::time_ordered(unix_ms, random).0)
+    }
+}
+
+impl RecordHash {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        check_sha256("record hash", s)?;
+        Ok(Self(s.to_owned()))
+    }
+
+    /// What the first record of a chain names as its previous hash.
+    pub fn genesis() -> Self {
+        Self("0".repeat(64))
+    }
+}
+
+impl ConsentId {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        check_uuid("consent id", s)?;
+        Ok(Self(s.to_owned()))
     }
 
     /// Builds a consent id from 16 random bytes, setting the version and
@@ -221,18 +276,8 @@ impl LanguageTag {
 
 impl TextHash {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if s.len() == 64
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::new(
-                "text hash",
-                s,
-                "expected 64 lowercase hex digits (SHA-256)",
-            ))
-        }
+        check_sha256("text hash", s)?;
+        Ok(Self(s.to_owned()))
     }
 }
 

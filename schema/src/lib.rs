@@ -27,5 +27,6 @@ pub use consent::{
     ChoiceError, Choices, ConsentRequest, ConsentState, ConsentStatus, Event, Method, Receipt,
 };
 pub use ids::{
-    ConsentId, IdError, LanguageTag, PolicyRevision, ServiceId, SiteId, TextHash, TextVersion,
+    ConsentId, IdError, LanguageTag, PolicyRevision, RecordHash, RecordId, ServiceId, SiteId,
+    TextHash, TextVersion,
 };

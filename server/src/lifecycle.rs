@@ -15,23 +15,23 @@
 
 use std::borrow::Cow;
 
-use crumb_schema::{Category, ConsentId, Event};
+use crumb_schema::{Category, ConsentId, Event, RecordHash, RecordId};
 
 use crate::record::{RecordBody, split_choices};
 use crate::storage::{Action, AppendError, Draft};
-use crate::timefmt;
+use crate::timefmt::Timestamp;
 
 /// Fresh time-ordered ids for one record: its own, and the consent's if
 /// the record starts a consent.
 #[derive(Debug, Clone)]
 pub struct Minted {
-    pub record_id: ConsentId,
+    pub record_id: RecordId,
     pub consent_id: ConsentId,
 }
 
 /// The position and hash of a site's newest record (0 and the genesis
 /// hash for an empty chain).
-pub type Head = (u64, String);
+pub type Head = (u64, RecordHash);
 
 /// The record that `draft` appends after `head`, where `latest` is the
 /// newest stored record of the consent the draft names (of any site:
@@ -45,7 +45,7 @@ pub fn next_record(
     let site = &draft.site;
     let ids = &draft.ids;
     let previous = latest.filter(|r| r.site_id == site.id);
-    let event_time = timefmt::format(draft.event_time);
+    let event_time = Timestamp::at(draft.event_time);
     let (consent_id, event, expires_at, language, text_hash, method, choices) = match &draft.action
     {
         Action::Choose {
@@ -64,7 +64,7 @@ pub fn next_record(
             (
                 id,
                 event,
-                timefmt::format(expires),
+                Timestamp::at(expires),
                 language.clone(),
                 text_hash.clone(),
                 *method,
@@ -79,7 +79,7 @@ pub fn next_record(
             (
                 consent_id.clone(),
                 Event::Withdrawn,
-                event_time.clone(),
+                event_time,
                 prev.language.clone(),
                 prev.text_hash.clone(),
                 prev.method,
@@ -92,7 +92,7 @@ pub fn next_record(
     debug_assert!(categories_granted.contains(&Category::Necessary));
     Ok(RecordBody {
         seq: seq + 1,
-        record_id: ids.record_id.to_string(),
+        record_id: ids.record_id.clone(),
         site_id: site.id.clone(),
         consent_id,
         event,
@@ -122,7 +122,6 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::record::GENESIS_HASH;
 
     fn id(n: u8) -> ConsentId {
         ConsentId::time_ordered(1_780_000_000_000, [n; 10])
@@ -130,7 +129,7 @@ mod tests {
 
     fn ids() -> Minted {
         Minted {
-            record_id: id(1),
+            record_id: RecordId::time_ordered(1_780_000_000_000, [1; 10]),
             consent_id: id(2),
         }
     }
@@ -163,7 +162,7 @@ mod tests {
     }
 
     fn given() -> RecordBody {
-        next_record(&draft(choose(None)), None, (0, GENESIS_HASH.into())).unwrap()
+        next_record(&draft(choose(None)), None, (0, RecordHash::genesis())).unwrap()
     }
 
     #[test]
@@ -171,18 +170,23 @@ mod tests {
         let body = given();
         assert_eq!(body.event, Event::Given);
         assert_eq!(body.consent_id, id(2));
-        assert_eq!(body.record_id, id(1).to_string());
+        assert_eq!(body.record_id.as_str(), id(1).as_str());
         // The demo site's 24 months from 2026-02-28.
-        assert_eq!(body.event_time, "2026-02-28T12:00:00.000Z");
-        assert_eq!(body.expires_at, "2028-02-28T12:00:00.000Z");
+        assert_eq!(body.event_time.to_string(), "2026-02-28T12:00:00.000Z");
+        assert_eq!(body.expires_at.to_string(), "2028-02-28T12:00:00.000Z");
         assert!(body.categories_denied.is_empty());
     }
 
     #[test]
     fn each_record_follows_the_chain_head() {
-        let body = next_record(&draft(choose(None)), None, (41, "ab".repeat(32))).unwrap();
+        let body = next_record(
+            &draft(choose(None)),
+            None,
+            (41, RecordHash::parse(&"ab".repeat(32)).unwrap()),
+        )
+        .unwrap();
         assert_eq!(body.seq, 42);
-        assert_eq!(body.prev_hash, "ab".repeat(32));
+        assert_eq!(body.prev_hash.as_str(), "ab".repeat(32));
     }
 
     #[test]
@@ -191,7 +195,7 @@ mod tests {
         let body = next_record(
             &draft(choose(Some(first.consent_id.clone()))),
             Some(&first),
-            (1, "c".repeat(64)),
+            (1, RecordHash::parse(&"c".repeat(64)).unwrap()),
         )
         .unwrap();
         assert_eq!(body.event, Event::Updated);
@@ -206,7 +210,7 @@ mod tests {
             let update = next_record(
                 &draft(choose(Some(elsewhere.consent_id.clone()))),
                 latest,
-                (1, "c".repeat(64)),
+                (1, RecordHash::parse(&"c".repeat(64)).unwrap()),
             );
             assert!(matches!(update, Err(AppendError::UnknownConsent)));
             let withdrawal = next_record(
@@ -214,7 +218,7 @@ mod tests {
                     consent_id: elsewhere.consent_id.clone(),
                 }),
                 latest,
-                (1, "c".repeat(64)),
+                (1, RecordHash::parse(&"c".repeat(64)).unwrap()),
             );
             assert!(matches!(withdrawal, Err(AppendError::UnknownConsent)));
         }
@@ -227,7 +231,12 @@ mod tests {
             consent_id: first.consent_id.clone(),
         });
 
-        let body = next_record(&withdraw, Some(&first), (1, "c".repeat(64))).unwrap();
+        let body = next_record(
+            &withdraw,
+            Some(&first),
+            (1, RecordHash::parse(&"c".repeat(64)).unwrap()),
+        )
+        .unwrap();
 
         assert_eq!(body.event, Event::Withdrawn);
         assert_eq!(body.expires_at, body.event_time);
@@ -243,7 +252,11 @@ mod tests {
             (&body.language, &body.text_hash, body.method),
             (&first.language, &first.text_hash, first.method)
         );
-        let again = next_record(&withdraw, Some(&body), (2, "d".repeat(64)));
+        let again = next_record(
+            &withdraw,
+            Some(&body),
+            (2, RecordHash::parse(&"d".repeat(64)).unwrap()),
+        );
         assert!(matches!(again, Err(AppendError::AlreadyWithdrawn)));
     }
 }

@@ -10,11 +10,13 @@
 use std::collections::BTreeMap;
 
 use crumb_schema::{
-    Category, Choices, ConsentId, Event, LanguageTag, Method, PolicyRevision, ServiceId, SiteId,
-    TextHash,
+    Category, Choices, ConsentId, Event, IdError, LanguageTag, Method, PolicyRevision, RecordHash,
+    RecordId, ServiceId, SiteId, TextHash,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::timefmt::Timestamp;
 
 /// The `prev_hash` of a site's first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -26,13 +28,13 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 pub struct RecordBody {
     /// Position in the site's chain, from 1.
     pub seq: u64,
-    pub record_id: String,
+    pub record_id: RecordId,
     pub site_id: SiteId,
     pub consent_id: ConsentId,
     pub event: Event,
     /// RFC 3339, UTC, milliseconds (see `timefmt`).
-    pub event_time: String,
-    pub expires_at: String,
+    pub event_time: Timestamp,
+    pub expires_at: Timestamp,
     pub policy_revision: PolicyRevision,
     pub policy_url: String,
     pub language: LanguageTag,
@@ -45,7 +47,7 @@ pub struct RecordBody {
     pub user_agent: String,
     /// The visitor's network, never the full address.
     pub ip_network: String,
-    pub prev_hash: String,
+    pub prev_hash: RecordHash,
     /// The request carried the browser's Global Privacy Control signal
     /// (`Sec-GPC: 1`), part of the collection context beside the user
     /// agent and network. Written only when true, so the canonical bytes
@@ -59,7 +61,16 @@ pub struct RecordBody {
 pub struct Record {
     pub body: RecordBody,
     pub canonical: String,
-    pub hash: String,
+    pub hash: RecordHash,
+}
+
+/// Why stored bytes are not a record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("not a record body: {0}")]
+    Body(#[from] serde_json::Error),
+    #[error(transparent)]
+    Hash(#[from] IdError),
 }
 
 impl RecordBody {
@@ -88,7 +99,8 @@ impl RecordBody {
     pub fn seal(self) -> Record {
         let canonical =
             serde_json::to_string(&self).expect("a record body has only string-keyed plain data");
-        let hash = sha256_hex(canonical.as_bytes());
+        let hash = RecordHash::parse(&sha256_hex(canonical.as_bytes()))
+            .expect("SHA-256 in lowercase hex is a record hash");
         Record {
             body: self,
             canonical,
@@ -100,12 +112,12 @@ impl RecordBody {
 impl Record {
     /// Rebuilds a record from stored bytes, checking that they are the
     /// canonical form of a body (so re-sealing gives the same hash).
-    pub fn from_stored(canonical: String, hash: String) -> Result<Record, serde_json::Error> {
+    pub fn from_stored(canonical: String, hash: &str) -> Result<Record, RecordError> {
         let body: RecordBody = serde_json::from_str(&canonical)?;
         Ok(Record {
             body,
             canonical,
-            hash,
+            hash: RecordHash::parse(hash)?,
         })
     }
 }
@@ -139,12 +151,12 @@ mod tests {
     fn body() -> RecordBody {
         RecordBody {
             seq: 1,
-            record_id: "r".into(),
+            record_id: RecordId::time_ordered(1_780_000_000_000, [9; 10]),
             site_id: SiteId::parse("demo").unwrap(),
             consent_id: ConsentId::from_random_bytes([7; 16]),
             event: Event::Given,
-            event_time: "2026-01-01T00:00:00.000Z".into(),
-            expires_at: "2028-01-01T00:00:00.000Z".into(),
+            event_time: Timestamp::parse("2026-01-01T00:00:00.000Z").unwrap(),
+            expires_at: Timestamp::parse("2028-01-01T00:00:00.000Z").unwrap(),
             policy_revision: PolicyRevision::FIRST,
             policy_url: "https://example.com/cookies".into(),
             language: LanguageTag::parse("en").unwrap(),
@@ -156,7 +168,7 @@ mod tests {
             services_denied: vec![],
             user_agent: "UA, with \"quotes\"\nand newline".into(),
             ip_network: "203.0.113.0/24".into(),
-            prev_hash: GENESIS_HASH.into(),
+            prev_hash: RecordHash::genesis(),
             gpc: false,
         }
     }
@@ -164,10 +176,10 @@ mod tests {
     #[test]
     fn sealing_is_deterministic_and_round_trips() {
         let a = body().seal();
-        let b = Record::from_stored(a.canonical.clone(), a.hash.clone()).unwrap();
+        let b = Record::from_stored(a.canonical.clone(), a.hash.as_str()).unwrap();
         assert_eq!(b.body.clone().seal().canonical, a.canonical);
         assert_eq!(b.body.seal().hash, a.hash);
-        assert_eq!(a.hash.len(), 64);
+        assert_eq!(a.hash.as_str().len(), 64);
     }
 
     #[test]
@@ -190,7 +202,7 @@ mod tests {
             "{}",
             with.canonical
         );
-        let back = Record::from_stored(with.canonical.clone(), with.hash.clone()).unwrap();
+        let back = Record::from_stored(with.canonical.clone(), with.hash.as_str()).unwrap();
         assert!(back.body.gpc);
         assert_eq!(back.body.seal().hash, with.hash);
     }

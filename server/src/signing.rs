@@ -123,8 +123,13 @@ pub fn signed_head(
 ) -> Result<SignedHead, crate::storage::StoreError> {
     let (seq, hash) = store
         .head(site)?
-        .unwrap_or_else(|| (0, crate::record::GENESIS_HASH.to_owned()));
-    Ok(key.sign(site.as_str(), seq, &hash, &crate::timefmt::format(now)))
+        .unwrap_or_else(|| (0, crumb_schema::RecordHash::genesis()));
+    Ok(key.sign(
+        site.as_str(),
+        seq,
+        hash.as_str(),
+        &crate::timefmt::format(now),
+    ))
 }
 
 impl SignedHead {

@@ -81,7 +81,7 @@ fn examine(canonical: &str, hash: &str) -> Result<Link, Flaw> {
     Ok(Link {
         site_id: body.site_id,
         seq: body.seq,
-        prev_hash: body.prev_hash,
+        prev_hash: body.prev_hash.into(),
         hash: hash.to_owned(),
     })
 }

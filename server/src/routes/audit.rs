@@ -195,7 +195,7 @@ pub async fn history(
         if i > 0 {
             body.push(b',');
         }
-        crate::export::ndjson_line(&r.canonical, &r.hash, &mut body);
+        crate::export::ndjson_line(&r.canonical, r.hash.as_str(), &mut body);
         body.pop(); // the line's newline
     }
     body.extend_from_slice(b"]}");

@@ -23,7 +23,6 @@ use crate::record::Record;
 use crate::storage::{
     Action, AppendError, Draft, Idempotency, IdempotencyKey, StoreError, WriterError,
 };
-use crate::timefmt;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsentError {
@@ -155,10 +154,8 @@ fn user_agent(req: &HttpRequest) -> String {
 }
 
 fn receipt(record: &Record, site: &SiteConfig) -> Result<Receipt, StoreError> {
-    let corrupt = |e: time::error::Parse| StoreError::Corrupt(e.to_string());
     let b = &record.body;
-    let given_at = timefmt::parse(&b.event_time).map_err(corrupt)?;
-    let expires_at = timefmt::parse(&b.expires_at).map_err(corrupt)?;
+    let (given_at, expires_at) = (b.event_time.get(), b.expires_at.get());
     let choices = b.choices();
     Ok(Receipt {
         cookie: cookie::value(

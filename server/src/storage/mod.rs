@@ -13,7 +13,9 @@ mod writer;
 
 use std::sync::Arc;
 
-use crumb_schema::{Choices, ConsentId, LanguageTag, Method, SiteConfig, SiteId, TextHash};
+use crumb_schema::{
+    Choices, ConsentId, LanguageTag, Method, RecordHash, RecordId, SiteConfig, SiteId, TextHash,
+};
 use time::OffsetDateTime;
 
 pub use crate::lifecycle::Minted;
@@ -137,10 +139,10 @@ pub fn mint(at: OffsetDateTime) -> Result<Minted, StoreError> {
     let mut random = [0u8; 20];
     getrandom::fill(&mut random).map_err(|e| StoreError::Random(e.to_string()))?;
     let (record, consent) = random.split_at(10);
-    let id = |r: &[u8]| ConsentId::time_ordered(ms, r.try_into().expect("ten bytes"));
+    let ten = |r: &[u8]| -> [u8; 10] { r.try_into().expect("ten bytes") };
     Ok(Minted {
-        record_id: id(record),
-        consent_id: id(consent),
+        record_id: RecordId::time_ordered(ms, ten(record)),
+        consent_id: ConsentId::time_ordered(ms, ten(consent)),
     })
 }
 
@@ -347,7 +349,7 @@ pub trait Store: Send + Sync + 'static {
     fn tokens(&self) -> Result<Vec<(TokenRow, String)>, StoreError>;
     /// The last chain position and hash of a site (after a full purge, the
     /// checkpoint's), or `None` for a site without records.
-    fn head(&self, site: &SiteId) -> Result<Option<(u64, String)>, StoreError>;
+    fn head(&self, site: &SiteId) -> Result<Option<(u64, RecordHash)>, StoreError>;
     /// Deletes the site's records before `before` (a prefix of its chain)
     /// and, in the same transaction, stores a checkpoint for the last
     /// deleted record signed with `key`. Returns the checkpoint, or `None`

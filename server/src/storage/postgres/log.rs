@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use crumb_schema::{ConsentId, SiteId};
+use crumb_schema::{ConsentId, RecordHash, SiteId};
 use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 
-use super::{FETCH, PostgresStore, corrupt};
+use super::{FETCH, PostgresStore, corrupt, hash_at};
 use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
 use crate::record::{GENESIS_HASH, Record};
@@ -131,6 +131,7 @@ async fn insert_records(
     let records = || written.iter().map(|(r, _)| r);
     let text = |f: &dyn Fn(&Record) -> &str| records().map(f).collect::<Vec<&str>>();
     let seqs: Vec<i64> = records().map(|r| r.body.seq as i64).collect();
+    let times: Vec<String> = records().map(|r| r.body.event_time.to_string()).collect();
     let insert = tx
         .prepare_cached(
             "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
@@ -145,9 +146,9 @@ async fn insert_records(
             &seqs,
             &text(&|r| r.body.consent_id.as_str()),
             &text(&|r| r.body.event.as_str()),
-            &text(&|r| &r.body.event_time),
+            &times,
             &text(&|r| &r.canonical),
-            &text(&|r| &r.hash),
+            &text(&|r| r.hash.as_str()),
         ],
     )
     .await?;
@@ -169,9 +170,9 @@ async fn insert_records(
         let keys: Vec<&str> = keyed.iter().map(|(_, k)| k.key.as_str()).collect();
         let hashes: Vec<&str> = keyed.iter().map(|(_, k)| k.request_hash.as_str()).collect();
         let seqs: Vec<i64> = keyed.iter().map(|(r, _)| r.body.seq as i64).collect();
-        let times: Vec<&str> = keyed
+        let times: Vec<String> = keyed
             .iter()
-            .map(|(r, _)| r.body.event_time.as_str())
+            .map(|(r, _)| r.body.event_time.to_string())
             .collect();
         tx.execute(&remember, &[&sites, &keys, &hashes, &seqs, &times])
             .await?;
@@ -233,7 +234,7 @@ pub(super) fn append(
             .await?;
         let mut heads: HashMap<String, lifecycle::Head> = HashMap::new();
         for row in tx.query(&lock, &[&sites, &GENESIS_HASH]).await? {
-            heads.insert(row.get(0), (seq_of(row.get(1)), row.get(2)));
+            heads.insert(row.get(0), (seq_of(row.get(1)), hash_at(&row, 2)?));
         }
         laps.lap(Phase::ChainHead);
         let mut keys = Keys::default();
@@ -380,7 +381,7 @@ pub(super) fn for_each_record(
 pub(super) fn head(
     store: &PostgresStore,
     site: &SiteId,
-) -> Result<Option<(u64, String)>, StoreError> {
+) -> Result<Option<(u64, RecordHash)>, StoreError> {
     store.run(|c| async move {
         let row = c
             .query_opt(
@@ -388,7 +389,8 @@ pub(super) fn head(
                 &[&site.as_str()],
             )
             .await?;
-        Ok(row.map(|r| (seq_of(r.get(0)), r.get(1))))
+        row.map(|r| Ok((seq_of(r.get(0)), hash_at(&r, 1)?)))
+            .transpose()
     })
 }
 

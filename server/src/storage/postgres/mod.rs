@@ -20,7 +20,7 @@ mod tokens;
 use std::future::Future;
 use std::sync::Arc;
 
-use crumb_schema::{ConsentId, SiteConfig, SiteId};
+use crumb_schema::{ConsentId, RecordHash, SiteConfig, SiteId};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use time::OffsetDateTime;
 use tokio_postgres::NoTls;
@@ -81,6 +81,11 @@ impl From<deadpool_postgres::PoolError> for StoreError {
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
+}
+
+/// A stored record hash, checked.
+fn hash_at(row: &tokio_postgres::Row, i: usize) -> Result<RecordHash, StoreError> {
+    RecordHash::parse(row.get(i)).map_err(corrupt)
 }
 
 /// A `postgres://` URL, parsed; its password is never printed.
@@ -296,9 +301,9 @@ impl PostgresStore {
                     &seqs,
                     &column(&|r| r.body.consent_id.to_string()),
                     &column(&|r| r.body.event.as_str().to_owned()),
-                    &column(&|r| r.body.event_time.clone()),
+                    &column(&|r| r.body.event_time.to_string()),
                     &column(&|r| r.canonical.clone()),
-                    &column(&|r| r.hash.clone()),
+                    &column(&|r| r.hash.to_string()),
                 ],
             ))?;
             copied += chunk.len() as u64;
@@ -307,7 +312,7 @@ impl PostgresStore {
             Ok(())
         };
         source.for_each_record(None, &TimeRange::all(), &mut |body, hash| {
-            let record = match Record::from_stored(body.to_owned(), hash.to_owned()) {
+            let record = match Record::from_stored(body.to_owned(), hash) {
                 Ok(r) => r,
                 Err(e) => {
                     failed = Some(CopyError::Store(corrupt(e)));
@@ -350,13 +355,14 @@ impl PostgresStore {
                         &cp.signature,
                     ],
                 ))?;
-                heads.entry(site.clone()).or_insert((cp.seq, cp.hash));
+                let hash = RecordHash::parse(&cp.hash).map_err(corrupt)?;
+                heads.entry(site.clone()).or_insert((cp.seq, hash));
             }
         }
         for (site, (seq, hash)) in &heads {
             self.block_on(tx.execute(
                 "INSERT INTO chain_heads (site_id, seq, hash) VALUES ($1, $2, $3)",
-                &[&site.as_str(), &(*seq as i64), hash],
+                &[&site.as_str(), &(*seq as i64), &hash.as_str()],
             ))?;
         }
         self.block_on(tx.commit())?;
@@ -475,7 +481,7 @@ impl Store for PostgresStore {
         sites::sites(self)
     }
 
-    fn head(&self, site: &SiteId) -> Result<Option<(u64, String)>, StoreError> {
+    fn head(&self, site: &SiteId) -> Result<Option<(u64, RecordHash)>, StoreError> {
         log::head(self, site)
     }
 

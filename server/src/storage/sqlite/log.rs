@@ -1,14 +1,14 @@
 //! The consent log: appends to each site's hash chain, reads of records
 //! and heads, exports, purges and their checkpoints.
 
-use crumb_schema::{ConsentId, SiteId};
+use crumb_schema::{ConsentId, RecordHash, SiteId};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 
 use super::{SqliteStore, WriteSide};
 use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
-use crate::record::{GENESIS_HASH, Record, RecordBody};
+use crate::record::{Record, RecordBody};
 use crate::signing::SignedHead;
 use crate::storage::{Action, AppendError, AppendResult, Draft, StoreError, TimeRange};
 use crate::timefmt;
@@ -21,14 +21,14 @@ fn latest_in(conn: &Connection, consent: &ConsentId) -> Result<Option<Record>, S
         .query_row([consent.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     row.map(|(body, hash)| {
-        Record::from_stored(body, hash).map_err(|e| StoreError::Corrupt(e.to_string()))
+        Record::from_stored(body, &hash).map_err(|e| StoreError::Corrupt(e.to_string()))
     })
     .transpose()
 }
 
 /// The last position and hash of a site's chain: its newest record, else
 /// (every record purged) its newest checkpoint.
-fn chain_head(conn: &Connection, site: &SiteId) -> Result<(u64, String), StoreError> {
+fn chain_head(conn: &Connection, site: &SiteId) -> Result<lifecycle::Head, StoreError> {
     let head: Option<(i64, String)> = conn
         .prepare_cached(
             "SELECT seq, hash FROM records WHERE site_id = ?1
@@ -38,9 +38,13 @@ fn chain_head(conn: &Connection, site: &SiteId) -> Result<(u64, String), StoreEr
         )?
         .query_row([site.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    Ok(head
-        .map(|(seq, hash)| (seq.unsigned_abs(), hash))
-        .unwrap_or_else(|| (0, GENESIS_HASH.to_owned())))
+    match head {
+        Some((seq, hash)) => Ok((
+            seq.unsigned_abs(),
+            RecordHash::parse(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        )),
+        None => Ok((0, RecordHash::genesis())),
+    }
 }
 
 /// What an idempotency key already stands for in `site`: the record a
@@ -67,7 +71,8 @@ fn keyed(
     if request_hash != idem.request_hash {
         return Ok(Some(AppendError::KeyReused));
     }
-    let record = Record::from_stored(body, hash).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let record =
+        Record::from_stored(body, &hash).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Some(AppendError::Replayed(Box::new(record))))
 }
 
@@ -169,9 +174,9 @@ pub(super) fn append(
             record.body.seq as i64,
             record.body.consent_id.as_str(),
             record.body.event.as_str(),
-            record.body.event_time,
+            record.body.event_time.to_string(),
             record.canonical,
-            record.hash,
+            record.hash.as_str(),
         ])?;
         if let Some(idem) = &draft.idempotency {
             tx.prepare_cached(
@@ -183,7 +188,7 @@ pub(super) fn append(
                 idem.key.as_str(),
                 idem.request_hash,
                 tx.last_insert_rowid(),
-                record.body.event_time,
+                record.body.event_time.to_string(),
             ])?;
         }
         heads.insert(
@@ -216,7 +221,7 @@ pub(super) fn history(
         })?;
         rows.map(|row| {
             let (body, hash) = row?;
-            Record::from_stored(body, hash).map_err(|e| StoreError::Corrupt(e.to_string()))
+            Record::from_stored(body, &hash).map_err(|e| StoreError::Corrupt(e.to_string()))
         })
         .collect()
     })
@@ -262,7 +267,7 @@ pub(super) fn for_each_record(
 pub(super) fn head(
     store: &SqliteStore,
     site: &SiteId,
-) -> Result<Option<(u64, String)>, StoreError> {
+) -> Result<Option<(u64, RecordHash)>, StoreError> {
     store.read(|conn| {
         let head = chain_head(conn, site)?;
         Ok((head.0 > 0).then_some(head))

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crumb_schema::{ConsentId, SiteConfig, SiteId};
+use crumb_schema::{ConsentId, RecordHash, SiteConfig, SiteId};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
@@ -66,7 +66,7 @@ struct WriteSide {
 #[derive(Default)]
 struct ChainHeads {
     data_version: i64,
-    heads: HashMap<SiteId, (u64, String)>,
+    heads: HashMap<SiteId, crate::lifecycle::Head>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -249,7 +249,7 @@ impl Store for SqliteStore {
         stats::stats(self, site, range)
     }
 
-    fn head(&self, site: &SiteId) -> Result<Option<(u64, String)>, StoreError> {
+    fn head(&self, site: &SiteId) -> Result<Option<(u64, RecordHash)>, StoreError> {
         log::head(self, site)
     }
 
