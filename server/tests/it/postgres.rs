@@ -207,6 +207,38 @@ fn a_node_killed_under_load_loses_nothing_it_acknowledged() {
     }
 }
 
+#[test]
+fn a_config_edit_on_one_node_reaches_the_other_within_a_second() {
+    // Arrange: two nodes that have both served the site's config.
+    let Some(app) = app_on_postgres() else { return };
+    let nodes = [Node::start(&app), Node::start(&app)];
+    let revision = |node: &Node| -> u64 {
+        let text = ureq::get(&format!("{}/v1/sites/demo/config", node.address))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let config: Value = serde_json::from_str(&text).unwrap();
+        config["revision"].as_u64().unwrap()
+    };
+    assert_eq!((revision(&nodes[0]), revision(&nodes[1])), (1, 1));
+
+    // Act: the owner raises the policy revision through the first node.
+    let token = app.token(Role::Owner, None);
+    let bumped = ureq::post(&format!(
+        "{}/v1/admin/sites/demo/bump-revision",
+        nodes[0].address
+    ))
+    .set("Authorization", &format!("Bearer {token}"))
+    .call();
+    assert_eq!(bumped.map(|r| r.status()).ok(), Some(200));
+    let edited = std::time::Instant::now();
+
+    // Assert: the second node serves the new revision within a second.
+    wait_until(|| revision(&nodes[1]) == 2);
+    assert!(edited.elapsed() < std::time::Duration::from_secs(1));
+}
+
 /// Waits for a condition the writers make true (at most a minute).
 fn wait_until(done: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
