@@ -165,7 +165,7 @@ impl Drop for PostgresStore {
     }
 }
 
-type Client = deadpool_postgres::Object;
+pub(super) type Client = deadpool_postgres::Object;
 
 impl PostgresStore {
     /// Connects to the database at `url` and applies any pending
