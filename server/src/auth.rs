@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 
 use crate::error::{ApiError, api_error_sources, respond};
 use crate::record::sha256_hex;
-use crate::storage::{Role, Store, StoreError, TokenRow, blocking};
-use crate::timefmt;
+use crate::storage::{Role, Store, StoreError, TokenId, TokenRow, blocking};
+use crate::timefmt::Timestamp;
 
 /// A freshly created token: the row and the only copy of the secret.
 #[derive(Debug)]
@@ -42,11 +42,11 @@ pub fn issue(
     let id = random_hex(8)?;
     let secret = random_hex(32)?;
     let row = TokenRow {
-        id: id.clone(),
+        id: TokenId::parse(&id).expect("16 hex digits are a token id"),
         role,
         site,
         label: label.to_owned(),
-        created_at: timefmt::format(now),
+        created_at: Timestamp::at(now),
         revoked_at: None,
     };
     store.create_token(&row, &sha256_hex(secret.as_bytes()))?;
@@ -72,7 +72,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub token_id: String,
+    pub token_id: TokenId,
     pub role: Role,
     pub site: Option<SiteId>,
 }
@@ -160,7 +160,8 @@ pub async fn authenticate(
         .ok_or(AuthError::Malformed)?
         .trim();
     let (id, secret) = split(token).ok_or(AuthError::Malformed)?;
-    let (id, secret) = (id.to_owned(), secret.to_owned());
+    let id = TokenId::parse(id).ok_or(AuthError::Malformed)?;
+    let secret = secret.to_owned();
     let store = store.clone();
     let found = blocking(move || store.token(&id)).await?;
     let (row, hash) = found.ok_or(AuthError::Unknown)?;

@@ -125,8 +125,11 @@ pub fn token_create(
 
 /// `crumb token revoke ID`.
 pub fn token_revoke(settings: &Settings, id: &str) -> anyhow::Result<()> {
+    let Some(token) = crate::storage::TokenId::parse(id) else {
+        bail!("{id:?} is not a token id (the 16 hex digits after crumb_)");
+    };
     let store = settings.database.open()?;
-    if !store.revoke_token(id, SystemClock.now())? {
+    if !store.revoke_token(&token, SystemClock.now())? {
         bail!("no live token with id {id:?}");
     }
     println!("token {id} revoked");
@@ -247,9 +250,12 @@ pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
 pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()> {
     let store = settings.database.open()?;
     let site = find_site(store.as_ref(), site)?.id;
-    let range = parse_range(Some(before), None).map_err(anyhow::Error::msg)?;
+    let before_at = parse_range(Some(before), None)
+        .map_err(anyhow::Error::msg)?
+        .from
+        .context("--before takes a date or an RFC 3339 time")?;
     let key = signing::Key::load_or_create(&settings.signing_key_path())?;
-    match store.purge(&site, &range.from, &key, SystemClock.now())? {
+    match store.purge(&site, before_at, &key, SystemClock.now())? {
         None => println!("nothing in site {site} is older than {before}"),
         Some((cp, n)) => println!(
             "purged {n} records of site {site}; signed checkpoint at seq {} (hash {})",

@@ -15,6 +15,7 @@ use time::{Date, OffsetDateTime, macros::format_description};
 
 use crate::storage::{Store, StoreError, TimeRange};
 use crate::timefmt;
+use crate::timefmt::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -329,12 +330,14 @@ fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
 pub fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, String> {
     let mut range = TimeRange::all();
     if let Some(f) = from.filter(|s| !s.is_empty()) {
-        range.from = timefmt::format(parse_instant(f)?);
+        range.from = Some(Timestamp::at(parse_instant(f)?));
     }
     if let Some(t) = to.filter(|s| !s.is_empty()) {
-        range.to = timefmt::format(parse_instant(t)?);
+        range.to = Some(Timestamp::at(parse_instant(t)?));
     }
-    if range.from > range.to {
+    if let (Some(from), Some(to)) = (range.from, range.to)
+        && from > to
+    {
         return Err("`from` is after `to`".into());
     }
     Ok(range)
@@ -347,8 +350,8 @@ mod tests {
     #[test]
     fn ranges_accept_dates_and_instants() {
         let r = parse_range(Some("2026-01-31"), Some("2026-02-01T12:30:00+01:00")).unwrap();
-        assert_eq!(r.from, "2026-01-31T00:00:00.000Z");
-        assert_eq!(r.to, "2026-02-01T11:30:00.000Z");
+        assert_eq!(r.column_bounds().0, "2026-01-31T00:00:00.000Z");
+        assert_eq!(r.column_bounds().1, "2026-02-01T11:30:00.000Z");
         assert_eq!(parse_range(None, None).unwrap(), TimeRange::all());
         assert!(parse_range(Some("yesterday"), None).is_err());
         assert!(parse_range(Some("2026-02-01"), Some("2026-01-01")).is_err());

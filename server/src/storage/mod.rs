@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 pub use crate::lifecycle::Minted;
 use crate::record::Record;
 use crate::signing::SignedHead;
+use crate::timefmt::Timestamp;
 
 pub use postgres::{CopyError, PgUrl, PostgresStore};
 pub use sqlite::SqliteStore;
@@ -233,20 +234,30 @@ pub enum AppendError {
 
 pub type AppendResult = Result<Record, AppendError>;
 
-/// A half-open range of event times, as `timefmt` strings (which sort in
-/// time order): `from <= event_time < to`.
+/// A half-open range of event times, `from <= event_time < to`; `None` is
+/// an open end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TimeRange {
-    pub from: String,
-    pub to: String,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
 }
 
 impl TimeRange {
     pub fn all() -> Self {
         Self {
-            from: String::new(),
-            to: "~".into(),
+            from: None,
+            to: None,
         }
+    }
+
+    /// The ends as the adapters compare them with the `event_time` column,
+    /// which holds the one textual form (it sorts in time order): an open
+    /// start is the empty string, an open end `~`, after every digit.
+    pub fn column_bounds(&self) -> (String, String) {
+        (
+            self.from.map_or_else(String::new, |t| t.to_string()),
+            self.to.map_or_else(|| "~".to_owned(), |t| t.to_string()),
+        )
     }
 }
 
@@ -266,8 +277,8 @@ pub struct DayStats {
 #[derive(Debug, Clone)]
 pub struct SiteRow {
     pub config: Arc<SiteConfig>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// What a token may do.
@@ -296,16 +307,68 @@ impl Role {
     }
 }
 
+/// A token's id: the 16 hex digits after `crumb_`, which find its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenId(String);
+
+impl TokenId {
+    pub fn parse(s: &str) -> Option<TokenId> {
+        let ok = s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        ok.then(|| TokenId(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TokenId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A stored token, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRow {
-    pub id: String,
+    pub id: TokenId,
     pub role: Role,
     /// The one site the token is for; `None` means every site.
     pub site: Option<SiteId>,
     pub label: String,
-    pub created_at: String,
-    pub revoked_at: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl TokenRow {
+    /// A token row from its stored columns, each checked: what both
+    /// adapters read.
+    pub fn from_columns(
+        id: &str,
+        role: &str,
+        site: Option<&str>,
+        label: String,
+        created_at: &str,
+        revoked_at: Option<&str>,
+    ) -> Result<TokenRow, StoreError> {
+        let corrupt =
+            |what: &str, value: &str| StoreError::Corrupt(format!("token {what} {value:?}"));
+        Ok(TokenRow {
+            id: TokenId::parse(id).ok_or_else(|| corrupt("id", id))?,
+            role: Role::parse(role).ok_or_else(|| corrupt("role", role))?,
+            site: site
+                .map(|s| SiteId::parse(s).map_err(|_| corrupt("site", s)))
+                .transpose()?,
+            label,
+            created_at: stored_time(created_at)?,
+            revoked_at: revoked_at.map(stored_time).transpose()?,
+        })
+    }
+}
+
+/// An instant read back from a column the adapters wrote.
+pub fn stored_time(s: &str) -> Result<Timestamp, StoreError> {
+    Timestamp::parse(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 pub trait Store: Send + Sync + 'static {
@@ -357,7 +420,7 @@ pub trait Store: Send + Sync + 'static {
     fn purge(
         &self,
         site: &SiteId,
-        before: &str,
+        before: Timestamp,
         key: &crate::signing::Key,
         now: OffsetDateTime,
     ) -> Result<Option<(SignedHead, u64)>, StoreError>;
@@ -367,7 +430,7 @@ pub trait Store: Send + Sync + 'static {
     fn stats(&self, site: &SiteId, range: &TimeRange) -> Result<Vec<DayStats>, StoreError>;
     fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError>;
     /// A token and its secret's hash.
-    fn token(&self, id: &str) -> Result<Option<(TokenRow, String)>, StoreError>;
+    fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, String)>, StoreError>;
     /// Revokes a token; false when there was no live token with that id.
-    fn revoke_token(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
+    fn revoke_token(&self, id: &TokenId, now: OffsetDateTime) -> Result<bool, StoreError>;
 }

@@ -287,7 +287,12 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     .unwrap();
     let key = crumb_server::signing::Key::load_or_create(&dir.path().join("crumb.db.key")).unwrap();
     let (checkpoint, purged) = source
-        .purge(&demo, "2026-05-15", &key, now)
+        .purge(
+            &demo,
+            crumb_server::timefmt::Timestamp::at(datetime!(2026-05-15 00:00 UTC)),
+            &key,
+            now,
+        )
         .unwrap()
         .expect("records old enough to purge");
     assert!(purged > 0);

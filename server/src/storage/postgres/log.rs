@@ -18,6 +18,7 @@ use crate::storage::{
     Action, AppendError, AppendResult, Draft, Idempotency, StoreError, TimeRange,
 };
 use crate::timefmt;
+use crate::timefmt::Timestamp;
 
 fn record_from(row: &tokio_postgres::Row) -> Result<Record, StoreError> {
     Record::from_stored(row.get(0), row.get(1)).map_err(corrupt)
@@ -393,7 +394,8 @@ pub(super) fn for_each_record(
                  ORDER BY site_id, seq",
             )
             .await?;
-        tx.bind(&stmt, &[&site, &range.from, &range.to]).await
+        let (from, to) = range.column_bounds();
+        tx.bind(&stmt, &[&site, &from, &to]).await
     })?;
     let mut n = 0;
     'fetch: loop {
@@ -431,7 +433,7 @@ pub(super) fn head(
 pub(super) fn purge(
     store: &PostgresStore,
     site: &SiteId,
-    before: &str,
+    before: Timestamp,
     key: &crate::signing::Key,
     now: OffsetDateTime,
 ) -> Result<Option<(SignedHead, u64)>, StoreError> {
@@ -447,7 +449,7 @@ pub(super) fn purge(
         let keep_from: Option<i64> = tx
             .query_one(
                 "SELECT min(seq) FROM records WHERE site_id = $1 AND event_time >= $2",
-                &[&site.as_str(), &before],
+                &[&site.as_str(), &before.to_string()],
             )
             .await?
             .get(0);

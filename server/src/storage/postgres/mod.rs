@@ -27,10 +27,13 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::site_cache::{SiteCache, sites_changed};
-use super::{AppendResult, DayStats, Draft, SiteRow, Store, StoreError, TimeRange, TokenRow};
+use super::{
+    AppendResult, DayStats, Draft, SiteRow, Store, StoreError, TimeRange, TokenId, TokenRow,
+};
 use crate::lifecycle;
 use crate::record::Record;
 use crate::signing::SignedHead;
+use crate::timefmt::Timestamp;
 
 /// Migrations in order; the `crumb_schema` table holds how many have run.
 const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
@@ -261,8 +264,8 @@ impl PostgresStore {
                     &row.config.id.as_str(),
                     &config,
                     &(row.config.revision.get() as i64),
-                    &row.created_at,
-                    &row.updated_at,
+                    &row.created_at.to_string(),
+                    &row.updated_at.to_string(),
                 ],
             ))?;
         }
@@ -271,13 +274,13 @@ impl PostgresStore {
                 "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at, revoked_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
-                    &token.id,
+                    &token.id.as_str(),
                     &secret_hash,
                     &token.role.as_str(),
                     &token.site.as_ref().map(SiteId::as_str),
                     &token.label,
-                    &token.created_at,
-                    &token.revoked_at,
+                    &token.created_at.to_string(),
+                    &token.revoked_at.map(|t| t.to_string()),
                 ],
             ))?;
         }
@@ -488,7 +491,7 @@ impl Store for PostgresStore {
     fn purge(
         &self,
         site: &SiteId,
-        before: &str,
+        before: Timestamp,
         key: &crate::signing::Key,
         now: OffsetDateTime,
     ) -> Result<Option<(SignedHead, u64)>, StoreError> {
@@ -515,11 +518,11 @@ impl Store for PostgresStore {
         tokens::create_token(self, row, secret_hash)
     }
 
-    fn token(&self, id: &str) -> Result<Option<(TokenRow, String)>, StoreError> {
+    fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, String)>, StoreError> {
         tokens::token(self, id)
     }
 
-    fn revoke_token(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+    fn revoke_token(&self, id: &TokenId, now: OffsetDateTime) -> Result<bool, StoreError> {
         tokens::revoke_token(self, id, now)
     }
 }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::{PostgresStore, corrupt};
 use crate::storage::site_cache::{sites_changed, sites_written};
-use crate::storage::{SiteRow, StoreError};
+use crate::storage::{SiteRow, StoreError, stored_time};
 use crate::timefmt;
 
 pub(super) fn recent_site(store: &PostgresStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
@@ -122,8 +122,8 @@ pub(super) fn site_rows(store: &PostgresStore) -> Result<Vec<SiteRow>, StoreErro
         .map(|r| {
             Ok(SiteRow {
                 config: Arc::new(serde_json::from_str(r.get(0)).map_err(corrupt)?),
-                created_at: r.get(1),
-                updated_at: r.get(2),
+                created_at: stored_time(r.get(1))?,
+                updated_at: stored_time(r.get(2))?,
             })
         })
         .collect()

@@ -11,6 +11,7 @@ pub(super) fn stats(
     site: &SiteId,
     range: &TimeRange,
 ) -> Result<Vec<DayStats>, StoreError> {
+    let (from, to) = range.column_bounds();
     store.run(|c| async move {
         let rows = c
             .query(
@@ -26,7 +27,7 @@ pub(super) fn stats(
                        WHERE site_id = $1 AND event IN ('given', 'updated')
                          AND event_time >= $2 AND event_time < $3) r
                  GROUP BY day ORDER BY day",
-                &[&site.as_str(), &range.from, &range.to],
+                &[&site.as_str(), &from, &to],
             )
             .await?;
         Ok(rows

@@ -12,6 +12,7 @@ use crate::record::{Record, RecordBody};
 use crate::signing::SignedHead;
 use crate::storage::{Action, AppendError, AppendResult, Draft, StoreError, TimeRange};
 use crate::timefmt;
+use crate::timefmt::Timestamp;
 
 fn latest_in(conn: &Connection, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
     let row: Option<(String, String)> = conn
@@ -243,7 +244,8 @@ pub(super) fn for_each_record(
                  WHERE (?1 IS NULL OR site_id = ?1) AND event_time >= ?2 AND event_time < ?3
                  ORDER BY site_id, seq",
             )?;
-            let mut rows = stmt.query(params![site.map(SiteId::as_str), range.from, range.to])?;
+            let (from, to) = range.column_bounds();
+            let mut rows = stmt.query(params![site.map(SiteId::as_str), from, to])?;
             let mut n = 0;
             while let Some(row) = rows.next()? {
                 let text = |i| -> Result<&str, StoreError> {
@@ -277,7 +279,7 @@ pub(super) fn head(
 pub(super) fn purge(
     store: &SqliteStore,
     site: &SiteId,
-    before: &str,
+    before: Timestamp,
     key: &crate::signing::Key,
     now: OffsetDateTime,
 ) -> Result<Option<(SignedHead, u64)>, StoreError> {
@@ -295,7 +297,7 @@ pub(super) fn purge(
     // first record that is not old enough.
     let keep_from: Option<i64> = tx.query_row(
         "SELECT min(seq) FROM records WHERE site_id = ?1 AND event_time >= ?2",
-        params![site.as_str(), before],
+        params![site.as_str(), before.to_string()],
         |r| r.get(0),
     )?;
     let last: Option<(i64, String)> = tx

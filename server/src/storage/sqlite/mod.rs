@@ -15,9 +15,12 @@ use crumb_schema::{ConsentId, RecordHash, SiteConfig, SiteId};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
-use super::{AppendResult, DayStats, Draft, SiteRow, Store, StoreError, TimeRange, TokenRow};
+use super::{
+    AppendResult, DayStats, Draft, SiteRow, Store, StoreError, TimeRange, TokenId, TokenRow,
+};
 use crate::record::Record;
 use crate::signing::SignedHead;
+use crate::timefmt::Timestamp;
 
 use super::site_cache::SiteCache;
 
@@ -256,7 +259,7 @@ impl Store for SqliteStore {
     fn purge(
         &self,
         site: &SiteId,
-        before: &str,
+        before: Timestamp,
         key: &crate::signing::Key,
         now: OffsetDateTime,
     ) -> Result<Option<(SignedHead, u64)>, StoreError> {
@@ -283,11 +286,11 @@ impl Store for SqliteStore {
         tokens::create_token(self, row, secret_hash)
     }
 
-    fn token(&self, id: &str) -> Result<Option<(TokenRow, String)>, StoreError> {
+    fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, String)>, StoreError> {
         tokens::token(self, id)
     }
 
-    fn revoke_token(&self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+    fn revoke_token(&self, id: &TokenId, now: OffsetDateTime) -> Result<bool, StoreError> {
         tokens::revoke_token(self, id, now)
     }
 

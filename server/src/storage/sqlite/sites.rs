@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::SqliteStore;
 use crate::storage::site_cache::{sites_changed, sites_written};
-use crate::storage::{SiteRow, StoreError};
+use crate::storage::{SiteRow, StoreError, stored_time};
 use crate::timefmt;
 
 pub(super) fn recent_site(store: &SqliteStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
@@ -112,8 +112,8 @@ pub(super) fn site_rows(store: &SqliteStore) -> Result<Vec<SiteRow>, StoreError>
                     serde_json::from_str(&config)
                         .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                 ),
-                created_at,
-                updated_at,
+                created_at: stored_time(&created_at)?,
+                updated_at: stored_time(&updated_at)?,
             })
         })
         .collect()

@@ -26,7 +26,8 @@ pub(super) fn stats(
                AND event_time >= ?2 AND event_time < ?3
              GROUP BY day ORDER BY day",
         )?;
-        let rows = stmt.query_map(params![site.as_str(), range.from, range.to], |r| {
+        let (from, to) = range.column_bounds();
+        let rows = stmt.query_map(params![site.as_str(), from, to], |r| {
             let n = |i| r.get::<_, i64>(i).map(i64::unsigned_abs);
             Ok(DayStats {
                 day: r.get(0)?,

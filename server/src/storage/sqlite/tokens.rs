@@ -5,18 +5,31 @@ use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::storage::{Role, Store, StoreError, TokenRow};
+use crate::storage::{StoreError, TokenId, TokenRow};
 use crate::timefmt;
 
 pub(super) fn tokens(store: &SqliteStore) -> Result<Vec<(TokenRow, String)>, StoreError> {
-    let ids: Vec<String> = store.read(|conn| {
-        let mut stmt = conn.prepare_cached("SELECT id FROM tokens ORDER BY id")?;
-        let ids = stmt.query_map([], |r| r.get(0))?;
-        Ok(ids.collect::<Result<_, _>>()?)
-    })?;
-    ids.iter()
-        .filter_map(|id| store.token(id).transpose())
-        .collect()
+    store.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, secret_hash, role, site_id, label, created_at, revoked_at
+             FROM tokens ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let text = |i| r.get::<_, String>(i);
+            let row = TokenRow::from_columns(
+                &text(0)?,
+                &text(2)?,
+                r.get::<_, Option<String>>(3)?.as_deref(),
+                text(4)?,
+                &text(5)?,
+                r.get::<_, Option<String>>(6)?.as_deref(),
+            )?;
+            out.push((row, text(1)?));
+        }
+        Ok(out)
+    })
 }
 
 pub(super) fn create_token(
@@ -28,12 +41,12 @@ pub(super) fn create_token(
         "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
-            row.id,
+            row.id.as_str(),
             secret_hash,
             row.role.as_str(),
             row.site.as_ref().map(SiteId::as_str),
             row.label,
-            row.created_at,
+            row.created_at.to_string(),
         ],
     )?;
     Ok(())
@@ -41,7 +54,7 @@ pub(super) fn create_token(
 
 pub(super) fn token(
     store: &SqliteStore,
-    id: &str,
+    id: &TokenId,
 ) -> Result<Option<(TokenRow, String)>, StoreError> {
     store.read(|conn| {
         let row = conn
@@ -49,7 +62,7 @@ pub(super) fn token(
                 "SELECT id, secret_hash, role, site_id, label, created_at, revoked_at
                  FROM tokens WHERE id = ?1",
             )?
-            .query_row([id], |r| {
+            .query_row([id.as_str()], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
@@ -64,34 +77,26 @@ pub(super) fn token(
         let Some((id, hash, role, site, label, created_at, revoked_at)) = row else {
             return Ok(None);
         };
-        let corrupt = |e: String| StoreError::Corrupt(e);
-        let role = Role::parse(&role).ok_or_else(|| corrupt(format!("role {role:?}")))?;
-        let site = site
-            .map(|s| SiteId::parse(&s))
-            .transpose()
-            .map_err(|e| corrupt(e.to_string()))?;
-        Ok(Some((
-            TokenRow {
-                id,
-                role,
-                site,
-                label,
-                created_at,
-                revoked_at,
-            },
-            hash,
-        )))
+        let row = TokenRow::from_columns(
+            &id,
+            &role,
+            site.as_deref(),
+            label,
+            &created_at,
+            revoked_at.as_deref(),
+        )?;
+        Ok(Some((row, hash)))
     })
 }
 
 pub(super) fn revoke_token(
     store: &SqliteStore,
-    id: &str,
+    id: &TokenId,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let n = store.write.lock().unwrap().conn.execute(
         "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-        params![id, timefmt::format(now)],
+        params![id.as_str(), timefmt::format(now)],
     )?;
     Ok(n == 1)
 }
