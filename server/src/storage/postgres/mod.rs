@@ -74,9 +74,12 @@ impl From<tokio_postgres::Error> for StoreError {
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> StoreError {
         match e {
-            deadpool_postgres::PoolError::Backend(e) => e.into(),
-            // No connection within the timeout, or the server refused one:
-            // nothing was stored, and later may work.
+            // The server's own refusal (too many connections, starting up,
+            // a bad password) is sorted like any answer of its.
+            deadpool_postgres::PoolError::Backend(e) if e.code().is_some() => e.into(),
+            // No server answered (refused, unreachable, reset), or no
+            // connection came within the timeout: nothing was stored, and
+            // later may work.
             other => StoreError::Unavailable(Box::new(other)),
         }
     }
