@@ -11,6 +11,7 @@ mod faults;
 mod hardening;
 mod helpers;
 mod metrics;
+mod nodes;
 mod openapi;
 mod postgres;
 mod restart;
