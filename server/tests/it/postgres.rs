@@ -1,6 +1,7 @@
 //! What only PostgreSQL does: `crumb copy` moves a SQLite log into it byte
-//! for byte. Run only on PostgreSQL (`CRUMB_TEST_POSTGRES`); elsewhere the
-//! test says so and passes.
+//! for byte, and the server gets over PostgreSQL ending its connections.
+//! Run only on PostgreSQL (`CRUMB_TEST_POSTGRES`); elsewhere these tests
+//! say so and pass.
 
 use crumb_server::storage::{Database, Role, SqliteStore, Store, TimeRange};
 use time::macros::datetime;
@@ -104,4 +105,46 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
         String::from_utf8_lossy(&again.stderr)
     );
     assert_eq!(target.record_count().unwrap(), 1201 - purged);
+}
+
+#[test]
+fn the_server_gets_over_postgres_dropping_its_connections() {
+    // Arrange: a server on PostgreSQL that has written (so its pool holds
+    // connections), then PostgreSQL ends every one of them, as a restart
+    // or a failover does.
+    let app = crate::helpers::spawn_app();
+    let Database::Postgres(url) = app.database() else {
+        eprintln!("skipped: needs PostgreSQL (CRUMB_TEST_POSTGRES)");
+        return;
+    };
+    let body = app.analytics_only();
+    assert_eq!(app.record_consent(&body).status, 201);
+    let name = url.as_str().rsplit('/').next().unwrap().to_owned();
+    postgres_execute(
+        &postgres_admin().unwrap(),
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    );
+
+    // Act: the next writes and reads.
+    let statuses: Vec<u16> = (0..5).map(|_| app.record_consent(&body).status).collect();
+    let lookups: Vec<u16> = (0..3)
+        .map(|_| app.get("/v1/sites/demo/config").status)
+        .collect();
+
+    // Assert: a write that met a dead connection is refused as
+    // unavailable (503, nothing stored), never a plain 500; the pool
+    // replaces its connections, and writes and reads go on.
+    assert!(
+        statuses.iter().all(|s| [201, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&201), "{statuses:?}");
+    assert!(lookups.iter().all(|s| *s == 200), "{lookups:?}");
+    let stored = 1 + statuses.iter().filter(|s| **s == 201).count() as u64;
+    assert_eq!(app.record_count(), stored);
+    let out = app.crumb(&["verify", "--db"]);
+    assert_eq!(out.status.code(), Some(0));
 }
