@@ -2,8 +2,10 @@
 //! driven by `wrk` from a separate process over 127.0.0.1. Measures the
 //! no-op `GET /healthz` rate and the durable `POST .../consents` rate at
 //! several concurrencies, then consent writes sent open-loop at half the
-//! best write rate for their latency (`open_loop`: queueing counted). Afterwards every 201-acknowledged consent must be
-//! in the database and the chain must verify. The writer thread's profile
+//! best write rate for their latency (`open_loop`: queueing counted), and
+//! no-op requests at that same rate (the floor this machine and the
+//! generator put under any p99). Afterwards every 201-acknowledged consent
+//! must be in the database and the chain must verify. The writer thread's profile
 //! (its time by phase, its batch sizes) is taken from `/metrics` around the
 //! write run at 128 connections (`profile`).
 //!
@@ -338,16 +340,32 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
         (seconds.max(2) * 2) as f64,
         64,
     )?;
-    println!(
-        "{:<22} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7}",
-        "POST consents, open",
-        open.connections,
-        open.rate(),
-        open.p50_ms,
-        open.p99_ms,
-        open.max_ms,
-        open.bad + open.lost
-    );
+    let print_open = |kind: &str, r: &open_loop::OpenLoop| {
+        println!(
+            "{:<22} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7}",
+            kind,
+            r.connections,
+            r.rate(),
+            r.p50_ms,
+            r.p99_ms,
+            r.max_ms,
+            r.bad + r.lost
+        );
+    };
+    print_open("POST consents, open", &open);
+    // The same open-loop rate of no-op requests: the latency this machine,
+    // the generator and the HTTP side add before any write is involved,
+    // the floor under the writes' p99.
+    let floor = open_loop::run(
+        &server.addr,
+        "/healthz",
+        &[],
+        200,
+        target,
+        (seconds.max(2) * 2) as f64,
+        64,
+    )?;
+    print_open("GET /healthz, open", &floor);
     // Two nodes on one PostgreSQL database: the same write run at 128
     // connections and the same open-loop measure, split evenly between
     // the nodes.
@@ -364,16 +382,7 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
                 max.rate() / 2.0,
                 (seconds.max(2) * 2) as f64,
             )?;
-            println!(
-                "{:<22} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7}",
-                "POST, two nodes, open",
-                open.connections,
-                open.rate(),
-                open.p50_ms,
-                open.p99_ms,
-                open.max_ms,
-                open.bad + open.lost
-            );
+            print_open("POST, two nodes, open", &open);
             second.stop()?;
             Some((max, open))
         }
@@ -395,12 +404,13 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
         verdict(ratio >= 0.5)
     );
     println!(
-        "open-loop at {:.0}/s (half the max, {} conns): {:.0}/s answered 201, p99 {:.2} ms (budget <= 10 ms) {}",
+        "open-loop at {:.0}/s (half the max, {} conns): {:.0}/s answered 201, p99 {:.2} ms (budget <= 10 ms) {}; no-op at that rate: p99 {:.2} ms",
         target,
         open.connections,
         open.rate(),
         open.p99_ms,
-        verdict(open.p99_ms <= 10.0)
+        verdict(open.p99_ms <= 10.0),
+        floor.p99_ms
     );
     // wrk stops at its deadline without reading the answers still in
     // flight, so up to one write per connection and run may be stored
@@ -447,6 +457,7 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
             "healthz": noop.iter().map(Run::json).collect::<Vec<_>>(),
             "consents": post.iter().map(Run::json).collect::<Vec<_>>(),
             "open_loop": open.json(),
+            "open_loop_noop": floor.json(),
             "writer_profile": profile.as_ref().map(|p| json!({
                 "connections": profiled,
                 "profile": p.json(),

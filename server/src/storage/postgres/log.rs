@@ -5,9 +5,8 @@ use std::collections::HashMap;
 
 use crumb_schema::{ConsentId, RecordHash, SiteId};
 use deadpool_postgres::GenericClient;
-use time::OffsetDateTime;
-
 use futures_util::future::{try_join, try_join4};
+use time::OffsetDateTime;
 
 use super::{Client, FETCH, PostgresStore, corrupt, hash_at};
 use crate::lifecycle;
