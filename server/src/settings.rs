@@ -158,7 +158,7 @@ impl Settings {
         if let Some(v) = var("CRUMB_DATABASE") {
             self.database = Database::parse(&v).map_err(|why| SettingsError::Env {
                 name: "CRUMB_DATABASE",
-                value: v.clone(),
+                value: crate::storage::without_password(&v),
                 why,
             })?;
         }
@@ -210,6 +210,18 @@ mod tests {
             .unwrap();
         assert_eq!(s.port, 9100);
         assert_eq!(s.database.file(), Some(Path::new("a.db")));
+    }
+
+    #[test]
+    fn a_bad_database_url_is_named_without_its_password() {
+        let mut s = Settings::default();
+        let err = s
+            .apply_env(|n| (n == "CRUMB_DATABASE").then(|| "postgres://crumb:s3cret@db".to_owned()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CRUMB_DATABASE"), "{err}");
+        assert!(err.contains("names no database"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]

@@ -121,6 +121,21 @@ impl<'de> serde::Deserialize<'de> for Database {
     }
 }
 
+/// A database setting as it may be shown: a URL's password replaced by
+/// `***` (`postgres://user:***@host/db`).
+pub fn without_password(setting: &str) -> String {
+    let Some((scheme, rest)) = setting.split_once("://") else {
+        return setting.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or_default();
+            format!("{scheme}://{name}:***@{host}")
+        }
+        _ => setting.to_owned(),
+    }
+}
+
 /// A database engine's own error, kept for the log and the error chain.
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
