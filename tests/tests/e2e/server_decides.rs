@@ -282,6 +282,11 @@ fn a_choice_in_one_tab_reaches_the_other_within_a_second() {
     browser.click("input[data-cat=marketing]");
     let saved_at =
         browser.js("document.querySelector('dialog [data-a=save]').click(); return Date.now();");
+    // Tab A acts on the choice after its next paint; a tab hidden within
+    // that frame (WebDriver switches quicker than a person) would only do
+    // so when shown again. The POST, sent with the word to the other tabs,
+    // says it has.
+    site.wait_for_records(2);
 
     // Assert: tab B follows within a second...
     browser.switch_to(&b);
