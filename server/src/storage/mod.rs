@@ -191,6 +191,17 @@ pub struct Draft {
     pub idempotency: Option<Idempotency>,
 }
 
+impl Draft {
+    /// The existing consent this draft changes or withdraws, if any: the
+    /// one whose newest record the rules need.
+    pub fn named_consent(&self) -> Option<&ConsentId> {
+        match &self.action {
+            Action::Choose { consent_id, .. } => consent_id.as_ref(),
+            Action::Withdraw { consent_id } => Some(consent_id),
+        }
+    }
+}
+
 /// A write's idempotency key and the hash of what it asked for: a retry
 /// (same key, same request) gets the first record back; the same key with
 /// another request is refused.

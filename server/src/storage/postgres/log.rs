@@ -13,9 +13,7 @@ use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
 use crate::record::{GENESIS_HASH, Record};
 use crate::signing::SignedHead;
-use crate::storage::{
-    Action, AppendError, AppendResult, Draft, Idempotency, StoreError, TimeRange,
-};
+use crate::storage::{AppendError, AppendResult, Draft, Idempotency, StoreError, TimeRange};
 use crate::timefmt;
 use crate::timefmt::Timestamp;
 
@@ -98,10 +96,7 @@ async fn newest_records(
 ) -> Result<HashMap<String, crate::record::RecordBody>, StoreError> {
     let named: Vec<&str> = drafts
         .iter()
-        .filter_map(|d| match &d.action {
-            Action::Choose { consent_id, .. } => consent_id.as_ref(),
-            Action::Withdraw { consent_id } => Some(consent_id),
-        })
+        .filter_map(Draft::named_consent)
         .map(ConsentId::as_str)
         .collect();
     if named.is_empty() {
@@ -302,11 +297,7 @@ async fn append_in(c: &Client, drafts: &[Draft]) -> Result<Vec<AppendResult>, St
             results.push(Err(earlier));
             continue;
         }
-        let named = match &draft.action {
-            Action::Choose { consent_id, .. } => consent_id.as_ref(),
-            Action::Withdraw { consent_id } => Some(consent_id),
-        };
-        let previous = named.and_then(|id| latest.get(id.as_str()));
+        let previous = draft.named_consent().and_then(|id| latest.get(id.as_str()));
         let head = heads[site].clone();
         let body = lifecycle::next_record(draft, previous, head);
         laps.lap(Phase::Decide);

@@ -10,7 +10,7 @@ use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
 use crate::record::{Record, RecordBody};
 use crate::signing::SignedHead;
-use crate::storage::{Action, AppendError, AppendResult, Draft, StoreError, TimeRange};
+use crate::storage::{AppendError, AppendResult, Draft, StoreError, TimeRange};
 use crate::timefmt;
 use crate::timefmt::Timestamp;
 
@@ -85,11 +85,11 @@ fn body_for(
     draft: &Draft,
     head: lifecycle::Head,
 ) -> Result<Result<RecordBody, AppendError>, StoreError> {
-    let named = match &draft.action {
-        Action::Choose { consent_id, .. } => consent_id.as_ref(),
-        Action::Withdraw { consent_id } => Some(consent_id),
-    };
-    let latest = named.map(|id| latest_in(tx, id)).transpose()?.flatten();
+    let latest = draft
+        .named_consent()
+        .map(|id| latest_in(tx, id))
+        .transpose()?
+        .flatten();
     Ok(lifecycle::next_record(
         draft,
         latest.as_ref().map(|r| &r.body),
