@@ -134,7 +134,13 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::assets::fallback))
         })
-        .shutdown_timeout(settings.shutdown_timeout);
+        .shutdown_timeout(settings.shutdown_timeout)
+        // An answer goes out at once. With Nagle's algorithm (the socket's
+        // default) the tail of an answer written in two parts waits for
+        // the client's ACK of the first, which a client delays until it
+        // sends again: on keep-alive connections a consent's 201 then
+        // took as long as the gap to that client's next request.
+        .tcp_nodelay(true);
         let workers = settings.workers.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
         });
