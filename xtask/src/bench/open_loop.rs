@@ -1,18 +1,24 @@
 //! An open-loop load generator for the server bench. Requests leave at a
-//! constant rate whatever the answers' timing: each keep-alive connection
-//! has a sender that writes its share of the requests at their due times
-//! (HTTP/1.1 pipelining, so a slow answer does not hold the next request
-//! back) and a receiver that reads the answers in order. A latency runs
-//! from when its request was *due*, not from when it could be sent, so
-//! every queue on the way (the client's socket, the server's accept queue,
-//! its workers, the writer thread) is counted: no coordinated omission,
-//! unlike a closed loop (wrk) that waits for each answer before it asks
-//! again.
+//! constant rate whatever the answers' timing: one sender thread writes
+//! each request at its due time on its keep-alive connection (HTTP/1.1
+//! pipelining, so a slow answer does not hold the next request back), and
+//! one receiver thread reads every connection's answers in order (tokio on
+//! one thread: epoll, no thread per connection). A latency runs from when
+//! its request was *due*, not from when it could be sent, so every queue on
+//! the way (the client's socket, the server's accept queue, its workers,
+//! the writer thread) is counted: no coordinated omission, unlike a closed
+//! loop (wrk) that waits for each answer before it asks again. Two threads
+//! in all keep the generator's own CPU time small: it shares the machine
+//! with the server it measures (an earlier version with two threads per
+//! connection woke three threads per request).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::sync::mpsc;
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::net::tcp::OwnedReadHalf;
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -70,10 +76,15 @@ struct Tally {
     sent: u64,
 }
 
+/// One connection as both threads see it: the due times of the requests
+/// written and not yet answered, oldest first.
+#[derive(Default)]
+struct Pending(Mutex<VecDeque<Instant>>);
+
 /// Reads one HTTP/1.1 answer; its status.
-fn read_answer(r: &mut BufReader<TcpStream>) -> anyhow::Result<u16> {
+async fn read_answer(r: &mut BufReader<OwnedReadHalf>) -> anyhow::Result<u16> {
     let mut line = String::new();
-    r.read_line(&mut line)?;
+    r.read_line(&mut line).await?;
     let status = line
         .split_whitespace()
         .nth(1)
@@ -82,7 +93,7 @@ fn read_answer(r: &mut BufReader<TcpStream>) -> anyhow::Result<u16> {
     let mut length = 0usize;
     loop {
         line.clear();
-        if r.read_line(&mut line)? == 0 {
+        if r.read_line(&mut line).await? == 0 {
             anyhow::bail!("connection closed in the headers");
         }
         let header = line.trim_end();
@@ -96,8 +107,35 @@ fn read_answer(r: &mut BufReader<TcpStream>) -> anyhow::Result<u16> {
         }
     }
     let mut body = vec![0; length];
-    r.read_exact(&mut body)?;
+    r.read_exact(&mut body).await?;
     Ok(status)
+}
+
+/// Reads `expected` answers from one connection.
+async fn receive(
+    mut reader: BufReader<OwnedReadHalf>,
+    pending: Arc<Pending>,
+    expected: u64,
+    expect: u16,
+) -> Tally {
+    let mut t = Tally::default();
+    for n in 0..expected {
+        let answer = tokio::time::timeout(Duration::from_secs(10), read_answer(&mut reader)).await;
+        // The sender notes a due time before it writes the request, so an
+        // answer always finds its request's.
+        let due = pending.0.lock().unwrap().pop_front();
+        match (answer, due) {
+            (Ok(Ok(status)), Some(due)) if status == expect => {
+                t.micros.push(due.elapsed().as_micros() as u64);
+            }
+            (Ok(Ok(_)), Some(_)) => t.bad += 1,
+            _ => {
+                t.lost += expected - n;
+                break;
+            }
+        }
+    }
+    t
 }
 
 /// Sends `rate` requests per second for `seconds` over `connections`
@@ -132,72 +170,73 @@ pub fn run(
             })
             .collect()
     };
+    // Request k is due at start + k * interval, on connection
+    // k % connections.
     let interval = Duration::from_secs_f64(1.0 / rate);
-    let start = Instant::now() + Duration::from_millis(100);
-    let end = start + Duration::from_secs_f64(seconds);
-    let mut threads = Vec::new();
-    for c in 0..connections {
-        let stream = TcpStream::connect(addr).context("connecting")?;
+    let total = (seconds * rate).floor() as u64;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut writers = Vec::new();
+    let mut receivers = Vec::new();
+    let mut pendings = Vec::new();
+    for c in 0..connections as u64 {
+        let stream = std::net::TcpStream::connect(addr).context("connecting")?;
         stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-        let mut writer = stream.try_clone()?;
-        let mut reader = BufReader::new(stream);
-        let requests = requests.clone();
-        let (due_tx, due_rx) = mpsc::channel::<Instant>();
-        let sender = std::thread::spawn(move || {
-            let mut sent = 0u64;
-            // Request i of this connection is due at
-            // start + (i * connections + c) * interval.
-            for i in 0u32.. {
-                let Some(offset) = interval.checked_mul(i * connections as u32 + c as u32) else {
-                    break;
-                };
-                let due = start + offset;
-                if due >= end {
-                    break;
-                }
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-                let request = &requests[(i as usize * connections + c) % requests.len()];
-                if writer.write_all(request).is_err() {
-                    break;
-                }
-                sent += 1;
-                if due_tx.send(due).is_err() {
-                    break;
-                }
-            }
-            sent
-        });
-        let receiver = std::thread::spawn(move || {
-            let mut t = Tally::default();
-            for due in due_rx {
-                match read_answer(&mut reader) {
-                    Ok(status) if status == expect => {
-                        t.micros.push(due.elapsed().as_micros() as u64);
-                    }
-                    Ok(_) => t.bad += 1,
-                    Err(_) => t.lost += 1,
-                }
-            }
-            t
-        });
-        threads.push((sender, receiver));
+        // The sender's clone shares the socket's non-blocking flag, so it
+        // retries a write the socket's buffer cannot take yet.
+        stream.set_nonblocking(true)?;
+        writers.push(stream.try_clone()?);
+        let (read, _write) = {
+            let _guard = runtime.enter();
+            tokio::net::TcpStream::from_std(stream)?.into_split()
+        };
+        // The write half stays open until the receiver is done.
+        let pending = Arc::new(Pending::default());
+        pendings.push(pending.clone());
+        let expected = (total + connections as u64 - 1 - c) / connections as u64;
+        receivers.push(runtime.spawn(async move {
+            let tally = receive(BufReader::new(read), pending, expected, expect).await;
+            drop(_write);
+            tally
+        }));
     }
+    let start = Instant::now() + Duration::from_millis(100);
+    let sender = std::thread::spawn(move || {
+        let mut sent = vec![0u64; writers.len()];
+        for k in 0..total {
+            let c = (k % writers.len() as u64) as usize;
+            let due = start + interval.mul_f64(k as f64);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let request = &requests[(k % requests.len() as u64) as usize];
+            pendings[c].0.lock().unwrap().push_back(due);
+            if write_all(&mut writers[c], request).is_err() {
+                pendings[c].0.lock().unwrap().pop_back();
+                continue;
+            }
+            sent[c] += 1;
+        }
+        sent
+    });
+    let tallies: Vec<Tally> = runtime.block_on(async {
+        let mut tallies = Vec::new();
+        for r in receivers {
+            tallies.push(r.await.unwrap_or_default());
+        }
+        tallies
+    });
+    let sent = sender
+        .join()
+        .map_err(|_| anyhow::anyhow!("sender panicked"))?;
     let mut all = Tally::default();
-    for (sender, receiver) in threads {
-        let sent = sender
-            .join()
-            .map_err(|_| anyhow::anyhow!("sender panicked"))?;
-        let t = receiver
-            .join()
-            .map_err(|_| anyhow::anyhow!("receiver panicked"))?;
-        all.sent += sent;
+    for t in tallies {
         all.micros.extend(t.micros);
         all.bad += t.bad;
         all.lost += t.lost;
     }
+    all.sent = sent.iter().sum();
     all.micros.sort_unstable();
     let at = |q: f64| -> f64 {
         if all.micros.is_empty() {
@@ -219,4 +258,20 @@ pub fn run(
         p999_ms: at(0.999),
         max_ms: at(1.0),
     })
+}
+
+/// Writes all of `bytes` to a non-blocking socket, waiting briefly while
+/// its send buffer is full.
+fn write_all(stream: &mut std::net::TcpStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
