@@ -4,7 +4,9 @@
 //! several concurrencies, then consent writes sent open-loop at half the
 //! best write rate for their latency (`open_loop`: queueing counted), and
 //! no-op requests at that same rate (the floor this machine and the
-//! generator put under any p99). Afterwards every 201-acknowledged consent
+//! generator put under any p99), and on SQLite the open-loop writes again
+//! on a database in RAM (`/dev/shm`), which tells the disk's flushes' share
+//! of the p99 from the server's own. Afterwards every 201-acknowledged consent
 //! must be in the database and the chain must verify. The writer thread's profile
 //! (its time by phase, its batch sizes) is taken from `/metrics` around the
 //! write run at 128 connections (`profile`).
@@ -389,6 +391,17 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
         None => None,
     };
     server.stop()?;
+    // SQLite only: the same open-loop run on a database in RAM, where a
+    // flush costs nothing, to tell the disk's share of the p99 from the
+    // server's own.
+    let in_memory = if postgres || smoke {
+        None
+    } else {
+        in_memory_open_loop(&bin, target, (seconds.max(2) * 2) as f64)?
+    };
+    if let Some(r) = &in_memory {
+        print_open("POST, database in RAM", r);
+    }
     if let Some(p) = &profile {
         p.print(profiled);
     }
@@ -412,6 +425,12 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
         verdict(open.p99_ms <= 10.0),
         floor.p99_ms
     );
+    if let Some(r) = &in_memory {
+        println!(
+            "the same writes with the database in RAM (/dev/shm, flushes free): p50 {:.2} ms, p99 {:.2} ms",
+            r.p50_ms, r.p99_ms
+        );
+    }
     // wrk stops at its deadline without reading the answers still in
     // flight, so up to one write per connection and run may be stored
     // without having been counted (and so may an open-loop request whose
@@ -458,6 +477,7 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
             "consents": post.iter().map(Run::json).collect::<Vec<_>>(),
             "open_loop": open.json(),
             "open_loop_noop": floor.json(),
+            "open_loop_database_in_ram": in_memory.as_ref().map(open_loop::OpenLoop::json),
             "writer_profile": profile.as_ref().map(|p| json!({
                 "connections": profiled,
                 "profile": p.json(),
@@ -564,4 +584,41 @@ fn open_loop_split(
 
 pub fn verdict(ok: bool) -> &'static str {
     if ok { "PASS" } else { "MISS" }
+}
+
+/// The open-loop write run at `rate` against a server whose database is
+/// on `/dev/shm` (tmpfs: no flush waits for a disk), on a fresh database.
+/// `None` where there is no `/dev/shm`.
+fn in_memory_open_loop(
+    bin: &Path,
+    rate: f64,
+    seconds: f64,
+) -> anyhow::Result<Option<open_loop::OpenLoop>> {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return Ok(None);
+    }
+    let dir = shm.join(format!("crumb-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let run = || -> anyhow::Result<open_loop::OpenLoop> {
+        let db = Db::sqlite(dir.join("bench.db"));
+        crumb_ok(bin, &db, &["site", "create", "examples/demo-site.json"])?;
+        let server = Server::start(bin, &db, None)?;
+        let writes = Writes::prepare(&server, &dir)?;
+        wrk(&writes.url, &writes.script, 8, 1)?;
+        let r = open_loop::run(
+            &server.addr,
+            "/v1/sites/demo/consents",
+            &writes.bodies,
+            201,
+            rate,
+            seconds,
+            64,
+        )?;
+        server.stop()?;
+        Ok(r)
+    };
+    let r = run();
+    let _ = std::fs::remove_dir_all(&dir);
+    r.map(Some)
 }
