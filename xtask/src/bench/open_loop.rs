@@ -187,17 +187,18 @@ pub fn run(
         // retries a write the socket's buffer cannot take yet.
         stream.set_nonblocking(true)?;
         writers.push(stream.try_clone()?);
-        let (read, _write) = {
+        let (read, write) = {
             let _guard = runtime.enter();
             tokio::net::TcpStream::from_std(stream)?.into_split()
         };
-        // The write half stays open until the receiver is done.
         let pending = Arc::new(Pending::default());
         pendings.push(pending.clone());
         let expected = (total + connections as u64 - 1 - c) / connections as u64;
         receivers.push(runtime.spawn(async move {
             let tally = receive(BufReader::new(read), pending, expected, expect).await;
-            drop(_write);
+            // Dropping tokio's write half shuts the socket's sending side,
+            // so it lives until every answer is read.
+            drop(write);
             tally
         }));
     }
