@@ -241,6 +241,26 @@ pub struct Writes {
     pub bodies: Vec<String>,
 }
 
+/// Consent writes sent open-loop to the node at `addr`: `rate` a second
+/// for `seconds` over `connections` connections, every answer a 201.
+fn open_loop_writes(
+    addr: &str,
+    bodies: &[String],
+    rate: f64,
+    seconds: f64,
+    connections: usize,
+) -> anyhow::Result<open_loop::OpenLoop> {
+    open_loop::run(
+        addr,
+        "/v1/sites/demo/consents",
+        bodies,
+        201,
+        rate,
+        seconds,
+        connections,
+    )
+}
+
 impl Writes {
     pub fn prepare(server: &Server, dir: &Path) -> anyhow::Result<Writes> {
         let config: serde_json::Value =
@@ -333,15 +353,8 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
     // Half the max write rate, open-loop: requests leave at that rate
     // whatever the answers' timing, so queueing delay is in the p99.
     let target = max_write.rate() / 2.0;
-    let open = open_loop::run(
-        &server.addr,
-        "/v1/sites/demo/consents",
-        &writes.bodies,
-        201,
-        target,
-        (seconds.max(2) * 2) as f64,
-        64,
-    )?;
+    let open_seconds = (seconds.max(2) * 2) as f64;
+    let open = open_loop_writes(&server.addr, &writes.bodies, target, open_seconds, 64)?;
     let print_open = |kind: &str, r: &open_loop::OpenLoop| {
         println!(
             "{:<22} {:>5} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7}",
@@ -358,15 +371,7 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
     // The same open-loop rate of no-op requests: the latency this machine,
     // the generator and the HTTP side add before any write is involved,
     // the floor under the writes' p99.
-    let floor = open_loop::run(
-        &server.addr,
-        "/healthz",
-        &[],
-        200,
-        target,
-        (seconds.max(2) * 2) as f64,
-        64,
-    )?;
+    let floor = open_loop::run(&server.addr, "/healthz", &[], 200, target, open_seconds, 64)?;
     print_open("GET /healthz, open", &floor);
     // Two nodes on one PostgreSQL database: the same write run at 128
     // connections and the same open-loop measure, split evenly between
@@ -382,7 +387,7 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
                 &[server.addr.clone(), second.addr.clone()],
                 &writes.bodies,
                 max.rate() / 2.0,
-                (seconds.max(2) * 2) as f64,
+                open_seconds,
             )?;
             print_open("POST, two nodes, open", &open);
             second.stop()?;
@@ -397,7 +402,7 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
     let in_memory = if postgres || smoke {
         None
     } else {
-        in_memory_open_loop(&bin, target, (seconds.max(2) * 2) as f64)?
+        in_memory_open_loop(&bin, target, open_seconds)?
     };
     if let Some(r) = &in_memory {
         print_open("POST, database in RAM", r);
@@ -548,19 +553,7 @@ fn open_loop_split(
     let runs = std::thread::scope(|s| {
         let runs: Vec<_> = addrs
             .iter()
-            .map(|addr| {
-                s.spawn(move || {
-                    open_loop::run(
-                        addr,
-                        "/v1/sites/demo/consents",
-                        bodies,
-                        201,
-                        share,
-                        seconds,
-                        32,
-                    )
-                })
-            })
+            .map(|addr| s.spawn(move || open_loop_writes(addr, bodies, share, seconds, 32)))
             .collect();
         runs.into_iter()
             .map(|r| r.join().expect("an open-loop thread"))
@@ -606,15 +599,7 @@ fn in_memory_open_loop(
         let server = Server::start(bin, &db, None)?;
         let writes = Writes::prepare(&server, &dir)?;
         wrk(&writes.url, &writes.script, 8, 1)?;
-        let r = open_loop::run(
-            &server.addr,
-            "/v1/sites/demo/consents",
-            &writes.bodies,
-            201,
-            rate,
-            seconds,
-            64,
-        )?;
+        let r = open_loop_writes(&server.addr, &writes.bodies, rate, seconds, 64)?;
         server.stop()?;
         Ok(r)
     };
