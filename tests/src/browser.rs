@@ -41,14 +41,16 @@ fn driver() -> &'static Driver {
     DRIVER.get_or_init(|| {
         let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let port = free_port();
-        let child = Command::new(&path)
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--pdeathsig", "TERM", "--"])
+            .arg(&path)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {path} ({e}); install chromium and chromium-driver")
-            });
+            .stderr(Stdio::null());
+        let child = spawn_for_life(command).unwrap_or_else(|e| {
+            panic!("cannot start {path} ({e}); install chromium and chromium-driver")
+        });
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while ureq::get(&format!("{url}/status")).call().is_err() {
@@ -57,6 +59,25 @@ fn driver() -> &'static Driver {
         }
         Driver { url, _child: child }
     })
+}
+
+/// Starts `command` so that it ends with this process: the test harness
+/// and the benches exit without running destructors, and each run used to
+/// leave a ChromeDriver behind. `setpriv --pdeathsig` asks the kernel to
+/// signal the child when the thread that started it ends, so it is started
+/// from a thread that lives as long as the process (a test's own thread
+/// ends with the test).
+fn spawn_for_life(mut command: Command) -> std::io::Result<Child> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("chromedriver-parent".into())
+        .spawn(move || {
+            drop(tx.send(command.spawn()));
+            loop {
+                std::thread::park();
+            }
+        })?;
+    rx.recv().expect("the spawning thread answers")
 }
 
 fn send(method: &str, url: &str, body: Option<Value>) -> Value {
