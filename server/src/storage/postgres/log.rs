@@ -118,6 +118,23 @@ async fn newest_records(
         .collect()
 }
 
+/// Ends an append's transaction without waiting for the disk, then waits
+/// for it. The append commits with `synchronous_commit = off` (set when it
+/// begins), which releases the chain heads' locks as soon as its commit
+/// record is in the WAL: another node's batch for the same site takes the
+/// lock while this one's flush is under way, and the two flushes can be
+/// one. The transaction after it has an id of its own (the only thing it
+/// does is take one), so its commit at the session's own setting (`on` by
+/// default, or whatever the operator set, synchronous standbys included)
+/// waits until the WAL is durable up to its commit record, which comes
+/// after this batch's and after every commit this batch read. So when this
+/// returns, the batch and everything it built on is as durable as a
+/// synchronous commit would have made it, and only then are the records
+/// answered. (Other sessions can read the batch a moment before it is
+/// durable; a crash in that moment loses it with everything after it in
+/// the WAL, none of it acknowledged.)
+const COMMIT_THEN_FLUSH: &str = "COMMIT; BEGIN; SELECT pg_current_xact_id(); COMMIT";
+
 /// Writes a batch's records, their idempotency keys and the sites' new
 /// heads (one statement each) and commits, all sent at once: the server
 /// runs them in order, and if one fails the transaction is aborted, the
@@ -128,7 +145,7 @@ async fn write_and_commit(
     heads: &HashMap<String, lifecycle::Head>,
 ) -> Result<(), StoreError> {
     if written.is_empty() {
-        c.batch_execute("COMMIT").await?;
+        c.batch_execute(COMMIT_THEN_FLUSH).await?;
         return Ok(());
     }
     let insert = c
@@ -202,7 +219,7 @@ async fn write_and_commit(
         ),
         remembered,
         c.execute(&advance, &[&moved, &head_seqs, &head_hashes]),
-        c.batch_execute("COMMIT"),
+        c.batch_execute(COMMIT_THEN_FLUSH),
     )
     .await?;
     Ok(())
@@ -260,7 +277,7 @@ async fn append_in(c: &Client, drafts: &[Draft]) -> Result<Vec<AppendResult>, St
     sites.dedup();
     laps.lap(Phase::Begin);
     let ((), locked) = try_join(
-        c.batch_execute("BEGIN"),
+        c.batch_execute("BEGIN; SET LOCAL synchronous_commit = off"),
         c.query(&lock, &[&sites, &GENESIS_HASH]),
     )
     .await?;
