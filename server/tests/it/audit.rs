@@ -3,11 +3,12 @@
 
 use std::io::Cursor;
 
+use crumb_server::clock::Clock as _;
 use crumb_server::storage::Role;
 use crumb_server::verify::{VerifyError, verify_ndjson};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, database_in, postgres_admin, spawn_app, spawn_app_in};
 
 const EXPORT: &str = "/v1/audit/sites/demo/consents";
 
@@ -589,4 +590,105 @@ fn appends_by_another_connection_between_batches_keep_one_chain() {
     assert_eq!(app.record_count(), 5);
     let out = app.crumb(&["verify", "--db"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+/// A log written by Crumb as it was before the writer's work moved to the
+/// HTTP workers (issue 16: ids minted, records built and sealed apart from
+/// the chain's order), extended by this build: the old records and the new
+/// ones are one chain, and it verifies from the database and from an
+/// export, and that build's own export of the old records still verifies.
+/// The fixtures were written through the HTTP API by `crumb demo` at
+/// 562dccf (see `fixtures/README.md`); on PostgreSQL the old log is moved
+/// there with `crumb copy` first.
+#[test]
+fn records_written_before_the_writer_changes_and_after_verify_as_one_chain() {
+    // Arrange: the old log (and its signing key) as this app's database.
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures");
+    let dir = std::sync::Arc::new(tempfile::TempDir::new().unwrap());
+    std::fs::copy(
+        fixtures.join("log-562dccf.db.key"),
+        dir.path().join("crumb.db.key"),
+    )
+    .unwrap();
+    if postgres_admin().is_some() {
+        let old = dir.path().join("old.db");
+        std::fs::copy(fixtures.join("log-562dccf.db"), &old).unwrap();
+        // A fresh, empty database on the test's server.
+        let url = database_in(&dir).to_setting();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .arg("copy")
+            .arg("--from")
+            .arg(&old)
+            .arg("--to")
+            .arg(url)
+            .env("CRUMB_SIGNING_KEY", dir.path().join("crumb.db.key"))
+            .env("CRUMB_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        std::fs::copy(fixtures.join("log-562dccf.db"), dir.path().join("crumb.db")).unwrap();
+    }
+    let app = spawn_app_in(dir);
+    let old = app.records();
+    assert!(old.len() >= 5, "the fixture holds the old log");
+    let (last_old, _) = old.last().unwrap();
+    // The test clock starts in January 2026; the old records are later.
+    let written = time::OffsetDateTime::parse(
+        last_old["event_time"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    app.clock
+        .advance(written - app.clock.now() + time::Duration::days(1));
+    let given = |(body, _): &(Value, String)| {
+        (body["event"] == "given").then(|| body["consent_id"].as_str().unwrap().to_owned())
+    };
+    let old_consents: Vec<String> = old.iter().filter_map(given).collect();
+
+    // Act: a new consent, an update of an old one and the withdrawal of
+    // another, by this build.
+    assert_eq!(app.record_consent(&app.analytics_only()).status, 201);
+    let mut update = app.analytics_only();
+    update["consent_id"] = json!(old_consents[0]);
+    update["categories"]["marketing"] = json!(true);
+    let updated = app.record_consent(&update);
+    assert_eq!(updated.status, 201, "{}", updated.body);
+    assert_eq!(app.withdraw(&old_consents[1]).status, 201);
+
+    // Assert: one chain over both, seq without a gap, from the database
+    // and from an export.
+    let all = app.records();
+    assert_eq!(all.len(), old.len() + 3);
+    for (i, (body, _)) in all.iter().enumerate() {
+        assert_eq!(body["seq"], json!(i + 1));
+    }
+    assert_eq!(all[old.len() + 1].0["event"], "updated");
+    assert_eq!(all[old.len() + 1].0["consent_id"], json!(old_consents[0]));
+    let out = app.crumb(&["verify", "--db"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let exported = export(&app, "");
+    let summary = verify_ndjson(Cursor::new(exported.as_bytes())).unwrap();
+    assert_eq!(summary.records, all.len() as u64);
+    // The old build's own export of its records still verifies, and this
+    // build exports those records byte for byte as it did.
+    let old_export = fixtures.join("export-562dccf.ndjson");
+    let out = app.crumb(&["verify", old_export.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("OK: 6 records verified"), "{stdout}");
+    let old_lines = std::fs::read_to_string(&old_export).unwrap();
+    let old_lines: Vec<&str> = old_lines.lines().collect();
+    assert_eq!(
+        old_lines,
+        exported.lines().take(old.len()).collect::<Vec<_>>()
+    );
 }

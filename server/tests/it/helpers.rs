@@ -112,7 +112,7 @@ pub fn postgres_admin() -> Option<String> {
 /// The test's database: on PostgreSQL, a fresh database made on first use
 /// and named in the folder's `postgres-url` file, so a restart on the same
 /// folder finds it again.
-fn database_in(dir: &TempDir) -> Database {
+pub fn database_in(dir: &TempDir) -> Database {
     let Some(admin) = postgres_admin() else {
         return Database::Sqlite(dir.path().join("crumb.db"));
     };
