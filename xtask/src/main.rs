@@ -46,7 +46,7 @@ fn run() -> anyhow::Result<()> {
         Some("build-widget") => widget::build(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz-api") => schemathesis::run(),
-        Some("test-postgres") => server_suite_on_postgres(),
+        Some("test-postgres") => postgres_tests(),
         _ => {
             eprintln!("usage: cargo xtask <demo|test|test-postgres|build-widget|bench|fuzz-api>");
             bail!("unknown or missing command")
@@ -152,6 +152,13 @@ fn demo() -> anyhow::Result<()> {
     )
 }
 
+/// What runs on PostgreSQL only: the server's integration suite, then a
+/// crash of the database under write load (`bench/crash.rs`).
+fn postgres_tests() -> anyhow::Result<()> {
+    server_suite_on_postgres()?;
+    bench::postgres_crash_check()
+}
+
 /// The server's integration suite on PostgreSQL: a throwaway cluster,
 /// unless `CRUMB_TEST_POSTGRES` already names a server.
 fn server_suite_on_postgres() -> anyhow::Result<()> {
@@ -205,7 +212,7 @@ fn test() -> anyhow::Result<()> {
     // The end-to-end tests serve the release widget.
     widget::build()?;
     cmd("cargo", &["test", "--workspace"])?;
-    server_suite_on_postgres()?;
+    postgres_tests()?;
     schemathesis::run()?;
     // Seconds-long runs of every benchmark, so they keep working (their
     // figures are not checked; the durability check of the server bench is).

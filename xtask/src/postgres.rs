@@ -12,6 +12,8 @@ pub struct Cluster {
     dir: PathBuf,
     pg_ctl: PathBuf,
     as_root: bool,
+    /// The server's options, for a restart.
+    options: String,
     /// A URL of the cluster's `postgres` database, as its superuser.
     pub url: String,
 }
@@ -106,31 +108,55 @@ impl Cluster {
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 -c wal_init_zero=off",
             dir.display()
         );
-        let log = dir.join("log").to_string_lossy().into_owned();
         let cluster = Cluster {
             pg_ctl: bin.join("pg_ctl"),
             dir,
             as_root,
+            options,
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
         };
-        run(
-            as_root,
-            &cluster.pg_ctl,
-            &["-D", &data_arg, "-o", &options, "-l", &log, "-w", "start"],
-        )?;
+        cluster.pg_ctl_start()?;
         eprintln!("PostgreSQL test cluster at {}", cluster.url);
         Ok(cluster)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").to_string_lossy().into_owned()
+    }
+
+    fn pg_ctl_start(&self) -> anyhow::Result<()> {
+        let log = self.dir.join("log").to_string_lossy().into_owned();
+        let args = [
+            "-D",
+            &self.data(),
+            "-o",
+            &self.options,
+            "-l",
+            &log,
+            "-w",
+            "start",
+        ];
+        run(self.as_root, &self.pg_ctl, &args)
+    }
+
+    /// Stops the server the way a crash would: `-m immediate` ends every
+    /// process at once, without a checkpoint, and what the WAL buffers
+    /// held but had not written is gone; the next start recovers from the
+    /// WAL on disk.
+    pub fn crash(&self) -> anyhow::Result<()> {
+        let args = ["-D", &self.data(), "-m", "immediate", "-w", "stop"];
+        run(self.as_root, &self.pg_ctl, &args)
+    }
+
+    /// Starts the server again on the same data and port (after `crash`).
+    pub fn restart(&self) -> anyhow::Result<()> {
+        self.pg_ctl_start()
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let data = self.dir.join("data").to_string_lossy().into_owned();
-        if let Err(e) = run(
-            self.as_root,
-            &self.pg_ctl,
-            &["-D", &data, "-m", "immediate", "-w", "stop"],
-        ) {
+        if let Err(e) = self.crash() {
             eprintln!("stopping the PostgreSQL test cluster: {e:#}");
         }
         let _ = std::fs::remove_dir_all(&self.dir);

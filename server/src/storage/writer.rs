@@ -105,7 +105,11 @@ fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, batch = n, "consent batch failed; nothing stored");
+                // Nothing of it is answered 201. Usually nothing is
+                // stored either, but a commit whose answer was lost, or
+                // (PostgreSQL) whose flush failed after it, may be: a
+                // retry with the same Idempotency-Key finds that record.
+                tracing::error!(error = %e, batch = n, "consent batch failed; none of it acknowledged");
                 let e = Arc::new(e);
                 for reply in replies {
                     let _ = reply.send(Err(WriterError::Store(e.clone())));

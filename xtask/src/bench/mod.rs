@@ -13,10 +13,13 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context as _, bail};
 
+mod crash;
 mod export;
 mod open_loop;
 mod profile;
 mod server;
+
+pub use crash::postgres_crash_check;
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let smoke = args.iter().any(|a| a == "--smoke");
@@ -156,8 +159,19 @@ pub struct Server {
 
 impl Server {
     pub fn start(bin: &Path, db: &Db, workers: Option<usize>) -> anyhow::Result<Server> {
+        Server::start_logging(bin, db, workers, "warn")
+    }
+
+    /// `start` with the server's log filter (`CRUMB_LOG`) set to `log`.
+    pub fn start_logging(
+        bin: &Path,
+        db: &Db,
+        workers: Option<usize>,
+        log: &str,
+    ) -> anyhow::Result<Server> {
         let mut c = crumb(bin, db);
         c.arg("serve")
+            .env("CRUMB_LOG", log)
             .env("CRUMB_PORT", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

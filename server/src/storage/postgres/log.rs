@@ -123,17 +123,22 @@ async fn newest_records(
 /// begins), which releases the chain heads' locks as soon as its commit
 /// record is in the WAL: another node's batch for the same site takes the
 /// lock while this one's flush is under way, and the two flushes can be
-/// one. The transaction after it has an id of its own (the only thing it
-/// does is take one), so its commit at the session's own setting (`on` by
-/// default, or whatever the operator set, synchronous standbys included)
-/// waits until the WAL is durable up to its commit record, which comes
-/// after this batch's and after every commit this batch read. So when this
-/// returns, the batch and everything it built on is as durable as a
-/// synchronous commit would have made it, and only then are the records
-/// answered. (Other sessions can read the batch a moment before it is
-/// durable; a crash in that moment loses it with everything after it in
-/// the WAL, none of it acknowledged.)
-const COMMIT_THEN_FLUSH: &str = "COMMIT; BEGIN; SELECT pg_current_xact_id(); COMMIT";
+/// one. The transaction after it writes one WAL record of its own (a
+/// transactional logical-decoding message, which any role may emit and
+/// which gives the transaction an id), so its commit at the session's own
+/// setting (`on` by default, or whatever the operator set, synchronous
+/// standbys included) waits until the WAL is durable up to its commit
+/// record, which comes after this batch's and after every commit this
+/// batch read. (A transaction that only takes an id writes no WAL before
+/// its commit record, and PostgreSQL commits those without a flush: the
+/// crash check in `cargo xtask test` lost acknowledged writes that way.)
+/// So when this returns, the batch and everything it built on is as
+/// durable as a synchronous commit would have made it, and only then are
+/// the records answered. Other sessions can read the batch a moment
+/// before it is durable; a crash in that moment loses it with everything
+/// after it in the WAL, none of it acknowledged.
+const COMMIT_THEN_FLUSH: &str =
+    "COMMIT; BEGIN; SELECT pg_logical_emit_message(true, 'crumb-flush', ''); COMMIT";
 
 /// Writes a batch's records, their idempotency keys and the sites' new
 /// heads (one statement each) and commits, all sent at once: the server

@@ -10,8 +10,8 @@
 //! one site across nodes while batches of other sites go on; the head is
 //! moved in the same transaction as the records, so a commit is all or
 //! nothing. The append's commit does not wait for the disk, so the lock is
-//! free again as soon as the commit record is written; a second
-//! transaction that only takes an id, committed at the session's setting (`on` by default), then
+//! free again as soon as the commit record is written; a second, small
+//! transaction committed at the session's setting (`on` by default) then
 //! waits until the WAL is flushed past it, and a 201 is sent only after
 //! that (see `COMMIT_THEN_FLUSH` in `log.rs`).
 
