@@ -333,8 +333,9 @@ impl App {
         );
         attr(&b, "type", "button");
         attr(&b, "data-crumb-open", "");
-        if let Some(body) = self.doc.body() {
-            append(&body, &b);
+        // On `<html>`, as the banner: a page that swaps its body keeps it.
+        if let Some(html) = self.doc.document_element() {
+            append(&html, &b);
         }
     }
 

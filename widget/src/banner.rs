@@ -85,8 +85,12 @@ impl Banner {
         intro(app, &root, "crumb-bd");
         append(&root, &actions(app, (app.cfg.t.customize(), "customize")));
         attr(&root, "tabindex", "-1");
-        if let Some(body) = doc.body() {
-            prepend(&body, &root);
+        // On `<html>`, not in `<body>`: pages that swap their body for a
+        // new one (Turbo Drive) or rewrite it would take the banner with
+        // it before the visitor could answer. First there, it is first in
+        // the tab order.
+        if let Some(html) = doc.document_element() {
+            prepend(&html, &root);
             // (Never taken from a control the visitor is using.)
             if each::<Element>(doc, ":focus").next().is_none() {
                 focus(&root);

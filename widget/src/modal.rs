@@ -203,8 +203,9 @@ impl Modal {
             append(root, &section);
         }
         append(root, &actions(app, (t.save(), "save")));
-        if let Some(body) = doc.body() {
-            append(&body, root);
+        // On `<html>`, as the banner: a page that swaps its body keeps it.
+        if let Some(html) = doc.document_element() {
+            append(&html, root);
         }
         show_modal(root);
         focus(&close);

@@ -2,7 +2,9 @@
 //! them: gated scripts inserted with `appendChild`, `innerHTML` and
 //! `insertAdjacentHTML` stay inert until allowed and then run, in document
 //! order; a script marked for Crumb after insertion is looked at again;
-//! switching off every service of a category switches the category off.
+//! switching off every service of a category switches the category off;
+//! a page that swaps its whole `<body>` (Turbo Drive) keeps the banner and
+//! the reopen button.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
@@ -194,4 +196,54 @@ fn released_scripts_run_after_the_clicks_paint_not_inside_it() {
     // after the paint of the page without the banner.
     assert_eq!(browser.js("return window.__ranAfterFrame"), json!(true));
     assert_eq!(browser.js("return window.__ranInClick"), json!(false));
+}
+
+/// Swaps the page's `<body>` for a new one, as Turbo Drive (Rails) does on
+/// every visit, with a gated analytics script in it.
+const SWAP_BODY: &str = "
+    window.__ran = [];
+    const body = document.createElement('body');
+    body.innerHTML = '<main><h1>Next page</h1></main>' +
+      '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"swapped\")</script>';
+    document.body.replaceWith(body);
+";
+
+#[test]
+fn a_page_that_swaps_its_body_keeps_the_banner_until_a_choice() {
+    // Arrange: a first visit, the banner up.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+
+    // Act: the page moves on the way Turbo Drive does.
+    browser.js(SWAP_BODY);
+    settle();
+
+    // Assert: the banner is still there and still works; the new page's
+    // gated script waited for it.
+    assert_eq!(browser.js("return window.__ran"), json!([]));
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__ran.length == 1");
+    assert_eq!(browser.js("return window.__ran"), json!(["swapped"]));
+}
+
+#[test]
+fn a_page_that_swaps_its_body_keeps_the_reopen_button() {
+    // Arrange: a choice made, the floating button up.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=reject]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+
+    // Act: the new body has no "Cookie settings" link of its own, so the
+    // floating button is what the visitor has.
+    browser.js(SWAP_BODY);
+    settle();
+
+    // Assert: the button is still there and opens the preferences; the
+    // refused script stays inert.
+    browser.click(".crumb-reopen");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    assert_eq!(browser.js("return window.__ran"), json!([]));
 }
