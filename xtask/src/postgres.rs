@@ -115,7 +115,7 @@ impl Cluster {
             options,
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
         };
-        cluster.pg_ctl_start()?;
+        cluster.start_server()?;
         eprintln!("PostgreSQL test cluster at {}", cluster.url);
         Ok(cluster)
     }
@@ -124,7 +124,9 @@ impl Cluster {
         self.dir.join("data").to_string_lossy().into_owned()
     }
 
-    fn pg_ctl_start(&self) -> anyhow::Result<()> {
+    /// Starts the server on the cluster's data and port: when the cluster
+    /// is made, and again after `crash`.
+    pub fn start_server(&self) -> anyhow::Result<()> {
         let log = self.dir.join("log").to_string_lossy().into_owned();
         let args = [
             "-D",
@@ -146,11 +148,6 @@ impl Cluster {
     pub fn crash(&self) -> anyhow::Result<()> {
         let args = ["-D", &self.data(), "-m", "immediate", "-w", "stop"];
         run(self.as_root, &self.pg_ctl, &args)
-    }
-
-    /// Starts the server again on the same data and port (after `crash`).
-    pub fn restart(&self) -> anyhow::Result<()> {
-        self.pg_ctl_start()
     }
 }
 

@@ -9,15 +9,13 @@
 //! this kills the database, which the suite's shared cluster cannot.)
 
 use std::collections::HashSet;
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 
 use super::server::Writes;
-use super::{Db, Server, crumb_binary, crumb_ok, scratch};
+use super::{Db, Server, crumb_binary, crumb_ok, http, scratch};
 use crate::postgres::Cluster;
 
 /// Writers posting at once, each one request after another.
@@ -67,7 +65,7 @@ pub fn postgres_crash_check() -> anyhow::Result<()> {
         bail!("no write was acknowledged before the crash");
     }
 
-    cluster.restart()?;
+    cluster.start_server()?;
     let export = crumb_ok(&bin, &db, &["export", "--site", "demo"])?;
     let stored: HashSet<String> = export.lines().filter_map(consent_id).collect();
     let lost: Vec<&String> = acknowledged
@@ -93,21 +91,13 @@ pub fn postgres_crash_check() -> anyhow::Result<()> {
 
 /// POSTs one consent; the new consent's id when the answer is 201.
 fn post_consent(addr: &str, body: &str) -> anyhow::Result<Option<String>> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    write!(
-        s,
-        "POST /v1/sites/demo/consents HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw)?;
-    let (head, answer) = raw.split_once("\r\n\r\n").context("no HTTP header end")?;
-    if !head.starts_with("HTTP/1.1 201") {
-        return Ok(None);
-    }
-    Ok(consent_id(answer))
+    let json = "Content-Type: application/json\r\n";
+    let (status, answer) = http(addr, "POST /v1/sites/demo/consents", json, body)?;
+    Ok(if status == 201 {
+        consent_id(&answer)
+    } else {
+        None
+    })
 }
 
 /// The `consent_id` of a receipt or of an exported record.

@@ -219,27 +219,42 @@ impl Drop for Server {
     }
 }
 
-/// A plain HTTP/1.1 GET (the benches need one or two; not worth a client
-/// crate in xtask). Returns the body of a 200 answer.
+/// A plain HTTP/1.1 GET (the benches need a few requests; not worth a
+/// client crate in xtask). Returns the body of a 200 answer.
 pub fn http_get(addr: &str, path: &str) -> anyhow::Result<String> {
     http_get_as(addr, path, None)
 }
 
 /// `http_get` with `Authorization: Bearer <token>` when a token is given.
 pub fn http_get_as(addr: &str, path: &str, token: Option<&str>) -> anyhow::Result<String> {
-    let mut s = TcpStream::connect(addr)?;
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let (status, body) = http(addr, &format!("GET {path}"), &auth, "")?;
+    if status != 200 {
+        bail!("GET {path}: {status}");
+    }
+    Ok(body)
+}
+
+/// One request on its own connection: `request` is the method and path,
+/// `headers` whole header lines; returns the status and the body.
+pub fn http(addr: &str, request: &str, headers: &str, body: &str) -> anyhow::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+        "{request} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
     )?;
     let mut raw = String::new();
     s.read_to_string(&mut raw)?;
     let (head, body) = raw.split_once("\r\n\r\n").context("no HTTP header end")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("GET {path}: {}", head.lines().next().unwrap_or_default());
-    }
-    Ok(body.to_owned())
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .context("no HTTP status")?;
+    Ok((status, body.to_owned()))
 }
 
 /// Writes a bench's figures to `bench/results/<name>.json` (or
