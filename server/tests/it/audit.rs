@@ -592,9 +592,9 @@ fn appends_by_another_connection_between_batches_keep_one_chain() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
-/// A log written by Crumb as it was before the writer's work moved to the
-/// HTTP workers (issue 16: ids minted, records built and sealed apart from
-/// the chain's order), extended by this build: the old records and the new
+/// A log written by Crumb as it was before the writer's changes (issue 16:
+/// ids minted on the HTTP workers, the consent rules lifted out of the
+/// storage adapters), extended by this build: the old records and the new
 /// ones are one chain, and it verifies from the database and from an
 /// export, and that build's own export of the old records still verifies.
 /// The fixtures were written through the HTTP API by `crumb demo` at
