@@ -128,10 +128,13 @@ impl Application {
                 .app_data(static_dir.clone())
                 .app_data(widget.clone())
                 .route("/crumb.js", web::get().to(crate::widget::loader))
-                .route("/crumb/{name}", web::get().to(crate::widget::file))
                 .app_data(routes::error::json_config())
                 .app_data(routes::error::query_config())
                 .configure(routes::configure)
+                // After the API: actix tries routes in order, and a
+                // pattern with a segment is a regex match that every
+                // consent write would otherwise run first.
+                .route("/crumb/{name}", web::get().to(crate::widget::file))
                 .default_service(web::to(routes::assets::fallback))
         })
         .shutdown_timeout(settings.shutdown_timeout)
