@@ -178,18 +178,26 @@ impl Server {
         if let Some(w) = workers {
             c.env("CRUMB_WORKERS", w.to_string());
         }
-        let mut child = c.spawn().context("starting crumb serve")?;
+        Server::spawn(c)
+    }
+
+    /// Starts `command`, a server whose first line on stdout ends with
+    /// the address it listens on ("Crumb listening on http://ADDR/").
+    pub fn spawn(mut command: Command) -> anyhow::Result<Server> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {:?}", command.get_program()))?;
         let mut line = String::new();
         let stdout = child.stdout.take().context("no stdout")?;
         BufReader::new(stdout).read_line(&mut line)?;
-        // "Crumb listening on http://127.0.0.1:PORT/"
         let addr = line
             .trim()
             .rsplit("http://")
             .next()
             .map(|s| s.trim_end_matches('/').to_owned())
             .filter(|s| s.contains(':'))
-            .with_context(|| format!("unexpected first line from crumb serve: {line:?}"))?;
+            .with_context(|| format!("unexpected first line from the server: {line:?}"))?;
         Ok(Server { child, addr })
     }
 

@@ -407,6 +407,16 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
     if let Some(r) = &in_memory {
         print_open("POST, database in RAM", r);
     }
+    // SQLite only: issue 16's reference design on the same machine and disk.
+    let probe = if postgres || smoke {
+        None
+    } else {
+        Some(naive_probe(&dir, &writes, &health, seconds)?)
+    };
+    if let Some(p) = &probe {
+        print_run("probe GET /healthz", &p.noop);
+        print_run("probe POST", &p.writes);
+    }
     if let Some(p) = &profile {
         p.print(profiled);
     }
@@ -434,6 +444,15 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
         println!(
             "the same writes with the database in RAM (/dev/shm, flushes free): p50 {:.2} ms, p99 {:.2} ms",
             r.p50_ms, r.p99_ms
+        );
+    }
+    if let Some(p) = &probe {
+        println!(
+            "naive probe (issue 16's reference design, server/examples/naive_probe.rs), same machine and disk: max durable writes {:.0}/s, its no-op {:.0}/s: ratio {:.2} (Crumb {:.2})",
+            p.writes.rate(),
+            p.noop.rate(),
+            p.ratio(),
+            ratio
         );
     }
     // wrk stops at its deadline without reading the answers still in
@@ -497,6 +516,11 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
                 "write_ratio_ge_0_5": ratio >= 0.5,
                 "open_loop_p99_le_10ms": open.p99_ms <= 10.0,
             },
+            "naive_probe": probe.as_ref().map(|p| json!({
+                "healthz": p.noop.json(),
+                "consents": p.writes.json(),
+                "write_to_noop_ratio": round(p.ratio(), 3),
+            })),
             "two_nodes": two_nodes.as_ref().map(|(max, open)| json!({
                 "consents": max.json(),
                 "open_loop": open.json(),
@@ -506,6 +530,51 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
         }),
     )?;
     Ok(())
+}
+
+/// Issue 16's reference design measured like Crumb: its best durable
+/// write rate (128 or 256 connections) and its own no-op rate.
+struct Probe {
+    noop: Run,
+    writes: Run,
+}
+
+impl Probe {
+    fn ratio(&self) -> f64 {
+        self.writes.rate() / self.noop.rate()
+    }
+}
+
+/// Builds and runs `server/examples/naive_probe.rs` (a deliberately naive
+/// durable-write server: one SQLite writer thread with group commit, WAL
+/// with `synchronous=FULL`, a SHA-256 chain, no validation) on a database
+/// in `dir`, so the bar issue 16 set is measured on this machine and disk.
+fn naive_probe(dir: &Path, writes: &Writes, health: &str, seconds: u64) -> anyhow::Result<Probe> {
+    crate::cmd(
+        "cargo",
+        &[
+            "build",
+            "--quiet",
+            "--release",
+            "-p",
+            "crumb-server",
+            "--example",
+            "naive_probe",
+        ],
+    )?;
+    let mut command = Command::new("target/release/examples/naive_probe");
+    command.arg(dir.join("probe.db"));
+    let probe = Server::spawn(command)?;
+    let url = probe.url("/v1/sites/demo/consents");
+    wrk(&url, &writes.script, 8, 1)?;
+    let mut best = wrk(&url, &writes.script, 128, seconds)?;
+    let more = wrk(&url, &writes.script, 256, seconds)?;
+    if more.rate() > best.rate() {
+        best = more;
+    }
+    let noop = wrk(&probe.url("/healthz"), health, 128, seconds)?;
+    probe.stop()?;
+    Ok(Probe { noop, writes: best })
 }
 
 /// One wrk run spread over several nodes at once (`connections` split
