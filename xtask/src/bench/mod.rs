@@ -173,7 +173,6 @@ impl Server {
         c.arg("serve")
             .env("CRUMB_LOG", log)
             .env("CRUMB_PORT", "0")
-            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(w) = workers {
             c.env("CRUMB_WORKERS", w.to_string());
