@@ -27,6 +27,11 @@ const DOM = 6, SHOW = 7, RELEASE = 8;
 // behind the site's reverse proxy).
 const d = document, s = d.currentScript, base = new URL('.', s.src).href,
   api = base + 'v1/sites/' + s.getAttribute('data-site'), w = window, queued = [];
+// A page that has the tag twice (a CMS plugin and a theme, or a tag
+// manager adding it again) gets one widget: the copy that ran first owns
+// the page. (`crumb.consent` rather than `crumb`: an element with
+// id="crumb" is also `window.crumb`.)
+if (w.crumb?.consent) return;
 // The consent id the cookie names. The cookie is only a cache: the server
 // says on every page view whether that consent still counts.
 const held = /\bcrumb_consent=1~([\w-]+)/.exec(d.cookie);

@@ -247,3 +247,43 @@ fn a_page_that_swaps_its_body_keeps_the_reopen_button() {
     browser.wait("document.querySelector('dialog.crumb-modal[open]')");
     assert_eq!(browser.js("return window.__ran"), json!([]));
 }
+
+/// Adds Crumb's tag to the page a second time, as a CMS plugin and a theme
+/// (or a tag manager) both do on real sites; `window.__loaded` is set once
+/// the second copy has run.
+const SECOND_TAG: &str = "
+    const tag = document.createElement('script');
+    tag.src = '/crumb.js';
+    tag.setAttribute('data-site', 'demo');
+    tag.onload = () => { window.__loaded = true; };
+    document.head.appendChild(tag);
+";
+
+#[test]
+fn a_page_with_crumb_twice_shows_one_banner_and_records_one_choice() {
+    // Arrange: a first visit, the banner up; the tag is added once more.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js(SECOND_TAG);
+    browser.wait("window.__loaded === true");
+    settle();
+
+    // Assert: still one banner.
+    assert_eq!(
+        browser.js("return document.querySelectorAll('.crumb-banner').length"),
+        json!(1)
+    );
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+    site.wait_for_records(1);
+    settle();
+
+    // Assert: one record, and no banner left behind.
+    assert_eq!(site.records().len(), 1);
+    assert_eq!(
+        browser.js("return document.querySelectorAll('.crumb-banner').length"),
+        json!(0)
+    );
+}
