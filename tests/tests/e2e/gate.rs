@@ -4,7 +4,7 @@
 //! order; a script marked for Crumb after insertion is looked at again;
 //! switching off every service of a category switches the category off;
 //! a page that swaps its whole `<body>` (Turbo Drive) keeps the banner and
-//! the reopen button.
+//! the reopen button; a page with Crumb's tag twice gets one widget.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
