@@ -122,6 +122,10 @@ impl Application {
                         .add(("X-Content-Type-Options", "nosniff")),
                 )
                 .wrap(actix_web::middleware::from_fn(crate::limits::body_deadline))
+                .wrap(actix_web::middleware::ErrorHandlers::new().handler(
+                    actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+                    routes::error::method_not_allowed,
+                ))
                 .wrap(actix_web::middleware::from_fn(crate::metrics::timed))
                 .app_data(deadline.clone())
                 .app_data(state.clone())

@@ -1,8 +1,11 @@
 //! The handlers for errors that happen before a route runs (body too
-//! large, wrong content type, malformed JSON, no such route), answered in
-//! the API's error shape (`crate::error::respond`).
+//! large, wrong content type, malformed JSON, no such route or method),
+//! answered in the API's error shape (`crate::error::respond`).
 
-use actix_web::http::StatusCode;
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError, web};
 
 pub use crate::error::respond;
@@ -75,4 +78,43 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
         "not_found",
         &format!("no such endpoint: {} {}", req.method(), req.path()),
     )
+}
+
+/// A known path asked with a method it does not take: actix answers 405
+/// with the `Allow` header and an empty body; this gives the body the
+/// API's error shape, keeping every header the answer already has (`Allow`,
+/// and the site's CORS headers, so a page can read it).
+pub fn method_not_allowed<B: MessageBody>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if !matches!(
+        res.response().body().size(),
+        BodySize::None | BodySize::Sized(0)
+    ) {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, old) = res.into_parts();
+    let allowed = old
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut new = respond(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!(
+            "{} is not allowed on {}; allowed: {allowed}",
+            req.method(),
+            req.path()
+        ),
+    );
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
 }

@@ -227,6 +227,30 @@ fn unknown_sites_and_bad_ids_are_refused() {
 }
 
 #[test]
+fn a_method_a_path_does_not_take_gets_405_in_json_with_allow() {
+    let app = spawn_app();
+    let origin = [("Origin", "http://localhost:8080")];
+    let cases = [
+        ("DELETE", "/v1/sites/demo/consents", "POST, OPTIONS"),
+        ("PUT", "/v1/sites/demo/widget", "GET, OPTIONS"),
+    ];
+    for (method, path, allow) in cases {
+        let case = format!("{method} {path}");
+        assert_refused(&app, &case, 405, "method_not_allowed", || {
+            let resp = app.request(method, path, &origin, None);
+            assert_eq!(resp.header("allow"), Some(allow), "{case}");
+            // A page on an allowed origin can read why it was refused.
+            assert_eq!(
+                resp.header("access-control-allow-origin"),
+                Some("http://localhost:8080"),
+                "{case}"
+            );
+            resp
+        });
+    }
+}
+
+#[test]
 fn consent_id_of_another_site_is_refused() {
     // Arrange: a second site with a consent of its own.
     let app = spawn_app();
