@@ -85,3 +85,27 @@ fn unchanged_pages_are_revalidated_with_304() {
     assert_eq!(stale.status, 200);
     assert_eq!(stale.body, PAGE);
 }
+
+#[test]
+fn the_widgets_files_answer_head_like_get() {
+    // Arrange: a built widget of two files.
+    let widget = tempfile::TempDir::new().unwrap();
+    std::fs::write(widget.path().join("crumb.js"), "/* loader */").unwrap();
+    std::fs::write(widget.path().join("crumb-0123abcd.css"), ".crumb{}").unwrap();
+    let dir = widget.path().to_owned();
+    let app = crate::helpers::spawn_app_tweaked(|s| s.widget_dir = Some(dir));
+
+    for path in ["/crumb.js", "/crumb/crumb-0123abcd.css"] {
+        // Act
+        let get = app.get(path);
+        let head = app.request("HEAD", path, &[], None);
+
+        // Assert: the same status and headers, and no body.
+        assert_eq!(get.status, 200, "{path}");
+        assert_eq!(head.status, 200, "{path}");
+        for name in ["content-type", "etag", "cache-control", "content-length"] {
+            assert_eq!(head.header(name), get.header(name), "{path}: {name}");
+        }
+        assert_eq!(head.body, "", "{path}");
+    }
+}
