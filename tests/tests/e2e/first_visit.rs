@@ -303,3 +303,79 @@ fn the_floating_button_never_covers_the_page_and_yields_to_the_pages_own_link() 
         json!({"left": true, "big": true, "clear": true, "visible": true})
     );
 }
+
+/// What real sites put on bare elements: Tailwind's preflight, Bootstrap's
+/// reboot, a theme's headings, links and buttons, and the 62.5 % root font
+/// size that makes 1rem 10px.
+const SITE_CSS: &str = "html{font-size:62.5%}
+*,::before,::after{box-sizing:border-box;border:0 solid;margin:0;padding:0}
+h1,h2,h3{font-size:inherit;font-weight:inherit;line-height:1.1;letter-spacing:-.02em;text-transform:uppercase;font-family:Georgia,serif;color:#c00}
+a{color:inherit;text-decoration:inherit}
+button,input{font:inherit;color:inherit;background-color:transparent;background-image:none;border-radius:0;text-transform:uppercase;letter-spacing:.2em;box-shadow:0 0 0 4px #f0f;margin:8px;width:100%;line-height:3}
+p{font-size:2.2rem;line-height:2;margin-bottom:3rem;color:#333}
+div,section{padding:8rem 0}
+label{display:inline-block;margin-bottom:.5rem}
+dialog{border:4px solid red;padding:0}
+summary{display:block;list-style:none}
+table{width:100%;border-collapse:separate}
+td,th{padding:2rem;border:3px solid red}";
+
+/// Every element of what `root` selects, with its size and what a visitor
+/// sees of its styles.
+fn looks(browser: &Browser, root: &str) -> Vec<String> {
+    let script = format!(
+        "return [...document.querySelectorAll('{root}')].flatMap((r) => [r, ...r.querySelectorAll('*')])
+           .map((e) => {{
+             const s = getComputedStyle(e), b = e.getBoundingClientRect();
+             return [e.tagName, e.className, Math.round(b.width), Math.round(b.height)].concat(
+               ['font-size', 'font-weight', 'font-family', 'line-height', 'letter-spacing',
+                'text-transform', 'text-decoration-line', 'color', 'background-color',
+                'margin', 'padding', 'border-top', 'border-radius', 'box-shadow', 'display']
+               .map((p) => s.getPropertyValue(p))).join(' | ');
+           }});"
+    );
+    serde_json::from_value(browser.js(&script)).unwrap()
+}
+
+#[test]
+fn the_banner_and_dialog_look_the_same_under_the_sites_own_element_styles() {
+    // Arrange: how the banner and the dialog look on the demo shop.
+    let site = Site::start();
+    let (banner, dialog) = {
+        // One browser at a time (see `Browser::new`).
+        let plain = Browser::new(1280, 800);
+        crate::open_dialog(&site, &plain);
+        (
+            looks(&plain, ".crumb-banner"),
+            looks(&plain, ".crumb-modal"),
+        )
+    };
+    let styled = Browser::new(1280, 800);
+    // The site's stylesheet comes first in <head>, as on real sites.
+    styled.before_every_page(&format!(
+        "addEventListener('DOMContentLoaded', () => {{
+           const s = document.createElement('style');
+           s.textContent = {};
+           document.head.prepend(s);
+         }});",
+        serde_json::to_string(SITE_CSS).unwrap()
+    ));
+
+    // Act
+    crate::open_dialog(&site, &styled);
+
+    // Assert: element by element, the same sizes and styles.
+    let (banner_now, dialog_now) = (
+        looks(&styled, ".crumb-banner"),
+        looks(&styled, ".crumb-modal"),
+    );
+    assert_eq!(banner.len(), banner_now.len());
+    assert_eq!(dialog.len(), dialog_now.len());
+    let changed: Vec<_> = banner
+        .iter()
+        .zip(&banner_now)
+        .chain(dialog.iter().zip(&dialog_now))
+        .filter(|(before, after)| before != after)
+        .collect();
+    assert!(changed.is_empty(), "{changed:#?}");
+}
