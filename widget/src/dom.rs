@@ -32,8 +32,6 @@ extern "C" {
     fn query_selector_all(this: &Dom, selector: &str) -> NodeList;
     #[wasm_bindgen(method)]
     fn closest(this: &Dom, selector: &str) -> Option<Element>;
-    #[wasm_bindgen(method, js_name = removeAttribute)]
-    fn remove_attribute(this: &Dom, name: &str);
     #[wasm_bindgen(method, getter, js_name = outerHTML)]
     fn outer_html(this: &Dom) -> String;
     #[wasm_bindgen(method, js_name = createRange)]
@@ -94,10 +92,6 @@ pub fn copy(doc: &Document, e: &Element) -> Option<Element> {
     let new = each::<Element>(fragment.unchecked_ref(), "*").next()?;
     dom(&new).set_nonce(&dom(e).nonce());
     Some(new)
-}
-
-pub fn unset(e: &Element, name: &str) {
-    dom(e).remove_attribute(name);
 }
 
 pub fn show_modal(dialog: &Element) {

@@ -14,7 +14,7 @@ use web_sys::Element;
 
 use crate::app::App;
 use crate::consent::category_index;
-use crate::dom::{Cell as _, append, attr, copy, each, el, put_before, text_el, unset};
+use crate::dom::{Cell as _, append, attr, copy, each, el, put_before, text_el};
 
 /// What the gate holds back and has not released yet.
 const SELECTOR: &str = "script[type='text/plain'][data-category]:not([data-crumb=run]),:is(iframe,img)[data-src][data-category]:not([data-crumb=run])";
@@ -140,11 +140,14 @@ fn pump(app: &App) {
         };
         // A copy runs when inserted, however the original came in (parser,
         // `appendChild`, `innerHTML`; see `dom::copy`). It keeps every
-        // attribute and the inline text; without `type` it is JavaScript.
+        // attribute and the inline text. Its type is `data-type` when the
+        // page gives one (`module`, as with vanilla-cookieconsent and
+        // Klaro), else empty, which HTML reads as classic JavaScript.
         let Some(new) = copy(&app.doc, &old) else {
             continue;
         };
-        unset(&new, "type");
+        let kind = old.get_attribute("data-type").unwrap_or_default();
+        attr(&new, "type", &kind);
         let src = old.get_attribute("data-src");
         if let Some(src) = &src {
             attr(&new, "src", src);

@@ -4,7 +4,8 @@
 //! order; a script marked for Crumb after insertion is looked at again;
 //! switching off every service of a category switches the category off;
 //! a page that swaps its whole `<body>` (Turbo Drive) keeps the banner and
-//! the reopen button; a page with Crumb's tag twice gets one widget.
+//! the reopen button; a page with Crumb's tag twice gets one widget; a
+//! script's `data-type` (`module`) is the type it runs as.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
@@ -81,6 +82,40 @@ fn scripts_inserted_after_consent_run_however_they_came_in() {
     settle();
     let ran = browser.js("return window.__ran.slice().sort()");
     assert_eq!(ran, json!(EVERY_PATH));
+}
+
+#[test]
+fn a_script_with_data_type_runs_as_that_type_once_allowed() {
+    // Arrange: a first visit; the page has a gated module (marked the way
+    // vanilla-cookieconsent and Klaro mark one) and a gated classic script.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js(
+        "window.__ran = [];
+         document.body.insertAdjacentHTML('beforeend',
+           '<script type=\"text/plain\" data-category=\"analytics\" data-type=\"module\">' +
+           'window.__ran.push(typeof import.meta)</script>' +
+           '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"classic\")</script>');",
+    );
+    settle();
+    assert_eq!(browser.js("return window.__ran"), json!([]));
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__ran.length >= 2");
+
+    // Assert: `import.meta` exists only in a module; the other is classic.
+    let ran = browser.js("return window.__ran.slice().sort()");
+    assert_eq!(ran, json!(["classic", "object"]));
+    let types = browser.js(
+        "return [...document.querySelectorAll('script[data-crumb=run]')]
+           .filter((s) => !s.src).map((s) => s.getAttribute('type'))",
+    );
+    assert!(
+        types.as_array().unwrap().contains(&json!("module")),
+        "{types}"
+    );
 }
 
 /// Inserts an inert script that Crumb does not gate yet (no
