@@ -51,8 +51,11 @@ pub enum StoreError {
     Migration(String),
     #[error("could not start a thread: {0}")]
     Thread(String),
-    #[error("cannot create the database file: {0}")]
-    Create(std::io::Error),
+    #[error("cannot create the database file {}: {source}", path.display())]
+    Create {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Where the log lives: a SQLite file (the embedded default), or a

@@ -250,6 +250,40 @@ fn cli_lint_lists_every_problem() {
 }
 
 #[test]
+fn cli_errors_name_what_failed_and_say_each_cause_once() {
+    let crumb = |database: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .args(["export", "--site", "demo"])
+            .env("CRUMB_DATABASE", database)
+            .env("CRUMB_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+
+    // A PostgreSQL server that is not there: port 1 refuses at once.
+    let out = crumb("postgres://crumb@127.0.0.1:1/crumb");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("error connecting to server").count(),
+        1,
+        "{err}"
+    );
+
+    // A SQLite file in a folder that does not exist.
+    let out = crumb("/nonexistent-crumb-folder/crumb.db");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent-crumb-folder/crumb.db") && err.contains("No such file"),
+        "{err}"
+    );
+}
+
+#[test]
 fn stats_count_decisions_per_day_category_and_method() {
     // Arrange: day 1: accept all, reject all, analytics only; day 2: one
     // update to accept all. Withdrawals are not decisions to count.

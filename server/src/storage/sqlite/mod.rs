@@ -109,7 +109,10 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies any
     /// pending migrations.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        create_private(path).map_err(StoreError::Create)?;
+        create_private(path).map_err(|source| StoreError::Create {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut conn = open_connection(path)?;
         migrate(&mut conn)?;
         // Every append touches the ends of three indexes and looks up the
