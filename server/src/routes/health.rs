@@ -3,14 +3,15 @@
 //! baseline). `/metrics` is Prometheus' text (see `crate::metrics`), for a
 //! token with no site restriction: the counts are the operator's business.
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, route, web};
 
 use super::AppState;
 use crate::auth::{AuthError, authenticate};
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The server answers", content_type = "application/json", body = Object)))]
-#[get("/healthz")]
+// HEAD too: uptime monitors often ask with HEAD.
+#[route("/healthz", method = "GET", method = "HEAD")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -1,5 +1,6 @@
 //! Static pages (`static_dir`): served as they are, gzipped when the
-//! client accepts it, never outside the folder.
+//! client accepts it, never outside the folder; the widget's files and
+//! `/healthz` answer HEAD as well as GET.
 
 use std::io::Read as _;
 
@@ -84,6 +85,16 @@ fn unchanged_pages_are_revalidated_with_304() {
     );
     assert_eq!(stale.status, 200);
     assert_eq!(stale.body, PAGE);
+}
+
+#[test]
+fn healthz_answers_head_for_uptime_monitors() {
+    let app = spawn_app();
+
+    let head = app.request("HEAD", "/healthz", &[], None);
+
+    assert_eq!(head.status, 200);
+    assert_eq!(head.body, "");
 }
 
 #[test]
