@@ -1,6 +1,7 @@
 //! The HTTP API. Each module owns its routes and an error enum for what is
 //! its own, wrapping `crate::error::ApiError` for what every route can hit;
-//! `error` handles the errors from extracting a request's body and query.
+//! `error` handles the errors from extracting a request's body and query,
+//! unknown paths and methods a path does not take.
 
 pub mod admin;
 pub mod assets;
