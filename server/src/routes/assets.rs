@@ -61,11 +61,16 @@ pub async fn fallback(req: HttpRequest, dir: web::Data<StaticDir>) -> HttpRespon
         _ => return not_found(req).await,
     };
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return respond(
+        let mut refused = respond(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            "static files are read-only",
+            "static files are read-only; allowed: GET, HEAD",
         );
+        refused.headers_mut().insert(
+            actix_web::http::header::ALLOW,
+            actix_web::http::header::HeaderValue::from_static("GET, HEAD"),
+        );
+        return refused;
     }
     let Some(path) = resolve(&root, req.path()) else {
         return not_found(req).await;
