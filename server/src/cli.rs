@@ -167,8 +167,8 @@ pub fn export(
     Ok(())
 }
 
-/// `crumb verify FILE [--head HEAD --public-key HEX]` or `crumb verify
-/// --db`: exit code 1 when the log is broken.
+/// `crumb verify FILE [--head HEAD --public-key HEX]` (FILE `-`: standard
+/// input) or `crumb verify --db`: exit code 1 when the log is broken.
 pub fn verify(
     settings: &Settings,
     file: Option<&Path>,
@@ -182,8 +182,15 @@ pub fn verify(
         crate::verify::verify_store(store.as_ref(), &key.public_hex())
     } else {
         let path = file.context("a file to verify, or --db")?;
-        let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        verify_ndjson(BufReader::new(f))
+        // `-` is standard input, so an export can be piped straight in
+        // (`curl .../consents | crumb verify -`).
+        if path == Path::new("-") {
+            verify_ndjson(BufReader::new(std::io::stdin()))
+        } else {
+            let f =
+                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            verify_ndjson(BufReader::new(f))
+        }
     };
     let summary = match result {
         Ok(summary) => summary,

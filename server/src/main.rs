@@ -77,7 +77,7 @@ enum Command {
     /// Check a consent log: every hash, the chain, the order. Exits 1 at the
     /// first broken record.
     Verify {
-        /// An NDJSON export.
+        /// An NDJSON export (`-`: read it from standard input).
         #[arg(required_unless_present = "db", conflicts_with = "db")]
         file: Option<PathBuf>,
         /// Check the live database instead (purge checkpoints included).
