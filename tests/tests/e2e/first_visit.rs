@@ -379,3 +379,35 @@ fn the_banner_and_dialog_look_the_same_under_the_sites_own_element_styles() {
         .collect();
     assert!(changed.is_empty(), "{changed:#?}");
 }
+
+#[test]
+fn the_sites_theme_reaches_crumb_though_crumbs_stylesheet_comes_last() {
+    // Arrange: the README's theming rules, in a stylesheet at the start of
+    // <head> (crumb.js appends Crumb's own at the end).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    browser.before_every_page(
+        "addEventListener('DOMContentLoaded', () => {
+           const s = document.createElement('style');
+           s.textContent = 'html .crumb{--crumb-accent:rgb(10, 108, 79)}'
+             + 'html .crumb-reopen{left:auto;right:16px}';
+           document.head.prepend(s);
+         });",
+    );
+
+    // Act
+    open(&site, &browser, "/");
+
+    // Assert: the accent is the site's, and so is the button's corner.
+    let accent = browser.js(
+        "return getComputedStyle(document.querySelector('.crumb-banner .crumb-btn')).backgroundColor",
+    );
+    assert_eq!(accent, json!("rgb(10, 108, 79)"));
+    browser.click(".crumb-banner [data-a=reject]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+    let corner = browser.js(
+        "const s = getComputedStyle(document.querySelector('.crumb-reopen'));
+         return [s.left, s.right];",
+    );
+    assert_eq!(corner, json!(["auto", "16px"]));
+}
