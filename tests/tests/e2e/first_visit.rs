@@ -320,6 +320,19 @@ summary{display:block;list-style:none}
 table{width:100%;border-collapse:separate}
 td,th{padding:2rem;border:3px solid red}";
 
+/// Gives every page a stylesheet of the site's with `css`, first in
+/// `<head>` as on real sites (crumb.js appends Crumb's at the end).
+fn site_stylesheet_first(browser: &Browser, css: &str) {
+    browser.before_every_page(&format!(
+        "addEventListener('DOMContentLoaded', () => {{
+           const s = document.createElement('style');
+           s.textContent = {};
+           document.head.prepend(s);
+         }});",
+        serde_json::to_string(css).unwrap()
+    ));
+}
+
 /// Every element of what `root` selects, with its size and what a visitor
 /// sees of its styles.
 fn looks(browser: &Browser, root: &str) -> Vec<String> {
@@ -351,15 +364,7 @@ fn the_banner_and_dialog_look_the_same_under_the_sites_own_element_styles() {
         )
     };
     let styled = Browser::new(1280, 800);
-    // The site's stylesheet comes first in <head>, as on real sites.
-    styled.before_every_page(&format!(
-        "addEventListener('DOMContentLoaded', () => {{
-           const s = document.createElement('style');
-           s.textContent = {};
-           document.head.prepend(s);
-         }});",
-        serde_json::to_string(SITE_CSS).unwrap()
-    ));
+    site_stylesheet_first(&styled, SITE_CSS);
 
     // Act
     crate::open_dialog(&site, &styled);
@@ -386,13 +391,9 @@ fn the_sites_theme_reaches_crumb_though_crumbs_stylesheet_comes_last() {
     // <head> (crumb.js appends Crumb's own at the end).
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    browser.before_every_page(
-        "addEventListener('DOMContentLoaded', () => {
-           const s = document.createElement('style');
-           s.textContent = 'html .crumb{--crumb-accent:rgb(10, 108, 79)}'
-             + 'html .crumb-reopen{left:auto;right:16px}';
-           document.head.prepend(s);
-         });",
+    site_stylesheet_first(
+        &browser,
+        "html .crumb{--crumb-accent:rgb(10, 108, 79)} html .crumb-reopen{left:auto;right:16px}",
     );
 
     // Act
