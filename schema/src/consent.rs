@@ -89,11 +89,56 @@ pub struct ConsentRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub text_hash: TextVersion,
     pub method: Method,
+    #[serde(deserialize_with = "unique_keys")]
     #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, bool>))]
     pub categories: BTreeMap<Category, bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, bool>))]
     pub services: BTreeMap<ServiceId, bool>,
+}
+
+/// Reads a JSON object into a map, refusing a key that appears twice.
+/// serde's own maps keep the last value without a word, so
+/// `{"analytics": true, "analytics": false}` would be recorded as a
+/// refusal that the client may have meant as a grant (and another JSON
+/// reader, taking the first, would read the same request otherwise).
+fn unique_keys<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de> + Ord + std::fmt::Display,
+    V: Deserialize<'de>,
+{
+    struct Unique<K, V>(std::marker::PhantomData<(K, V)>);
+
+    impl<'de, K, V> serde::de::Visitor<'de> for Unique<K, V>
+    where
+        K: Deserialize<'de> + Ord + std::fmt::Display,
+        V: Deserialize<'de>,
+    {
+        type Value = BTreeMap<K, V>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<K, V>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "\"{key}\" appears twice"
+                    )));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+
+    d.deserialize_map(Unique(std::marker::PhantomData))
 }
 
 /// A complete choice: a yes or no for every category and every service of
@@ -368,6 +413,31 @@ mod tests {
                 .map(|(id, g)| (ServiceId::parse(id).unwrap(), *g))
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_category_or_service_named_twice_is_refused() {
+        let body = |categories: &str, services: &str| {
+            format!(
+                r#"{{"revision":1,"language":"en","text_hash":"{}","method":"custom",
+                    "categories":{{{categories}}},"services":{{{services}}}}}"#,
+                "0".repeat(64)
+            )
+        };
+        let parse = |text: &str| serde_json::from_str::<ConsentRequest>(text);
+
+        let once = parse(&body(r#""analytics":true"#, r#""stats":true"#)).unwrap();
+        assert_eq!(once.categories.len(), 1);
+        let twice = parse(&body(r#""analytics":true,"analytics":false"#, "")).unwrap_err();
+        assert!(
+            twice.to_string().contains(r#""analytics" appears twice"#),
+            "{twice}"
+        );
+        let twice = parse(&body("", r#""stats":false,"stats":true"#)).unwrap_err();
+        assert!(
+            twice.to_string().contains(r#""stats" appears twice"#),
+            "{twice}"
+        );
     }
 
     #[test]

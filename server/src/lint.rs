@@ -13,8 +13,8 @@
 //! cookie name shared by a necessary and a refusable service; every text
 //! present in every declared language; allowed origins on https (localhost
 //! excepted); a `cookie_domain` that covers them; `sale_or_sharing`
-//! naming the site's refusable categories; plus the config's structural
-//! problems.
+//! naming the site's refusable categories; no key twice in one object;
+//! plus the config's structural problems.
 
 use crumb_schema::{
     BannerTexts, Category, CategoryConfig, Retention, ServiceConfig, SiteConfig, Text,
@@ -52,7 +52,7 @@ fn problem(rule: &'static str, path: impl Into<String>, what: impl AsRef<str>) -
 pub fn lint_json(text: &str) -> Result<SiteConfig, Vec<Problem>> {
     let mut value: Value = serde_json::from_str(text)
         .map_err(|e| vec![problem("json", "", format!("not valid JSON: {e}"))])?;
-    let mut problems = Vec::new();
+    let mut problems = duplicate_keys(text);
     // Over-long validity is a rule violation, not a parse error: report it
     // and keep checking the rest.
     if let Some(m) = value.get("validity_months").and_then(Value::as_u64)
@@ -91,6 +91,100 @@ pub fn lint_json(text: &str) -> Result<SiteConfig, Vec<Problem>> {
         (true, Some(site)) => Ok(site),
         _ => Err(problems),
     }
+}
+
+/// Every key that appears twice in one object, by where it is. A
+/// `serde_json::Value` keeps the last one without a word, so an owner who
+/// pasted a language's texts or a field twice would lose the first
+/// silently; this says so instead. (`text` is valid JSON: `lint_json`
+/// parsed it first.)
+fn duplicate_keys(text: &str) -> Vec<Problem> {
+    use serde::de::{DeserializeSeed, Deserializer as _, MapAccess, SeqAccess, Visitor};
+
+    /// Walks one JSON value at `path`, noting duplicates in `found`.
+    struct Walk<'a> {
+        path: String,
+        found: &'a mut Vec<Problem>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = if self.path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{}.{key}", self.path)
+                };
+                if !seen.insert(key) {
+                    let what = "appears twice in its object; only the last one would count";
+                    self.found.push(problem("json", path.clone(), what));
+                }
+                map.next_value_seed(Walk {
+                    path,
+                    found: self.found,
+                })?;
+            }
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while seq
+                .next_element_seed(Walk {
+                    path: format!("{}[{i}]", self.path),
+                    found: self.found,
+                })?
+                .is_some()
+            {
+                i += 1;
+            }
+            Ok(())
+        }
+
+        // Scalars hold no keys.
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+
+    let mut found = Vec::new();
+    let walk = Walk {
+        path: String::new(),
+        found: &mut found,
+    };
+    // The text parsed as JSON already, so the walk cannot fail.
+    let _ = (&mut serde_json::Deserializer::from_str(text)).deserialize_any(walk);
+    found
 }
 
 /// Parses one part of the config, naming where a schema error is.
@@ -738,6 +832,29 @@ mod tests {
                 .starts_with("services[5].cookies[0].retention: ")
         );
         assert!(problems[3].message.contains("missing field `save`"));
+    }
+
+    #[test]
+    fn a_key_twice_in_one_object_is_reported_where_it_is() {
+        // The demo with its English texts pasted twice (the first copy
+        // shortened) and a service's name given twice.
+        // (`Value` writes keys in order: the site's own `texts` come last.)
+        let mut text = demo().to_string();
+        let texts = text.rfind(r#""texts":{"#).unwrap() + r#""texts":{"#.len();
+        text.insert_str(texts, r#""en":{"title":"Old"},"#);
+        let text = text.replacen(r#""services":[{"#, r#""services":[{"name":"First","#, 1);
+
+        let problems = lint_json(&text).unwrap_err();
+
+        let twice: Vec<&str> = problems
+            .iter()
+            .filter(|p| p.rule == "json")
+            .map(|p| p.path.as_str())
+            .collect();
+        assert_eq!(twice, ["services[0].name", "texts.en"], "{problems:#?}");
+        assert!(problems[0].message.contains("appears twice"));
+        // Without the copies the demo passes.
+        assert!(lint_json(&demo().to_string()).is_ok());
     }
 
     #[test]

@@ -184,6 +184,13 @@ fn malformed_bodies_are_refused() {
         app.request("POST", path, &json_ct, Some(&huge.to_string()))
     });
     let ok = app.analytics_only().to_string();
+    // A key twice is ambiguous (JSON readers differ on which one counts),
+    // so it is refused rather than read as the last one.
+    let twice = ok.replace(r#""marketing":false"#, r#""marketing":false,"marketing":true"#);
+    assert_ne!(twice, ok);
+    assert_refused(&app, "a category twice", 400, "invalid_body", || {
+        app.request("POST", path, &json_ct, Some(&twice))
+    });
     assert_refused(
         &app,
         "wrong content type",
