@@ -144,6 +144,17 @@ impl ResponseError for AuthError {
     }
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme's
+/// name is case-insensitive (RFC 9110, 11.1): some clients and gateways
+/// send `bearer`.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// Checks the bearer token in a request's headers against the store (off
 /// the async workers).
 pub async fn authenticate(
@@ -155,10 +166,7 @@ pub async fn authenticate(
         .ok_or(AuthError::Missing)?
         .to_str()
         .map_err(|_| AuthError::Malformed)?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .ok_or(AuthError::Malformed)?
-        .trim();
+    let token = bearer(value).ok_or(AuthError::Malformed)?;
     let (id, secret) = split(token).ok_or(AuthError::Malformed)?;
     let id = TokenId::parse(id).ok_or(AuthError::Malformed)?;
     let secret = secret.to_owned();
@@ -181,6 +189,16 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER  abc ", "Bearer\tabc"] {
+            assert_eq!(bearer(value), Some("abc"), "{value:?}");
+        }
+        for value in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "abc"] {
+            assert_eq!(bearer(value), None, "{value:?}");
+        }
+    }
 
     #[test]
     fn token_shape() {

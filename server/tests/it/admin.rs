@@ -218,6 +218,16 @@ fn admin_routes_refuse_bad_tokens_and_change_nothing() {
     // Assert: nothing changed.
     assert_eq!(site_config(&app, "demo").unwrap(), before);
     assert_eq!(site_config(&app, "shop"), None);
+    // A good token is read whatever the case of the scheme's name (RFC
+    // 9110, 11.1), as some clients and gateways send `bearer`.
+    let owner = format!("bearer {}", app.token(Role::Owner, None));
+    let resp = app.request(
+        "GET",
+        "/v1/admin/sites/demo",
+        &[("Authorization", &owner)],
+        None,
+    );
+    assert_eq!(resp.status, 200, "{}", resp.body);
 }
 
 #[test]
