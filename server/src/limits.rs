@@ -2,7 +2,9 @@
 //! request's body, so a request that declares a body and never sends it
 //! is answered (408) and its connection closed instead of being held open
 //! forever. (actix-web's own `client_request_timeout` covers only the
-//! request head.)
+//! request head.) The same middleware refuses compressed bodies (415):
+//! the server reads a body as it is sent, and would otherwise read a
+//! gzipped one as broken JSON or text that is not UTF-8.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -47,7 +49,11 @@ impl Stream for Deadline {
     }
 }
 
-/// Middleware: gives every request's body the app's [`BodyDeadline`].
+/// Middleware: gives every request's body the app's [`BodyDeadline`], and
+/// makes a body sent with a content coding fail to read as
+/// [`unsupported_encoding`]. (Failing the read, rather than answering
+/// here, lets the route answer in its own error shape, with the site's
+/// CORS headers on the public API.)
 pub async fn body_deadline(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -56,6 +62,19 @@ pub async fn body_deadline(
     // the traffic, have none to wait for).
     let has_body = req.headers().contains_key(header::CONTENT_LENGTH)
         || req.headers().contains_key(header::TRANSFER_ENCODING);
+    // Bodies here are at most 16 KiB of JSON (a site config 256 KiB):
+    // nothing gains from compressing them, so no coding is decoded.
+    let encoded = req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if has_body && encoded {
+        let refused = std::io::Error::new(std::io::ErrorKind::Unsupported, "content coding");
+        let body: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
+            Box::pin(futures_util::stream::iter([Err(PayloadError::Io(refused))]));
+        req.set_payload(Payload::from(body));
+        return next.call(req).await;
+    }
     let limit = req.app_data::<web::Data<BodyDeadline>>().map(|d| d.0);
     if let Some(limit) = limit.filter(|_| has_body) {
         let inner = req.take_payload();
@@ -73,7 +92,18 @@ pub fn timed_out(e: &PayloadError) -> bool {
     matches!(e, PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)
 }
 
+/// Whether a body error is a body sent with a content coding.
+pub fn unsupported_encoding(e: &PayloadError) -> bool {
+    matches!(e, PayloadError::Io(io) if io.kind() == std::io::ErrorKind::Unsupported)
+}
+
 /// [`timed_out`] for a body error as actix-web's own `Error`.
 pub fn timed_out_error(e: &actix_web::Error) -> bool {
     e.as_error::<PayloadError>().is_some_and(timed_out)
+}
+
+/// [`unsupported_encoding`] for a body error as actix-web's own `Error`.
+pub fn unsupported_encoding_error(e: &actix_web::Error) -> bool {
+    e.as_error::<PayloadError>()
+        .is_some_and(unsupported_encoding)
 }

@@ -45,6 +45,8 @@ pub enum AdminError {
     Body(String),
     #[error("the request body did not arrive in time")]
     BodyTimeout,
+    #[error("the request body was sent compressed")]
+    Encoding,
     #[error("the config has {} problem(s)", .0.len())]
     Lint(Vec<Problem>),
 }
@@ -70,6 +72,7 @@ impl ResponseError for AdminError {
             AdminError::Query(_) => StatusCode::BAD_REQUEST,
             AdminError::Body(_) => StatusCode::BAD_REQUEST,
             AdminError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            AdminError::Encoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::Lint(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
@@ -78,6 +81,7 @@ impl ResponseError for AdminError {
         let code = match self {
             AdminError::Auth(e) => return e.error_response(),
             AdminError::Api(e) => return e.error_response(),
+            AdminError::Encoding => return crate::routes::error::encoding_refused(),
             AdminError::Lint(problems) => {
                 return HttpResponse::build(self.status_code()).json(LintBody {
                     error: "lint_failed",
@@ -103,6 +107,7 @@ async fn read_body(payload: web::Payload) -> Result<Bytes, AdminError> {
     match payload.to_bytes_limited(MAX_CONFIG).await {
         Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) if crate::limits::timed_out_error(&e) => Err(AdminError::BodyTimeout),
+        Ok(Err(e)) if crate::limits::unsupported_encoding_error(&e) => Err(AdminError::Encoding),
         Ok(Err(e)) => Err(AdminError::Body(e.to_string())),
         Err(_) => Err(AdminError::TooLarge),
     }

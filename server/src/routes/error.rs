@@ -28,11 +28,19 @@ impl ResponseError for BodyError {
             JsonPayloadError::Payload(e) if crate::limits::timed_out(e) => {
                 StatusCode::REQUEST_TIMEOUT
             }
+            JsonPayloadError::Payload(e) if crate::limits::unsupported_encoding(e) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             _ => StatusCode::BAD_REQUEST,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let JsonPayloadError::Payload(e) = &self.0
+            && crate::limits::unsupported_encoding(e)
+        {
+            return encoding_refused();
+        }
         let (code, message) = match &self.0 {
             JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => (
                 "body_too_large",
@@ -51,6 +59,22 @@ impl ResponseError for BodyError {
         };
         respond(self.status_code(), code, &message)
     }
+}
+
+/// A body sent compressed (`Content-Encoding: gzip`, ...) is refused
+/// (`crate::limits::body_deadline`): 415 with `Accept-Encoding: identity`,
+/// which says that only uncompressed bodies are read (RFC 9110, 15.5.16).
+pub fn encoding_refused() -> HttpResponse {
+    let mut resp = respond(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_encoding",
+        "send the body uncompressed: no Content-Encoding is accepted",
+    );
+    resp.headers_mut().insert(
+        header::ACCEPT_ENCODING,
+        header::HeaderValue::from_static("identity"),
+    );
+    resp
 }
 
 pub fn json_config() -> web::JsonConfig {

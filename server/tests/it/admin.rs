@@ -161,6 +161,19 @@ fn admin_bad_input() {
     let resp = send(&app, "PUT", "/v1/admin/sites/demo", &owner, Some(&shop()));
     assert_eq!(resp.status, 400);
     assert_eq!(resp.error_code(), "id_mismatch");
+    // A compressed body is refused as such, not read as broken JSON.
+    let resp = app.request(
+        "POST",
+        "/v1/admin/sites",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+        ],
+        Some(&shop().to_string()),
+    );
+    assert_eq!(resp.status, 415, "{}", resp.body);
+    assert_eq!(resp.error_code(), "unsupported_encoding");
     assert_eq!(site_config(&app, "shop"), None);
 }
 

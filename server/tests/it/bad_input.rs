@@ -186,7 +186,10 @@ fn malformed_bodies_are_refused() {
     let ok = app.analytics_only().to_string();
     // A key twice is ambiguous (JSON readers differ on which one counts),
     // so it is refused rather than read as the last one.
-    let twice = ok.replace(r#""marketing":false"#, r#""marketing":false,"marketing":true"#);
+    let twice = ok.replace(
+        r#""marketing":false"#,
+        r#""marketing":false,"marketing":true"#,
+    );
     assert_ne!(twice, ok);
     assert_refused(&app, "a category twice", 400, "invalid_body", || {
         app.request("POST", path, &json_ct, Some(&twice))
@@ -205,6 +208,31 @@ fn malformed_bodies_are_refused() {
         "unsupported_media_type",
         || app.request("POST", path, &[], Some(&ok)),
     );
+    // The server reads bodies as sent: one declared compressed is refused
+    // as such (it would otherwise be read as broken JSON), and the answer
+    // says that only uncompressed bodies are read.
+    let gzipped = [
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "gzip"),
+    ];
+    let mut answer = None;
+    assert_refused(
+        &app,
+        "a compressed body",
+        415,
+        "unsupported_encoding",
+        || {
+            let resp = app.request("POST", path, &gzipped, Some(&ok));
+            answer = Some(resp.header("accept-encoding").map(str::to_owned));
+            resp
+        },
+    );
+    assert_eq!(answer, Some(Some("identity".to_owned())));
+    let identity = [
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "identity"),
+    ];
+    assert_eq!(app.request("POST", path, &identity, Some(&ok)).status, 201);
 }
 
 #[test]
