@@ -23,6 +23,20 @@ pub fn expires_at(given_at: OffsetDateTime, months: ValidityMonths) -> OffsetDat
     given_at.replace_date(date)
 }
 
+/// The latest instant before which a site's records may be purged at
+/// `now`: two calendar years earlier (29 February → 28 February), the
+/// longest a consent can last. Every record given before it has expired
+/// whatever its site's validity, so a purge up to here deletes no proof of
+/// a consent that still counts; a later cutoff could, and the server
+/// would then call a visitor's standing choice unknown.
+pub fn purge_cutoff(now: OffsetDateTime) -> OffsetDateTime {
+    let year = now.year() - i32::from(ValidityMonths::MAX.get() / 12);
+    let date = (0..4)
+        .find_map(|back| Date::from_calendar_date(year, now.month(), now.day() - back).ok())
+        .expect("every month has at least 28 days");
+    now.replace_date(date)
+}
+
 /// The state of a consent whose latest event is `event`, as of `now`.
 ///
 /// A withdrawal always wins; then expiry (valid strictly before
@@ -54,6 +68,26 @@ mod tests {
     use super::*;
 
     const TWO_YEARS: ValidityMonths = ValidityMonths::MAX;
+
+    #[test]
+    fn a_purge_up_to_the_cutoff_leaves_every_consent_that_may_count() {
+        for now in [
+            datetime!(2026-12-03 09:30:00.123 UTC),
+            datetime!(2028-02-29 12:00 UTC),
+            datetime!(2027-03-01 00:00 UTC),
+        ] {
+            let cutoff = purge_cutoff(now);
+            // A consent given at the cutoff has expired by now, even at the
+            // longest validity; one given a moment later may still count.
+            assert!(expires_at(cutoff, TWO_YEARS) <= now, "{now}");
+            let later = cutoff + Duration::days(1);
+            assert!(expires_at(later, TWO_YEARS) > now, "{now}");
+        }
+        assert_eq!(
+            purge_cutoff(datetime!(2028-02-29 12:00 UTC)),
+            datetime!(2026-02-28 12:00 UTC)
+        );
+    }
 
     #[test]
     fn two_calendar_years_later_same_instant() {

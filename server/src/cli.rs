@@ -17,6 +17,7 @@ use crate::export::{Format, parse_range};
 use crate::settings::Settings;
 use crate::startup::Application;
 use crate::storage::{Database, PostgresStore, Role, SqliteStore, Store};
+use crate::timefmt::Timestamp;
 use crate::verify::{Summary, VerifyError, verify_ndjson};
 use crate::{auth, demo, signing};
 
@@ -261,8 +262,20 @@ pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()
         .map_err(anyhow::Error::msg)?
         .from
         .context("--before takes a date or an RFC 3339 time")?;
+    // A record younger than two years may be the proof of a consent that
+    // still counts: deleting it would leave the visitor's standing choice
+    // unprovable, and the server would call it unknown.
+    let now = SystemClock.now();
+    let cutoff = crumb_schema::rules::purge_cutoff(now);
+    if before_at.get() > cutoff {
+        bail!(
+            "--before {before} is too recent: records from the last two years may prove \
+             consents that still count; purge before {} at the latest",
+            Timestamp::at(cutoff)
+        );
+    }
     let key = signing::Key::load_or_create(&settings.signing_key_path())?;
-    match store.purge(&site, before_at, &key, SystemClock.now())? {
+    match store.purge(&site, before_at, &key, now)? {
         None => println!("nothing in site {site} is older than {before}"),
         Some((cp, n)) => println!(
             "purged {n} records of site {site}; signed checkpoint at seq {} (hash {})",

@@ -352,6 +352,13 @@ fn cli_exports_and_verifies_and_names_the_broken_record() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no site \"nope\""));
 }
 
+/// Moves the server's clock from 2026-01-15 to 2023-01-15 10:00: records
+/// written then have expired by the real clock that `crumb purge` reads,
+/// so they may be purged.
+fn back_to_2023(app: &TestApp) {
+    app.clock.advance(-time::Duration::days(1096));
+}
+
 /// `crumb purge` succeeded and purged `n` records.
 fn assert_purged(out: &std::process::Output, n: u64) {
     let err = String::from_utf8_lossy(&out.stderr);
@@ -415,15 +422,17 @@ fn signed_head_proves_an_export_is_complete() {
 
 #[test]
 fn purge_leaves_a_signed_checkpoint_and_the_chain_still_verifies() {
-    // Arrange: ten records on each of three days.
+    // Arrange: ten records on each of three days, long enough ago that
+    // every consent among them has expired.
     let app = spawn_app();
+    back_to_2023(&app);
     for _ in 0..3 {
         app.seed(10, |i| format!("agent {i}"));
         app.clock.advance(time::Duration::days(1));
     }
 
     // Act: purge the first day.
-    let out = app.crumb(&["purge", "--site", "demo", "--before", "2026-01-16"]);
+    let out = app.crumb(&["purge", "--site", "demo", "--before", "2023-01-16"]);
 
     // Assert
     assert!(
@@ -442,7 +451,7 @@ fn purge_leaves_a_signed_checkpoint_and_the_chain_still_verifies() {
     app.record_consent(&app.analytics_only());
     assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
     assert!(
-        stdout(&app.crumb(&["purge", "--site", "demo", "--before", "2099-01-01"]))
+        stdout(&app.crumb(&["purge", "--site", "demo", "--before", "2024-01-01"]))
             .contains("purged 21")
     );
     assert_eq!(app.record_count(), 0);
@@ -537,10 +546,36 @@ fn the_global_privacy_control_signal_is_kept_exported_and_verified() {
 }
 
 #[test]
+fn purge_refuses_to_delete_records_that_may_prove_a_consent_that_counts() {
+    // Arrange: records given a month ago by the real clock (which `crumb
+    // purge` reads): their consents count for two years.
+    let app = spawn_app();
+    let real_now = time::OffsetDateTime::now_utc();
+    app.clock
+        .advance(real_now - time::Duration::days(30) - app.clock.now());
+    app.seed(5, |i| format!("agent {i}"));
+    let yesterday = (real_now - time::Duration::days(1)).date().to_string();
+
+    for before in [yesterday.as_str(), "2999-01-01"] {
+        // Act
+        let out = app.crumb(&["purge", "--site", "demo", "--before", before]);
+
+        // Assert: refused with a plain message; nothing deleted.
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{before}: {said}");
+        assert!(said.contains("is too recent"), "{said}");
+        assert!(said.contains("purge before 20"), "{said}");
+        assert_eq!(app.record_count(), 5);
+    }
+    assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
+}
+
+#[test]
 fn purge_works_beside_a_server_taking_writes() {
     // Arrange: a day of old records, then the server taking writes from
     // four clients while the purge runs.
     let app = spawn_app();
+    back_to_2023(&app);
     app.seed(2000, |i| format!("agent {i}"));
     app.clock.advance(time::Duration::days(2));
     let body = app.analytics_only();
@@ -560,7 +595,7 @@ fn purge_works_beside_a_server_taking_writes() {
             })
             .collect();
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let out = app.crumb(&["purge", "--site", "demo", "--before", "2026-01-16"]);
+        let out = app.crumb(&["purge", "--site", "demo", "--before", "2023-01-16"]);
         std::thread::sleep(std::time::Duration::from_millis(200));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let statuses: Vec<u16> = writers
@@ -584,6 +619,7 @@ fn purge_works_beside_a_server_taking_writes() {
 fn purge_removes_records_that_idempotency_keys_point_at() {
     // Arrange: a choice sent with an Idempotency-Key, then one without.
     let app = spawn_app();
+    back_to_2023(&app);
     let body = app.analytics_only().to_string();
     let keyed = app.record_consent_keyed(&body, "k-1");
     assert_eq!(keyed.status, 201);
@@ -591,7 +627,7 @@ fn purge_removes_records_that_idempotency_keys_point_at() {
     assert_eq!(app.record_consent(&app.analytics_only()).status, 201);
 
     // Act: purge the keyed record.
-    let out = app.crumb(&["purge", "--site", "demo", "--before", "2026-01-16"]);
+    let out = app.crumb(&["purge", "--site", "demo", "--before", "2023-01-16"]);
 
     // Assert: purged; the chain verifies; the key no longer stands for a
     // record, so a new request with it is a new record.
