@@ -185,13 +185,31 @@ pub fn verify(
         let path = file.context("a file to verify, or --db")?;
         // `-` is standard input, so an export can be piped straight in
         // (`curl .../consents | crumb verify -`).
-        if path == Path::new("-") {
-            verify_ndjson(BufReader::new(std::io::stdin()))
+        let stdin = path == Path::new("-");
+        let name = if stdin {
+            "standard input".to_owned()
         } else {
-            let f =
-                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-            verify_ndjson(BufReader::new(f))
+            path.display().to_string()
+        };
+        let result = if stdin {
+            verify_ndjson(not_an_error_answer(
+                BufReader::new(std::io::stdin()),
+                &name,
+            )?)
+        } else {
+            let f = std::fs::File::open(path).with_context(|| format!("opening {name}"))?;
+            verify_ndjson(not_an_error_answer(BufReader::new(f), &name)?)
+        };
+        // An export without a record verifies nothing. It is most often a
+        // download that failed (`curl -s` writes nothing when it cannot
+        // connect, `curl -f` nothing on a 401), which must not pass as
+        // "OK". (`--db` reports an empty log as it is.)
+        if let Ok(summary) = &result
+            && summary.records == 0
+        {
+            bail!("{name} holds no records: nothing was verified (did the download fail?)");
         }
+        result
     };
     let summary = match result {
         Ok(summary) => summary,
@@ -217,6 +235,30 @@ pub fn verify(
     }
     print_summary(&summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses an API error answer given to `verify` in place of an export
+/// (`curl -s` with a wrong token or site writes the answer's body, a
+/// `{"error", "message"}` object): it would otherwise be reported as a
+/// BROKEN chain, which reads as tampering.
+fn not_an_error_answer<R: std::io::BufRead>(mut input: R, name: &str) -> anyhow::Result<R> {
+    let start = input
+        .fill_buf()
+        .with_context(|| format!("reading {name}"))?;
+    let first_line = start.split(|&b| b == b'\n').next().unwrap_or_default();
+    #[derive(serde::Deserialize)]
+    struct ErrorAnswer {
+        error: String,
+        message: String,
+    }
+    if let Ok(answer) = serde_json::from_slice::<ErrorAnswer>(first_line) {
+        bail!(
+            "{name} is an error answer of the API, not an export: {} ({})",
+            answer.message,
+            answer.error
+        );
+    }
+    Ok(input)
 }
 
 fn print_summary(summary: &Summary) {

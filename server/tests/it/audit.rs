@@ -295,21 +295,38 @@ fn an_export_piped_into_verify_dash_is_checked() {
             .env("CRUMB_LOG", "warn")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     };
+    // What `curl -s` writes when the download fails: nothing (no
+    // connection; `-f` on a 401), or the API's error answer.
+    let refused = app.get_with_token("/v1/audit/sites/demo/consents", "crumb_0_0");
+    assert_eq!(refused.status, 401);
 
     // Act
     let intact = verify(&export.body);
     let altered = verify(&export.body.replacen("agent 1", "agent X", 1));
+    let nothing = verify("");
+    let error_answer = verify(&refused.body);
 
     // Assert
     assert_eq!(intact.status.code(), Some(0));
     assert!(stdout(&intact).starts_with("OK: 5 records verified"));
     assert_eq!(altered.status.code(), Some(1));
     assert!(stdout(&altered).contains("hash mismatch"));
+    // A failed download is never "OK", nor a "BROKEN" (tampered) log.
+    for (out, says) in [
+        (nothing, "holds no records: nothing was verified"),
+        (error_answer, "is an error answer of the API, not an export"),
+    ] {
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{said}");
+        assert!(said.contains(says), "{said}");
+        assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
 }
 
 #[test]
