@@ -75,7 +75,7 @@ pub fn lint(file: &Path) -> anyhow::Result<()> {
 
 /// `crumb seed`: synthetic consents for benchmarks.
 pub fn seed(settings: &Settings, site: &str, count: u64, days: u32) -> anyhow::Result<()> {
-    let store = settings.database.open()?;
+    let store = open_existing(settings)?;
     let site = Arc::new(find_site(store.as_ref(), site)?);
     let started = std::time::Instant::now();
     let bar = indicatif::ProgressBar::new(count);
@@ -129,7 +129,7 @@ pub fn token_revoke(settings: &Settings, id: &str) -> anyhow::Result<()> {
     let Some(token) = crate::storage::TokenId::parse(id) else {
         bail!("{id:?} is not a token id (the 16 hex digits after crumb_)");
     };
-    let store = settings.database.open()?;
+    let store = open_existing(settings)?;
     if !store.revoke_token(&token, SystemClock.now())? {
         bail!("no live token with id {id:?}");
     }
@@ -146,7 +146,7 @@ pub fn export(
     format: &str,
     output: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let store = settings.database.open()?;
+    let store = open_existing(settings)?;
     let site = find_site(store.as_ref(), site)?.id;
     let range = parse_range(from, to).map_err(anyhow::Error::msg)?;
     let format = Format::parse(format).context("format is ndjson or csv")?;
@@ -178,7 +178,7 @@ pub fn verify(
     public_key: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let result = if db {
-        let store = settings.database.open()?;
+        let store = open_existing(settings)?;
         let key = signing::Key::load_or_create(&settings.signing_key_path())?;
         crate::verify::verify_store(store.as_ref(), &key.public_hex())
     } else {
@@ -288,7 +288,7 @@ pub fn key(settings: &Settings) -> anyhow::Result<()> {
 
 /// `crumb head --site S`: the same signed head as the audit API's.
 pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = settings.database.open()?;
+    let store = open_existing(settings)?;
     let site = find_site(store.as_ref(), site)?.id;
     let key = signing::Key::load_or_create(&settings.signing_key_path())?;
     let head = signing::signed_head(store.as_ref(), &key, &site, SystemClock.now())?;
@@ -298,7 +298,7 @@ pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
 
 /// `crumb purge --site S --before DATE`.
 pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()> {
-    let store = settings.database.open()?;
+    let store = open_existing(settings)?;
     let site = find_site(store.as_ref(), site)?.id;
     let before_at = parse_range(Some(before), None)
         .map_err(anyhow::Error::msg)?
@@ -340,7 +340,7 @@ pub fn site_create(settings: &Settings, file: &Path) -> anyhow::Result<()> {
 
 /// `crumb site update FILE`: the same rule as the admin API's update.
 pub fn site_update(settings: &Settings, file: &Path) -> anyhow::Result<()> {
-    let store = settings.database.open()?;
+    let store = open_existing(settings)?;
     let site = read_config(file)?;
     let current = find_site(store.as_ref(), site.id.as_str())?;
     crate::sites::check_update(&current, &site)
@@ -352,7 +352,7 @@ pub fn site_update(settings: &Settings, file: &Path) -> anyhow::Result<()> {
 
 /// `crumb site delete SITE`: the config goes, the records stay.
 pub fn site_delete(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = settings.database.open()?;
+    let store = open_existing(settings)?;
     let site = find_site(store.as_ref(), site)?;
     store.delete_site(&site.id)?;
     println!("site {} deleted (its consent records are kept)", site.id);
@@ -361,7 +361,7 @@ pub fn site_delete(settings: &Settings, site: &str) -> anyhow::Result<()> {
 
 /// `crumb site show SITE`.
 pub fn site_show(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = settings.database.open()?;
+    let store = open_existing(settings)?;
     let site = find_site(store.as_ref(), site)?;
     println!("{}", serde_json::to_string_pretty(&site)?);
     Ok(())
@@ -369,7 +369,7 @@ pub fn site_show(settings: &Settings, site: &str) -> anyhow::Result<()> {
 
 /// `crumb site bump-revision SITE`: every visitor is asked again.
 pub fn site_bump_revision(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = settings.database.open()?;
+    let store = open_existing(settings)?;
     let mut site = find_site(store.as_ref(), site)?;
     site.revision = site.revision.next();
     store.put_site(&site, SystemClock.now())?;
@@ -398,6 +398,24 @@ fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
 /// `crumb copy --from crumb.db --to postgres://...`: the whole log, in one
 /// transaction, then both verified with the source's signing key (its purge
 /// checkpoints are signed with it; give the PostgreSQL nodes that key).
+/// Opens the configured database for a command that reads or changes
+/// what is there. A SQLite path that names no file is an error, not a new
+/// empty database: a mistyped path would otherwise leave a stray file and
+/// answer "no site", or `verify --db` "OK: 0 records verified". (`serve`,
+/// `migrate`, `site create` and `token create` create the database.)
+fn open_existing(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(file) = settings.database.file()
+        && !file.is_file()
+    {
+        bail!(
+            "no SQLite database at {} (the `database` setting or CRUMB_DATABASE); \
+             `crumb migrate` creates one",
+            file.display()
+        );
+    }
+    Ok(settings.database.open()?)
+}
+
 pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     let Ok(Database::Sqlite(file)) = Database::parse(from) else {
         bail!("--from takes a SQLite file, not {from:?}");

@@ -274,14 +274,16 @@ fn cli_lint_lists_every_problem() {
 
 #[test]
 fn cli_errors_name_what_failed_and_say_each_cause_once() {
-    let crumb = |database: &str| {
+    let crumb_with = |database: &str, args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
-            .args(["export", "--site", "demo"])
+            .args(args)
             .env("CRUMB_DATABASE", database)
             .env("CRUMB_LOG", "warn")
             .output()
             .unwrap()
     };
+
+    let crumb = |database: &str| crumb_with(database, &["export", "--site", "demo"]);
 
     // A PostgreSQL server that is not there: port 1 refuses at once.
     let out = crumb("postgres://crumb@127.0.0.1:1/crumb");
@@ -296,14 +298,37 @@ fn cli_errors_name_what_failed_and_say_each_cause_once() {
         "{err}"
     );
 
-    // A SQLite file in a folder that does not exist.
-    let out = crumb("/nonexistent-crumb-folder/crumb.db");
+    // A SQLite file in a folder that does not exist, for a command that
+    // creates the database.
+    let out = crumb_with("/nonexistent-crumb-folder/crumb.db", &["migrate"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("/nonexistent-crumb-folder/crumb.db") && err.contains("No such file"),
         "{err}"
     );
+
+    // A mistyped SQLite path, for commands that read what is there: an
+    // error naming the path, and no new empty database (which would
+    // answer "no site", or "OK: 0 records verified").
+    let dir = tempfile::TempDir::new().unwrap();
+    let typo = dir.path().join("crumb-typo.db");
+    let typo = typo.to_str().unwrap();
+    for args in [
+        &["export", "--site", "demo"][..],
+        &["verify", "--db"],
+        &["head", "--site", "demo"],
+        &["site", "show", "demo"],
+    ] {
+        let out = crumb_with(typo, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("error: no SQLite database at {typo}")),
+            "{args:?}: {err}"
+        );
+        assert!(!std::path::Path::new(typo).exists(), "{args:?}");
+    }
 }
 
 #[test]
