@@ -137,6 +137,32 @@ pub fn token_revoke(settings: &Settings, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `crumb token list`: every token, oldest first, so an operator can find
+/// the id to revoke. One line each, columns separated by two spaces.
+pub fn token_list(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_existing(settings)?;
+    let mut rows: Vec<_> = store.tokens()?.into_iter().map(|(row, _)| row).collect();
+    rows.sort_by_key(|r| (r.created_at, r.id.to_string()));
+    if rows.is_empty() {
+        eprintln!("no tokens yet: `crumb token create --role owner` makes one");
+    }
+    for r in rows {
+        let site = r.site.as_ref().map_or("every-site", |s| s.as_str());
+        let state = r
+            .revoked_at
+            .map_or_else(|| "live".to_owned(), |t| format!("revoked {t}"));
+        let line = format!(
+            "{}  {:<7}  {site}  created {}  {state}  {}",
+            r.id,
+            r.role.as_str(),
+            r.created_at,
+            r.label
+        );
+        println!("{}", line.trim_end());
+    }
+    Ok(())
+}
+
 /// `crumb export`: the same bytes as the HTTP export.
 pub fn export(
     settings: &Settings,

@@ -133,6 +133,9 @@ enum TokenCommand {
     },
     /// Revoke a token by its id (the part after `crumb_`).
     Revoke { id: String },
+    /// List the tokens: id, role, site, when created and revoked, label
+    /// (never a secret: only hashes are stored).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -193,6 +196,7 @@ fn run() -> anyhow::Result<ExitCode> {
             cli::token_create(s, &role, site.as_deref(), &label)?;
         }
         Command::Token(TokenCommand::Revoke { id }) => cli::token_revoke(s, &id)?,
+        Command::Token(TokenCommand::List) => cli::token_list(s)?,
         Command::Seed { site, count, days } => cli::seed(s, &site, count, days)?,
         Command::Lint { file } => cli::lint(&file)?,
         Command::Export {

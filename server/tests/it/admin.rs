@@ -273,6 +273,46 @@ fn cli_lint_lists_every_problem() {
 }
 
 #[test]
+fn cli_token_list_shows_every_token_and_no_secret() {
+    // Arrange: an owner token for every site, an auditor token for demo,
+    // the owner's revoked.
+    let app = spawn_app();
+    let owner = app.token(Role::Owner, None);
+    app.clock.advance(time::Duration::minutes(1));
+    let auditor = app.token(Role::Auditor, Some("demo"));
+    let id = |token: &str| token.split('_').nth(1).unwrap().to_owned();
+    assert!(
+        app.crumb(&["token", "revoke", &id(&owner)])
+            .status
+            .success()
+    );
+
+    // Act
+    let out = app.crumb(&["token", "list"]);
+
+    // Assert: one line per token, oldest first, with its role, site and
+    // state; no secret.
+    assert!(out.status.success());
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(
+        lines[0].starts_with(&format!("{}  owner    every-site  created ", id(&owner))),
+        "{listed}"
+    );
+    assert!(lines[0].contains("  revoked 20"), "{listed}");
+    assert!(
+        lines[1].starts_with(&format!("{}  auditor  demo  created ", id(&auditor))),
+        "{listed}"
+    );
+    assert!(lines[1].contains("  live  test"), "{listed}");
+    for token in [&owner, &auditor] {
+        let secret = token.rsplit('_').next().unwrap();
+        assert!(!listed.contains(secret), "{listed}");
+    }
+}
+
+#[test]
 fn cli_errors_name_what_failed_and_say_each_cause_once() {
     let crumb_with = |database: &str, args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
