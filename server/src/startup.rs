@@ -133,14 +133,17 @@ impl Application {
                 .app_data(widget.clone())
                 // The widget's files answer HEAD as well as GET: link
                 // checkers, uptime monitors and some caches ask with HEAD.
-                .route("/crumb.js", get_or_head().to(crate::widget::loader))
+                .route("/crumb.js", routes::get_or_head().to(crate::widget::loader))
                 .app_data(routes::error::json_config())
                 .app_data(routes::error::query_config())
                 .configure(routes::configure)
                 // After the API: actix tries routes in order, and a
                 // pattern with a segment is a regex match that every
                 // consent write would otherwise run first.
-                .route("/crumb/{name}", get_or_head().to(crate::widget::file))
+                .route(
+                    "/crumb/{name}",
+                    routes::get_or_head().to(crate::widget::file),
+                )
                 .default_service(web::to(routes::assets::fallback))
         })
         .shutdown_timeout(settings.shutdown_timeout)
@@ -248,10 +251,4 @@ impl Drop for Background {
             let _ = t.join();
         }
     }
-}
-
-/// A route for GET and HEAD (actix's `web::get()` takes GET only).
-fn get_or_head() -> actix_web::Route {
-    use actix_web::guard;
-    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }

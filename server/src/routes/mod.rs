@@ -64,15 +64,24 @@ pub async fn site_named(
         .ok_or_else(|| ApiError::UnknownSite(raw.to_owned()))
 }
 
+/// A route for GET and HEAD (actix's `web::get()` takes GET only). Pages,
+/// scripts and the widget's config answer HEAD as HTTP asks of every
+/// resource that answers GET: link checkers, uptime monitors and some
+/// caches ask with HEAD.
+pub fn get_or_head() -> actix_web::Route {
+    use actix_web::guard;
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use actix_web::http::Method;
     let preflight = || web::method(Method::OPTIONS).to(consents::preflight);
     cfg.service(health::healthz)
         .service(health::metrics)
-        .route("/openapi.json", web::get().to(crate::openapi::json))
-        .route("/owner", web::get().to(owner::html))
-        .route("/owner/owner.js", web::get().to(owner::js))
-        .route("/owner/owner.css", web::get().to(owner::css))
+        .route("/openapi.json", get_or_head().to(crate::openapi::json))
+        .route("/owner", get_or_head().to(owner::html))
+        .route("/owner/owner.js", get_or_head().to(owner::js))
+        .route("/owner/owner.css", get_or_head().to(owner::css))
         // The public API: what pages (through the widget) call. Every answer
         // carries the site's CORS headers, errors included.
         .service(
@@ -80,17 +89,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .wrap(actix_web::middleware::from_fn(crate::cors::headers))
                 .service(
                     web::resource("/config")
-                        .route(web::get().to(config::get_config))
+                        .route(get_or_head().to(config::get_config))
                         .route(preflight()),
                 )
                 .service(
                     web::resource("/widget")
-                        .route(web::get().to(config::get_widget_config))
+                        .route(get_or_head().to(config::get_widget_config))
                         .route(preflight()),
                 )
                 .service(
                     web::resource("/widget/details")
-                        .route(web::get().to(config::get_widget_details))
+                        .route(get_or_head().to(config::get_widget_details))
                         .route(preflight()),
                 )
                 .service(
@@ -108,8 +117,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(consents::withdraw))
                         .route(preflight()),
                 )
-                .route("/declaration", web::get().to(declaration::get_declaration))
-                .route("/signals.js", web::get().to(integrations::signals)),
+                .route(
+                    "/declaration",
+                    get_or_head().to(declaration::get_declaration),
+                )
+                .route("/signals.js", get_or_head().to(integrations::signals)),
         )
         .service(
             web::scope("/v1/admin")

@@ -120,3 +120,31 @@ fn the_widgets_files_answer_head_like_get() {
         assert_eq!(head.body, "", "{path}");
     }
 }
+
+#[test]
+fn the_sites_public_files_answer_head_like_get() {
+    // Arrange
+    let app = spawn_app();
+
+    for path in [
+        "/v1/sites/demo/config",
+        "/v1/sites/demo/widget?lang=en",
+        "/v1/sites/demo/widget/details?lang=en",
+        "/v1/sites/demo/declaration?lang=en",
+        "/v1/sites/demo/signals.js",
+        "/openapi.json",
+        "/owner",
+    ] {
+        // Act
+        let get = app.get(path);
+        let head = app.request("HEAD", path, &[], None);
+
+        // Assert: the same status and headers, and no body.
+        assert_eq!(get.status, 200, "{path}");
+        assert_eq!(head.status, 200, "{path}: {}", head.body);
+        for name in ["content-type", "etag", "cache-control", "content-length"] {
+            assert_eq!(head.header(name), get.header(name), "{path}: {name}");
+        }
+        assert_eq!(head.body, "", "{path}");
+    }
+}

@@ -267,7 +267,7 @@ fn a_method_a_path_does_not_take_gets_405_in_json_with_allow() {
     let origin = [("Origin", "http://localhost:8080")];
     let cases = [
         ("DELETE", "/v1/sites/demo/consents", "POST, OPTIONS"),
-        ("PUT", "/v1/sites/demo/widget", "GET, OPTIONS"),
+        ("PUT", "/v1/sites/demo/widget", "GET, HEAD, OPTIONS"),
         // A static page (the demo's `static_dir`).
         ("POST", "/cookie-policy.html", "GET, HEAD"),
     ];
