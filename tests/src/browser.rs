@@ -124,11 +124,14 @@ impl Browser {
         )
     }
 
-    /// A fresh Chromium started with extra command-line `flags`.
+    /// A fresh Chromium started with extra command-line `flags`. A
+    /// `--host-resolver-rules=` flag adds its rules to the vendors' (Chromium
+    /// reads only the last such flag).
     pub fn with_flags(width: u32, height: u32, flags: &[&str]) -> Browser {
+        const RULES: &str = "--host-resolver-rules=";
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         let profile = tempfile::TempDir::new().unwrap();
-        let rules: Vec<String> = crate::VENDOR_HOSTS
+        let mut rules: Vec<String> = crate::VENDOR_HOSTS
             .iter()
             .flat_map(|h| {
                 [
@@ -137,6 +140,13 @@ impl Browser {
                 ]
             })
             .collect();
+        rules.extend(
+            flags
+                .iter()
+                .filter_map(|f| f.strip_prefix(RULES))
+                .map(str::to_owned),
+        );
+        let flags = flags.iter().filter(|f| !f.starts_with(RULES));
         let args = vec![
             "--headless".to_owned(),
             "--no-sandbox".into(),
@@ -153,7 +163,7 @@ impl Browser {
         ];
         let args: Vec<String> = args
             .into_iter()
-            .chain(flags.iter().map(|f| f.to_string()))
+            .chain(flags.map(|f| f.to_string()))
             .collect();
         let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let caps = json!({"capabilities": {"alwaysMatch": {

@@ -212,6 +212,16 @@ fn reply(
             .max_age(max_age);
         if let Some(domain) = &site.cookie_domain {
             built = built.domain(domain.clone());
+            // A cookie of the page's host alone, left from before the site
+            // had a `cookie_domain`, would be a second `crumb_consent`
+            // beside the shared one, and browsers list the older first:
+            // it goes.
+            builder.cookie(
+                Cookie::build(cookie::NAME, "")
+                    .path("/")
+                    .max_age(time::Duration::ZERO)
+                    .finish(),
+            );
         }
         builder.cookie(built.finish());
         builder.insert_header(("crumb-cookie", "set"));
