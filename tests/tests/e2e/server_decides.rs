@@ -1,8 +1,9 @@
 //! The server decides whether a consent counts; the `crumb_consent` cookie
 //! is only the browser's cache of it: forged or edited cookies release
 //! nothing, the server's clock rules expiry, every confirmed visit pushes
-//! the cookie's expiry out (at most 400 days), tabs follow each other, and
-//! without the server only strictly necessary runs.
+//! the cookie's expiry out (at most 400 days), a `cookie_domain` shares one
+//! consent between the site's hosts, tabs follow each other, and without
+//! the server only strictly necessary runs.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
