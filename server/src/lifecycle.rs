@@ -5,7 +5,9 @@
 //! applies the same rules. (The ids come minted in the draft.)
 //!
 //! - A choice without a consent id starts a consent (`given`); with one, it
-//!   updates that consent (`updated`), which must exist on this site.
+//!   updates that consent (`updated`), which must exist on this site and
+//!   not be withdrawn: a withdrawal ends a consent, so a later choice is a
+//!   new consent, not an update of the ended one.
 //! - A choice lasts the site's validity (`crumb_schema::rules::expires_at`).
 //! - A withdrawal ends the consent now and leaves only what is strictly
 //!   necessary; it keeps the previous record's language, texts and method
@@ -36,7 +38,7 @@ pub type Head = (u64, RecordHash);
 /// The record that `draft` appends after `head`, where `latest` is the
 /// newest stored record of the consent the draft names (of any site:
 /// another site's consent is unknown here). Refused when the consent is
-/// unknown or already withdrawn.
+/// unknown, or withdrawn already (for a choice as for a withdrawal).
 pub fn next_record(
     draft: &Draft,
     latest: Option<&RecordBody>,
@@ -57,6 +59,9 @@ pub fn next_record(
         } => {
             let (id, event) = match (consent_id, previous) {
                 (None, _) => (ids.consent_id.clone(), Event::Given),
+                (Some(_), Some(prev)) if prev.event == Event::Withdrawn => {
+                    return Err(AppendError::AlreadyWithdrawn);
+                }
                 (Some(id), Some(_)) => (id.clone(), Event::Updated),
                 (Some(_), None) => return Err(AppendError::UnknownConsent),
             };
@@ -258,5 +263,12 @@ mod tests {
             (2, RecordHash::parse(&"d".repeat(64)).unwrap()),
         );
         assert!(matches!(again, Err(AppendError::AlreadyWithdrawn)));
+        // Nor is the ended consent updated: a new choice is a new consent.
+        let update = next_record(
+            &draft(choose(Some(first.consent_id.clone()))),
+            Some(&body),
+            (2, RecordHash::parse(&"d".repeat(64)).unwrap()),
+        );
+        assert!(matches!(update, Err(AppendError::AlreadyWithdrawn)));
     }
 }

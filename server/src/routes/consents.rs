@@ -45,6 +45,14 @@ pub enum ConsentError {
     InvalidChoice(#[from] ChoiceError),
     #[error("consent id {0} is not known for this site")]
     UnknownConsentInBody(ConsentId),
+    /// A choice for a withdrawn consent. Its code is `unknown_consent`, as
+    /// for an id the site never had: either way the choice is to be sent
+    /// again as a new consent (the widget does so).
+    #[error(
+        "consent {0} was withdrawn, which ended it: send the new choice without consent_id, \
+         as a new consent"
+    )]
+    WithdrawnInBody(ConsentId),
     #[error("consent {0} is not known for this site")]
     NotFound(ConsentId),
     #[error("consent {0} is already withdrawn")]
@@ -74,7 +82,9 @@ impl ConsentError {
             ConsentError::UnknownLanguage(_) => "unknown_language",
             ConsentError::StaleTexts(_) => "stale_texts",
             ConsentError::InvalidChoice(_) => "invalid_choice",
-            ConsentError::UnknownConsentInBody(_) => "unknown_consent",
+            ConsentError::UnknownConsentInBody(_) | ConsentError::WithdrawnInBody(_) => {
+                "unknown_consent"
+            }
             ConsentError::NotFound(_) => "unknown_consent",
             ConsentError::AlreadyWithdrawn(_) => "already_withdrawn",
             ConsentError::TooMany(_) => "too_many_requests",
@@ -90,7 +100,8 @@ impl ResponseError for ConsentError {
             ConsentError::Api(e) => e.status_code(),
             ConsentError::UnknownLanguage(_)
             | ConsentError::InvalidChoice(_)
-            | ConsentError::UnknownConsentInBody(_) => StatusCode::BAD_REQUEST,
+            | ConsentError::UnknownConsentInBody(_)
+            | ConsentError::WithdrawnInBody(_) => StatusCode::BAD_REQUEST,
             ConsentError::OriginRefused(_) => StatusCode::FORBIDDEN,
             ConsentError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsentError::OutdatedRevision { .. }
@@ -314,8 +325,12 @@ pub async fn record(
         .writer
         .append(draft(&state, &req, site.clone(), action, &request)?)
         .await?;
-    let (record, replayed) = outcome(appended, |_| {
-        ConsentError::UnknownConsentInBody(body.consent_id.expect("only updates can fail"))
+    let (record, replayed) = outcome(appended, |refused| {
+        let id = body.consent_id.expect("only updates can fail");
+        match refused {
+            AppendError::AlreadyWithdrawn => ConsentError::WithdrawnInBody(id),
+            _ => ConsentError::UnknownConsentInBody(id),
+        }
     })?;
     let r = receipt(&record, &site)?;
     let set = ConsentCookie {

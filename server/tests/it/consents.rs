@@ -107,6 +107,27 @@ fn withdrawal_is_recorded_and_leaves_only_necessary() {
     assert_eq!(again.status, 409);
     assert_eq!(again.error_code(), "already_withdrawn");
     assert_eq!(app.record_count(), 2);
+
+    // The withdrawal ended the consent: a choice naming it is refused as
+    // `unknown_consent` (nothing stored), and the same choice without the
+    // id starts a new consent, as the widget then sends it.
+    let mut update = app.analytics_only();
+    update["consent_id"] = json!(id);
+    let refused = app.record_consent(&update);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.error_code(), "unknown_consent");
+    assert!(
+        refused.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("was withdrawn")
+    );
+    assert_eq!(app.record_count(), 2);
+    assert_eq!(app.lookup(&id).json()["state"], "withdrawn");
+    let fresh = app.record_consent(&app.analytics_only());
+    assert_eq!(fresh.status, 201, "{}", fresh.body);
+    assert_eq!(fresh.json()["event"], "given");
+    assert_ne!(fresh.json()["consent_id"], json!(id));
 }
 
 #[test]

@@ -439,6 +439,37 @@ fn an_unknown_consent_id_leads_to_a_new_consent() {
 }
 
 #[test]
+fn after_a_withdrawal_the_next_choice_is_a_new_consent() {
+    // Arrange: a visitor accepted everything; the site's backend then
+    // withdrew that consent (say, from the visitor's account page).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    let given = accept_all(&site, &browser);
+    let old_id = given["consent_id"].as_str().unwrap().to_owned();
+    let withdrawn = ureq::post(&site.url(&format!("/v1/sites/demo/consents/{old_id}/withdraw")))
+        .call()
+        .unwrap();
+    assert_eq!(withdrawn.status(), 201);
+
+    // Act: the next page view asks again; the visitor refuses everything.
+    open(&site, &browser, "/");
+    assert!(banner_visible(&browser));
+    assert_eq!(ran(&browser)["meta"], false);
+    browser.click(".crumb-banner [data-a=reject]");
+
+    // Assert: the ended consent is not updated; the choice is a new one.
+    let records = site.wait_for_records(3);
+    assert_eq!(records[1]["event"], "withdrawn");
+    assert_eq!(records[2]["event"], "given");
+    assert_eq!(records[2]["method"], "reject_all");
+    assert_ne!(records[2]["consent_id"], json!(old_id));
+    browser.wait(&format!(
+        "window.crumb.consent() && window.crumb.consent().consent_id === {}",
+        records[2]["consent_id"]
+    ));
+}
+
+#[test]
 fn a_choice_refused_by_the_write_quota_is_sent_again_later() {
     // Arrange: a write quota of one, earned back in under two seconds; the
     // visitor's network (127.0.0.1, like this test's) has just spent it.
