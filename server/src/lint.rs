@@ -12,7 +12,7 @@
 //! purpose and a retention; no cookie pattern that matches every cookie; no
 //! cookie name shared by a necessary and a refusable service; every text
 //! present in every declared language; allowed origins on https (localhost
-//! excepted); a `cookie_domain` that covers them; `sale_or_sharing`
+//! excepted) and shaped as browsers send them (no wildcard, no path); a `cookie_domain` that covers them; `sale_or_sharing`
 //! naming the site's refusable categories; no key twice in one object;
 //! plus the config's structural problems.
 
@@ -304,10 +304,43 @@ fn parse_parts(mut value: Value) -> (Option<SiteConfig>, Vec<Problem>, Kept) {
     (Some(site), errors, kept)
 }
 
+/// What keeps `origin` from being one a browser sends (`Origin:
+/// scheme://host[:port]`, compared whole): a wildcard, a path, a user
+/// name or a bad port would match no page, so every page would get 403.
+fn origin_shape_problem(origin: &str) -> Option<&'static str> {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return Some("is not an origin: scheme://host[:port], e.g. https://www.example.com");
+    };
+    if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
+        return Some("is not an http(s) origin");
+    }
+    // One trailing slash is forgiven (`cors` drops it before comparing).
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains('*') {
+        return Some(
+            "has a wildcard, which matches no page: browsers send one exact origin, \
+             so list each host (https://www.example.com, https://shop.example.com)",
+        );
+    }
+    if rest.contains(['/', '?', '#']) {
+        return Some("has a path: an origin is scheme://host[:port] only");
+    }
+    if rest.contains('@') || rest.contains(char::is_whitespace) || rest.is_empty() {
+        return Some("is not an origin: scheme://host[:port], e.g. https://www.example.com");
+    }
+    let port = match rest.rsplit_once(':') {
+        // An IPv6 address's colons are inside its brackets.
+        Some((host, port)) if !port.contains(']') && !host.is_empty() => Some(port),
+        _ => None,
+    };
+    if port.is_some_and(|p| p.is_empty() || p.parse::<u16>().is_err()) {
+        return Some("has a port that is not a number from 0 to 65535");
+    }
+    None
+}
+
 fn is_local(origin: &str) -> bool {
-    let rest = origin.strip_prefix("http://").unwrap_or_default();
-    let host = rest.split(':').next().unwrap_or_default();
-    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+    origin.starts_with("http://") && is_local_host(origin_host(origin))
 }
 
 /// A link a visitor may follow: http(s), or a path on the site itself.
@@ -396,13 +429,14 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
         lint_service(site, i, s, &mut out);
     }
     for (i, o) in site.allowed_origins.iter().enumerate() {
-        if !(o.starts_with("https://") || is_local(o)) {
-            out.push(problem(
-                "origin",
-                format!("allowed_origins[{i}]"),
-                format!("{o:?} is not https (only localhost may use http)"),
-            ));
-        }
+        let what = if let Some(why) = origin_shape_problem(o) {
+            format!("{o:?} {why}")
+        } else if !(o.starts_with("https://") || is_local(o)) {
+            format!("{o:?} is not https (only localhost may use http)")
+        } else {
+            continue;
+        };
+        out.push(problem("origin", format!("allowed_origins[{i}]"), what));
     }
     if let Some(domain) = &site.cookie_domain {
         out.extend(cookie_domain_problem(site, domain));
@@ -1026,6 +1060,34 @@ mod tests {
         assert_eq!(rules(&v), Vec::<&str>::new());
         v["allowed_origins"] = json!(["http://shop.example"]);
         assert_eq!(rules(&v), ["origin"]);
+    }
+
+    #[test]
+    fn origins_are_what_browsers_send_no_wildcard_or_path() {
+        let mut v = demo();
+        v["allowed_origins"] = json!([
+            "https://shop.example:8443",
+            "https://shop.example/",
+            "http://[::1]:3000",
+        ]);
+        assert_eq!(rules(&v), Vec::<&str>::new());
+        for (bad, says) in [
+            ("https://*.shop.example", "wildcard"),
+            ("https://shop.example/de", "has a path"),
+            ("https://shop.example?x=1", "has a path"),
+            ("shop.example", "is not an origin"),
+            ("ftp://shop.example", "not an http(s) origin"),
+            ("https://user@shop.example", "is not an origin"),
+            ("https://", "is not an origin"),
+            ("https://shop.example:99999", "port"),
+        ] {
+            v["allowed_origins"] = json!([bad]);
+            let found = found(&v);
+            assert_eq!(found.len(), 1, "{bad}: {found:?}");
+            assert_eq!(found[0].0, "origin", "{bad}");
+            let problems = lint_json(&v.to_string()).unwrap_err();
+            assert!(problems[0].message.contains(says), "{bad}: {problems:?}");
+        }
     }
 
     #[test]
