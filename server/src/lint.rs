@@ -12,7 +12,7 @@
 //! purpose and a retention; no cookie pattern that matches every cookie; no
 //! cookie name shared by a necessary and a refusable service; every text
 //! present in every declared language; allowed origins on https (localhost
-//! excepted) and shaped as browsers send them (no wildcard, no path); a `cookie_domain` that covers them; `sale_or_sharing`
+//! excepted) and shaped as browsers send them (no wildcard, no path); a `cookie_domain` that covers them and is no public suffix; `sale_or_sharing`
 //! naming the site's refusable categories; no key twice in one object;
 //! plus the config's structural problems.
 
@@ -700,6 +700,20 @@ fn cookie_domain_problem(site: &SiteConfig, domain: &str) -> Option<Problem> {
             ),
         ));
     }
+    // The Public Suffix List (`psl`) names the suffixes under which anyone
+    // may register a name (`co.uk`, `github.io`): browsers refuse a cookie
+    // for one, so every write of `crumb_consent` would be dropped and the
+    // banner would come back on every page.
+    if psl::suffix_str(domain) == Some(domain) {
+        return Some(problem(
+            "cookie_domain",
+            "cookie_domain",
+            format!(
+                "{domain:?} is a public suffix, under which anyone may register a name; browsers \
+                 refuse cookies for it: use the site's own domain (e.g. example.{domain})"
+            ),
+        ));
+    }
     let outside: Vec<&str> = site
         .allowed_origins
         .iter()
@@ -1087,6 +1101,23 @@ mod tests {
             assert_eq!(found[0].0, "origin", "{bad}");
             let problems = lint_json(&v.to_string()).unwrap_err();
             assert!(problems[0].message.contains(says), "{bad}: {problems:?}");
+        }
+    }
+
+    #[test]
+    fn cookie_domain_is_not_a_public_suffix() {
+        let mut v = demo();
+        for (suffix, host) in [("co.uk", "example.co.uk"), ("github.io", "shop.github.io")] {
+            v["allowed_origins"] = json!([format!("https://www.{host}")]);
+            v["cookie_domain"] = json!(suffix);
+            let problems = lint_json(&v.to_string()).unwrap_err();
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].message.contains("public suffix"),
+                "{problems:?}"
+            );
+            v["cookie_domain"] = json!(host);
+            assert_eq!(rules(&v), Vec::<&str>::new(), "{host}");
         }
     }
 
