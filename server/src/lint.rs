@@ -12,9 +12,10 @@
 //! purpose and a retention; no cookie pattern that matches every cookie; no
 //! cookie name shared by a necessary and a refusable service; every text
 //! present in every declared language; allowed origins on https (localhost
-//! excepted) and shaped as browsers send them (no wildcard, no path); a `cookie_domain` that covers them and is no public suffix; `sale_or_sharing`
-//! naming the site's refusable categories; no key twice in one object;
-//! plus the config's structural problems.
+//! excepted) and shaped as browsers send them (no wildcard, no path); a
+//! `cookie_domain` that covers them and is no public suffix;
+//! `sale_or_sharing` naming the site's refusable categories; no key twice
+//! in one object; plus the config's structural problems.
 
 use crumb_schema::{
     BannerTexts, Category, CategoryConfig, Retention, ServiceConfig, SiteConfig, Text,
