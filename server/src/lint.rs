@@ -326,6 +326,12 @@ fn origin_shape_problem(origin: &str) -> Option<&'static str> {
     if rest.contains(['/', '?', '#']) {
         return Some("has a path: an origin is scheme://host[:port] only");
     }
+    if !rest.is_ascii() {
+        return Some(
+            "has a host that is not ASCII: browsers send an internationalised name in its \
+             punycode form (https://xn--bcher-kva.example for bücher.example)",
+        );
+    }
     if rest.contains('@') || rest.contains(char::is_whitespace) || rest.is_empty() {
         return Some("is not an origin: scheme://host[:port], e.g. https://www.example.com");
     }
@@ -1095,6 +1101,7 @@ mod tests {
             ("https://user@shop.example", "is not an origin"),
             ("https://", "is not an origin"),
             ("https://shop.example:99999", "port"),
+            ("https://bücher.example", "punycode"),
         ] {
             v["allowed_origins"] = json!([bad]);
             let found = found(&v);
