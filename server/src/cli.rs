@@ -425,21 +425,10 @@ fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
 /// transaction, then both verified with the source's signing key (its purge
 /// checkpoints are signed with it; give the PostgreSQL nodes that key).
 /// Opens the configured database for a command that reads or changes
-/// what is there. A SQLite path that names no file is an error, not a new
-/// empty database: a mistyped path would otherwise leave a stray file and
-/// answer "no site", or `verify --db` "OK: 0 records verified". (`serve`,
-/// `migrate`, `site create` and `token create` create the database.)
+/// what is there ([`Database::open_existing`]). (`serve`, `migrate`,
+/// `site create` and `token create` create the database.)
 fn open_existing(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    if let Some(file) = settings.database.file()
-        && !file.is_file()
-    {
-        bail!(
-            "no SQLite database at {} (the `database` setting or CRUMB_DATABASE); \
-             `crumb migrate` creates one",
-            file.display()
-        );
-    }
-    Ok(settings.database.open()?)
+    Ok(settings.database.open_existing()?)
 }
 
 pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {

@@ -56,6 +56,11 @@ pub enum StoreError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    /// [`Database::open_existing`] found no Crumb log where it looked.
+    #[error(
+        "no Crumb log in {0} (the `database` setting or CRUMB_DATABASE); `crumb migrate` creates one"
+    )]
+    NoLog(String),
 }
 
 /// Where the log lives: a SQLite file (the embedded default), or a
@@ -86,6 +91,23 @@ impl Database {
                 store as Arc<dyn Store>
             }
             Database::Postgres(url) => Arc::new(PostgresStore::open(url)?),
+        })
+    }
+
+    /// Opens a log that is there already, for commands that read or change
+    /// what it holds: a SQLite path with no file, or a PostgreSQL database
+    /// without Crumb's tables, is [`StoreError::NoLog`] rather than a new,
+    /// empty log (a mistyped setting would otherwise leave one behind and
+    /// answer "no site", or "OK: 0 records verified").
+    pub fn open_existing(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(path) => {
+                if !path.is_file() {
+                    return Err(StoreError::NoLog(format!("SQLite file {}", path.display())));
+                }
+                Arc::new(SqliteStore::open(path)?)
+            }
+            Database::Postgres(url) => Arc::new(PostgresStore::open_existing(url)?),
         })
     }
 

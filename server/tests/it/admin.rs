@@ -348,27 +348,38 @@ fn cli_errors_name_what_failed_and_say_each_cause_once() {
         "{err}"
     );
 
-    // A mistyped SQLite path, for commands that read what is there: an
-    // error naming the path, and no new empty database (which would
-    // answer "no site", or "OK: 0 records verified").
+    // A mistyped database setting, for commands that read what is there:
+    // a SQLite path with no file, or a PostgreSQL database without Crumb's
+    // tables (with CRUMB_TEST_POSTGRES). An error naming it, and no new
+    // empty log (which would answer "no site", or "OK: 0 records
+    // verified"): every command finds nothing there again.
     let dir = tempfile::TempDir::new().unwrap();
-    let typo = dir.path().join("crumb-typo.db");
-    let typo = typo.to_str().unwrap();
+    let (typo, shown) = match crate::helpers::database_in(&dir) {
+        crumb_server::storage::Database::Sqlite(path) => {
+            let path = path.to_str().unwrap().to_owned();
+            (path.clone(), format!("SQLite file {path}"))
+        }
+        db => (
+            db.to_setting().into_string().unwrap(),
+            "PostgreSQL database".to_owned(),
+        ),
+    };
     for args in [
         &["export", "--site", "demo"][..],
         &["verify", "--db"],
         &["head", "--site", "demo"],
         &["site", "show", "demo"],
+        &["token", "list"],
     ] {
-        let out = crumb_with(typo, args);
+        let out = crumb_with(&typo, args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(
-            err.starts_with(&format!("error: no SQLite database at {typo}")),
+            err.starts_with(&format!("error: no Crumb log in {shown}")),
             "{args:?}: {err}"
         );
-        assert!(!std::path::Path::new(typo).exists(), "{args:?}");
     }
+    assert!(!dir.path().join("crumb.db").exists());
 }
 
 #[test]

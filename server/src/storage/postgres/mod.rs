@@ -181,6 +181,17 @@ impl PostgresStore {
     /// migrations (under an advisory lock, so nodes starting together take
     /// turns).
     pub fn open(url: &PgUrl) -> Result<Self, StoreError> {
+        PostgresStore::open_with(url, true)
+    }
+
+    /// [`PostgresStore::open`] for a database that holds a Crumb log
+    /// already: one without Crumb's tables is [`StoreError::NoLog`], and
+    /// nothing is created in it.
+    pub fn open_existing(url: &PgUrl) -> Result<Self, StoreError> {
+        PostgresStore::open_with(url, false)
+    }
+
+    fn open_with(url: &PgUrl, create: bool) -> Result<Self, StoreError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("crumb-postgres")
@@ -211,10 +222,24 @@ impl PostgresStore {
         // On a thread of its own: `Application::build` opens the store
         // from inside the server's runtime, where blocking on another is
         // not allowed.
+        let shown = url.to_string();
         std::thread::scope(|s| {
-            s.spawn(|| store.run(|mut c| async move { migrate(&mut c).await }))
-                .join()
-                .map_err(|_| StoreError::Thread("the migration thread panicked".into()))?
+            s.spawn(|| {
+                store.run(|mut c| async move {
+                    if !create {
+                        let found: bool = c
+                            .query_one("SELECT to_regclass('crumb_schema') IS NOT NULL", &[])
+                            .await?
+                            .get(0);
+                        if !found {
+                            return Err(StoreError::NoLog(format!("PostgreSQL database {shown}")));
+                        }
+                    }
+                    migrate(&mut c).await
+                })
+            })
+            .join()
+            .map_err(|_| StoreError::Thread("the migration thread panicked".into()))?
         })?;
         Ok(store)
     }
