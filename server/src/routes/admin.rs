@@ -175,7 +175,7 @@ async fn owned_site(
     Ok((*site_named(state, raw).await?).clone())
 }
 
-#[utoipa::path(get, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
     responses((status = 200, description = "The site's config", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 pub async fn show(
     state: web::Data<AppState>,
@@ -186,7 +186,7 @@ pub async fn show(
     Ok(site_json(StatusCode::OK, &site))
 }
 
-#[utoipa::path(put, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
     request_body(content = Object, description = "The site's new config", content_type = "application/json"),
     responses((status = 200, description = "Replaced", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
@@ -212,7 +212,7 @@ pub async fn update(
     Ok(site_json(StatusCode::OK, &site))
 }
 
-#[utoipa::path(post, path = "/v1/admin/sites/{site}/bump-revision", tag = "owner", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/bump-revision", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
     responses((status = 200, description = "The config at its next revision", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn bump_revision(
@@ -252,7 +252,7 @@ struct DayOut<'a> {
 /// decisions (given or updated consents) there were, the share that allowed
 /// each category, and the split by method. Owners and auditors may read.
 #[utoipa::path(get, path = "/v1/admin/sites/{site}/stats", tag = "owner",
-    params(("site" = String, Path, description = "The site's id", example = "demo"), ("from" = Option<String>, Query, description = "RFC 3339 time or date"), ("to" = Option<String>, Query, description = "RFC 3339 time or date")),
+    params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("from" = Option<String>, Query, description = "RFC 3339 time or date"), ("to" = Option<String>, Query, description = "RFC 3339 time or date")),
     security(("bearer" = [])),
     responses((status = 200, description = "Decisions per day", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
@@ -299,7 +299,7 @@ pub async fn stats(
         .json(serde_json::json!({"site_id": site.id, "days": out})))
 }
 
-#[utoipa::path(delete, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
     responses((status = 204, description = "Deleted (its records stay)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn delete(

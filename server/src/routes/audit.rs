@@ -89,7 +89,7 @@ impl futures_core::Stream for ChannelBody {
 }
 
 #[utoipa::path(get, path = "/v1/audit/sites/{site}/consents", tag = "auditor",
-    params(("site" = String, Path, description = "The site's id", example = "demo"), ("from" = Option<String>, Query, description = "RFC 3339 time or date"), ("to" = Option<String>, Query, description = "RFC 3339 time or date"),
+    params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("from" = Option<String>, Query, description = "RFC 3339 time or date"), ("to" = Option<String>, Query, description = "RFC 3339 time or date"),
         ("format" = Option<String>, Query, description = "ndjson (the default) or csv")),
     security(("bearer" = [])),
     responses((status = 200, description = "The log, streamed", content((String = "application/x-ndjson"), (String = "text/csv"))), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
@@ -151,7 +151,7 @@ pub async fn export(
 /// `GET /v1/audit/sites/{site}/head`: the site's chain head signed with
 /// the server's key. An auditor keeps it with an export: `crumb verify
 /// FILE --head HEAD.json` then proves the export is complete up to it.
-#[utoipa::path(get, path = "/v1/audit/sites/{site}/head", tag = "auditor", params(("site" = String, Path, description = "The site's id", example = "demo")), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/head", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
     responses((status = 200, description = "The chain head, signed", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn head(
@@ -168,7 +168,7 @@ pub async fn head(
         .json(signed))
 }
 
-#[utoipa::path(get, path = "/v1/audit/sites/{site}/consents/{consent}", tag = "auditor", params(("site" = String, Path, description = "The site's id", example = "demo"), ("consent" = String, Path, description = "A consent id (a UUID)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f")),
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/consents/{consent}", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a lowercase version-7 (or, from before, version-4) UUID", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")),
     security(("bearer" = [])),
     responses((status = 200, description = "Every record of the consent", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
