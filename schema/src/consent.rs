@@ -76,17 +76,29 @@ impl Event {
 pub struct ConsentRequest {
     /// Present when the visitor changes an earlier choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            value_type = Option<String>,
+            pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+        )
+    )]
     pub consent_id: Option<ConsentId>,
     /// The policy revision the banner was shown under.
     #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub revision: PolicyRevision,
     /// The language the banner was shown in.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^[A-Za-z]{2,3}(-([A-Za-z]{2}|[0-9]{3}))?$")
+    )]
     pub language: LanguageTag,
     /// The `text_hash` of that language from the site config, whole or its
     /// first 16 hex digits (what the widget's compact config carries).
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, pattern = r"^[0-9a-f]{16}([0-9a-f]{48})?$")
+    )]
     pub text_hash: TextVersion,
     pub method: Method,
     #[serde(deserialize_with = "unique_keys")]
