@@ -167,12 +167,7 @@ fn csv_export_never_hands_a_spreadsheet_a_formula() {
     // Assert: the CSV cell is text (a leading '); the NDJSON, which
     // `crumb verify` checks, keeps the stored bytes, and verifies.
     let mut reader = csv::Reader::from_reader(csv_body.as_bytes());
-    let ua = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "user_agent")
-        .unwrap();
+    let ua = column(&mut reader, "user_agent");
     let row = reader.records().next().unwrap().unwrap();
     assert_eq!(&row[ua], format!("'{formula}"));
     let line: Value = serde_json::from_str(ndjson_body.lines().next().unwrap()).unwrap();
@@ -396,6 +391,12 @@ fn cli_exports_and_verifies_and_names_the_broken_record() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no site \"nope\""));
 }
 
+/// The index of the CSV column named `name`.
+fn column(reader: &mut csv::Reader<&[u8]>, name: &str) -> usize {
+    let headers = reader.headers().unwrap();
+    headers.iter().position(|h| h == name).unwrap()
+}
+
 /// Moves the server's clock from 2026-01-15 to 2023-01-15 10:00: records
 /// written then have expired by the real clock that `crumb purge` reads,
 /// so they may be purged.
@@ -572,15 +573,10 @@ fn the_global_privacy_control_signal_is_kept_exported_and_verified() {
     assert_eq!(lines[0]["method"], "gpc");
     assert!(lines[1].get("gpc").is_none(), "{}", lines[1]);
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    let column = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .position(|h| h == "gpc")
-        .unwrap();
+    let gpc = column(&mut reader, "gpc");
     let flags: Vec<String> = reader
         .records()
-        .map(|r| r.unwrap()[column].to_owned())
+        .map(|r| r.unwrap()[gpc].to_owned())
         .collect();
     assert_eq!(flags, ["true", "false"]);
     // Both verify, offline and in the database.
