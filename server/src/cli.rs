@@ -357,6 +357,8 @@ pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()
 pub fn site_create(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     let store = settings.database.open()?;
     let site = read_config(file)?;
+    let newest = store.newest_site_record(&site.id)?;
+    crate::sites::check_create(&site, newest.map(|r| r.body.policy_revision))?;
     if !store.insert_site(&site, SystemClock.now())? {
         bail!("site {} already exists; use `crumb site update`", site.id);
     }

@@ -1,7 +1,10 @@
-//! The rule for replacing a site's config, shared by `crumb site update`
-//! and `PUT /v1/admin/sites/{site}`: the new config is the same site at the
-//! same policy revision (a new revision asks every visitor again, so it is
-//! its own, explicit step: `bump-revision`).
+//! The rules for writing a site's config, shared by the CLI and the admin
+//! API. Replacing one (`crumb site update`, `PUT /v1/admin/sites/{site}`):
+//! the new config is the same site at the same policy revision (a new
+//! revision asks every visitor again, so it is its own, explicit step:
+//! `bump-revision`). Creating one whose id has a log already (the site was
+//! deleted; its records stay): no earlier revision than the log's newest,
+//! or consents given under an older policy would count again.
 
 use crumb_schema::{PolicyRevision, SiteConfig, SiteId};
 
@@ -35,9 +38,45 @@ pub fn check_update(current: &SiteConfig, new: &SiteConfig) -> Result<(), Update
     Ok(())
 }
 
+/// A new config for a site id whose log goes up to a later revision.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "site {site}'s log has consents under revision {logged}, so a config for it starts at revision \
+     {logged} or later (at {sent}, consents given under an older policy would count again)"
+)]
+pub struct BehindLog {
+    pub site: SiteId,
+    pub sent: PolicyRevision,
+    pub logged: PolicyRevision,
+}
+
+/// Whether `new` may create its site, where `logged` is the revision of
+/// the newest record its id already has in the log.
+pub fn check_create(new: &SiteConfig, logged: Option<PolicyRevision>) -> Result<(), BehindLog> {
+    match logged {
+        Some(logged) if logged > new.revision => Err(BehindLog {
+            site: new.id.clone(),
+            sent: new.revision,
+            logged,
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_site_created_again_does_not_go_back_to_an_older_revision() {
+        let site: SiteConfig =
+            serde_json::from_str(include_str!("../../examples/demo-site.json")).unwrap();
+        let later = site.revision.next();
+        assert_eq!(check_create(&site, None), Ok(()));
+        assert_eq!(check_create(&site, Some(site.revision)), Ok(()));
+        let refused = check_create(&site, Some(later)).unwrap_err();
+        assert_eq!((refused.sent, refused.logged), (site.revision, later));
+    }
 
     #[test]
     fn an_update_keeps_the_site_and_its_revision() {

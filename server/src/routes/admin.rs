@@ -47,6 +47,8 @@ pub enum AdminError {
     BodyTimeout,
     #[error("the request body was sent compressed")]
     Encoding,
+    #[error(transparent)]
+    BehindLog(#[from] crate::sites::BehindLog),
     #[error("the config has {} problem(s)", .0.len())]
     Lint(Vec<Problem>),
 }
@@ -66,7 +68,9 @@ impl ResponseError for AdminError {
             AdminError::Auth(e) => e.status_code(),
             AdminError::Api(e) => e.status_code(),
             AdminError::IdMismatch { .. } => StatusCode::BAD_REQUEST,
-            AdminError::Exists(_) | AdminError::RevisionConflict { .. } => StatusCode::CONFLICT,
+            AdminError::Exists(_)
+            | AdminError::RevisionConflict { .. }
+            | AdminError::BehindLog(_) => StatusCode::CONFLICT,
             AdminError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::Query(_) => StatusCode::BAD_REQUEST,
@@ -91,7 +95,7 @@ impl ResponseError for AdminError {
             }
             AdminError::Exists(_) => "site_exists",
             AdminError::IdMismatch { .. } => "id_mismatch",
-            AdminError::RevisionConflict { .. } => "revision_conflict",
+            AdminError::RevisionConflict { .. } | AdminError::BehindLog(_) => "revision_conflict",
             AdminError::ContentType => "unsupported_media_type",
             AdminError::TooLarge => "body_too_large",
             AdminError::Query(_) => "invalid_query",
@@ -151,6 +155,9 @@ pub async fn create(
     let caller = authenticate(&state.store, req.headers()).await?;
     let site = config_body(&req, &read_body(payload).await?)?;
     caller.write(&site.id)?;
+    let (store, id) = (state.store.clone(), site.id.clone());
+    let newest = blocking(move || store.newest_site_record(&id)).await?;
+    crate::sites::check_create(&site, newest.map(|r| r.body.policy_revision))?;
     let (store, s, now) = (state.store.clone(), site.clone(), state.clock.now());
     if !blocking(move || store.insert_site(&s, now)).await? {
         return Err(AdminError::Exists(site.id.to_string()));

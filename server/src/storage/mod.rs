@@ -439,6 +439,8 @@ pub trait Store: Send + Sync + 'static {
     fn delete_site(&self, id: &SiteId) -> Result<bool, StoreError>;
     /// The newest record of a consent, whatever site it belongs to.
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError>;
+    /// The newest record of a site's chain (none once all are purged).
+    fn newest_site_record(&self, site: &SiteId) -> Result<Option<Record>, StoreError>;
     /// Appends a batch in one transaction and returns one result per draft,
     /// in order. `Err` means nothing of the batch was stored.
     fn append(&self, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError>;

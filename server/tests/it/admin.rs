@@ -86,6 +86,53 @@ fn owner_manages_a_site_from_creation_to_deletion() {
 }
 
 #[test]
+fn a_deleted_site_created_again_does_not_revive_consents_to_an_older_policy() {
+    // Arrange: consents under revision 1, then under revision 2; then the
+    // site is deleted (its log stays).
+    let app = spawn_app();
+    let owner = app.token(Role::Owner, None);
+    let old = app.record_consent(&app.analytics_only()).json()["consent_id"].clone();
+    let bumped = send(
+        &app,
+        "POST",
+        "/v1/admin/sites/demo/bump-revision",
+        &owner,
+        None,
+    );
+    assert_eq!(bumped.status, 200, "{}", bumped.body);
+    assert_eq!(app.record_consent(&app.analytics_only()).status, 201);
+    let deleted = send(&app, "DELETE", "/v1/admin/sites/demo", &owner, None);
+    assert!(deleted.status < 300, "{}", deleted.body);
+
+    // Act: the owner restores the config from its first file (revision 1),
+    // over the API and with the CLI, then at revision 2.
+    let api = send(&app, "POST", "/v1/admin/sites", &owner, Some(&demo_json()));
+    let file = app.dir.path().join("demo-r1.json");
+    std::fs::write(&file, demo_json().to_string()).unwrap();
+    let cli = app.crumb(&["site", "create", file.to_str().unwrap()]);
+    let mut at_2 = demo_json();
+    at_2["revision"] = json!(2);
+    let restored = send(&app, "POST", "/v1/admin/sites", &owner, Some(&at_2));
+
+    // Assert: revision 1 is refused both ways, and nothing was created; at
+    // revision 2 the site is back, and the consent given under revision 1
+    // is still outdated.
+    assert_eq!(api.status, 409, "{}", api.body);
+    assert_eq!(api.error_code(), "revision_conflict");
+    assert!(
+        api.body.contains("consents under revision 2"),
+        "{}",
+        api.body
+    );
+    let said = String::from_utf8_lossy(&cli.stderr);
+    assert_eq!(cli.status.code(), Some(2), "{said}");
+    assert!(said.contains("starts at revision 2 or later"), "{said}");
+    assert_eq!(restored.status, 201, "{}", restored.body);
+    let state = app.lookup(old.as_str().unwrap()).json();
+    assert_eq!(state["state"], "outdated_revision");
+}
+
+#[test]
 fn non_compliant_configs_are_refused_with_every_problem() {
     let app = spawn_app();
     let owner = app.token(Role::Owner, None);

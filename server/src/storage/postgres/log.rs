@@ -241,6 +241,21 @@ pub(super) fn latest_record(
     store.run(|c| async move { latest_in(&c, consent).await })
 }
 
+pub(super) fn newest_site_record(
+    store: &PostgresStore,
+    site: &SiteId,
+) -> Result<Option<Record>, StoreError> {
+    store.run(|c| async move {
+        c.query_opt(
+            "SELECT body, hash FROM records WHERE site_id = $1 ORDER BY seq DESC LIMIT 1",
+            &[&site.as_str()],
+        )
+        .await?
+        .map(|row| record_from(&row))
+        .transpose()
+    })
+}
+
 pub(super) fn append(
     store: &PostgresStore,
     drafts: &[Draft],

@@ -490,6 +490,10 @@ impl Store for PostgresStore {
         log::latest_record(self, consent)
     }
 
+    fn newest_site_record(&self, site: &SiteId) -> Result<Option<Record>, StoreError> {
+        log::newest_site_record(self, site)
+    }
+
     fn append(&self, drafts: &[Draft]) -> Result<Vec<AppendResult>, StoreError> {
         log::append(self, drafts)
     }

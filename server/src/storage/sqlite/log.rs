@@ -104,6 +104,24 @@ pub(super) fn latest_record(
     store.read(|conn| latest_in(conn, consent))
 }
 
+pub(super) fn newest_site_record(
+    store: &SqliteStore,
+    site: &SiteId,
+) -> Result<Option<Record>, StoreError> {
+    store.read(|conn| {
+        let row: Option<(String, String)> = conn
+            .prepare_cached(
+                "SELECT body, hash FROM records WHERE site_id = ?1 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([site.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(body, hash)| {
+            Record::from_stored(body, &hash).map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .transpose()
+    })
+}
+
 pub(super) fn append(
     store: &SqliteStore,
     drafts: &[Draft],
