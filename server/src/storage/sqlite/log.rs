@@ -15,11 +15,18 @@ use crate::timefmt;
 use crate::timefmt::Timestamp;
 
 fn latest_in(conn: &Connection, consent: &ConsentId) -> Result<Option<Record>, StoreError> {
+    one_record(
+        conn,
+        "SELECT body, hash FROM records WHERE consent_id = ?1 ORDER BY id DESC LIMIT 1",
+        consent.as_str(),
+    )
+}
+
+/// The record whose `body, hash` `sql` selects with `key` bound to `?1`.
+fn one_record(conn: &Connection, sql: &str, key: &str) -> Result<Option<Record>, StoreError> {
     let row: Option<(String, String)> = conn
-        .prepare_cached(
-            "SELECT body, hash FROM records WHERE consent_id = ?1 ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row([consent.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached(sql)?
+        .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     row.map(|(body, hash)| {
         Record::from_stored(body, &hash).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -109,16 +116,11 @@ pub(super) fn newest_site_record(
     site: &SiteId,
 ) -> Result<Option<Record>, StoreError> {
     store.read(|conn| {
-        let row: Option<(String, String)> = conn
-            .prepare_cached(
-                "SELECT body, hash FROM records WHERE site_id = ?1 ORDER BY seq DESC LIMIT 1",
-            )?
-            .query_row([site.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        row.map(|(body, hash)| {
-            Record::from_stored(body, &hash).map_err(|e| StoreError::Corrupt(e.to_string()))
-        })
-        .transpose()
+        one_record(
+            conn,
+            "SELECT body, hash FROM records WHERE site_id = ?1 ORDER BY seq DESC LIMIT 1",
+            site.as_str(),
+        )
     })
 }
 
