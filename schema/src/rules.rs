@@ -15,12 +15,17 @@ pub fn expires_at(given_at: OffsetDateTime, months: ValidityMonths) -> OffsetDat
     let year = months_total.div_euclid(12);
     let month = time::Month::try_from((months_total.rem_euclid(12) + 1) as u8)
         .expect("a remainder of 12 plus one is a month");
-    // Walk back from the original day until the date exists (at most three
-    // steps: 31 -> 28).
-    let date = (0..4)
-        .find_map(|back| Date::from_calendar_date(year, month, given_at.day() - back).ok())
-        .expect("every month has at least 28 days");
-    given_at.replace_date(date)
+    given_at.replace_date(day_in_month(year, month, given_at.day()))
+}
+
+/// `day` of `month` in `year`, or the month's last day when it has no such
+/// day (31 April is 30 April; 29 February of a common year is the 28th).
+fn day_in_month(year: i32, month: time::Month, day: u8) -> Date {
+    // Walk back from the day until the date exists (at most three steps:
+    // 31 -> 28).
+    (0..4)
+        .find_map(|back| Date::from_calendar_date(year, month, day - back).ok())
+        .expect("every month has at least 28 days")
 }
 
 /// The latest instant before which a site's records may be purged at
@@ -31,10 +36,7 @@ pub fn expires_at(given_at: OffsetDateTime, months: ValidityMonths) -> OffsetDat
 /// would then call a visitor's standing choice unknown.
 pub fn purge_cutoff(now: OffsetDateTime) -> OffsetDateTime {
     let year = now.year() - i32::from(ValidityMonths::MAX.get() / 12);
-    let date = (0..4)
-        .find_map(|back| Date::from_calendar_date(year, now.month(), now.day() - back).ok())
-        .expect("every month has at least 28 days");
-    now.replace_date(date)
+    now.replace_date(day_in_month(year, now.month(), now.day()))
 }
 
 /// The state of a consent whose latest event is `event`, as of `now`.

@@ -75,7 +75,7 @@ pub fn lint(file: &Path) -> anyhow::Result<()> {
 
 /// `crumb seed`: synthetic consents for benchmarks.
 pub fn seed(settings: &Settings, site: &str, count: u64, days: u32) -> anyhow::Result<()> {
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     let site = Arc::new(find_site(store.as_ref(), site)?);
     let started = std::time::Instant::now();
     let bar = indicatif::ProgressBar::new(count);
@@ -129,7 +129,7 @@ pub fn token_revoke(settings: &Settings, id: &str) -> anyhow::Result<()> {
     let Some(token) = crate::storage::TokenId::parse(id) else {
         bail!("{id:?} is not a token id (the 16 hex digits after crumb_)");
     };
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     if !store.revoke_token(&token, SystemClock.now())? {
         bail!("no live token with id {id:?}");
     }
@@ -140,7 +140,7 @@ pub fn token_revoke(settings: &Settings, id: &str) -> anyhow::Result<()> {
 /// `crumb token list`: every token, oldest first, so an operator can find
 /// the id to revoke. One line each, columns separated by two spaces.
 pub fn token_list(settings: &Settings) -> anyhow::Result<()> {
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     let mut rows: Vec<_> = store.tokens()?.into_iter().map(|(row, _)| row).collect();
     rows.sort_by_key(|r| (r.created_at, r.id.to_string()));
     if rows.is_empty() {
@@ -172,7 +172,7 @@ pub fn export(
     format: &str,
     output: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     let site = find_site(store.as_ref(), site)?.id;
     let range = parse_range(from, to).map_err(anyhow::Error::msg)?;
     let format = Format::parse(format).context("format is ndjson or csv")?;
@@ -204,7 +204,7 @@ pub fn verify(
     public_key: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let result = if db {
-        let store = open_existing(settings)?;
+        let store = settings.database.open_existing()?;
         let key = signing::Key::load_or_create(&settings.signing_key_path())?;
         crate::verify::verify_store(store.as_ref(), &key.public_hex())
     } else {
@@ -314,7 +314,7 @@ pub fn key(settings: &Settings) -> anyhow::Result<()> {
 
 /// `crumb head --site S`: the same signed head as the audit API's.
 pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     let site = find_site(store.as_ref(), site)?.id;
     let key = signing::Key::load_or_create(&settings.signing_key_path())?;
     let head = signing::signed_head(store.as_ref(), &key, &site, SystemClock.now())?;
@@ -324,7 +324,7 @@ pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
 
 /// `crumb purge --site S --before DATE`.
 pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()> {
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     let site = find_site(store.as_ref(), site)?.id;
     let before_at = parse_range(Some(before), None)
         .map_err(anyhow::Error::msg)?
@@ -368,7 +368,7 @@ pub fn site_create(settings: &Settings, file: &Path) -> anyhow::Result<()> {
 
 /// `crumb site update FILE`: the same rule as the admin API's update.
 pub fn site_update(settings: &Settings, file: &Path) -> anyhow::Result<()> {
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     let site = read_config(file)?;
     let current = find_site(store.as_ref(), site.id.as_str())?;
     crate::sites::check_update(&current, &site)
@@ -380,7 +380,7 @@ pub fn site_update(settings: &Settings, file: &Path) -> anyhow::Result<()> {
 
 /// `crumb site delete SITE`: the config goes, the records stay.
 pub fn site_delete(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     let site = find_site(store.as_ref(), site)?;
     store.delete_site(&site.id)?;
     println!("site {} deleted (its consent records are kept)", site.id);
@@ -389,7 +389,7 @@ pub fn site_delete(settings: &Settings, site: &str) -> anyhow::Result<()> {
 
 /// `crumb site show SITE`.
 pub fn site_show(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     let site = find_site(store.as_ref(), site)?;
     println!("{}", serde_json::to_string_pretty(&site)?);
     Ok(())
@@ -397,7 +397,7 @@ pub fn site_show(settings: &Settings, site: &str) -> anyhow::Result<()> {
 
 /// `crumb site bump-revision SITE`: every visitor is asked again.
 pub fn site_bump_revision(settings: &Settings, site: &str) -> anyhow::Result<()> {
-    let store = open_existing(settings)?;
+    let store = settings.database.open_existing()?;
     let mut site = find_site(store.as_ref(), site)?;
     site.revision = site.revision.next();
     store.put_site(&site, SystemClock.now())?;
@@ -426,13 +426,6 @@ fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
 /// `crumb copy --from crumb.db --to postgres://...`: the whole log, in one
 /// transaction, then both verified with the source's signing key (its purge
 /// checkpoints are signed with it; give the PostgreSQL nodes that key).
-/// Opens the configured database for a command that reads or changes
-/// what is there ([`Database::open_existing`]). (`serve`, `migrate`,
-/// `site create` and `token create` create the database.)
-fn open_existing(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(settings.database.open_existing()?)
-}
-
 pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     let Ok(Database::Sqlite(file)) = Database::parse(from) else {
         bail!("--from takes a SQLite file, not {from:?}");

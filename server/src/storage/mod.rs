@@ -98,7 +98,9 @@ impl Database {
     /// what it holds: a SQLite path with no file, or a PostgreSQL database
     /// without Crumb's tables, is [`StoreError::NoLog`] rather than a new,
     /// empty log (a mistyped setting would otherwise leave one behind and
-    /// answer "no site", or "OK: 0 records verified").
+    /// answer "no site", or "OK: 0 records verified"). `serve`, `migrate`,
+    /// `site create` and `token create` use [`Database::open`], which
+    /// creates the log.
     pub fn open_existing(&self) -> Result<Arc<dyn Store>, StoreError> {
         Ok(match self {
             Database::Sqlite(path) => {
