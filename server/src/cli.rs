@@ -173,7 +173,7 @@ pub fn export(
     output: Option<&Path>,
 ) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;
-    let site = find_site(store.as_ref(), site)?.id;
+    let site = logged_site(store.as_ref(), site)?;
     let range = parse_range(from, to).map_err(anyhow::Error::msg)?;
     let format = Format::parse(format).context("format is ndjson or csv")?;
     let mut out: Box<dyn std::io::Write + Send> = match output {
@@ -315,7 +315,7 @@ pub fn key(settings: &Settings) -> anyhow::Result<()> {
 /// `crumb head --site S`: the same signed head as the audit API's.
 pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;
-    let site = find_site(store.as_ref(), site)?.id;
+    let site = logged_site(store.as_ref(), site)?;
     let key = signing::Key::load_or_create(&settings.signing_key_path())?;
     let head = signing::signed_head(store.as_ref(), &key, &site, SystemClock.now())?;
     println!("{}", serde_json::to_string_pretty(&head)?);
@@ -325,7 +325,7 @@ pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
 /// `crumb purge --site S --before DATE`.
 pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;
-    let site = find_site(store.as_ref(), site)?.id;
+    let site = logged_site(store.as_ref(), site)?;
     let before_at = parse_range(Some(before), None)
         .map_err(anyhow::Error::msg)?
         .from
@@ -475,6 +475,16 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
         key_path.display()
     );
     Ok(())
+}
+
+/// A site with a config, or one whose config was deleted while its log
+/// stays: its log is still exported, signed and purged.
+fn logged_site(store: &dyn Store, raw: &str) -> anyhow::Result<SiteId> {
+    let id = SiteId::parse(raw)?;
+    if store.site(&id)?.is_some() || store.head(&id)?.is_some() {
+        return Ok(id);
+    }
+    bail!("no site {raw:?} in the database, and no log of one")
 }
 
 fn find_site(store: &dyn Store, raw: &str) -> anyhow::Result<SiteConfig> {

@@ -14,7 +14,7 @@ use crumb_schema::{ConsentId, SiteId};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::{AppState, blocking, site_named};
+use super::{AppState, blocking, logged_site};
 use crate::auth::{AuthError, authenticate};
 use crate::error::{ApiError, api_error_sources, respond};
 use crate::export::{ExportError, Format, parse_range};
@@ -58,7 +58,8 @@ impl ResponseError for AuditError {
     }
 }
 
-/// Authenticates, checks read access to the site, and that it exists.
+/// Authenticates, checks read access to the site, and that it has a
+/// config or a log (a deleted site's log stays readable).
 async fn readable_site(
     state: &web::Data<AppState>,
     req: &HttpRequest,
@@ -66,7 +67,7 @@ async fn readable_site(
 ) -> Result<SiteId, AuditError> {
     let caller = authenticate(&state.store, req.headers()).await?;
     caller.read(&SiteId::parse(raw)?)?;
-    Ok(site_named(state, raw).await?.id.clone())
+    Ok(logged_site(state, raw).await?)
 }
 
 #[derive(Debug, Deserialize)]

@@ -64,6 +64,22 @@ pub async fn site_named(
         .ok_or_else(|| ApiError::UnknownSite(raw.to_owned()))
 }
 
+/// The site whose consent log a path names: a site with a config, or one
+/// whose config was deleted while its log stays. Auditors still export and
+/// check that log (the proof outlives the site); a name with neither is
+/// unknown.
+pub async fn logged_site(state: &web::Data<AppState>, raw: &str) -> Result<SiteId, ApiError> {
+    let id = SiteId::parse(raw)?;
+    if load_site(state, id.clone()).await?.is_some() {
+        return Ok(id);
+    }
+    let (store, probe) = (state.store.clone(), id.clone());
+    match blocking(move || store.head(&probe)).await? {
+        Some(_) => Ok(id),
+        None => Err(ApiError::UnknownSite(raw.to_owned())),
+    }
+}
+
 /// A route for GET and HEAD (actix's `web::get()` takes GET only). Pages,
 /// scripts and the widget's config answer HEAD as HTTP asks of every
 /// resource that answers GET: link checkers, uptime monitors and some

@@ -212,6 +212,79 @@ fn history_lists_every_event_of_a_consent() {
 }
 
 #[test]
+fn a_deleted_sites_log_stays_exportable_checkable_and_purgeable() {
+    // Arrange: a consent on demo, then the owner deletes the site's config
+    // (its log stays, as the README promises).
+    let app = spawn_app();
+    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let owner = app.token(Role::Owner, None);
+    let auth = format!("Bearer {owner}");
+    let deleted = app.request(
+        "DELETE",
+        "/v1/admin/sites/demo",
+        &[("Authorization", auth.as_str())],
+        Some(""),
+    );
+    assert!(deleted.status < 300, "{}", deleted.body);
+    let token = app.token(Role::Auditor, Some("demo"));
+
+    // Act: the auditor's three reads, and the operator's commands.
+    let exported = app.get_with_token(EXPORT, &token);
+    let head = app.get_with_token("/v1/audit/sites/demo/head", &token);
+    let history = app.get_with_token(&format!("{EXPORT}/{id}"), &token);
+    let cli_export = app.crumb(&["export", "--site", "demo"]);
+    let cli_head = app.crumb(&["head", "--site", "demo"]);
+    let cli_purge = app.crumb(&["purge", "--site", "demo", "--before", "2020-01-01"]);
+    let unknown = app.get_with_token("/v1/audit/sites/nope/head", &app.token(Role::Auditor, None));
+    let cli_unknown = app.crumb(&["export", "--site", "nope"]);
+
+    // Assert: the log is read as before; the visitor's API no longer knows
+    // the site, and a name with neither config nor log is still unknown.
+    assert_eq!(exported.status, 200, "{}", exported.body);
+    assert_eq!(
+        verify_ndjson(Cursor::new(exported.body.as_bytes()))
+            .unwrap()
+            .records,
+        1
+    );
+    assert_eq!(head.status, 200, "{}", head.body);
+    assert_eq!(head.json()["seq"], 1);
+    assert_eq!(history.status, 200, "{}", history.body);
+    assert_eq!(history.json()["records"][0]["event"], "given");
+    assert_eq!(stdout(&cli_export), exported.body);
+    assert_eq!(
+        cli_head.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cli_head.stderr)
+    );
+    assert!(
+        stdout(&cli_head).contains("\"seq\": 1"),
+        "{}",
+        stdout(&cli_head)
+    );
+    assert_eq!(
+        cli_purge.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&cli_purge.stderr)
+    );
+    assert!(
+        stdout(&cli_purge).contains("nothing in site demo"),
+        "{}",
+        stdout(&cli_purge)
+    );
+    assert_eq!(app.lookup(&id).status, 404);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.error_code(), "unknown_site");
+    assert_eq!(cli_unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&cli_unknown.stderr).contains("no site \"nope\""));
+}
+
+#[test]
 fn audit_routes_refuse_bad_tokens() {
     // Arrange
     let app = spawn_app();
