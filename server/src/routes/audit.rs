@@ -1,7 +1,8 @@
 //! The auditor's API (owner or auditor token):
 //! `GET /v1/audit/sites/{site}/consents?from=&to=&format=ndjson|csv` streams
 //! the log, `GET /v1/audit/sites/{site}/consents/{consent_id}` gives one
-//! consent's full history.
+//! consent's full history and its state now, `.../head` the signed chain
+//! head. A deleted site's log stays readable.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -14,7 +15,7 @@ use crumb_schema::{ConsentId, SiteId};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::{AppState, blocking, logged_site};
+use super::{AppState, blocking, load_site, logged_site};
 use crate::auth::{AuthError, authenticate};
 use crate::error::{ApiError, api_error_sources, respond};
 use crate::export::{ExportError, Format, parse_range};
@@ -171,7 +172,7 @@ pub async fn head(
 
 #[utoipa::path(get, path = "/v1/audit/sites/{site}/consents/{consent}", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a lowercase version-7 (or, from before, version-4) UUID", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")),
     security(("bearer" = [])),
-    responses((status = 200, description = "Every record of the consent", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "Every record of the consent, and its state now (valid, expired, withdrawn or outdated_revision)", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn history(
     state: web::Data<AppState>,
@@ -183,15 +184,38 @@ pub async fn history(
     let store = state.store.clone();
     let (s, c) = (site.clone(), consent.clone());
     let records = blocking(move || store.history(&s, &c)).await?;
-    if records.is_empty() {
+    let Some(latest) = records.last().map(|r| &r.body) else {
         return Err(AuditError::UnknownConsent(consent));
-    }
+    };
+    // The log holds no `expired` event (nothing is written when a consent
+    // runs out), so the answer says where the consent stands now, by the
+    // rules the visitor's lookup applies: an auditor reads "expired"
+    // rather than working it out from the times.
+    let current_revision = match load_site(&state, site.clone()).await? {
+        Some(config) => config.revision,
+        // A deleted site's policy stays at its log's newest revision.
+        None => {
+            let (store, s) = (state.store.clone(), site.clone());
+            blocking(move || store.newest_site_record(&s))
+                .await?
+                .map_or(latest.policy_revision, |r| r.body.policy_revision)
+        }
+    };
+    let now_state = crumb_schema::rules::state(
+        latest.event,
+        latest.expires_at.get(),
+        latest.policy_revision,
+        current_revision,
+        state.clock.now(),
+    );
     let mut body = Vec::with_capacity(records.len() * 800 + 128);
     body.extend_from_slice(b"{\"site_id\":\"");
     body.extend_from_slice(site.as_str().as_bytes());
     body.extend_from_slice(b"\",\"consent_id\":\"");
     body.extend_from_slice(consent.as_str().as_bytes());
-    body.extend_from_slice(b"\",\"records\":[");
+    body.extend_from_slice(b"\",\"state\":");
+    body.extend_from_slice(serde_json::json!(now_state).to_string().as_bytes());
+    body.extend_from_slice(b",\"records\":[");
     for (i, r) in records.iter().enumerate() {
         if i > 0 {
             body.push(b',');

@@ -212,6 +212,36 @@ fn history_lists_every_event_of_a_consent() {
 }
 
 #[test]
+fn history_says_where_the_consent_stands_now() {
+    // Arrange: one consent kept as given, one withdrawn.
+    let app = spawn_app();
+    let given = |app: &TestApp| {
+        app.record_consent(&app.analytics_only()).json()["consent_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (kept, ended) = (given(&app), given(&app));
+    app.withdraw(&ended);
+    let token = app.token(Role::Auditor, None);
+    let state = |id: &str| {
+        let resp = app.get_with_token(&format!("{EXPORT}/{id}"), &token);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        resp.json()["state"].as_str().unwrap().to_owned()
+    };
+
+    // Act and assert: now, after a revision bump, and two years on (the
+    // log holds no `expired` record; the answer says it all the same).
+    assert_eq!(state(&kept), "valid");
+    assert_eq!(state(&ended), "withdrawn");
+    app.bump_revision();
+    assert_eq!(state(&kept), "outdated_revision");
+    app.clock.advance(time::Duration::days(731));
+    assert_eq!(state(&kept), "expired");
+    assert_eq!(state(&ended), "withdrawn");
+}
+
+#[test]
 fn a_deleted_sites_log_stays_exportable_checkable_and_purgeable() {
     // Arrange: a consent on demo, then the owner deletes the site's config
     // (its log stays, as the README promises).
@@ -254,6 +284,7 @@ fn a_deleted_sites_log_stays_exportable_checkable_and_purgeable() {
     assert_eq!(head.json()["seq"], 1);
     assert_eq!(history.status, 200, "{}", history.body);
     assert_eq!(history.json()["records"][0]["event"], "given");
+    assert_eq!(history.json()["state"], "valid");
     assert_eq!(stdout(&cli_export), exported.body);
     assert_eq!(
         cli_head.status.code(),
