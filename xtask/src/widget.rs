@@ -158,7 +158,8 @@ fn replace_once(text: &str, old: &str, new: &str) -> anyhow::Result<String> {
 /// guessing of the wasm's URL from the script's, the fallbacks for
 /// browsers without `instantiateStreaming` or `encodeInto` (the widget
 /// needs `<dialog>` and `:has()`, which came later), and
-/// deprecated-argument warnings. It also simplifies two helpers: strings are
+/// deprecated-argument warnings, and the instance and module kept for
+/// those. It also simplifies two helpers: strings are
 /// encoded whole, and memory views are made fresh rather than cached. The
 /// cuts match the pinned wasm-bindgen's output exactly and fail the build
 /// when it changes.
@@ -238,14 +239,33 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         "",
     )?;
     // A fresh view per use (a few per event) instead of a cached one that
-    // must be checked against memory growth.
+    // must be checked against memory growth; the cache's variable goes too.
     let glue = replace_once(
         &glue,
-        "        if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || (cachedDataViewMemory0.buffer.detached === undefined && cachedDataViewMemory0.buffer !== wasm.memory.buffer)) {
+        "    let cachedDataViewMemory0 = null;
+    function getDataViewMemory0() {
+        if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || (cachedDataViewMemory0.buffer.detached === undefined && cachedDataViewMemory0.buffer !== wasm.memory.buffer)) {
             cachedDataViewMemory0 = new DataView(wasm.memory.buffer);
         }
         return cachedDataViewMemory0;",
-        "        return new DataView(wasm.memory.buffer);",
+        "    function getDataViewMemory0() {
+        return new DataView(wasm.memory.buffer);",
+    )?;
+    // The instance and module are kept for `initSync` and wasm-bindgen's
+    // threads, neither of which crumb.js has: only the exports are read.
+    let glue = replace_once(
+        &glue,
+        "    let wasmModule, wasmInstance, wasm;
+    function __wbg_finalize_init(instance, module) {
+        wasmInstance = instance;
+        wasm = instance.exports;
+        wasmModule = module;
+        cachedDataViewMemory0 = null;
+        cachedUint8ArrayMemory0 = null;",
+        "    let wasm;
+    function __wbg_finalize_init(instance) {
+        wasm = instance.exports;
+        cachedUint8ArrayMemory0 = null;",
     )?;
     let start = glue
         .find("    async function __wbg_load(")
@@ -257,8 +277,8 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
     }
     Ok(format!(
         "{}    async function __wbg_init(response) {{
-        const {{ instance, module }} = await WebAssembly.instantiateStreaming(response, __wbg_get_imports());
-        return __wbg_finalize_init(instance, module);
+        const {{ instance }} = await WebAssembly.instantiateStreaming(response, __wbg_get_imports());
+        return __wbg_finalize_init(instance);
     }}
     return Object.assign(__wbg_init, exports);
 }})({{ __proto__: null }});

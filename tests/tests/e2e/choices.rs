@@ -196,6 +196,37 @@ fn an_embed_added_later_without_a_service_is_allowed_by_its_category() {
     );
 }
 
+#[test]
+fn a_placeholder_goes_when_a_single_page_app_removes_its_embed() {
+    // Arrange: a single-page app's route shows a blocked video; the
+    // framework owns the iframe, not Crumb's placeholder in front of it.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js(
+        "const route = document.createElement('section'); route.id = 'route';
+         const f = document.createElement('iframe'); f.id = 'video';
+         f.dataset.src = 'https://www.youtube.com/embed/x'; f.dataset.category = 'marketing';
+         f.dataset.service = 'youtube';
+         route.append(f); document.body.append(route);",
+    );
+    let visible = "[...document.querySelectorAll('#route .crumb-ph')]
+        .filter((p) => p.getClientRects().length > 0).length";
+    browser.wait(&format!("{visible} === 1"));
+
+    // Act: the next route removes the video, as a framework does (its own
+    // node only), and puts its own content in.
+    browser.js(
+        "document.getElementById('video').remove();
+         document.getElementById('route').append(Object.assign(
+           document.createElement('p'), {id: 'next', textContent: 'Next page'}));",
+    );
+    browser.wait("document.getElementById('next')");
+
+    // Assert: no "Allow YouTube" box is left on the next route.
+    assert_eq!(browser.js(&format!("return {visible}")), json!(0));
+}
+
 /// The demo site cut down to two categories (necessary and analytics),
 /// with a strictly necessary service listed first, as real cookie policies
 /// do.
