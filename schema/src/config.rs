@@ -317,18 +317,28 @@ impl SiteConfig {
     /// in order (the page's `<html lang>`, then the browser's language): an
     /// exact (case-insensitive) match first, then the same primary language
     /// (`nl-BE` → `nl`); then English; then the site's first language.
+    /// Tags are read as pages and servers write them: `nl_NL` (an `<html
+    /// lang>` some CMSs write) as `nl-NL`, and ` nl;q=0.9` (an
+    /// `Accept-Language` entry a site's backend passes on) as `nl`.
     pub fn language_for(&self, wanted: &[&str]) -> Option<&LanguageTag> {
-        let primary = |t: &str| t.split('-').next().unwrap_or(t).to_ascii_lowercase();
+        let primary = |t: &str| t.split(['-', '_']).next().unwrap_or(t).to_ascii_lowercase();
+        let same = |a: &str, w: &str| {
+            let dash = |b: u8| {
+                if b == b'_' {
+                    b'-'
+                } else {
+                    b.to_ascii_lowercase()
+                }
+            };
+            a.bytes().map(dash).eq(w.bytes().map(dash))
+        };
         for w in wanted
             .iter()
-            .copied()
+            .map(|w| w.split(';').next().unwrap_or(w).trim())
             .chain(["en"])
             .filter(|w| !w.is_empty())
         {
-            let exact = self
-                .languages
-                .iter()
-                .find(|a| a.as_str().eq_ignore_ascii_case(w));
+            let exact = self.languages.iter().find(|a| same(a.as_str(), w));
             let wp = primary(w);
             if let Some(l) =
                 exact.or_else(|| self.languages.iter().find(|a| primary(a.as_str()) == wp))
@@ -522,6 +532,8 @@ pub(crate) mod tests {
         assert_eq!(pick(&["", "fr-CA"]), "fr");
         assert_eq!(pick(&["sv", "ja"]), "en");
         assert_eq!(pick(&["EN-gb"]), "en");
+        assert_eq!(pick(&["de_AT", "fr"]), "de");
+        assert_eq!(pick(&[" fr;q=0.9", "de"]), "fr");
         assert_eq!(pick(&[]), "en");
         assert_eq!(site(&["nl"]).language_for(&["sv"]).unwrap().as_str(), "nl");
     }

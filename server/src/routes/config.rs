@@ -267,12 +267,7 @@ async fn widget_texts(
     }
     let site = public_site(state, path).await?;
     let derived = state.derived.get(&site);
-    let wanted: Vec<String> = query
-        .lang
-        .split(',')
-        .map(|t| t.trim().replace('_', "-"))
-        .collect();
-    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let wanted: Vec<&str> = query.lang.split(',').collect();
     let lang = site.language_for(&wanted);
     let i = derived
         .widget

@@ -89,7 +89,6 @@ pub async fn get_declaration(
         .as_deref()
         .unwrap_or_default()
         .split(',')
-        .map(str::trim)
         .take(4)
         .collect();
     let language = site

@@ -109,6 +109,18 @@ fn declaration_lists_categories_services_and_cookies_in_a_language() {
         app.get("/v1/sites/demo/declaration?lang=sv,de-AT").json()["language"],
         "de"
     );
+    // Tags as pages and servers write them, as the widget's config reads
+    // them: `de_AT` (some CMSs' `<html lang>`), an Accept-Language entry.
+    for lang in ["sv,de_AT", "de;q=0.9,en"] {
+        let declaration = app.get(&format!("/v1/sites/demo/declaration?lang={lang}"));
+        let widget = app.get(&format!("/v1/sites/demo/widget?lang={lang}"));
+        assert_eq!(declaration.json()["language"], "de", "{lang}");
+        assert!(
+            widget.body.contains("\u{1f}de\u{1f}"),
+            "{lang}: {}",
+            widget.body
+        );
+    }
     // Unknown or missing languages fall back to the site's first.
     assert_eq!(
         app.get("/v1/sites/demo/declaration?lang=sv").json()["language"],
