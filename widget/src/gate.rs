@@ -154,9 +154,14 @@ fn pump(app: &App) {
         }
         // Just before the inert original, so released scripts keep their
         // document order. (A script the page has removed meanwhile is not
-        // inserted, and not waited for.)
+        // inserted, and not waited for.) An external script is waited for
+        // however it was marked: `data-src`, or a plain `src` (Cookiebot's
+        // markup; a `text/plain` script is never fetched).
         put_before(&old, &new);
-        if src.is_some() && !old.has_attribute("async") && new.is_connected() {
+        if (src.is_some() || old.has_attribute("src"))
+            && !old.has_attribute("async")
+            && new.is_connected()
+        {
             // crumb.js forwards its `load` or `error` to `loaded`.
             *app.gate.waiting.wr() = Some(new);
         }

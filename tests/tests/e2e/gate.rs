@@ -85,6 +85,43 @@ fn scripts_inserted_after_consent_run_however_they_came_in() {
 }
 
 #[test]
+fn an_external_script_marked_with_src_is_waited_for_like_data_src() {
+    // Arrange: a first visit; the page gates an external library and the
+    // inline script that uses it, the library with `src` (as Cookiebot's
+    // markup has it; a `text/plain` script is never fetched) and with
+    // Crumb's `data-src`.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("window.__ran = [];
+         const lib = (attr, name) => '<script type=\"text/plain\" data-category=\"analytics\" ' +
+           attr + '=\"data:text/javascript,window.__ran.push(%22' + name + '%22)\"></script>';
+         const use = (name) => '<script type=\"text/plain\" data-category=\"analytics\">' +
+           'window.__ran.push(\"' + name + '\")</script>';
+         document.body.insertAdjacentHTML('beforeend',
+           lib('src', 'src library') + use('uses src library') +
+           lib('data-src', 'data-src library') + use('uses data-src library'));");
+    settle();
+    assert_eq!(browser.js("return window.__ran"), json!([]));
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__ran.length >= 4");
+
+    // Assert: each library ran before the script that uses it.
+    settle();
+    assert_eq!(
+        browser.js("return window.__ran"),
+        json!([
+            "src library",
+            "uses src library",
+            "data-src library",
+            "uses data-src library"
+        ])
+    );
+}
+
+#[test]
 fn a_script_with_data_type_runs_as_that_type_once_allowed() {
     // Arrange: a first visit; the page has a gated module (marked the way
     // vanilla-cookieconsent and Klaro mark one) and a gated classic script.
