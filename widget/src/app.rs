@@ -101,8 +101,16 @@ impl App {
     /// The choice in force: the stored one once it counts on this page,
     /// else strictly necessary only.
     pub fn choices(&self) -> Choices {
+        self.choices_if(self.live.get())
+    }
+
+    /// The stored choice when `stored_counts`, else strictly necessary
+    /// only. A choice made on an earlier page view and not acknowledged
+    /// then does not count on this page, but it is sent as the visitor
+    /// made it (see `choice_json`).
+    fn choices_if(&self, stored_counts: bool) -> Choices {
         let mut c = self.cfg.necessary_only();
-        if let Some(s) = self.stored.rd().as_ref().filter(|_| self.live.get()) {
+        if let Some(s) = self.stored.rd().as_ref().filter(|_| stored_counts) {
             c.cats = s.cats & self.cfg.cat_bits;
             let cats = c.cats;
             for (i, svc) in self.cfg.svcs.iter().enumerate() {
@@ -362,7 +370,7 @@ impl App {
     /// The stored choice as JSON, with its dates for site code
     /// (`for_site`) or without them for the server.
     fn choice_json(&self, for_site: bool) -> Option<String> {
-        let c = self.choices();
+        let c = self.choices_if(true);
         let s = self.stored.rd();
         let s = s.as_ref()?;
         Some(consent::request_json(

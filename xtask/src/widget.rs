@@ -158,8 +158,9 @@ fn replace_once(text: &str, old: &str, new: &str) -> anyhow::Result<String> {
 /// guessing of the wasm's URL from the script's, the fallbacks for
 /// browsers without `instantiateStreaming` or `encodeInto` (the widget
 /// needs `<dialog>` and `:has()`, which came later), and
-/// deprecated-argument warnings, and the instance and module kept for
-/// those. It also simplifies two helpers: strings are
+/// deprecated-argument warnings, the instance and module kept for
+/// those, and the clean-up after a failed allocation in `start`. It also
+/// simplifies two helpers: strings are
 /// encoded whole, and memory views are made fresh rather than cached. The
 /// cuts match the pinned wasm-bindgen's output exactly and fail the build
 /// when it changes.
@@ -250,6 +251,30 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         return cachedDataViewMemory0;",
         "    function getDataViewMemory0() {
         return new DataView(wasm.memory.buffer);",
+    )?;
+    // `start` takes two strings, and wasm-bindgen frees the first when
+    // passing the second throws. Passing one throws only when the wasm's
+    // allocator has failed (a trap), after which the widget is dead and
+    // freeing buys nothing.
+    let glue = replace_once(
+        &glue,
+        "        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(config, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(host, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+",
+        "        const ptr0 = passStringToWasm0(config, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ptr1 = passStringToWasm0(host, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len1 = WASM_VECTOR_LEN;
+",
     )?;
     // The instance and module are kept for `initSync` and wasm-bindgen's
     // threads, neither of which crumb.js has: only the exports are read.

@@ -609,3 +609,37 @@ fn on_another_origin_the_widget_keeps_the_cookie_and_refreshes_it() {
     assert!(refreshed >= now_s() + 399.0 * DAY_S, "{refreshed}");
     assert_eq!(browser.js("return typeof window.gtag"), json!("function"));
 }
+
+#[test]
+fn a_choice_not_sent_before_the_page_closed_is_sent_as_made_on_the_next() {
+    // Arrange: the visitor chooses analytics only, and the page goes
+    // before the choice is sent (its POST never leaves).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("const real = window.fetch;
+         window.fetch = (url, init) =>
+           init && init.method === 'POST' ? new Promise(() => {}) : real(url, init);");
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=analytics]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("/crumb_consent=1~~.*~1(;|$)/.test(document.cookie)");
+    assert!(site.records().is_empty());
+
+    // Act: the next page view.
+    open(&site, &browser, "/");
+
+    // Assert: the choice is recorded as the visitor made it, and counts.
+    let records = site.wait_for_records(1);
+    assert_eq!(records[0]["method"], "custom");
+    assert_eq!(
+        records[0]["categories_granted"],
+        json!(["necessary", "analytics"])
+    );
+    browser.wait("window.crumb.consent() !== null");
+    assert_eq!(
+        browser.js("return window.crumb.consent().categories"),
+        json!({"necessary": true, "functional": false, "analytics": true, "marketing": false})
+    );
+}
