@@ -312,6 +312,30 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
     ))
 }
 
+/// The content-hashed files (and their `.gz`) that the previous build's
+/// crumb.js loads, read from `dist` before it is rebuilt. They stay beside
+/// the new build's: crumb.js is cached for five minutes and then served
+/// stale for up to a day while it revalidates, so after an upgrade a
+/// returning visitor's browser may run the previous crumb.js once more,
+/// and that needs its own wasm and stylesheets (a new wasm does not fit
+/// an old loader's glue).
+fn previous_build(dist: &Path) -> Vec<(String, Vec<u8>)> {
+    let Ok(loader) = std::fs::read_to_string(dist.join("crumb.js")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<&str> = loader
+        .split(['"', '\'', '/'])
+        .filter(|t| t.starts_with("crumb-") && (t.ends_with(".wasm") || t.ends_with(".css")))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+        .into_iter()
+        .flat_map(|n| [n.to_owned(), format!("{n}.gz")])
+        .filter_map(|n| Some((n.clone(), std::fs::read(dist.join(&n)).ok()?)))
+        .collect()
+}
+
 pub fn build() -> anyhow::Result<()> {
     crate::ensure_wasm_target()?;
     ensure_wasm_bindgen(&locked_wasm_bindgen()?)?;
@@ -420,8 +444,12 @@ pub fn build() -> anyhow::Result<()> {
     let declaration_js = minify(std::fs::read_to_string("widget/declaration.js")?)?;
     let declaration_css = minify_as(std::fs::read_to_string("widget/declaration.css")?, "css")?;
 
+    let kept = previous_build(Path::new(DIST));
     let _ = std::fs::remove_dir_all(DIST);
     std::fs::create_dir_all(DIST)?;
+    for (name, bytes) in &kept {
+        std::fs::write(Path::new(DIST).join(name), bytes)?;
+    }
     for (name, text) in [
         ("crumb-declaration.js", &declaration_js),
         ("crumb-declaration.css", &declaration_css),
@@ -459,4 +487,46 @@ pub fn build() -> anyhow::Result<()> {
         zopfli_gzip(dialog_css.as_bytes())?.len(),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_previous_builds_hashed_files_are_kept_and_nothing_else() {
+        // Arrange: a dist folder as a build leaves it, and a file its
+        // crumb.js does not load.
+        let dist = std::env::temp_dir().join(format!("crumb-dist-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dist);
+        std::fs::create_dir_all(&dist).unwrap();
+        let loader = r#"fetch(f+"crumb/crumb-aaaaaaaaaaaa.wasm");u("crumb-bbbbbbbbbbbb.css");h=u("crumb-dialog-cccccccccccc.css")"#;
+        for (name, body) in [
+            ("crumb.js", loader),
+            ("crumb-aaaaaaaaaaaa.wasm", "wasm"),
+            ("crumb-aaaaaaaaaaaa.wasm.gz", "wasm gz"),
+            ("crumb-bbbbbbbbbbbb.css", "css"),
+            ("crumb-dialog-cccccccccccc.css", "dialog"),
+            ("crumb-000000000000.wasm", "older still"),
+        ] {
+            std::fs::write(dist.join(name), body).unwrap();
+        }
+
+        // Act
+        let kept = previous_build(&dist);
+
+        // Assert
+        let names: Vec<&str> = kept.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "crumb-aaaaaaaaaaaa.wasm",
+                "crumb-aaaaaaaaaaaa.wasm.gz",
+                "crumb-bbbbbbbbbbbb.css",
+                "crumb-dialog-cccccccccccc.css"
+            ]
+        );
+        assert_eq!(kept[1].1, b"wasm gz");
+        std::fs::remove_dir_all(&dist).unwrap();
+    }
 }

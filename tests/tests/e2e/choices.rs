@@ -216,11 +216,9 @@ fn a_placeholder_goes_when_a_single_page_app_removes_its_embed() {
 
     // Act: the next route removes the video, as a framework does (its own
     // node only), and puts its own content in.
-    browser.js(
-        "document.getElementById('video').remove();
+    browser.js("document.getElementById('video').remove();
          document.getElementById('route').append(Object.assign(
-           document.createElement('p'), {id: 'next', textContent: 'Next page'}));",
-    );
+           document.createElement('p'), {id: 'next', textContent: 'Next page'}));");
     browser.wait("document.getElementById('next')");
 
     // Assert: no "Allow YouTube" box is left on the next route.
