@@ -5,7 +5,8 @@
 //! For Google Consent Mode v2 it pushes the `default` consent commands
 //! into `dataLayer` at once (region-scoped ones first, then the unscoped
 //! one, which denies every type but `security_storage`) and the `set`
-//! commands the site asked for; for the Meta Pixel `fbq('consent',
+//! commands the site asked for, and on each choice the `update` followed
+//! by a `crumb_consent_update` event for Google Tag Manager's triggers; for the Meta Pixel `fbq('consent',
 //! 'revoke')` as the first command of the pixel's queue, before its
 //! `init` (see [`meta`]); for Microsoft UET a denied `ad_storage`
 //! default into `uetq`; for Microsoft Clarity a denied `consentv2` into
@@ -99,6 +100,8 @@ fn google(site: &SiteConfig, gcm: &GoogleConsentMode, out: &mut String) {
       if (u[t] !== 'granted') u[t] = c.categories[k] ? 'granted' : 'denied';\n\
     }});\n\
     gtag('consent', 'update', u);\n\
+    // For Google Tag Manager: an event to trigger tags on, after the update.\n\
+    w.dataLayer.push({{ event: 'crumb_consent_update', crumb_consent: {{ categories: c.categories, services: c.services }} }});\n\
   }});\n",
         defaults = Value::Array(defaults),
         sets = Value::Array(sets),

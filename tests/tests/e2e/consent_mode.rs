@@ -1,6 +1,7 @@
 //! Vendor consent signals. Google Consent Mode v2: the `default` commands
 //! come before every other Google tag command, the visitor's `update`
-//! before the gated tags run (first visit and returning visit),
+//! (and Tag Manager's `crumb_consent_update` event) before the gated tags
+//! run (first visit and returning visit),
 //! region-scoped defaults first, and in advanced mode the tag loads at
 //! once under the denied defaults. The Meta Pixel: `revoke` (or, once
 //! allowed, `grant`) first in its queue, before its `init`, then each
@@ -12,10 +13,12 @@ use serde_json::{Value, json};
 
 use crate::{banner_visible, open};
 
-/// `dataLayer` as plain arrays (gtag pushes `arguments` objects).
+/// `dataLayer` with gtag's commands as plain arrays (gtag pushes
+/// `arguments` objects) and events as they are.
 fn data_layer(browser: &Browser) -> Vec<Value> {
     browser
-        .js("return (window.dataLayer || []).map(a => Array.from(a).map(v => v instanceof Date ? 'date' : v));")
+        .js("return (window.dataLayer || []).map(a => a.length === undefined ? a :
+               Array.from(a).map(v => v instanceof Date ? 'date' : v));")
         .as_array()
         .unwrap()
         .clone()
@@ -71,6 +74,17 @@ fn basic_mode_defaults_first_then_the_visitors_update_before_the_tag() {
     ] {
         assert_eq!(layer[update][2][t], "granted", "{t}");
     }
+    // Google Tag Manager hears of the choice as an event right after the
+    // update, with the categories and services to trigger tags on.
+    assert_eq!(layer[update + 1]["event"], "crumb_consent_update", "{layer:?}");
+    assert_eq!(
+        layer[update + 1]["crumb_consent"]["categories"]["marketing"],
+        true
+    );
+    assert_eq!(
+        layer[update + 1]["crumb_consent"]["services"]["google-analytics"],
+        true
+    );
     let vendors = Browser::vendor_requests(&browser.requests());
     assert!(
         vendors.iter().any(|u| u.contains("googletagmanager.com")),
