@@ -6,13 +6,14 @@
 //! into `dataLayer` at once (region-scoped ones first, then the unscoped
 //! one, which denies every type but `security_storage`) and the `set`
 //! commands the site asked for, and on each choice the `update` followed
-//! by a `crumb_consent_update` event for Google Tag Manager's triggers; for the Meta Pixel `fbq('consent',
-//! 'revoke')` as the first command of the pixel's queue, before its
-//! `init` (see [`meta`]); for Microsoft UET a denied `ad_storage`
-//! default into `uetq`; for Microsoft Clarity a denied `consentv2` into
-//! its queue. It listens for the widget's `crumb:change` event to send
-//! each vendor the visitor's choice. crumb.js loads `async`, so it cannot come first itself; this
-//! script can, and weighs a few hundred bytes only on sites that use it.
+//! by a `crumb_consent_update` event for Google Tag Manager's triggers;
+//! for the Meta Pixel `fbq('consent', 'revoke')` as the first command of
+//! the pixel's queue, before its `init` (see [`meta`]); for Microsoft UET
+//! a denied `ad_storage` default into `uetq`; for Microsoft Clarity a
+//! denied `consentv2` into its queue. It listens for the widget's
+//! `crumb:change` event to send each vendor the visitor's choice. crumb.js
+//! loads `async`, so it cannot come first itself; this script can, and
+//! weighs a few hundred bytes only on sites that use it.
 //! The widget fires `crumb:change` before it releases any gated tag, so in
 //! basic mode the `update` precedes every `config` and `event` command.
 
