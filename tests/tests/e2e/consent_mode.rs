@@ -17,8 +17,10 @@ use crate::{banner_visible, open};
 /// `arguments` objects) and events as they are.
 fn data_layer(browser: &Browser) -> Vec<Value> {
     browser
-        .js("return (window.dataLayer || []).map(a => a.length === undefined ? a :
-               Array.from(a).map(v => v instanceof Date ? 'date' : v));")
+        .js(
+            "return (window.dataLayer || []).map(a => a.length === undefined ? a :
+               Array.from(a).map(v => v instanceof Date ? 'date' : v));",
+        )
         .as_array()
         .unwrap()
         .clone()
@@ -76,7 +78,11 @@ fn basic_mode_defaults_first_then_the_visitors_update_before_the_tag() {
     }
     // Google Tag Manager hears of the choice as an event right after the
     // update, with the categories and services to trigger tags on.
-    assert_eq!(layer[update + 1]["event"], "crumb_consent_update", "{layer:?}");
+    assert_eq!(
+        layer[update + 1]["event"],
+        "crumb_consent_update",
+        "{layer:?}"
+    );
     assert_eq!(
         layer[update + 1]["crumb_consent"]["categories"]["marketing"],
         true
