@@ -387,6 +387,32 @@ pub fn site_delete(settings: &Settings, site: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `crumb site list`: one line per site, by id.
+pub fn site_list(settings: &Settings) -> anyhow::Result<()> {
+    let store = settings.database.open_existing()?;
+    let rows = store.site_rows()?;
+    if rows.is_empty() {
+        eprintln!("no sites yet: `crumb site create FILE` makes one");
+    }
+    for r in rows {
+        let c = &r.config;
+        let languages: Vec<&str> = c.languages.iter().map(|l| l.as_str()).collect();
+        let origins = if c.allowed_origins.is_empty() {
+            "crumb's own origin only".to_owned()
+        } else {
+            c.allowed_origins.join(" ")
+        };
+        println!(
+            "{}  revision {}  {}  updated {}  {origins}",
+            c.id,
+            c.revision.get(),
+            languages.join(","),
+            r.updated_at
+        );
+    }
+    Ok(())
+}
+
 /// `crumb site show SITE`.
 pub fn site_show(settings: &Settings, site: &str) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;

@@ -146,6 +146,8 @@ enum SiteCommand {
     Update { file: PathBuf },
     /// Delete a site's config; its consent records stay.
     Delete { site: String },
+    /// List the sites: id, revision, languages, allowed origins, last change.
+    List,
     /// Print a site's config as JSON.
     Show { site: String },
     /// Raise a site's policy revision: every visitor is asked again.
@@ -190,6 +192,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Site(SiteCommand::Create { file }) => cli::site_create(s, &file)?,
         Command::Site(SiteCommand::Update { file }) => cli::site_update(s, &file)?,
         Command::Site(SiteCommand::Delete { site }) => cli::site_delete(s, &site)?,
+        Command::Site(SiteCommand::List) => cli::site_list(s)?,
         Command::Site(SiteCommand::Show { site }) => cli::site_show(s, &site)?,
         Command::Site(SiteCommand::BumpRevision { site }) => cli::site_bump_revision(s, &site)?,
         Command::Token(TokenCommand::Create { role, site, label }) => {

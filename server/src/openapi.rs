@@ -27,6 +27,7 @@ use crate::routes::{admin, audit, config, consents, declaration, health, integra
         consents::withdraw,
         declaration::get_declaration,
         integrations::signals,
+        admin::list,
         admin::create,
         admin::show,
         admin::update,

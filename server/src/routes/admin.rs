@@ -182,6 +182,36 @@ async fn owned_site(
     Ok((*site_named(state, raw).await?).clone())
 }
 
+#[utoipa::path(get, path = "/v1/admin/sites", tag = "owner", security(("bearer" = [])),
+    responses((status = 200, description = "The sites the token reaches (every site, or the one it is bound to), by id: `{sites: [{id, revision, languages, allowed_origins, created_at, updated_at}]}`", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    let caller = authenticate(&state.store, req.headers()).await?;
+    let store = state.store.clone();
+    let rows = blocking(move || store.site_rows()).await?;
+    let sites: Vec<serde_json::Value> = rows
+        .iter()
+        .filter(|r| caller.read(&r.config.id).is_ok())
+        .map(|r| {
+            let c = &r.config;
+            serde_json::json!({
+                "id": c.id,
+                "revision": c.revision,
+                "languages": c.languages,
+                "allowed_origins": c.allowed_origins,
+                "created_at": r.created_at,
+                "updated_at": r.updated_at,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "sites": sites })))
+}
+
 #[utoipa::path(get, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
     responses((status = 200, description = "The site's config", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 pub async fn show(

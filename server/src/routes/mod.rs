@@ -141,7 +141,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/v1/admin")
-                .route("/sites", web::post().to(admin::create))
+                .service(
+                    web::resource("/sites")
+                        .route(web::get().to(admin::list))
+                        .route(web::post().to(admin::create)),
+                )
                 .service(
                     web::resource("/sites/{site}")
                         .route(web::get().to(admin::show))

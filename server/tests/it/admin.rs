@@ -360,6 +360,49 @@ fn cli_token_list_shows_every_token_and_no_secret() {
 }
 
 #[test]
+fn sites_are_listed_to_the_tokens_that_reach_them_and_by_the_cli() {
+    // Arrange: a second site, and tokens for every site and for one.
+    let app = spawn_app();
+    let owner = app.token(Role::Owner, None);
+    let created = send(&app, "POST", "/v1/admin/sites", &owner, Some(&shop()));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let auditor = app.token(Role::Auditor, None);
+    let shop_owner = app.token(Role::Owner, Some("shop"));
+
+    // Act
+    let ids = |token: &str| {
+        let resp = send(&app, "GET", "/v1/admin/sites", token, None);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        resp.json()["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let listed = send(&app, "GET", "/v1/admin/sites", &owner, None).json();
+    let unauthenticated = app.get("/v1/admin/sites");
+    let cli = app.crumb(&["site", "list"]);
+
+    // Assert: every site for tokens of every site, by id; only its own for
+    // a bound token; nothing without a token.
+    assert_eq!(ids(&owner), ["demo", "shop"]);
+    assert_eq!(ids(&auditor), ["demo", "shop"]);
+    assert_eq!(ids(&shop_owner), ["shop"]);
+    let demo = &listed["sites"][0];
+    assert_eq!(demo["revision"], 1);
+    assert_eq!(demo["languages"][0], "en");
+    assert!(demo["updated_at"].as_str().unwrap().starts_with("20"));
+    assert_eq!(unauthenticated.status, 401);
+    let said = String::from_utf8_lossy(&cli.stdout).into_owned();
+    assert!(cli.status.success());
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 2, "{said}");
+    assert!(lines[0].starts_with("demo  revision 1  en,"), "{said}");
+    assert!(lines[1].starts_with("shop  revision "), "{said}");
+}
+
+#[test]
 fn cli_errors_name_what_failed_and_say_each_cause_once() {
     let crumb_with = |database: &str, args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
