@@ -1,5 +1,6 @@
 // Crumb's owner page: fetches /v1/admin/sites/{site}/stats with the owner's
-// (or an auditor's) token and draws two SVG charts. All text goes in with
+// (or an auditor's) token and draws two SVG charts; /v1/admin/sites gives
+// the site field its suggestions. All text goes in with
 // textContent; the token stays in sessionStorage for this tab only.
 'use strict';
 const NS = 'http://www.w3.org/2000/svg';
@@ -100,6 +101,14 @@ function totals(days) {
   for (const m of METHODS) row(m.replace('_', ' '), String(days.reduce((s, d) => s + d.methods[m], 0)));
 }
 
+// The sites the token reaches become the site field's suggestions.
+async function suggest(token) {
+  const resp = await fetch('/v1/admin/sites', { headers: { Authorization: 'Bearer ' + token } });
+  if (!resp.ok) return;
+  const { sites } = await resp.json();
+  document.getElementById('sites').replaceChildren(...sites.map((s) => el('option', { value: s.id })));
+}
+
 async function show(form) {
   const status = document.getElementById('status');
   const site = form.site.value.trim();
@@ -129,3 +138,5 @@ form.token.value = sessionStorage.getItem('crumb-token') || '';
 const site = new URLSearchParams(location.search).get('site');
 if (site) form.site.value = site;
 form.addEventListener('submit', (e) => { e.preventDefault(); show(form); });
+form.token.addEventListener('change', () => suggest(form.token.value));
+if (form.token.value) suggest(form.token.value);

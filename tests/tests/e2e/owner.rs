@@ -38,10 +38,13 @@ fn owner_sees_consent_rates_as_charts() {
     browser.goto(&site.url("/owner"));
     browser.js(&format!(
         "const f = document.getElementById('login'); f.token.value = {};
+         f.token.dispatchEvent(new Event('change'));
          f.requestSubmit();",
         json!(token)
     ));
     browser.wait("!document.getElementById('report').hidden");
+    // The token's sites are offered in the site field.
+    browser.wait("document.querySelector('#sites option[value=demo]')");
 
     assert_eq!(
         browser.js("return document.querySelectorAll('#shares polyline').length"),
