@@ -1,7 +1,8 @@
 // Crumb's cookie declaration for a site's cookie-policy page, apart from
 // the banner so that no other page pays for it. The page adds
 //   <script src="https://consent.example.com/crumb/crumb-declaration.js" data-site="SITE_ID" async></script>
-// and an element with `data-crumb-declaration`; this fills it in from
+// and an element with `data-crumb-declaration` (there at load or added
+// later, as single-page apps render a route); this fills it in from
 // GET /v1/sites/{site}/declaration in the page's language: per category its
 // description, one table of its cookies (cookie, provider, purpose,
 // retention, type), and its services with their purpose and privacy-policy
@@ -71,8 +72,14 @@
     }
   };
   fetch(url).then((r) => r.json()).then((decl) => {
-    const fill = () => d.querySelectorAll('[data-crumb-declaration]').forEach((root) => render(decl, root));
-    if (d.readyState == 'loading') d.addEventListener('DOMContentLoaded', fill);
-    else fill();
+    // Every declaration element, those the page has now and those it adds
+    // later (the parser, or a single-page app rendering its cookie-policy
+    // route), each filled once.
+    const fill = () => d.querySelectorAll('[data-crumb-declaration]:not([data-crumb-filled])').forEach((root) => {
+      root.setAttribute('data-crumb-filled', '');
+      render(decl, root);
+    });
+    fill();
+    new MutationObserver(fill).observe(d, { childList: true, subtree: true });
   });
 })();

@@ -123,6 +123,36 @@ fn cookie_policy_page_shows_the_declaration() {
 }
 
 #[test]
+fn a_declaration_a_single_page_app_renders_later_is_filled_in() {
+    // Arrange: the declaration's script has run and filled the page's one.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/cookie-policy.html");
+    browser.wait("document.querySelector('[data-crumb-declaration] table')");
+
+    // Act: the app leaves the route and comes back to it later, rendering
+    // a new (empty) declaration element.
+    browser.js(
+        "const old = document.querySelector('[data-crumb-declaration]');
+         const parent = old.parentNode;
+         old.remove();
+         setTimeout(() => {
+           const again = document.createElement('div');
+           again.id = 'again';
+           again.setAttribute('data-crumb-declaration', '');
+           parent.append(again);
+         }, 100);",
+    );
+
+    // Assert
+    browser.wait("document.querySelector('#again table')");
+    assert_eq!(
+        browser.js("return document.querySelectorAll('#again h3').length"),
+        json!(4)
+    );
+}
+
+#[test]
 fn works_under_a_strict_content_security_policy() {
     let site = Site::start();
     let browser = Browser::new(1280, 800);
