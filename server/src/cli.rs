@@ -106,9 +106,7 @@ pub fn token_create(
 ) -> anyhow::Result<()> {
     let store = settings.database.open()?;
     let role = Role::parse(role).context("role is owner or auditor")?;
-    let site = site
-        .map(|s| find_site(store.as_ref(), s).map(|c| c.id))
-        .transpose()?;
+    let site = site.map(|s| logged_site(store.as_ref(), s)).transpose()?;
     let issued = auth::issue(store.as_ref(), role, site, label, SystemClock.now())?;
     eprintln!(
         "token {} ({}, {}); store it now, it is not shown again:",

@@ -259,7 +259,15 @@ fn a_deleted_sites_log_stays_exportable_checkable_and_purgeable() {
         Some(""),
     );
     assert!(deleted.status < 300, "{}", deleted.body);
-    let token = app.token(Role::Auditor, Some("demo"));
+    // An auditor token for the deleted site's log, made after the deletion.
+    let made = app.crumb(&["token", "create", "--role", "auditor", "--site", "demo"]);
+    assert_eq!(
+        made.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let token = stdout(&made).trim().to_owned();
 
     // Act: the auditor's three reads, and the operator's commands.
     let exported = app.get_with_token(EXPORT, &token);
