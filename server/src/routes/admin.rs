@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use crumb_schema::{PolicyRevision, SiteConfig, SiteId};
 use serde::Serialize;
 
-use super::{AppState, blocking, site_named};
+use super::{AppState, blocking, logged_site, site_named};
 use crate::auth::{AuthError, authenticate};
 use crate::error::{ApiError, api_error_sources, respond};
 use crate::lint::{Problem, lint_json};
@@ -299,11 +299,15 @@ pub async fn stats(
     path: web::Path<String>,
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, AdminError> {
-    let site = owned_site(&state, &req, &path, false).await?;
+    // Read access, as the auditor's: a deleted site's log still has its
+    // statistics.
+    let caller = authenticate(&state.store, req.headers()).await?;
+    caller.read(&SiteId::parse(&path)?)?;
+    let id = logged_site(&state, &path).await?;
     let range = crate::export::parse_range(query.from.as_deref(), query.to.as_deref())
         .map_err(AdminError::Query)?;
     let store = state.store.clone();
-    let id = site.id.clone();
+    let site_id = id.clone();
     let days = blocking(move || store.stats(&id, &range)).await?;
     let out: Vec<DayOut<'_>> = days
         .iter()
@@ -333,7 +337,7 @@ pub async fn stats(
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({"site_id": site.id, "days": out})))
+        .json(serde_json::json!({"site_id": site_id, "days": out})))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),

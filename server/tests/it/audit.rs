@@ -242,7 +242,7 @@ fn history_says_where_the_consent_stands_now() {
 }
 
 #[test]
-fn a_deleted_sites_log_stays_exportable_checkable_and_purgeable() {
+fn a_deleted_sites_log_stays_exportable_checkable_countable_and_purgeable() {
     // Arrange: a consent on demo, then the owner deletes the site's config
     // (its log stays, as the README promises).
     let app = spawn_app();
@@ -273,6 +273,7 @@ fn a_deleted_sites_log_stays_exportable_checkable_and_purgeable() {
     let exported = app.get_with_token(EXPORT, &token);
     let head = app.get_with_token("/v1/audit/sites/demo/head", &token);
     let history = app.get_with_token(&format!("{EXPORT}/{id}"), &token);
+    let stats = app.get_with_token("/v1/admin/sites/demo/stats", &token);
     let cli_export = app.crumb(&["export", "--site", "demo"]);
     let cli_head = app.crumb(&["head", "--site", "demo"]);
     let cli_purge = app.crumb(&["purge", "--site", "demo", "--before", "2020-01-01"]);
@@ -293,6 +294,8 @@ fn a_deleted_sites_log_stays_exportable_checkable_and_purgeable() {
     assert_eq!(history.status, 200, "{}", history.body);
     assert_eq!(history.json()["records"][0]["event"], "given");
     assert_eq!(history.json()["state"], "valid");
+    assert_eq!(stats.status, 200, "{}", stats.body);
+    assert_eq!(stats.json()["days"][0]["decisions"], 1);
     assert_eq!(stdout(&cli_export), exported.body);
     assert_eq!(
         cli_head.status.code(),
