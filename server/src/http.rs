@@ -7,6 +7,19 @@ use std::io::Write as _;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 
+/// Whether the body is JSON by its `Content-Type`, judged as actix's JSON
+/// extractor judges the public API's bodies: `application/json` or a
+/// `+json` type, in any letter case, with any parameters. The admin API's
+/// config bodies are read by hand and use this, so both APIs take the
+/// same headers.
+pub fn sends_json(req: &HttpRequest) -> bool {
+    use actix_web::HttpMessage as _;
+    use actix_web::mime::{APPLICATION, JSON};
+    req.mime_type().ok().flatten().is_some_and(|m| {
+        m.type_() == APPLICATION && (m.subtype() == JSON || m.suffix() == Some(JSON))
+    })
+}
+
 /// Whether the client accepts gzip.
 pub fn takes_gzip(req: &HttpRequest) -> bool {
     req.headers()

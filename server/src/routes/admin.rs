@@ -119,12 +119,7 @@ async fn read_body(payload: web::Payload) -> Result<Bytes, AdminError> {
 
 /// Parses and checks a config body.
 fn config_body(req: &HttpRequest, body: &Bytes) -> Result<SiteConfig, AdminError> {
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !json {
+    if !crate::http::sends_json(req) {
         return Err(AdminError::ContentType);
     }
     let text = std::str::from_utf8(body).map_err(|_| {

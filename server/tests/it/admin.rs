@@ -222,6 +222,18 @@ fn admin_bad_input() {
     assert_eq!(resp.status, 415, "{}", resp.body);
     assert_eq!(resp.error_code(), "unsupported_encoding");
     assert_eq!(site_config(&app, "shop"), None);
+    // Media types are case-insensitive: the admin API takes what the
+    // public API takes.
+    let resp = app.request(
+        "POST",
+        "/v1/admin/sites",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "Application/JSON; charset=UTF-8"),
+        ],
+        Some(&shop().to_string()),
+    );
+    assert_eq!(resp.status, 201, "{}", resp.body);
 }
 
 #[test]
