@@ -25,8 +25,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// `ndjson` or `csv`, in any letter case (`CSV` is how people write it).
     pub fn parse(s: &str) -> Option<Format> {
-        match s {
+        match s.to_ascii_lowercase().as_str() {
             "ndjson" => Some(Format::Ndjson),
             "csv" => Some(Format::Csv),
             _ => None,

@@ -416,6 +416,10 @@ fn bad_export_queries_are_refused() {
     }
     let resp = app.get_with_token("/v1/audit/sites/nope/consents", &token);
     assert_eq!(resp.status, 404);
+    // The format's name in any letter case.
+    let resp = app.get_with_token(&format!("{EXPORT}?format=CSV"), &token);
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert!(resp.header("content-type").unwrap().starts_with("text/csv"));
 }
 
 #[test]
