@@ -179,10 +179,7 @@ fn csv_export_never_hands_a_spreadsheet_a_formula() {
 fn history_lists_every_event_of_a_consent() {
     // Arrange: given, updated, withdrawn.
     let app = spawn_app();
-    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.given_consent();
     let mut update = app.analytics_only();
     update["consent_id"] = json!(id);
     update["categories"] = json!({"analytics": false});
@@ -215,13 +212,7 @@ fn history_lists_every_event_of_a_consent() {
 fn history_says_where_the_consent_stands_now() {
     // Arrange: one consent kept as given, one withdrawn.
     let app = spawn_app();
-    let given = |app: &TestApp| {
-        app.record_consent(&app.analytics_only()).json()["consent_id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let (kept, ended) = (given(&app), given(&app));
+    let (kept, ended) = (app.given_consent(), app.given_consent());
     app.withdraw(&ended);
     let token = app.token(Role::Auditor, None);
     let state = |id: &str| {
@@ -246,10 +237,7 @@ fn a_deleted_sites_log_stays_exportable_checkable_countable_and_purgeable() {
     // Arrange: a consent on demo, then the owner deletes the site's config
     // (its log stays, as the README promises).
     let app = spawn_app();
-    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.given_consent();
     let owner = app.token(Role::Owner, None);
     let auth = format!("Bearer {owner}");
     let deleted = app.request(
@@ -261,13 +249,7 @@ fn a_deleted_sites_log_stays_exportable_checkable_countable_and_purgeable() {
     assert!(deleted.status < 300, "{}", deleted.body);
     // An auditor token for the deleted site's log, made after the deletion.
     let made = app.crumb(&["token", "create", "--role", "auditor", "--site", "demo"]);
-    assert_eq!(
-        made.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let token = stdout(&made).trim().to_owned();
+    let token = succeeded(&made).trim().to_owned();
 
     // Act: the auditor's three reads, and the operator's commands.
     let exported = app.get_with_token(EXPORT, &token);
@@ -297,28 +279,10 @@ fn a_deleted_sites_log_stays_exportable_checkable_countable_and_purgeable() {
     assert_eq!(stats.status, 200, "{}", stats.body);
     assert_eq!(stats.json()["days"][0]["decisions"], 1);
     assert_eq!(stdout(&cli_export), exported.body);
-    assert_eq!(
-        cli_head.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&cli_head.stderr)
-    );
-    assert!(
-        stdout(&cli_head).contains("\"seq\": 1"),
-        "{}",
-        stdout(&cli_head)
-    );
-    assert_eq!(
-        cli_purge.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&cli_purge.stderr)
-    );
-    assert!(
-        stdout(&cli_purge).contains("nothing in site demo"),
-        "{}",
-        stdout(&cli_purge)
-    );
+    let head_said = succeeded(&cli_head);
+    assert!(head_said.contains("\"seq\": 1"), "{head_said}");
+    let purge_said = succeeded(&cli_purge);
+    assert!(purge_said.contains("nothing in site demo"), "{purge_said}");
     assert_eq!(app.lookup(&id).status, 404);
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.error_code(), "unknown_site");
@@ -330,10 +294,7 @@ fn a_deleted_sites_log_stays_exportable_checkable_countable_and_purgeable() {
 fn audit_routes_refuse_bad_tokens() {
     // Arrange
     let app = spawn_app();
-    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.given_consent();
     let mut other = app.site();
     other.id = crumb_schema::SiteId::parse("other").unwrap();
     app.put_site(&other);
@@ -525,14 +486,19 @@ fn back_to_2023(app: &TestApp) {
 
 /// `crumb purge` succeeded and purged `n` records.
 fn assert_purged(out: &std::process::Output, n: u64) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    let said = stdout(out);
+    let said = succeeded(out);
     assert!(said.contains(&format!("purged {n} records")), "{said}");
 }
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What a `crumb` command that must have succeeded printed.
+fn succeeded(out: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    stdout(out)
 }
 
 #[test]

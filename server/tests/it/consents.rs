@@ -44,10 +44,7 @@ fn recorded_consent_looks_up_as_valid() {
 fn consent_expires_two_calendar_years_later() {
     // Arrange
     let app = spawn_app();
-    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.given_consent();
 
     // Act and assert: valid one millisecond before, expired at the instant.
     app.clock
@@ -61,10 +58,7 @@ fn consent_expires_two_calendar_years_later() {
 fn revision_bump_makes_consent_outdated() {
     // Arrange
     let app = spawn_app();
-    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.given_consent();
 
     // Act
     app.bump_revision();
@@ -85,10 +79,7 @@ fn revision_bump_makes_consent_outdated() {
 fn withdrawal_is_recorded_and_leaves_only_necessary() {
     // Arrange
     let app = spawn_app();
-    let id = app.record_consent(&app.analytics_only()).json()["consent_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.given_consent();
 
     // Act
     let withdrawn = app.withdraw(&id);

@@ -384,6 +384,14 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Records an analytics-only choice as a new consent; its id.
+    pub fn given_consent(&self) -> String {
+        self.record_consent(&self.analytics_only()).json()["consent_id"]
+            .as_str()
+            .expect("a consent id")
+            .to_owned()
+    }
+
     /// The text hash the widget would echo for `lang`.
     pub fn text_hash(&self, lang: &str) -> String {
         self.get("/v1/sites/demo/config").json()["text_hashes"][lang]
