@@ -309,8 +309,10 @@ fn parse_parts(mut value: Value) -> (Option<SiteConfig>, Vec<Problem>, Kept) {
 /// scheme://host[:port]`, compared whole): a wildcard, a path, a user
 /// name or a bad port would match no page, so every page would get 403.
 fn origin_shape_problem(origin: &str) -> Option<&'static str> {
+    const NOT_AN_ORIGIN: &str =
+        "is not an origin: scheme://host[:port], e.g. https://www.example.com";
     let Some((scheme, rest)) = origin.split_once("://") else {
-        return Some("is not an origin: scheme://host[:port], e.g. https://www.example.com");
+        return Some(NOT_AN_ORIGIN);
     };
     if !(scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http")) {
         return Some("is not an http(s) origin");
@@ -333,7 +335,7 @@ fn origin_shape_problem(origin: &str) -> Option<&'static str> {
         );
     }
     if rest.contains('@') || rest.contains(char::is_whitespace) || rest.is_empty() {
-        return Some("is not an origin: scheme://host[:port], e.g. https://www.example.com");
+        return Some(NOT_AN_ORIGIN);
     }
     let port = match rest.rsplit_once(':') {
         // An IPv6 address's colons are inside its brackets.
