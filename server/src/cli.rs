@@ -203,8 +203,10 @@ pub fn verify(
 ) -> anyhow::Result<ExitCode> {
     let result = if db {
         let store = settings.database.open_existing()?;
-        let key = signing::Key::load_or_create(&settings.signing_key_path())?;
-        crate::verify::verify_store(store.as_ref(), &key.public_hex())
+        // The key checks purge checkpoints only: a log no purge has cut
+        // verifies without it (an auditor given a copy of the database).
+        let key = signing::Key::read(&settings.signing_key_path())?.map(|k| k.public_hex());
+        crate::verify::verify_store(store.as_ref(), key.as_deref())
     } else {
         let path = file.context("a file to verify, or --db")?;
         // `-` is standard input, so an export can be piped straight in
@@ -241,7 +243,7 @@ pub fn verify(
             println!("BROKEN: {e}");
             return Ok(ExitCode::from(1));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(unverified(e, &settings.signing_key_path())),
     };
     if let Some(path) = head {
         let text =
@@ -259,6 +261,19 @@ pub fn verify(
     }
     print_summary(&summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// An error that stopped a verification before it could judge the log.
+/// A key that is missing where it is needed is the setup's fault, and
+/// says where the key was looked for.
+fn unverified(e: VerifyError, key_path: &Path) -> anyhow::Error {
+    match e {
+        VerifyError::KeyNeeded { .. } => anyhow::anyhow!(
+            "{e}; {}",
+            signing::KeyError::Missing(key_path.display().to_string())
+        ),
+        e => e.into(),
+    }
 }
 
 /// Refuses an API error answer given to `verify` in place of an export
@@ -305,7 +320,7 @@ fn print_summary(summary: &Summary) {
 
 /// `crumb key`: the public key to publish for auditors.
 pub fn key(settings: &Settings) -> anyhow::Result<()> {
-    let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+    let key = signing::Key::load(&settings.signing_key_path())?;
     println!("{}", key.public_hex());
     Ok(())
 }
@@ -314,7 +329,7 @@ pub fn key(settings: &Settings) -> anyhow::Result<()> {
 pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;
     let site = logged_site(store.as_ref(), site)?;
-    let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+    let key = signing::Key::load(&settings.signing_key_path())?;
     let head = signing::signed_head(store.as_ref(), &key, &site, SystemClock.now())?;
     println!("{}", serde_json::to_string_pretty(&head)?);
     Ok(())
@@ -340,7 +355,7 @@ pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()
             Timestamp::at(cutoff)
         );
     }
-    let key = signing::Key::load_or_create(&settings.signing_key_path())?;
+    let key = signing::Key::load(&settings.signing_key_path())?;
     match store.purge(&site, before_at, &key, now)? {
         None => println!("nothing in site {site} is older than {before}"),
         Some((cp, n)) => println!(
@@ -468,14 +483,24 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
         p.push(".key");
         PathBuf::from(p)
     });
-    let key = signing::Key::load_or_create(&key_path)?.public_hex();
-    let before = crate::verify::verify_store(&source, &key)
-        .with_context(|| format!("{} does not verify; nothing copied", file.display()))?;
+    // The SQLite server's key: it checks the source's purge checkpoints,
+    // and the PostgreSQL nodes must sign with it from now on.
+    let key = signing::Key::read(&key_path)?.map(|k| k.public_hex());
+    let key = key.as_deref();
+    let before = crate::verify::verify_store(&source, key).map_err(|e| match e {
+        e @ VerifyError::KeyNeeded { .. } => {
+            unverified(e, &key_path).context(format!("nothing copied from {}", file.display()))
+        }
+        e => anyhow::Error::new(e).context(format!(
+            "{} does not verify; nothing copied",
+            file.display()
+        )),
+    })?;
     let target_store = PostgresStore::open(&target)?;
     let bar = indicatif::ProgressBar::new(before.records);
     let copied = target_store.copy_from(&source, &|n| bar.set_position(n))?;
     bar.finish_and_clear();
-    let after = crate::verify::verify_store(&target_store, &key)
+    let after = crate::verify::verify_store(&target_store, key)
         .with_context(|| format!("the copy in {target} does not verify"))?;
     if after != before {
         bail!(
@@ -494,10 +519,18 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
             s.first_seq, s.last_seq, s.head_hash
         );
     }
-    println!(
-        "give the PostgreSQL nodes the signing key {} (CRUMB_SIGNING_KEY)",
-        key_path.display()
-    );
+    if key.is_some() {
+        println!(
+            "give the PostgreSQL nodes the signing key {} (CRUMB_SIGNING_KEY)",
+            key_path.display()
+        );
+    } else {
+        println!(
+            "no signing key at {}: give the PostgreSQL nodes the key the SQLite server \
+             signed with (CRUMB_SIGNING_KEY), or one new key file shared by every node",
+            key_path.display()
+        );
+    }
     Ok(())
 }
 

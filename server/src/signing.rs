@@ -18,6 +18,11 @@ pub enum KeyError {
         path: String,
         source: std::io::Error,
     },
+    #[error(
+        "no signing key at {0}: `crumb serve` creates it on its first start; point \
+         CRUMB_SIGNING_KEY (or `signing_key` in crumb.toml) at the server's key file"
+    )]
+    Missing(String),
     #[error("the signing key file {0} is not 64 hex digits")]
     Malformed(String),
     #[error("the operating system's random source failed: {0}")]
@@ -50,19 +55,42 @@ fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
 }
 
 impl Key {
-    /// Loads the key at `path`, creating it when the file does not exist.
+    /// Loads the key at `path`, which must exist. Commands other than
+    /// `serve` sign or check with the server's key: a key they made up
+    /// (run from another folder, or with the setting missing) would sign
+    /// heads and purge checkpoints no auditor can check against the
+    /// published key.
+    pub fn load(path: &Path) -> Result<Key, KeyError> {
+        match Self::read(path)? {
+            Some(key) => Ok(key),
+            None => Err(KeyError::Missing(path.display().to_string())),
+        }
+    }
+
+    /// The key at `path`, or `None` when there is no such file.
+    pub fn read(path: &Path) -> Result<Option<Key>, KeyError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => unhex::<32>(&text)
+                .map(|seed| Some(Key(SigningKey::from_bytes(&seed))))
+                .ok_or_else(|| KeyError::Malformed(path.display().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(KeyError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Loads the key at `path`, creating it when the file does not exist
+    /// (what `crumb serve` does on its first start).
     pub fn load_or_create(path: &Path) -> Result<Key, KeyError> {
         let io = |source| KeyError::Io {
             path: path.display().to_string(),
             source,
         };
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let seed = unhex::<32>(&text)
-                    .ok_or_else(|| KeyError::Malformed(path.display().to_string()))?;
-                Ok(Key(SigningKey::from_bytes(&seed)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        match Self::read(path)? {
+            Some(key) => Ok(key),
+            None => {
                 let mut seed = [0u8; 32];
                 getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
                 let mut options = std::fs::OpenOptions::new();
@@ -73,7 +101,6 @@ impl Key {
                 std::io::Write::write_all(&mut file, hex(&seed).as_bytes()).map_err(io)?;
                 Ok(Key(SigningKey::from_bytes(&seed)))
             }
-            Err(e) => Err(io(e)),
         }
     }
 

@@ -605,6 +605,61 @@ fn purge_leaves_a_signed_checkpoint_and_the_chain_still_verifies() {
 }
 
 #[test]
+fn commands_other_than_serve_use_the_servers_key_and_never_make_one_up() {
+    // Arrange: a log cut by a purge (its checkpoint signed with the
+    // server's key), and a key setting that names no file, as when a
+    // command runs from another folder or without the setting.
+    let app = spawn_app();
+    back_to_2023(&app);
+    app.seed(10, |i| format!("agent {i}"));
+    app.clock.advance(time::Duration::days(1));
+    app.seed(10, |i| format!("agent {i}"));
+    let server_key = stdout(&app.crumb(&["key"])).trim().to_owned();
+    let elsewhere = app.dir.path().join("elsewhere.key");
+    let without_key = |args: &[&str]| app.crumb_with_key(args, &elsewhere);
+
+    // Act and assert: printing, signing and purging refuse, saying where
+    // the key was looked for, and leave no key behind.
+    for args in [
+        &["key"][..],
+        &["head", "--site", "demo"],
+        &["purge", "--site", "demo", "--before", "2023-01-16"],
+    ] {
+        let out = without_key(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("no signing key at"), "{args:?}: {err}");
+        assert!(err.contains("elsewhere.key"), "{args:?}: {err}");
+        assert!(!elsewhere.exists(), "{args:?} made a key");
+    }
+    assert_eq!(
+        app.record_count(),
+        20,
+        "a purge without the key deleted records"
+    );
+
+    // An uncut log verifies without the key; a cut one needs it, and its
+    // absence is a setup error, not a broken log.
+    succeeded(&without_key(&["verify", "--db"]));
+    assert_purged(
+        &app.crumb(&["purge", "--site", "demo", "--before", "2023-01-16"]),
+        10,
+    );
+    let out = without_key(&["verify", "--db"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}{err}", stdout(&out));
+    assert!(!stdout(&out).contains("BROKEN"), "{}", stdout(&out));
+    assert!(err.contains("needs the server's signing key"), "{err}");
+    assert!(!elsewhere.exists());
+
+    // With the server's key all of them work, and it is the same key.
+    succeeded(&app.crumb(&["verify", "--db"]));
+    let head: Value =
+        serde_json::from_str(&succeeded(&app.crumb(&["head", "--site", "demo"]))).unwrap();
+    assert_eq!(head["public_key"], server_key.as_str());
+}
+
+#[test]
 fn cli_csv_export_matches_the_api_across_chunks() {
     // Arrange: more records than one chunk of the CLI's two-thread CSV
     // export, with user agents that need quoting.

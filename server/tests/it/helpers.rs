@@ -375,10 +375,16 @@ impl TestApp {
 
     /// Runs the `crumb` binary on this app's database.
     pub fn crumb(&self, args: &[&str]) -> std::process::Output {
+        self.crumb_with_key(args, &self.dir.path().join("crumb.db.key"))
+    }
+
+    /// `crumb` run with the signing key setting at `key` rather than the
+    /// server's key file.
+    pub fn crumb_with_key(&self, args: &[&str], key: &Path) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
             .args(args)
             .env("CRUMB_DATABASE", self.database().to_setting())
-            .env("CRUMB_SIGNING_KEY", self.dir.path().join("crumb.db.key"))
+            .env("CRUMB_SIGNING_KEY", key)
             .env("CRUMB_LOG", "warn")
             .output()
             .unwrap()
