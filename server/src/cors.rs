@@ -15,7 +15,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, web};
 use crumb_schema::{SiteConfig, SiteId};
 
-use crate::routes::{AppState, load_site};
+use crate::routes::{AppState, load_public_site};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -94,7 +94,7 @@ pub async fn headers(
     let own = own_origin(req.request());
     let mut res = next.call(req).await?;
     let site = match (site.and_then(|s| SiteId::parse(&s).ok()), state) {
-        (Some(id), Some(state)) => load_site(&state, id).await.ok().flatten(),
+        (Some(id), Some(state)) => load_public_site(&state, id).await.ok().flatten(),
         _ => None,
     };
     let origin = site.map_or(Origin::Absent, |s| judge(origin.as_ref(), &own, &s));

@@ -31,7 +31,7 @@ pub struct ErrorBody<'a> {
 pub fn respond(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     crate::metrics::global().error(code);
     let message = if status == StatusCode::SERVICE_UNAVAILABLE {
-        "the consent log cannot take writes right now; retry later"
+        "the consent log cannot be reached or written right now; retry later"
     } else if status.is_server_error() {
         "internal error; the server log has details"
     } else {

@@ -19,7 +19,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use crumb_schema::{LanguageTag, SiteConfig, SiteId, widget};
 use serde::Serialize;
 
-use super::{AppState, site_named};
+use super::{AppState, public_site_named};
 use crate::error::{ApiError, api_error_sources, respond};
 use crate::http::{etag_matches, gzip, takes_gzip};
 use crate::record::sha256_hex;
@@ -223,7 +223,7 @@ pub async fn public_site(
     state: &web::Data<AppState>,
     path: &str,
 ) -> Result<Arc<SiteConfig>, ConfigError> {
-    Ok(site_named(state, path).await?)
+    Ok(public_site_named(state, path).await?)
 }
 
 #[utoipa::path(get, path = "/v1/sites/{site}/config", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")),

@@ -15,7 +15,7 @@ use crumb_schema::{
 };
 use time::OffsetDateTime;
 
-use super::{AppState, blocking, site_named};
+use super::{AppState, blocking, public_site_named};
 use crate::client::{cap_user_agent, truncate_ip};
 use crate::cors::{self, Origin};
 use crate::error::{ApiError, api_error_sources, respond};
@@ -135,7 +135,7 @@ async fn site_for(
     req: &HttpRequest,
     raw: &str,
 ) -> Result<Arc<SiteConfig>, ConsentError> {
-    let site = site_named(state, raw).await?;
+    let site = public_site_named(state, raw).await?;
     match cors::check(req, &site) {
         Origin::Refused(o) => Err(ConsentError::OriginRefused(o)),
         _ => Ok(site),

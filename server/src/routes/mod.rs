@@ -53,6 +53,31 @@ pub async fn load_site(
     blocking(move || store.site(&id)).await
 }
 
+/// Loads a site for the public API (`/v1/sites/{site}/...` and its CORS
+/// headers). While the database cannot be reached (PostgreSQL restarting
+/// or failing over), the config this node last read stands in: pages still
+/// get their banner and CORS headers, so the widget can read the 503s of
+/// what does need the database, and a choice made on that banner counts on
+/// the page and is sent again until the log takes it. The admin and audit
+/// routes answer for the database as it is and do not use this.
+pub async fn load_public_site(
+    state: &web::Data<AppState>,
+    id: SiteId,
+) -> Result<Option<Arc<SiteConfig>>, StoreError> {
+    match load_site(state, id.clone()).await {
+        Err(e @ (StoreError::Unavailable(_) | StoreError::Busy(_))) => {
+            match state.store.last_known_site(&id) {
+                Some(site) => {
+                    tracing::warn!(site = %id, error = %e, "the database cannot be reached: serving the site's config as last read");
+                    Ok(Some(site))
+                }
+                None => Err(e),
+            }
+        }
+        loaded => loaded,
+    }
+}
+
 /// The site a path names: parsed, and known to the store.
 pub async fn site_named(
     state: &web::Data<AppState>,
@@ -60,6 +85,17 @@ pub async fn site_named(
 ) -> Result<Arc<SiteConfig>, ApiError> {
     let id = SiteId::parse(raw)?;
     load_site(state, id)
+        .await?
+        .ok_or_else(|| ApiError::UnknownSite(raw.to_owned()))
+}
+
+/// The site a public API path names, as [`load_public_site`] finds it.
+pub async fn public_site_named(
+    state: &web::Data<AppState>,
+    raw: &str,
+) -> Result<Arc<SiteConfig>, ApiError> {
+    let id = SiteId::parse(raw)?;
+    load_public_site(state, id)
         .await?
         .ok_or_else(|| ApiError::UnknownSite(raw.to_owned()))
 }

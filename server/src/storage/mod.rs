@@ -7,7 +7,7 @@
 //! through `web::block` (reads) or the [`Writer`] thread (appends).
 
 mod postgres;
-mod site_cache;
+pub mod site_cache;
 mod sqlite;
 mod writer;
 
@@ -431,6 +431,11 @@ pub trait Store: Send + Sync + 'static {
     /// without any I/O (so callable on an async worker); else `None` and the
     /// caller uses [`Store::site`].
     fn recent_site(&self, _id: &SiteId) -> Option<Arc<SiteConfig>> {
+        None
+    }
+    /// The site's config as last read, however old, without any I/O; for
+    /// when the database cannot be reached.
+    fn last_known_site(&self, _id: &SiteId) -> Option<Arc<SiteConfig>> {
         None
     }
     /// Creates the site or replaces its config.

@@ -56,6 +56,13 @@ impl SiteCache {
         inner.sites.get(id).cloned()
     }
 
+    /// The config last read, however long ago: what the public config
+    /// routes fall back to while the database cannot be reached.
+    pub fn last_known(&self, id: &SiteId) -> Option<Arc<SiteConfig>> {
+        let inner = self.0.lock().ok()?;
+        inner.sites.get(id).cloned()
+    }
+
     /// Notes that the database's counter was `version` (read after
     /// `written` was taken) and returns the cached config, if any.
     pub fn checked(&self, version: i64, written: u64, id: &SiteId) -> Option<Arc<SiteConfig>> {

@@ -3,6 +3,10 @@
 //! Run only on PostgreSQL (`CRUMB_TEST_POSTGRES`); elsewhere these tests
 //! say so and pass.
 
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
 use crumb_server::storage::{Database, Role, SqliteStore, Store, TimeRange};
 use time::macros::datetime;
 
@@ -147,4 +151,149 @@ fn the_server_gets_over_postgres_dropping_its_connections() {
     assert_eq!(app.record_count(), stored);
     let out = app.crumb(&["verify", "--db"]);
     assert_eq!(out.status.code(), Some(0));
+}
+
+/// A TCP relay between the server and PostgreSQL that can be unplugged:
+/// its connections cut and new ones closed as soon as they come, as when
+/// PostgreSQL restarts or a failover moves it.
+struct Relay {
+    addr: std::net::SocketAddr,
+    plugged: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn to(target: String) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let relay = Relay {
+            addr: listener.local_addr().unwrap(),
+            plugged: Arc::new(AtomicBool::new(true)),
+            open: Arc::default(),
+        };
+        let (plugged, open) = (relay.plugged.clone(), relay.open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !plugged.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(upstream) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let mut open = open.lock().unwrap();
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
+                    (upstream.try_clone().unwrap(), client.try_clone().unwrap()),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+                open.extend([client, upstream]);
+            }
+        });
+        relay
+    }
+
+    fn unplug(&self) {
+        self.plugged.store(false, Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn plug(&self) {
+        self.plugged.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn while_postgres_is_out_of_reach_pages_get_their_banner_and_readable_refusals() {
+    // Arrange: a server that reaches PostgreSQL through a relay, has served
+    // the site's config and recorded a consent.
+    let Some(admin) = postgres_admin() else {
+        eprintln!("skipped: needs PostgreSQL (CRUMB_TEST_POSTGRES)");
+        return;
+    };
+    let authority = admin.split('@').nth(1).unwrap().split('/').next().unwrap();
+    let target = match authority.contains(':') {
+        true => authority.to_owned(),
+        false => format!("{authority}:5432"),
+    };
+    let relay = Relay::to(target);
+    let via = relay.addr.to_string();
+    let app = crate::helpers::spawn_app_tweaked(|s| {
+        let Database::Postgres(url) = &s.database else {
+            unreachable!()
+        };
+        s.database = Database::parse(&url.as_str().replace(authority, &via)).unwrap();
+    });
+    let origin = ("Origin", "http://localhost:8080");
+    let body = app.analytics_only().to_string();
+    let record = || {
+        app.request(
+            "POST",
+            "/v1/sites/demo/consents",
+            &[("Content-Type", "application/json"), origin],
+            Some(&body),
+        )
+    };
+    assert_eq!(app.get("/v1/sites/demo/widget").status, 200);
+    let first = record();
+    assert_eq!(first.status, 201, "{}", first.body);
+    let id = first.json()["consent_id"].as_str().unwrap().to_owned();
+
+    // Act: PostgreSQL goes out of reach, for longer than a node trusts its
+    // cached configs without asking the database.
+    relay.unplug();
+    std::thread::sleep(crumb_server::storage::site_cache::RECHECK * 2);
+    let banner = app.request("GET", "/v1/sites/demo/widget?lang=en", &[origin], None);
+    let preflight = app.request(
+        "OPTIONS",
+        "/v1/sites/demo/consents",
+        &[
+            origin,
+            ("Access-Control-Request-Method", "POST"),
+            (
+                "Access-Control-Request-Headers",
+                "content-type,idempotency-key",
+            ),
+        ],
+        None,
+    );
+    let write = record();
+    let visit = app.request(
+        "GET",
+        &format!("/v1/sites/demo/consents/{id}"),
+        &[origin],
+        None,
+    );
+    let owner = app.token(Role::Owner, None);
+    let admin_read = app.get_with_token("/v1/admin/sites/demo", &owner);
+
+    // Assert: the banner is served from the config last read; what needs
+    // the database is refused as unavailable, readable by the page (CORS),
+    // so the widget retries; the owner's API says the database is out.
+    let allowed =
+        |r: &crate::helpers::Response| r.header("access-control-allow-origin").map(str::to_owned);
+    assert_eq!(banner.status, 200, "{}", banner.body);
+    assert!(banner.body.contains("Accept all"), "{}", banner.body);
+    assert_eq!(allowed(&banner).as_deref(), Some(origin.1));
+    assert!(preflight.status < 300, "{}", preflight.status);
+    assert_eq!(allowed(&preflight).as_deref(), Some(origin.1));
+    for refused in [&write, &visit] {
+        assert_eq!(refused.status, 503, "{}", refused.body);
+        assert_eq!(allowed(refused).as_deref(), Some(origin.1));
+    }
+    assert_eq!(admin_read.status, 503, "{}", admin_read.body);
+
+    // Once PostgreSQL is back the choice is taken (the pool may first meet
+    // a connection the outage closed), and the log holds exactly what was
+    // acknowledged.
+    relay.plug();
+    let retried: Vec<u16> = (0..3).map(|_| record().status).collect();
+    assert!(retried.contains(&201), "{retried:?}");
+    let acknowledged = 1 + retried.iter().filter(|s| **s == 201).count() as u64;
+    assert_eq!(app.record_count(), acknowledged);
+    assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
 }

@@ -469,6 +469,9 @@ impl Store for PostgresStore {
     fn recent_site(&self, id: &SiteId) -> Option<Arc<SiteConfig>> {
         sites::recent_site(self, id)
     }
+    fn last_known_site(&self, id: &SiteId) -> Option<Arc<SiteConfig>> {
+        self.sites.last_known(id)
+    }
 
     fn site(&self, id: &SiteId) -> Result<Option<Arc<SiteConfig>>, StoreError> {
         sites::site(self, id)
