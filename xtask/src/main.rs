@@ -170,12 +170,15 @@ fn postgres_tests() -> anyhow::Result<()> {
 fn server_suite_on_postgres() -> anyhow::Result<()> {
     let cluster = match std::env::var("CRUMB_TEST_POSTGRES") {
         Ok(url) if !url.is_empty() => None,
-        _ => Some(postgres::Cluster::start()?),
+        _ => Some(postgres::Cluster::start_with_tls()?),
     };
     let mut suite = Command::new("cargo");
     suite.args(["test", "-p", "crumb-server", "--test", "it"]);
     if let Some(cluster) = &cluster {
         suite.env("CRUMB_TEST_POSTGRES", &cluster.url);
+        if let Some(ca) = &cluster.ca {
+            suite.env("CRUMB_TEST_POSTGRES_CA", ca);
+        }
     }
     eprintln!("$ cargo test -p crumb-server --test it  (on PostgreSQL)");
     if !suite.status()?.success() {

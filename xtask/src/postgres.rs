@@ -16,6 +16,8 @@ pub struct Cluster {
     options: String,
     /// A URL of the cluster's `postgres` database, as its superuser.
     pub url: String,
+    /// The CA that signed the server's certificate, when it takes TLS.
+    pub ca: Option<PathBuf>,
 }
 
 /// PostgreSQL's server programs: on PATH, else where Debian puts them.
@@ -67,8 +69,97 @@ fn run(as_root: bool, program: &Path, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A CA and a server certificate it signed for `localhost` (the name
+/// only, not 127.0.0.1, so tests can tell `verify-full` from
+/// `verify-ca`), made with the `openssl` program (Debian's PostgreSQL
+/// package depends on it); `None` without it. Returns the CA's file and
+/// the server's options.
+fn server_certificate(dir: &Path, as_root: bool) -> anyhow::Result<Option<(PathBuf, String)>> {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("no openssl here: the PostgreSQL test cluster takes no TLS");
+        return Ok(None);
+    }
+    let tls = dir.join("tls");
+    std::fs::create_dir_all(&tls)?;
+    let path = |name: &str| tls.join(name).to_string_lossy().into_owned();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let mut ca = vec!["req", "-x509", "-new"];
+    ca.extend(ec);
+    let (ca_key, ca_crt) = (path("ca.key"), path("ca.crt"));
+    ca.extend([
+        "-keyout",
+        &ca_key,
+        "-out",
+        &ca_crt,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Crumb test CA",
+    ]);
+    run(false, Path::new("openssl"), &ca)?;
+    let (key, csr, crt, ext) = (
+        path("server.key"),
+        path("server.csr"),
+        path("server.crt"),
+        path("ext"),
+    );
+    let mut req = vec!["req", "-new"];
+    req.extend(ec);
+    req.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"]);
+    run(false, Path::new("openssl"), &req)?;
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+    )?;
+    run(
+        false,
+        Path::new("openssl"),
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_crt,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ],
+    )?;
+    // PostgreSQL reads its key only if no one else can.
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    if as_root {
+        crate::cmd("chown", &["-R", "postgres", &tls.to_string_lossy()])?;
+    }
+    let options = format!(" -c ssl=on -c ssl_cert_file={crt} -c ssl_key_file={key}");
+    Ok(Some((PathBuf::from(ca_crt), options)))
+}
+
 impl Cluster {
+    /// A cluster without TLS (the benches measure Crumb, not encryption).
     pub fn start() -> anyhow::Result<Cluster> {
+        Self::start_with(false)
+    }
+
+    /// A cluster that also takes TLS connections, when `openssl` is here
+    /// to make its certificate ([`Cluster::ca`]).
+    pub fn start_with_tls() -> anyhow::Result<Cluster> {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> anyhow::Result<Cluster> {
         let bin = bin_dir().context(
             "PostgreSQL's initdb and pg_ctl are not installed (Debian: apt-get install postgresql)",
         )?;
@@ -104,16 +195,25 @@ impl Cluster {
         // milliseconds on the bench's disk; a long-running cluster
         // recycles its segments instead. Durability is the same: it only
         // skips preallocating the file.
-        let options = format!(
+        let mut options = format!(
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=400 -c wal_init_zero=off",
             dir.display()
         );
+        let certificate = match tls {
+            true => server_certificate(&dir, as_root)?,
+            false => None,
+        };
+        let ca = certificate.map(|(ca, tls_options)| {
+            options.push_str(&tls_options);
+            ca
+        });
         let cluster = Cluster {
             pg_ctl: bin.join("pg_ctl"),
             dir,
             as_root,
             options,
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            ca,
         };
         cluster.start_server()?;
         eprintln!("PostgreSQL test cluster at {}", cluster.url);

@@ -297,3 +297,121 @@ fn while_postgres_is_out_of_reach_pages_get_their_banner_and_readable_refusals()
     assert_eq!(app.record_count(), acknowledged);
     assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
 }
+
+/// Whether the connections to `database` from other sessions are
+/// encrypted: one boolean per connection.
+fn encrypted(admin: &str, database: &str) -> Vec<bool> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let conn = tokio::spawn(conn);
+        let rows = client
+            .query(
+                "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                 WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
+                &[&database],
+            )
+            .await
+            .unwrap();
+        drop(client);
+        let _ = conn.await;
+        rows.iter().map(|r| r.get(0)).collect()
+    })
+}
+
+#[test]
+fn tls_to_postgres_is_read_from_the_url_as_psql_reads_it() {
+    // Arrange: the test cluster takes TLS with a certificate for the name
+    // `localhost` (not 127.0.0.1), signed by the test CA; a database with
+    // the demo site.
+    let (Some(admin), Ok(ca)) = (postgres_admin(), std::env::var("CRUMB_TEST_POSTGRES_CA")) else {
+        eprintln!("skipped: needs PostgreSQL with TLS (cargo xtask test-postgres)");
+        return;
+    };
+    let app = crate::helpers::spawn_app();
+    let Database::Postgres(direct) = app.database() else {
+        unreachable!()
+    };
+    let name = direct.as_str().rsplit('/').next().unwrap().to_owned();
+    let port = direct
+        .as_str()
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let url = |host: &str, query: &str| format!("postgres://postgres@{host}:{port}/{name}?{query}");
+    let site_list = |database: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .args(["site", "list"])
+            .env("CRUMB_DATABASE", database)
+            .env("CRUMB_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let verified = url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+
+    // Act: a server on that database whose URL asks for a verified
+    // connection.
+    let tls_app = crate::helpers::spawn_app_tweaked(|s| {
+        s.database = Database::parse(&verified).unwrap();
+    });
+    let recorded = tls_app.record_consent(&app.analytics_only());
+
+    // Assert: it works, over TLS only.
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+    let connections = encrypted(&admin, &name);
+    assert!(!connections.is_empty());
+    assert!(connections.iter().all(|e| *e), "{connections:?}");
+
+    // Each mode, as psql has it, with the CLI on the first server's log.
+    for (database, works) in [
+        (verified.clone(), true),
+        // The certificate names localhost, not 127.0.0.1: the chain is
+        // trusted, the name is not.
+        (
+            url(
+                "127.0.0.1",
+                &format!("sslmode=verify-full&sslrootcert={ca}"),
+            ),
+            false,
+        ),
+        (
+            url("127.0.0.1", &format!("sslmode=verify-ca&sslrootcert={ca}")),
+            true,
+        ),
+        // The test CA is not a public one.
+        (url("localhost", "sslmode=verify-full"), false),
+        // Encrypted, nothing checked; and plain.
+        (url("127.0.0.1", "sslmode=require"), true),
+        (url("127.0.0.1", "sslmode=disable"), true),
+    ] {
+        let out = site_list(&database);
+        let said = format!(
+            "{database}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.success(), works, "{said}");
+        if works {
+            assert!(said.contains("demo"), "{said}");
+        } else {
+            assert!(said.contains("certificate"), "{said}");
+        }
+    }
+    let out = site_list(&url(
+        "localhost",
+        "sslmode=verify-full&sslrootcert=/no/such/ca.pem",
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/ca.pem"));
+}

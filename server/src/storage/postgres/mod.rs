@@ -18,6 +18,7 @@
 mod log;
 mod sites;
 mod stats;
+pub mod tls;
 mod tokens;
 
 use std::future::Future;
@@ -26,8 +27,8 @@ use std::sync::Arc;
 use crumb_schema::{ConsentId, RecordHash, SiteConfig, SiteId};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use time::OffsetDateTime;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::site_cache::{SiteCache, sites_changed};
 use super::{
@@ -102,11 +103,18 @@ fn hash_at(row: &tokio_postgres::Row, i: usize) -> Result<RecordHash, StoreError
 pub struct PgUrl {
     url: String,
     config: Box<tokio_postgres::Config>,
+    /// TLS as the URL's `sslmode` and `sslrootcert` ask ([`tls`]).
+    tls: Arc<rustls::ClientConfig>,
+    ssl_mode: tls::SslMode,
 }
 
 impl PgUrl {
+    /// Parses the URL, reading the root certificate file it names, so a
+    /// wrong path is said when the settings are read.
     pub fn parse(url: &str) -> Result<PgUrl, String> {
-        let config: tokio_postgres::Config = url
+        let parsed = tls::parse(url)?;
+        let config: tokio_postgres::Config = parsed
+            .url
             .parse()
             .map_err(|e| format!("not a PostgreSQL URL ({e})"))?;
         if config.get_dbname().is_none() {
@@ -115,7 +123,14 @@ impl PgUrl {
         Ok(PgUrl {
             url: url.to_owned(),
             config: Box::new(config),
+            tls: Arc::new(tls::client_config(&parsed)?),
+            ssl_mode: parsed.mode,
         })
+    }
+
+    /// What the URL asks of TLS.
+    pub fn ssl_mode(&self) -> tls::SslMode {
+        self.ssl_mode
     }
 
     pub fn as_str(&self) -> &str {
@@ -200,7 +215,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::Thread(e.to_string()))?;
         let manager = Manager::from_config(
             (*url.config).clone(),
-            NoTls,
+            MakeRustlsConnect::new((*url.tls).clone()),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
