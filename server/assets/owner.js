@@ -103,7 +103,7 @@ function totals(days) {
 
 // The sites the token reaches become the site field's suggestions.
 async function suggest(token) {
-  const resp = await fetch('/v1/admin/sites', { headers: { Authorization: 'Bearer ' + token } });
+  const resp = await fetch('v1/admin/sites', { headers: { Authorization: 'Bearer ' + token } });
   if (!resp.ok) return;
   const { sites } = await resp.json();
   document.getElementById('sites').replaceChildren(...sites.map((s) => el('option', { value: s.id })));
@@ -117,7 +117,7 @@ async function show(form) {
   if (form.from.value) q.set('from', form.from.value);
   if (form.to.value) q.set('to', form.to.value);
   status.textContent = 'Loading…';
-  const resp = await fetch(`/v1/admin/sites/${encodeURIComponent(site)}/stats?${q}`, {
+  const resp = await fetch(`v1/admin/sites/${encodeURIComponent(site)}/stats?${q}`, {
     headers: { Authorization: 'Bearer ' + form.token.value },
   });
   const body = await resp.json();

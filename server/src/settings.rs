@@ -40,6 +40,10 @@ pub struct Settings {
     /// cannot stop the server from opening its database or accepting.
     /// `CRUMB_MAX_CONNECTIONS`.
     pub max_connections: usize,
+    /// The path Crumb answers under, for a reverse proxy that passes its
+    /// prefix on (`/crumb`: `/crumb/crumb.js`, `/crumb/v1/...`,
+    /// `/crumb/owner`); empty for the root. `CRUMB_BASE_PATH`.
+    pub base_path: BasePath,
     /// A folder of pages served at `/` (the demo site). `CRUMB_STATIC_DIR`.
     pub static_dir: Option<PathBuf>,
     /// The built widget (`cargo xtask build-widget`). Default: `widget/dist`
@@ -68,12 +72,60 @@ impl Default for Settings {
             max_connections: 768,
             write_rate: 2.0,
             write_burst: 120,
+            base_path: BasePath::default(),
             static_dir: None,
             widget_dir: None,
             signing_key: None,
             workers: None,
             shutdown_timeout: 10,
         }
+    }
+}
+
+/// A URL path prefix: empty (the root), or `/` and segments of URL-safe
+/// characters, without a trailing `/`. Built only by [`BasePath::parse`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct BasePath(String);
+
+impl BasePath {
+    pub fn parse(s: &str) -> Result<BasePath, String> {
+        let trimmed = s.trim_end_matches('/');
+        if trimmed.is_empty() {
+            return Ok(BasePath::default());
+        }
+        let Some(rest) = trimmed.strip_prefix('/') else {
+            return Err(format!("{s:?} must start with / (e.g. /crumb)"));
+        };
+        let safe = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+        for segment in rest.split('/') {
+            if segment.is_empty() || segment == "." || segment == ".." || !segment.chars().all(safe)
+            {
+                return Err(format!(
+                    "{s:?} is not a plain path: use segments of letters, digits, - . _ ~ (e.g. /crumb)"
+                ));
+            }
+        }
+        Ok(BasePath(trimmed.to_owned()))
+    }
+
+    /// The prefix to put before a route's path (`""` at the root).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for BasePath {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        BasePath::parse(&s)
+    }
+}
+
+impl std::str::FromStr for BasePath {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        BasePath::parse(s)
     }
 }
 
@@ -180,6 +232,9 @@ impl Settings {
         if let Some(v) = var("CRUMB_MAX_CONNECTIONS") {
             self.max_connections = parsed("CRUMB_MAX_CONNECTIONS", v)?;
         }
+        if let Some(v) = var("CRUMB_BASE_PATH") {
+            self.base_path = parsed("CRUMB_BASE_PATH", v)?;
+        }
         if let Some(v) = var("CRUMB_STATIC_DIR") {
             self.static_dir = Some(PathBuf::from(v));
         }
@@ -222,6 +277,25 @@ mod tests {
         assert!(err.contains("CRUMB_DATABASE"), "{err}");
         assert!(err.contains("names no database"), "{err}");
         assert!(!err.contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn a_base_path_is_a_plain_prefix() {
+        for (given, kept) in [
+            ("", ""),
+            ("/", ""),
+            ("/crumb", "/crumb"),
+            ("/crumb/", "/crumb"),
+            ("/a/b-c.d_e~", "/a/b-c.d_e~"),
+        ] {
+            assert_eq!(BasePath::parse(given).unwrap().as_str(), kept, "{given:?}");
+        }
+        for bad in ["crumb", "/a//b", "/a/../b", "/./a", "/a b", "/a?x", "/a%2F"] {
+            assert!(BasePath::parse(bad).is_err(), "{bad:?}");
+        }
+        let toml: Settings = toml::from_str("base_path = \"/consent/\"").unwrap();
+        assert_eq!(toml.base_path.as_str(), "/consent");
+        assert!(toml::from_str::<Settings>("base_path = \"consent\"").is_err());
     }
 
     #[test]

@@ -113,6 +113,7 @@ impl Application {
         let deadline = web::Data::new(crate::limits::BodyDeadline(Duration::from_secs(
             settings.body_timeout.max(1),
         )));
+        let base_path = settings.base_path.as_str().to_owned();
         let mut server = HttpServer::new(move || {
             App::new()
                 // Outermost, so every answer has it, errors included: no
@@ -131,18 +132,25 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(static_dir.clone())
                 .app_data(widget.clone())
-                // The widget's files answer HEAD as well as GET: link
-                // checkers, uptime monitors and some caches ask with HEAD.
-                .route("/crumb.js", routes::get_or_head().to(crate::widget::loader))
                 .app_data(routes::error::json_config())
                 .app_data(routes::error::query_config())
-                .configure(routes::configure)
-                // After the API: actix tries routes in order, and a
-                // pattern with a segment is a regex match that every
-                // consent write would otherwise run first.
-                .route(
-                    "/crumb/{name}",
-                    routes::get_or_head().to(crate::widget::file),
+                // Everything of Crumb's under the base path (empty: the
+                // root), for proxies that pass their prefix on; the
+                // static pages stay at the root.
+                .service(
+                    web::scope(&base_path)
+                        // The widget's files answer HEAD as well as GET:
+                        // link checkers, uptime monitors and some caches
+                        // ask with HEAD.
+                        .route("/crumb.js", routes::get_or_head().to(crate::widget::loader))
+                        .configure(routes::configure)
+                        // After the API: actix tries routes in order, and a
+                        // pattern with a segment is a regex match that
+                        // every consent write would otherwise run first.
+                        .route(
+                            "/crumb/{name}",
+                            routes::get_or_head().to(crate::widget::file),
+                        ),
                 )
                 .default_service(web::to(routes::assets::fallback))
         })

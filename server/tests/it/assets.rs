@@ -148,3 +148,71 @@ fn the_sites_public_files_answer_head_like_get() {
         assert_eq!(head.body, "", "{path}");
     }
 }
+
+#[test]
+fn behind_a_proxy_that_keeps_its_prefix_crumb_answers_under_the_base_path() {
+    // Arrange: Crumb under /crumb (a Kubernetes ingress or Traefik route
+    // that passes the path on as it came), with a built widget.
+    let widget = tempfile::TempDir::new().unwrap();
+    std::fs::write(widget.path().join("crumb.js"), "/* loader */").unwrap();
+    std::fs::write(widget.path().join("crumb-0123abcd.css"), ".crumb{}").unwrap();
+    let dir = widget.path().to_owned();
+    let app = crate::helpers::spawn_app_tweaked(|s| {
+        s.widget_dir = Some(dir);
+        s.base_path = crumb_server::settings::BasePath::parse("/crumb/").unwrap();
+    });
+    let config = app.get("/crumb/v1/sites/demo/config").json();
+    let body = serde_json::json!({
+        "revision": config["revision"],
+        "language": "en",
+        "text_hash": config["text_hashes"]["en"],
+        "method": "accept_all",
+        "categories": {"necessary": true, "functional": true, "analytics": true, "marketing": true},
+    })
+    .to_string();
+
+    // Act
+    let reads: Vec<(&str, u16)> = [
+        "/crumb/crumb.js",
+        "/crumb/crumb/crumb-0123abcd.css",
+        "/crumb/v1/sites/demo/widget?lang=en",
+        "/crumb/healthz",
+        "/crumb/owner",
+        // The owner page's own links are relative to it.
+        "/crumb/owner/owner.css",
+        "/crumb/owner/owner.js",
+        "/crumb/openapi.json",
+        // The site's pages stay at the root.
+        "/cookie-policy.html",
+    ]
+    .into_iter()
+    .map(|path| (path, app.get(path).status))
+    .collect();
+    let recorded = app.request(
+        "POST",
+        "/crumb/v1/sites/demo/consents",
+        &[
+            ("Content-Type", "application/json"),
+            ("Sec-Fetch-Site", "same-origin"),
+        ],
+        Some(&body),
+    );
+    let at_the_root = app.get("/v1/sites/demo/widget");
+    let owner_page = app.get("/crumb/owner").body;
+
+    // Assert
+    for (path, status) in reads {
+        assert_eq!(status, 200, "{path}");
+    }
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+    let cookie = recorded.header("set-cookie").unwrap_or_default();
+    assert!(
+        cookie.contains("Path=/;") || cookie.ends_with("Path=/"),
+        "{cookie}"
+    );
+    assert_eq!(at_the_root.status, 404);
+    assert!(
+        !owner_page.contains("\"/owner/"),
+        "absolute link: {owner_page}"
+    );
+}
