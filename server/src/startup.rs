@@ -77,7 +77,19 @@ impl Application {
             Database::Postgres(url) => Arc::new(PostgresStore::open(url).with_context(opening)?),
         };
         let key_path = settings.signing_key_path();
+        let existed = key_path.exists();
         let key = Arc::new(crate::signing::Key::load_or_create(&key_path)?);
+        if !existed {
+            // Several nodes share a PostgreSQL log: a node that makes its
+            // own key signs heads auditors cannot check against the key
+            // the others publish.
+            tracing::warn!(
+                path = %key_path.display(),
+                public_key = %key.public_hex(),
+                "created a new signing key; publish its public key (crumb key), and give every \
+                 node that shares this database the same key file (signing_key)"
+            );
+        }
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();
