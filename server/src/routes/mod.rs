@@ -68,7 +68,9 @@ pub async fn load_public_site(
         Err(e @ (StoreError::Unavailable(_) | StoreError::Busy(_))) => {
             match state.store.last_known_site(&id) {
                 Some(site) => {
-                    tracing::warn!(site = %id, error = %e, "the database cannot be reached: serving the site's config as last read");
+                    // Debug: during an outage this runs on every page
+                    // view, and the refused writes already warn.
+                    tracing::debug!(site = %id, error = %e, "the database cannot be reached: serving the site's config as last read");
                     Ok(Some(site))
                 }
                 None => Err(e),
