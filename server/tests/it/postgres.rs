@@ -3,9 +3,11 @@
 //! Run only on PostgreSQL (`CRUMB_TEST_POSTGRES`); elsewhere these tests
 //! say so and pass.
 
+use std::io::{Read as _, Write as _};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crumb_server::storage::{Database, Role, SqliteStore, Store, TimeRange};
 use time::macros::datetime;
@@ -155,11 +157,15 @@ fn the_server_gets_over_postgres_dropping_its_connections() {
 
 /// A TCP relay between the server and PostgreSQL that can be unplugged:
 /// its connections cut and new ones closed as soon as they come, as when
-/// PostgreSQL restarts or a failover moves it.
+/// PostgreSQL restarts or a failover moves it. It can also go silent on
+/// one connection, as a node whose power or network is gone: once the
+/// server sends a chosen text on a connection ([`Relay::silence_after`]),
+/// PostgreSQL's answers on it are dropped, and the connection stays open.
 struct Relay {
     addr: std::net::SocketAddr,
     plugged: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
+    silence_after: Arc<Mutex<Option<&'static [u8]>>>,
 }
 
 impl Relay {
@@ -169,8 +175,13 @@ impl Relay {
             addr: listener.local_addr().unwrap(),
             plugged: Arc::new(AtomicBool::new(true)),
             open: Arc::default(),
+            silence_after: Arc::default(),
         };
-        let (plugged, open) = (relay.plugged.clone(), relay.open.clone());
+        let (plugged, open, trigger) = (
+            relay.plugged.clone(),
+            relay.open.clone(),
+            relay.silence_after.clone(),
+        );
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 if !plugged.load(Ordering::SeqCst) {
@@ -179,20 +190,54 @@ impl Relay {
                 let Ok(upstream) = TcpStream::connect(&target) else {
                     continue;
                 };
-                let mut open = open.lock().unwrap();
-                for (mut from, mut to) in [
-                    (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
-                    (upstream.try_clone().unwrap(), client.try_clone().unwrap()),
-                ] {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
-                        let _ = to.shutdown(Shutdown::Both);
-                    });
-                }
-                open.extend([client, upstream]);
+                let silent = Arc::new(AtomicBool::new(false));
+                let (mut from, mut to) =
+                    (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let (trigger, silenced) = (trigger.clone(), silent.clone());
+                std::thread::spawn(move || {
+                    // What was sent lately, so a text split between two
+                    // reads is still seen.
+                    let mut seen: Vec<u8> = Vec::new();
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        seen.extend_from_slice(&buf[..n]);
+                        seen.drain(..seen.len().saturating_sub(n + 64));
+                        // Silent before the text goes on, so not even the
+                        // answer to it comes back.
+                        let mut armed = trigger.lock().unwrap();
+                        if armed.is_some_and(|t| seen.windows(t.len()).any(|w| w == t)) {
+                            silenced.store(true, Ordering::SeqCst);
+                            *armed = None;
+                        }
+                        drop(armed);
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Both);
+                });
+                let (mut from, mut to) =
+                    (upstream.try_clone().unwrap(), client.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = from.read(&mut buf) {
+                        if !silent.load(Ordering::SeqCst) && to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(Shutdown::Both);
+                });
+                open.lock().unwrap().extend([client, upstream]);
             }
         });
         relay
+    }
+
+    /// The URL of the database `url` names, through this relay, without
+    /// TLS (so the relay can read what the server sends).
+    fn url(&self, url: &str) -> String {
+        let authority = url.split('@').nth(1).unwrap().split('/').next().unwrap();
+        url.replace(authority, &self.addr.to_string()) + "?sslmode=disable"
     }
 
     fn unplug(&self) {
@@ -205,6 +250,30 @@ impl Relay {
     fn plug(&self) {
         self.plugged.store(true, Ordering::SeqCst);
     }
+
+    fn silence_after(&self, sent: &'static [u8]) {
+        *self.silence_after.lock().unwrap() = Some(sent);
+    }
+}
+
+/// Unplugs a relay when dropped: declared after the server that uses the
+/// relay, it runs before that server stops, so a server waiting on a
+/// silent connection is let go even when the test fails.
+struct UnplugOnDrop<'a>(&'a Relay);
+
+impl Drop for UnplugOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.unplug();
+    }
+}
+
+/// `host:port` of a PostgreSQL URL (5432 when it names none).
+fn target_of(url: &str) -> String {
+    let authority = url.split('@').nth(1).unwrap().split('/').next().unwrap();
+    match authority.contains(':') {
+        true => authority.to_owned(),
+        false => format!("{authority}:5432"),
+    }
 }
 
 #[test]
@@ -215,18 +284,12 @@ fn while_postgres_is_out_of_reach_pages_get_their_banner_and_readable_refusals()
         eprintln!("skipped: needs PostgreSQL (CRUMB_TEST_POSTGRES)");
         return;
     };
-    let authority = admin.split('@').nth(1).unwrap().split('/').next().unwrap();
-    let target = match authority.contains(':') {
-        true => authority.to_owned(),
-        false => format!("{authority}:5432"),
-    };
-    let relay = Relay::to(target);
-    let via = relay.addr.to_string();
+    let relay = Relay::to(target_of(&admin));
     let app = crate::helpers::spawn_app_tweaked(|s| {
         let Database::Postgres(url) = &s.database else {
             unreachable!()
         };
-        s.database = Database::parse(&url.as_str().replace(authority, &via)).unwrap();
+        s.database = Database::parse(&relay.url(url.as_str())).unwrap();
     });
     let origin = ("Origin", "http://localhost:8080");
     let body = app.analytics_only().to_string();
@@ -414,4 +477,105 @@ fn tls_to_postgres_is_read_from_the_url_as_psql_reads_it() {
     ));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/ca.pem"));
+}
+
+/// How many sessions on `database` sit idle inside a transaction.
+fn idle_in_transaction(admin: &str, database: &str) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let conn = tokio::spawn(conn);
+        let n: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = $1 AND state = 'idle in transaction'",
+                &[&database],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        drop(client);
+        let _ = conn.await;
+        n
+    })
+}
+
+#[test]
+fn a_node_gone_silent_holding_its_sites_chain_lock_stops_the_others_only_seconds() {
+    // Arrange: two nodes on one database. Node A reaches PostgreSQL
+    // through a relay that goes silent on A's connection right after A
+    // sends the start of an append (its transaction begun, the site's
+    // chain head locked): A's power or network is gone, and PostgreSQL
+    // sees a connection that is open and idle, holding the lock.
+    let Some(admin) = postgres_admin() else {
+        eprintln!("skipped: needs PostgreSQL (CRUMB_TEST_POSTGRES)");
+        return;
+    };
+    let b = crate::helpers::spawn_app();
+    let Database::Postgres(url) = b.database() else {
+        unreachable!()
+    };
+    let name = url.as_str().rsplit('/').next().unwrap().to_owned();
+    let relay = Relay::to(target_of(&admin));
+    let a = crate::helpers::spawn_app_tweaked(|s| {
+        s.database = Database::parse(&relay.url(url.as_str())).unwrap();
+    });
+    let _release_a = UnplugOnDrop(&relay);
+    let body = b.analytics_only().to_string();
+    let post = |app: &crate::helpers::TestApp| {
+        let (address, body) = (app.address.clone(), body.clone());
+        let (done, answer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let status = ureq::post(&format!("{address}/v1/sites/demo/consents"))
+                .set("Content-Type", "application/json")
+                .send_string(&body)
+                .map_or_else(
+                    |e| match e {
+                        ureq::Error::Status(s, _) => s,
+                        _ => 0,
+                    },
+                    |r| r.status(),
+                );
+            let _ = done.send(status);
+        });
+        answer
+    };
+    let first = post(&a).recv_timeout(Duration::from_secs(30));
+    assert_eq!(first, Ok(201), "node A writes through the relay");
+    relay.silence_after(b"synchronous_commit = off");
+    let _a_hangs = post(&a);
+    let started = std::time::Instant::now();
+    while idle_in_transaction(&admin, &name) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "A never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Act: node B writes to the same site.
+    let asked = std::time::Instant::now();
+    let answer = post(&b).recv_timeout(Duration::from_secs(60));
+
+    // Assert: B's write is stored within seconds (PostgreSQL ends A's
+    // idle transaction, and with it the lock), not when TCP keepalive
+    // would notice A is gone; the chain verifies.
+    assert_eq!(answer, Ok(201), "after {:?}", asked.elapsed());
+    assert!(
+        asked.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        asked.elapsed()
+    );
+    let out = b.crumb(&["verify", "--db"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

@@ -272,6 +272,18 @@ pub(super) fn append(
     })
 }
 
+/// An append's transaction settings. The commit skips the flush (see
+/// [`COMMIT_THEN_FLUSH`]). A node that dies holding its sites' chain
+/// locks without closing its connection (power lost, network cut) would
+/// leave them held until TCP keepalive finds it out, by default two hours,
+/// and every other node's appends for those sites waiting as long: its
+/// transaction is ended once idle for 5 s (an append's transaction is
+/// never idle for more than a round trip), and a lock not granted within
+/// 2 s is refused as busy, which the writer tries again a few times
+/// before answering 503.
+const BEGIN_APPEND: &str = "BEGIN; SET LOCAL synchronous_commit = off; \
+     SET LOCAL idle_in_transaction_session_timeout = '5s'; SET LOCAL lock_timeout = '2s'";
+
 /// One batch in one transaction. It costs a fixed number of round trips
 /// whatever its size: BEGIN goes out with the lock of the batch's chain
 /// heads, what the rules need is read in one query each (idempotency keys
@@ -297,7 +309,7 @@ async fn append_in(c: &Client, drafts: &[Draft]) -> Result<Vec<AppendResult>, St
     sites.dedup();
     laps.lap(Phase::Begin);
     let ((), locked) = try_join(
-        c.batch_execute("BEGIN; SET LOCAL synchronous_commit = off"),
+        c.batch_execute(BEGIN_APPEND),
         c.query(&lock, &[&sites, &GENESIS_HASH]),
     )
     .await?;
@@ -466,8 +478,13 @@ pub(super) fn purge(
 ) -> Result<Option<(SignedHead, u64)>, StoreError> {
     store.run(|mut c| async move {
         let tx = c.transaction().await?;
+        // As for appends: a purge whose process died holding the lock
+        // does not hold it for hours.
+        tx.batch_execute("SET LOCAL idle_in_transaction_session_timeout = '5s'")
+            .await?;
         // The head's lock keeps purges of one site (from any node) in
-        // turn; appends wait for it only as long as this transaction.
+        // turn; appends wait for it as long as this transaction, or until
+        // their lock timeout refuses them as busy (a long purge: 503s).
         tx.execute(
             "SELECT 1 FROM chain_heads WHERE site_id = $1 FOR UPDATE",
             &[&site.as_str()],
