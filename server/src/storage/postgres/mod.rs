@@ -113,10 +113,11 @@ impl PgUrl {
     /// wrong path is said when the settings are read.
     pub fn parse(url: &str) -> Result<PgUrl, String> {
         let parsed = tls::parse(url)?;
-        let config: tokio_postgres::Config = parsed
+        let mut config: tokio_postgres::Config = parsed
             .url
             .parse()
             .map_err(|e| format!("not a PostgreSQL URL ({e})"))?;
+        dead_peer_timeouts(&mut config, &parsed.url);
         if config.get_dbname().is_none() {
             return Err("the PostgreSQL URL names no database (postgres://user@host/db)".into());
         }
@@ -135,6 +136,31 @@ impl PgUrl {
 
     pub fn as_str(&self) -> &str {
         &self.url
+    }
+}
+
+/// How soon a connection whose other end is gone without a word (the
+/// database's host lost, a network cut) fails, where the URL does not say:
+/// data sent and not acknowledged for 10 s, or an idle connection that
+/// stops answering keepalives (after 30 s, then 3 probes 5 s apart). The
+/// system's defaults take two hours and more, all that time a write (and
+/// the writer thread behind it) would wait; failing, it is answered 503,
+/// nothing acknowledged, and the pool replaces the connection.
+fn dead_peer_timeouts(config: &mut tokio_postgres::Config, url: &str) {
+    use std::time::Duration;
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let given = |key: &str| query.split('&').any(|p| p.split('=').next() == Some(key));
+    if !given("tcp_user_timeout") {
+        config.tcp_user_timeout(Duration::from_secs(10));
+    }
+    if !given("keepalives_idle") {
+        config.keepalives_idle(Duration::from_secs(30));
+    }
+    if !given("keepalives_interval") {
+        config.keepalives_interval(Duration::from_secs(5));
+    }
+    if !given("keepalives_retries") {
+        config.keepalives_retries(3);
     }
 }
 
@@ -577,5 +603,35 @@ impl Store for PostgresStore {
 
     fn revoke_token(&self, id: &TokenId, now: OffsetDateTime) -> Result<bool, StoreError> {
         tokens::revoke_token(self, id, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::PgUrl;
+
+    #[test]
+    fn a_dead_peer_is_found_in_seconds_unless_the_url_says_otherwise() {
+        let url = PgUrl::parse("postgres://u@h/db").unwrap();
+        assert_eq!(
+            url.config.get_tcp_user_timeout(),
+            Some(&Duration::from_secs(10))
+        );
+        assert_eq!(url.config.get_keepalives_idle(), Duration::from_secs(30));
+        assert_eq!(url.config.get_keepalives_retries(), Some(3));
+
+        let url =
+            PgUrl::parse("postgres://u@h/db?tcp_user_timeout=60&keepalives_idle=600").unwrap();
+        assert_eq!(
+            url.config.get_tcp_user_timeout(),
+            Some(&Duration::from_secs(60))
+        );
+        assert_eq!(url.config.get_keepalives_idle(), Duration::from_secs(600));
+        assert_eq!(
+            url.config.get_keepalives_interval(),
+            Some(Duration::from_secs(5))
+        );
     }
 }
