@@ -100,15 +100,12 @@ pub fn parse(url: &str) -> Result<Parsed, String> {
     if mode == SslMode::Disable && roots.is_some() {
         return Err("sslrootcert is given but sslmode=disable turns TLS off".into());
     }
-    let driver_mode = match mode {
-        SslMode::Disable => "disable",
-        SslMode::Prefer => "prefer",
-        _ => "require",
-    };
-    kept.push(match driver_mode {
-        "disable" => "sslmode=disable",
-        "prefer" => "sslmode=prefer",
-        _ => "sslmode=require",
+    // tokio-postgres checks no certificate itself: the verifying modes
+    // are `require` to it, and the check is in `client_config`.
+    kept.push(match mode {
+        SslMode::Disable => "sslmode=disable",
+        SslMode::Prefer => "sslmode=prefer",
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => "sslmode=require",
     });
     Ok(Parsed {
         mode,
