@@ -90,6 +90,15 @@ pub fn parse(url: &str) -> Result<Parsed, String> {
                     path => Roots::File(PathBuf::from(path)),
                 });
             }
+            // libpq's client certificates and revocation lists: not
+            // supported, and said so rather than "invalid connection
+            // string" from the driver.
+            "sslcert" | "sslkey" | "sslpassword" | "sslcrl" | "sslcrldir" => {
+                return Err(format!(
+                    "{key} is not supported: Crumb connects without a client certificate \
+                     (use password or SCRAM authentication over sslmode=verify-full)"
+                ));
+            }
             _ => kept.push(pair),
         }
     }
@@ -329,6 +338,10 @@ mod tests {
                 "turns TLS off",
             ),
             ("postgres://u@h/db?sslrootcert=%2", "malformed"),
+            (
+                "postgres://u@h/db?sslmode=verify-full&sslcert=/c.pem",
+                "sslcert is not supported",
+            ),
         ] {
             let err = parse(url).unwrap_err();
             assert!(err.contains(says), "{url}: {err}");
