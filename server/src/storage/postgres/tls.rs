@@ -95,8 +95,8 @@ pub fn parse(url: &str) -> Result<Parsed, String> {
             // string" from the driver.
             "sslcert" | "sslkey" | "sslpassword" | "sslcrl" | "sslcrldir" => {
                 return Err(format!(
-                    "{key} is not supported: Crumb connects without a client certificate \
-                     (use password or SCRAM authentication over sslmode=verify-full)"
+                    "{key} is not supported: Crumb takes no client certificate and no \
+                     revocation list (authenticate with a password over sslmode=verify-full)"
                 ));
             }
             _ => kept.push(pair),
