@@ -138,24 +138,34 @@ pub fn database_in(dir: &TempDir) -> Database {
     Database::parse(&url).unwrap()
 }
 
-/// Runs SQL on a PostgreSQL database.
-pub fn postgres_execute(url: &str, sql: &str) {
+/// A client connected to a PostgreSQL database, and the runtime that
+/// drives its connection.
+fn postgres_client(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
-        let conn = tokio::spawn(conn);
-        client
-            .batch_execute(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        drop(client);
-        let _ = conn.await;
-    });
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(url, tokio_postgres::NoTls))
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+    rt.spawn(conn);
+    (rt, client)
+}
+
+/// Runs SQL on a PostgreSQL database.
+pub fn postgres_execute(url: &str, sql: &str) {
+    let (rt, client) = postgres_client(url);
+    rt.block_on(client.batch_execute(sql))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// The rows a query with text parameters returns.
+pub fn postgres_query(url: &str, sql: &str, params: &[&str]) -> Vec<tokio_postgres::Row> {
+    let (rt, client) = postgres_client(url);
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        params.iter().map(|p| p as _).collect();
+    rt.block_on(client.query(sql, &params))
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 fn clock_now(clock: &ManualClock) -> time::OffsetDateTime {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use crumb_server::storage::{Database, Role, SqliteStore, Store, TimeRange};
 use time::macros::datetime;
 
-use crate::helpers::{postgres_admin, postgres_execute};
+use crate::helpers::{postgres_admin, postgres_execute, postgres_query};
 
 /// Every record of a store as stored: canonical bytes and hash.
 fn stored(store: &dyn Store) -> Vec<(String, String)> {
@@ -364,27 +364,12 @@ fn while_postgres_is_out_of_reach_pages_get_their_banner_and_readable_refusals()
 /// Whether the connections to `database` from other sessions are
 /// encrypted: one boolean per connection.
 fn encrypted(admin: &str, database: &str) -> Vec<bool> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        let conn = tokio::spawn(conn);
-        let rows = client
-            .query(
-                "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
-                 WHERE a.datname = $1 AND a.pid <> pg_backend_pid()",
-                &[&database],
-            )
-            .await
-            .unwrap();
-        drop(client);
-        let _ = conn.await;
-        rows.iter().map(|r| r.get(0)).collect()
-    })
+    let sql = "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+               WHERE a.datname = $1 AND a.pid <> pg_backend_pid()";
+    postgres_query(admin, sql, &[database])
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
 }
 
 #[test]
@@ -481,28 +466,9 @@ fn tls_to_postgres_is_read_from_the_url_as_psql_reads_it() {
 
 /// How many sessions on `database` sit idle inside a transaction.
 fn idle_in_transaction(admin: &str, database: &str) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        let conn = tokio::spawn(conn);
-        let n: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE datname = $1 AND state = 'idle in transaction'",
-                &[&database],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        drop(client);
-        let _ = conn.await;
-        n
-    })
+    let sql = "SELECT count(*) FROM pg_stat_activity
+               WHERE datname = $1 AND state = 'idle in transaction'";
+    postgres_query(admin, sql, &[database])[0].get(0)
 }
 
 #[test]
