@@ -16,7 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::export::{Format, parse_range};
 use crate::settings::Settings;
 use crate::startup::Application;
-use crate::storage::{Database, PostgresStore, Role, SqliteStore, Store};
+use crate::storage::{Database, PostgresStore, Role, SqliteStore, Store, StoreError};
 use crate::timefmt::Timestamp;
 use crate::verify::{Summary, VerifyError, verify_ndjson};
 use crate::{auth, demo, signing};
@@ -318,10 +318,44 @@ fn print_summary(summary: &Summary) {
     }
 }
 
-/// `crumb key`: the public key to publish for auditors.
+/// `crumb key`: the public key to publish for auditors, checked against
+/// the one the log records.
 pub fn key(settings: &Settings) -> anyhow::Result<()> {
-    let key = signing::Key::load(&settings.signing_key_path())?;
-    println!("{}", key.public_hex());
+    let path = settings.signing_key_path();
+    let key = match settings.database.open_existing() {
+        Ok(store) => signing::log_key(store.as_ref(), &path)?,
+        // A key is printed without a log too (before the first start, or
+        // on a machine that only holds the key).
+        Err(StoreError::NoLog(_)) => signing::Key::load(&path)?,
+        Err(e) => return Err(e.into()),
+    };
+    println!("{}", key.public());
+    Ok(())
+}
+
+/// `crumb key --replace`: the key file (made when missing) becomes the
+/// log's signing key, after the old one was lost or leaked.
+pub fn key_replace(settings: &Settings) -> anyhow::Result<()> {
+    let store = settings.database.open_existing()?;
+    let path = settings.signing_key_path();
+    let (key, old) = signing::replace_log_key(store.as_ref(), &path, SystemClock.now())?;
+    println!("{}", key.public());
+    match old {
+        Some(old) => eprintln!(
+            "this log is now signed with {} (the key file {}); what was signed before still \
+             checks with the old public key {old}, so keep publishing it beside the new one. \
+             Restart every node with the new key file: running nodes sign with the old key \
+             until then",
+            key.public(),
+            path.display()
+        ),
+        None => eprintln!(
+            "this log is signed with {} (the key file {}); give every node that serves it \
+             this key file",
+            key.public(),
+            path.display()
+        ),
+    }
     Ok(())
 }
 
@@ -329,7 +363,7 @@ pub fn key(settings: &Settings) -> anyhow::Result<()> {
 pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;
     let site = logged_site(store.as_ref(), site)?;
-    let key = signing::Key::load(&settings.signing_key_path())?;
+    let key = signing::log_key(store.as_ref(), &settings.signing_key_path())?;
     let head = signing::signed_head(store.as_ref(), &key, &site, SystemClock.now())?;
     println!("{}", serde_json::to_string_pretty(&head)?);
     Ok(())
@@ -355,7 +389,7 @@ pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()
             Timestamp::at(cutoff)
         );
     }
-    let key = signing::Key::load(&settings.signing_key_path())?;
+    let key = signing::log_key(store.as_ref(), &settings.signing_key_path())?;
     match store.purge(&site, before_at, &key, now)? {
         None => println!("nothing in site {site} is older than {before}"),
         Some((cp, n)) => println!(
@@ -483,10 +517,24 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
         p.push(".key");
         PathBuf::from(p)
     });
-    // The SQLite server's key: it checks the source's purge checkpoints,
-    // and the PostgreSQL nodes must sign with it from now on.
-    let key = signing::Key::read(&key_path)?.map(|k| k.public_hex());
-    let key = key.as_deref();
+    // The SQLite server's key: it checks the source's purge checkpoints
+    // (only the file can: a key read from the log would vouch for
+    // itself), and the PostgreSQL nodes must sign with it from now on, so
+    // the copy records it as the log's key.
+    let key_file = signing::Key::read(&key_path)?.map(|k| k.public());
+    let log_key = match (key_file.clone(), source.log_key()?) {
+        (Some(ours), Some(recorded)) if ours != recorded => {
+            return Err(signing::LogKeyError::Foreign {
+                path: key_path.display().to_string(),
+                ours,
+                recorded,
+            })
+            .context(format!("nothing copied from {}", file.display()));
+        }
+        (Some(ours), _) => Some(ours),
+        (None, recorded) => recorded,
+    };
+    let key = key_file.as_ref().map(signing::PublicKey::as_str);
     let before = crate::verify::verify_store(&source, key).map_err(|e| match e {
         e @ VerifyError::KeyNeeded { .. } => {
             unverified(e, &key_path).context(format!("nothing copied from {}", file.display()))
@@ -498,7 +546,9 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     })?;
     let target_store = PostgresStore::open(&target)?;
     let bar = indicatif::ProgressBar::new(before.records);
-    let copied = target_store.copy_from(&source, &|n| bar.set_position(n))?;
+    let copied = target_store.copy_from(&source, log_key.as_ref(), SystemClock.now(), &|n| {
+        bar.set_position(n)
+    })?;
     bar.finish_and_clear();
     let after = crate::verify::verify_store(&target_store, key)
         .with_context(|| format!("the copy in {target} does not verify"))?;
@@ -522,6 +572,12 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     if key.is_some() {
         println!(
             "give the PostgreSQL nodes the signing key {} (CRUMB_SIGNING_KEY)",
+            key_path.display()
+        );
+    } else if let Some(recorded) = &log_key {
+        println!(
+            "no signing key at {}: give the PostgreSQL nodes the key the SQLite server \
+             signed with (CRUMB_SIGNING_KEY), public key {recorded}",
             key_path.display()
         );
     } else {

@@ -102,7 +102,13 @@ enum Command {
         to: String,
     },
     /// Print the server's public signing key (publish it for auditors).
-    Key,
+    Key {
+        /// Make the key file (created if missing) the key this log is
+        /// signed with from now on, in place of the one it records (lost
+        /// or leaked).
+        #[arg(long)]
+        replace: bool,
+    },
     /// Print a site's chain head, signed with the server's key.
     Head {
         #[arg(long)]
@@ -231,7 +237,8 @@ fn run() -> anyhow::Result<ExitCode> {
             );
         }
         Command::Copy { from, to } => cli::copy(s, &from, &to)?,
-        Command::Key => cli::key(s)?,
+        Command::Key { replace: false } => cli::key(s)?,
+        Command::Key { replace: true } => cli::key_replace(s)?,
         Command::Head { site } => cli::head(s, &site)?,
         Command::Purge { site, before } => cli::purge(s, &site, &before)?,
     }

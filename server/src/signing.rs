@@ -3,7 +3,9 @@
 //! checkpoints (so a chain cut by retention still verifies).
 //!
 //! The key is a 32-byte seed in hex in a file (default: the database path
-//! plus `.key`), created with mode 0600 on first use. Publish the public key
+//! plus `.key`), created with mode 0600 by a log's first `crumb serve`,
+//! which records its public half in the log: every node and command then
+//! signs that log with that key or not at all. Publish the public key
 //! (`crumb key`) where auditors can find it.
 
 use std::path::Path;
@@ -27,6 +29,30 @@ pub enum KeyError {
     Malformed(String),
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+}
+
+/// An Ed25519 public key as 64 lowercase hex digits: what `crumb key`
+/// prints for auditors and what a log records as the key it is signed
+/// with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey(String);
+
+impl PublicKey {
+    pub fn parse(s: &str) -> Result<PublicKey, String> {
+        unhex::<32>(s)
+            .map(|bytes| PublicKey(hex(&bytes)))
+            .ok_or_else(|| format!("{s:?} is not a public key (64 hex digits)"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// The signing key; its Debug output never shows the secret.
@@ -108,6 +134,10 @@ impl Key {
         hex(self.0.verifying_key().as_bytes())
     }
 
+    pub fn public(&self) -> PublicKey {
+        PublicKey(self.public_hex())
+    }
+
     /// Signs a chain position of a site.
     pub fn sign(&self, site: &str, seq: u64, hash: &str, at: &str) -> SignedHead {
         let signature = self.0.sign(message(site, seq, hash, at).as_bytes());
@@ -157,6 +187,103 @@ pub fn signed_head(
         hash.as_str(),
         &crate::timefmt::format(now),
     ))
+}
+
+/// Why a command may not sign with the key file it was given.
+#[derive(Debug, thiserror::Error)]
+pub enum LogKeyError {
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] crate::storage::StoreError),
+    #[error(
+        "no signing key at {path}, and this log is signed with the key whose public key is \
+         {recorded}: copy that key file from a node that serves this log (or point \
+         CRUMB_SIGNING_KEY at it); if it is lost, `crumb key --replace` makes a new key this log's"
+    )]
+    Missing { path: String, recorded: PublicKey },
+    #[error(
+        "the signing key at {path} (public key {ours}) is not this log's, which is signed with \
+         {recorded}: give every node that serves this log the same key file \
+         (CRUMB_SIGNING_KEY); to sign with this key from now on, run `crumb key --replace`"
+    )]
+    Foreign {
+        path: String,
+        ours: PublicKey,
+        recorded: PublicKey,
+    },
+}
+
+/// The key `crumb serve` signs with, and whether it was created now.
+///
+/// The log records the public key it is signed with, and the first node
+/// to serve it decides which: a node with another key file would sign
+/// heads and purge checkpoints that auditors cannot check against the
+/// published key (behind a load balancer, every other head). So a key
+/// file is created only for a log that records none yet, and a key that
+/// is not the log's is refused.
+pub fn serving_key(
+    store: &dyn crate::storage::Store,
+    path: &Path,
+    now: time::OffsetDateTime,
+) -> Result<(Key, bool), LogKeyError> {
+    let shown = || path.display().to_string();
+    let (key, created) = match (Key::read(path)?, store.log_key()?) {
+        (Some(key), _) => (key, false),
+        (None, None) => (Key::load_or_create(path)?, true),
+        (None, Some(recorded)) => {
+            return Err(LogKeyError::Missing {
+                path: shown(),
+                recorded,
+            });
+        }
+    };
+    // Two nodes starting at once on a new log: one records its key first
+    // and the other is refused below.
+    let recorded = store.record_log_key(&key.public(), now, false)?;
+    if recorded != key.public() {
+        if created {
+            // A key no one will ever sign with would only mislead the
+            // next start; the refusal says which key to put there.
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(LogKeyError::Foreign {
+            path: shown(),
+            ours: key.public(),
+            recorded,
+        });
+    }
+    Ok((key, created))
+}
+
+/// The key every other command signs with: the file at `path`, which must
+/// be the key the log records (a log that records none takes any, as
+/// before keys were recorded).
+pub fn log_key(store: &dyn crate::storage::Store, path: &Path) -> Result<Key, LogKeyError> {
+    let key = Key::load(path)?;
+    match store.log_key()? {
+        Some(recorded) if recorded != key.public() => Err(LogKeyError::Foreign {
+            path: path.display().to_string(),
+            ours: key.public(),
+            recorded,
+        }),
+        _ => Ok(key),
+    }
+}
+
+/// `crumb key --replace`: makes the key file at `path` (created when
+/// missing, for a lost key) the log's from now on; answers the key and the
+/// one it replaced, which still checks what was signed before.
+pub fn replace_log_key(
+    store: &dyn crate::storage::Store,
+    path: &Path,
+    now: time::OffsetDateTime,
+) -> Result<(Key, Option<PublicKey>), LogKeyError> {
+    let before = store.log_key()?;
+    let key = Key::load_or_create(path)?;
+    let public = key.public();
+    store.record_log_key(&public, now, true)?;
+    Ok((key, before.filter(|old| *old != public)))
 }
 
 impl SignedHead {

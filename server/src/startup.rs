@@ -77,19 +77,24 @@ impl Application {
             Database::Postgres(url) => Arc::new(PostgresStore::open(url).with_context(opening)?),
         };
         let key_path = settings.signing_key_path();
-        let existed = key_path.exists();
-        let key = Arc::new(crate::signing::Key::load_or_create(&key_path)?);
-        if !existed {
-            // Several nodes share a PostgreSQL log: a node that makes its
-            // own key signs heads auditors cannot check against the key
-            // the others publish.
+        // On a thread of its own, as the store was opened: PostgreSQL's
+        // calls block on the store's runtime, which is not allowed from
+        // inside the server's.
+        let (key, created) = std::thread::scope(|s| {
+            s.spawn(|| crate::signing::serving_key(store.as_ref(), &key_path, clock.now()))
+                .join()
+                .map_err(|_| anyhow::anyhow!("the signing key's check panicked"))
+        })??;
+        if created {
             tracing::warn!(
                 path = %key_path.display(),
-                public_key = %key.public_hex(),
-                "created a new signing key; publish its public key (crumb key), and give every \
-                 node that shares this database the same key file (signing_key)"
+                public_key = %key.public(),
+                "created a new signing key and recorded it as this log's; publish its public \
+                 key (crumb key), and give every node that shares this database the same key \
+                 file (signing_key): nodes with another key refuse to start"
             );
         }
+        let key = Arc::new(key);
         let listener = TcpListener::bind((settings.host.as_str(), settings.port))
             .with_context(|| format!("binding {}:{}", settings.host, settings.port))?;
         let port = listener.local_addr()?.port();

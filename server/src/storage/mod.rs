@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 pub use crate::lifecycle::Minted;
 use crate::record::Record;
-use crate::signing::SignedHead;
+use crate::signing::{PublicKey, SignedHead};
 use crate::timefmt::Timestamp;
 
 pub use postgres::{CopyError, PgUrl, PostgresStore};
@@ -486,6 +486,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(SignedHead, u64)>, StoreError>;
     /// The purge checkpoints of a site, oldest first.
     fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError>;
+    /// The public key the log records as the one it is signed with.
+    fn log_key(&self) -> Result<Option<PublicKey>, StoreError>;
+    /// Records `key` as the log's signing key where none is recorded, or
+    /// in place of the recorded one when `replace`; answers the key the
+    /// log records after the call (another node's, if it came first).
+    fn record_log_key(
+        &self,
+        key: &PublicKey,
+        at: OffsetDateTime,
+        replace: bool,
+    ) -> Result<PublicKey, StoreError>;
     /// Per-day decision counts for a site, oldest day first.
     fn stats(&self, site: &SiteId, range: &TimeRange) -> Result<Vec<DayStats>, StoreError>;
     fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError>;

@@ -4,6 +4,8 @@
 use std::io::Cursor;
 
 use crumb_server::clock::Clock as _;
+use crumb_server::settings::Settings;
+use crumb_server::startup::Application;
 use crumb_server::storage::Role;
 use crumb_server::verify::{VerifyError, verify_ndjson};
 use serde_json::{Value, json};
@@ -657,6 +659,76 @@ fn commands_other_than_serve_use_the_servers_key_and_never_make_one_up() {
     let head: Value =
         serde_json::from_str(&succeeded(&app.crumb(&["head", "--site", "demo"]))).unwrap();
     assert_eq!(head["public_key"], server_key.as_str());
+}
+
+#[test]
+fn every_node_and_command_signs_a_log_with_the_key_the_log_records() {
+    // Arrange: a log served with its key, a node set up apart without
+    // that key file, and one with a key of its own.
+    let app = spawn_app();
+    assert_eq!(app.record_consent(&app.analytics_only()).status, 201);
+    let log_key = succeeded(&app.crumb(&["key"])).trim().to_owned();
+    let missing = app.dir.path().join("missing.key");
+    let other = app.dir.path().join("other.key");
+    std::fs::write(&other, "ab".repeat(32)).unwrap();
+    let other_key = crumb_server::signing::Key::load(&other)
+        .unwrap()
+        .public()
+        .to_string();
+    let serve_with = |key: &std::path::Path| {
+        let settings = Settings {
+            port: 0,
+            database: app.database(),
+            signing_key: Some(key.to_owned()),
+            workers: Some(1),
+            ..Settings::default()
+        };
+        Application::spawn(settings, std::sync::Arc::new(app.clock.clone()))
+            .map_err(|e| format!("{e:#}"))
+    };
+
+    // Act and assert: neither node starts, each saying which key the log
+    // is signed with; the one without a key file is left without one.
+    let err = serve_with(&missing).expect_err("a node without the log's key started");
+    assert!(err.contains("no signing key at"), "{err}");
+    assert!(err.contains(&log_key), "{err}");
+    assert!(
+        !missing.exists(),
+        "a key was made up for a log that has one"
+    );
+    let err = serve_with(&other).expect_err("a node with another key started");
+    assert!(err.contains("is not this log's"), "{err}");
+    assert!(err.contains(&log_key) && err.contains(&other_key), "{err}");
+
+    // Commands given the other key refuse to print, sign or purge with it.
+    for args in [
+        &["key"][..],
+        &["head", "--site", "demo"],
+        &["purge", "--site", "demo", "--before", "2020-01-01"],
+    ] {
+        let out = app.crumb_with_key(args, &other);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("is not this log's"), "{args:?}: {err}");
+    }
+
+    // `crumb key --replace` makes the other key the log's (the old public
+    // key is named, for what it signed); then a node with it starts and
+    // signs with it, and the old key is the one refused.
+    let out = app.crumb_with_key(&["key", "--replace"], &other);
+    assert_eq!(succeeded(&out).trim(), other_key);
+    let told = String::from_utf8_lossy(&out.stderr);
+    assert!(told.contains(&log_key), "{told}");
+    let node = serve_with(&other).expect("a node with the log's new key");
+    drop(node);
+    let head: Value = serde_json::from_str(&succeeded(
+        &app.crumb_with_key(&["head", "--site", "demo"], &other),
+    ))
+    .unwrap();
+    assert_eq!(head["public_key"], other_key.as_str());
+    let err = app.crumb(&["head", "--site", "demo"]);
+    assert_eq!(err.status.code(), Some(2));
+    succeeded(&app.crumb(&["verify", "--db"]));
 }
 
 #[test]

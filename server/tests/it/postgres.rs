@@ -97,6 +97,8 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     assert_eq!(target.checkpoints(&demo).unwrap(), vec![checkpoint]);
     assert_eq!(target.tokens().unwrap(), source.tokens().unwrap());
     assert_eq!(target.head(&demo).unwrap(), source.head(&demo).unwrap());
+    // The nodes must sign with the key the checkpoints are signed with.
+    assert_eq!(target.log_key().unwrap(), Some(key.public()));
     let site = target.site(&demo).unwrap().unwrap();
     crumb_server::seed::seed(&target, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
     let after = crumb_server::verify::verify_store(&target, Some(&key.public_hex())).unwrap();
@@ -490,6 +492,8 @@ fn a_node_gone_silent_holding_its_sites_chain_lock_stops_the_others_only_seconds
     let relay = Relay::to(target_of(&admin));
     let a = crate::helpers::spawn_app_tweaked(|s| {
         s.database = Database::parse(&relay.url(url.as_str())).unwrap();
+        // Nodes of one log share its signing key.
+        s.signing_key = Some(b.dir.path().join("crumb.db.key"));
     });
     let _release_a = UnplugOnDrop(&relay);
     let body = b.analytics_only().to_string();

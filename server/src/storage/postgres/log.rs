@@ -12,7 +12,7 @@ use super::{Client, FETCH, PostgresStore, corrupt, hash_at};
 use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
 use crate::record::{GENESIS_HASH, Record};
-use crate::signing::SignedHead;
+use crate::signing::{PublicKey, SignedHead};
 use crate::storage::{AppendError, AppendResult, Draft, Idempotency, StoreError, TimeRange};
 use crate::timefmt;
 use crate::timefmt::Timestamp;
@@ -562,5 +562,44 @@ pub(super) fn checkpoints(
                 signature: r.get(4),
             })
             .collect())
+    })
+}
+
+pub(super) fn log_key(store: &PostgresStore) -> Result<Option<PublicKey>, StoreError> {
+    store.run(|c| async move {
+        let row = c.query_opt("SELECT public_key FROM log_key", &[]).await?;
+        row.map(|r| PublicKey::parse(r.get(0)).map_err(StoreError::Corrupt))
+            .transpose()
+    })
+}
+
+pub(super) fn record_log_key(
+    store: &PostgresStore,
+    key: &PublicKey,
+    at: OffsetDateTime,
+    replace: bool,
+) -> Result<PublicKey, StoreError> {
+    let on_conflict = if replace {
+        "DO UPDATE SET public_key = excluded.public_key, recorded_at = excluded.recorded_at"
+    } else {
+        "DO NOTHING"
+    };
+    store.run(|c| async move {
+        // Two statements in one transaction: when another node's insert
+        // wins, the select sees the key it recorded.
+        let mut c = c;
+        let tx = c.transaction().await?;
+        tx.execute(
+            &format!(
+                "INSERT INTO log_key (id, public_key, recorded_at) VALUES (1, $1, $2)
+                 ON CONFLICT (id) {on_conflict}"
+            ),
+            &[&key.as_str(), &timefmt::format(at)],
+        )
+        .await?;
+        let recorded = tx.query_one("SELECT public_key FROM log_key", &[]).await?;
+        let recorded = PublicKey::parse(recorded.get(0)).map_err(StoreError::Corrupt);
+        tx.commit().await?;
+        recorded
     })
 }

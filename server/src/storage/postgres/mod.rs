@@ -36,11 +36,14 @@ use super::{
 };
 use crate::lifecycle;
 use crate::record::Record;
-use crate::signing::SignedHead;
+use crate::signing::{PublicKey, SignedHead};
 use crate::timefmt::Timestamp;
 
 /// Migrations in order; the `crumb_schema` table holds how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_log_key.sql"),
+];
 
 /// Connections one node keeps at most. Reads run on `storage::blocking`
 /// threads, one connection each; the writer thread takes one per batch.
@@ -312,8 +315,15 @@ impl PostgresStore {
     /// their stored bytes and hashes, purge checkpoints, each chain's head)
     /// in one transaction: all or nothing. Refused unless this database is
     /// empty. Records are streamed in chunks, so memory stays constant.
-    /// `progress` is called with the records copied so far.
-    pub fn copy_from(&self, source: &dyn Store, progress: &dyn Fn(u64)) -> Result<u64, CopyError> {
+    /// `key` is recorded as the log's signing key (at `now`). `progress`
+    /// is called with the records copied so far.
+    pub fn copy_from(
+        &self,
+        source: &dyn Store,
+        key: Option<&PublicKey>,
+        now: OffsetDateTime,
+        progress: &dyn Fn(u64),
+    ) -> Result<u64, CopyError> {
         let mut client = self.block_on(self.pool.get())?;
         let tx = self.block_on(client.transaction())?;
         let held: i64 = self
@@ -438,6 +448,16 @@ impl PostgresStore {
             self.block_on(tx.execute(
                 "INSERT INTO chain_heads (site_id, seq, hash) VALUES ($1, $2, $3)",
                 &[&site.as_str(), &(*seq as i64), &hash.as_str()],
+            ))?;
+        }
+        // In place of any key a node started here before the copy
+        // recorded: the copied checkpoints are signed with the source's.
+        if let Some(key) = key {
+            self.block_on(tx.execute(
+                "INSERT INTO log_key (id, public_key, recorded_at) VALUES (1, $1, $2)
+                 ON CONFLICT (id) DO UPDATE
+                 SET public_key = excluded.public_key, recorded_at = excluded.recorded_at",
+                &[&key.as_str(), &crate::timefmt::format(now)],
             ))?;
         }
         self.block_on(tx.commit())?;
@@ -579,6 +599,19 @@ impl Store for PostgresStore {
 
     fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError> {
         log::checkpoints(self, site)
+    }
+
+    fn log_key(&self) -> Result<Option<PublicKey>, StoreError> {
+        log::log_key(self)
+    }
+
+    fn record_log_key(
+        &self,
+        key: &PublicKey,
+        at: OffsetDateTime,
+        replace: bool,
+    ) -> Result<PublicKey, StoreError> {
+        log::record_log_key(self, key, at, replace)
     }
 
     fn stats(&self, site: &SiteId, range: &TimeRange) -> Result<Vec<DayStats>, StoreError> {

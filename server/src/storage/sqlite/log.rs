@@ -9,7 +9,7 @@ use super::{SqliteStore, WriteSide};
 use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
 use crate::record::{Record, RecordBody};
-use crate::signing::SignedHead;
+use crate::signing::{PublicKey, SignedHead};
 use crate::storage::{AppendError, AppendResult, Draft, StoreError, TimeRange};
 use crate::timefmt;
 use crate::timefmt::Timestamp;
@@ -392,4 +392,41 @@ pub(super) fn record_count(store: &SqliteStore) -> Result<u64, StoreError> {
         let n: i64 = conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0))?;
         Ok(n.unsigned_abs())
     })
+}
+
+pub(super) fn log_key(store: &SqliteStore) -> Result<Option<PublicKey>, StoreError> {
+    store.read(|conn| {
+        let key: Option<String> = conn
+            .query_row("SELECT public_key FROM log_key", [], |r| r.get(0))
+            .optional()?;
+        key.map(|k| PublicKey::parse(&k).map_err(StoreError::Corrupt))
+            .transpose()
+    })
+}
+
+pub(super) fn record_log_key(
+    store: &SqliteStore,
+    key: &PublicKey,
+    at: OffsetDateTime,
+    replace: bool,
+) -> Result<PublicKey, StoreError> {
+    let mut write = store.write.lock().unwrap();
+    let tx = write
+        .conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let on_conflict = if replace {
+        "DO UPDATE SET public_key = excluded.public_key, recorded_at = excluded.recorded_at"
+    } else {
+        "DO NOTHING"
+    };
+    tx.execute(
+        &format!(
+            "INSERT INTO log_key (id, public_key, recorded_at) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) {on_conflict}"
+        ),
+        params![key.as_str(), timefmt::format(at)],
+    )?;
+    let recorded: String = tx.query_row("SELECT public_key FROM log_key", [], |r| r.get(0))?;
+    tx.commit()?;
+    PublicKey::parse(&recorded).map_err(StoreError::Corrupt)
 }

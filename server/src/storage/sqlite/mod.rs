@@ -19,7 +19,7 @@ use super::{
     AppendResult, DayStats, Draft, SiteRow, Store, StoreError, TimeRange, TokenId, TokenRow,
 };
 use crate::record::Record;
-use crate::signing::SignedHead;
+use crate::signing::{PublicKey, SignedHead};
 use crate::timefmt::Timestamp;
 
 use super::site_cache::SiteCache;
@@ -46,6 +46,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0003_checkpoints.sql"),
     include_str!("../../../migrations/0004_sites_version.sql"),
     include_str!("../../../migrations/0005_idempotency.sql"),
+    include_str!("../../../migrations/0006_log_key.sql"),
 ];
 
 pub struct SqliteStore {
@@ -278,6 +279,19 @@ impl Store for SqliteStore {
 
     fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError> {
         log::checkpoints(self, site)
+    }
+
+    fn log_key(&self) -> Result<Option<PublicKey>, StoreError> {
+        log::log_key(self)
+    }
+
+    fn record_log_key(
+        &self,
+        key: &PublicKey,
+        at: OffsetDateTime,
+        replace: bool,
+    ) -> Result<PublicKey, StoreError> {
+        log::record_log_key(self, key, at, replace)
     }
 
     fn sites(&self) -> Result<Vec<SiteId>, StoreError> {
