@@ -549,3 +549,83 @@ fn a_node_gone_silent_holding_its_sites_chain_lock_stops_the_others_only_seconds
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn connection_limit_in_the_url_caps_the_connections_a_node_opens() {
+    // Arrange: a node limited to two connections (a small managed
+    // PostgreSQL allows a few dozen for every node together).
+    if postgres_admin().is_none() {
+        eprintln!("skipped: needs PostgreSQL (CRUMB_TEST_POSTGRES)");
+        return;
+    }
+    let app = crate::helpers::spawn_app_tweaked(|s| {
+        let Database::Postgres(url) = &s.database else {
+            unreachable!()
+        };
+        s.database = Database::parse(&format!("{}?connection_limit=2", url.as_str())).unwrap();
+    });
+    let Database::Postgres(url) = app.database() else {
+        unreachable!()
+    };
+    let name = url.as_str().rsplit('/').next().unwrap().to_owned();
+    let most = Arc::new(Mutex::new(0i64));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (most, done, admin) = (most.clone(), done.clone(), postgres_admin().unwrap());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                let n: i64 = postgres_query(
+                    &admin,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                    &[&name],
+                )[0]
+                .get(0);
+                let mut most = most.lock().unwrap();
+                *most = (*most).max(n);
+            }
+        })
+    };
+
+    // Act: 32 clients at once, writing and reading.
+    let body = app.analytics_only().to_string();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let clients: Vec<_> = (0..32)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut seen = Vec::new();
+                    for _ in 0..5 {
+                        let written = app.request(
+                            "POST",
+                            "/v1/sites/demo/consents",
+                            &[("Content-Type", "application/json")],
+                            Some(&body),
+                        );
+                        seen.push(written.status);
+                        let id = written.json()["consent_id"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_owned();
+                        seen.push(app.get(&format!("/v1/sites/demo/consents/{id}")).status);
+                    }
+                    seen
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
+    });
+    done.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+
+    // Assert: every write and read answered, through at most two
+    // connections.
+    assert!(
+        statuses.iter().all(|&s| s == 200 || s == 201),
+        "{statuses:?}"
+    );
+    assert_eq!(app.record_count(), 160);
+    let most = *most.lock().unwrap();
+    assert!((1..=2).contains(&most), "{most} connections");
+}

@@ -45,9 +45,14 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_log_key.sql"),
 ];
 
-/// Connections one node keeps at most. Reads run on `storage::blocking`
-/// threads, one connection each; the writer thread takes one per batch.
+/// Connections one node keeps at most unless the URL's `connection_limit`
+/// says otherwise. Reads run on `storage::blocking` threads, one
+/// connection each; the writer thread takes one per batch.
 const POOL_SIZE: usize = 16;
+
+/// The fewest connections a node may be limited to: one for the writer's
+/// batch and one for reads, so a long export does not stop the writes.
+const MIN_POOL_SIZE: usize = 2;
 
 /// How many rows an export fetches from its server-side cursor at a time.
 const FETCH: i32 = 1000;
@@ -109,13 +114,28 @@ pub struct PgUrl {
     /// TLS as the URL's `sslmode` and `sslrootcert` ask ([`tls`]).
     tls: Arc<rustls::ClientConfig>,
     ssl_mode: tls::SslMode,
+    /// How many connections a node keeps at most (`connection_limit`).
+    pool_size: usize,
 }
 
 impl PgUrl {
     /// Parses the URL, reading the root certificate file it names, so a
     /// wrong path is said when the settings are read.
     pub fn parse(url: &str) -> Result<PgUrl, String> {
-        let parsed = tls::parse(url)?;
+        let (rest, limit) = take_parameter(url, "connection_limit");
+        let pool_size = match limit {
+            None => POOL_SIZE,
+            Some(n) => match n.parse::<usize>() {
+                Ok(n) if n >= MIN_POOL_SIZE => n,
+                _ => {
+                    return Err(format!(
+                        "connection_limit={n} is not a number of connections of at least \
+                         {MIN_POOL_SIZE}"
+                    ));
+                }
+            },
+        };
+        let parsed = tls::parse(&rest)?;
         let mut config: tokio_postgres::Config = parsed
             .url
             .parse()
@@ -129,7 +149,13 @@ impl PgUrl {
             config: Box::new(config),
             tls: Arc::new(tls::client_config(&parsed)?),
             ssl_mode: parsed.mode,
+            pool_size,
         })
+    }
+
+    /// How many connections a node keeps at most.
+    pub fn pool_size(&self) -> usize {
+        self.pool_size
     }
 
     /// What the URL asks of TLS.
@@ -139,6 +165,31 @@ impl PgUrl {
 
     pub fn as_str(&self) -> &str {
         &self.url
+    }
+}
+
+/// `url` without its query parameter `key`, and that parameter's value.
+/// Crumb's own parameters are taken out before the driver reads the URL,
+/// as it refuses parameters it does not know.
+fn take_parameter(url: &str, key: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == key => {
+                value = Some(v.to_owned());
+                false
+            }
+            _ => *pair != key,
+        })
+        .collect();
+    if kept.is_empty() {
+        (base.to_owned(), value)
+    } else {
+        (format!("{base}?{}", kept.join("&")), value)
     }
 }
 
@@ -251,7 +302,7 @@ impl PostgresStore {
         );
         let timeout = Some(std::time::Duration::from_secs(5));
         let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
+            .max_size(url.pool_size)
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .wait_timeout(timeout)
             .create_timeout(timeout)
@@ -666,5 +717,22 @@ mod tests {
             url.config.get_keepalives_interval(),
             Some(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn connection_limit_caps_a_nodes_pool_and_is_kept_from_the_driver() {
+        assert_eq!(PgUrl::parse("postgres://u@h/db").unwrap().pool_size(), 16);
+        let url = PgUrl::parse("postgres://u@h/db?connection_limit=3&sslmode=disable").unwrap();
+        assert_eq!(url.pool_size(), 3);
+        assert_eq!(url.ssl_mode(), super::tls::SslMode::Disable);
+        let url = PgUrl::parse("postgres://u@h/db?application_name=a&connection_limit=40").unwrap();
+        assert_eq!(url.pool_size(), 40);
+        assert_eq!(url.config.get_application_name(), Some("a"));
+        for bad in ["0", "1", "many", ""] {
+            let err = PgUrl::parse(&format!("postgres://u@h/db?connection_limit={bad}"))
+                .err()
+                .unwrap_or_else(|| panic!("connection_limit={bad} was taken"));
+            assert!(err.contains("at least 2"), "{err}");
+        }
     }
 }
