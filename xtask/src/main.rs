@@ -179,6 +179,10 @@ fn server_suite_on_postgres() -> anyhow::Result<()> {
         if let Some(ca) = &cluster.ca {
             suite.env("CRUMB_TEST_POSTGRES_CA", ca);
         }
+        if let Some((cert, key)) = &cluster.client {
+            suite.env("CRUMB_TEST_POSTGRES_CLIENT_CERT", cert);
+            suite.env("CRUMB_TEST_POSTGRES_CLIENT_KEY", key);
+        }
     }
     eprintln!("$ cargo test -p crumb-server --test it  (on PostgreSQL)");
     if !suite.status()?.success() {

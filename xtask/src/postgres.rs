@@ -18,6 +18,20 @@ pub struct Cluster {
     pub url: String,
     /// The CA that signed the server's certificate, when it takes TLS.
     pub ca: Option<PathBuf>,
+    /// A client certificate and its key, signed by that CA, with which
+    /// (and only with which) the role [`CERT_ROLE`] logs in.
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+/// The role the TLS cluster authenticates by client certificate.
+pub const CERT_ROLE: &str = "crumb_cert";
+
+/// What [`server_certificate`] made.
+struct Certificates {
+    ca: PathBuf,
+    client: (PathBuf, PathBuf),
+    /// The server's options that turn TLS on.
+    options: String,
 }
 
 /// PostgreSQL's server programs: on PATH, else where Debian puts them.
@@ -69,12 +83,11 @@ fn run(as_root: bool, program: &Path, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A CA and a server certificate it signed for `localhost` (the name
-/// only, not 127.0.0.1, so tests can tell `verify-full` from
-/// `verify-ca`), made with the `openssl` program (Debian's PostgreSQL
-/// package depends on it); `None` without it. Returns the CA's file and
-/// the server's options.
-fn server_certificate(dir: &Path, as_root: bool) -> anyhow::Result<Option<(PathBuf, String)>> {
+/// A CA, a server certificate it signed for `localhost` (the name only,
+/// not 127.0.0.1, so tests can tell `verify-full` from `verify-ca`) and a
+/// client certificate for [`CERT_ROLE`], made with the `openssl` program
+/// (Debian's PostgreSQL package depends on it); `None` without it.
+fn server_certificate(dir: &Path, as_root: bool) -> anyhow::Result<Option<Certificates>> {
     if Command::new("openssl").arg("version").output().is_err() {
         eprintln!("no openssl here: the PostgreSQL test cluster takes no TLS");
         return Ok(None);
@@ -103,48 +116,69 @@ fn server_certificate(dir: &Path, as_root: bool) -> anyhow::Result<Option<(PathB
         "/CN=Crumb test CA",
     ]);
     run(false, Path::new("openssl"), &ca)?;
-    let (key, csr, crt, ext) = (
-        path("server.key"),
-        path("server.csr"),
-        path("server.crt"),
-        path("ext"),
-    );
-    let mut req = vec!["req", "-new"];
-    req.extend(ec);
-    req.extend(["-keyout", &key, "-out", &csr, "-subj", "/CN=localhost"]);
-    run(false, Path::new("openssl"), &req)?;
-    std::fs::write(
-        &ext,
+    // A key and a certificate for `subject`, signed by the CA.
+    let signed =
+        |name: &str, subject: &str, extensions: &str| -> anyhow::Result<(String, String)> {
+            let (key, csr, crt, ext) = (
+                path(&format!("{name}.key")),
+                path(&format!("{name}.csr")),
+                path(&format!("{name}.crt")),
+                path(&format!("{name}.ext")),
+            );
+            let mut req = vec!["req", "-new"];
+            req.extend(ec);
+            req.extend(["-keyout", &key, "-out", &csr, "-subj", subject]);
+            run(false, Path::new("openssl"), &req)?;
+            std::fs::write(&ext, extensions)?;
+            run(
+                false,
+                Path::new("openssl"),
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    &ca_crt,
+                    "-CAkey",
+                    &ca_key,
+                    "-CAcreateserial",
+                    "-out",
+                    &crt,
+                    "-days",
+                    "2",
+                    "-extfile",
+                    &ext,
+                ],
+            )?;
+            Ok((key, crt))
+        };
+    let (key, crt) = signed(
+        "server",
+        "/CN=localhost",
         "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
     )?;
-    run(
-        false,
-        Path::new("openssl"),
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca_crt,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-out",
-            &crt,
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-        ],
+    let (client_key, client_crt) = signed(
+        "client",
+        &format!("/CN={CERT_ROLE}"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
     )?;
-    // PostgreSQL reads its key only if no one else can.
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    // PostgreSQL reads its key only if no one else can (libpq wants the
+    // same of a client's key).
+    for key in [&key, &client_key] {
+        std::fs::set_permissions(key, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    }
     if as_root {
         crate::cmd("chown", &["-R", "postgres", &tls.to_string_lossy()])?;
     }
-    let options = format!(" -c ssl=on -c ssl_cert_file={crt} -c ssl_key_file={key}");
-    Ok(Some((PathBuf::from(ca_crt), options)))
+    // `ssl_ca_file`: the CA whose client certificates the server takes.
+    let options =
+        format!(" -c ssl=on -c ssl_cert_file={crt} -c ssl_key_file={key} -c ssl_ca_file={ca_crt}");
+    Ok(Some(Certificates {
+        ca: PathBuf::from(ca_crt),
+        client: (PathBuf::from(client_crt), PathBuf::from(client_key)),
+        options,
+    }))
 }
 
 impl Cluster {
@@ -203,17 +237,27 @@ impl Cluster {
             true => server_certificate(&dir, as_root)?,
             false => None,
         };
-        let ca = certificate.map(|(ca, tls_options)| {
-            options.push_str(&tls_options);
-            ca
-        });
+        if let Some(certificates) = &certificate {
+            options.push_str(&certificates.options);
+            // The certificate role logs in with its certificate only;
+            // every other role as initdb set it up (trust).
+            let hba = data.join("pg_hba.conf");
+            let rules = std::fs::read_to_string(&hba)?;
+            std::fs::write(
+                &hba,
+                format!(
+                    "hostssl all {CERT_ROLE} 127.0.0.1/32 cert\nhost all {CERT_ROLE} 127.0.0.1/32 reject\n{rules}"
+                ),
+            )?;
+        }
         let cluster = Cluster {
             pg_ctl: bin.join("pg_ctl"),
             dir,
             as_root,
             options,
             url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
-            ca,
+            ca: certificate.as_ref().map(|c| c.ca.clone()),
+            client: certificate.map(|c| c.client),
         };
         cluster.start_server()?;
         eprintln!("PostgreSQL test cluster at {}", cluster.url);

@@ -414,6 +414,7 @@ fn tls_to_postgres_is_read_from_the_url_as_psql_reads_it() {
     // connection.
     let tls_app = crate::helpers::spawn_app_tweaked(|s| {
         s.database = Database::parse(&verified).unwrap();
+        s.signing_key = Some(app.dir.path().join("crumb.db.key"));
     });
     let recorded = tls_app.record_consent(&app.analytics_only());
 
@@ -464,6 +465,65 @@ fn tls_to_postgres_is_read_from_the_url_as_psql_reads_it() {
     ));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/ca.pem"));
+}
+
+#[test]
+fn a_client_certificate_in_the_url_logs_crumb_in_where_postgres_asks_for_one() {
+    // Arrange: the TLS test cluster logs the role crumb_cert in by client
+    // certificate only (`cert` in pg_hba.conf, as a managed PostgreSQL
+    // with certificate authentication does); a database it owns.
+    let vars = ["CA", "CLIENT_CERT", "CLIENT_KEY"]
+        .map(|v| std::env::var(format!("CRUMB_TEST_POSTGRES_{v}")).ok());
+    let (Some(admin), [Some(ca), Some(cert), Some(key)]) = (postgres_admin(), vars) else {
+        eprintln!("skipped: needs PostgreSQL with client certificates (cargo xtask test-postgres)");
+        return;
+    };
+    postgres_execute(
+        &admin,
+        "DO $$ BEGIN CREATE ROLE crumb_cert LOGIN;
+         EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+    );
+    let name = format!("crumb_cert_{}", std::process::id());
+    postgres_execute(&admin, &format!("CREATE DATABASE {name} OWNER crumb_cert"));
+    let port = admin.rsplit_once(':').unwrap().1.split('/').next().unwrap();
+    let url = format!(
+        "postgres://crumb_cert@localhost:{port}/{name}?sslmode=verify-full&sslrootcert={ca}"
+    );
+    let with_certificate = format!("{url}&sslcert={cert}&sslkey={key}");
+
+    // Act: a server whose URL names the certificate, and one whose does
+    // not.
+    let app = crate::helpers::spawn_app_tweaked(|s| {
+        s.database = Database::parse(&with_certificate).unwrap();
+    });
+    // The choice's body as for the same site on a plain server (the
+    // helpers read the site from the app's own test database).
+    let body = crate::helpers::spawn_app().analytics_only();
+    let recorded = app.record_consent(&body);
+    let without = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+        .args(["site", "list"])
+        .env("CRUMB_DATABASE", &url)
+        .env("CRUMB_LOG", "warn")
+        .output()
+        .unwrap();
+
+    // Assert: the first records, over connections the server knows by
+    // the certificate; the second is refused, and says why.
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+    let names: Vec<String> = postgres_query(
+        &admin,
+        "SELECT s.client_dn FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.datname = $1",
+        &[&name],
+    )
+    .iter()
+    .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
+    .collect();
+    assert!(!names.is_empty());
+    assert!(names.iter().all(|n| n == "/CN=crumb_cert"), "{names:?}");
+    let err = String::from_utf8_lossy(&without.stderr);
+    assert_eq!(without.status.code(), Some(2), "{err}");
+    assert!(err.contains("certificate"), "{err}");
 }
 
 /// How many sessions on `database` sit idle inside a transaction.

@@ -1,11 +1,13 @@
 //! TLS to PostgreSQL, read from the URL's parameters as `psql` (libpq)
 //! reads them, so the URL a managed offering hands out works as it is:
 //! `sslmode` (`disable`, `prefer` (the default), `require`, `verify-ca`,
-//! `verify-full`) and `sslrootcert` (a PEM file of the CAs to trust, or
-//! `system` for the public CAs). tokio-postgres itself knows only the
-//! first three modes and no root certificate, so this module takes those
-//! parameters off the URL and builds the rustls configuration they ask
-//! for.
+//! `verify-full`), `sslrootcert` (a PEM file of the CAs to trust, or
+//! `system` for the public CAs), and `sslcert` with `sslkey` (a client
+//! certificate and its key, PEM, for servers that authenticate clients by
+//! certificate). tokio-postgres itself knows only the first three modes,
+//! no root certificate and no client certificate, so this module takes
+//! those parameters off the URL and builds the rustls configuration they
+//! ask for.
 //!
 //! As in libpq: `prefer` and `require` encrypt without checking who
 //! answers (`require` with an `sslrootcert` checks the chain, as
@@ -21,7 +23,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::{ClientConfig, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 /// What the URL asks of TLS.
@@ -43,12 +45,20 @@ pub enum Roots {
     File(PathBuf),
 }
 
+/// A client certificate's files (`sslcert`, `sslkey`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 /// The TLS parameters of a PostgreSQL URL, and the URL without the ones
 /// tokio-postgres does not understand.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
     pub mode: SslMode,
     pub roots: Option<Roots>,
+    pub client: Option<ClientCert>,
     /// The URL for tokio-postgres: `sslmode` as it knows it, no
     /// `sslrootcert`.
     pub url: String,
@@ -60,6 +70,7 @@ pub fn parse(url: &str) -> Result<Parsed, String> {
     let (base, query) = url.split_once('?').unwrap_or((url, ""));
     let mut mode = SslMode::Prefer;
     let mut roots = None;
+    let (mut client_cert, mut client_key) = (None, None);
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -90,13 +101,25 @@ pub fn parse(url: &str) -> Result<Parsed, String> {
                     path => Roots::File(PathBuf::from(path)),
                 });
             }
-            // libpq's client certificates and revocation lists: not
-            // supported, and said so rather than "invalid connection
-            // string" from the driver.
-            "sslcert" | "sslkey" | "sslpassword" | "sslcrl" | "sslcrldir" => {
+            "sslcert" | "sslkey" => {
+                let path = percent_decode(value)?;
+                if path.is_empty() {
+                    return Err(format!("{key} is empty: give a PEM file"));
+                }
+                let slot = if key == "sslcert" {
+                    &mut client_cert
+                } else {
+                    &mut client_key
+                };
+                *slot = Some(PathBuf::from(path));
+            }
+            // Encrypted client keys and revocation lists: not supported,
+            // and said so rather than "invalid connection string" from the
+            // driver.
+            "sslpassword" | "sslcrl" | "sslcrldir" => {
                 return Err(format!(
-                    "{key} is not supported: Crumb takes no client certificate and no \
-                     revocation list (authenticate with a password over sslmode=verify-full)"
+                    "{key} is not supported: Crumb reads no encrypted client key and no \
+                     revocation list"
                 ));
             }
             _ => kept.push(pair),
@@ -109,6 +132,17 @@ pub fn parse(url: &str) -> Result<Parsed, String> {
     if mode == SslMode::Disable && roots.is_some() {
         return Err("sslrootcert is given but sslmode=disable turns TLS off".into());
     }
+    // libpq would look for the other file in ~/.postgresql; Crumb takes
+    // no file it was not named.
+    let client = match (client_cert, client_key) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => Some(ClientCert { cert, key }),
+        (Some(_), None) => return Err("sslcert is given without its sslkey".into()),
+        (None, Some(_)) => return Err("sslkey is given without its sslcert".into()),
+    };
+    if mode == SslMode::Disable && client.is_some() {
+        return Err("sslcert is given but sslmode=disable turns TLS off".into());
+    }
     // tokio-postgres checks no certificate itself: the verifying modes
     // are `require` to it, and the check is in `client_config`.
     kept.push(match mode {
@@ -119,6 +153,7 @@ pub fn parse(url: &str) -> Result<Parsed, String> {
     Ok(Parsed {
         mode,
         roots,
+        client,
         url: format!("{base}?{}", kept.join("&")),
     })
 }
@@ -145,7 +180,7 @@ fn percent_decode(s: &str) -> Result<String, String> {
 }
 
 /// The rustls configuration for what `parsed` asks (unused with
-/// `sslmode=disable`); reads the root certificate file.
+/// `sslmode=disable`); reads the root certificate and client files.
 pub fn client_config(parsed: &Parsed) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match parsed.mode {
@@ -164,12 +199,28 @@ pub fn client_config(parsed: &Parsed) -> Result<ClientConfig, String> {
             }
         }
     };
-    Ok(ClientConfig::builder_with_provider(provider)
+    let builder = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth())
+        .with_custom_certificate_verifier(verifier);
+    let Some(client) = &parsed.client else {
+        return Ok(builder.with_no_client_auth());
+    };
+    let (cert, key) = (client.cert.display(), client.key.display());
+    let chain = CertificateDer::pem_file_iter(&client.cert)
+        .map_err(|e| format!("sslcert {cert}: {e}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("sslcert {cert}: {e}"))?;
+    if chain.is_empty() {
+        return Err(format!("sslcert {cert} holds no certificate"));
+    }
+    let private = PrivateKeyDer::from_pem_file(&client.key).map_err(|e| {
+        format!("sslkey {key}: {e} (an unencrypted PEM key: PKCS#8, PKCS#1 or SEC1)")
+    })?;
+    builder
+        .with_client_auth_cert(chain, private)
+        .map_err(|e| format!("sslcert {cert} with sslkey {key}: {e}"))
 }
 
 fn root_store(roots: &Roots) -> Result<RootCertStore, String> {
@@ -322,6 +373,16 @@ mod tests {
         let p = parse("postgres://u@h/db?sslrootcert=system&sslmode=verify-ca").unwrap();
         assert_eq!((p.mode, p.roots), (SslMode::VerifyCa, Some(Roots::Public)));
 
+        let p = parse("postgres://u@h/db?sslcert=%2Fc.pem&sslkey=/k.pem").unwrap();
+        assert_eq!(
+            p.client,
+            Some(ClientCert {
+                cert: "/c.pem".into(),
+                key: "/k.pem".into()
+            })
+        );
+        assert_eq!(p.url, "postgres://u@h/db?sslmode=prefer");
+
         assert_eq!(
             parse("postgres://u@h/db?sslmode=disable").unwrap().url,
             "postgres://u@h/db?sslmode=disable"
@@ -340,7 +401,16 @@ mod tests {
             ("postgres://u@h/db?sslrootcert=%2", "malformed"),
             (
                 "postgres://u@h/db?sslmode=verify-full&sslcert=/c.pem",
-                "sslcert is not supported",
+                "without its sslkey",
+            ),
+            ("postgres://u@h/db?sslkey=/k.pem", "without its sslcert"),
+            (
+                "postgres://u@h/db?sslmode=disable&sslcert=/c.pem&sslkey=/k.pem",
+                "turns TLS off",
+            ),
+            (
+                "postgres://u@h/db?sslcrl=/crl.pem",
+                "sslcrl is not supported",
             ),
         ] {
             let err = parse(url).unwrap_err();
@@ -356,6 +426,7 @@ mod tests {
         let parsed = Parsed {
             mode: SslMode::VerifyFull,
             roots: Some(Roots::File(empty)),
+            client: None,
             url: String::new(),
         };
         let err = client_config(&parsed).unwrap_err();
