@@ -18,6 +18,7 @@ use crate::routes::{admin, audit, config, consents, declaration, health, integra
     ),
     paths(
         health::healthz,
+        health::readyz,
         health::metrics,
         config::get_config,
         config::get_widget_config,

@@ -1,12 +1,14 @@
-//! Liveness and metrics. `/healthz` answers without touching the database,
-//! so it measures the HTTP stack alone (the benchmarks use it as the no-op
-//! baseline). `/metrics` is Prometheus' text (see `crate::metrics`), for a
+//! Liveness, readiness and metrics. `/healthz` answers without touching
+//! the database, so it measures the HTTP stack alone (the benchmarks use it
+//! as the no-op baseline). `/readyz` asks the database, for load balancers
+//! that should send a node's traffic elsewhere while it cannot reach it. `/metrics` is Prometheus' text (see `crate::metrics`), for a
 //! token with no site restriction: the counts are the operator's business.
 
 use actix_web::{HttpRequest, HttpResponse, get, route, web};
 
 use super::AppState;
 use crate::auth::{AuthError, authenticate};
+use crate::error::{RETRY_UNAVAILABLE_SECS, respond};
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The server answers", content_type = "application/json", body = Object)))]
@@ -17,6 +19,34 @@ pub async fn healthz() -> HttpResponse {
         .insert_header(("Cache-Control", "no-store"))
         .content_type("application/json")
         .body(r#"{"status":"ok"}"#)
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "The server answers and its database does", content_type = "application/json", body = Object), (status = 503, description = "The database cannot be reached: `{error: \"unavailable\", message}`, with `Retry-After`", body = crate::error::ErrorBody<'static>)))]
+#[route("/readyz", method = "GET", method = "HEAD")]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let store = state.store.clone();
+    match crate::storage::blocking(move || store.ping()).await {
+        Ok(()) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .content_type("application/json")
+            .body(r#"{"status":"ready"}"#),
+        // Whatever the cause, this node cannot serve what needs the
+        // database now; the cause goes to the log, not to the prober.
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: the database does not answer");
+            let mut resp = respond(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "",
+            );
+            resp.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                RETRY_UNAVAILABLE_SECS.into(),
+            );
+            resp
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),

@@ -131,6 +131,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     use actix_web::http::Method;
     let preflight = || web::method(Method::OPTIONS).to(consents::preflight);
     cfg.service(health::healthz)
+        .service(health::readyz)
         .service(health::metrics)
         .route("/openapi.json", get_or_head().to(crate::openapi::json))
         .route("/owner", get_or_head().to(owner::html))

@@ -486,6 +486,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(SignedHead, u64)>, StoreError>;
     /// The purge checkpoints of a site, oldest first.
     fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError>;
+    /// Whether the database answers now (one trivial query).
+    fn ping(&self) -> Result<(), StoreError>;
     /// The public key the log records as the one it is signed with.
     fn log_key(&self) -> Result<Option<PublicKey>, StoreError>;
     /// Records `key` as the log's signing key where none is recorded, or

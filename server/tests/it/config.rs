@@ -11,6 +11,16 @@ fn healthz_answers() {
 }
 
 #[test]
+fn readyz_answers_when_the_database_does() {
+    let app = spawn_app();
+    let resp = app.get("/readyz");
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert_eq!(resp.json()["status"], "ready");
+    assert_eq!(resp.header("cache-control"), Some("no-store"));
+    assert_eq!(app.request("HEAD", "/readyz", &[], None).status, 200);
+}
+
+#[test]
 fn config_is_public_cacheable_and_hides_origins() {
     // Arrange
     let app = spawn_app();

@@ -32,6 +32,7 @@ fn openapi_json_describes_every_api_route() {
         ("/v1/audit/sites/{site}/consents", "get"),
         ("/v1/audit/sites/{site}/head", "get"),
         ("/healthz", "get"),
+        ("/readyz", "get"),
         ("/metrics", "get"),
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} missing");

@@ -335,6 +335,7 @@ fn while_postgres_is_out_of_reach_pages_get_their_banner_and_readable_refusals()
     );
     let owner = app.token(Role::Owner, None);
     let admin_read = app.get_with_token("/v1/admin/sites/demo", &owner);
+    let (alive, ready) = (app.get("/healthz"), app.get("/readyz"));
 
     // Assert: the banner is served from the config last read; what needs
     // the database is refused as unavailable, readable by the page (CORS),
@@ -351,6 +352,12 @@ fn while_postgres_is_out_of_reach_pages_get_their_banner_and_readable_refusals()
         assert_eq!(allowed(refused).as_deref(), Some(origin.1));
     }
     assert_eq!(admin_read.status, 503, "{}", admin_read.body);
+    // A load balancer that asks `/readyz` sends this node's traffic
+    // elsewhere; the process itself is alive.
+    assert_eq!(alive.status, 200);
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(ready.error_code(), "unavailable");
+    assert!(ready.header("retry-after").is_some());
 
     // Once PostgreSQL is back the choice is taken (the pool may first meet
     // a connection the outage closed), and the log holds exactly what was
@@ -361,6 +368,8 @@ fn while_postgres_is_out_of_reach_pages_get_their_banner_and_readable_refusals()
     let acknowledged = 1 + retried.iter().filter(|s| **s == 201).count() as u64;
     assert_eq!(app.record_count(), acknowledged);
     assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
+    // Ready again (the pool may first meet a connection the outage closed).
+    assert!((0..3).any(|_| app.get("/readyz").status == 200));
 }
 
 /// Whether the connections to `database` from other sessions are

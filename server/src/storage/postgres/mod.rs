@@ -652,6 +652,13 @@ impl Store for PostgresStore {
         log::checkpoints(self, site)
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        self.run(|c| async move {
+            c.simple_query("SELECT 1").await?;
+            Ok(())
+        })
+    }
+
     fn log_key(&self) -> Result<Option<PublicKey>, StoreError> {
         log::log_key(self)
     }

@@ -281,6 +281,10 @@ impl Store for SqliteStore {
         log::checkpoints(self, site)
     }
 
+    fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT count(*) FROM sites", [], |_| Ok(()))?))
+    }
+
     fn log_key(&self) -> Result<Option<PublicKey>, StoreError> {
         log::log_key(self)
     }
