@@ -438,10 +438,19 @@ pub fn site_delete(settings: &Settings, site: &str) -> anyhow::Result<()> {
 pub fn site_list(settings: &Settings) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;
     let rows = store.site_rows()?;
-    if rows.is_empty() {
+    // Logs whose site config was deleted stay exportable, signable and
+    // purgeable; this is where an operator finds their names.
+    let configured: std::collections::HashSet<&SiteId> =
+        rows.iter().map(|r| &r.config.id).collect();
+    let orphans: Vec<SiteId> = store
+        .logged_sites()?
+        .into_iter()
+        .filter(|id| !configured.contains(id))
+        .collect();
+    if rows.is_empty() && orphans.is_empty() {
         eprintln!("no sites yet: `crumb site create FILE` makes one");
     }
-    for r in rows {
+    for r in &rows {
         let c = &r.config;
         let languages: Vec<&str> = c.languages.iter().map(|l| l.as_str()).collect();
         let origins = if c.allowed_origins.is_empty() {
@@ -456,6 +465,9 @@ pub fn site_list(settings: &Settings) -> anyhow::Result<()> {
             languages.join(","),
             r.updated_at
         );
+    }
+    for id in &orphans {
+        println!("{id}  config deleted; its log stays (crumb export --site {id})");
     }
     Ok(())
 }

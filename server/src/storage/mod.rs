@@ -465,6 +465,9 @@ pub trait Store: Send + Sync + 'static {
         f: &mut dyn FnMut(&str, &str) -> bool,
     ) -> Result<u64, StoreError>;
     fn sites(&self) -> Result<Vec<SiteId>, StoreError>;
+    /// Every site with a chain (records, or a purge checkpoint), by id,
+    /// whether or not a config still names it.
+    fn logged_sites(&self) -> Result<Vec<SiteId>, StoreError>;
     /// Every site's row, by id (`crumb copy` moves them).
     fn site_rows(&self) -> Result<Vec<SiteRow>, StoreError>;
     /// Every token with its secret's hash, revoked ones included (`crumb

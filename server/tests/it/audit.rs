@@ -263,6 +263,7 @@ fn a_deleted_sites_log_stays_exportable_checkable_countable_and_purgeable() {
     let cli_purge = app.crumb(&["purge", "--site", "demo", "--before", "2020-01-01"]);
     let unknown = app.get_with_token("/v1/audit/sites/nope/head", &app.token(Role::Auditor, None));
     let cli_unknown = app.crumb(&["export", "--site", "nope"]);
+    let listed = app.crumb(&["site", "list"]);
 
     // Assert: the log is read as before; the visitor's API no longer knows
     // the site, and a name with neither config nor log is still unknown.
@@ -285,6 +286,11 @@ fn a_deleted_sites_log_stays_exportable_checkable_countable_and_purgeable() {
     assert!(head_said.contains("\"seq\": 1"), "{head_said}");
     let purge_said = succeeded(&cli_purge);
     assert!(purge_said.contains("nothing in site demo"), "{purge_said}");
+    let listed = succeeded(&listed);
+    assert!(
+        listed.contains("demo  config deleted; its log stays"),
+        "{listed}"
+    );
     assert_eq!(app.lookup(&id).status, 404);
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.error_code(), "unknown_site");

@@ -603,3 +603,15 @@ pub(super) fn record_log_key(
         recorded
     })
 }
+
+pub(super) fn logged_sites(store: &PostgresStore) -> Result<Vec<SiteId>, StoreError> {
+    store.run(|c| async move {
+        // Every chain has its head's row, a fully purged one too.
+        let rows = c
+            .query("SELECT site_id FROM chain_heads ORDER BY site_id", &[])
+            .await?;
+        rows.iter()
+            .map(|r| SiteId::parse(r.get(0)).map_err(corrupt))
+            .collect()
+    })
+}

@@ -676,6 +676,10 @@ impl Store for PostgresStore {
         stats::stats(self, site, range)
     }
 
+    fn logged_sites(&self) -> Result<Vec<SiteId>, StoreError> {
+        log::logged_sites(self)
+    }
+
     fn site_rows(&self) -> Result<Vec<SiteRow>, StoreError> {
         sites::site_rows(self)
     }

@@ -430,3 +430,25 @@ pub(super) fn record_log_key(
     tx.commit()?;
     PublicKey::parse(&recorded).map_err(StoreError::Corrupt)
 }
+
+pub(super) fn logged_sites(store: &SqliteStore) -> Result<Vec<SiteId>, StoreError> {
+    store.read(|conn| {
+        // One index probe per site (`UNIQUE (site_id, seq)`), not a scan
+        // of every record: each step asks for the next site id after the
+        // last one found.
+        let mut stmt = conn.prepare_cached(
+            "WITH RECURSIVE found(id) AS (
+                 SELECT min(site_id) FROM records
+                 UNION ALL
+                 SELECT (SELECT min(site_id) FROM records WHERE site_id > found.id)
+                 FROM found WHERE found.id IS NOT NULL
+             )
+             SELECT id FROM found WHERE id IS NOT NULL
+             UNION SELECT site_id FROM checkpoints
+             ORDER BY 1",
+        )?;
+        let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        ids.map(|id| SiteId::parse(&id?).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .collect()
+    })
+}

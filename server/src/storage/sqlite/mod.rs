@@ -302,6 +302,10 @@ impl Store for SqliteStore {
         sites::sites(self)
     }
 
+    fn logged_sites(&self) -> Result<Vec<SiteId>, StoreError> {
+        log::logged_sites(self)
+    }
+
     fn site_rows(&self) -> Result<Vec<SiteRow>, StoreError> {
         sites::site_rows(self)
     }
