@@ -508,6 +508,46 @@ fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
     })
 }
 
+/// `crumb backup --to FILE`: a snapshot of the SQLite log taken while the
+/// server writes, then verified as `verify --db` would (with the signing
+/// key for purged chains).
+pub fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
+    let Database::Sqlite(file) = &settings.database else {
+        bail!(
+            "crumb backup copies a SQLite log; back PostgreSQL up with its own tools \
+             (pg_dump, or your provider's snapshots and point-in-time recovery)"
+        );
+    };
+    if !file.is_file() {
+        bail!("no SQLite database at {}", file.display());
+    }
+    let source = SqliteStore::open(file)?;
+    source
+        .backup_to(to)
+        .with_context(|| format!("no backup of {} written", file.display()))?;
+    let key_path = settings.signing_key_path();
+    let key = signing::Key::read(&key_path)?.map(|k| k.public_hex());
+    let copy = SqliteStore::open(to)?;
+    let summary = crate::verify::verify_store(&copy, key.as_deref()).map_err(|e| {
+        unverified(e, &key_path).context(format!(
+            "the backup {} does not verify; it is kept for inspection",
+            to.display()
+        ))
+    })?;
+    println!(
+        "backed up {} records of {} site chain(s) from {} to {}; the copy verifies",
+        summary.records,
+        summary.sites.len(),
+        file.display(),
+        to.display()
+    );
+    println!(
+        "the signing key ({}) is not in the backup: keep a copy of it apart",
+        key_path.display()
+    );
+    Ok(())
+}
+
 /// `crumb copy --from crumb.db --to postgres://...`: the whole log, in one
 /// transaction, then both verified with the source's signing key (its purge
 /// checkpoints are signed with it; give the PostgreSQL nodes that key).

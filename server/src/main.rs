@@ -91,6 +91,13 @@ enum Command {
         #[arg(long, value_name = "HEX", requires = "head")]
         public_key: Option<String>,
     },
+    /// Write a consistent, verified copy of a SQLite log to a new file,
+    /// while the server runs.
+    Backup {
+        /// The new file (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
     /// Copy a SQLite log into an empty PostgreSQL database, every stored
     /// byte and hash as it is, then verify both.
     Copy {
@@ -237,6 +244,7 @@ fn run() -> anyhow::Result<ExitCode> {
             );
         }
         Command::Copy { from, to } => cli::copy(s, &from, &to)?,
+        Command::Backup { to } => cli::backup(s, &to)?,
         Command::Key { replace: false } => cli::key(s)?,
         Command::Key { replace: true } => cli::key_replace(s)?,
         Command::Head { site } => cli::head(s, &site)?,

@@ -6,7 +6,7 @@ use std::io::Cursor;
 use crumb_server::clock::Clock as _;
 use crumb_server::settings::Settings;
 use crumb_server::startup::Application;
-use crumb_server::storage::Role;
+use crumb_server::storage::{Role, Store as _};
 use crumb_server::verify::{VerifyError, verify_ndjson};
 use serde_json::{Value, json};
 
@@ -735,6 +735,87 @@ fn every_node_and_command_signs_a_log_with_the_key_the_log_records() {
     let err = app.crumb(&["head", "--site", "demo"]);
     assert_eq!(err.status.code(), Some(2));
     succeeded(&app.crumb(&["verify", "--db"]));
+}
+
+#[test]
+fn a_backup_taken_while_consents_are_written_is_a_verified_prefix_of_the_log() {
+    // Arrange: a log with a purged start (so its copy needs the key to
+    // verify) and clients writing while the backup runs.
+    let app = spawn_app();
+    let target = app.dir.path().join("backup.db");
+    let backup = || app.crumb(&["backup", "--to", target.to_str().unwrap()]);
+    if !app.on_sqlite() {
+        let out = backup();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("pg_dump"), "{err}");
+        return;
+    }
+    back_to_2023(&app);
+    app.seed(10, |i| format!("agent {i}"));
+    app.clock.advance(time::Duration::days(800));
+    app.seed(2000, |i| format!("agent {i}"));
+    assert_purged(
+        &app.crumb(&["purge", "--site", "demo", "--before", "2023-02-01"]),
+        10,
+    );
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    let body = app.analytics_only();
+
+    // Act
+    let out = std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                    assert_eq!(app.record_consent(&body).status, 201);
+                }
+            });
+        }
+        let out = backup();
+        writing.store(false, std::sync::atomic::Ordering::Relaxed);
+        out
+    });
+    let again = backup();
+
+    // Assert: the backup is a Crumb database that verifies on its own,
+    // holding the log up to some record with the same bytes and hashes;
+    // no partial file is left, and an existing file is never overwritten.
+    let said = succeeded(&out);
+    assert!(said.contains("the copy verifies"), "{said}");
+    let copy = crumb_server::storage::Database::Sqlite(target.clone());
+    let verified = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+        .args(["verify", "--db"])
+        .env("CRUMB_DATABASE", copy.to_setting())
+        .env("CRUMB_SIGNING_KEY", app.dir.path().join("crumb.db.key"))
+        .output()
+        .unwrap();
+    succeeded(&verified);
+    let live = app.records();
+    let copied = crumb_server::storage::SqliteStore::open(&target).unwrap();
+    let mut backed_up = Vec::new();
+    copied
+        .for_each_record(
+            None,
+            &crumb_server::storage::TimeRange::all(),
+            &mut |b, h| {
+                backed_up.push((b.to_owned(), h.to_owned()));
+                true
+            },
+        )
+        .unwrap();
+    assert!(backed_up.len() >= 2000, "{} records", backed_up.len());
+    assert!(backed_up.len() <= live.len());
+    for ((body, hash), (live_body, live_hash)) in backed_up.iter().zip(&live) {
+        assert_eq!(hash, live_hash);
+        assert_eq!(serde_json::from_str::<Value>(body).unwrap(), *live_body);
+    }
+    assert!(!app.dir.path().join("backup.db.partial").exists());
+    // The log holds visitors' data: the backup is as private as the log.
+    let mode = std::os::unix::fs::PermissionsExt::mode(&target.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o077, 0, "mode {mode:o}");
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{err}");
+    assert!(err.contains("exists already"), "{err}");
 }
 
 #[test]

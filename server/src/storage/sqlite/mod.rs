@@ -166,6 +166,55 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Writes a consistent snapshot of the whole database to `target`, a
+    /// file that must not exist, while the server goes on writing: one
+    /// read transaction (`VACUUM INTO`), to a `.partial` file made private
+    /// first, flushed to disk (SQLite does not), then renamed, so a file
+    /// at `target` is always a complete copy.
+    pub fn backup_to(&self, target: &Path) -> Result<(), BackupError> {
+        if target.exists() {
+            return Err(BackupError::Exists(target.to_owned()));
+        }
+        let mut partial = target.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let io = |source| BackupError::Io {
+            path: partial.clone(),
+            source,
+        };
+        // A `.partial` file is only ever an interrupted backup's.
+        match std::fs::remove_file(&partial) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
+        // VACUUM INTO fills an empty file it is given, keeping its mode.
+        create_private(&partial).map_err(io)?;
+        let written = open_connection(&self.path)
+            .and_then(|conn| {
+                conn.execute("VACUUM INTO ?1", [partial.to_string_lossy()])
+                    .map(|_| ())
+            })
+            .map_err(|e| BackupError::Store(e.into()));
+        let flushed = written.and_then(|()| {
+            std::fs::File::open(&partial)
+                .and_then(|f| f.sync_all())
+                .map_err(io)
+        });
+        if let Err(e) = flushed {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        std::fs::rename(&partial, target).map_err(|source| BackupError::Io {
+            path: target.to_owned(),
+            source,
+        })?;
+        // The rename is durable once the folder's entry is.
+        if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(())
+    }
+
     /// Runs `f` on a read connection from the pool. WAL lets readers run
     /// alongside the writer, so reads never wait for a batch to commit.
     fn read<T>(
@@ -188,6 +237,20 @@ impl SqliteStore {
         }
         out
     }
+}
+
+/// Why `crumb backup` wrote no backup.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{} exists already: crumb backup never overwrites a file", .0.display())]
+    Exists(PathBuf),
+    #[error("writing {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
