@@ -417,12 +417,28 @@ pub fn site_create(settings: &Settings, file: &Path) -> anyhow::Result<()> {
 pub fn site_update(settings: &Settings, file: &Path) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;
     let site = read_config(file)?;
-    let current = find_site(store.as_ref(), site.id.as_str())?;
-    crate::sites::check_update(&current, &site)
-        .with_context(|| format!("{} cannot replace site {}", file.display(), current.id))?;
-    store.put_site(&site, SystemClock.now())?;
-    println!("site {} updated", site.id);
+    let id = find_site(store.as_ref(), site.id.as_str())?.id;
+    let updated = stored_change(store.as_ref(), &id, |stored| {
+        crate::sites::check_update(stored, &site)?;
+        Ok(site.clone())
+    })
+    .with_context(|| format!("{} cannot replace site {id}", file.display()))?;
+    println!("site {} updated", updated.id);
     Ok(())
+}
+
+/// Runs a rule of `crate::sites` on the site's config as stored, inside
+/// the write (`Store::update_site`), as the admin API does.
+fn stored_change(
+    store: &dyn Store,
+    id: &SiteId,
+    mut change: impl FnMut(&SiteConfig) -> Result<SiteConfig, crate::sites::UpdateRefused>,
+) -> anyhow::Result<SiteConfig> {
+    match store.update_site(id, SystemClock.now(), &mut change)? {
+        crate::storage::SiteUpdate::Updated(site) => Ok(*site),
+        crate::storage::SiteUpdate::Refused(refused) => Err(refused.into()),
+        crate::storage::SiteUpdate::NoSite => bail!("no site {:?} in the database", id.as_str()),
+    }
 }
 
 /// `crumb site delete SITE`: the config goes, the records stay.
@@ -483,9 +499,8 @@ pub fn site_show(settings: &Settings, site: &str) -> anyhow::Result<()> {
 /// `crumb site bump-revision SITE`: every visitor is asked again.
 pub fn site_bump_revision(settings: &Settings, site: &str) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;
-    let mut site = find_site(store.as_ref(), site)?;
-    site.revision = site.revision.next();
-    store.put_site(&site, SystemClock.now())?;
+    let id = find_site(store.as_ref(), site)?.id;
+    let site = stored_change(store.as_ref(), &id, |stored| Ok(crate::sites::bump(stored)))?;
     println!("site {} is now at revision {}", site.id, site.revision);
     Ok(())
 }

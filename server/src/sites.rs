@@ -5,6 +5,13 @@
 //! `bump-revision`). Creating one whose id has a log already (the site was
 //! deleted; its records stay): no earlier revision than the log's newest,
 //! or consents given under an older policy would count again.
+//!
+//! Every change is decided against the config as stored when it is
+//! written (`Store::update_site` runs [`check_update`] or [`bump`] inside
+//! the write's transaction), so a bump is never undone by an update that
+//! read the config before it, on this node or another. An owner's client
+//! that sends `If-Match` with the config's [`config_tag`] (its `ETag`)
+//! also keeps another owner's edit from being overwritten unseen.
 
 use crumb_schema::{PolicyRevision, SiteConfig, SiteId};
 
@@ -19,6 +26,38 @@ pub enum UpdateRefused {
         sent: PolicyRevision,
         current: PolicyRevision,
     },
+    #[error(
+        "the config changed since the version you sent If-Match for (it is now {current}); \
+         fetch it again and redo your change"
+    )]
+    Stale { current: String },
+}
+
+/// The tag of a config as stored: its `ETag` in the owner's API, quoted.
+pub fn config_tag(site: &SiteConfig) -> String {
+    let json = serde_json::to_string(site).expect("a site config serialises");
+    format!("\"{}\"", &crate::record::sha256_hex(json.as_bytes())[..32])
+}
+
+/// Whether an `If-Match` value (absent: no condition) names `current`.
+pub fn check_if_match(current: &SiteConfig, if_match: Option<&str>) -> Result<(), UpdateRefused> {
+    let Some(tags) = if_match else {
+        return Ok(());
+    };
+    let tag = config_tag(current);
+    let strip_weak = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    if tags.trim() == "*" || tags.split(',').any(|t| strip_weak(t) == tag) {
+        Ok(())
+    } else {
+        Err(UpdateRefused::Stale { current: tag })
+    }
+}
+
+/// The config `current` becomes on a revision bump.
+pub fn bump(current: &SiteConfig) -> SiteConfig {
+    let mut next = current.clone();
+    next.revision = current.revision.next();
+    next
 }
 
 /// Whether `new` may replace `current`.
@@ -76,6 +115,30 @@ mod tests {
         assert_eq!(check_create(&site, Some(site.revision)), Ok(()));
         let refused = check_create(&site, Some(later)).unwrap_err();
         assert_eq!((refused.sent, refused.logged), (site.revision, later));
+    }
+
+    #[test]
+    fn if_match_names_the_config_as_stored() {
+        let current: SiteConfig =
+            serde_json::from_str(include_str!("../../examples/demo-site.json")).unwrap();
+        let tag = config_tag(&current);
+        let mut edited = current.clone();
+        edited.name = "Renamed".into();
+        assert_ne!(config_tag(&edited), tag);
+        assert_eq!(check_if_match(&current, None), Ok(()));
+        assert_eq!(check_if_match(&current, Some(&tag)), Ok(()));
+        assert_eq!(check_if_match(&current, Some("*")), Ok(()));
+        assert_eq!(
+            check_if_match(&current, Some(&format!("\"x\", W/{tag}"))),
+            Ok(())
+        );
+        assert_eq!(
+            check_if_match(&edited, Some(&tag)),
+            Err(UpdateRefused::Stale {
+                current: config_tag(&edited)
+            })
+        );
+        assert_eq!(bump(&current).revision, current.revision.next());
     }
 
     #[test]

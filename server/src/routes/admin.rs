@@ -1,6 +1,9 @@
 //! The site owner's API (owner token): create, read, update and delete
 //! sites, and bump a site's policy revision. Every write runs the
-//! compliance check and is refused with all its problems listed.
+//! compliance check and is refused with all its problems listed. A config
+//! is answered with its `ETag`; updates and bumps take `If-Match` (412 when
+//! another change came first) and are decided against the config as
+//! stored, inside the write (`crate::sites`).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -9,11 +12,12 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use crumb_schema::{PolicyRevision, SiteConfig, SiteId};
 use serde::Serialize;
 
-use super::{AppState, blocking, logged_site, site_named};
+use super::{AppState, blocking, logged_site};
 use crate::auth::{AuthError, authenticate};
 use crate::error::{ApiError, api_error_sources, respond};
 use crate::lint::{Problem, lint_json};
 use crate::sites::UpdateRefused;
+use crate::storage::SiteUpdate;
 
 /// Site configs are bigger than consent requests; still bounded.
 pub const MAX_CONFIG: usize = 256 * 1024;
@@ -35,6 +39,8 @@ pub enum AdminError {
         sent: PolicyRevision,
         current: PolicyRevision,
     },
+    #[error("{0}")]
+    Stale(UpdateRefused),
     #[error("send the site config as JSON with Content-Type: application/json")]
     ContentType,
     #[error("{0}")]
@@ -71,6 +77,7 @@ impl ResponseError for AdminError {
             AdminError::Exists(_)
             | AdminError::RevisionConflict { .. }
             | AdminError::BehindLog(_) => StatusCode::CONFLICT,
+            AdminError::Stale(_) => StatusCode::PRECONDITION_FAILED,
             AdminError::ContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::Query(_) => StatusCode::BAD_REQUEST,
@@ -96,6 +103,7 @@ impl ResponseError for AdminError {
             AdminError::Exists(_) => "site_exists",
             AdminError::IdMismatch { .. } => "id_mismatch",
             AdminError::RevisionConflict { .. } | AdminError::BehindLog(_) => "revision_conflict",
+            AdminError::Stale(_) => "precondition_failed",
             AdminError::ContentType => "unsupported_media_type",
             AdminError::TooLarge => "body_too_large",
             AdminError::Query(_) => "invalid_query",
@@ -103,6 +111,45 @@ impl ResponseError for AdminError {
             AdminError::BodyTimeout => "body_timeout",
         };
         respond(self.status_code(), code, &self.to_string())
+    }
+}
+
+impl From<UpdateRefused> for AdminError {
+    fn from(e: UpdateRefused) -> AdminError {
+        match e {
+            UpdateRefused::OtherSite { new, current } => AdminError::IdMismatch {
+                body: new.to_string(),
+                path: current.to_string(),
+            },
+            UpdateRefused::RevisionConflict { sent, current } => {
+                AdminError::RevisionConflict { sent, current }
+            }
+            e @ UpdateRefused::Stale { .. } => AdminError::Stale(e),
+        }
+    }
+}
+
+/// The request's `If-Match`, if it sent one (a value that is not text
+/// names no tag, so it matches nothing).
+fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+}
+
+/// Runs `change` on the site's config as stored, inside the write
+/// (`Store::update_site`): the answer for what it made of it.
+async fn update_stored(
+    state: &web::Data<AppState>,
+    id: SiteId,
+    mut change: impl FnMut(&SiteConfig) -> Result<SiteConfig, UpdateRefused> + Send + 'static,
+) -> Result<HttpResponse, AdminError> {
+    let (store, now, raw) = (state.store.clone(), state.clock.now(), id.to_string());
+    match blocking(move || store.update_site(&id, now, &mut change)).await? {
+        SiteUpdate::Updated(site) => Ok(site_json(StatusCode::OK, &site)),
+        SiteUpdate::Refused(refused) => Err(refused.into()),
+        // Deleted since the token was checked.
+        SiteUpdate::NoSite => Err(ApiError::UnknownSite(raw).into()),
     }
 }
 
@@ -135,6 +182,7 @@ fn config_body(req: &HttpRequest, body: &Bytes) -> Result<SiteConfig, AdminError
 fn site_json(status: StatusCode, site: &SiteConfig) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::ETAG, crate::sites::config_tag(site)))
         .json(site)
 }
 
@@ -174,7 +222,14 @@ async fn owned_site(
     } else {
         caller.read(&id)?;
     }
-    Ok((*site_named(state, raw).await?).clone())
+    // As stored, not as cached for pages (up to `site_cache::RECHECK`
+    // old): an owner reads what another node just wrote, and the ETag is
+    // the stored config's.
+    let store = state.store.clone();
+    blocking(move || store.site(&id))
+        .await?
+        .map(|site| (*site).clone())
+        .ok_or_else(|| ApiError::UnknownSite(raw.to_owned()).into())
 }
 
 #[utoipa::path(get, path = "/v1/admin/sites", tag = "owner", security(("bearer" = [])),
@@ -218,7 +273,7 @@ pub async fn show(
     Ok(site_json(StatusCode::OK, &site))
 }
 
-#[utoipa::path(put, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("If-Match" = Option<String>, Header, description = "The ETag of the config this change was made on; 412 `precondition_failed` when the stored config has another")), security(("bearer" = [])),
     request_body(content = Object, description = "The site's new config", content_type = "application/json"),
     responses((status = 200, description = "Replaced", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
@@ -230,21 +285,16 @@ pub async fn update(
 ) -> Result<HttpResponse, AdminError> {
     let current = owned_site(&state, &req, &path, true).await?;
     let site = config_body(&req, &read_body(payload).await?)?;
-    crate::sites::check_update(&current, &site).map_err(|e| match e {
-        UpdateRefused::OtherSite { .. } => AdminError::IdMismatch {
-            body: site.id.to_string(),
-            path: path.into_inner(),
-        },
-        UpdateRefused::RevisionConflict { sent, current } => {
-            AdminError::RevisionConflict { sent, current }
-        }
-    })?;
-    let (store, s, now) = (state.store.clone(), site.clone(), state.clock.now());
-    blocking(move || store.put_site(&s, now)).await?;
-    Ok(site_json(StatusCode::OK, &site))
+    let tag = if_match(&req);
+    update_stored(&state, current.id, move |stored| {
+        crate::sites::check_if_match(stored, tag.as_deref())?;
+        crate::sites::check_update(stored, &site)?;
+        Ok(site.clone())
+    })
+    .await
 }
 
-#[utoipa::path(post, path = "/v1/admin/sites/{site}/bump-revision", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/bump-revision", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("If-Match" = Option<String>, Header, description = "The ETag of the config as last read; 412 `precondition_failed` when the stored config has another")), security(("bearer" = [])),
     responses((status = 200, description = "The config at its next revision", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn bump_revision(
@@ -252,11 +302,13 @@ pub async fn bump_revision(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    let mut site = owned_site(&state, &req, &path, true).await?;
-    site.revision = site.revision.next();
-    let (store, s, now) = (state.store.clone(), site.clone(), state.clock.now());
-    blocking(move || store.put_site(&s, now)).await?;
-    Ok(site_json(StatusCode::OK, &site))
+    let current = owned_site(&state, &req, &path, true).await?;
+    let tag = if_match(&req);
+    update_stored(&state, current.id, move |stored| {
+        crate::sites::check_if_match(stored, tag.as_deref())?;
+        Ok(crate::sites::bump(stored))
+    })
+    .await
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 pub use crate::lifecycle::Minted;
 use crate::record::Record;
 use crate::signing::{PublicKey, SignedHead};
+use crate::sites::UpdateRefused;
 use crate::timefmt::Timestamp;
 
 pub use postgres::{CopyError, PgUrl, PostgresStore};
@@ -197,6 +198,17 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))?
+}
+
+/// What [`Store::update_site`] did.
+#[derive(Debug)]
+pub enum SiteUpdate {
+    /// The config as now stored.
+    Updated(Box<SiteConfig>),
+    /// The change refused the stored config; nothing was written.
+    Refused(UpdateRefused),
+    /// There is no such site.
+    NoSite,
 }
 
 /// A record to append, validated against `site` by the caller; the store
@@ -438,8 +450,19 @@ pub trait Store: Send + Sync + 'static {
     fn last_known_site(&self, _id: &SiteId) -> Option<Arc<SiteConfig>> {
         None
     }
-    /// Creates the site or replaces its config.
+    /// Creates the site or replaces its config, whatever is stored (the
+    /// demo site, seeding); owners' changes go through `update_site`.
     fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// Replaces a site's config with what `change` (a rule of
+    /// `crate::sites`) makes of the config as stored, in one transaction
+    /// that holds the site's row: a concurrent change is either seen by
+    /// `change` or waits for this one.
+    fn update_site(
+        &self,
+        id: &SiteId,
+        now: OffsetDateTime,
+        change: &mut dyn FnMut(&SiteConfig) -> Result<SiteConfig, UpdateRefused>,
+    ) -> Result<SiteUpdate, StoreError>;
     /// Creates a site; false when one with that id exists.
     fn insert_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<bool, StoreError>;
     /// Deletes a site's config (its records stay: the log is append-only).

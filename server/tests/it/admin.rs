@@ -417,6 +417,63 @@ fn sites_are_listed_to_the_tokens_that_reach_them_and_by_the_cli() {
 }
 
 #[test]
+fn if_match_keeps_one_owners_edit_from_overwriting_anothers_unseen() {
+    // Arrange: two owners' editors that read the same config.
+    let app = spawn_app();
+    let owner = app.token(Role::Owner, None);
+    let read = send(&app, "GET", "/v1/admin/sites/demo", &owner, None);
+    let tag = read.header("etag").expect("an ETag").to_owned();
+    let put = |config: &serde_json::Value, if_match: Option<&str>| {
+        let auth = format!("Bearer {owner}");
+        let mut headers = vec![
+            ("Authorization", auth.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        headers.extend(if_match.map(|t| ("If-Match", t)));
+        app.request(
+            "PUT",
+            "/v1/admin/sites/demo",
+            &headers,
+            Some(&config.to_string()),
+        )
+    };
+    let mut first = read.json();
+    first["name"] = "First owner's name".into();
+    let mut second = read.json();
+    second["name"] = "Second owner's name".into();
+
+    // Act: the first saves, then the second, both with the tag they read.
+    let saved = put(&first, Some(&tag));
+    let stale = put(&second, Some(&tag));
+    let bump_stale = app.request(
+        "POST",
+        "/v1/admin/sites/demo/bump-revision",
+        &[
+            ("Authorization", &format!("Bearer {owner}")),
+            ("If-Match", &tag),
+        ],
+        None,
+    );
+
+    // Assert: the second is refused and the first's edit stands; with
+    // the new tag (or none, or `*`) a save goes through.
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let new_tag = saved.header("etag").unwrap().to_owned();
+    assert_ne!(new_tag, tag);
+    assert_eq!(stale.status, 412, "{}", stale.body);
+    assert_eq!(stale.error_code(), "precondition_failed");
+    assert!(stale.json()["message"].as_str().unwrap().contains(&new_tag));
+    assert_eq!(bump_stale.status, 412, "{}", bump_stale.body);
+    let stored = send(&app, "GET", "/v1/admin/sites/demo", &owner, None);
+    assert_eq!(stored.json()["name"], "First owner's name");
+    assert_eq!(stored.json()["revision"], read.json()["revision"]);
+    assert_eq!(stored.header("etag"), Some(new_tag.as_str()));
+    assert_eq!(put(&second, Some(&new_tag)).status, 200);
+    assert_eq!(put(&first, Some("*")).status, 200);
+    assert_eq!(put(&second, None).status, 200);
+}
+
+#[test]
 fn cli_errors_name_what_failed_and_say_each_cause_once() {
     let crumb_with = |database: &str, args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))

@@ -238,3 +238,60 @@ fn wait_until(done: impl Fn() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+#[test]
+fn a_bump_on_one_node_is_never_undone_by_an_update_sent_to_another() {
+    // Arrange: two nodes that have both just read the site's config at
+    // revision 1; the owner's editor holds that config.
+    let app = spawn_app();
+    let nodes = [Node::start(&app), Node::start(&app)];
+    let token = format!("Bearer {}", app.token(Role::Owner, None));
+    let send = |node: &Node, method: &str, path: &str, body: Option<&str>| {
+        let request = ureq::request(method, &format!("{}{path}", node.address))
+            .set("Authorization", &token)
+            .set("Content-Type", "application/json");
+        let answer = match body {
+            Some(body) => request.send_string(body),
+            None => request.call(),
+        };
+        let answer = match answer {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = answer.status();
+        let body: Value = serde_json::from_str(&answer.into_string().unwrap()).unwrap();
+        (status, body)
+    };
+    let (_, mut edited) = send(&nodes[1], "GET", "/v1/admin/sites/demo", None);
+    for node in &nodes {
+        assert_eq!(send(node, "GET", "/v1/sites/demo/config", None).0, 200);
+    }
+
+    // Act: the policy revision is raised through the first node, then the
+    // editor's change (made at revision 1) is saved through the second,
+    // at once.
+    let (bumped, _) = send(
+        &nodes[0],
+        "POST",
+        "/v1/admin/sites/demo/bump-revision",
+        None,
+    );
+    edited["name"] = "Renamed".into();
+    let (saved, refusal) = send(
+        &nodes[1],
+        "PUT",
+        "/v1/admin/sites/demo",
+        Some(&edited.to_string()),
+    );
+
+    // Assert: the save is refused as made against an older revision, and
+    // the site stays at the new one on both nodes.
+    assert_eq!(bumped, 200);
+    assert_eq!(saved, 409, "saved at revision {}", refusal["revision"]);
+    assert_eq!(refusal["error"], "revision_conflict");
+    for node in &nodes {
+        let (_, stored) = send(node, "GET", "/v1/admin/sites/demo", None);
+        assert_eq!(stored["revision"], 2);
+        assert_ne!(stored["name"], "Renamed");
+    }
+}

@@ -32,11 +32,13 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::site_cache::{SiteCache, sites_changed};
 use super::{
-    AppendResult, DayStats, Draft, SiteRow, Store, StoreError, TimeRange, TokenId, TokenRow,
+    AppendResult, DayStats, Draft, SiteRow, SiteUpdate, Store, StoreError, TimeRange, TokenId,
+    TokenRow,
 };
 use crate::lifecycle;
 use crate::record::Record;
 use crate::signing::{PublicKey, SignedHead};
+use crate::sites::UpdateRefused;
 use crate::timefmt::Timestamp;
 
 /// Migrations in order; the `crumb_schema` table holds how many have run.
@@ -591,6 +593,15 @@ impl Store for PostgresStore {
 
     fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError> {
         sites::put_site(self, site, now)
+    }
+
+    fn update_site(
+        &self,
+        id: &SiteId,
+        now: OffsetDateTime,
+        change: &mut dyn FnMut(&SiteConfig) -> Result<SiteConfig, UpdateRefused>,
+    ) -> Result<SiteUpdate, StoreError> {
+        sites::update_site(self, id, now, change)
     }
 
     fn insert_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<bool, StoreError> {

@@ -7,8 +7,9 @@ use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 
 use super::{PostgresStore, corrupt};
+use crate::sites::UpdateRefused;
 use crate::storage::site_cache::{sites_changed, sites_written};
-use crate::storage::{SiteRow, StoreError, stored_time};
+use crate::storage::{SiteRow, SiteUpdate, StoreError, stored_time};
 use crate::timefmt;
 
 pub(super) fn recent_site(store: &PostgresStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
@@ -64,6 +65,48 @@ pub(super) fn put_site(
     })?;
     sites_changed();
     Ok(())
+}
+
+pub(super) fn update_site(
+    store: &PostgresStore,
+    id: &SiteId,
+    now: OffsetDateTime,
+    change: &mut dyn FnMut(&SiteConfig) -> Result<SiteConfig, UpdateRefused>,
+) -> Result<SiteUpdate, StoreError> {
+    let updated = store.run(|mut c| async move {
+        let tx = c.transaction().await?;
+        // The row's lock: another node's change waits for this one, and
+        // then reads what it wrote.
+        let Some(row) = tx
+            .query_opt(
+                "SELECT config FROM sites WHERE id = $1 FOR UPDATE",
+                &[&id.as_str()],
+            )
+            .await?
+        else {
+            return Ok(SiteUpdate::NoSite);
+        };
+        let current: SiteConfig = serde_json::from_str(row.get(0)).map_err(corrupt)?;
+        let new = match change(&current) {
+            Ok(new) => new,
+            Err(refused) => return Ok(SiteUpdate::Refused(refused)),
+        };
+        let json = serde_json::to_string(&new).expect("a site config serialises");
+        tx.execute(
+            "UPDATE sites SET config = $2, revision = $3, updated_at = $4 WHERE id = $1",
+            &[
+                &id.as_str(),
+                &json,
+                &(new.revision.get() as i64),
+                &timefmt::format(now),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(SiteUpdate::Updated(Box::new(new)))
+    })?;
+    sites_changed();
+    Ok(updated)
 }
 
 pub(super) fn insert_site(

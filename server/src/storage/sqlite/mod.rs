@@ -16,10 +16,12 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 
 use super::{
-    AppendResult, DayStats, Draft, SiteRow, Store, StoreError, TimeRange, TokenId, TokenRow,
+    AppendResult, DayStats, Draft, SiteRow, SiteUpdate, Store, StoreError, TimeRange, TokenId,
+    TokenRow,
 };
 use crate::record::Record;
 use crate::signing::{PublicKey, SignedHead};
+use crate::sites::UpdateRefused;
 use crate::timefmt::Timestamp;
 
 use super::site_cache::SiteCache;
@@ -287,6 +289,15 @@ impl Store for SqliteStore {
 
     fn put_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError> {
         sites::put_site(self, site, now)
+    }
+
+    fn update_site(
+        &self,
+        id: &SiteId,
+        now: OffsetDateTime,
+        change: &mut dyn FnMut(&SiteConfig) -> Result<SiteConfig, UpdateRefused>,
+    ) -> Result<SiteUpdate, StoreError> {
+        sites::update_site(self, id, now, change)
     }
 
     fn insert_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<bool, StoreError> {

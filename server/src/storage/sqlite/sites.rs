@@ -7,8 +7,9 @@ use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::SqliteStore;
+use crate::sites::UpdateRefused;
 use crate::storage::site_cache::{sites_changed, sites_written};
-use crate::storage::{SiteRow, StoreError, stored_time};
+use crate::storage::{SiteRow, SiteUpdate, StoreError, stored_time};
 use crate::timefmt;
 
 pub(super) fn recent_site(store: &SqliteStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
@@ -56,6 +57,44 @@ pub(super) fn put_site(
     )?;
     sites_changed();
     Ok(())
+}
+
+pub(super) fn update_site(
+    store: &SqliteStore,
+    id: &SiteId,
+    now: OffsetDateTime,
+    change: &mut dyn FnMut(&SiteConfig) -> Result<SiteConfig, UpdateRefused>,
+) -> Result<SiteUpdate, StoreError> {
+    let mut write = store.write.lock().unwrap();
+    // IMMEDIATE: the write lock first, so the config read below is the
+    // one this transaction replaces, whichever process writes beside it.
+    let tx = write
+        .conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let json: Option<String> = tx
+        .query_row(
+            "SELECT config FROM sites WHERE id = ?1",
+            [id.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(json) = json else {
+        return Ok(SiteUpdate::NoSite);
+    };
+    let current: SiteConfig =
+        serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let new = match change(&current) {
+        Ok(new) => new,
+        Err(refused) => return Ok(SiteUpdate::Refused(refused)),
+    };
+    let json = serde_json::to_string(&new).expect("a site config serialises");
+    tx.execute(
+        "UPDATE sites SET config = ?2, revision = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id.as_str(), json, new.revision.get(), timefmt::format(now)],
+    )?;
+    tx.commit()?;
+    sites_changed();
+    Ok(SiteUpdate::Updated(Box::new(new)))
 }
 
 pub(super) fn insert_site(
