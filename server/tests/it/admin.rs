@@ -474,6 +474,46 @@ fn if_match_keeps_one_owners_edit_from_overwriting_anothers_unseen() {
 }
 
 #[test]
+fn logs_are_one_json_object_per_line_when_asked_and_bad_settings_are_said() {
+    // Arrange: a new database, so `crumb migrate` logs its migrations.
+    let dir = tempfile::TempDir::new().unwrap();
+    let migrate = |format: &str, filter: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .arg("migrate")
+            .env("CRUMB_DATABASE", dir.path().join(format!("{format}.db")))
+            .env("CRUMB_LOG_FORMAT", format)
+            .env("CRUMB_LOG", filter)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+
+    // Act
+    let json = migrate("json", "info");
+    let unknown = migrate("xml", "info,=nonsense=");
+
+    // Assert
+    let lines: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["message"] == "applied database migration"),
+        "{json}"
+    );
+    assert!(
+        unknown.contains("CRUMB_LOG_FORMAT=\"xml\" is not text or json"),
+        "{unknown}"
+    );
+    assert!(unknown.contains("is not a filter"), "{unknown}");
+    assert!(unknown.contains("applied database migration"), "{unknown}");
+}
+
+#[test]
 fn cli_errors_name_what_failed_and_say_each_cause_once() {
     let crumb_with = |database: &str, args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
