@@ -161,6 +161,15 @@ impl Settings {
     }
     /// Loads settings from the file (if any) and the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let names = std::env::vars_os().filter_map(|(name, _)| name.into_string().ok());
+        for (name, close) in unknown_env(names) {
+            match close {
+                Some(known) => tracing::warn!(
+                    "{name} is not a setting Crumb reads (did you mean {known}?); it is ignored"
+                ),
+                None => tracing::warn!("{name} is not a setting Crumb reads; it is ignored"),
+            }
+        }
         let env_file = std::env::var_os("CRUMB_CONFIG").map(PathBuf::from);
         let default_file = PathBuf::from("crumb.toml");
         let file = match (file, env_file) {
@@ -254,9 +263,86 @@ impl Settings {
     }
 }
 
+/// Every environment variable Crumb reads: the settings' (`apply_env`),
+/// the settings file's and logging's.
+const KNOWN_ENV: &[&str] = &[
+    "CRUMB_CONFIG",
+    "CRUMB_LOG",
+    "CRUMB_LOG_FORMAT",
+    "CRUMB_HOST",
+    "CRUMB_PORT",
+    "CRUMB_DATABASE",
+    "CRUMB_BEHIND_PROXY",
+    "CRUMB_PROXY_HOPS",
+    "CRUMB_BODY_TIMEOUT",
+    "CRUMB_WRITE_RATE",
+    "CRUMB_WRITE_BURST",
+    "CRUMB_MAX_CONNECTIONS",
+    "CRUMB_BASE_PATH",
+    "CRUMB_STATIC_DIR",
+    "CRUMB_WIDGET_DIR",
+    "CRUMB_SIGNING_KEY",
+    "CRUMB_WORKERS",
+    "CRUMB_SHUTDOWN_TIMEOUT",
+];
+
+/// The `CRUMB_` variables among `names` that Crumb does not read, each with
+/// the known name it most likely meant. Most are typos, which would
+/// otherwise leave a default in force unseen: a mistyped `CRUMB_DATABASE`
+/// serves a new, empty log. `CRUMB_TEST_*` belong to the test suite.
+fn unknown_env(names: impl Iterator<Item = String>) -> Vec<(String, Option<&'static str>)> {
+    let mut unknown: Vec<(String, Option<&'static str>)> = names
+        .filter(|n| n.starts_with("CRUMB_") && !n.starts_with("CRUMB_TEST_"))
+        .filter(|n| !KNOWN_ENV.contains(&n.as_str()))
+        .map(|n| {
+            let close = KNOWN_ENV
+                .iter()
+                .map(|k| (strsim::levenshtein(&n, k), *k))
+                .filter(|(distance, _)| *distance <= 2)
+                .min()
+                .map(|(_, k)| k);
+            (n, close)
+        })
+        .collect();
+    unknown.sort();
+    unknown
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_crumb_variables_are_found_with_what_they_likely_meant() {
+        let names = [
+            "CRUMB_DATABSE",
+            "CRUMB_PORT",
+            "CRUMB_COLOR",
+            "PATH",
+            "CRUMB_TEST_POSTGRES",
+        ];
+        assert_eq!(
+            unknown_env(names.iter().map(|n| n.to_string())),
+            [
+                ("CRUMB_COLOR".to_owned(), None),
+                ("CRUMB_DATABSE".to_owned(), Some("CRUMB_DATABASE")),
+            ]
+        );
+        // Every variable the settings read is known.
+        let asked = std::cell::RefCell::new(Vec::new());
+        Settings::default()
+            .apply_env(|n| {
+                asked.borrow_mut().push(n.to_owned());
+                None
+            })
+            .unwrap();
+        for name in asked.into_inner() {
+            assert!(
+                KNOWN_ENV.contains(&name.as_str()),
+                "{name} is read but not known"
+            );
+        }
+    }
 
     #[test]
     fn environment_overrides_the_file() {
