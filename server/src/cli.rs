@@ -556,10 +556,12 @@ pub fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
         file.display(),
         to.display()
     );
-    println!(
-        "the signing key ({}) is not in the backup: keep a copy of it apart",
-        key_path.display()
-    );
+    if key.is_some() {
+        println!(
+            "the signing key ({}) is not in the backup: keep a copy of it apart",
+            key_path.display()
+        );
+    }
     Ok(())
 }
 
