@@ -698,3 +698,30 @@ fn connection_limit_in_the_url_caps_the_connections_a_node_opens() {
     let most = *most.lock().unwrap();
     assert!((1..=2).contains(&most), "{most} connections");
 }
+
+#[test]
+fn a_url_listing_several_hosts_reaches_the_one_that_takes_writes() {
+    // Arrange: a URL as for a primary and its standby, the first of which
+    // is down (nothing listens on port 1), as after a failover.
+    if postgres_admin().is_none() {
+        eprintln!("skipped: needs PostgreSQL (CRUMB_TEST_POSTGRES)");
+        return;
+    }
+    let app = crate::helpers::spawn_app();
+    let Database::Postgres(url) = app.database() else {
+        unreachable!()
+    };
+    let (scheme_user, rest) = url.as_str().split_once('@').unwrap();
+    let listed = format!("{scheme_user}@127.0.0.1:1,{rest}?target_session_attrs=read-write");
+
+    // Act: a second node on that URL, sharing the first's key.
+    let node = crate::helpers::spawn_app_tweaked(|s| {
+        s.database = Database::parse(&listed).unwrap();
+        s.signing_key = Some(app.dir.path().join("crumb.db.key"));
+    });
+    let recorded = node.record_consent(&app.analytics_only());
+
+    // Assert: it writes to the log the first node reads.
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+    assert_eq!(app.record_count(), 1);
+}

@@ -223,19 +223,26 @@ fn dead_peer_timeouts(config: &mut tokio_postgres::Config, url: &str) {
 /// Shows where the database is, without the password.
 impl std::fmt::Display for PgUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let host = self
+        // Every host, for a URL that lists several (failover with
+        // `target_session_attrs`); one port stands for all when given once.
+        let ports = self.config.get_ports();
+        let hosts: Vec<String> = self
             .config
             .get_hosts()
-            .first()
-            .map(|h| match h {
-                tokio_postgres::config::Host::Tcp(h) => h.clone(),
-                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let host = match h {
+                    tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                    tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                };
+                let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+                format!("{host}:{port}")
             })
-            .unwrap_or_default();
-        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+            .collect();
         let user = self.config.get_user().unwrap_or("");
         let db = self.config.get_dbname().unwrap_or("");
-        write!(f, "postgres://{user}@{host}:{port}/{db}")
+        write!(f, "postgres://{user}@{}/{db}", hosts.join(","))
     }
 }
 
@@ -739,6 +746,14 @@ mod tests {
             url.config.get_keepalives_interval(),
             Some(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn a_url_is_shown_with_every_host_and_no_password() {
+        let url = PgUrl::parse("postgres://crumb:s3cret@a:5433,b:5434/log").unwrap();
+        assert_eq!(url.to_string(), "postgres://crumb@a:5433,b:5434/log");
+        let url = PgUrl::parse("postgres://crumb@a,b/log").unwrap();
+        assert_eq!(url.to_string(), "postgres://crumb@a:5432,b:5432/log");
     }
 
     #[test]
