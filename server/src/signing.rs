@@ -228,19 +228,33 @@ pub fn serving_key(
     now: time::OffsetDateTime,
 ) -> Result<(Key, bool), LogKeyError> {
     let shown = || path.display().to_string();
-    let (key, created) = match (Key::read(path)?, store.log_key()?) {
+    let recorded = store.log_key()?;
+    let (key, created) = match (Key::read(path)?, &recorded) {
         (Some(key), _) => (key, false),
         (None, None) => (Key::load_or_create(path)?, true),
         (None, Some(recorded)) => {
             return Err(LogKeyError::Missing {
                 path: shown(),
-                recorded,
+                recorded: recorded.clone(),
             });
         }
     };
-    // Two nodes starting at once on a new log: one records its key first
-    // and the other is refused below.
-    let recorded = store.record_log_key(&key.public(), now, false)?;
+    let recorded = match recorded {
+        Some(recorded) => recorded,
+        // Two nodes starting at once on a new log: one records its key
+        // first, and the other is refused below.
+        None => match store.record_log_key(&key.public(), now, false) {
+            Ok(recorded) => recorded,
+            // A disk that takes no writes (full, read-only) does not keep
+            // Crumb from serving the banner and visit checks; the key is
+            // recorded on a later start.
+            Err(e) if e.unavailable() => {
+                tracing::warn!(error = %e, "the signing key could not be recorded in the log now");
+                key.public()
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
     if recorded != key.public() {
         if created {
             // A key no one will ever sign with would only mislead the

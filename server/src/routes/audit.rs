@@ -34,6 +34,16 @@ pub enum AuditError {
     UnknownConsent(ConsentId),
     #[error("{0}")]
     InvalidQuery(String),
+    /// This node signs with a key the log no longer records (`crumb key
+    /// --replace` ran while it served): it signs nothing until restarted
+    /// with the log's key file.
+    #[error(
+        "this node signs with {ours}, but the log is now signed with {recorded}; restart it with the log's key file"
+    )]
+    KeyReplaced {
+        ours: crate::signing::PublicKey,
+        recorded: crate::signing::PublicKey,
+    },
 }
 
 api_error_sources!(AuditError);
@@ -45,6 +55,7 @@ impl ResponseError for AuditError {
             AuditError::Api(e) => e.status_code(),
             AuditError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             AuditError::UnknownConsent(_) => StatusCode::NOT_FOUND,
+            AuditError::KeyReplaced { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -54,6 +65,17 @@ impl ResponseError for AuditError {
             AuditError::Api(e) => return e.error_response(),
             AuditError::InvalidQuery(_) => "invalid_query",
             AuditError::UnknownConsent(_) => "unknown_consent",
+            AuditError::KeyReplaced { .. } => {
+                // The operator's to fix, on this node; another node (or
+                // this one restarted) answers a retry.
+                tracing::error!(error = %self, "refused to sign a head");
+                let mut resp = respond(self.status_code(), "unavailable", "");
+                resp.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    crate::error::RETRY_UNAVAILABLE_SECS.into(),
+                );
+                return resp;
+            }
         };
         respond(self.status_code(), code, &self.to_string())
     }
@@ -163,8 +185,23 @@ pub async fn head(
 ) -> Result<HttpResponse, AuditError> {
     let site = readable_site(&state, &req, &path).await?;
     let (store, key, now) = (state.store.clone(), state.key.clone(), state.clock.now());
-    let signed =
-        blocking(move || crate::signing::signed_head(store.as_ref(), &key, &site, now)).await?;
+    let signed = blocking(move || {
+        // The log's key as recorded now, not as at this node's start.
+        let recorded = store.log_key()?;
+        Ok(match recorded {
+            Some(recorded) if recorded != key.public() => Err(AuditError::KeyReplaced {
+                ours: key.public(),
+                recorded,
+            }),
+            _ => Ok(crate::signing::signed_head(
+                store.as_ref(),
+                &key,
+                &site,
+                now,
+            )?),
+        })
+    })
+    .await??;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(signed))

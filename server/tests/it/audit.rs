@@ -725,6 +725,11 @@ fn every_node_and_command_signs_a_log_with_the_key_the_log_records() {
     assert_eq!(succeeded(&out).trim(), other_key);
     let told = String::from_utf8_lossy(&out.stderr);
     assert!(told.contains(&log_key), "{told}");
+    // The server started with the old key signs no more heads.
+    let auditor = app.token(Role::Auditor, None);
+    let stale_head = app.get_with_token("/v1/audit/sites/demo/head", &auditor);
+    assert_eq!(stale_head.status, 503, "{}", stale_head.body);
+    assert!(!stale_head.body.contains(&log_key), "{}", stale_head.body);
     let node = serve_with(&other).expect("a node with the log's new key");
     drop(node);
     let head: Value = serde_json::from_str(&succeeded(
