@@ -189,8 +189,25 @@ impl Metrics {
     }
 
     /// Everything, in Prometheus' text format (version 0.0.4).
-    pub fn render(&self) -> String {
+    /// The registry as Prometheus text, with the gauges of `connections`
+    /// (the node's database pool, on PostgreSQL).
+    pub fn render(&self, connections: Option<crate::storage::Connections>) -> String {
         let mut out = String::with_capacity(4096);
+        if let Some(c) = connections {
+            let _ = writeln!(
+                out,
+                "# HELP crumb_db_connections This node's connections to PostgreSQL, by state; \
+                 limit is the URL's connection_limit.\n\
+                 # TYPE crumb_db_connections gauge\n\
+                 crumb_db_connections{{state=\"limit\"}} {}\n\
+                 crumb_db_connections{{state=\"open\"}} {}\n\
+                 crumb_db_connections{{state=\"idle\"}} {}\n\
+                 # HELP crumb_db_connection_waiters Requests waiting for a connection now.\n\
+                 # TYPE crumb_db_connection_waiters gauge\n\
+                 crumb_db_connection_waiters {}",
+                c.limit, c.open, c.idle, c.waiting
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP crumb_consents_written_total Consent records written, by kind.\n\

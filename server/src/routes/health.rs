@@ -65,5 +65,5 @@ pub async fn metrics(
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(crate::metrics::global().render()))
+        .body(crate::metrics::global().render(state.store.connections())))
 }

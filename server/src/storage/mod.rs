@@ -200,6 +200,19 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| StoreError::Corrupt(format!("blocking task failed: {e}")))?
 }
 
+/// A node's pool of connections to its database server, now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// The most it may open (`connection_limit`).
+    pub limit: usize,
+    /// Open now.
+    pub open: usize,
+    /// Open and idle.
+    pub idle: usize,
+    /// Requests waiting for one.
+    pub waiting: usize,
+}
+
 /// What [`Store::update_site`] did.
 #[derive(Debug)]
 pub enum SiteUpdate {
@@ -514,6 +527,11 @@ pub trait Store: Send + Sync + 'static {
     fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError>;
     /// Whether the database answers now (one trivial query).
     fn ping(&self) -> Result<(), StoreError>;
+    /// The node's connections to a database server, for `/metrics`
+    /// (`None` for an embedded database).
+    fn connections(&self) -> Option<Connections> {
+        None
+    }
     /// The public key the log records as the one it is signed with.
     fn log_key(&self) -> Result<Option<PublicKey>, StoreError>;
     /// Records `key` as the log's signing key where none is recorded, or

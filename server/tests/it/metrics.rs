@@ -47,6 +47,14 @@ fn metrics_count_writes_errors_commits_and_requests_for_an_operator() {
             >= 2.0
     );
     assert!(scraped.body.contains("crumb_export_bytes_total "));
+    // The database pool's gauges, where there is a pool (PostgreSQL).
+    if app.on_sqlite() {
+        assert!(!scraped.body.contains("crumb_db_connections"));
+    } else {
+        assert_eq!(value("crumb_db_connections{state=\"limit\"}"), 16.0);
+        assert!(value("crumb_db_connections{state=\"open\"}") >= 1.0);
+        assert!(value("crumb_db_connection_waiters") >= 0.0);
+    }
     assert_eq!(anonymous.status, 401);
     assert_eq!(for_one_site.status, 403);
 }

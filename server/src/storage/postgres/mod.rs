@@ -32,8 +32,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::site_cache::{SiteCache, sites_changed};
 use super::{
-    AppendResult, DayStats, Draft, SiteRow, SiteUpdate, Store, StoreError, TimeRange, TokenId,
-    TokenRow,
+    AppendResult, Connections, DayStats, Draft, SiteRow, SiteUpdate, Store, StoreError, TimeRange,
+    TokenId, TokenRow,
 };
 use crate::lifecycle;
 use crate::record::Record;
@@ -668,6 +668,16 @@ impl Store for PostgresStore {
 
     fn checkpoints(&self, site: &SiteId) -> Result<Vec<SignedHead>, StoreError> {
         log::checkpoints(self, site)
+    }
+
+    fn connections(&self) -> Option<Connections> {
+        let status = self.pool.status();
+        Some(Connections {
+            limit: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        })
     }
 
     fn ping(&self) -> Result<(), StoreError> {
