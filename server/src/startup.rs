@@ -114,6 +114,9 @@ impl Application {
             quota: crate::quota::Quota::new(settings.write_rate, settings.write_burst),
             key,
             derived: Default::default(),
+            exports: Arc::new(tokio::sync::Semaphore::new(routes::max_exports(
+                store.as_ref(),
+            ))),
         });
         let static_dir = web::Data::new(StaticDir(settings.static_dir.clone()));
         let widget = match settings.widget_dir.clone().or_else(default_widget_dir) {

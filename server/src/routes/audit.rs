@@ -34,6 +34,11 @@ pub enum AuditError {
     UnknownConsent(ConsentId),
     #[error("{0}")]
     InvalidQuery(String),
+    #[error(
+        "{0} exports are running on this node, as many as it runs at once; retry when one has \
+         finished"
+    )]
+    TooManyExports(usize),
     /// This node signs with a key the log no longer records (`crumb key
     /// --replace` ran while it served): it signs nothing until restarted
     /// with the log's key file.
@@ -55,6 +60,7 @@ impl ResponseError for AuditError {
             AuditError::Api(e) => e.status_code(),
             AuditError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
             AuditError::UnknownConsent(_) => StatusCode::NOT_FOUND,
+            AuditError::TooManyExports(_) => StatusCode::TOO_MANY_REQUESTS,
             AuditError::KeyReplaced { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -65,6 +71,12 @@ impl ResponseError for AuditError {
             AuditError::Api(e) => return e.error_response(),
             AuditError::InvalidQuery(_) => "invalid_query",
             AuditError::UnknownConsent(_) => "unknown_consent",
+            AuditError::TooManyExports(_) => {
+                let mut resp = respond(self.status_code(), "too_many_exports", &self.to_string());
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(10u32));
+                return resp;
+            }
             AuditError::KeyReplaced { .. } => {
                 // The operator's to fix, on this node; another node (or
                 // this one restarted) answers a retry.
@@ -133,10 +145,18 @@ pub async fn export(
     };
     let range = parse_range(query.from.as_deref(), query.to.as_deref())
         .map_err(AuditError::InvalidQuery)?;
+    // Held until the export ends (its client read it all, went away, or
+    // it failed).
+    let permit = state
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AuditError::TooManyExports(super::max_exports(state.store.as_ref())))?;
     let (tx, rx) = mpsc::channel(4);
     let store = state.store.clone();
     let stream_site = site.clone();
     actix_web::rt::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut out = std::io::BufWriter::with_capacity(CHUNK, ChannelWriter(tx.clone()));
         let written = crate::export::write(
             store.as_ref(),

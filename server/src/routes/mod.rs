@@ -37,9 +37,19 @@ pub struct AppState {
     pub key: Arc<crate::signing::Key>,
     /// Public JSON, ETag and text hashes of each site's current config.
     pub derived: config::DerivedCache,
+    /// Exports running on this node at once, at most [`max_exports`].
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 pub use crate::storage::blocking;
+
+/// How many exports a node runs at once. Each holds a blocking thread and
+/// a read of the database (on PostgreSQL a pooled connection) for as long
+/// as its client takes to read it: at most a quarter of the pool, so
+/// consent writes and visit checks keep the rest, and never more than 4.
+pub fn max_exports(store: &dyn crate::storage::Store) -> usize {
+    store.connections().map_or(4, |c| (c.limit / 4).clamp(1, 4))
+}
 
 /// Loads a site off the async workers.
 pub async fn load_site(

@@ -824,6 +824,59 @@ fn a_backup_taken_while_consents_are_written_is_a_verified_prefix_of_the_log() {
 }
 
 #[test]
+fn a_node_runs_a_few_exports_at_once_and_refuses_more_until_one_ends() {
+    // Arrange: a log longer than the sockets' buffers hold, and auditors'
+    // clients that stop reading after the first bytes (a stalled or
+    // deliberately slow client holds its export open).
+    let app = spawn_app();
+    app.seed(60_000, |i| format!("agent {i}"));
+    let auditor = app.token(Role::Auditor, None);
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let stall = || {
+        use std::io::{Read as _, Write as _};
+        let mut client = std::net::TcpStream::connect(&host).unwrap();
+        write!(
+            client,
+            "GET {EXPORT} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {auditor}\r\n\r\n"
+        )
+        .unwrap();
+        let mut first = [0u8; 12];
+        client.read_exact(&mut first).unwrap();
+        assert_eq!(
+            &first,
+            b"HTTP/1.1 200",
+            "{}",
+            String::from_utf8_lossy(&first)
+        );
+        client
+    };
+    let mut stalled: Vec<std::net::TcpStream> = (0..4).map(|_| stall()).collect();
+
+    // Act: one export more; then one stalled client goes away.
+    let refused = app.get_with_token(EXPORT, &auditor);
+    drop(stalled.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let next = loop {
+        let answer = app.get_with_token(EXPORT, &auditor);
+        if answer.status != 429 || std::time::Instant::now() > deadline {
+            break answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+
+    // Assert: refused while four run, readable and with a time to retry;
+    // the next one, once a place is free, is the whole log.
+    let start = &refused.body[..refused.body.len().min(200)];
+    assert_eq!(refused.status, 429, "{start}");
+    assert_eq!(refused.error_code(), "too_many_exports");
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(next.status, 200);
+    let summary = verify_ndjson(Cursor::new(next.body.as_bytes())).unwrap();
+    assert_eq!(summary.records, 60_000);
+    drop(stalled);
+}
+
+#[test]
 fn cli_csv_export_matches_the_api_across_chunks() {
     // Arrange: more records than one chunk of the CLI's two-thread CSV
     // export, with user agents that need quoting.
