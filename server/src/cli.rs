@@ -370,32 +370,64 @@ pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
 }
 
 /// `crumb purge --site S --before DATE`.
-pub fn purge(settings: &Settings, site: &str, before: &str) -> anyhow::Result<()> {
+/// What `crumb purge` deletes: records before a date, or all but the
+/// last days.
+pub enum PurgeBefore {
+    Date(String),
+    KeepDays(u32),
+}
+
+/// `crumb purge (--site S | --all-sites) (--before DATE | --keep-days N)`.
+pub fn purge(settings: &Settings, site: Option<&str>, before: &PurgeBefore) -> anyhow::Result<()> {
     let store = settings.database.open_existing()?;
-    let site = logged_site(store.as_ref(), site)?;
-    let before_at = parse_range(Some(before), None)
-        .map_err(anyhow::Error::msg)?
-        .from
-        .context("--before takes a date or an RFC 3339 time")?;
+    let sites = match site {
+        Some(site) => vec![logged_site(store.as_ref(), site)?],
+        None => store.logged_sites()?,
+    };
+    let now = SystemClock.now();
     // A record younger than two years may be the proof of a consent that
     // still counts: deleting it would leave the visitor's standing choice
     // unprovable, and the server would call it unknown.
-    let now = SystemClock.now();
     let cutoff = crumb_schema::rules::purge_cutoff(now);
-    if before_at.get() > cutoff {
-        bail!(
-            "--before {before} is too recent: records from the last two years may prove \
-             consents that still count; purge before {} at the latest",
-            Timestamp::at(cutoff)
-        );
+    let before_at = match before {
+        PurgeBefore::Date(date) => {
+            let at = parse_range(Some(date), None)
+                .map_err(anyhow::Error::msg)?
+                .from
+                .context("--before takes a date or an RFC 3339 time")?;
+            if at.get() > cutoff {
+                bail!(
+                    "--before {date} is too recent: records from the last two years may prove \
+                     consents that still count; purge before {} at the latest",
+                    Timestamp::at(cutoff)
+                );
+            }
+            at
+        }
+        PurgeBefore::KeepDays(days) => {
+            let at = now - time::Duration::days(i64::from(*days));
+            if at > cutoff {
+                bail!(
+                    "--keep-days {days} keeps less than two years: records from the last two \
+                     years may prove consents that still count; keep at least {} days",
+                    (now - cutoff).whole_days() + 1
+                );
+            }
+            Timestamp::at(at)
+        }
+    };
+    if sites.is_empty() {
+        println!("no site has a log yet: nothing to purge");
     }
     let key = signing::log_key(store.as_ref(), &settings.signing_key_path())?;
-    match store.purge(&site, before_at, &key, now)? {
-        None => println!("nothing in site {site} is older than {before}"),
-        Some((cp, n)) => println!(
-            "purged {n} records of site {site}; signed checkpoint at seq {} (hash {})",
-            cp.seq, cp.hash
-        ),
+    for site in &sites {
+        match store.purge(site, before_at, &key, now)? {
+            None => println!("nothing in site {site} is older than {before_at}"),
+            Some((cp, n)) => println!(
+                "purged {n} records of site {site}; signed checkpoint at seq {} (hash {})",
+                cp.seq, cp.hash
+            ),
+        }
     }
     Ok(())
 }

@@ -123,12 +123,21 @@ enum Command {
     },
     /// Delete a site's records older than a date, leaving a signed
     /// checkpoint so the rest of the chain still verifies.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["site", "all_sites"])))]
+    #[command(group(clap::ArgGroup::new("when").required(true).args(["before", "keep_days"])))]
     Purge {
         #[arg(long)]
-        site: String,
+        site: Option<String>,
+        /// Every site with a log, deleted sites' included (for a cron job).
+        #[arg(long)]
+        all_sites: bool,
         /// Records before this date (or RFC 3339 time) are deleted.
         #[arg(long)]
-        before: String,
+        before: Option<String>,
+        /// Records older than this many days are deleted (at least two
+        /// years' worth).
+        #[arg(long, value_name = "DAYS")]
+        keep_days: Option<u32>,
     },
 }
 
@@ -248,7 +257,19 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Key { replace: false } => cli::key(s)?,
         Command::Key { replace: true } => cli::key_replace(s)?,
         Command::Head { site } => cli::head(s, &site)?,
-        Command::Purge { site, before } => cli::purge(s, &site, &before)?,
+        Command::Purge {
+            site,
+            all_sites: _,
+            before,
+            keep_days,
+        } => {
+            let before = match (before, keep_days) {
+                (Some(date), _) => cli::PurgeBefore::Date(date),
+                (None, Some(days)) => cli::PurgeBefore::KeepDays(days),
+                (None, None) => unreachable!("clap requires one of --before and --keep-days"),
+            };
+            cli::purge(s, site.as_deref(), &before)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

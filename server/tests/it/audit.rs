@@ -613,6 +613,46 @@ fn purge_leaves_a_signed_checkpoint_and_the_chain_still_verifies() {
 }
 
 #[test]
+fn purge_by_age_over_every_site_keeps_what_may_still_count() {
+    // Arrange: records from early 2023 and from 800 days later, in the
+    // log of a site whose config was since deleted (its log stays, and
+    // retention applies to it too).
+    let app = spawn_app();
+    back_to_2023(&app);
+    app.seed(10, |i| format!("agent {i}"));
+    app.clock.advance(time::Duration::days(800));
+    app.seed(10, |i| format!("agent {i}"));
+    succeeded(&app.crumb(&["site", "delete", "demo"]));
+    let purge = |args: &[&str]| app.crumb(&[&["purge"][..], args].concat());
+
+    // Act
+    let too_recent = purge(&["--all-sites", "--keep-days", "365"]);
+    let both = purge(&["--site", "demo", "--all-sites", "--keep-days", "1000"]);
+    let neither = purge(&["--site", "demo"]);
+    // The real clock's now: the early records are far older than 1,000
+    // days, the later ones (2025) younger.
+    let by_age = purge(&["--all-sites", "--keep-days", "1000"]);
+    let again = purge(&["--all-sites", "--keep-days", "1000"]);
+
+    // Assert: less than two years is refused and says how much to keep;
+    // the early records are gone, with a checkpoint; nothing twice.
+    let err = String::from_utf8_lossy(&too_recent.stderr);
+    assert_eq!(too_recent.status.code(), Some(2), "{err}");
+    assert!(err.contains("keeps less than two years"), "{err}");
+    assert!(err.contains("keep at least 73"), "{err}");
+    assert_eq!(both.status.code(), Some(2));
+    assert_eq!(neither.status.code(), Some(2));
+    assert_purged(&by_age, 10);
+    assert!(
+        stdout(&again).contains("nothing in site demo"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(app.record_count(), 10);
+    succeeded(&app.crumb(&["verify", "--db"]));
+}
+
+#[test]
 fn commands_other_than_serve_use_the_servers_key_and_never_make_one_up() {
     // Arrange: a log cut by a purge (its checkpoint signed with the
     // server's key), and a key setting that names no file, as when a
