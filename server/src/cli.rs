@@ -199,14 +199,18 @@ pub fn verify(
     file: Option<&Path>,
     db: bool,
     head: Option<&Path>,
-    public_key: Option<&str>,
+    public_keys: &[String],
 ) -> anyhow::Result<ExitCode> {
+    if !db && head.is_none() && !public_keys.is_empty() {
+        bail!("--public-key checks a --head, or with --db the purge checkpoints");
+    }
     let result = if db {
         let store = settings.database.open_existing()?;
-        // The key checks purge checkpoints only: a log no purge has cut
-        // verifies without it (an auditor given a copy of the database).
-        let key = signing::Key::read(&settings.signing_key_path())?.map(|k| k.public_hex());
-        crate::verify::verify_store(store.as_ref(), key.as_deref())
+        // The keys check purge checkpoints only: a log no purge has cut
+        // verifies without one (an auditor given a copy of the database).
+        let trusted = trusted_keys(settings, public_keys)?;
+        let trusted: Vec<&str> = trusted.iter().map(String::as_str).collect();
+        crate::verify::verify_store(store.as_ref(), &trusted)
     } else {
         let path = file.context("a file to verify, or --db")?;
         // `-` is standard input, so an export can be piped straight in
@@ -250,7 +254,8 @@ pub fn verify(
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let head: signing::SignedHead = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a signed head", path.display()))?;
-        if let Err(why) = crate::verify::check_head(&summary, &head, public_key) {
+        let trusted: Vec<&str> = public_keys.iter().map(String::as_str).collect();
+        if let Err(why) = crate::verify::check_head(&summary, &head, &trusted) {
             println!("BROKEN: {why}");
             return Ok(ExitCode::from(1));
         }
@@ -261,6 +266,24 @@ pub fn verify(
     }
     print_summary(&summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The public keys a log's purge checkpoints are checked against: the key
+/// file's, if there is one, and those given with `--public-key`.
+fn trusted_keys(settings: &Settings, given: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut keys: Vec<String> = signing::Key::read(&settings.signing_key_path())?
+        .map(|k| k.public_hex())
+        .into_iter()
+        .collect();
+    for key in given {
+        keys.push(
+            signing::PublicKey::parse(key)
+                .map_err(anyhow::Error::msg)
+                .context("--public-key")?
+                .to_string(),
+        );
+    }
+    Ok(keys)
 }
 
 /// An error that stopped a verification before it could judge the log.
@@ -558,7 +581,7 @@ fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
 /// `crumb backup --to FILE`: a snapshot of the SQLite log taken while the
 /// server writes, then verified as `verify --db` would (with the signing
 /// key for purged chains).
-pub fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
+pub fn backup(settings: &Settings, to: &Path, public_keys: &[String]) -> anyhow::Result<()> {
     let Database::Sqlite(file) = &settings.database else {
         bail!(
             "crumb backup copies a SQLite log; back PostgreSQL up with its own tools \
@@ -573,9 +596,10 @@ pub fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
         .backup_to(to)
         .with_context(|| format!("no backup of {} written", file.display()))?;
     let key_path = settings.signing_key_path();
-    let key = signing::Key::read(&key_path)?.map(|k| k.public_hex());
+    let trusted = trusted_keys(settings, public_keys)?;
+    let trusted_refs: Vec<&str> = trusted.iter().map(String::as_str).collect();
     let copy = SqliteStore::open(to)?;
-    let summary = crate::verify::verify_store(&copy, key.as_deref()).map_err(|e| {
+    let summary = crate::verify::verify_store(&copy, &trusted_refs).map_err(|e| {
         unverified(e, &key_path).context(format!(
             "the backup {} does not verify; it is kept for inspection",
             to.display()
@@ -588,7 +612,7 @@ pub fn backup(settings: &Settings, to: &Path) -> anyhow::Result<()> {
         file.display(),
         to.display()
     );
-    if key.is_some() {
+    if key_path.is_file() {
         println!(
             "the signing key ({}) is not in the backup: keep a copy of it apart",
             key_path.display()
@@ -636,7 +660,8 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
         (None, recorded) => recorded,
     };
     let key = key_file.as_ref().map(signing::PublicKey::as_str);
-    let before = crate::verify::verify_store(&source, key).map_err(|e| match e {
+    let trusted: Vec<&str> = key.into_iter().collect();
+    let before = crate::verify::verify_store(&source, &trusted).map_err(|e| match e {
         e @ VerifyError::KeyNeeded { .. } => {
             unverified(e, &key_path).context(format!("nothing copied from {}", file.display()))
         }
@@ -651,7 +676,7 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
         bar.set_position(n)
     })?;
     bar.finish_and_clear();
-    let after = crate::verify::verify_store(&target_store, key)
+    let after = crate::verify::verify_store(&target_store, &trusted)
         .with_context(|| format!("the copy in {target} does not verify"))?;
     if after != before {
         bail!(

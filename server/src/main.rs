@@ -87,9 +87,11 @@ enum Command {
         /// with: proves nothing was cut off the end.
         #[arg(long, value_name = "HEAD.json", conflicts_with = "db")]
         head: Option<PathBuf>,
-        /// The server's published public key the head must be signed with.
-        #[arg(long, value_name = "HEX", requires = "head")]
-        public_key: Option<String>,
+        /// A published public key the head (and, with --db, purge
+        /// checkpoints) may be signed with; repeat it for keys the log was
+        /// signed with before `crumb key --replace`.
+        #[arg(long, value_name = "HEX")]
+        public_key: Vec<String>,
     },
     /// Write a consistent, verified copy of a SQLite log to a new file,
     /// while the server runs.
@@ -97,6 +99,10 @@ enum Command {
         /// The new file (never overwritten).
         #[arg(long, value_name = "FILE")]
         to: PathBuf,
+        /// A public key purge checkpoints may be signed with besides the
+        /// key file's (the log's before `crumb key --replace`).
+        #[arg(long, value_name = "HEX")]
+        public_key: Vec<String>,
     },
     /// Copy a SQLite log into an empty PostgreSQL database, every stored
     /// byte and hash as it is, then verify both.
@@ -244,16 +250,10 @@ fn run() -> anyhow::Result<ExitCode> {
             head,
             public_key,
         } => {
-            return cli::verify(
-                s,
-                file.as_deref(),
-                db,
-                head.as_deref(),
-                public_key.as_deref(),
-            );
+            return cli::verify(s, file.as_deref(), db, head.as_deref(), &public_key);
         }
         Command::Copy { from, to } => cli::copy(s, &from, &to)?,
-        Command::Backup { to } => cli::backup(s, &to)?,
+        Command::Backup { to, public_key } => cli::backup(s, &to, &public_key)?,
         Command::Key { replace: false } => cli::key(s)?,
         Command::Key { replace: true } => cli::key_replace(s)?,
         Command::Head { site } => cli::head(s, &site)?,

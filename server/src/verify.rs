@@ -305,14 +305,24 @@ fn read_blocks(
     }
 }
 
-/// An export must end exactly at the signed head of its site (verified
-/// against `public_key` when given): proves nothing was cut off the end.
+/// An export must end exactly at the signed head of its site, signed with
+/// one of the `trusted` public keys (the published ones; none given: only
+/// that the head was not altered): proves nothing was cut off the end.
 pub fn check_head(
     summary: &Summary,
     head: &crate::signing::SignedHead,
-    public_key: Option<&str>,
+    trusted: &[&str],
 ) -> Result<(), String> {
-    head.verify(public_key)?;
+    match trusted {
+        [] => head.verify(None)?,
+        keys => {
+            let key = keys
+                .iter()
+                .find(|k| k.trim().eq_ignore_ascii_case(&head.public_key))
+                .ok_or("the head is signed by another key than the published one")?;
+            head.verify(Some(key))?;
+        }
+    }
     let site = SiteId::parse(&head.site_id).map_err(|e| e.to_string())?;
     let Some(s) = summary.sites.get(&site) else {
         return Err(format!("the export has no records of site {site}"));
@@ -334,11 +344,14 @@ pub fn check_head(
 
 /// Verifies the live log in `store`: every record (`Broken` at the first
 /// that fails), then that a chain starts after seq 1 only where a purge
-/// left a checkpoint signed with `public_key` (this server's). Without the
-/// key, a log that no purge has cut still verifies; a cut one does not.
+/// left a checkpoint signed with one of the `trusted` public keys (the
+/// server's, and any the log was signed with before `crumb key
+/// --replace`). Without a key, a log that no purge has cut still
+/// verifies; a cut one does not. The keys come from the caller (a key
+/// file, the command line), never from the log they check.
 pub fn verify_store(
     store: &dyn crate::storage::Store,
-    public_key: Option<&str>,
+    trusted: &[&str],
 ) -> Result<Summary, VerifyError> {
     let mut verifier = Verifier::default();
     let mut broken = None;
@@ -372,11 +385,25 @@ pub fn verify_store(
                     s.first_seq
                 ))
             })?;
-        let Some(key) = public_key else {
+        if trusted.is_empty() {
             return Err(VerifyError::KeyNeeded {
                 site: site.to_string(),
                 seq: s.first_seq,
             });
+        }
+        let Some(key) = trusted
+            .iter()
+            .find(|k| k.trim().eq_ignore_ascii_case(&cp.public_key))
+        else {
+            return Err(VerifyError::Unanchored(format!(
+                "site {site}: the checkpoint at seq {} is signed with key {}, not with one you \
+                 trust ({}); if that is this log's key from before `crumb key --replace`, \
+                 verify again with --public-key {}",
+                cp.seq,
+                cp.public_key,
+                trusted.join(", "),
+                cp.public_key
+            )));
         };
         cp.verify(Some(key)).map_err(|why| {
             VerifyError::Unanchored(format!("site {site}: checkpoint at seq {}: {why}", cp.seq))

@@ -917,6 +917,53 @@ fn a_node_runs_a_few_exports_at_once_and_refuses_more_until_one_ends() {
 }
 
 #[test]
+fn after_a_key_replacement_the_old_published_key_still_checks_what_it_signed() {
+    // Arrange: a purge signed with the log's first key, then the key
+    // replaced (lost, say) by another.
+    let app = spawn_app();
+    back_to_2023(&app);
+    for _ in 0..3 {
+        app.seed(10, |i| format!("agent {i}"));
+        app.clock.advance(time::Duration::days(1));
+    }
+    assert_purged(
+        &app.crumb(&["purge", "--site", "demo", "--before", "2023-01-16"]),
+        10,
+    );
+    let old_key = succeeded(&app.crumb(&["key"])).trim().to_owned();
+    let new = app.dir.path().join("new.key");
+    succeeded(&app.crumb_with_key(&["key", "--replace"], &new));
+    let with_new = |args: &[&str]| app.crumb_with_key(args, &new);
+
+    // Act
+    let alone = with_new(&["verify", "--db"]);
+    let with_old = with_new(&["verify", "--db", "--public-key", &old_key]);
+    let not_a_key = with_new(&["verify", "--db", "--public-key", "nope"]);
+    let backup_path = app.dir.path().join("backup.db");
+    let backup = backup_path.to_str().unwrap();
+    let backed_up = with_new(&["backup", "--to", backup, "--public-key", &old_key]);
+    let purged_again = with_new(&["purge", "--site", "demo", "--before", "2023-01-17"]);
+    let after_new_purge = with_new(&["verify", "--db"]);
+
+    // Assert: the new key alone cannot vouch for the old checkpoint, and
+    // says which key to add; with the old published key it verifies; a
+    // purge with the new key anchors the chain on a checkpoint it signed.
+    assert_eq!(alone.status.code(), Some(1), "{}", stdout(&alone));
+    assert!(
+        stdout(&alone).contains(&format!("--public-key {old_key}")),
+        "{}",
+        stdout(&alone)
+    );
+    succeeded(&with_old);
+    assert_eq!(not_a_key.status.code(), Some(2));
+    if app.on_sqlite() {
+        succeeded(&backed_up);
+    }
+    assert_purged(&purged_again, 10);
+    succeeded(&after_new_purge);
+}
+
+#[test]
 fn cli_csv_export_matches_the_api_across_chunks() {
     // Arrange: more records than one chunk of the CLI's two-thread CSV
     // export, with user agents that need quoting.

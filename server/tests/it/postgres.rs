@@ -101,7 +101,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     assert_eq!(target.log_key().unwrap(), Some(key.public()));
     let site = target.site(&demo).unwrap().unwrap();
     crumb_server::seed::seed(&target, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
-    let after = crumb_server::verify::verify_store(&target, Some(&key.public_hex())).unwrap();
+    let after = crumb_server::verify::verify_store(&target, &[&key.public_hex()]).unwrap();
     assert_eq!(after.sites[&demo].last_seq, 1201);
 
     // A second copy into the same database is refused, and changes nothing.
