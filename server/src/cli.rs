@@ -428,7 +428,9 @@ pub fn purge(settings: &Settings, site: Option<&str>, before: &PurgeBefore) -> a
             at
         }
         PurgeBefore::KeepDays(days) => {
-            let at = now - time::Duration::days(i64::from(*days));
+            let at = now
+                .checked_sub(time::Duration::days(i64::from(*days)))
+                .with_context(|| format!("--keep-days {days} reaches back before any date"))?;
             if at > cutoff {
                 bail!(
                     "--keep-days {days} keeps less than two years: records from the last two \
@@ -441,6 +443,7 @@ pub fn purge(settings: &Settings, site: Option<&str>, before: &PurgeBefore) -> a
     };
     if sites.is_empty() {
         println!("no site has a log yet: nothing to purge");
+        return Ok(());
     }
     let key = signing::log_key(store.as_ref(), &settings.signing_key_path())?;
     for site in &sites {
