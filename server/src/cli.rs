@@ -565,8 +565,22 @@ pub fn site_bump_revision(settings: &Settings, site: &str) -> anyhow::Result<()>
 
 /// Reads a config file and runs the compliance check on it.
 fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    use std::io::Read as _;
+    // As large as the admin API takes, and no larger: a wrong path
+    // (`/dev/zero`, a log file) must not be read until memory runs out.
+    let limit = crate::routes::admin::MAX_CONFIG;
+    let mut bytes = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("reading {}", file.display()))?;
+    if bytes.len() > limit {
+        bail!(
+            "{} is larger than a site config may be ({limit} bytes)",
+            file.display()
+        );
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))?;
     crate::lint::lint_json(&text).map_err(|problems| {
         let list: Vec<String> = problems
             .iter()
