@@ -583,9 +583,11 @@ fn cli_errors_name_what_failed_and_say_each_cause_once() {
     assert!(!dir.path().join("crumb.db").exists());
 
     // A config path that is not a config: an endless device, a binary.
+    let binary = dir.path().join("binary");
+    std::fs::write(&binary, [0xff, 0xfe, 0, 1]).unwrap();
     for (file, says) in [
         ("/dev/zero", "larger than a site config may be"),
-        (env!("CARGO_BIN_EXE_crumb"), "is not UTF-8 text"),
+        (binary.to_str().unwrap(), "is not UTF-8 text"),
     ] {
         let out = crumb_with(&typo, &["lint", file]);
         let err = String::from_utf8_lossy(&out.stderr);
