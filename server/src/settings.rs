@@ -186,10 +186,23 @@ impl Settings {
     }
 
     fn from_file(path: &Path) -> Result<Self, SettingsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        use std::io::Read as _;
+        // A settings file is a few lines; a wrong path (a device, a log)
+        // is refused rather than read until memory runs out.
+        const LIMIT: u64 = 1 << 20;
+        let read = |source| SettingsError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(LIMIT + 1).read_to_string(&mut text))
+            .map_err(read)?;
+        if text.len() as u64 > LIMIT {
+            return Err(read(std::io::Error::other(
+                "larger than a settings file may be (1 MiB)",
+            )));
+        }
         toml::from_str(&text).map_err(|e| SettingsError::Parse {
             path: path.to_owned(),
             message: e.to_string(),
@@ -311,6 +324,14 @@ fn unknown_env(names: impl Iterator<Item = String>) -> Vec<(String, Option<&'sta
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_settings_path_that_is_no_file_of_settings_is_refused_not_read_forever() {
+        let err = Settings::from_file(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("larger than a settings file may be"), "{err}");
+    }
 
     #[test]
     fn unknown_crumb_variables_are_found_with_what_they_likely_meant() {
