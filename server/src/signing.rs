@@ -95,7 +95,12 @@ impl Key {
 
     /// The key at `path`, or `None` when there is no such file.
     pub fn read(path: &Path) -> Result<Option<Key>, KeyError> {
-        match std::fs::read_to_string(path) {
+        use std::io::Read as _;
+        // 64 hex digits and a line end; a wrong path (a device) is not
+        // read past a few more.
+        let mut text = String::new();
+        let read = std::fs::File::open(path).and_then(|f| f.take(256).read_to_string(&mut text));
+        match read.map(|_| text) {
             Ok(text) => unhex::<32>(&text)
                 .map(|seed| Some(Key(SigningKey::from_bytes(&seed))))
                 .ok_or_else(|| KeyError::Malformed(path.display().to_string())),

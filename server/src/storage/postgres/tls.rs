@@ -208,19 +208,46 @@ pub fn client_config(parsed: &Parsed) -> Result<ClientConfig, String> {
         return Ok(builder.with_no_client_auth());
     };
     let (cert, key) = (client.cert.display(), client.key.display());
-    let chain = CertificateDer::pem_file_iter(&client.cert)
-        .map_err(|e| format!("sslcert {cert}: {e}"))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("sslcert {cert}: {e}"))?;
+    let chain = certificates(&client.cert, "sslcert")?;
     if chain.is_empty() {
         return Err(format!("sslcert {cert} holds no certificate"));
     }
-    let private = PrivateKeyDer::from_pem_file(&client.key).map_err(|e| {
-        format!("sslkey {key}: {e} (an unencrypted PEM key: PKCS#8, PKCS#1 or SEC1)")
-    })?;
+    let private =
+        PrivateKeyDer::from_pem_slice(&pem_file(&client.key, "sslkey")?).map_err(|e| {
+            format!("sslkey {key}: {e} (an unencrypted PEM key: PKCS#8, PKCS#1 or SEC1)")
+        })?;
     builder
         .with_client_auth_cert(chain, private)
         .map_err(|e| format!("sslcert {cert} with sslkey {key}: {e}"))
+}
+
+/// A PEM file's bytes, at most 1 MiB (a bundle of every public CA is a
+/// quarter of that): a wrong path, such as a device, is refused rather
+/// than read until memory runs out.
+fn pem_file(path: &std::path::Path, parameter: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    const LIMIT: u64 = 1 << 20;
+    let shown = path.display();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(LIMIT + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("{parameter} {shown}: {e}"))?;
+    if bytes.len() as u64 > LIMIT {
+        return Err(format!(
+            "{parameter} {shown} is larger than a PEM file may be (1 MiB)"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The certificates in a PEM file.
+fn certificates(
+    path: &std::path::Path,
+    parameter: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_slice_iter(&pem_file(path, parameter)?)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{parameter} {}: {e}", path.display()))
 }
 
 fn root_store(roots: &Roots) -> Result<RootCertStore, String> {
@@ -230,10 +257,7 @@ fn root_store(roots: &Roots) -> Result<RootCertStore, String> {
         }),
         Roots::File(path) => {
             let shown = path.display();
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| format!("sslrootcert {shown}: {e}"))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("sslrootcert {shown}: {e}"))?;
+            let certs = certificates(path, "sslrootcert")?;
             let mut store = RootCertStore::empty();
             let (added, _) = store.add_parsable_certificates(certs);
             if added == 0 {
@@ -436,5 +460,14 @@ mod tests {
             ..parsed
         };
         assert!(client_config(&missing).unwrap_err().contains("missing.pem"));
+        let endless = Parsed {
+            roots: Some(Roots::File("/dev/zero".into())),
+            ..missing
+        };
+        assert!(
+            client_config(&endless)
+                .unwrap_err()
+                .contains("larger than a PEM file")
+        );
     }
 }
