@@ -75,6 +75,13 @@ pub(super) fn update_site(
 ) -> Result<SiteUpdate, StoreError> {
     let updated = store.run(|mut c| async move {
         let tx = c.transaction().await?;
+        // As for appends: a node that dies holding the row's lock without
+        // closing its connection holds it 5 s, not until TCP finds out;
+        // a change that waits longer is refused as busy (503).
+        tx.batch_execute(
+            "SET LOCAL idle_in_transaction_session_timeout = '5s'; SET LOCAL lock_timeout = '5s'",
+        )
+        .await?;
         // The row's lock: another node's change waits for this one, and
         // then reads what it wrote.
         let Some(row) = tx
