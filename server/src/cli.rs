@@ -61,6 +61,147 @@ pub fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `crumb doctor`: one line per check, `ok`, `warn` (works, but look) or
+/// `FAIL` (`serve` would not start, or would serve something broken).
+pub fn doctor(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    let mut say = |level: &str, what: String| {
+        failed |= level == "FAIL";
+        println!("{level:<4}  {what}");
+    };
+    say(
+        "ok",
+        format!(
+            "settings: database {}, listening on {}:{}{}, signing key {}",
+            settings.database,
+            settings.host,
+            settings.port,
+            settings.base_path.as_str(),
+            settings.signing_key_path().display()
+        ),
+    );
+    if let Database::Postgres(url) = &settings.database {
+        let checked = url.ssl_mode() == crate::storage::SslMode::VerifyFull;
+        say(
+            if checked { "ok" } else { "warn" },
+            format!(
+                "PostgreSQL: sslmode={}{}, at most {} connections per node",
+                url.ssl_mode().as_str(),
+                if checked {
+                    ""
+                } else {
+                    " (only verify-full checks whom the node talks to)"
+                },
+                url.pool_size()
+            ),
+        );
+    }
+    let widget = settings
+        .widget_dir
+        .clone()
+        .or_else(crate::startup::default_widget_dir);
+    match widget {
+        Some(dir) if dir.join("crumb.js").is_file() => {
+            say("ok", format!("widget: {}", dir.display()));
+        }
+        Some(dir) => say(
+            "FAIL",
+            format!(
+                "widget: no crumb.js in {} (cargo xtask build-widget)",
+                dir.display()
+            ),
+        ),
+        None => say(
+            "FAIL",
+            "widget: not built, so /crumb.js would answer 404 (cargo xtask build-widget, or \
+             widget_dir)"
+                .into(),
+        ),
+    }
+    let store = match settings.database.open_existing() {
+        Ok(store) => store,
+        Err(StoreError::NoLog(what)) => {
+            say(
+                "warn",
+                format!("database: no Crumb log in {what} yet (serve or migrate creates it)"),
+            );
+            return Ok(if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
+        Err(e) => {
+            say("FAIL", format!("database: {e}"));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    match store.ping() {
+        Ok(()) => say("ok", "database: answers, schema up to date".into()),
+        Err(e) => say("FAIL", format!("database: {e}")),
+    }
+    let key_path = settings.signing_key_path();
+    match (signing::Key::read(&key_path), store.log_key()) {
+        (Err(e), _) => say("FAIL", format!("signing key: {e}")),
+        (_, Err(e)) => say("FAIL", format!("signing key: {e}")),
+        (Ok(None), Ok(None)) => say(
+            "warn",
+            format!(
+                "signing key: none at {} yet; the first serve makes it",
+                key_path.display()
+            ),
+        ),
+        (Ok(None), Ok(Some(recorded))) => {
+            let missing = signing::LogKeyError::Missing {
+                path: key_path.display().to_string(),
+                recorded,
+            };
+            say("FAIL", format!("signing key: {missing}"));
+        }
+        (Ok(Some(_)), Ok(_)) => match signing::log_key(store.as_ref(), &key_path) {
+            Ok(key) => say("ok", format!("signing key: {} is this log's", key.public())),
+            Err(e) => say("FAIL", format!("signing key: {e}")),
+        },
+    }
+    let rows = store.site_rows()?;
+    if rows.is_empty() {
+        say("warn", "sites: none yet (crumb site create FILE)".into());
+    }
+    for row in &rows {
+        // Configs stored by an earlier version are checked by this one's
+        // rules: serve would go on serving them as they are.
+        let problems = crate::lint::lint(&row.config);
+        if problems.is_empty() {
+            say(
+                "ok",
+                format!(
+                    "site {}: revision {}, passes the compliance check",
+                    row.config.id, row.config.revision
+                ),
+            );
+        } else {
+            let list: Vec<String> = problems
+                .iter()
+                .map(|p| format!("[{}] {}", p.rule, p.message))
+                .collect();
+            say(
+                "warn",
+                format!(
+                    "site {}: {} problem(s) under this version's rules: {}",
+                    row.config.id,
+                    problems.len(),
+                    list.join("; ")
+                ),
+            );
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 /// `crumb lint FILE`.
 pub fn lint(file: &Path) -> anyhow::Result<()> {
     let site = read_config(file)?;

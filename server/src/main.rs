@@ -39,6 +39,10 @@ enum Command {
     Demo,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Check what `serve` would run with: the settings, the database, the
+    /// signing key, the sites' configs under this version's rules, the
+    /// widget's files. Exits 1 when something would stop or break it.
+    Doctor,
     /// Manage sites.
     #[command(subcommand)]
     Site(SiteCommand),
@@ -217,6 +221,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Serve => cli::serve(settings, false)?,
         Command::Demo => cli::serve(settings, true)?,
         Command::Migrate => cli::migrate(s)?,
+        Command::Doctor => return cli::doctor(s),
         Command::Site(SiteCommand::Create { file }) => cli::site_create(s, &file)?,
         Command::Site(SiteCommand::Update { file }) => cli::site_update(s, &file)?,
         Command::Site(SiteCommand::Delete { site }) => cli::site_delete(s, &site)?,

@@ -18,7 +18,7 @@ use crate::widget::WidgetAssets;
 
 /// Where the built widget is when the settings do not say: `widget/dist`
 /// under the current directory, else beside the source tree.
-fn default_widget_dir() -> Option<std::path::PathBuf> {
+pub fn default_widget_dir() -> Option<std::path::PathBuf> {
     let here = std::path::Path::new("widget/dist");
     let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../widget/dist");
     [here.to_owned(), built]

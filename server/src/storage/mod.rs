@@ -24,7 +24,7 @@ use crate::signing::{PublicKey, SignedHead};
 use crate::sites::UpdateRefused;
 use crate::timefmt::Timestamp;
 
-pub use postgres::{CopyError, PgUrl, PostgresStore};
+pub use postgres::{CopyError, PgUrl, PostgresStore, tls::SslMode};
 pub use sqlite::SqliteStore;
 pub use writer::{Writer, WriterError};
 

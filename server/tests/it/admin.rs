@@ -514,6 +514,55 @@ fn logs_are_one_json_object_per_line_when_asked_and_bad_settings_are_said() {
 }
 
 #[test]
+fn doctor_checks_what_serve_would_run_with() {
+    // Arrange: a served log, a folder with the widget's loader and an
+    // empty one, and a key file that is not the log's.
+    let app = spawn_app();
+    let widget = app.dir.path().join("widget");
+    std::fs::create_dir(&widget).unwrap();
+    std::fs::write(widget.join("crumb.js"), "/* the loader */").unwrap();
+    let empty = app.dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let other = app.dir.path().join("other.key");
+    std::fs::write(&other, "cd".repeat(32)).unwrap();
+    let key = app.dir.path().join("crumb.db.key");
+    let doctor = |widget_dir: &std::path::Path, key: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .arg("doctor")
+            .env("CRUMB_DATABASE", app.database().to_setting())
+            .env("CRUMB_SIGNING_KEY", key)
+            .env("CRUMB_WIDGET_DIR", widget_dir)
+            .env("CRUMB_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+
+    // Act
+    let healthy = doctor(&widget, &key);
+    let no_widget = doctor(&empty, &key);
+    let foreign_key = doctor(&widget, &other);
+
+    // Assert
+    let said = String::from_utf8_lossy(&healthy.stdout);
+    assert_eq!(healthy.status.code(), Some(0), "{said}");
+    for line in [
+        "ok    database: answers",
+        "ok    signing key:",
+        "ok    site demo: revision 1, passes the compliance check",
+    ] {
+        assert!(said.contains(line), "{line}: {said}");
+    }
+    assert!(!said.contains("FAIL"), "{said}");
+    let said = String::from_utf8_lossy(&no_widget.stdout);
+    assert_eq!(no_widget.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAIL  widget: no crumb.js"), "{said}");
+    let said = String::from_utf8_lossy(&foreign_key.stdout);
+    assert_eq!(foreign_key.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAIL  signing key:"), "{said}");
+    assert!(said.contains("is not this log's"), "{said}");
+}
+
+#[test]
 fn cli_errors_name_what_failed_and_say_each_cause_once() {
     let crumb_with = |database: &str, args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))

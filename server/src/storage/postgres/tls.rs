@@ -36,6 +36,19 @@ pub enum SslMode {
     VerifyFull,
 }
 
+impl SslMode {
+    /// The mode as a URL spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
 /// The CAs a verifying mode trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Roots {
