@@ -230,35 +230,7 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Response {
-        let mut req = ureq::request(method, &format!("{}{path}", self.address));
-        for (n, v) in headers {
-            req = req.set(n, v);
-        }
-        let result = match body {
-            Some(b) => req.send_string(b),
-            None => req.call(),
-        };
-        let resp = match result {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("request {method} {path} failed: {e}"),
-        };
-        let status = resp.status();
-        let headers = resp
-            .headers_names()
-            .into_iter()
-            .map(|n| {
-                let v = resp.header(&n).unwrap_or_default().to_owned();
-                (n, v)
-            })
-            .collect();
-        // into_string() stops at 10 MB; exports are larger.
-        let mut body = String::new();
-        std::io::Read::read_to_string(&mut resp.into_reader(), &mut body).unwrap();
-        Response {
-            status,
-            headers,
-            body,
-        }
+        request_to(&self.address, method, path, headers, body)
     }
 
     pub fn get(&self, path: &str) -> Response {
@@ -425,5 +397,45 @@ impl TestApp {
             "method": "custom",
             "categories": {"necessary": true, "analytics": true, "marketing": false},
         })
+    }
+}
+
+/// A request to the server at `address` (a node of a test, or a test
+/// app's own): any answer, error statuses included.
+pub fn request_to(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Response {
+    let mut req = ureq::request(method, &format!("{address}{path}"));
+    for (n, v) in headers {
+        req = req.set(n, v);
+    }
+    let result = match body {
+        Some(b) => req.send_string(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("request {method} {path} failed: {e}"),
+    };
+    let status = resp.status();
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = resp.header(&n).unwrap_or_default().to_owned();
+            (n, v)
+        })
+        .collect();
+    // into_string() stops at 10 MB; exports are larger.
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut resp.into_reader(), &mut body).unwrap();
+    Response {
+        status,
+        headers,
+        body,
     }
 }

@@ -247,20 +247,12 @@ fn a_bump_on_one_node_is_never_undone_by_an_update_sent_to_another() {
     let nodes = [Node::start(&app), Node::start(&app)];
     let token = format!("Bearer {}", app.token(Role::Owner, None));
     let send = |node: &Node, method: &str, path: &str, body: Option<&str>| {
-        let request = ureq::request(method, &format!("{}{path}", node.address))
-            .set("Authorization", &token)
-            .set("Content-Type", "application/json");
-        let answer = match body {
-            Some(body) => request.send_string(body),
-            None => request.call(),
-        };
-        let answer = match answer {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        let status = answer.status();
-        let body: Value = serde_json::from_str(&answer.into_string().unwrap()).unwrap();
-        (status, body)
+        let headers = [
+            ("Authorization", token.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let answer = crate::helpers::request_to(&node.address, method, path, &headers, body);
+        (answer.status, answer.json())
     };
     let (_, mut edited) = send(&nodes[1], "GET", "/v1/admin/sites/demo", None);
     for node in &nodes {
