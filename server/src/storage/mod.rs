@@ -340,7 +340,7 @@ impl TimeRange {
 }
 
 /// One day of consent decisions (given or updated events) on a site.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DayStats {
     /// `YYYY-MM-DD`, UTC.
     pub day: String,
@@ -349,6 +349,53 @@ pub struct DayStats {
     pub allowed: [u64; 3],
     /// Decisions by method: accept_all, reject_all, custom, gpc.
     pub methods: [u64; 4],
+}
+
+/// Counts decisions per day from stored records, for an engine that reads
+/// the rows and counts them here: decoding only the two fields the counts
+/// need is several times faster than SQLite's JSON functions over every
+/// record.
+#[derive(Debug, Default)]
+pub struct Tally {
+    days: std::collections::BTreeMap<String, DayStats>,
+}
+
+impl Tally {
+    /// Counts the record `body` (canonical JSON, a given or updated
+    /// consent) on `day` (`YYYY-MM-DD`).
+    pub fn add(&mut self, day: &str, body: &str) -> Result<(), StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Counted<'a> {
+            #[serde(borrow)]
+            method: &'a str,
+            #[serde(borrow)]
+            categories_granted: Vec<&'a str>,
+        }
+        let record: Counted<'_> =
+            serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let stats = self.days.entry(day.to_owned()).or_insert_with(|| DayStats {
+            day: day.to_owned(),
+            ..DayStats::default()
+        });
+        stats.decisions += 1;
+        for (i, category) in ["functional", "analytics", "marketing"].iter().enumerate() {
+            if record.categories_granted.contains(category) {
+                stats.allowed[i] += 1;
+            }
+        }
+        let method = ["accept_all", "reject_all", "custom", "gpc"]
+            .iter()
+            .position(|m| *m == record.method);
+        if let Some(i) = method {
+            stats.methods[i] += 1;
+        }
+        Ok(())
+    }
+
+    /// The days counted, oldest first.
+    pub fn finish(self) -> Vec<DayStats> {
+        self.days.into_values().collect()
+    }
 }
 
 /// A site's row: its config and when it was created and last changed.
@@ -550,4 +597,50 @@ pub trait Store: Send + Sync + 'static {
     fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, String)>, StoreError>;
     /// Revokes a token; false when there was no live token with that id.
     fn revoke_token(&self, id: &TokenId, now: OffsetDateTime) -> Result<bool, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tally_counts_each_days_decisions_by_category_and_method() {
+        let record = |method: &str, granted: &str| {
+            format!(
+                r#"{{"seq":1,"method":"{method}","categories_granted":[{granted}],"categories_denied":[],"user_agent":"\"method\":\"gpc\""}}"#
+            )
+        };
+        let mut tally = Tally::default();
+        let all = r#""necessary","functional","analytics","marketing""#;
+        tally.add("2026-01-02", &record("accept_all", all)).unwrap();
+        tally
+            .add("2026-01-01", &record("reject_all", r#""necessary""#))
+            .unwrap();
+        tally
+            .add(
+                "2026-01-01",
+                &record("custom", r#""necessary","analytics""#),
+            )
+            .unwrap();
+        assert!(tally.add("2026-01-01", "not json").is_err());
+
+        let days = tally.finish();
+        assert_eq!(
+            days,
+            [
+                DayStats {
+                    day: "2026-01-01".into(),
+                    decisions: 2,
+                    allowed: [0, 1, 0],
+                    methods: [0, 1, 1, 0],
+                },
+                DayStats {
+                    day: "2026-01-02".into(),
+                    decisions: 1,
+                    allowed: [1, 1, 1],
+                    methods: [1, 0, 0, 0],
+                },
+            ]
+        );
+    }
 }
