@@ -1,46 +1,42 @@
 //! Per-day decision counts for the owner's stats.
 
 use crumb_schema::SiteId;
-use deadpool_postgres::GenericClient;
 
-use super::PostgresStore;
-use crate::storage::{DayStats, StoreError, TimeRange};
+use super::{FETCH, PostgresStore};
+use crate::storage::{DayStats, StoreError, Tally, TimeRange};
 
 pub(super) fn stats(
     store: &PostgresStore,
     site: &SiteId,
     range: &TimeRange,
 ) -> Result<Vec<DayStats>, StoreError> {
+    // The rows are counted here (`Tally`), fetched through a server-side
+    // cursor FETCH rows at a time. Counting in SQL cast every body to
+    // `jsonb` once per aggregate that read it and sorted the bodies to
+    // group them: a million records took 43 to 80 s, and spilled a
+    // gigabyte to disk.
     let (from, to) = range.column_bounds();
-    store.run(|c| async move {
-        let rows = c
-            .query(
-                "SELECT substr(event_time, 1, 10) AS day, count(*),
-                   count(*) FILTER (WHERE b->'categories_granted' ? 'functional'),
-                   count(*) FILTER (WHERE b->'categories_granted' ? 'analytics'),
-                   count(*) FILTER (WHERE b->'categories_granted' ? 'marketing'),
-                   count(*) FILTER (WHERE b->>'method' = 'accept_all'),
-                   count(*) FILTER (WHERE b->>'method' = 'reject_all'),
-                   count(*) FILTER (WHERE b->>'method' = 'custom'),
-                   count(*) FILTER (WHERE b->>'method' = 'gpc')
-                 FROM (SELECT event_time, body::jsonb AS b FROM records
-                       WHERE site_id = $1 AND event IN ('given', 'updated')
-                         AND event_time >= $2 AND event_time < $3) r
-                 GROUP BY day ORDER BY day",
-                &[&site.as_str(), &from, &to],
+    store.run(|mut c| async move {
+        let tx = c.build_transaction().read_only(true).start().await?;
+        let stmt = tx
+            .prepare(
+                "SELECT substr(event_time, 1, 10), body FROM records
+                 WHERE site_id = $1 AND event IN ('given', 'updated')
+                   AND event_time >= $2 AND event_time < $3",
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                let n = |i| r.get::<_, i64>(i).unsigned_abs();
-                DayStats {
-                    day: r.get(0),
-                    decisions: n(1),
-                    allowed: [n(2), n(3), n(4)],
-                    methods: [n(5), n(6), n(7), n(8)],
-                }
-            })
-            .collect())
+        let portal = tx.bind(&stmt, &[&site.as_str(), &from, &to]).await?;
+        let mut tally = Tally::default();
+        loop {
+            let rows = tx.query_portal(&portal, FETCH).await?;
+            for row in &rows {
+                tally.add(row.get(0), row.get(1))?;
+            }
+            if rows.len() < FETCH as usize {
+                break;
+            }
+        }
+        tx.commit().await?;
+        Ok(tally.finish())
     })
 }
