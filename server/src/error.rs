@@ -45,6 +45,17 @@ pub fn respond(status: StatusCode, code: &str, message: &str) -> HttpResponse {
         })
 }
 
+/// The opaque 503 `unavailable`, with `Retry-After`: what the node cannot
+/// do now may succeed later, here or on another node.
+pub fn unavailable() -> HttpResponse {
+    let mut resp = respond(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "");
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(RETRY_UNAVAILABLE_SECS),
+    );
+    resp
+}
+
 /// What every route can run into.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -99,14 +110,10 @@ impl ResponseError for ApiError {
         } else if status.is_server_error() {
             tracing::error!(error = ?self, "request failed");
         }
-        let mut resp = respond(status, self.code(), &self.to_string());
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(RETRY_UNAVAILABLE_SECS),
-            );
+            return unavailable();
         }
-        resp
+        respond(status, self.code(), &self.to_string())
     }
 }
 

@@ -81,12 +81,7 @@ impl ResponseError for AuditError {
                 // The operator's to fix, on this node; another node (or
                 // this one restarted) answers a retry.
                 tracing::error!(error = %self, "refused to sign a head");
-                let mut resp = respond(self.status_code(), "unavailable", "");
-                resp.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    crate::error::RETRY_UNAVAILABLE_SECS.into(),
-                );
-                return resp;
+                return crate::error::unavailable();
             }
         };
         respond(self.status_code(), code, &self.to_string())

@@ -1,14 +1,14 @@
 //! Liveness, readiness and metrics. `/healthz` answers without touching
 //! the database, so it measures the HTTP stack alone (the benchmarks use it
 //! as the no-op baseline). `/readyz` asks the database, for load balancers
-//! that should send a node's traffic elsewhere while it cannot reach it. `/metrics` is Prometheus' text (see `crate::metrics`), for a
-//! token with no site restriction: the counts are the operator's business.
+//! that should send a node's traffic elsewhere while it cannot reach it.
+//! `/metrics` is Prometheus' text (see `crate::metrics`), for a token with
+//! no site restriction: the counts are the operator's business.
 
 use actix_web::{HttpRequest, HttpResponse, get, route, web};
 
 use super::AppState;
 use crate::auth::{AuthError, authenticate};
-use crate::error::{RETRY_UNAVAILABLE_SECS, respond};
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The server answers", content_type = "application/json", body = Object)))]
@@ -35,16 +35,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         // database now; the cause goes to the log, not to the prober.
         Err(e) => {
             tracing::warn!(error = %e, "not ready: the database does not answer");
-            let mut resp = respond(
-                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "",
-            );
-            resp.headers_mut().insert(
-                actix_web::http::header::RETRY_AFTER,
-                RETRY_UNAVAILABLE_SECS.into(),
-            );
-            resp
+            crate::error::unavailable()
         }
     }
 }
