@@ -360,6 +360,19 @@ impl TestApp {
         self.crumb_with_key(args, &self.dir.path().join("crumb.db.key"))
     }
 
+    /// Asserts that `crumb verify --db` passes on this app's log (with
+    /// its signing key), saying what it printed when it does not.
+    pub fn assert_log_verifies(&self) {
+        let out = self.crumb(&["verify", "--db"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `crumb` run with the signing key setting at `key` rather than the
     /// server's key file.
     pub fn crumb_with_key(&self, args: &[&str], key: &Path) -> std::process::Output {

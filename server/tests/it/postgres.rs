@@ -14,6 +14,11 @@ use time::macros::datetime;
 
 use crate::helpers::{postgres_admin, postgres_execute, postgres_query};
 
+/// The name of the database a PostgreSQL URL names.
+fn database_name(url: &crumb_server::storage::PgUrl) -> String {
+    url.as_str().rsplit('/').next().unwrap().to_owned()
+}
+
 /// Every record of a store as stored: canonical bytes and hash.
 fn stored(store: &dyn Store) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -127,7 +132,7 @@ fn the_server_gets_over_postgres_dropping_its_connections() {
     };
     let body = app.analytics_only();
     assert_eq!(app.record_consent(&body).status, 201);
-    let name = url.as_str().rsplit('/').next().unwrap().to_owned();
+    let name = database_name(&url);
     postgres_execute(
         &postgres_admin().unwrap(),
         &format!(
@@ -153,8 +158,7 @@ fn the_server_gets_over_postgres_dropping_its_connections() {
     assert!(lookups.iter().all(|s| *s == 200), "{lookups:?}");
     let stored = 1 + statuses.iter().filter(|s| **s == 201).count() as u64;
     assert_eq!(app.record_count(), stored);
-    let out = app.crumb(&["verify", "--db"]);
-    assert_eq!(out.status.code(), Some(0));
+    app.assert_log_verifies();
 }
 
 /// A TCP relay between the server and PostgreSQL that can be unplugged:
@@ -367,7 +371,7 @@ fn while_postgres_is_out_of_reach_pages_get_their_banner_and_readable_refusals()
     assert!(retried.contains(&201), "{retried:?}");
     let acknowledged = 1 + retried.iter().filter(|s| **s == 201).count() as u64;
     assert_eq!(app.record_count(), acknowledged);
-    assert_eq!(app.crumb(&["verify", "--db"]).status.code(), Some(0));
+    app.assert_log_verifies();
     // Ready again (the pool may first meet a connection the outage closed).
     assert!((0..3).any(|_| app.get("/readyz").status == 200));
 }
@@ -396,7 +400,7 @@ fn tls_to_postgres_is_read_from_the_url_as_psql_reads_it() {
     let Database::Postgres(direct) = app.database() else {
         unreachable!()
     };
-    let name = direct.as_str().rsplit('/').next().unwrap().to_owned();
+    let name = database_name(&direct);
     let port = direct
         .as_str()
         .split(':')
@@ -557,7 +561,7 @@ fn a_node_gone_silent_holding_its_sites_chain_lock_stops_the_others_only_seconds
     let Database::Postgres(url) = b.database() else {
         unreachable!()
     };
-    let name = url.as_str().rsplit('/').next().unwrap().to_owned();
+    let name = database_name(&url);
     let relay = Relay::to(target_of(&admin));
     let a = crate::helpers::spawn_app_tweaked(|s| {
         s.database = Database::parse(&relay.url(url.as_str())).unwrap();
@@ -610,13 +614,7 @@ fn a_node_gone_silent_holding_its_sites_chain_lock_stops_the_others_only_seconds
         "{:?}",
         asked.elapsed()
     );
-    let out = b.crumb(&["verify", "--db"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    b.assert_log_verifies();
 }
 
 #[test]
@@ -636,7 +634,7 @@ fn connection_limit_in_the_url_caps_the_connections_a_node_opens() {
     let Database::Postgres(url) = app.database() else {
         unreachable!()
     };
-    let name = url.as_str().rsplit('/').next().unwrap().to_owned();
+    let name = database_name(&url);
     let most = Arc::new(Mutex::new(0i64));
     let done = Arc::new(AtomicBool::new(false));
     let sampler = {
