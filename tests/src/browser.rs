@@ -4,6 +4,8 @@
 //! test binary; every [`Browser`] is a new session with a new, empty
 //! profile, i.e. a first-time visitor.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -102,6 +104,9 @@ fn send(method: &str, url: &str, body: Option<Value>) -> Value {
 
 pub struct Browser {
     session: String,
+    /// Chromium's network log as read so far: ChromeDriver hands each
+    /// entry out once, and [`Browser::settled`] reads it too.
+    network: RefCell<NetworkLog>,
     _profile: tempfile::TempDir,
     _turn: MutexGuard<'static, ()>,
 }
@@ -175,6 +180,7 @@ impl Browser {
         let session = v["sessionId"].as_str().expect("a session id").to_owned();
         Browser {
             session,
+            network: RefCell::default(),
             _profile: profile,
             _turn: turn,
         }
@@ -276,24 +282,15 @@ impl Browser {
         std::fs::write(path, png).unwrap();
     }
 
-    /// The URLs the page requested since the last call (from Chromium's
-    /// network log), including ones that failed.
+    /// The URLs the page requested since the last call to this or
+    /// [`Browser::responses`] (from Chromium's network log), including ones
+    /// that failed.
     pub fn requests(&self) -> Vec<String> {
-        let v = send(
-            "POST",
-            &self.url("/se/log"),
-            Some(json!({"type": "performance"})),
-        );
-        v.as_array()
-            .unwrap()
+        self.read_network();
+        std::mem::take(&mut self.network.borrow_mut().unread)
             .iter()
-            .filter_map(|e| serde_json::from_str::<Value>(e["message"].as_str()?).ok())
-            .filter(|m| m["message"]["method"] == "Network.requestWillBeSent")
-            .filter_map(|m| {
-                m["message"]["params"]["request"]["url"]
-                    .as_str()
-                    .map(str::to_owned)
-            })
+            .filter(|m| m["method"] == "Network.requestWillBeSent")
+            .filter_map(|m| m["params"]["request"]["url"].as_str().map(str::to_owned))
             .collect()
     }
 
@@ -377,18 +374,8 @@ impl Browser {
     /// (from Chromium's network log): URL and raw headers, lower-cased
     /// names, `Set-Cookie` included.
     pub fn responses(&self) -> Vec<(String, Vec<(String, String)>)> {
-        let v = send(
-            "POST",
-            &self.url("/se/log"),
-            Some(json!({"type": "performance"})),
-        );
-        let messages: Vec<Value> = v
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|e| serde_json::from_str::<Value>(e["message"].as_str()?).ok())
-            .map(|m| m["message"].clone())
-            .collect();
+        self.read_network();
+        let messages = std::mem::take(&mut self.network.borrow_mut().unread);
         let url_of = |id: &Value| {
             messages
                 .iter()
@@ -421,6 +408,81 @@ impl Browser {
             .collect()
     }
 
+    /// Moves what ChromeDriver has of the network log into `self.network`,
+    /// keeping count of the requests still in flight. Returns how many
+    /// entries were new.
+    fn read_network(&self) -> usize {
+        let v = send(
+            "POST",
+            &self.url("/se/log"),
+            Some(json!({"type": "performance"})),
+        );
+        let mut log = self.network.borrow_mut();
+        let mut new = 0;
+        for entry in v.as_array().unwrap() {
+            let Some(m) = entry["message"]
+                .as_str()
+                .and_then(|m| serde_json::from_str::<Value>(m).ok())
+            else {
+                continue;
+            };
+            let m = m["message"].clone();
+            if let Some(id) = m["params"]["requestId"].as_str() {
+                match m["method"].as_str().unwrap_or_default() {
+                    // Only the web's requests: the new tab Chromium opens
+                    // with (`chrome://new-tab-page...`) never finishes.
+                    "Network.requestWillBeSent" => {
+                        let url = m["params"]["request"]["url"].as_str().unwrap_or_default();
+                        if url.starts_with("http") {
+                            log.in_flight.insert(id.to_owned(), url.to_owned());
+                        }
+                    }
+                    "Network.loadingFinished" | "Network.loadingFailed" => {
+                        log.in_flight.remove(id);
+                    }
+                    _ => {}
+                }
+            }
+            log.unread.push(m);
+            new += 1;
+        }
+        new
+    }
+
+    /// Waits until the page is quiet: none of its requests in flight (the
+    /// consent POST, a released script's fetch, the dialog's texts) and its
+    /// event loop past two animation frames and the tasks queued from
+    /// them (where crumb.js runs what a choice sets off), twice in a row
+    /// with nothing new in the network log between. What the page has not
+    /// done by then, it was not going to do: assertions that something
+    /// did *not* happen come after this.
+    pub fn settled(&self) {
+        const TURNS: &str = "const done = arguments[arguments.length - 1];
+            const turn = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+            turn().then(turn).then(() => done(true));";
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut quiet_rounds = 0;
+        while quiet_rounds < 2 {
+            send(
+                "POST",
+                &self.url("/execute/async"),
+                Some(json!({"script": TURNS, "args": []})),
+            );
+            let new = self.read_network();
+            let log = self.network.borrow();
+            quiet_rounds = if new == 0 && log.in_flight.is_empty() {
+                quiet_rounds + 1
+            } else {
+                0
+            };
+            assert!(
+                Instant::now() < deadline,
+                "the page did not settle; requests in flight: {:?}",
+                log.in_flight.values()
+            );
+        }
+    }
+
     /// The page's cookies as WebDriver reports them (name, value, expiry in
     /// seconds since 1970, ...).
     pub fn cookies(&self) -> Vec<Value> {
@@ -439,6 +501,16 @@ impl Browser {
             .filter_map(|c| c["name"].as_str().map(str::to_owned))
             .collect()
     }
+}
+
+/// The part of Chromium's network log a [`Browser`] has read.
+#[derive(Default)]
+struct NetworkLog {
+    /// Entries not yet handed out by [`Browser::requests`] or
+    /// [`Browser::responses`].
+    unread: Vec<Value>,
+    /// Requests sent and neither finished nor failed yet, by id: their URLs.
+    in_flight: HashMap<String, String>,
 }
 
 impl Drop for Browser {

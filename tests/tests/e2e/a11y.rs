@@ -4,7 +4,7 @@ use crumb_e2e::browser::{ENTER, ESCAPE, SPACE, TAB};
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
 
-use crate::{banner_visible, open, open_dialog, settle};
+use crate::{banner_visible, open, open_dialog};
 
 const DESCRIBE: &str = "const e = document.activeElement;
     return e.dataset.a || (e.dataset.cat && 'cat:' + e.dataset.cat)
@@ -88,7 +88,7 @@ fn keyboard_only_visitor_can_do_everything() {
     // Esc closes the dialog; that is not a choice.
     browser.press(&[ESCAPE]);
     browser.wait("!document.querySelector('dialog.crumb-modal')");
-    settle();
+    browser.settled();
     assert!(banner_visible(&browser));
     assert!(site.records().is_empty());
     assert_eq!(
@@ -199,7 +199,7 @@ fn config_text_is_rendered_as_text_never_as_html() {
 
     // Act
     open_dialog(&site, &browser);
-    settle();
+    browser.settled();
 
     // Assert
     assert_eq!(

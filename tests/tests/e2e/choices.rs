@@ -3,7 +3,7 @@
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
-use crate::{banner_visible, open, open_dialog, ran, settle};
+use crate::{banner_visible, open, open_dialog, ran};
 
 #[test]
 fn analytics_only_runs_analytics_and_records_it() {
@@ -19,7 +19,7 @@ fn analytics_only_runs_analytics_and_records_it() {
     browser.click("input[data-cat=analytics]");
     browser.click("dialog [data-a=save]");
     browser.wait("typeof window.hj === 'function'");
-    settle();
+    browser.settled();
 
     // Assert: the page.
     assert_eq!(
@@ -75,7 +75,7 @@ fn analytics_only_runs_analytics_and_records_it() {
          }",
     );
     browser.wait("window.__late_a === 1");
-    settle();
+    browser.settled();
     assert_eq!(
         browser.js("return window.__late_m === undefined"),
         json!(true)
@@ -90,7 +90,7 @@ fn reject_all_runs_nothing_and_records_it() {
 
     browser.click(".crumb-banner [data-a=reject]");
     let records = site.wait_for_records(1);
-    settle();
+    browser.settled();
 
     assert_eq!(records[0]["method"], "reject_all");
     assert_eq!(records[0]["categories_granted"], json!(["necessary"]));
@@ -122,7 +122,7 @@ fn reload_shows_no_banner_and_runs_allowed_scripts_again() {
     // Act
     open(&site, &browser, "/");
     browser.wait("typeof window.hj === 'function'");
-    settle();
+    browser.settled();
 
     // Assert
     assert!(!banner_visible(&browser));

@@ -292,6 +292,6 @@ fn a_gated_meta_pixel_starts_with_grant_and_reject_keeps_it_out() {
     open(&site, &other, "/consent-mode.html");
     other.click(".crumb-banner [data-a=reject]");
     site.wait_for_records(2);
-    crate::settle();
+    other.settled();
     assert_eq!(other.js("return typeof window.fbq"), json!("undefined"));
 }

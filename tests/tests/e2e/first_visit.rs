@@ -3,7 +3,7 @@
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
-use crate::{banner_visible, open, ran, settle};
+use crate::{banner_visible, open, ran};
 
 #[test]
 fn first_visit_shows_the_banner_and_runs_nothing() {
@@ -13,7 +13,7 @@ fn first_visit_shows_the_banner_and_runs_nothing() {
 
     // Act
     open(&site, &browser, "/");
-    settle();
+    browser.settled();
 
     // Assert
     assert!(banner_visible(&browser));

@@ -10,7 +10,7 @@
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
-use crate::{open, open_dialog, settle};
+use crate::{open, open_dialog};
 
 /// What the scripts [`INSERT`] adds push, in document order.
 const EVERY_PATH: [&str; 5] = [
@@ -41,7 +41,10 @@ const INSERT: &str = "
     late.type = 'text/plain';
     late.text = \"window.__ran.push('marked late')\";
     document.body.appendChild(late);
-    setTimeout(() => late.setAttribute('data-category', 'analytics'), 50);
+    setTimeout(() => {
+      late.setAttribute('data-category', 'analytics');
+      window.__marked = true;
+    }, 50);
 ";
 
 #[test]
@@ -51,7 +54,8 @@ fn scripts_inserted_every_way_run_once_allowed_in_document_order() {
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
     browser.js(INSERT);
-    settle();
+    browser.wait("window.__marked");
+    browser.settled();
 
     // Assert: nothing ran before consent.
     assert_eq!(browser.js("return window.__ran"), json!([]));
@@ -61,7 +65,7 @@ fn scripts_inserted_every_way_run_once_allowed_in_document_order() {
     browser.wait("window.__ran.length >= 5");
 
     // Assert: each ran once, in document order.
-    settle();
+    browser.settled();
     assert_eq!(browser.js("return window.__ran"), json!(EVERY_PATH));
 }
 
@@ -79,7 +83,7 @@ fn scripts_inserted_after_consent_run_however_they_came_in() {
     browser.wait("window.__ran.length >= 5");
 
     // Assert
-    settle();
+    browser.settled();
     let ran = browser.js("return window.__ran.slice().sort()");
     assert_eq!(ran, json!(EVERY_PATH));
 }
@@ -101,7 +105,7 @@ fn an_external_script_marked_with_src_is_waited_for_like_data_src() {
          document.body.insertAdjacentHTML('beforeend',
            lib('src', 'src library') + use('uses src library') +
            lib('data-src', 'data-src library') + use('uses data-src library'));");
-    settle();
+    browser.settled();
     assert_eq!(browser.js("return window.__ran"), json!([]));
 
     // Act
@@ -109,7 +113,7 @@ fn an_external_script_marked_with_src_is_waited_for_like_data_src() {
     browser.wait("window.__ran.length >= 4");
 
     // Assert: each library ran before the script that uses it.
-    settle();
+    browser.settled();
     assert_eq!(
         browser.js("return window.__ran"),
         json!([
@@ -135,7 +139,7 @@ fn a_script_with_data_type_runs_as_that_type_once_allowed() {
            'window.__ran.push(typeof import.meta)</script>' +
            '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"classic\")</script>');",
     );
-    settle();
+    browser.settled();
     assert_eq!(browser.js("return window.__ran"), json!([]));
 
     // Act
@@ -175,7 +179,8 @@ fn a_script_marked_for_crumb_after_insertion_is_gated_and_then_runs() {
     browser.js(&format!(
         "{INERT} setTimeout(() => window.__late.setAttribute('data-category', 'analytics'), 50);"
     ));
-    settle();
+    browser.wait("window.__late.dataset.category");
+    browser.settled();
     assert_eq!(browser.js("return window.__ran"), json!([]));
 
     // Act
@@ -183,7 +188,7 @@ fn a_script_marked_for_crumb_after_insertion_is_gated_and_then_runs() {
     browser.wait("window.__ran.length > 0");
 
     // Assert: it ran, once.
-    settle();
+    browser.settled();
     assert_eq!(browser.js("return window.__ran"), json!(["marked late"]));
 }
 
@@ -196,7 +201,7 @@ fn a_script_marked_late_runs_at_once_when_already_allowed() {
     browser.click(".crumb-banner [data-a=accept]");
     browser.wait("document.querySelector('.crumb-reopen')");
     browser.js(INERT);
-    settle();
+    browser.settled();
 
     // Act: only an attribute changes (no element is added).
     browser.js("window.__late.setAttribute('data-category', 'analytics')");
@@ -289,7 +294,7 @@ fn a_page_that_swaps_its_body_keeps_the_banner_until_a_choice() {
 
     // Act: the page moves on the way Turbo Drive does.
     browser.js(SWAP_BODY);
-    settle();
+    browser.settled();
 
     // Assert: the banner is still there and still works; the new page's
     // gated script waited for it.
@@ -311,7 +316,7 @@ fn a_page_that_swaps_its_body_keeps_the_reopen_button() {
     // Act: the new body has no "Cookie settings" link of its own, so the
     // floating button is what the visitor has.
     browser.js(SWAP_BODY);
-    settle();
+    browser.settled();
 
     // Assert: the button is still there and opens the preferences; the
     // refused script stays inert.
@@ -339,7 +344,7 @@ fn a_page_with_crumb_twice_shows_one_banner_and_records_one_choice() {
     open(&site, &browser, "/");
     browser.js(SECOND_TAG);
     browser.wait("window.__loaded === true");
-    settle();
+    browser.settled();
 
     // Assert: still one banner.
     assert_eq!(
@@ -350,7 +355,7 @@ fn a_page_with_crumb_twice_shows_one_banner_and_records_one_choice() {
     // Act
     browser.click(".crumb-banner [data-a=accept]");
     site.wait_for_records(1);
-    settle();
+    browser.settled();
 
     // Assert: one record, and no banner left behind.
     assert_eq!(site.records().len(), 1);

@@ -8,7 +8,7 @@
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
-use crate::{open, ran, settle};
+use crate::{open, ran};
 
 const NOTICE: &str = "Global Privacy Control";
 
@@ -51,7 +51,7 @@ fn a_save_that_keeps_marketing_off_is_recorded_as_gpc_with_the_flag() {
         json!(["necessary", "analytics"]),
         "{record}"
     );
-    settle();
+    browser.settled();
     assert_eq!(ran(&browser)["meta"], false);
 }
 

@@ -4,7 +4,7 @@ use crumb_e2e::{Browser, Site};
 use serde_json::json;
 use time::Duration;
 
-use crate::{accept_all, banner_visible, open, settle};
+use crate::{accept_all, banner_visible, open};
 
 #[test]
 fn two_years_later_the_banner_is_back() {
@@ -89,7 +89,7 @@ fn withdrawing_marketing_deletes_its_cookies_and_is_recorded() {
     );
     browser.click("dialog [data-a=save]");
     let records = site.wait_for_records(2);
-    settle();
+    browser.settled();
 
     // Assert
     let cookies = browser.cookie_names();

@@ -78,8 +78,3 @@ pub fn ran(browser: &Browser) -> serde_json::Value {
             reddit: typeof window.rdt === 'function',
         };")
 }
-
-/// Lets background work (script loads, the consent POST) settle.
-pub fn settle() {
-    std::thread::sleep(std::time::Duration::from_millis(400));
-}
