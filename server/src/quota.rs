@@ -10,13 +10,25 @@ use std::time::{Duration, Instant};
 /// Buckets kept before full ones (the same as no bucket) are dropped.
 const TIDY_ABOVE: usize = 10_000;
 
+/// The buckets, and how many there may be before the next tidy.
+#[derive(Debug)]
+struct Buckets {
+    map: HashMap<String, Bucket>,
+    /// Twice what the last tidy kept (at least [`TIDY_ABOVE`]): when many
+    /// networks write at once, a tidy keeps nearly all of them, and tidying
+    /// again on the next write would walk the whole map on every write.
+    tidy_above: usize,
+    #[cfg(test)]
+    tidies: usize,
+}
+
 #[derive(Debug)]
 pub struct Quota {
     /// Writes per second a network earns back.
     rate: f64,
     /// Writes a network may make at once; 0 switches quotas off.
     burst: f64,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -30,7 +42,12 @@ impl Quota {
         Quota {
             rate: rate_per_second.max(0.0),
             burst: f64::from(burst),
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                tidy_above: TIDY_ABOVE,
+                #[cfg(test)]
+                tidies: 0,
+            }),
         }
     }
 
@@ -41,11 +58,18 @@ impl Quota {
             return Ok(());
         }
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > TIDY_ABOVE {
+        if buckets.map.len() > buckets.tidy_above {
             let (rate, burst) = (self.rate, self.burst);
-            buckets.retain(|_, b| b.refilled(now, rate, burst) < burst);
+            buckets
+                .map
+                .retain(|_, b| b.refilled(now, rate, burst) < burst);
+            buckets.tidy_above = (2 * buckets.map.len()).max(TIDY_ABOVE);
+            #[cfg(test)]
+            {
+                buckets.tidies += 1;
+            }
         }
-        let bucket = buckets.entry(network.to_owned()).or_insert(Bucket {
+        let bucket = buckets.map.entry(network.to_owned()).or_insert(Bucket {
             tokens: self.burst,
             at: now,
         });
@@ -89,6 +113,48 @@ mod tests {
         let later = t0 + Duration::from_millis(500);
         assert_eq!(q.take("192.0.2.0/24", later), Ok(()));
         assert!(q.take("192.0.2.0/24", later).is_err());
+    }
+
+    impl Quota {
+        fn tidies(&self) -> usize {
+            self.buckets.lock().unwrap().tidies
+        }
+        fn tracks(&self, network: &str) -> bool {
+            self.buckets.lock().unwrap().map.contains_key(network)
+        }
+    }
+
+    #[test]
+    fn many_busy_networks_are_tidied_now_and_then_not_on_every_write() {
+        // Arrange: more networks than TIDY_ABOVE, each with a write taken,
+        // so none of their buckets is full and a tidy keeps them all (a
+        // flood from many networks at once, as from a large IPv6 block).
+        let q = Quota::new(1.0, 5);
+        let now = Instant::now();
+        let networks: Vec<String> = (0..=TIDY_ABOVE)
+            .map(|i| format!("2001:db8:{i:x}::/48"))
+            .collect();
+        for n in &networks {
+            q.take(n, now).unwrap();
+        }
+        let tidies = q.tidies();
+
+        // Act: each of them writes once more.
+        for n in &networks {
+            let _ = q.take(n, now);
+        }
+
+        // Assert: the map was walked once at most, not once per write
+        // (which made every write cost as much as the whole map).
+        assert!(q.tidies() - tidies <= 1, "{} tidies", q.tidies() - tidies);
+        // Full buckets still go when a tidy comes: an hour later the first
+        // networks' buckets have refilled, and once as many new networks
+        // have written, a tidy has dropped them.
+        let later = now + Duration::from_secs(3600);
+        for i in 0..=2 * TIDY_ABOVE {
+            q.take(&format!("2001:db8:1:{i:x}::/64"), later).unwrap();
+        }
+        assert!(!q.tracks(&networks[0]));
     }
 
     #[test]
