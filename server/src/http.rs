@@ -1,6 +1,7 @@
 //! HTTP details shared by the routes: gzip at level 9 for clients that
 //! take it, conditional requests answered from an ETag (the widget, the
-//! site config, static pages), and the Global Privacy Control header.
+//! site config, static pages), the Global Privacy Control header, and the
+//! headers that let other origins' pages embed Crumb's scripts.
 
 use std::io::Write as _;
 
@@ -18,6 +19,25 @@ pub fn sends_json(req: &HttpRequest) -> bool {
     req.mime_type().ok().flatten().is_some_and(|m| {
         m.type_() == APPLICATION && (m.subtype() == JSON || m.suffix() == Some(JSON))
     })
+}
+
+/// Marks a public file that pages on other origins load (the widget's
+/// files, `signals.js`) as theirs to embed: `Access-Control-Allow-Origin:
+/// *` for what they fetch with CORS (the wasm, a script tag with
+/// `crossorigin`), and `Cross-Origin-Resource-Policy: cross-origin` for
+/// what they load without (a plain script tag, the stylesheets), which a
+/// cross-origin isolated page (`Cross-Origin-Embedder-Policy:
+/// require-corp`, as pages that use `SharedArrayBuffer` must send) blocks
+/// otherwise.
+pub fn embeddable(headers: &mut header::HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::CROSS_ORIGIN_RESOURCE_POLICY,
+        header::HeaderValue::from_static("cross-origin"),
+    );
 }
 
 /// Whether the client accepts gzip.

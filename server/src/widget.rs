@@ -127,12 +127,7 @@ impl WidgetAssets {
             header::ETAG,
             HeaderValue::from_str(&asset.etag).expect("hex"),
         );
-        // Sites on other origins fetch the wasm with fetch(), which needs
-        // CORS; the files are public.
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
+        crate::http::embeddable(h);
         Some(resp)
     }
 }

@@ -237,5 +237,6 @@ pub async fn signals(
         header::ETAG,
         header::HeaderValue::from_str(&etag).expect("hex"),
     );
+    crate::http::embeddable(h);
     Ok(resp)
 }

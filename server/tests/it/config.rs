@@ -322,6 +322,13 @@ fn the_signals_script_follows_the_sites_settings() {
         Some("text/javascript; charset=utf-8")
     );
     assert_eq!(script.header("cache-control"), Some("no-cache"));
+    // A site's page on another origin may load it, cross-origin isolated
+    // or not, with or without `crossorigin` on its tag.
+    assert_eq!(
+        script.header("cross-origin-resource-policy"),
+        Some("cross-origin")
+    );
+    assert_eq!(script.header("access-control-allow-origin"), Some("*"));
     let body = &script.body;
     assert!(body.contains("\"region\":[\"US-CA\"]"), "{body}");
     assert!(body.contains("\"wait_for_update\":500"), "{body}");

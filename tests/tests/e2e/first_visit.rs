@@ -178,6 +178,74 @@ fn works_under_a_strict_content_security_policy() {
     );
 }
 
+/// Serves `html` at every path of a new origin (`http://127.0.0.1:PORT`),
+/// with `headers` (`Name: value` lines) on the answer, for as long as the
+/// test binary runs; returns the origin.
+fn serve_page(html: &'static str, headers: &'static str) -> String {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n{headers}\
+                 content-length: {}\r\nconnection: close\r\n\r\n{html}",
+                html.len()
+            );
+        }
+    });
+    origin
+}
+
+#[test]
+fn a_cross_origin_isolated_page_on_another_origin_loads_crumb() {
+    // Arrange: a page on another origin that isolates itself
+    // (`Cross-Origin-Embedder-Policy: require-corp`, as pages that use
+    // SharedArrayBuffer must): the browser then loads another origin's
+    // script and stylesheet only if they say they may be embedded.
+    let site = Site::start();
+    let html: &'static str = Box::leak(
+        format!(
+            "<!doctype html><html lang=en><head><title>Isolated</title>\
+             <script src=\"{}/crumb.js\" data-site=\"demo\" async></script>\
+             <script type=\"text/plain\" data-category=\"analytics\">window.__ran = true</script>\
+             </head><body><p>A cross-origin isolated page.</p></body></html>",
+            site.base
+        )
+        .into_boxed_str(),
+    );
+    let origin = serve_page(
+        html,
+        "cross-origin-embedder-policy: require-corp\r\ncross-origin-opener-policy: same-origin\r\n",
+    );
+    let mut config = site.config();
+    config.allowed_origins.push(origin.clone());
+    site.put_config(&config);
+    let browser = Browser::new(1280, 800);
+
+    // Act
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.click(".crumb-banner [data-a=accept]");
+
+    // Assert: the page is isolated, Crumb's banner came up styled, and the
+    // choice counts and is recorded.
+    browser.wait("window.__ran === true");
+    assert_eq!(browser.js("return crossOriginIsolated"), json!(true));
+    assert_eq!(
+        browser.js("return getComputedStyle(document.querySelector('.crumb-reopen')).position"),
+        json!("fixed"),
+        "the stylesheet applied"
+    );
+    assert_eq!(site.wait_for_records(1)[0]["method"], "accept_all");
+}
+
 #[test]
 fn site_code_hears_about_changes() {
     let site = Site::start();
