@@ -38,6 +38,7 @@ use crate::routes::{admin, audit, config, consents, declaration, health, integra
         audit::export,
         audit::history,
         audit::head,
+        audit::texts,
     ),
     modifiers(&BearerToken),
     tags(

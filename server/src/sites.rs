@@ -12,8 +12,13 @@
 //! read the config before it, on this node or another. An owner's client
 //! that sends `If-Match` with the config's [`config_tag`] (its `ETag`)
 //! also keeps another owner's edit from being overwritten unseen.
+//!
+//! Every version of a config's texts is kept as a [`Notice`], with the
+//! config: a record names the texts the visitor was shown by their hash
+//! only, and the hash proves nothing once the texts it was taken of are
+//! gone.
 
-use crumb_schema::{PolicyRevision, SiteConfig, SiteId};
+use crumb_schema::{LanguageTag, PolicyRevision, SiteConfig, SiteId, TextHash};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpdateRefused {
@@ -31,6 +36,39 @@ pub enum UpdateRefused {
          fetch it again and redo your change"
     )]
     Stale { current: String },
+}
+
+/// The texts a site's banner shows in one language, as a consent record's
+/// `text_hash` names them: `texts` are the exact bytes whose SHA-256 is
+/// `text_hash` (the banner's texts and each category's, in the config's
+/// order, as JSON), so an auditor can check that they are what was hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub language: LanguageTag,
+    pub text_hash: TextHash,
+    pub texts: String,
+}
+
+/// The texts of `site` in `lang`, if it has that language.
+pub fn notice(site: &SiteConfig, lang: &LanguageTag) -> Option<Notice> {
+    let banner = site.texts.get(lang)?;
+    let categories: Vec<_> = site.categories.iter().map(|c| c.texts.get(lang)).collect();
+    let texts = serde_json::to_string(&(banner, categories)).expect("texts serialise");
+    let hash = crate::record::sha256_hex(texts.as_bytes());
+    Some(Notice {
+        language: lang.clone(),
+        text_hash: TextHash::parse(&hash).expect("a SHA-256 in hex is a text hash"),
+        texts,
+    })
+}
+
+/// The texts of `site` in each of its languages: what a store keeps with
+/// every config it writes.
+pub fn notices(site: &SiteConfig) -> Vec<Notice> {
+    site.languages
+        .iter()
+        .filter_map(|lang| notice(site, lang))
+        .collect()
 }
 
 /// The tag of a config as stored: its `ETag` in the owner's API, quoted.
@@ -115,6 +153,33 @@ mod tests {
         assert_eq!(check_create(&site, Some(site.revision)), Ok(()));
         let refused = check_create(&site, Some(later)).unwrap_err();
         assert_eq!((refused.sent, refused.logged), (site.revision, later));
+    }
+
+    #[test]
+    fn each_language_keeps_the_bytes_its_text_hash_is_taken_of() {
+        let site: SiteConfig =
+            serde_json::from_str(include_str!("../../examples/demo-site.json")).unwrap();
+        let before = notices(&site);
+        assert_eq!(before.len(), site.languages.len());
+        for n in &before {
+            assert_eq!(
+                crate::record::sha256_hex(n.texts.as_bytes()),
+                n.text_hash.as_str()
+            );
+        }
+        // A category's description is part of what was shown: changing it
+        // in one language makes a new version of that language only.
+        let mut edited = site.clone();
+        let nl = LanguageTag::parse("nl").unwrap();
+        edited.categories[1].texts.get_mut(&nl).unwrap().description = "Anders".into();
+        let after = notices(&edited);
+        let changed: Vec<&str> = before
+            .iter()
+            .zip(&after)
+            .filter(|(b, a)| b.text_hash != a.text_hash)
+            .map(|(_, a)| a.language.as_str())
+            .collect();
+        assert_eq!(changed, ["nl"]);
     }
 
     #[test]

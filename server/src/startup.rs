@@ -52,6 +52,21 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// Keeps the texts of every stored config (`Store::keep_notices`): a log
+/// written before Crumb kept them gets its sites' current texts, so
+/// records written from now on name texts an auditor can read. A failure
+/// (a full disk) is said and serving goes on: config writes keep their
+/// own texts.
+fn keep_notices(store: &dyn Store, now: time::OffsetDateTime) {
+    let kept = store.site_rows().and_then(|rows| {
+        rows.iter()
+            .try_for_each(|row| store.keep_notices(&row.config, now))
+    });
+    if let Err(e) = kept {
+        tracing::warn!(error = %e, "could not keep the sites' current texts for auditors");
+    }
+}
+
 impl Application {
     pub fn build(settings: &Settings) -> anyhow::Result<Self> {
         Self::build_with_clock(settings, Arc::new(SystemClock))
@@ -85,6 +100,8 @@ impl Application {
                 .join()
                 .map_err(|_| anyhow::anyhow!("the signing key's check panicked"))
         })??;
+        std::thread::scope(|s| s.spawn(|| keep_notices(store.as_ref(), clock.now())).join())
+            .map_err(|_| anyhow::anyhow!("keeping the sites' texts panicked"))?;
         if created {
             tracing::warn!(
                 path = %key_path.display(),

@@ -2,7 +2,8 @@
 //! `GET /v1/audit/sites/{site}/consents?from=&to=&format=ndjson|csv` streams
 //! the log, `GET /v1/audit/sites/{site}/consents/{consent_id}` gives one
 //! consent's full history and its state now, `.../head` the signed chain
-//! head. A deleted site's log stays readable.
+//! head, `.../texts/{text_hash}` the texts a record says the visitor was
+//! shown. A deleted site's log stays readable.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -11,7 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use crumb_schema::{ConsentId, SiteId};
+use crumb_schema::{ConsentId, SiteId, TextHash};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
@@ -32,6 +33,8 @@ pub enum AuditError {
     Api(#[from] ApiError),
     #[error("no consent {0} on this site")]
     UnknownConsent(ConsentId),
+    #[error("the log holds no texts of this site with the hash {0}")]
+    UnknownTexts(TextHash),
     #[error("{0}")]
     InvalidQuery(String),
     #[error(
@@ -59,7 +62,7 @@ impl ResponseError for AuditError {
             AuditError::Auth(e) => e.status_code(),
             AuditError::Api(e) => e.status_code(),
             AuditError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
-            AuditError::UnknownConsent(_) => StatusCode::NOT_FOUND,
+            AuditError::UnknownConsent(_) | AuditError::UnknownTexts(_) => StatusCode::NOT_FOUND,
             AuditError::TooManyExports(_) => StatusCode::TOO_MANY_REQUESTS,
             AuditError::KeyReplaced { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -71,6 +74,7 @@ impl ResponseError for AuditError {
             AuditError::Api(e) => return e.error_response(),
             AuditError::InvalidQuery(_) => "invalid_query",
             AuditError::UnknownConsent(_) => "unknown_consent",
+            AuditError::UnknownTexts(_) => "unknown_texts",
             AuditError::TooManyExports(_) => {
                 let mut resp = respond(self.status_code(), "too_many_exports", &self.to_string());
                 resp.headers_mut()
@@ -280,6 +284,43 @@ pub async fn history(
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body))
+}
+
+/// `GET /v1/audit/sites/{site}/texts/{text_hash}`: the texts a record's
+/// `text_hash` names, as the exact bytes that were hashed (the banner's
+/// texts and each category's, in one language, as JSON), so that their
+/// SHA-256 is the hash: `curl ... | sha256sum` checks them. The log keeps
+/// every version a config has had (`Store::keep_notices`), so an owner's
+/// later edit does not take the proof away. `Content-Language` names the
+/// language (or, for texts two languages share, the languages).
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/texts/{text_hash}", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("text_hash" = String, Path, description = "A record's `text_hash`: 64 lowercase hex digits", pattern = r"^[0-9a-f]{64}$")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The texts, as the bytes whose SHA-256 is the hash", content_type = "application/json", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+#[tracing::instrument(skip_all, fields(site = %path.0))]
+pub async fn texts(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AuditError> {
+    let site = readable_site(&state, &req, &path.0).await?;
+    let hash = TextHash::parse(&path.1)?;
+    let store = state.store.clone();
+    let h = hash.clone();
+    let notices = blocking(move || store.notices(&site, &h)).await?;
+    // Rows under one hash hold the same bytes: the hash says so.
+    let Some(first) = notices.first() else {
+        return Err(AuditError::UnknownTexts(hash));
+    };
+    let languages: Vec<&str> = notices.iter().map(|n| n.language.as_str()).collect();
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CONTENT_LANGUAGE, languages.join(", ")))
+        // The same hash always names the same bytes.
+        .insert_header((
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable",
+        ))
+        .body(first.texts.clone()))
 }
 
 /// The export's output: each chunk goes to the response body, counted in

@@ -65,13 +65,9 @@ pub struct PublicConfig<'a> {
     pub text_hashes: &'a BTreeMap<LanguageTag, String>,
 }
 
-/// The version of the texts shown in `lang`: the SHA-256 of the banner
-/// texts and the category texts in that language.
+/// The version of the texts shown in `lang` (see [`crate::sites::notice`]).
 pub fn text_hash(site: &SiteConfig, lang: &LanguageTag) -> Option<String> {
-    let banner = site.texts.get(lang)?;
-    let categories: Vec<_> = site.categories.iter().map(|c| c.texts.get(lang)).collect();
-    let bytes = serde_json::to_vec(&(banner, categories)).expect("texts serialise");
-    Some(sha256_hex(&bytes))
+    crate::sites::notice(site, lang).map(|n| n.text_hash.as_str().to_owned())
 }
 
 fn public_json(site: &SiteConfig, text_hashes: &BTreeMap<LanguageTag, String>) -> String {

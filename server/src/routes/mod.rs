@@ -215,5 +215,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/v1/audit/sites/{site}/consents/{consent}",
             web::get().to(audit::history),
         )
-        .route("/v1/audit/sites/{site}/head", web::get().to(audit::head));
+        .route("/v1/audit/sites/{site}/head", web::get().to(audit::head))
+        .route(
+            "/v1/audit/sites/{site}/texts/{text_hash}",
+            web::get().to(audit::texts),
+        );
 }

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 pub use crate::lifecycle::Minted;
 use crate::record::Record;
 use crate::signing::{PublicKey, SignedHead};
-use crate::sites::UpdateRefused;
+use crate::sites::{Notice, UpdateRefused};
 use crate::timefmt::Timestamp;
 
 pub use postgres::{CopyError, PgUrl, PostgresStore, tls::SslMode};
@@ -527,6 +527,17 @@ pub trait Store: Send + Sync + 'static {
     fn insert_site(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<bool, StoreError>;
     /// Deletes a site's config (its records stay: the log is append-only).
     fn delete_site(&self, id: &SiteId) -> Result<bool, StoreError>;
+    /// Keeps the versions of `site`'s texts ([`crate::sites::notices`])
+    /// that the log does not hold yet. Every config write keeps its own in
+    /// its transaction; this is for configs written before the log kept
+    /// them (`crumb serve` calls it for every site on start).
+    fn keep_notices(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// The texts a site showed under `hash`, one per language that had
+    /// them (almost always one); none if the log never kept them.
+    fn notices(&self, site: &SiteId, hash: &TextHash) -> Result<Vec<Notice>, StoreError>;
+    /// Every kept version of every site's texts, with its site and when it
+    /// was first kept (`crumb copy` moves them).
+    fn all_notices(&self) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError>;
     /// The newest record of a consent, whatever site it belongs to.
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError>;
     /// The newest record of a site's chain (none once all are purged).

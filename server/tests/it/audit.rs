@@ -211,6 +211,71 @@ fn history_lists_every_event_of_a_consent() {
 }
 
 #[test]
+fn the_texts_a_record_names_stay_readable_after_the_owner_changes_them() {
+    // Arrange: a consent given under the banner's texts as they were; the
+    // owner rewrites the title through the admin API; a consent given
+    // under the new texts.
+    let app = spawn_app();
+    let first = app.given_consent();
+    let owner = app.token(Role::Owner, Some("demo"));
+    let mut config = serde_json::to_value(app.site()).unwrap();
+    let old_title = config["texts"]["en"]["title"].as_str().unwrap().to_owned();
+    config["texts"]["en"]["title"] = json!("Cookies, honestly");
+    let put = app.request(
+        "PUT",
+        "/v1/admin/sites/demo",
+        &[
+            ("Authorization", &format!("Bearer {owner}")),
+            ("Content-Type", "application/json"),
+        ],
+        Some(&config.to_string()),
+    );
+    assert_eq!(put.status, 200, "{}", put.body);
+    let second = app.given_consent();
+    let auditor = app.token(Role::Auditor, Some("demo"));
+    let shown = |id: &str| -> String {
+        let history = app
+            .get_with_token(&format!("{EXPORT}/{id}"), &auditor)
+            .json();
+        history["records"][0]["text_hash"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (old_hash, new_hash) = (shown(&first), shown(&second));
+    assert_ne!(old_hash, new_hash);
+
+    // Act
+    let texts =
+        |hash: &str| app.get_with_token(&format!("/v1/audit/sites/demo/texts/{hash}"), &auditor);
+    let (old, new) = (texts(&old_hash), texts(&new_hash));
+
+    // Assert: each record's hash names texts the log still has, as the
+    // bytes that were hashed, the first ones with the old title.
+    for (resp, hash, title) in [
+        (&old, &old_hash, old_title.as_str()),
+        (&new, &new_hash, "Cookies, honestly"),
+    ] {
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        assert_eq!(
+            &crumb_server::record::sha256_hex(resp.body.as_bytes()),
+            hash
+        );
+        assert_eq!(resp.header("content-language"), Some("en"));
+        assert_eq!(resp.json()[0]["title"], title, "{}", resp.body);
+    }
+    // Texts the log never held, a hash cut short, and another site's
+    // auditor: clear answers.
+    let unknown = texts(&"0".repeat(64));
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.error_code(), "unknown_texts");
+    assert_eq!(texts(&old_hash[..16]).status, 400);
+    let other = app.token(Role::Auditor, Some("other"));
+    let refused = app.get_with_token(&format!("/v1/audit/sites/demo/texts/{old_hash}"), &other);
+    assert_eq!(refused.status, 403);
+}
+
+#[test]
 fn history_says_where_the_consent_stands_now() {
     // Arrange: one consent kept as given, one withdrawn.
     let app = spawn_app();
@@ -1224,6 +1289,16 @@ fn records_written_before_the_writer_changes_and_after_verify_as_one_chain() {
     let exported = export(&app, "");
     let summary = verify_ndjson(Cursor::new(exported.as_bytes())).unwrap();
     assert_eq!(summary.records, all.len() as u64);
+    // The texts the old records name were kept when this build first
+    // served their log.
+    let auditor = app.token(Role::Auditor, Some("demo"));
+    let shown = old[0].0["text_hash"].as_str().unwrap();
+    let texts = app.get_with_token(&format!("/v1/audit/sites/demo/texts/{shown}"), &auditor);
+    assert_eq!(texts.status, 200, "{}", texts.body);
+    assert_eq!(
+        crumb_server::record::sha256_hex(texts.body.as_bytes()),
+        shown
+    );
     // The old build's own export of its records still verifies, and this
     // build exports those records byte for byte as it did.
     let old_export = fixtures.join("export-562dccf.ndjson");

@@ -68,6 +68,11 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
         .expect("records old enough to purge");
     assert!(purged > 0);
     crumb_server::auth::issue(&source, Role::Auditor, None, "copied", now).unwrap();
+    // Two versions of the English texts: the demo's, and an owner's edit.
+    let mut edited = (*source.site(&demo).unwrap().unwrap()).clone();
+    let en = crumb_schema::LanguageTag::parse("en").unwrap();
+    edited.texts.get_mut(&en).unwrap().title = "Cookies, honestly".into();
+    source.put_site(&edited, now).unwrap();
     let name = format!("crumb_copy_{}", std::process::id());
     postgres_execute(&admin, &format!("CREATE DATABASE {name}"));
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
@@ -101,6 +106,9 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     assert_eq!(stored(&target), stored(&source));
     assert_eq!(target.checkpoints(&demo).unwrap(), vec![checkpoint]);
     assert_eq!(target.tokens().unwrap(), source.tokens().unwrap());
+    let texts = source.all_notices().unwrap();
+    assert_eq!(texts.len(), edited.languages.len() + 1);
+    assert_eq!(target.all_notices().unwrap(), texts);
     assert_eq!(target.head(&demo).unwrap(), source.head(&demo).unwrap());
     // The nodes must sign with the key the checkpoints are signed with.
     assert_eq!(target.log_key().unwrap(), Some(key.public()));

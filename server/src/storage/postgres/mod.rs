@@ -24,7 +24,7 @@ mod tokens;
 use std::future::Future;
 use std::sync::Arc;
 
-use crumb_schema::{ConsentId, RecordHash, SiteConfig, SiteId};
+use crumb_schema::{ConsentId, RecordHash, SiteConfig, SiteId, TextHash};
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use time::OffsetDateTime;
 use tokio_postgres::error::SqlState;
@@ -38,13 +38,14 @@ use super::{
 use crate::lifecycle;
 use crate::record::Record;
 use crate::signing::{PublicKey, SignedHead};
-use crate::sites::UpdateRefused;
+use crate::sites::{Notice, UpdateRefused};
 use crate::timefmt::Timestamp;
 
 /// Migrations in order; the `crumb_schema` table holds how many have run.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_log_key.sql"),
+    include_str!("../../../migrations/postgres/0003_notices.sql"),
 ];
 
 /// Connections one node keeps at most unless the URL's `connection_limit`
@@ -371,8 +372,9 @@ impl PostgresStore {
         })
     }
 
-    /// Copies a whole log from `source` (sites, tokens, records with
-    /// their stored bytes and hashes, purge checkpoints, each chain's head)
+    /// Copies a whole log from `source` (sites, tokens, the sites' texts,
+    /// records with their stored bytes and hashes, purge checkpoints, each
+    /// chain's head)
     /// in one transaction: all or nothing. Refused unless this database is
     /// empty. Records are streamed in chunks, so memory stays constant.
     /// `key` is recorded as the log's signing key (at `now`). `progress`
@@ -389,7 +391,8 @@ impl PostgresStore {
         let held: i64 = self
             .block_on(tx.query_one(
                 "SELECT (SELECT count(*) FROM sites) + (SELECT count(*) FROM tokens)
-                      + (SELECT count(*) FROM chain_heads) + (SELECT count(*) FROM checkpoints)",
+                      + (SELECT count(*) FROM chain_heads) + (SELECT count(*) FROM checkpoints)
+                      + (SELECT count(*) FROM notices)",
                 &[],
             ))?
             .get(0);
@@ -423,6 +426,20 @@ impl PostgresStore {
                     &token.label,
                     &token.created_at.to_string(),
                     &token.revoked_at.map(|t| t.to_string()),
+                ],
+            ))?;
+        }
+        // Every version of the sites' texts the records name.
+        for (site, notice, first_seen) in source.all_notices()? {
+            self.block_on(tx.execute(
+                "INSERT INTO notices (site_id, text_hash, language, texts, first_seen)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &site.as_str(),
+                    &notice.text_hash.as_str(),
+                    &notice.language.as_str(),
+                    &notice.texts,
+                    &first_seen.to_string(),
                 ],
             ))?;
         }
@@ -617,6 +634,18 @@ impl Store for PostgresStore {
 
     fn delete_site(&self, id: &SiteId) -> Result<bool, StoreError> {
         sites::delete_site(self, id)
+    }
+
+    fn keep_notices(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError> {
+        sites::keep_notices(self, site, now)
+    }
+
+    fn notices(&self, site: &SiteId, hash: &TextHash) -> Result<Vec<Notice>, StoreError> {
+        sites::notices(self, site, hash)
+    }
+
+    fn all_notices(&self) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
+        sites::all_notices(self)
     }
 
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError> {

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use crumb_schema::{SiteConfig, SiteId};
+use crumb_schema::{LanguageTag, SiteConfig, SiteId, TextHash};
 use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 
 use super::{PostgresStore, corrupt};
-use crate::sites::UpdateRefused;
+use crate::sites::{Notice, UpdateRefused};
 use crate::storage::site_cache::{sites_changed, sites_written};
 use crate::storage::{SiteRow, SiteUpdate, StoreError, stored_time};
-use crate::timefmt;
+use crate::timefmt::{self, Timestamp};
 
 pub(super) fn recent_site(store: &PostgresStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
     store.sites.recent(id)
@@ -46,8 +46,9 @@ pub(super) fn put_site(
 ) -> Result<(), StoreError> {
     let json = serde_json::to_string(site).expect("a site config serialises");
     let now = timefmt::format(now);
-    store.run(|c| async move {
-        c.execute(
+    store.run(|mut c| async move {
+        let tx = c.transaction().await?;
+        tx.execute(
             "INSERT INTO sites (id, config, revision, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $4)
              ON CONFLICT (id) DO UPDATE
@@ -61,10 +62,99 @@ pub(super) fn put_site(
             ],
         )
         .await?;
+        keep(&tx, site, &now).await?;
+        tx.commit().await?;
         Ok(())
     })?;
     sites_changed();
     Ok(())
+}
+
+/// Adds the versions of `site`'s texts the log does not hold yet.
+async fn keep(c: &impl GenericClient, site: &SiteConfig, now: &str) -> Result<(), StoreError> {
+    let stmt = c
+        .prepare_cached(
+            "INSERT INTO notices (site_id, text_hash, language, texts, first_seen)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    for n in crate::sites::notices(site) {
+        c.execute(
+            &stmt,
+            &[
+                &site.id.as_str(),
+                &n.text_hash.as_str(),
+                &n.language.as_str(),
+                &n.texts,
+                &now,
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) fn keep_notices(
+    store: &PostgresStore,
+    site: &SiteConfig,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let now = timefmt::format(now);
+    store.run(|mut c| async move {
+        let tx = c.transaction().await?;
+        keep(&tx, site, &now).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+/// A kept version of a site's texts from its row's columns.
+fn notice(language: &str, hash: &str, texts: String) -> Result<Notice, StoreError> {
+    Ok(Notice {
+        language: LanguageTag::parse(language).map_err(corrupt)?,
+        text_hash: TextHash::parse(hash).map_err(corrupt)?,
+        texts,
+    })
+}
+
+pub(super) fn notices(
+    store: &PostgresStore,
+    site: &SiteId,
+    hash: &TextHash,
+) -> Result<Vec<Notice>, StoreError> {
+    store.run(|c| async move {
+        c.query(
+            "SELECT language, texts FROM notices
+             WHERE site_id = $1 AND text_hash = $2 ORDER BY language",
+            &[&site.as_str(), &hash.as_str()],
+        )
+        .await?
+        .into_iter()
+        .map(|r| notice(r.get(0), hash.as_str(), r.get(1)))
+        .collect()
+    })
+}
+
+pub(super) fn all_notices(
+    store: &PostgresStore,
+) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
+    store.run(|c| async move {
+        c.query(
+            "SELECT site_id, text_hash, language, texts, first_seen FROM notices
+             ORDER BY site_id, first_seen, language",
+            &[],
+        )
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok((
+                SiteId::parse(r.get(0)).map_err(corrupt)?,
+                notice(r.get(2), r.get(1), r.get(3))?,
+                stored_time(r.get(4))?,
+            ))
+        })
+        .collect()
+    })
 }
 
 pub(super) fn update_site(
@@ -109,6 +199,7 @@ pub(super) fn update_site(
             ],
         )
         .await?;
+        keep(&tx, &new, &timefmt::format(now)).await?;
         tx.commit().await?;
         Ok(SiteUpdate::Updated(Box::new(new)))
     })?;
@@ -123,18 +214,25 @@ pub(super) fn insert_site(
 ) -> Result<bool, StoreError> {
     let json = serde_json::to_string(site).expect("a site config serialises");
     let now = timefmt::format(now);
-    let n = store.run(|c| async move {
-        Ok(c.execute(
-            "INSERT INTO sites (id, config, revision, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
-            &[
-                &site.id.as_str(),
-                &json,
-                &(site.revision.get() as i64),
-                &now,
-            ],
-        )
-        .await?)
+    let n = store.run(|mut c| async move {
+        let tx = c.transaction().await?;
+        let n = tx
+            .execute(
+                "INSERT INTO sites (id, config, revision, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &site.id.as_str(),
+                    &json,
+                    &(site.revision.get() as i64),
+                    &now,
+                ],
+            )
+            .await?;
+        if n == 1 {
+            keep(&tx, site, &now).await?;
+        }
+        tx.commit().await?;
+        Ok(n)
     })?;
     sites_changed();
     Ok(n == 1)

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crumb_schema::{ConsentId, RecordHash, SiteConfig, SiteId};
+use crumb_schema::{ConsentId, RecordHash, SiteConfig, SiteId, TextHash};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 
@@ -21,7 +21,7 @@ use super::{
 };
 use crate::record::Record;
 use crate::signing::{PublicKey, SignedHead};
-use crate::sites::UpdateRefused;
+use crate::sites::{Notice, UpdateRefused};
 use crate::timefmt::Timestamp;
 
 use super::site_cache::SiteCache;
@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0004_sites_version.sql"),
     include_str!("../../../migrations/0005_idempotency.sql"),
     include_str!("../../../migrations/0006_log_key.sql"),
+    include_str!("../../../migrations/0007_notices.sql"),
 ];
 
 pub struct SqliteStore {
@@ -306,6 +307,18 @@ impl Store for SqliteStore {
 
     fn delete_site(&self, id: &SiteId) -> Result<bool, StoreError> {
         sites::delete_site(self, id)
+    }
+
+    fn keep_notices(&self, site: &SiteConfig, now: OffsetDateTime) -> Result<(), StoreError> {
+        sites::keep_notices(self, site, now)
+    }
+
+    fn notices(&self, site: &SiteId, hash: &TextHash) -> Result<Vec<Notice>, StoreError> {
+        sites::notices(self, site, hash)
+    }
+
+    fn all_notices(&self) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
+        sites::all_notices(self)
     }
 
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError> {

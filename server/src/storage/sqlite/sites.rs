@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use crumb_schema::{SiteConfig, SiteId};
-use rusqlite::{OptionalExtension, params};
+use crumb_schema::{LanguageTag, SiteConfig, SiteId, TextHash};
+use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::sites::UpdateRefused;
+use crate::sites::{Notice, UpdateRefused};
 use crate::storage::site_cache::{sites_changed, sites_written};
 use crate::storage::{SiteRow, SiteUpdate, StoreError, stored_time};
-use crate::timefmt;
+use crate::timefmt::{self, Timestamp};
 
 pub(super) fn recent_site(store: &SqliteStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
     store.sites.recent(id)
@@ -47,7 +47,9 @@ pub(super) fn put_site(
 ) -> Result<(), StoreError> {
     let json = serde_json::to_string(site).expect("a site config serialises");
     let now = timefmt::format(now);
-    store.write.lock().unwrap().conn.execute(
+    let mut write = store.write.lock().unwrap();
+    let tx = write.conn.transaction()?;
+    tx.execute(
         "INSERT INTO sites (id, config, revision, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (id) DO UPDATE
@@ -55,8 +57,100 @@ pub(super) fn put_site(
              updated_at = excluded.updated_at",
         params![site.id.as_str(), json, site.revision.get(), now],
     )?;
+    keep(&tx, site, &now)?;
+    tx.commit()?;
     sites_changed();
     Ok(())
+}
+
+/// Adds the versions of `site`'s texts the log does not hold yet.
+fn keep(conn: &Connection, site: &SiteConfig, now: &str) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO notices (site_id, text_hash, language, texts, first_seen)
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+    )?;
+    for n in crate::sites::notices(site) {
+        stmt.execute(params![
+            site.id.as_str(),
+            n.text_hash.as_str(),
+            n.language.as_str(),
+            n.texts,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+pub(super) fn keep_notices(
+    store: &SqliteStore,
+    site: &SiteConfig,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let mut write = store.write.lock().unwrap();
+    let tx = write.conn.transaction()?;
+    keep(&tx, site, &timefmt::format(now))?;
+    tx.commit()?;
+    Ok(())
+}
+
+pub(super) fn notices(
+    store: &SqliteStore,
+    site: &SiteId,
+    hash: &TextHash,
+) -> Result<Vec<Notice>, StoreError> {
+    store.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT language, texts FROM notices
+             WHERE site_id = ?1 AND text_hash = ?2 ORDER BY language",
+        )?;
+        let rows = stmt.query_map([site.as_str(), hash.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (language, texts) = row?;
+            Ok(Notice {
+                language: LanguageTag::parse(&language)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                text_hash: hash.clone(),
+                texts,
+            })
+        })
+        .collect()
+    })
+}
+
+pub(super) fn all_notices(
+    store: &SqliteStore,
+) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
+    store.read(|conn| {
+        let mut stmt = conn.prepare_cached(
+            "SELECT site_id, text_hash, language, texts, first_seen FROM notices
+             ORDER BY site_id, first_seen, language",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (site, hash, language, texts, first_seen) = row?;
+            let corrupt = |e: crumb_schema::IdError| StoreError::Corrupt(e.to_string());
+            Ok((
+                SiteId::parse(&site).map_err(corrupt)?,
+                Notice {
+                    language: LanguageTag::parse(&language).map_err(corrupt)?,
+                    text_hash: TextHash::parse(&hash).map_err(corrupt)?,
+                    texts,
+                },
+                stored_time(&first_seen)?,
+            ))
+        })
+        .collect()
+    })
 }
 
 pub(super) fn update_site(
@@ -92,6 +186,7 @@ pub(super) fn update_site(
         "UPDATE sites SET config = ?2, revision = ?3, updated_at = ?4 WHERE id = ?1",
         params![id.as_str(), json, new.revision.get(), timefmt::format(now)],
     )?;
+    keep(&tx, &new, &timefmt::format(now))?;
     tx.commit()?;
     sites_changed();
     Ok(SiteUpdate::Updated(Box::new(new)))
@@ -104,11 +199,17 @@ pub(super) fn insert_site(
 ) -> Result<bool, StoreError> {
     let json = serde_json::to_string(site).expect("a site config serialises");
     let now = timefmt::format(now);
-    let n = store.write.lock().unwrap().conn.execute(
+    let mut write = store.write.lock().unwrap();
+    let tx = write.conn.transaction()?;
+    let n = tx.execute(
         "INSERT INTO sites (id, config, revision, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (id) DO NOTHING",
         params![site.id.as_str(), json, site.revision.get(), now],
     )?;
+    if n == 1 {
+        keep(&tx, site, &now)?;
+    }
+    tx.commit()?;
     sites_changed();
     Ok(n == 1)
 }
