@@ -391,8 +391,8 @@ pub fn verify(
         Err(e) => return Err(unverified(e, &settings.signing_key_path())),
     };
     if let Some(path) = head {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        // A signed head is a few hundred bytes.
+        let text = read_small(path, 64 * 1024, "a signed head")?;
         let head: signing::SignedHead = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a signed head", path.display()))?;
         let trusted: Vec<&str> = public_keys.iter().map(String::as_str).collect();
@@ -704,24 +704,28 @@ pub fn site_bump_revision(settings: &Settings, site: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Reads a config file and runs the compliance check on it.
-fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
+/// Reads a small text file whole: at most `limit` bytes, as `what` may
+/// be. A wrong path (`/dev/zero`, a log file) must not be read until
+/// memory runs out.
+fn read_small(file: &Path, limit: usize, what: &str) -> anyhow::Result<String> {
     use std::io::Read as _;
-    // As large as the admin API takes, and no larger: a wrong path
-    // (`/dev/zero`, a log file) must not be read until memory runs out.
-    let limit = crate::routes::admin::MAX_CONFIG;
     let mut bytes = Vec::new();
     std::fs::File::open(file)
         .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
         .with_context(|| format!("reading {}", file.display()))?;
     if bytes.len() > limit {
         bail!(
-            "{} is larger than a site config may be ({limit} bytes)",
+            "{} is larger than {what} may be ({limit} bytes)",
             file.display()
         );
     }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))?;
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))
+}
+
+/// Reads a config file and runs the compliance check on it.
+fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
+    // As large as the admin API takes, and no larger.
+    let text = read_small(file, crate::routes::admin::MAX_CONFIG, "a site config")?;
     crate::lint::lint_json(&text).map_err(|problems| {
         let list: Vec<String> = problems
             .iter()

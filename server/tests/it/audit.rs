@@ -621,6 +621,22 @@ fn signed_head_proves_an_export_is_complete() {
         "{}",
         stdout(&out)
     );
+
+    // A head path that is no head (an endless device) is refused, not read
+    // until memory runs out (the shell's limit keeps a regression from
+    // taking the machine's memory with it).
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v 4000000; exec '{}' verify '{file}' --head /dev/zero --public-key {public_key}",
+            env!("CARGO_BIN_EXE_crumb")
+        ))
+        .env("CRUMB_LOG", "warn")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger than a signed head may be"), "{err}");
 }
 
 #[test]
