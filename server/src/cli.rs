@@ -335,23 +335,39 @@ pub fn export(
 
 /// `crumb verify FILE [--head HEAD --public-key HEX]` (FILE `-`: standard
 /// input) or `crumb verify --db`: exit code 1 when the log is broken.
+/// What `crumb verify` checks besides the records themselves.
+#[derive(Debug, Default)]
+pub struct VerifyChecks<'a> {
+    /// A signed head the export must end with.
+    pub head: Option<&'a Path>,
+    /// The texts kept with the export.
+    pub texts: Option<&'a Path>,
+    /// Public keys a head or purge checkpoint may be signed with.
+    pub public_keys: &'a [String],
+}
+
 pub fn verify(
     settings: &Settings,
     file: Option<&Path>,
     db: bool,
-    head: Option<&Path>,
-    public_keys: &[String],
+    checks: &VerifyChecks<'_>,
 ) -> anyhow::Result<ExitCode> {
+    let VerifyChecks {
+        head,
+        texts,
+        public_keys,
+    } = *checks;
     if !db && head.is_none() && !public_keys.is_empty() {
         bail!("--public-key checks a --head, or with --db the purge checkpoints");
     }
+    let mut store = None;
     let result = if db {
-        let store = settings.database.open_existing()?;
+        let opened = store.insert(settings.database.open_existing()?);
         // The keys check purge checkpoints only: a log no purge has cut
         // verifies without one (an auditor given a copy of the database).
         let trusted = trusted_keys(settings, public_keys)?;
         let trusted: Vec<&str> = trusted.iter().map(String::as_str).collect();
-        crate::verify::verify_store(store.as_ref(), &trusted)
+        crate::verify::verify_store(opened.as_ref(), &trusted)
     } else {
         let path = file.context("a file to verify, or --db")?;
         // `-` is standard input, so an export can be piped straight in
@@ -405,8 +421,57 @@ pub fn verify(
             head.site_id, head.seq
         );
     }
+    if let Some(path) = texts {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        match crate::verify::check_texts(&summary, BufReader::new(file)) {
+            Ok(named) => println!(
+                "texts verified: the {named} version(s) of the texts the records name are in {}, \
+                 each hashing to its name",
+                path.display()
+            ),
+            Err(crate::verify::TextsError::Io(e)) => {
+                return Err(anyhow::Error::new(e).context(format!("reading {}", path.display())));
+            }
+            Err(e) => {
+                println!("BROKEN: {e}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    }
     print_summary(&summary);
+    if let Some(store) = &store {
+        print_kept_texts(store.as_ref(), &summary)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For `verify --db`: whether the log keeps every version of the texts its
+/// records name. A log written before Crumb kept them lacks the versions
+/// its configs had before its first `crumb serve` that did: said, not an
+/// error, since the records themselves verify.
+fn print_kept_texts(store: &dyn crate::storage::Store, summary: &Summary) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    let mut named = 0;
+    for (site, s) in &summary.sites {
+        for hash in &s.text_hashes {
+            named += 1;
+            if store.notices(site, hash)?.is_empty() {
+                missing.push(format!("{site} {hash}"));
+            }
+        }
+    }
+    if missing.is_empty() {
+        println!("texts: the log keeps all {named} version(s) of the texts its records name");
+    } else {
+        println!(
+            "texts: the log does not keep {} of the {named} version(s) of the texts its records \
+             name (written before Crumb kept them): {}",
+            missing.len(),
+            missing.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// The public keys a log's purge checkpoints are checked against: the key

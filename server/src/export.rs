@@ -7,6 +7,10 @@
 //! same fields, list fields space-separated, quoted per RFC 4180 by the
 //! `csv` crate; a text cell that a spreadsheet would run as a formula
 //! starts with `'` (see [`inert`]).
+//!
+//! The texts a site's records name go with an export as NDJSON too
+//! ([`TextsLine`]), so that an auditor can check offline what each
+//! record's `text_hash` says the visitor was shown.
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -17,6 +21,20 @@ use time::{Date, OffsetDateTime, macros::format_description};
 use crate::storage::{Store, StoreError, TimeRange};
 use crate::timefmt;
 use crate::timefmt::Timestamp;
+
+/// One kept version of a site's texts, a line of
+/// `GET /v1/audit/sites/{site}/texts`: `texts` is the exact string whose
+/// SHA-256 is `text_hash` (see `crate::sites::Notice`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextsLine {
+    pub site_id: SiteId,
+    pub text_hash: crumb_schema::TextHash,
+    pub language: crumb_schema::LanguageTag,
+    /// When the log first kept this version.
+    pub first_seen: Timestamp,
+    pub texts: String,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -91,6 +91,10 @@ enum Command {
         /// with: proves nothing was cut off the end.
         #[arg(long, value_name = "HEAD.json", conflicts_with = "db")]
         head: Option<PathBuf>,
+        /// The site's texts (GET .../texts) kept with the export: every
+        /// record's `text_hash` must name texts there that hash to it.
+        #[arg(long, value_name = "TEXTS.ndjson", conflicts_with = "db")]
+        texts: Option<PathBuf>,
         /// A published public key the head (and, with --db, purge
         /// checkpoints) may be signed with; repeat it for keys the log was
         /// signed with before `crumb key --replace`.
@@ -253,9 +257,15 @@ fn run() -> anyhow::Result<ExitCode> {
             file,
             db,
             head,
+            texts,
             public_key,
         } => {
-            return cli::verify(s, file.as_deref(), db, head.as_deref(), &public_key);
+            let checks = cli::VerifyChecks {
+                head: head.as_deref(),
+                texts: texts.as_deref(),
+                public_keys: &public_key,
+            };
+            return cli::verify(s, file.as_deref(), db, &checks);
         }
         Command::Copy { from, to } => cli::copy(s, &from, &to)?,
         Command::Backup { to, public_key } => cli::backup(s, &to, &public_key)?,

@@ -38,6 +38,7 @@ use crate::routes::{admin, audit, config, consents, declaration, health, integra
         audit::export,
         audit::history,
         audit::head,
+        audit::all_texts,
         audit::texts,
     ),
     modifiers(&BearerToken),

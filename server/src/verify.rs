@@ -6,12 +6,14 @@
 //!
 //! An export may cover only part of a site's chain (a date range): its
 //! first record then cannot be linked to its predecessor, and the summary
-//! says where each site's checked stretch starts.
+//! says where each site's checked stretch starts. The summary also lists
+//! the versions of the texts the records name, which [`check_texts`]
+//! finds in the texts an auditor keeps with the export.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{BufRead, Read};
 
-use crumb_schema::SiteId;
+use crumb_schema::{SiteId, TextHash};
 
 use crate::record::{GENESIS_HASH, RecordBody, sha256_hex};
 
@@ -43,6 +45,9 @@ pub struct SiteSummary {
     /// The first record's `prev_hash`: what an earlier stretch, or a purge
     /// checkpoint, must end with.
     pub first_prev_hash: String,
+    /// The versions of the site's texts its records name (`text_hash`):
+    /// what the visitors were shown.
+    pub text_hashes: BTreeSet<TextHash>,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +68,7 @@ struct Link {
     seq: u64,
     prev_hash: String,
     hash: String,
+    text_hash: TextHash,
 }
 
 /// Why a record is broken, before its line number is known.
@@ -83,6 +89,7 @@ fn examine(canonical: &str, hash: &str) -> Result<Link, Flaw> {
         seq: body.seq,
         prev_hash: body.prev_hash.into(),
         hash: hash.to_owned(),
+        text_hash: body.text_hash,
     })
 }
 
@@ -150,6 +157,7 @@ impl Verifier {
                 }
                 site.last_seq = l.seq;
                 site.head_hash = l.hash;
+                site.text_hashes.insert(l.text_hash);
             }
             None => {
                 let from_genesis = l.seq == 1;
@@ -164,6 +172,7 @@ impl Verifier {
                         head_hash: l.hash,
                         from_genesis,
                         first_prev_hash: l.prev_hash,
+                        text_hashes: BTreeSet::from([l.text_hash]),
                     },
                 );
             }
@@ -175,6 +184,65 @@ impl Verifier {
     pub fn finish(self) -> Summary {
         self.summary
     }
+}
+
+/// A line of the texts given to [`check_texts`] may be this long: a site's
+/// banner and category texts in one language are a few kilobytes.
+const MAX_TEXTS_LINE: u64 = 1 << 20;
+
+/// Checks the texts an auditor keeps with an export (lines of
+/// `GET /v1/audit/sites/{site}/texts`, [`crate::export::TextsLine`]):
+/// that each version's texts hash to its `text_hash` (else they were
+/// altered), and that every version the verified records name is among
+/// them. Returns how many versions the records name.
+pub fn check_texts(summary: &Summary, reader: impl BufRead) -> Result<usize, TextsError> {
+    let mut kept = HashSet::new();
+    let mut reader = reader.take(MAX_TEXTS_LINE + 1);
+    let mut line = Vec::new();
+    for n in 1.. {
+        line.clear();
+        reader.set_limit(MAX_TEXTS_LINE + 1);
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.len() as u64 > MAX_TEXTS_LINE {
+            return Err(TextsError::Invalid(
+                n,
+                "longer than a line of texts may be".into(),
+            ));
+        }
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let texts: crate::export::TextsLine =
+            serde_json::from_slice(&line).map_err(|e| TextsError::Invalid(n, e.to_string()))?;
+        if sha256_hex(texts.texts.as_bytes()) != texts.text_hash.as_str() {
+            return Err(TextsError::Altered(n, texts.text_hash));
+        }
+        kept.insert((texts.site_id, texts.text_hash));
+    }
+    let mut named = 0;
+    for (site, s) in &summary.sites {
+        for hash in &s.text_hashes {
+            named += 1;
+            if !kept.contains(&(site.clone(), hash.clone())) {
+                return Err(TextsError::Missing(site.clone(), hash.clone()));
+            }
+        }
+    }
+    Ok(named)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TextsError {
+    #[error("cannot read the texts: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("line {0} of the texts is not a version of a site's texts: {1}")]
+    Invalid(u64, String),
+    #[error("line {0} of the texts: they do not hash to their text_hash {1}: they were altered")]
+    Altered(u64, TextHash),
+    #[error("the records of site {0} name texts {1}, which are not among the texts given")]
+    Missing(SiteId, TextHash),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -2,8 +2,9 @@
 //! `GET /v1/audit/sites/{site}/consents?from=&to=&format=ndjson|csv` streams
 //! the log, `GET /v1/audit/sites/{site}/consents/{consent_id}` gives one
 //! consent's full history and its state now, `.../head` the signed chain
-//! head, `.../texts/{text_hash}` the texts a record says the visitor was
-//! shown. A deleted site's log stays readable.
+//! head, `.../texts` every version of the site's texts (to keep with an
+//! export) and `.../texts/{text_hash}` the texts a record says the visitor
+//! was shown. A deleted site's log stays readable.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -283,6 +284,45 @@ pub async fn history(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body))
+}
+
+/// `GET /v1/audit/sites/{site}/texts`: every version of the site's texts
+/// the log keeps, oldest first, one [`crate::export::TextsLine`] per line
+/// (NDJSON). Kept with an export, it lets `crumb verify FILE --texts
+/// TEXTS` check offline that every record names texts an auditor has.
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/texts", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Every kept version of the site's texts: `{site_id, text_hash, language, first_seen, texts}` per line, `texts` the string whose SHA-256 is `text_hash`", content_type = "application/x-ndjson", body = String), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+#[tracing::instrument(skip_all, fields(site = %path.as_str()))]
+pub async fn all_texts(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AuditError> {
+    let site = readable_site(&state, &req, &path).await?;
+    let store = state.store.clone();
+    let s = site.clone();
+    let kept = blocking(move || store.all_notices()).await?;
+    let mut body = Vec::new();
+    for (_, notice, first_seen) in kept.into_iter().filter(|(id, ..)| *id == s) {
+        let line = crate::export::TextsLine {
+            site_id: site.clone(),
+            text_hash: notice.text_hash,
+            language: notice.language,
+            first_seen,
+            texts: notice.texts,
+        };
+        serde_json::to_writer(&mut body, &line).expect("a texts line serialises");
+        body.push(b'\n');
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{site}-texts.ndjson\""),
+        ))
         .body(body))
 }
 

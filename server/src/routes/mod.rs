@@ -217,6 +217,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/v1/audit/sites/{site}/head", web::get().to(audit::head))
         .route(
+            "/v1/audit/sites/{site}/texts",
+            web::get().to(audit::all_texts),
+        )
+        .route(
             "/v1/audit/sites/{site}/texts/{text_hash}",
             web::get().to(audit::texts),
         );

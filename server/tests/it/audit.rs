@@ -276,6 +276,90 @@ fn the_texts_a_record_names_stay_readable_after_the_owner_changes_them() {
 }
 
 #[test]
+fn an_export_and_its_texts_verify_offline_together() {
+    // Arrange: consents under two versions of the English texts; the
+    // auditor downloads the log and the site's texts.
+    let app = spawn_app();
+    app.given_consent();
+    let mut site = app.site();
+    let en = crumb_schema::LanguageTag::parse("en").unwrap();
+    site.texts.get_mut(&en).unwrap().title = "Cookies, honestly".into();
+    app.put_site(&site);
+    app.given_consent();
+    let auditor = app.token(Role::Auditor, Some("demo"));
+    let texts = app.get_with_token("/v1/audit/sites/demo/texts", &auditor);
+    assert_eq!(texts.status, 200, "{}", texts.body);
+    assert_eq!(texts.header("content-type"), Some("application/x-ndjson"));
+    let lines: Vec<Value> = texts
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        app.site().languages.len() + 1,
+        "{}",
+        texts.body
+    );
+    let dir = app.dir.path();
+    let (log, texts_file) = (dir.join("log.ndjson"), dir.join("texts.ndjson"));
+    std::fs::write(&log, export(&app, "")).unwrap();
+    let verify = |texts: &str| {
+        std::fs::write(&texts_file, texts).unwrap();
+        app.crumb(&[
+            "verify",
+            log.to_str().unwrap(),
+            "--texts",
+            texts_file.to_str().unwrap(),
+        ])
+    };
+
+    // Act
+    let out = verify(&texts.body);
+
+    // Assert: both versions the records name are there and hash to their
+    // names...
+    assert!(
+        succeeded(&out).contains("texts verified: the 2 version(s)"),
+        "{}",
+        stdout(&out)
+    );
+    // ...texts edited after the fact are caught...
+    let altered = texts
+        .body
+        .replacen("Cookies, honestly", "Cookies, dishonestly", 1);
+    let out = verify(&altered);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("they were altered"),
+        "{}",
+        stdout(&out)
+    );
+    // ...and so are texts left out.
+    let shown_last = app.text_hash("en");
+    let without: String = texts
+        .body
+        .lines()
+        .filter(|l| !l.contains(&shown_last))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let out = verify(&without);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains(&format!("name texts {shown_last}, which are not among")),
+        "{}",
+        stdout(&out)
+    );
+    // The log itself keeps every version its records name.
+    let out = app.crumb(&["verify", "--db"]);
+    assert!(
+        succeeded(&out).contains("texts: the log keeps all 2 version(s)"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn history_says_where_the_consent_stands_now() {
     // Arrange: one consent kept as given, one withdrawn.
     let app = spawn_app();

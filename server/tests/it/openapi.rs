@@ -31,6 +31,7 @@ fn openapi_json_describes_every_api_route() {
         ("/v1/admin/sites/{site}/stats", "get"),
         ("/v1/audit/sites/{site}/consents", "get"),
         ("/v1/audit/sites/{site}/head", "get"),
+        ("/v1/audit/sites/{site}/texts", "get"),
         ("/v1/audit/sites/{site}/texts/{text_hash}", "get"),
         ("/healthz", "get"),
         ("/readyz", "get"),
