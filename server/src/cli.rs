@@ -315,12 +315,7 @@ pub fn export(
     let site = logged_site(store.as_ref(), site)?;
     let range = parse_range(from, to).map_err(anyhow::Error::msg)?;
     let format = Format::parse(format).context("format is ndjson or csv")?;
-    let mut out: Box<dyn std::io::Write + Send> = match output {
-        Some(path) => Box::new(BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout())),
-    };
+    let mut out = output_to(output)?;
     // A spinner with a count on a terminal; indicatif draws nothing when
     // stderr is not one.
     let progress = indicatif::ProgressBar::new_spinner().with_message("records exported");
@@ -329,12 +324,34 @@ pub fn export(
     })
     .context("export failed")?;
     progress.finish_and_clear();
+    out.flush().context("export failed")?;
     eprintln!("exported {n} records of site {site}");
     Ok(())
 }
 
-/// `crumb verify FILE [--head HEAD --public-key HEX]` (FILE `-`: standard
-/// input) or `crumb verify --db`: exit code 1 when the log is broken.
+/// `crumb export --site S --texts`: every kept version of the site's
+/// texts, as `GET /v1/audit/sites/{site}/texts` lists them, to go with an
+/// export (`crumb verify FILE --texts TEXTS`).
+pub fn export_texts(settings: &Settings, site: &str, output: Option<&Path>) -> anyhow::Result<()> {
+    let store = settings.database.open_existing()?;
+    let site = logged_site(store.as_ref(), site)?;
+    let mut out = output_to(output)?;
+    let n = crate::export::write_texts(store.as_ref(), &site, &mut out).context("export failed")?;
+    out.flush().context("export failed")?;
+    eprintln!("exported {n} versions of the texts of site {site}");
+    Ok(())
+}
+
+/// A buffered writer to `path`, else to standard output.
+fn output_to(path: Option<&Path>) -> anyhow::Result<Box<dyn std::io::Write + Send>> {
+    Ok(match path {
+        Some(path) => Box::new(BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(BufWriter::new(std::io::stdout())),
+    })
+}
+
 /// What `crumb verify` checks besides the records themselves.
 #[derive(Debug, Default)]
 pub struct VerifyChecks<'a> {
@@ -346,6 +363,9 @@ pub struct VerifyChecks<'a> {
     pub public_keys: &'a [String],
 }
 
+/// `crumb verify FILE [--head HEAD --public-key HEX] [--texts TEXTS]`
+/// (FILE `-`: standard input) or `crumb verify --db`: exit code 1 when the
+/// log is broken.
 pub fn verify(
     settings: &Settings,
     file: Option<&Path>,

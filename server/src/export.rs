@@ -36,6 +36,32 @@ pub struct TextsLine {
     pub texts: String,
 }
 
+/// Writes every kept version of `site`'s texts, oldest first, one
+/// [`TextsLine`] per line; returns how many.
+pub fn write_texts(
+    store: &dyn Store,
+    site: &SiteId,
+    out: &mut dyn Write,
+) -> Result<usize, ExportError> {
+    let mut n = 0;
+    for (id, notice, first_seen) in store.all_notices()? {
+        if id != *site {
+            continue;
+        }
+        let line = TextsLine {
+            site_id: id,
+            text_hash: notice.text_hash,
+            language: notice.language,
+            first_seen,
+            texts: notice.texts,
+        };
+        serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::from)?;
+        out.write_all(b"\n")?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Ndjson,

@@ -74,6 +74,10 @@ enum Command {
         to: Option<String>,
         #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
         format: String,
+        /// Export every kept version of the site's texts instead (NDJSON),
+        /// to go with an export: `crumb verify FILE --texts TEXTS`.
+        #[arg(long, conflicts_with_all = ["from", "to", "format"])]
+        texts: bool,
         /// Write here instead of standard output.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -241,10 +245,17 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Lint { file } => cli::lint(&file)?,
         Command::Export {
             site,
+            texts: true,
+            output,
+            ..
+        } => cli::export_texts(s, &site, output.as_deref())?,
+        Command::Export {
+            site,
             from,
             to,
             format,
             output,
+            texts: false,
         } => cli::export(
             s,
             &site,

@@ -21,6 +21,7 @@ use super::{AppState, blocking, load_site, logged_site};
 use crate::auth::{AuthError, authenticate};
 use crate::error::{ApiError, api_error_sources, respond};
 use crate::export::{ExportError, Format, parse_range};
+use crate::storage::StoreError;
 
 /// Chunks of about this size go to the client; with the channel's four
 /// slots, an export holds well under a megabyte whatever its length.
@@ -303,19 +304,16 @@ pub async fn all_texts(
     let site = readable_site(&state, &req, &path).await?;
     let store = state.store.clone();
     let s = site.clone();
-    let kept = blocking(move || store.all_notices()).await?;
-    let mut body = Vec::new();
-    for (_, notice, first_seen) in kept.into_iter().filter(|(id, ..)| *id == s) {
-        let line = crate::export::TextsLine {
-            site_id: site.clone(),
-            text_hash: notice.text_hash,
-            language: notice.language,
-            first_seen,
-            texts: notice.texts,
-        };
-        serde_json::to_writer(&mut body, &line).expect("a texts line serialises");
-        body.push(b'\n');
-    }
+    let body = blocking(move || {
+        let mut body = Vec::new();
+        crate::export::write_texts(store.as_ref(), &s, &mut body).map_err(|e| match e {
+            ExportError::Store(e) => e,
+            // Writing to memory fails only on a row that is not valid.
+            e => StoreError::Corrupt(e.to_string()),
+        })?;
+        Ok(body)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/x-ndjson")
         .insert_header((header::CACHE_CONTROL, "no-store"))

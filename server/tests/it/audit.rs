@@ -350,6 +350,9 @@ fn an_export_and_its_texts_verify_offline_together() {
         "{}",
         stdout(&out)
     );
+    // `crumb export --texts` writes what the API lists.
+    let out = app.crumb(&["export", "--site", "demo", "--texts"]);
+    assert_eq!(succeeded(&out), texts.body);
     // The log itself keeps every version its records name.
     let out = app.crumb(&["verify", "--db"]);
     assert!(
