@@ -89,21 +89,22 @@ fn google(site: &SiteConfig, gcm: &GoogleConsentMode, out: &mut String) {
         ConsentModeKind::Advanced => "advanced",
     };
     out.push_str(&format!(
-        "  // Google Consent Mode v2 ({mode} mode): the defaults before any Google tag.\n\
-  w.dataLayer = w.dataLayer || [];\n\
-  function gtag() {{ w.dataLayer.push(arguments); }}\n\
-  {defaults}.forEach(function (d) {{ gtag('consent', 'default', d); }});\n\
-  {sets}.forEach(function (s) {{ gtag('set', s[0], s[1]); }});\n\
-  var mapping = {mapping};\n\
-  on.push(function (c) {{\n\
-    var u = {{}};\n\
-    for (var k in mapping) mapping[k].forEach(function (t) {{\n\
-      if (u[t] !== 'granted') u[t] = c.categories[k] ? 'granted' : 'denied';\n\
-    }});\n\
-    gtag('consent', 'update', u);\n\
-    // For Google Tag Manager: an event to trigger tags on, after the update.\n\
-    w.dataLayer.push({{ event: 'crumb_consent_update', crumb_consent: {{ categories: c.categories, services: c.services }} }});\n\
-  }});\n",
+        "  // Google Consent Mode v2 ({mode} mode): the defaults before any Google tag.
+  w.dataLayer = w.dataLayer || [];
+  function gtag() {{ w.dataLayer.push(arguments); }}
+  {defaults}.forEach(function (d) {{ gtag('consent', 'default', d); }});
+  {sets}.forEach(function (s) {{ gtag('set', s[0], s[1]); }});
+  var mapping = {mapping};
+  on.push(function (c) {{
+    var u = {{}};
+    for (var k in mapping) mapping[k].forEach(function (t) {{
+      if (u[t] !== 'granted') u[t] = c.categories[k] ? 'granted' : 'denied';
+    }});
+    gtag('consent', 'update', u);
+    // For Google Tag Manager: an event to trigger tags on, after the update.
+    w.dataLayer.push({{ event: 'crumb_consent_update', crumb_consent: {{ categories: c.categories, services: c.services }} }});
+  }});
+",
         defaults = Value::Array(defaults),
         sets = Value::Array(sets),
         mapping = Value::Object(mapping),
@@ -152,9 +153,10 @@ fn meta(b: &Binding, out: &mut String) {
 pub fn script(site: &SiteConfig) -> String {
     let i = &site.integrations;
     let mut out = format!(
-        "// Crumb: vendor consent signals for site {}. Load it before any vendor tag, without async.\n\
-(function () {{\n\
-  var w = window, on = [];\n",
+        "// Crumb: vendor consent signals for site {}. Load it before any vendor tag, without async.
+(function () {{
+  var w = window, on = [];
+",
         site.id
     );
     if let Some(gcm) = &i.google_consent_mode {
@@ -167,36 +169,39 @@ pub fn script(site: &SiteConfig) -> String {
         // UET assumes consent without a default; its queue takes commands
         // before the tag loads.
         out.push_str(&format!(
-            "  // Microsoft UET: ad_storage.\n\
-  w.uetq = w.uetq || [];\n\
-  w.uetq.push('consent', 'default', {{ ad_storage: 'denied' }});\n\
-  on.push(function (c) {{\n\
-    w.uetq.push('consent', 'update', {{ ad_storage: {} ? 'granted' : 'denied' }});\n\
-  }});\n",
+            "  // Microsoft UET: ad_storage.
+  w.uetq = w.uetq || [];
+  w.uetq.push('consent', 'default', {{ ad_storage: 'denied' }});
+  on.push(function (c) {{
+    w.uetq.push('consent', 'update', {{ ad_storage: {} ? 'granted' : 'denied' }});
+  }});
+",
             allows(b)
         ));
     }
     if let Some(cl) = &i.microsoft_clarity {
         // Clarity's own stub, so commands queue until its tag loads.
         out.push_str(&format!(
-            "  // Microsoft Clarity: analytics_Storage and ad_Storage.\n\
-  w.clarity = w.clarity || function () {{ (w.clarity.q = w.clarity.q || []).push(arguments); }};\n\
-  w.clarity('consentv2', {{ ad_Storage: 'denied', analytics_Storage: 'denied' }});\n\
-  on.push(function (c) {{\n\
-    w.clarity('consentv2', {{ ad_Storage: {} ? 'granted' : 'denied', analytics_Storage: {} ? 'granted' : 'denied' }});\n\
-  }});\n",
+            "  // Microsoft Clarity: analytics_Storage and ad_Storage.
+  w.clarity = w.clarity || function () {{ (w.clarity.q = w.clarity.q || []).push(arguments); }};
+  w.clarity('consentv2', {{ ad_Storage: 'denied', analytics_Storage: 'denied' }});
+  on.push(function (c) {{
+    w.clarity('consentv2', {{ ad_Storage: {} ? 'granted' : 'denied', analytics_Storage: {} ? 'granted' : 'denied' }});
+  }});
+",
             allows(&cl.ads),
             allows(&cl.analytics)
         ));
     }
     out.push_str(
-        "  // The widget fires crumb:change when a choice counts, before it\n\
-  // releases any gated tag: the vendors hear of it first.\n\
-  document.addEventListener('crumb:change', function (e) {\n\
-    var c = e.detail;\n\
-    if (c) on.forEach(function (f) { f(c); });\n\
-  });\n\
-})();\n",
+        "  // The widget fires crumb:change when a choice counts, before it
+  // releases any gated tag: the vendors hear of it first.
+  document.addEventListener('crumb:change', function (e) {
+    var c = e.detail;
+    if (c) on.forEach(function (f) { f(c); });
+  });
+})();
+",
     );
     out
 }

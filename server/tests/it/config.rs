@@ -337,6 +337,10 @@ fn the_signals_script_follows_the_sites_settings() {
         "{body}"
     );
     assert!(body.contains("crumb:change"));
+    // Readable as served: everything inside the wrapper is indented.
+    let lines: Vec<&str> = body.lines().collect();
+    let inside = &lines[2..lines.len() - 1];
+    assert!(inside.iter().all(|l| l.starts_with("  ")), "{body}");
     // The demo ties Microsoft UET and Clarity to its categories too.
     assert!(
         body.contains("w.uetq.push('consent', 'default', { ad_storage: 'denied' })"),
