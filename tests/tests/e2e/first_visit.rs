@@ -178,10 +178,12 @@ fn works_under_a_strict_content_security_policy() {
     );
 }
 
-/// Serves `html` at every path of a new origin (`http://127.0.0.1:PORT`),
-/// with `headers` (`Name: value` lines) on the answer, for as long as the
-/// test binary runs; returns the origin.
-fn serve_page(html: &'static str, headers: &'static str) -> String {
+/// Serves `files` (path, content type, body) on a new origin
+/// (`http://127.0.0.1:PORT`), with `headers` (`Name: value` lines, each
+/// ending in CRLF) on every answer, for as long as the test binary runs;
+/// returns the origin. A page on another origin than Crumb's, sent with
+/// the headers a site chooses.
+fn serve(files: Vec<(&'static str, &'static str, String)>, headers: &'static str) -> String {
     use std::io::{BufRead as _, BufReader, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
@@ -189,14 +191,20 @@ fn serve_page(html: &'static str, headers: &'static str) -> String {
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(&stream);
             let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
             while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                 line.clear();
             }
+            let (status, kind, body) = match files.iter().find(|(p, ..)| *p == path) {
+                Some((_, kind, body)) => ("200 OK", *kind, body.as_str()),
+                None => ("404 Not Found", "text/plain", "not found"),
+            };
             let _ = write!(
                 &stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n{headers}\
-                 content-length: {}\r\nconnection: close\r\n\r\n{html}",
-                html.len()
+                "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\n{headers}\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
             );
         }
     });
@@ -210,18 +218,15 @@ fn a_cross_origin_isolated_page_on_another_origin_loads_crumb() {
     // SharedArrayBuffer must): the browser then loads another origin's
     // script and stylesheet only if they say they may be embedded.
     let site = Site::start();
-    let html: &'static str = Box::leak(
-        format!(
-            "<!doctype html><html lang=en><head><title>Isolated</title>\
-             <script src=\"{}/crumb.js\" data-site=\"demo\" async></script>\
-             <script type=\"text/plain\" data-category=\"analytics\">window.__ran = true</script>\
-             </head><body><p>A cross-origin isolated page.</p></body></html>",
-            site.base
-        )
-        .into_boxed_str(),
+    let html = format!(
+        "<!doctype html><html lang=en><head><title>Isolated</title>\
+         <script src=\"{}/crumb.js\" data-site=\"demo\" async></script>\
+         <script type=\"text/plain\" data-category=\"analytics\">window.__ran = true</script>\
+         </head><body><p>A cross-origin isolated page.</p></body></html>",
+        site.base
     );
-    let origin = serve_page(
-        html,
+    let origin = serve(
+        vec![("/", "text/html; charset=utf-8", html)],
         "cross-origin-embedder-policy: require-corp\r\ncross-origin-opener-policy: same-origin\r\n",
     );
     let mut config = site.config();
@@ -243,6 +248,55 @@ fn a_cross_origin_isolated_page_on_another_origin_loads_crumb() {
         json!("fixed"),
         "the stylesheet applied"
     );
+    assert_eq!(site.wait_for_records(1)[0]["method"], "accept_all");
+}
+
+#[test]
+fn a_page_under_a_nonce_based_policy_runs_its_gated_scripts_once_allowed() {
+    // Arrange: a page whose Content-Security-Policy trusts scripts by nonce
+    // (`'strict-dynamic'`, the policy Google recommends): Crumb's tag and
+    // the gated scripts carry the page's nonce; one gated script is
+    // inline, one a library on the page's origin.
+    let site = Site::start();
+    let html = format!(
+        "<!doctype html><html lang=en><head><title>Nonces</title>\
+         <script nonce=\"r4nd0m\" src=\"{}/crumb.js\" data-site=\"demo\" async></script>\
+         <script nonce=\"r4nd0m\" type=\"text/plain\" data-category=\"analytics\" data-src=\"/lib.js\"></script>\
+         <script nonce=\"r4nd0m\" type=\"text/plain\" data-category=\"analytics\">window.__inline = window.__lib</script>\
+         </head><body><p>A page with a nonce-based policy.</p></body></html>",
+        site.base
+    );
+    let origin = serve(
+        vec![
+            ("/", "text/html; charset=utf-8", html),
+            (
+                "/lib.js",
+                "text/javascript",
+                "window.__lib = 'loaded';".into(),
+            ),
+        ],
+        "content-security-policy: script-src 'nonce-r4nd0m' 'strict-dynamic' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'\r\n",
+    );
+    let mut config = site.config();
+    config.allowed_origins.push(origin.clone());
+    site.put_config(&config);
+    let browser = Browser::new(1280, 800);
+    browser.before_every_page(
+        "window.__csp = [];
+         document.addEventListener('securitypolicyviolation',
+             e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+    );
+
+    // Act
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.click(".crumb-banner [data-a=accept]");
+
+    // Assert: the library ran, then the inline script that uses it, and
+    // the policy refused nothing.
+    browser.wait("window.__inline !== undefined");
+    assert_eq!(browser.js("return window.__inline"), json!("loaded"));
+    assert_eq!(browser.js("return window.__csp"), json!([]));
     assert_eq!(site.wait_for_records(1)[0]["method"], "accept_all");
 }
 
