@@ -1,6 +1,8 @@
 //! The gate: third-party scripts (`<script type="text/plain"
 //! data-category=...>`) run, and embeds (`<iframe|img data-src=...>`) load,
-//! only once their category (and service, when named) is allowed. Scripts
+//! only once their category (and service, when named) is allowed. Blocked
+//! embeds get a placeholder; the stylesheet shows it for iframes only (a
+//! gated image is most often a tracking pixel). Scripts
 //! are released in document order: an external script without `async` is
 //! waited for before the next one runs. `crumb.js` calls [`scan`] again
 //! from a mutation observer, so elements that pages add later, or whose

@@ -48,6 +48,40 @@ const INSERT: &str = "
 ";
 
 #[test]
+fn a_gated_tracking_pixel_stays_empty_without_a_placeholder_until_allowed() {
+    // Arrange: a first visit; the page has a gated 1x1 tracking image (as
+    // LinkedIn's and Meta's pixels come) beside its gated YouTube embed.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js(
+        "document.body.insertAdjacentHTML('beforeend',
+           '<img id=pixel width=1 height=1 alt=\"\" data-category=marketing ' +
+           'data-src=\"https://www.facebook.com/tr?id=1&ev=PageView\">');",
+    );
+    browser.wait("document.getElementById('pixel').hasAttribute('data-crumb')");
+    browser.settled();
+
+    // Assert: the embed has its placeholder; the pixel none that shows (a
+    // box asking to allow marketing where the page meant nothing to be
+    // seen), and it is not loaded.
+    let visible = "return [...document.querySelectorAll('.crumb-ph')]
+        .filter((p) => p.getBoundingClientRect().height > 0).length";
+    assert_eq!(browser.js(visible), json!(1));
+    assert_eq!(
+        browser.js("return document.getElementById('pixel').getAttribute('src')"),
+        json!(null)
+    );
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+
+    // Assert: allowed, it loads.
+    browser.wait("document.getElementById('pixel').getAttribute('src')");
+    assert_eq!(browser.js(visible), json!(0));
+}
+
+#[test]
 fn scripts_inserted_every_way_run_once_allowed_in_document_order() {
     // Arrange: a first visit, the banner up; the page inserts its scripts.
     let site = Site::start();
