@@ -44,10 +44,7 @@ pub fn write_texts(
     out: &mut dyn Write,
 ) -> Result<usize, ExportError> {
     let mut n = 0;
-    for (id, notice, first_seen) in store.all_notices()? {
-        if id != *site {
-            continue;
-        }
+    for (id, notice, first_seen) in store.kept_notices(Some(site))? {
         let line = TextsLine {
             site_id: id,
             text_hash: notice.text_hash,

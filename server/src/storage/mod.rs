@@ -535,9 +535,13 @@ pub trait Store: Send + Sync + 'static {
     /// The texts a site showed under `hash`, one per language that had
     /// them (almost always one); none if the log never kept them.
     fn notices(&self, site: &SiteId, hash: &TextHash) -> Result<Vec<Notice>, StoreError>;
-    /// Every kept version of every site's texts, with its site and when it
-    /// was first kept (`crumb copy` moves them).
-    fn all_notices(&self) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError>;
+    /// Every kept version of a site's texts (`None`: of every site, which
+    /// `crumb copy` moves), with its site and when it was first kept,
+    /// oldest first per site.
+    fn kept_notices(
+        &self,
+        site: Option<&SiteId>,
+    ) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError>;
     /// The newest record of a consent, whatever site it belongs to.
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError>;
     /// The newest record of a site's chain (none once all are purged).

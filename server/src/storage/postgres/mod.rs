@@ -430,7 +430,7 @@ impl PostgresStore {
             ))?;
         }
         // Every version of the sites' texts the records name.
-        for (site, notice, first_seen) in source.all_notices()? {
+        for (site, notice, first_seen) in source.kept_notices(None)? {
             self.block_on(tx.execute(
                 "INSERT INTO notices (site_id, text_hash, language, texts, first_seen)
                  VALUES ($1, $2, $3, $4, $5)",
@@ -644,8 +644,11 @@ impl Store for PostgresStore {
         sites::notices(self, site, hash)
     }
 
-    fn all_notices(&self) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
-        sites::all_notices(self)
+    fn kept_notices(
+        &self,
+        site: Option<&SiteId>,
+    ) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
+        sites::kept_notices(self, site)
     }
 
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError> {

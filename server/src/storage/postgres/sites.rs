@@ -135,14 +135,17 @@ pub(super) fn notices(
     })
 }
 
-pub(super) fn all_notices(
+pub(super) fn kept_notices(
     store: &PostgresStore,
+    site: Option<&SiteId>,
 ) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
+    let site = site.map(SiteId::as_str);
     store.run(|c| async move {
         c.query(
             "SELECT site_id, text_hash, language, texts, first_seen FROM notices
+             WHERE $1::text IS NULL OR site_id = $1
              ORDER BY site_id, first_seen, language",
-            &[],
+            &[&site],
         )
         .await?
         .into_iter()

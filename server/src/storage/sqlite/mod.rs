@@ -317,8 +317,11 @@ impl Store for SqliteStore {
         sites::notices(self, site, hash)
     }
 
-    fn all_notices(&self) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
-        sites::all_notices(self)
+    fn kept_notices(
+        &self,
+        site: Option<&SiteId>,
+    ) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
+        sites::kept_notices(self, site)
     }
 
     fn latest_record(&self, consent: &ConsentId) -> Result<Option<Record>, StoreError> {

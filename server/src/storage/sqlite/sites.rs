@@ -119,15 +119,17 @@ pub(super) fn notices(
     })
 }
 
-pub(super) fn all_notices(
+pub(super) fn kept_notices(
     store: &SqliteStore,
+    site: Option<&SiteId>,
 ) -> Result<Vec<(SiteId, Notice, Timestamp)>, StoreError> {
     store.read(|conn| {
         let mut stmt = conn.prepare_cached(
             "SELECT site_id, text_hash, language, texts, first_seen FROM notices
+             WHERE ?1 IS NULL OR site_id = ?1
              ORDER BY site_id, first_seen, language",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([site.map(SiteId::as_str)], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
