@@ -286,6 +286,10 @@ fn an_export_and_its_texts_verify_offline_together() {
     site.texts.get_mut(&en).unwrap().title = "Cookies, honestly".into();
     app.put_site(&site);
     app.given_consent();
+    // Another site's texts are its own.
+    let mut shop = app.site();
+    shop.id = crumb_schema::SiteId::parse("shop").unwrap();
+    app.put_site(&shop);
     let auditor = app.token(Role::Auditor, Some("demo"));
     let texts = app.get_with_token("/v1/audit/sites/demo/texts", &auditor);
     assert_eq!(texts.status, 200, "{}", texts.body);
@@ -298,6 +302,11 @@ fn an_export_and_its_texts_verify_offline_together() {
     assert_eq!(
         lines.len(),
         app.site().languages.len() + 1,
+        "{}",
+        texts.body
+    );
+    assert!(
+        lines.iter().all(|l| l["site_id"] == "demo"),
         "{}",
         texts.body
     );

@@ -54,11 +54,9 @@ fn a_gated_tracking_pixel_stays_empty_without_a_placeholder_until_allowed() {
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
-    browser.js(
-        "document.body.insertAdjacentHTML('beforeend',
+    browser.js("document.body.insertAdjacentHTML('beforeend',
            '<img id=pixel width=1 height=1 alt=\"\" data-category=marketing ' +
-           'data-src=\"https://www.facebook.com/tr?id=1&ev=PageView\">');",
-    );
+           'data-src=\"https://www.facebook.com/tr?id=1&ev=PageView\">');");
     browser.wait("document.getElementById('pixel').hasAttribute('data-crumb')");
     browser.settled();
 
