@@ -453,6 +453,13 @@ pub fn verify(
             Err(crate::verify::TextsError::Io(e)) => {
                 return Err(anyhow::Error::new(e).context(format!("reading {}", path.display())));
             }
+            // Not a texts file (an error answer, an empty download): an
+            // error in what was given, which says nothing about the log.
+            Err(
+                e @ (crate::verify::TextsError::Invalid(..) | crate::verify::TextsError::Empty),
+            ) => {
+                return Err(anyhow::anyhow!("{}: {e}", path.display()));
+            }
             Err(e) => {
                 println!("BROKEN: {e}");
                 return Ok(ExitCode::from(1));

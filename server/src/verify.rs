@@ -221,6 +221,9 @@ pub fn check_texts(summary: &Summary, reader: impl BufRead) -> Result<usize, Tex
         }
         kept.insert((texts.site_id, texts.text_hash));
     }
+    if kept.is_empty() {
+        return Err(TextsError::Empty);
+    }
     let mut named = 0;
     for (site, s) in &summary.sites {
         for hash in &s.text_hashes {
@@ -239,6 +242,9 @@ pub enum TextsError {
     Io(#[from] std::io::Error),
     #[error("line {0} of the texts is not a version of a site's texts: {1}")]
     Invalid(u64, String),
+    /// Most often a download that failed: nothing to check against.
+    #[error("the texts file holds no texts (did the download fail?)")]
+    Empty,
     #[error("line {0} of the texts: they do not hash to their text_hash {1}: they were altered")]
     Altered(u64, TextHash),
     #[error("the records of site {0} name texts {1}, which are not among the texts given")]

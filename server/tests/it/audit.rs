@@ -362,6 +362,20 @@ fn an_export_and_its_texts_verify_offline_together() {
     // `crumb export --texts` writes what the API lists.
     let out = app.crumb(&["export", "--site", "demo", "--texts"]);
     assert_eq!(succeeded(&out), texts.body);
+    // What is no texts file (a download that failed, an error answer)
+    // is an error in what was given, not a broken log.
+    for (given, says) in [
+        ("", "holds no texts (did the download fail?)"),
+        (
+            "{\"error\":\"unauthorized\",\"message\":\"send a Crumb bearer token\"}\n",
+            "line 1 of the texts is not a version of a site's texts",
+        ),
+    ] {
+        let out = verify(given);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
     // The log itself keeps every version its records name.
     let out = app.crumb(&["verify", "--db"]);
     assert!(
