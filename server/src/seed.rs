@@ -62,10 +62,9 @@ pub fn seed(
         .first()
         .cloned()
         .ok_or_else(|| StoreError::Corrupt("the site has no language".into()))?;
-    let text_hash = crate::routes::config::text_hash(&site, &language)
-        .ok_or_else(|| StoreError::Corrupt("the site has no texts".into()))?;
-    let text_hash = crumb_schema::TextHash::parse(&text_hash)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let text_hash = crate::sites::notice(&site, &language)
+        .ok_or_else(|| StoreError::Corrupt("the site has no texts".into()))?
+        .text_hash;
     let step = span / count.max(1) as f64;
     let start = now - span;
     let mut stored = 0;

@@ -496,6 +496,16 @@ pub fn stored_time(s: &str) -> Result<Timestamp, StoreError> {
     Timestamp::parse(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// A kept version of a site's texts read back from its columns.
+pub fn stored_notice(language: &str, hash: &str, texts: String) -> Result<Notice, StoreError> {
+    let corrupt = |e: crumb_schema::IdError| StoreError::Corrupt(e.to_string());
+    Ok(Notice {
+        language: LanguageTag::parse(language).map_err(corrupt)?,
+        text_hash: TextHash::parse(hash).map_err(corrupt)?,
+        texts,
+    })
+}
+
 pub trait Store: Send + Sync + 'static {
     /// A site's config, shared: stores may cache them.
     fn site(&self, id: &SiteId) -> Result<Option<Arc<SiteConfig>>, StoreError>;

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use crumb_schema::{LanguageTag, SiteConfig, SiteId, TextHash};
+use crumb_schema::{SiteConfig, SiteId, TextHash};
 use deadpool_postgres::GenericClient;
 use time::OffsetDateTime;
 
 use super::{PostgresStore, corrupt};
 use crate::sites::{Notice, UpdateRefused};
 use crate::storage::site_cache::{sites_changed, sites_written};
-use crate::storage::{SiteRow, SiteUpdate, StoreError, stored_time};
+use crate::storage::{SiteRow, SiteUpdate, StoreError, stored_notice, stored_time};
 use crate::timefmt::{self, Timestamp};
 
 pub(super) fn recent_site(store: &PostgresStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
@@ -108,15 +108,6 @@ pub(super) fn keep_notices(
     })
 }
 
-/// A kept version of a site's texts from its row's columns.
-fn notice(language: &str, hash: &str, texts: String) -> Result<Notice, StoreError> {
-    Ok(Notice {
-        language: LanguageTag::parse(language).map_err(corrupt)?,
-        text_hash: TextHash::parse(hash).map_err(corrupt)?,
-        texts,
-    })
-}
-
 pub(super) fn notices(
     store: &PostgresStore,
     site: &SiteId,
@@ -130,7 +121,7 @@ pub(super) fn notices(
         )
         .await?
         .into_iter()
-        .map(|r| notice(r.get(0), hash.as_str(), r.get(1)))
+        .map(|r| stored_notice(r.get(0), hash.as_str(), r.get(1)))
         .collect()
     })
 }
@@ -152,7 +143,7 @@ pub(super) fn kept_notices(
         .map(|r| {
             Ok((
                 SiteId::parse(r.get(0)).map_err(corrupt)?,
-                notice(r.get(2), r.get(1), r.get(3))?,
+                stored_notice(r.get(2), r.get(1), r.get(3))?,
                 stored_time(r.get(4))?,
             ))
         })

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use crumb_schema::{LanguageTag, SiteConfig, SiteId, TextHash};
+use crumb_schema::{SiteConfig, SiteId, TextHash};
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::SqliteStore;
 use crate::sites::{Notice, UpdateRefused};
 use crate::storage::site_cache::{sites_changed, sites_written};
-use crate::storage::{SiteRow, SiteUpdate, StoreError, stored_time};
+use crate::storage::{SiteRow, SiteUpdate, StoreError, stored_notice, stored_time};
 use crate::timefmt::{self, Timestamp};
 
 pub(super) fn recent_site(store: &SqliteStore, id: &SiteId) -> Option<Arc<SiteConfig>> {
@@ -108,12 +108,7 @@ pub(super) fn notices(
         })?;
         rows.map(|row| {
             let (language, texts) = row?;
-            Ok(Notice {
-                language: LanguageTag::parse(&language)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                text_hash: hash.clone(),
-                texts,
-            })
+            stored_notice(&language, hash.as_str(), texts)
         })
         .collect()
     })
@@ -140,14 +135,9 @@ pub(super) fn kept_notices(
         })?;
         rows.map(|row| {
             let (site, hash, language, texts, first_seen) = row?;
-            let corrupt = |e: crumb_schema::IdError| StoreError::Corrupt(e.to_string());
             Ok((
-                SiteId::parse(&site).map_err(corrupt)?,
-                Notice {
-                    language: LanguageTag::parse(&language).map_err(corrupt)?,
-                    text_hash: TextHash::parse(&hash).map_err(corrupt)?,
-                    texts,
-                },
+                SiteId::parse(&site).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                stored_notice(&language, &hash, texts)?,
                 stored_time(&first_seen)?,
             ))
         })
