@@ -24,6 +24,7 @@ pub mod settings;
 pub mod signing;
 pub mod sites;
 pub mod startup;
+pub mod stats;
 pub mod storage;
 pub mod telemetry;
 pub mod timefmt;

@@ -131,6 +131,7 @@ impl Application {
             quota: crate::quota::Quota::new(settings.write_rate, settings.write_burst),
             key,
             derived: Default::default(),
+            stats: Default::default(),
             exports: Arc::new(tokio::sync::Semaphore::new(routes::max_exports(
                 store.as_ref(),
             ))),

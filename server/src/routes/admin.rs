@@ -353,9 +353,10 @@ pub async fn stats(
     let id = logged_site(&state, &path).await?;
     let range = crate::export::parse_range(query.from.as_deref(), query.to.as_deref())
         .map_err(AdminError::Query)?;
-    let store = state.store.clone();
+    let (store, app) = (state.store.clone(), state.clone());
     let site_id = id.clone();
-    let days = blocking(move || store.stats(&id, &range)).await?;
+    let now = state.clock.now();
+    let days = blocking(move || app.stats.stats(store.as_ref(), &id, &range, now)).await?;
     let out: Vec<DayOut<'_>> = days
         .iter()
         .map(|d| {

@@ -39,6 +39,8 @@ pub struct AppState {
     pub derived: config::DerivedCache,
     /// Exports running on this node at once, at most [`max_exports`].
     pub exports: Arc<tokio::sync::Semaphore>,
+    /// The counts of each site's closed days, for the owner's stats.
+    pub stats: crate::stats::StatsCache,
 }
 
 pub use crate::storage::blocking;

@@ -645,6 +645,81 @@ fn cli_errors_name_what_failed_and_say_each_cause_once() {
     }
 }
 
+/// Each day's decision count, as the stats API answers for `query`.
+fn decisions_per_day(app: &TestApp, token: &str, query: &str) -> Vec<(String, u64)> {
+    let resp = app.get_with_token(&format!("/v1/admin/sites/demo/stats{query}"), token);
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    let days = resp.json()["days"].as_array().unwrap().clone();
+    days.iter()
+        .map(|d| {
+            let day = d["day"].as_str().unwrap().to_owned();
+            (day, d["decisions"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn stats_stay_exact_as_days_close_and_after_a_purge() {
+    // Arrange: in January 2023 (so that `crumb purge`, on the real clock,
+    // finds the consents expired): two decisions on the 15th, one on the
+    // 16th; asked on the 19th, when both days are closed and kept by the
+    // node.
+    let app = spawn_app();
+    app.clock.advance(-time::Duration::days(1096));
+    let day = |n: i64| app.clock.advance(time::Duration::days(n));
+    app.record_consent(&app.analytics_only());
+    app.record_consent(&app.analytics_only());
+    day(1);
+    app.record_consent(&app.analytics_only());
+    day(3);
+    let token = app.token(Role::Auditor, Some("demo"));
+    let counts = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+        pairs.iter().map(|(d, n)| ((*d).to_owned(), *n)).collect()
+    };
+    let first = decisions_per_day(&app, &token, "");
+    assert_eq!(first, counts(&[("2023-01-15", 2), ("2023-01-16", 1)]));
+
+    // Act and assert: decisions on the 19th and the 20th count while their
+    // days are open, and still once those days have closed.
+    app.record_consent(&app.analytics_only());
+    day(1);
+    app.record_consent(&app.analytics_only());
+    let all = counts(&[
+        ("2023-01-15", 2),
+        ("2023-01-16", 1),
+        ("2023-01-19", 1),
+        ("2023-01-20", 1),
+    ]);
+    assert_eq!(decisions_per_day(&app, &token, ""), all);
+    day(3);
+    assert_eq!(decisions_per_day(&app, &token, ""), all);
+    // Ranges that start and end within days count only their part of
+    // those days (the records were written at 10:00).
+    let part = decisions_per_day(
+        &app,
+        &token,
+        "?from=2023-01-15T11:00:00Z&to=2023-01-19T10:30:00Z",
+    );
+    assert_eq!(part, counts(&[("2023-01-16", 1), ("2023-01-19", 1)]));
+    let within = decisions_per_day(
+        &app,
+        &token,
+        "?from=2023-01-15T09:00:00Z&to=2023-01-15T11:00:00Z",
+    );
+    assert_eq!(within, counts(&[("2023-01-15", 2)]));
+
+    // A purge (another process, as on another node) drops its days from
+    // the counts the node keeps.
+    let purge = app.crumb(&["purge", "--site", "demo", "--before", "2023-01-16"]);
+    assert_eq!(
+        purge.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&purge.stderr)
+    );
+    assert_eq!(decisions_per_day(&app, &token, ""), all[1..]);
+}
+
 #[test]
 fn stats_count_decisions_per_day_category_and_method() {
     // Arrange: day 1: accept all, reject all, analytics only; day 2: one
