@@ -330,10 +330,10 @@ pub struct Receipt {
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub consent_id: ConsentId,
     pub event: Event,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::instant")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub given_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::instant")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: OffsetDateTime,
     #[cfg_attr(feature = "openapi", schema(value_type = u32))]
@@ -369,10 +369,10 @@ pub struct ConsentStatus {
     pub state: ConsentState,
     /// The event that produced the current state.
     pub event: Event,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::instant")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub given_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::instant")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: OffsetDateTime,
     #[cfg_attr(feature = "openapi", schema(value_type = u32))]

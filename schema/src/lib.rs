@@ -13,6 +13,7 @@ mod config;
 mod consent;
 pub mod cookie;
 mod ids;
+pub mod instant;
 pub mod integrations;
 pub mod rules;
 pub mod widget;

@@ -1,14 +1,10 @@
 //! The one textual form of instants in records: RFC 3339 in UTC with
-//! exactly three fractional digits (`2026-11-23T18:20:00.123Z`). A fixed
+//! exactly three fractional digits (`2026-11-23T18:20:00.123Z`,
+//! `crumb_schema::instant`, which receipts and lookups use too). A fixed
 //! width makes the strings sort in time order inside SQLite, and a single
 //! form keeps the hashed record bytes reproducible.
 
-use time::format_description::FormatItem;
-use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
-
-const FORMAT: &[FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// Drops everything below a millisecond and moves to UTC.
 pub fn truncate(t: OffsetDateTime) -> OffsetDateTime {
@@ -19,9 +15,7 @@ pub fn truncate(t: OffsetDateTime) -> OffsetDateTime {
 }
 
 pub fn format(t: OffsetDateTime) -> String {
-    truncate(t)
-        .format(FORMAT)
-        .expect("formatting a UTC instant with a static description cannot fail")
+    crumb_schema::instant::format(t)
 }
 
 pub fn parse(s: &str) -> Result<OffsetDateTime, time::error::Parse> {

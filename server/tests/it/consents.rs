@@ -4,7 +4,7 @@
 use serde_json::json;
 use time::Duration;
 
-use crumb_server::storage::TimeRange;
+use crumb_server::storage::{Role, TimeRange};
 
 use crate::helpers::spawn_app;
 
@@ -20,8 +20,8 @@ fn recorded_consent_looks_up_as_valid() {
     assert_eq!(created.status, 201, "{}", created.body);
     let receipt = created.json();
     assert_eq!(receipt["event"], "given");
-    assert_eq!(receipt["given_at"], "2026-01-15T10:00:00Z");
-    assert_eq!(receipt["expires_at"], "2028-01-15T10:00:00Z");
+    assert_eq!(receipt["given_at"], "2026-01-15T10:00:00.000Z");
+    assert_eq!(receipt["expires_at"], "2028-01-15T10:00:00.000Z");
     assert_eq!(receipt["choices"]["categories"]["analytics"], true);
     assert_eq!(receipt["choices"]["categories"]["marketing"], false);
     assert_eq!(receipt["choices"]["categories"]["functional"], false);
@@ -35,9 +35,34 @@ fn recorded_consent_looks_up_as_valid() {
     assert_eq!(status.status, 200);
     let status = status.json();
     assert_eq!(status["state"], "valid");
-    assert_eq!(status["expires_at"], "2028-01-15T10:00:00Z");
+    assert_eq!(status["expires_at"], "2028-01-15T10:00:00.000Z");
     assert_eq!(status["choices"], receipt["choices"]);
     assert_eq!(app.record_count(), 1);
+}
+
+#[test]
+fn receipts_and_lookups_give_times_as_their_record_does() {
+    // Arrange: a choice at 10:00:00.120, whose milliseconds a shortest
+    // form would write as ".12".
+    let app = spawn_app();
+    app.clock.advance(Duration::milliseconds(120));
+    let token = app.token(Role::Auditor, Some("demo"));
+
+    // Act
+    let receipt = app.record_consent(&app.analytics_only()).json();
+    let id = receipt["consent_id"].as_str().unwrap();
+    let status = app.lookup(id).json();
+    let history = app
+        .get_with_token(&format!("/v1/audit/sites/demo/consents/{id}"), &token)
+        .json();
+
+    // Assert: one form, three digits, the record's very text.
+    let record = &history["records"][0];
+    assert_eq!(receipt["given_at"], "2026-01-15T10:00:00.120Z");
+    assert_eq!(receipt["given_at"], record["event_time"]);
+    assert_eq!(receipt["expires_at"], record["expires_at"]);
+    assert_eq!(status["given_at"], record["event_time"]);
+    assert_eq!(status["expires_at"], record["expires_at"]);
 }
 
 #[test]
@@ -141,7 +166,7 @@ fn update_keeps_the_consent_id_and_renews_expiry() {
     let updated = updated.json();
     assert_eq!(updated["consent_id"], id);
     assert_eq!(updated["event"], "updated");
-    assert_eq!(updated["expires_at"], "2028-04-25T10:00:00Z");
+    assert_eq!(updated["expires_at"], "2028-04-25T10:00:00.000Z");
     let status = app.lookup(id).json();
     assert_eq!(status["method"], "accept_all");
     assert_eq!(status["choices"]["services"]["meta-pixel"], true);
