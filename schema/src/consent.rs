@@ -102,11 +102,38 @@ pub struct ConsentRequest {
     pub text_hash: TextVersion,
     pub method: Method,
     #[serde(deserialize_with = "unique_keys")]
-    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, bool>))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = category_map))]
     pub categories: BTreeMap<Category, bool>,
     #[serde(default, deserialize_with = "unique_keys")]
-    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, bool>))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = service_map))]
     pub services: BTreeMap<ServiceId, bool>,
+}
+
+/// OpenAPI: choices by category, keyed by the four category names (any
+/// other key is refused).
+#[cfg(feature = "openapi")]
+fn category_map() -> utoipa::openapi::schema::Object {
+    let names = Category::ALL.map(Category::as_str);
+    choice_map(utoipa::openapi::schema::ObjectBuilder::new().enum_values(Some(names)))
+}
+
+/// OpenAPI: choices by service, keyed by service ids (the site's own
+/// services are accepted, others refused with `invalid_choice`).
+#[cfg(feature = "openapi")]
+fn service_map() -> utoipa::openapi::schema::Object {
+    let id =
+        utoipa::openapi::schema::ObjectBuilder::new().pattern(Some("^[a-z0-9][a-z0-9-]{0,63}$"));
+    choice_map(id)
+}
+
+#[cfg(feature = "openapi")]
+fn choice_map(key: utoipa::openapi::schema::ObjectBuilder) -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::Boolean)))
+        .property_names(Some(key.schema_type(Type::String)))
+        .build()
 }
 
 /// Reads a JSON object into a map, refusing a key that appears twice.

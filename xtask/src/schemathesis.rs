@@ -9,7 +9,9 @@ use std::path::Path;
 
 use anyhow::Context as _;
 
-use crate::bench::{Db, Server, crumb_binary, crumb_ok, scratch};
+use crate::bench::{
+    Db, Server, consent_bodies, crumb_binary, crumb_ok, http, http_get, http_get_as, scratch,
+};
 
 const VENV: &str = "target/tools/venv";
 /// The schemathesis release the checks below are written for.
@@ -45,6 +47,23 @@ pub fn run() -> anyhow::Result<()> {
     let dir = scratch("schemathesis")?;
     let db = Db::sqlite(dir.join("crumb.db"));
     crumb_ok(&bin, &db, &["site", "create", "examples/demo-site.json"])?;
+    // A second site for the owner routes that change or delete a site, so
+    // the demo site the other cases use stays as it is (see `known_values`).
+    let demo: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("examples/demo-site.json")?)?;
+    let mut doomed = demo;
+    doomed["id"] = DOOMED.into();
+    let doomed_file = dir.join("doomed-site.json");
+    std::fs::write(&doomed_file, doomed.to_string())?;
+    crumb_ok(
+        &bin,
+        &db,
+        &[
+            "site",
+            "create",
+            doomed_file.to_str().context("utf-8 path")?,
+        ],
+    )?;
     let token = crumb_ok(&bin, &db, &["token", "create", "--role", "owner"])?;
     let token = token
         .split_whitespace()
@@ -52,12 +71,16 @@ pub fn run() -> anyhow::Result<()> {
         .context("no token in the output of crumb token create")?
         .to_owned();
     let server = Server::start(&bin, &db, Some(2))?;
+    let config = dir.join("schemathesis.toml");
+    std::fs::write(&config, known_values(&server)?)?;
     let st = Path::new(VENV).join("bin/st");
     let auth = format!("Authorization: Bearer {token}");
     let result = crate::cmd(
         st.to_str().context("utf-8 path")?,
         &[
             "--no-color",
+            "--config-file",
+            config.to_str().context("utf-8 path")?,
             "run",
             &server.url("/openapi.json"),
             "--checks",
@@ -73,6 +96,79 @@ pub fn run() -> anyhow::Result<()> {
             "none",
         ],
     );
+    // How far the cases got: consents the rules accepted, and what the
+    // others were refused for.
+    let metrics = http_get_as(&server.addr, "/metrics", Some(&token))?;
     server.stop()?;
+    for line in metrics.lines().filter(|l| {
+        l.starts_with("crumb_consents_written_total") || l.starts_with("crumb_api_errors_total")
+    }) {
+        println!("server after the run: {line}");
+    }
     result.context("schemathesis found answers that break the OpenAPI description")
+}
+
+/// The site the owner routes that change or delete a site are given.
+const DOOMED: &str = "doomed";
+
+/// A schemathesis config that fills the routes with values the server
+/// knows most of the time: the demo site, its text hashes, language and
+/// revision, and consents recorded before the run. Random values alone
+/// almost never name a known site, consent or text version, so the fuzzer
+/// would only meet the 404s in front of the consent rules. The routes that
+/// change or delete a site get another site: with the demo site deleted
+/// (its path parameter's example), or its revision raised, by an early
+/// case, every later case would meet a 404 or a 409 again.
+fn known_values(server: &Server) -> anyhow::Result<String> {
+    let config: serde_json::Value =
+        serde_json::from_str(&http_get(&server.addr, "/v1/sites/demo/config")?)?;
+    let hashes = config["text_hashes"]
+        .as_object()
+        .context("the demo config has no text hashes")?;
+    let en = hashes["en"].as_str().context("no English text hash")?;
+    let mut consents = Vec::new();
+    for body in consent_bodies(en) {
+        let json = "Content-Type: application/json\r\n";
+        let (status, receipt) = http(&server.addr, "POST /v1/sites/demo/consents", json, &body)?;
+        anyhow::ensure!(
+            status == 201,
+            "recording a consent before the run: {status} {receipt}"
+        );
+        let receipt: serde_json::Value = serde_json::from_str(&receipt)?;
+        consents.push(receipt["consent_id"].clone());
+    }
+    let list = |values: Vec<serde_json::Value>| serde_json::Value::Array(values).to_string();
+    let hashes = list(hashes.values().cloned().collect());
+    let consents = list(consents);
+    // A body's language and text hash must name one version of the texts
+    // (else `stale_texts`): English, whole or in the widget's short form.
+    let english = list(vec![en.into(), en[..16].into()]);
+    Ok(format!(
+        r#"[dictionaries.sites]
+values = ["demo"]
+
+[dictionaries.consents]
+values = {consents}
+
+[dictionaries.texts]
+values = {hashes}
+
+[dictionaries.english]
+values = {english}
+
+[dictionaries.languages]
+values = ["en"]
+
+[dictionaries.revisions]
+values = [1]
+
+[[operations]]
+include-name-regex = "^(PUT|DELETE) /v1/admin/sites/\\{{site\\}}$|/bump-revision$"
+parameters = {{ "path.site" = "{DOOMED}" }}
+
+[[operations]]
+include-path-regex = "^/v1/(sites|audit/sites)/|/stats$"
+parameters = {{ "path.site" = {{ dictionary = "sites", probability = 0.9 }}, "path.consent" = {{ dictionary = "consents", probability = 0.8 }}, "path.text_hash" = {{ dictionary = "texts", probability = 0.8 }}, "body.consent_id" = {{ dictionary = "consents", probability = 0.5 }}, "body.text_hash" = {{ dictionary = "english", probability = 0.8 }}, "body.language" = {{ dictionary = "languages", probability = 0.8 }}, "body.revision" = {{ dictionary = "revisions", probability = 0.8 }} }}
+"#
+    ))
 }

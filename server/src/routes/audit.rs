@@ -333,7 +333,7 @@ pub async fn all_texts(
 /// language (or, for texts two languages share, the languages).
 #[utoipa::path(get, path = "/v1/audit/sites/{site}/texts/{text_hash}", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("text_hash" = String, Path, description = "A record's `text_hash`: 64 lowercase hex digits", pattern = r"^[0-9a-f]{64}$")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The texts, as the bytes whose SHA-256 is the hash", content_type = "application/json", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "The texts, as the bytes whose SHA-256 is the hash: a JSON array of the banner's texts (an object) and the categories' texts (an array of objects, in the config's order)", content_type = "application/json", body = Vec<serde_json::Value>), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.0))]
 pub async fn texts(
     state: web::Data<AppState>,

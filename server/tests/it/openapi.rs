@@ -47,4 +47,22 @@ fn openapi_json_describes_every_api_route() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    // What a request may name, as the server checks it: a client (or a
+    // fuzzer) generating from the description sends bodies that get past
+    // parsing to the consent rules.
+    let request = &schemas["ConsentRequest"]["properties"];
+    assert_eq!(
+        request["categories"]["propertyNames"]["enum"],
+        serde_json::json!(["necessary", "functional", "analytics", "marketing"])
+    );
+    assert_eq!(
+        request["services"]["propertyNames"]["pattern"],
+        "^[a-z0-9][a-z0-9-]{0,63}$"
+    );
+    // The texts a record names are a JSON array (banner, categories).
+    let texts = &paths["/v1/audit/sites/{site}/texts/{text_hash}"]["get"]["responses"]["200"];
+    assert_eq!(
+        texts["content"]["application/json"]["schema"]["type"],
+        "array"
+    );
 }

@@ -19,6 +19,8 @@ mod open_loop;
 mod profile;
 mod server;
 
+pub use server::consent_bodies;
+
 pub use crash::postgres_crash_check;
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {

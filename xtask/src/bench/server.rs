@@ -115,7 +115,7 @@ end
 
 /// What a visitor's widget sends: accept all, reject all, and custom
 /// choices by category and by service, in the shape the widget builds.
-fn bodies(text_hash: &str) -> Vec<String> {
+pub fn consent_bodies(text_hash: &str) -> Vec<String> {
     let base = |method: &str, cats: &str, svcs: &str| {
         format!(
             r#"{{"revision":1,"language":"en","text_hash":"{text_hash}","method":"{method}","categories":{{{cats}}},"services":{{{svcs}}}}}"#
@@ -268,7 +268,7 @@ impl Writes {
         let hash = config["text_hashes"]["en"]
             .as_str()
             .context("the demo config has no English text hash")?;
-        let bodies = bodies(hash);
+        let bodies = consent_bodies(hash);
         Ok(Writes {
             script: lua(dir, "post.lua", &bodies, 201)?,
             bodies,
