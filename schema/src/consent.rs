@@ -85,7 +85,7 @@ pub struct ConsentRequest {
     )]
     pub consent_id: Option<ConsentId>,
     /// The policy revision the banner was shown under.
-    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
+    #[cfg_attr(feature = "openapi", schema(value_type = u32, minimum = 1))]
     pub revision: PolicyRevision,
     /// The language the banner was shown in.
     #[cfg_attr(

@@ -180,15 +180,18 @@ impl Application {
                         // The widget's files answer HEAD as well as GET:
                         // link checkers, uptime monitors and some caches
                         // ask with HEAD.
-                        .route("/crumb.js", routes::get_or_head().to(crate::widget::loader))
+                        .service(routes::at(
+                            "/crumb.js",
+                            routes::get_or_head().to(crate::widget::loader),
+                        ))
                         .configure(routes::configure)
                         // After the API: actix tries routes in order, and a
                         // pattern with a segment is a regex match that
                         // every consent write would otherwise run first.
-                        .route(
+                        .service(routes::at(
                             "/crumb/{name}",
                             routes::get_or_head().to(crate::widget::file),
-                        ),
+                        )),
                 )
                 .default_service(web::to(routes::assets::fallback))
         })

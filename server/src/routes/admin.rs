@@ -336,7 +336,7 @@ struct DayOut<'a> {
 /// decisions (given or updated consents) there were, the share that allowed
 /// each category, and the split by method. Owners and auditors may read.
 #[utoipa::path(get, path = "/v1/admin/sites/{site}/stats", tag = "owner",
-    params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("from" = Option<String>, Query, description = "RFC 3339 time or date"), ("to" = Option<String>, Query, description = "RFC 3339 time or date")),
+    params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("from" = Option<String>, Query, description = "RFC 3339 time or date", pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"), ("to" = Option<String>, Query, description = "RFC 3339 time or date", pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$")),
     security(("bearer" = [])),
     responses((status = 200, description = "Decisions per day", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]

@@ -126,8 +126,8 @@ impl futures_core::Stream for ChannelBody {
 }
 
 #[utoipa::path(get, path = "/v1/audit/sites/{site}/consents", tag = "auditor",
-    params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("from" = Option<String>, Query, description = "RFC 3339 time or date"), ("to" = Option<String>, Query, description = "RFC 3339 time or date"),
-        ("format" = Option<String>, Query, description = "ndjson (the default) or csv")),
+    params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("from" = Option<String>, Query, description = "RFC 3339 time or date", pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"), ("to" = Option<String>, Query, description = "RFC 3339 time or date", pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"),
+        ("format" = Option<String>, Query, description = "ndjson (the default) or csv", pattern = r"^(ndjson|csv)?$")),
     security(("bearer" = [])),
     responses((status = 200, description = "The log, streamed", content((String = "application/x-ndjson"), (String = "text/csv"))), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
@@ -138,8 +138,10 @@ pub async fn export(
     query: web::Query<ExportQuery>,
 ) -> Result<HttpResponse, AuditError> {
     let site = readable_site(&state, &req, &path).await?;
+    // Empty is the default, as an empty `from` or `to` is an open end (a
+    // form's blank field).
     let format = match query.format.as_deref() {
-        None => Format::Ndjson,
+        None | Some("") => Format::Ndjson,
         Some(f) => Format::parse(f).ok_or_else(|| {
             AuditError::InvalidQuery(format!("format must be ndjson or csv, not {f:?}"))
         })?,

@@ -5,15 +5,13 @@
 //! `/metrics` is Prometheus' text (see `crate::metrics`), for a token with
 //! no site restriction: the counts are the operator's business.
 
-use actix_web::{HttpRequest, HttpResponse, get, route, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::AppState;
 use crate::auth::{AuthError, authenticate};
 
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "The server answers", content_type = "application/json", body = Object)))]
-// HEAD too: uptime monitors often ask with HEAD.
-#[route("/healthz", method = "GET", method = "HEAD")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -23,7 +21,6 @@ pub async fn healthz() -> HttpResponse {
 
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200, description = "The server answers and its database does", content_type = "application/json", body = Object), (status = 503, description = "The database cannot be reached: `{error: \"unavailable\", message}`, with `Retry-After`", body = crate::error::ErrorBody<'static>)))]
-#[route("/readyz", method = "GET", method = "HEAD")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     match crate::storage::blocking(move || store.ping()).await {
@@ -42,7 +39,6 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
-#[get("/metrics")]
 pub async fn metrics(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -139,16 +139,25 @@ pub fn get_or_head() -> actix_web::Route {
     web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
+/// `path` with its one route, as a resource of its own: a request with
+/// another method then gets 405 with `Allow` (`error::method_not_allowed`).
+/// (actix's `route(path, ...)` puts the route's method guard on the
+/// resource itself, so such a request matched nothing and got 404, "no
+/// such endpoint", which sends a client looking for a path that exists.)
+pub fn at(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path).route(route)
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use actix_web::http::Method;
     let preflight = || web::method(Method::OPTIONS).to(consents::preflight);
-    cfg.service(health::healthz)
-        .service(health::readyz)
-        .service(health::metrics)
-        .route("/openapi.json", get_or_head().to(crate::openapi::json))
-        .route("/owner", get_or_head().to(owner::html))
-        .route("/owner/owner.js", get_or_head().to(owner::js))
-        .route("/owner/owner.css", get_or_head().to(owner::css))
+    cfg.service(at("/healthz", get_or_head().to(health::healthz)))
+        .service(at("/readyz", get_or_head().to(health::readyz)))
+        .service(at("/metrics", web::get().to(health::metrics)))
+        .service(at("/openapi.json", get_or_head().to(crate::openapi::json)))
+        .service(at("/owner", get_or_head().to(owner::html)))
+        .service(at("/owner/owner.js", get_or_head().to(owner::js)))
+        .service(at("/owner/owner.css", get_or_head().to(owner::css)))
         // The public API: what pages (through the widget) call. Every answer
         // carries the site's CORS headers, errors included.
         .service(
@@ -184,11 +193,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(consents::withdraw))
                         .route(preflight()),
                 )
-                .route(
+                .service(at(
                     "/declaration",
                     get_or_head().to(declaration::get_declaration),
-                )
-                .route("/signals.js", get_or_head().to(integrations::signals)),
+                ))
+                .service(at("/signals.js", get_or_head().to(integrations::signals))),
         )
         .service(
             web::scope("/v1/admin")
@@ -203,27 +212,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::put().to(admin::update))
                         .route(web::delete().to(admin::delete)),
                 )
-                .route(
+                .service(at(
                     "/sites/{site}/bump-revision",
                     web::post().to(admin::bump_revision),
-                )
-                .route("/sites/{site}/stats", web::get().to(admin::stats)),
+                ))
+                .service(at("/sites/{site}/stats", web::get().to(admin::stats))),
         )
-        .route(
+        .service(at(
             "/v1/audit/sites/{site}/consents",
             web::get().to(audit::export),
-        )
-        .route(
+        ))
+        .service(at(
             "/v1/audit/sites/{site}/consents/{consent}",
             web::get().to(audit::history),
-        )
-        .route("/v1/audit/sites/{site}/head", web::get().to(audit::head))
-        .route(
+        ))
+        .service(at(
+            "/v1/audit/sites/{site}/head",
+            web::get().to(audit::head),
+        ))
+        .service(at(
             "/v1/audit/sites/{site}/texts",
             web::get().to(audit::all_texts),
-        )
-        .route(
+        ))
+        .service(at(
             "/v1/audit/sites/{site}/texts/{text_hash}",
             web::get().to(audit::texts),
-        );
+        ));
 }

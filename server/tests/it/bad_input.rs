@@ -270,6 +270,20 @@ fn a_method_a_path_does_not_take_gets_405_in_json_with_allow() {
         ("PUT", "/v1/sites/demo/widget", "GET, HEAD, OPTIONS"),
         // A static page (the demo's `static_dir`).
         ("POST", "/cookie-policy.html", "GET, HEAD"),
+        // Paths with one route each (these answered 404, "no such
+        // endpoint", before).
+        ("PATCH", "/healthz", "GET, HEAD"),
+        ("POST", "/metrics", "GET"),
+        ("PUT", "/openapi.json", "GET, HEAD"),
+        ("POST", "/owner", "GET, HEAD"),
+        ("POST", "/crumb.js", "GET, HEAD"),
+        ("DELETE", "/v1/sites/demo/signals.js", "GET, HEAD"),
+        ("POST", "/v1/sites/demo/declaration", "GET, HEAD"),
+        ("GET", "/v1/admin/sites/demo/bump-revision", "POST"),
+        ("POST", "/v1/admin/sites/demo/stats", "GET"),
+        ("POST", "/v1/audit/sites/demo/consents", "GET"),
+        ("DELETE", "/v1/audit/sites/demo/head", "GET"),
+        ("TRACE", "/v1/audit/sites/demo/texts", "GET"),
     ];
     for (method, path, allow) in cases {
         let case = format!("{method} {path}");
