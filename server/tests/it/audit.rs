@@ -564,6 +564,14 @@ fn bad_export_queries_are_refused() {
     let resp = app.get_with_token(&format!("{EXPORT}?format=CSV"), &token);
     assert_eq!(resp.status, 200, "{}", resp.body);
     assert!(resp.header("content-type").unwrap().starts_with("text/csv"));
+    // Blank fields, as a form sends them: the defaults (NDJSON, open ends).
+    let resp = app.get_with_token(&format!("{EXPORT}?from=&to=&format="), &token);
+    assert_eq!(resp.status, 200, "{}", resp.body);
+    assert!(
+        resp.header("content-type")
+            .unwrap()
+            .starts_with("application/x-ndjson")
+    );
 }
 
 #[test]
