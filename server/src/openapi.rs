@@ -65,10 +65,55 @@ impl Modify for BearerToken {
     }
 }
 
+/// The description as served, made once per process.
+fn document() -> &'static str {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut doc = serde_json::to_value(ApiDoc::openapi())
+            .expect("the description is plain data, so it serializes");
+        name_links_as_openapi_does(&mut doc);
+        doc.to_string()
+    })
+}
+
+/// utoipa 5 writes a response link's `operationId` and `operationRef` as
+/// `operation_id` and `operation_ref`, which OpenAPI readers (schemathesis,
+/// client generators) do not know, so the links would lead nowhere.
+fn name_links_as_openapi_does(doc: &mut serde_json::Value) {
+    let operations = doc
+        .get_mut("paths")
+        .and_then(|p| p.as_object_mut())
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|path| path.values_mut());
+    for operation in operations {
+        let responses = operation
+            .get_mut("responses")
+            .and_then(|r| r.as_object_mut())
+            .into_iter();
+        for response in responses.flat_map(|r| r.values_mut()) {
+            let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else {
+                continue;
+            };
+            for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                ] {
+                    if let Some(value) = link.remove(snake) {
+                        link.insert(camel.to_owned(), value);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `GET /openapi.json`.
 pub async fn json() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-cache"))
         .content_type("application/json")
-        .body(ApiDoc::openapi().to_json().unwrap_or_default())
+        .body(document())
 }

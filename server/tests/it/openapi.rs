@@ -59,6 +59,21 @@ fn openapi_json_describes_every_api_route() {
         request["services"]["propertyNames"]["pattern"],
         "^[a-z0-9][a-z0-9-]{0,63}$"
     );
+    // A receipt links to the consent's lookup, withdrawal and history, in
+    // OpenAPI's own names (utoipa writes `operation_id`).
+    let links = &paths["/v1/sites/{site}/consents"]["post"]["responses"]["201"]["links"];
+    for (name, operation) in [
+        ("lookup", "lookup"),
+        ("withdraw", "withdraw"),
+        ("history", "history"),
+    ] {
+        assert_eq!(links[name]["operationId"], operation, "{links}");
+        assert_eq!(
+            links[name]["parameters"]["consent"],
+            "$response.body#/consent_id"
+        );
+        assert!(links[name].get("operation_id").is_none(), "{links}");
+    }
     // The texts a record names are a JSON array (banner, categories).
     let texts = &paths["/v1/audit/sites/{site}/texts/{text_hash}"]["get"]["responses"]["200"];
     assert_eq!(
