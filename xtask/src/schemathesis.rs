@@ -47,23 +47,20 @@ pub fn run() -> anyhow::Result<()> {
     let dir = scratch("schemathesis")?;
     let db = Db::sqlite(dir.join("crumb.db"));
     crumb_ok(&bin, &db, &["site", "create", "examples/demo-site.json"])?;
-    // A second site for the owner routes that change or delete a site, so
-    // the demo site the other cases use stays as it is (see `known_values`).
+    // Sites of their own for the owner routes that delete a site and that
+    // change one, so the demo site the other cases use stays as it is, and
+    // the changes are not all made to a site already deleted (see
+    // `known_values`).
     let demo: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string("examples/demo-site.json")?)?;
-    let mut doomed = demo;
-    doomed["id"] = DOOMED.into();
-    let doomed_file = dir.join("doomed-site.json");
-    std::fs::write(&doomed_file, doomed.to_string())?;
-    crumb_ok(
-        &bin,
-        &db,
-        &[
-            "site",
-            "create",
-            doomed_file.to_str().context("utf-8 path")?,
-        ],
-    )?;
+    for id in [DELETED, CHANGED] {
+        let mut site = demo.clone();
+        site["id"] = id.into();
+        let file = dir.join(format!("{id}-site.json"));
+        std::fs::write(&file, site.to_string())?;
+        let file = file.to_str().context("utf-8 path")?;
+        crumb_ok(&bin, &db, &["site", "create", file])?;
+    }
     let token = crumb_ok(&bin, &db, &["token", "create", "--role", "owner"])?;
     let token = token
         .split_whitespace()
@@ -108,15 +105,17 @@ pub fn run() -> anyhow::Result<()> {
     result.context("schemathesis found answers that break the OpenAPI description")
 }
 
-/// The site the owner routes that change or delete a site are given.
-const DOOMED: &str = "doomed";
+/// The site `DELETE /v1/admin/sites/{site}` is given, and the one the
+/// routes that change a site are.
+const DELETED: &str = "deleted";
+const CHANGED: &str = "changed";
 
 /// A schemathesis config that fills the routes with values the server
 /// knows most of the time: the demo site, its text hashes, language and
 /// revision, and consents recorded before the run. Random values alone
 /// almost never name a known site, consent or text version, so the fuzzer
 /// would only meet the 404s in front of the consent rules. The routes that
-/// change or delete a site get another site: with the demo site deleted
+/// change or delete a site get other sites: with the demo site deleted
 /// (its path parameter's example), or its revision raised, by an early
 /// case, every later case would meet a 404 or a 409 again.
 fn known_values(server: &Server) -> anyhow::Result<String> {
@@ -163,8 +162,12 @@ values = ["en"]
 values = [1]
 
 [[operations]]
-include-name-regex = "^(PUT|DELETE) /v1/admin/sites/\\{{site\\}}$|/bump-revision$"
-parameters = {{ "path.site" = "{DOOMED}" }}
+include-name = "DELETE /v1/admin/sites/{{site}}"
+parameters = {{ "path.site" = "{DELETED}" }}
+
+[[operations]]
+include-name-regex = "^PUT /v1/admin/sites/\\{{site\\}}$|/bump-revision$"
+parameters = {{ "path.site" = "{CHANGED}" }}
 
 [[operations]]
 include-path-regex = "^/v1/(sites|audit/sites)/|/stats$"
