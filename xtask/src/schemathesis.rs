@@ -19,8 +19,11 @@ const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
 /// The checks that make "0 server errors, every response matches its
 /// schema": no 5xx, documented status codes, content types and headers,
-/// and bodies that match their schemas.
-const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance";
+/// and bodies that match their schemas; and, for hostile or careless
+/// clients, that a route taking a token refuses a request without one
+/// or with a wrong one, that what a link's answer names can be read, and
+/// that what was deleted is gone.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,ignored_auth,ensure_resource_availability,use_after_free";
 
 fn ensure_schemathesis() -> anyhow::Result<()> {
     let st = Path::new(VENV).join("bin/st");
