@@ -129,7 +129,15 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
       if (f) requestAnimationFrame(() => setTimeout(go, 0, f));
     }, true));
   // Added elements, and gated ones whose marks change after insertion.
-  new MutationObserver(() => h.on(DOM)).observe(d, {
+  // An embed whose marks an app changes after Crumb handled it (a player's
+  // next video: React sets the new data-src on the same iframe) is gated
+  // afresh, so it follows only if the current choice allows it. Scripts,
+  // which have a `type`, are left alone: a released one ran once, as
+  // HTML's own scripts do. (The document has no `removeAttribute`.)
+  new MutationObserver((changes) => {
+    changes.forEach(({ target: t }) => t.type ?? t.removeAttribute?.('data-crumb'));
+    h.on(DOM);
+  }).observe(d, {
     childList: true, subtree: true,
     attributeFilter: ['type', 'data-category', 'data-service', 'data-src'],
   });

@@ -7,7 +7,8 @@
 //! waited for before the next one runs. `crumb.js` calls [`scan`] again
 //! from a mutation observer, so elements that pages add later, or whose
 //! `type`, `data-category`, `data-service` or `data-src` they change, are
-//! gated too.
+//! gated too; for an embed changed so after its release, crumb.js first
+//! clears its mark, so it is gated afresh (a released script ran once).
 
 use alloc::collections::VecDeque;
 use core::cell::RefCell;
@@ -19,7 +20,7 @@ use crate::consent::category_index;
 use crate::dom::{Cell as _, append, attr, copy, each, el, put_before, text_el};
 
 /// What the gate holds back and has not released yet.
-const SELECTOR: &str = "script[type='text/plain'][data-category]:not([data-crumb=run]),:is(iframe,img)[data-src][data-category]:not([data-crumb=run])";
+const SELECTOR: &str = ":is(script[type='text/plain'],iframe[data-src],img[data-src])[data-category]:not([data-crumb=run])";
 /// Marks an element as handled: `run` (released) or `ph` (placeholder
 /// shown; the stylesheet hides embeds marked so).
 const MARK: &str = "data-crumb";

@@ -225,6 +225,57 @@ fn a_placeholder_goes_when_a_single_page_app_removes_its_embed() {
     assert_eq!(browser.js(&format!("return {visible}")), json!(0));
 }
 
+#[test]
+fn an_embed_an_app_points_elsewhere_follows_only_while_allowed() {
+    // Arrange: functional allowed; a single-page app's player has loaded
+    // its first source.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+    browser.js(
+        "const f = document.createElement('iframe'); f.id = 'player';
+         f.dataset.src = '/nl.html'; f.dataset.category = 'functional';
+         document.body.append(f);",
+    );
+    let src = "document.getElementById('player').getAttribute('src')";
+    browser.wait(&format!("{src} === '/nl.html'"));
+
+    // Act: the next video, as React renders it: a new data-src on the same
+    // element.
+    browser.js("document.getElementById('player').dataset.src = '/cookie-policy.html'");
+
+    // Assert: it follows, with no placeholder.
+    browser.wait(&format!("{src} === '/cookie-policy.html'"));
+    assert_eq!(
+        browser.js("return document.querySelectorAll('.crumb-ph').length"),
+        json!(0)
+    );
+
+    // Act: the visitor switches functional off, then the app moves on
+    // once more.
+    browser.click("a[data-crumb-open]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=functional]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("!document.querySelector('dialog.crumb-modal[open]')");
+    browser.js("document.getElementById('player').dataset.src = '/meta-pixel.html'");
+    browser.wait("document.querySelector('.crumb-ph [data-crumb-allow=functional]')");
+    browser.settled();
+
+    // Assert: nothing new loads against the refusal; the player is hidden
+    // behind a placeholder that asks for functional cookies.
+    assert_eq!(
+        browser.js(&format!("return {src}")),
+        json!("/cookie-policy.html")
+    );
+    assert_eq!(
+        browser.js("return document.getElementById('player').getClientRects().length"),
+        json!(0)
+    );
+}
+
 /// The demo site cut down to two categories (necessary and analytics),
 /// with a strictly necessary service listed first, as real cookie policies
 /// do.
