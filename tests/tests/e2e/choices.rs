@@ -3,7 +3,7 @@
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
-use crate::{banner_visible, open, open_dialog, ran};
+use crate::{accepted, banner_visible, open, open_dialog, ran};
 
 #[test]
 fn analytics_only_runs_analytics_and_records_it() {
@@ -231,9 +231,7 @@ fn an_embed_an_app_points_elsewhere_follows_only_while_allowed() {
     // its first source.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/");
-    browser.click(".crumb-banner [data-a=accept]");
-    browser.wait("document.querySelector('.crumb-reopen')");
+    accepted(&site, &browser);
     browser.js(
         "const f = document.createElement('iframe'); f.id = 'player';
          f.dataset.src = '/nl.html'; f.dataset.category = 'functional';

@@ -10,7 +10,7 @@
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
-use crate::{open, open_dialog};
+use crate::{accepted, open, open_dialog};
 
 /// What the scripts [`INSERT`] adds push, in document order.
 const EVERY_PATH: [&str; 5] = [
@@ -106,9 +106,7 @@ fn scripts_inserted_after_consent_run_however_they_came_in() {
     // Arrange: analytics already allowed.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/");
-    browser.click(".crumb-banner [data-a=accept]");
-    browser.wait("document.querySelector('.crumb-reopen')");
+    accepted(&site, &browser);
 
     // Act
     browser.js(INSERT);
@@ -229,9 +227,7 @@ fn a_script_marked_late_runs_at_once_when_already_allowed() {
     // Arrange: analytics allowed; nothing else changes on the page.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/");
-    browser.click(".crumb-banner [data-a=accept]");
-    browser.wait("document.querySelector('.crumb-reopen')");
+    accepted(&site, &browser);
     browser.js(INERT);
     browser.settled();
 

@@ -22,6 +22,14 @@ pub fn open(site: &Site, browser: &Browser, path: &str) {
     browser.wait("document.querySelector('.crumb-banner, .crumb-reopen')");
 }
 
+/// Opens the demo shop and accepts all, and waits until that choice counts
+/// (the floating button is up).
+pub fn accepted(site: &Site, browser: &Browser) {
+    open(site, browser, "/");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+}
+
 /// Opens the demo shop and its preferences dialog from the banner, and
 /// waits until the dialog is open (its stylesheet and texts load first).
 pub fn open_dialog(site: &Site, browser: &Browser) {
