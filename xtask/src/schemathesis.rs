@@ -108,9 +108,10 @@ pub fn run() -> anyhow::Result<()> {
     result.context("schemathesis found answers that break the OpenAPI description")
 }
 
-/// The site `DELETE /v1/admin/sites/{site}` is given, and the one the
-/// routes that change a site are.
+/// The site `DELETE /v1/admin/sites/{site}` is given.
 const DELETED: &str = "deleted";
+/// The site the routes that change a site (`PUT`, `bump-revision`) are
+/// given.
 const CHANGED: &str = "changed";
 
 /// A schemathesis config that fills the routes with values the server
