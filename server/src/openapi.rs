@@ -71,42 +71,45 @@ fn document() -> &'static str {
     DOCUMENT.get_or_init(|| {
         let mut doc = serde_json::to_value(ApiDoc::openapi())
             .expect("the description is plain data, so it serializes");
-        name_links_as_openapi_does(&mut doc);
+        add_consent_links(&mut doc);
         doc.to_string()
     })
 }
 
-/// utoipa 5 writes a response link's `operationId` and `operationRef` as
-/// `operation_id` and `operation_ref`, which OpenAPI readers (schemathesis,
-/// client generators) do not know, so the links would lead nowhere.
-fn name_links_as_openapi_does(doc: &mut serde_json::Value) {
-    let operations = doc
-        .get_mut("paths")
-        .and_then(|p| p.as_object_mut())
-        .into_iter()
-        .flat_map(|paths| paths.values_mut())
-        .filter_map(serde_json::Value::as_object_mut)
-        .flat_map(|path| path.values_mut());
-    for operation in operations {
-        let responses = operation
-            .get_mut("responses")
-            .and_then(|r| r.as_object_mut())
-            .into_iter();
-        for response in responses.flat_map(|r| r.values_mut()) {
-            let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else {
-                continue;
-            };
-            for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
-                for (snake, camel) in [
-                    ("operation_id", "operationId"),
-                    ("operation_ref", "operationRef"),
-                ] {
-                    if let Some(value) = link.remove(snake) {
-                        link.insert(camel.to_owned(), value);
-                    }
-                }
-            }
-        }
+/// Links from a receipt to what can be done with its consent next, so
+/// clients (and schemathesis's stateful tests) can follow them. They are
+/// added here rather than in the handlers' attributes because utoipa 5
+/// writes a link's `operationId` as `operation_id`, which no OpenAPI
+/// reader knows.
+fn add_consent_links(doc: &mut serde_json::Value) {
+    let link = |operation: &str, consent: &str, description: &str| {
+        serde_json::json!({
+            "operationId": operation,
+            "parameters": {"site": "$request.path.site", "consent": consent},
+            "description": description,
+        })
+    };
+    let receipt = "$response.body#/consent_id";
+    let from_receipt = serde_json::json!({
+        "lookup": link("lookup", receipt, "Where the consent stands now"),
+        "withdraw": link("withdraw", receipt, "Withdraw it"),
+        "history": link("history", receipt, "Its records, for an auditor"),
+    });
+    let withdrawn = "$request.path.consent";
+    let from_withdrawal = serde_json::json!({
+        "lookup": link("lookup", withdrawn, "Where the consent stands now: withdrawn"),
+        "history": link("history", withdrawn, "Its records, the withdrawal last"),
+    });
+    for (path, status, links) in [
+        ("/v1/sites/{site}/consents", "201", &from_receipt),
+        ("/v1/sites/{site}/consents", "200", &from_receipt),
+        (
+            "/v1/sites/{site}/consents/{consent}/withdraw",
+            "201",
+            &from_withdrawal,
+        ),
+    ] {
+        doc["paths"][path]["post"]["responses"][status]["links"] = links.clone();
     }
 }
 
