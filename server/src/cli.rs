@@ -399,13 +399,13 @@ pub fn verify(
             path.display().to_string()
         };
         let result = if stdin {
-            verify_ndjson(not_an_error_answer(
-                BufReader::new(std::io::stdin()),
+            verify_ndjson(an_export(
+                Box::new(BufReader::new(std::io::stdin())),
                 &name,
             )?)
         } else {
             let f = std::fs::File::open(path).with_context(|| format!("opening {name}"))?;
-            verify_ndjson(not_an_error_answer(BufReader::new(f), &name)?)
+            verify_ndjson(an_export(Box::new(BufReader::new(f)), &name)?)
         };
         // An export without a record verifies nothing. It is most often a
         // download that failed (`curl -s` writes nothing when it cannot
@@ -532,28 +532,33 @@ fn unverified(e: VerifyError, key_path: &Path) -> anyhow::Error {
     }
 }
 
-/// Refuses an API error answer given to `verify` in place of an export
-/// (`curl -s` with a wrong token or site writes the answer's body, a
-/// `{"error", "message"}` object): it would otherwise be reported as a
-/// BROKEN chain, which reads as tampering.
-fn not_an_error_answer<R: std::io::BufRead>(mut input: R, name: &str) -> anyhow::Result<R> {
-    let start = input
-        .fill_buf()
+/// Refuses a file given to `verify` that is not an export (an API error
+/// answer, a CSV export, ...: [`crate::verify::recognise`]), which would
+/// otherwise be reported as a BROKEN chain, which reads as tampering;
+/// unpacks a gzip-compressed export and passes over a byte order mark.
+fn an_export<'a>(
+    mut input: Box<dyn std::io::BufRead + Send + 'a>,
+    name: &str,
+) -> anyhow::Result<Box<dyn std::io::BufRead + Send + 'a>> {
+    use std::io::{BufRead, BufReader, Read};
+    // The whole first line, however the input arrives (a pipe gives it in
+    // pieces); a line of texts is a few kilobytes.
+    let mut first = Vec::new();
+    (&mut input)
+        .take(1 << 20)
+        .read_until(b'\n', &mut first)
         .with_context(|| format!("reading {name}"))?;
-    let first_line = start.split(|&b| b == b'\n').next().unwrap_or_default();
-    #[derive(serde::Deserialize)]
-    struct ErrorAnswer {
-        error: String,
-        message: String,
+    match crate::verify::recognise(&first).map_err(|e| anyhow::anyhow!("{name} {e}"))? {
+        crate::verify::Form::Export { skip } => {
+            first.drain(..skip);
+            Ok(Box::new(std::io::Cursor::new(first).chain(input)))
+        }
+        crate::verify::Form::Gzip => {
+            let unpacked =
+                flate2::read::MultiGzDecoder::new(std::io::Cursor::new(first).chain(input));
+            an_export(Box::new(BufReader::new(unpacked)), name)
+        }
     }
-    if let Ok(answer) = serde_json::from_slice::<ErrorAnswer>(first_line) {
-        bail!(
-            "{name} is an error answer of the API, not an export: {} ({})",
-            answer.message,
-            answer.error
-        );
-    }
-    Ok(input)
 }
 
 fn print_summary(summary: &Summary) {

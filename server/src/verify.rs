@@ -9,6 +9,12 @@
 //! says where each site's checked stretch starts. The summary also lists
 //! the versions of the texts the records name, which [`check_texts`]
 //! finds in the texts an auditor keeps with the export.
+//!
+//! Only a change to a record can make a log BROKEN. A file that is not an
+//! export in the first place ([`recognise`]: a CSV export, an error answer,
+//! UTF-16 text, ...) or that was cut off mid-record is an error in what was
+//! given; line endings, a byte order mark and blank lines, which tools add
+//! around the records without touching them, are passed over.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{BufRead, Read};
@@ -94,8 +100,19 @@ fn examine(canonical: &str, hash: &str) -> Result<Link, Flaw> {
 }
 
 /// Splits an export line into the record's canonical bytes (rebuilt in
-/// `buf`, reused from line to line) and its hash, then examines it.
-fn examine_line(line: &[u8], buf: &mut String) -> Result<Link, Flaw> {
+/// `buf`, reused from line to line) and its hash, then examines it. A
+/// blank line holds no record (`None`). A carriage return ending a line is
+/// the line's ending, not the record's: Windows tools and Git's `autocrlf`
+/// write `\r\n`, and NDJSON allows it.
+fn examine_line(line: &[u8], buf: &mut String) -> Option<Result<Link, Flaw>> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    Some(examine_record_line(line, buf))
+}
+
+fn examine_record_line(line: &[u8], buf: &mut String) -> Result<Link, Flaw> {
     let line = std::str::from_utf8(line).map_err(|_| (None, "not UTF-8".to_owned()))?;
     let split = line
         .len()
@@ -131,6 +148,11 @@ impl Verifier {
         let line = self.line;
         let link = examined.map_err(|(seq, reason)| Broken { line, seq, reason })?;
         self.link(link)
+    }
+
+    /// Passes over a line of an export that holds no record.
+    fn blank(&mut self) {
+        self.line += 1;
     }
 
     /// Links a record that checked out on its own into its site's chain.
@@ -257,6 +279,13 @@ pub enum VerifyError {
     Broken(#[from] Broken),
     #[error("cannot read the export: {0}")]
     Io(#[from] std::io::Error),
+    /// The last line stops in the middle of a record: a download cut off,
+    /// which says nothing about the log.
+    #[error(
+        "line {0} ends the file in the middle of a record: the export was cut off (download it \
+         again)"
+    )]
+    CutOff(u64),
     /// A chain of the live log starts after seq 1 without a valid purge
     /// checkpoint.
     #[error("{0}")]
@@ -270,6 +299,92 @@ pub enum VerifyError {
          checkpoint needs the server's signing key"
     )]
     KeyNeeded { site: String, seq: u64 },
+}
+
+/// What a file given as an export turned out to be instead, told by its
+/// first line. Each is an error in what was given and says nothing about
+/// the log, so none may read as BROKEN (tampered).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotAnExport {
+    /// What `curl -s` writes when the API refused the download.
+    #[error("is an error answer of the API, not an export: {message} ({error})")]
+    ErrorAnswer { error: String, message: String },
+    #[error(
+        "is a CSV export, which is for reading: crumb verify checks the NDJSON export (the \
+         default format), which keeps every record's bytes as they were hashed"
+    )]
+    Csv,
+    #[error(
+        "is UTF-16 text, as Windows PowerShell's `>` writes a download: save the export with \
+         `curl.exe -o FILE` or `Invoke-WebRequest -OutFile FILE`, which keep its bytes"
+    )]
+    Utf16,
+    #[error("is an HTML page, not an export (a proxy's or a login page's answer?)")]
+    Html,
+    #[error("is the site's texts (GET .../texts), not an export: give it with --texts")]
+    Texts,
+    #[error("is a signed head (GET .../head), not an export: give it with --head")]
+    Head,
+    #[error(
+        "is JSON laid out anew (by `jq` or an editor), not the export as the server wrote it: \
+         crumb verify needs one record per line, the bytes that were hashed"
+    )]
+    Reformatted,
+}
+
+/// UTF-8's byte order mark, which some Windows tools put before a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// How to read a file given to `crumb verify` as an export.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Form {
+    /// An export, after `skip` bytes (a UTF-8 byte order mark, which is not
+    /// part of any record).
+    Export { skip: usize },
+    /// A gzip-compressed file (an export kept as `log.ndjson.gz`), to be
+    /// recognised again once unpacked.
+    Gzip,
+}
+
+/// Tells from its first bytes (at least the first line, where there is
+/// one) whether a file given to `crumb verify` is an export.
+pub fn recognise(start: &[u8]) -> Result<Form, NotAnExport> {
+    if start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF") {
+        return Err(NotAnExport::Utf16);
+    }
+    if start.starts_with(b"\x1F\x8B") {
+        return Ok(Form::Gzip);
+    }
+    let skip = if start.starts_with(BOM) { BOM.len() } else { 0 };
+    let first_line = start[skip..]
+        .split(|&b| b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let first_line = first_line.trim_ascii();
+    #[derive(serde::Deserialize)]
+    struct ErrorAnswer {
+        error: String,
+        message: String,
+    }
+    if let Ok(ErrorAnswer { error, message }) = serde_json::from_slice(first_line) {
+        return Err(NotAnExport::ErrorAnswer { error, message });
+    }
+    if first_line.starts_with(b"seq,record_id,") {
+        return Err(NotAnExport::Csv);
+    }
+    if first_line.starts_with(b"<") {
+        return Err(NotAnExport::Html);
+    }
+    if first_line == b"{" || first_line.starts_with(b"[") {
+        return Err(NotAnExport::Reformatted);
+    }
+    if serde_json::from_slice::<crate::export::TextsLine>(first_line).is_ok() {
+        return Err(NotAnExport::Texts);
+    }
+    if serde_json::from_slice::<crate::signing::SignedHead>(first_line).is_ok() {
+        return Err(NotAnExport::Head);
+    }
+    Ok(Form::Export { skip })
 }
 
 /// Verifies an NDJSON export, line by line (constant memory).
@@ -289,7 +404,8 @@ pub fn verify_ndjson(reader: impl BufRead + Send) -> Result<Summary, VerifyError
     std::thread::scope(|s| {
         let (block_tx, block_rx) = sync_channel::<(usize, Vec<u8>)>(workers * 2);
         let block_rx = Arc::new(Mutex::new(block_rx));
-        let (done_tx, done_rx) = sync_channel::<(usize, Vec<Result<Link, Flaw>>)>(workers * 2);
+        let (done_tx, done_rx) =
+            sync_channel::<(usize, Vec<Option<Result<Link, Flaw>>>)>(workers * 2);
         let reader = s.spawn(move || read_blocks(reader, &block_tx));
         for _ in 0..workers {
             let block_rx = block_rx.clone();
@@ -324,23 +440,31 @@ pub fn verify_ndjson(reader: impl BufRead + Send) -> Result<Summary, VerifyError
             waiting.insert(i, examined);
             while let Some(examined) = waiting.remove(&next_block) {
                 for e in examined {
-                    v.next(e)?;
+                    match e {
+                        Some(e) => v.next(e)?,
+                        None => v.blank(),
+                    }
                 }
                 next_block += 1;
             }
         }
-        reader
+        let cut = reader
             .join()
             .map_err(|_| std::io::Error::other("the reader thread panicked"))??;
+        if cut {
+            return Err(VerifyError::CutOff(v.line + 1));
+        }
         Ok(v.finish())
     })
 }
 
-/// Cuts the input into blocks of whole lines, numbered in order.
+/// Cuts the input into blocks of whole lines, numbered in order. Returns
+/// whether the input ended in the middle of a record (a last line without
+/// its newline that does not end as a record does), which is left out.
 fn read_blocks(
     mut reader: impl Read,
     out: &std::sync::mpsc::SyncSender<(usize, Vec<u8>)>,
-) -> std::io::Result<()> {
+) -> std::io::Result<bool> {
     let mut carry = Vec::new();
     let mut i = 0;
     loop {
@@ -365,15 +489,24 @@ fn read_blocks(
             Some(last) if !end => carry = block.split_off(last + 1),
             _ => {}
         }
+        let mut cut = false;
         if end && !block.is_empty() && !block.ends_with(b"\n") {
-            block.push(b'\n');
+            // A download that stopped early ends mid-line. A whole record
+            // without the last newline (an editor's save) is still read.
+            let last_line = block.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            if block[last_line..].trim_ascii_end().ends_with(b"}") {
+                block.push(b'\n');
+            } else {
+                cut = true;
+                block.truncate(last_line);
+            }
         }
         if !block.is_empty() && out.send((i, block)).is_err() {
             // Verification stopped at a broken line.
-            return Ok(());
+            return Ok(false);
         }
         if end {
-            return Ok(());
+            return Ok(cut);
         }
         i += 1;
     }
@@ -484,4 +617,62 @@ pub fn verify_store(
         })?;
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_told_from_its_first_line() {
+        let record = br#"{"seq":1,"record_id":"x"}"#;
+        assert_eq!(recognise(record), Ok(Form::Export { skip: 0 }));
+        assert_eq!(
+            recognise(&[BOM, record.as_slice()].concat()),
+            Ok(Form::Export { skip: 3 })
+        );
+        assert_eq!(recognise(b"\x1F\x8B\x08\x00"), Ok(Form::Gzip));
+        assert_eq!(recognise(b""), Ok(Form::Export { skip: 0 }));
+        for (start, is) in [
+            (b"\xFF\xFE{\x00".as_slice(), NotAnExport::Utf16),
+            (b"seq,record_id,site_id\n1,", NotAnExport::Csv),
+            (b"  <!DOCTYPE html>", NotAnExport::Html),
+            (b"{\n  \"seq\": 1,", NotAnExport::Reformatted),
+            (b"[{\"seq\":1}]", NotAnExport::Reformatted),
+        ] {
+            assert_eq!(recognise(start), Err(is));
+        }
+        assert!(matches!(
+            recognise(br#"{"error":"unauthorized","message":"no token"}"#),
+            Err(NotAnExport::ErrorAnswer { .. })
+        ));
+    }
+
+    #[test]
+    fn line_endings_and_blank_lines_are_no_records() {
+        let mut buf = String::new();
+        assert!(examine_line(b"", &mut buf).is_none());
+        assert!(examine_line(b"\r", &mut buf).is_none());
+        assert!(examine_line(b"  \t", &mut buf).is_none());
+        assert!(matches!(examine_line(b"{}\r", &mut buf), Some(Err(_))));
+    }
+
+    #[test]
+    fn a_last_line_cut_mid_record_is_told_from_one_without_its_newline() {
+        let read = |input: &[u8]| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(4);
+            let cut = read_blocks(input, &tx).unwrap();
+            drop(tx);
+            (cut, rx.iter().flat_map(|(_, b)| b).collect::<Vec<u8>>())
+        };
+        assert_eq!(
+            read(b"{\"a\":1}\n{\"b\":2}"),
+            (false, b"{\"a\":1}\n{\"b\":2}\n".to_vec())
+        );
+        assert_eq!(
+            read(b"{\"a\":1}\n{\"b\":2}\r\n"),
+            (false, b"{\"a\":1}\n{\"b\":2}\r\n".to_vec())
+        );
+        assert_eq!(read(b"{\"a\":1}\n{\"b\":"), (true, b"{\"a\":1}\n".to_vec()));
+    }
 }

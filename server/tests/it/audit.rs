@@ -582,18 +582,7 @@ fn an_export_piped_into_verify_dash_is_checked() {
     let token = app.token(Role::Auditor, Some("demo"));
     let export = app.get_with_token("/v1/audit/sites/demo/consents", &token);
     assert_eq!(export.status, 200);
-    let verify = |input: &str| {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
-            .args(["verify", "-"])
-            .env("CRUMB_LOG", "warn")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let verify = |input: &str| verify_piped(input.as_bytes());
     // What `curl -s` writes when the download fails: nothing (no
     // connection; `-f` on a 401), or the API's error answer.
     let refused = app.get_with_token("/v1/audit/sites/demo/consents", "crumb_0_0");
@@ -619,6 +608,121 @@ fn an_export_piped_into_verify_dash_is_checked() {
         assert_eq!(out.status.code(), Some(2), "{said}");
         assert!(said.contains(says), "{said}");
         assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    }
+}
+
+/// `crumb verify -` with `input` on its standard input.
+fn verify_piped(input: &[u8]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+        .args(["verify", "-"])
+        .env("CRUMB_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Written from a thread: `verify` may stop reading early (a file it
+    // refuses), and the pipe must not block the test then.
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    out
+}
+
+#[test]
+fn an_export_that_tools_handled_is_never_called_tampered() {
+    // Arrange: what an auditor downloads, and the forms it takes on the way
+    // to `crumb verify`.
+    let app = spawn_app();
+    app.seed(5, |i| format!("agent {i}"));
+    let token = app.token(Role::Auditor, Some("demo"));
+    let get = |path: &str| {
+        let resp = app.get_with_token(path, &token);
+        assert_eq!(resp.status, 200, "{}", resp.body);
+        resp.body
+    };
+    let export = get(EXPORT);
+    let csv = get(&format!("{EXPORT}?format=csv"));
+    let texts = get("/v1/audit/sites/demo/texts");
+    let head = get("/v1/audit/sites/demo/head");
+    let crlf = export.replace('\n', "\r\n");
+    let gzip = |bytes: &[u8]| {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, bytes).unwrap();
+        gz.finish().unwrap()
+    };
+    // Windows PowerShell 5's `>` writes UTF-16 with a byte order mark.
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(export.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    let laid_out: String = export
+        .lines()
+        .map(|l| serde_json::to_string_pretty(&serde_json::from_str::<Value>(l).unwrap()).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let cut_off = &export[..export.len() - 100];
+
+    // Act and assert: the records as written, whatever the tools put
+    // around them (line endings, a byte order mark, blank lines, a missing
+    // last newline, gzip), verify.
+    for (form, input) in [
+        ("CRLF line endings", crlf.clone().into_bytes()),
+        (
+            "a byte order mark",
+            format!("\u{feff}{export}").into_bytes(),
+        ),
+        (
+            "blank lines",
+            format!("\n{}\n\n", export.replacen('\n', "\n\n", 2)).into_bytes(),
+        ),
+        ("no last newline", export.trim_end().as_bytes().to_vec()),
+        ("gzip", gzip(export.as_bytes())),
+    ] {
+        let out = verify_piped(&input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{form}: {err}");
+        assert!(stdout(&out).starts_with("OK: 5 records verified"), "{form}");
+    }
+    // A record changed is still caught, in any of those forms, at its line.
+    for altered in [
+        crlf.replacen("agent 3", "agent X", 1).into_bytes(),
+        gzip(export.replacen("agent 3", "agent X", 1).as_bytes()),
+    ] {
+        let out = verify_piped(&altered);
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stdout(&out).starts_with("BROKEN: record 4 (seq 4): hash mismatch"),
+            "{}",
+            stdout(&out)
+        );
+    }
+    // What is not an export, or not all of one, is an error in what was
+    // given (exit 2, said on stderr), never BROKEN.
+    for (what, input, says) in [
+        ("the CSV export", csv.into_bytes(), "is a CSV export"),
+        ("UTF-16", utf16, "is UTF-16 text"),
+        (
+            "a proxy's page",
+            b"<html><body>502 Bad Gateway".to_vec(),
+            "is an HTML page",
+        ),
+        ("jq's layout", laid_out.into_bytes(), "JSON laid out anew"),
+        ("the texts", texts.into_bytes(), "is the site's texts"),
+        ("the head", head.into_bytes(), "is a signed head"),
+        (
+            "a cut download",
+            cut_off.as_bytes().to_vec(),
+            "line 5 ends the file in the middle of a record",
+        ),
+    ] {
+        let out = verify_piped(&input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(says), "{what}: {err}");
+        assert!(stdout(&out).is_empty(), "{what}: {}", stdout(&out));
     }
 }
 
