@@ -364,9 +364,24 @@ fn parse_instant(s: &str) -> Result<OffsetDateTime, String> {
     if let Ok(d) = Date::parse(s, format_description!("[year]-[month]-[day]")) {
         return Ok(d.midnight().assume_utc());
     }
-    timefmt::parse(s).map_err(|_| {
-        format!("{s:?} is not a date (2026-01-31) or an RFC 3339 time (2026-01-31T12:00:00Z)")
-    })
+    if let Ok(t) = timefmt::parse(s) {
+        return Ok(t);
+    }
+    // A `+` written unencoded in a query string arrives as a space
+    // (`?from=2026-01-31T12:00:00+01:00`, as typed into curl), and an
+    // offset is the only place an RFC 3339 time has one.
+    let offset = s
+        .len()
+        .checked_sub(6)
+        .filter(|&i| s.get(i..=i) == Some(" "));
+    if let Some(i) = offset
+        && let Ok(t) = timefmt::parse(&format!("{}+{}", &s[..i], &s[i + 1..]))
+    {
+        return Ok(t);
+    }
+    Err(format!(
+        "{s:?} is not a date (2026-01-31) or an RFC 3339 time (2026-01-31T12:00:00Z)"
+    ))
 }
 
 /// The range `from <= event_time < to`; either end may be open.
@@ -423,6 +438,10 @@ mod tests {
         assert_eq!(parse_range(None, None).unwrap(), TimeRange::all());
         assert!(parse_range(Some("yesterday"), None).is_err());
         assert!(parse_range(Some("2026-02-01"), Some("2026-01-01")).is_err());
+        // The offset's `+` as an unencoded query string delivers it.
+        let r = parse_range(Some("2026-02-01T12:30:00 01:00"), None).unwrap();
+        assert_eq!(r.column_bounds().0, "2026-02-01T11:30:00.000Z");
+        assert!(parse_range(Some("2026-02-01T12:30:00 1:00"), None).is_err());
     }
 
     #[test]
