@@ -491,10 +491,12 @@ fn read_blocks(
         }
         let mut cut = false;
         if end && !block.is_empty() && !block.ends_with(b"\n") {
-            // A download that stopped early ends mid-line. A whole record
-            // without the last newline (an editor's save) is still read.
+            // A download that stopped early ends mid-line, before the
+            // line's hash is complete. A whole record without the last
+            // newline (an editor's save), or with bytes after its hash, is
+            // still read and judged.
             let last_line = block.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            if block[last_line..].trim_ascii_end().ends_with(b"}") {
+            if holds_a_whole_hash(&block[last_line..]) {
                 block.push(b'\n');
             } else {
                 cut = true;
@@ -510,6 +512,20 @@ fn read_blocks(
         }
         i += 1;
     }
+}
+
+/// Whether an export line goes on to the end of its hash: `,"hash":"`,
+/// 64 hex digits and `"}`. (No string in a record holds `,"hash":"`: its
+/// quotes would be escaped.)
+fn holds_a_whole_hash(line: &[u8]) -> bool {
+    const KEY: &[u8] = b",\"hash\":\"";
+    let Some(at) = line.windows(KEY.len()).rposition(|w| w == KEY) else {
+        return false;
+    };
+    let rest = &line[at + KEY.len()..];
+    rest.len() >= 66
+        && rest[..64].iter().all(u8::is_ascii_hexdigit)
+        && rest[64..].starts_with(b"\"}")
 }
 
 /// An export must end exactly at the signed head of its site, signed with
@@ -666,13 +682,22 @@ mod tests {
             (cut, rx.iter().flat_map(|(_, b)| b).collect::<Vec<u8>>())
         };
         assert_eq!(
-            read(b"{\"a\":1}\n{\"b\":2}"),
-            (false, b"{\"a\":1}\n{\"b\":2}\n".to_vec())
-        );
-        assert_eq!(
             read(b"{\"a\":1}\n{\"b\":2}\r\n"),
             (false, b"{\"a\":1}\n{\"b\":2}\r\n".to_vec())
         );
-        assert_eq!(read(b"{\"a\":1}\n{\"b\":"), (true, b"{\"a\":1}\n".to_vec()));
+        let h = "ab".repeat(32);
+        let whole = format!("{{\"a\":1,\"hash\":\"{h}\"}}");
+        for last in [whole.clone(), format!("{whole}\r"), format!("{whole}\x0B")] {
+            assert_eq!(
+                read(format!("{whole}\n{last}").as_bytes()),
+                (false, format!("{whole}\n{last}\n").into_bytes())
+            );
+        }
+        for cut in [&whole[..whole.len() - 1], &whole[..20], "{\"b\":"] {
+            assert_eq!(
+                read(format!("{whole}\n{cut}").as_bytes()),
+                (true, format!("{whole}\n").into_bytes())
+            );
+        }
     }
 }
