@@ -4,6 +4,7 @@
 //! the signed head ([`crate::signing::signed_head`]), the verify rules
 //! ([`crate::verify`]) and the site update rule ([`crate::sites`]).
 
+use std::collections::BTreeSet;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -880,9 +881,44 @@ pub fn backup(settings: &Settings, to: &Path, public_keys: &[String]) -> anyhow:
     Ok(())
 }
 
+/// A consistent copy of a SQLite log taken for `crumb copy` beside it (the
+/// server may go on writing to the log meanwhile), removed when dropped.
+struct Snapshot(PathBuf);
+
+impl Snapshot {
+    fn take(file: &Path) -> anyhow::Result<Snapshot> {
+        let mut path = file.as_os_str().to_owned();
+        path.push(".copying");
+        let snapshot = Snapshot(PathBuf::from(path));
+        // Left by a copy that was interrupted: only ever ours.
+        snapshot.remove();
+        SqliteStore::open(file)?
+            .backup_to(&snapshot.0)
+            .with_context(|| format!("no snapshot of {} taken; nothing copied", file.display()))?;
+        Ok(snapshot)
+    }
+
+    fn remove(&self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = self.0.as_os_str().to_owned();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        self.remove();
+    }
+}
+
 /// `crumb copy --from crumb.db --to postgres://...`: the whole log, in one
-/// transaction, then both verified with the source's signing key (its purge
-/// checkpoints are signed with it; give the PostgreSQL nodes that key).
+/// transaction, from one snapshot of it, then both verified with the
+/// source's signing key (its purge checkpoints are signed with it; give the
+/// PostgreSQL nodes that key). Run again on the same target, it brings the
+/// copy up to date, so the SQLite server need only be stopped for the
+/// second run.
 pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     let Ok(Database::Sqlite(file)) = Database::parse(from) else {
         bail!("--from takes a SQLite file, not {from:?}");
@@ -895,7 +931,8 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
         Ok(Database::Sqlite(_)) => bail!("--to takes a postgres:// URL"),
         Err(why) => bail!("--to: {why}"),
     };
-    let source = SqliteStore::open(&file)?;
+    let snapshot = Snapshot::take(&file)?;
+    let source = SqliteStore::open(&snapshot.0)?;
     let key_path = settings.signing_key.clone().unwrap_or_else(|| {
         let mut p = file.clone().into_os_string();
         p.push(".key");
@@ -943,11 +980,20 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
             file.display()
         );
     }
-    println!(
-        "copied {copied} records of {} site chain(s) from {} to {target}; both verify:",
-        after.sites.len(),
-        file.display()
-    );
+    if copied.earlier_copy {
+        println!(
+            "brought the copy in {target} up to date with {}: {} new records; both verify:",
+            file.display(),
+            copied.records
+        );
+    } else {
+        println!(
+            "copied {} records of {} site chain(s) from {} to {target}; both verify:",
+            copied.records,
+            after.sites.len(),
+            file.display()
+        );
+    }
     for (site, s) in &after.sites {
         println!(
             "  {site}: seq {}..{}, head {}",
@@ -970,6 +1016,26 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
             "no signing key at {}: give the PostgreSQL nodes the key the SQLite server \
              signed with (CRUMB_SIGNING_KEY), or one new key file shared by every node",
             key_path.display()
+        );
+    }
+    // A server still running on the SQLite log went on writing after the
+    // snapshot: say what the copy lacks, and how to bring it over.
+    drop(source);
+    let live = SqliteStore::open(&file)?;
+    let mut sites: BTreeSet<SiteId> = before.sites.keys().cloned().collect();
+    sites.extend(live.site_rows()?.into_iter().map(|r| r.config.id.clone()));
+    let mut since = 0;
+    for site in &sites {
+        let copied = before.sites.get(site).map_or(0, |s| s.last_seq);
+        since += live
+            .head(site)?
+            .map_or(0, |(seq, _)| seq.saturating_sub(copied));
+    }
+    if since > 0 {
+        println!(
+            "{} took {since} records more while this ran (a server still writes to it): stop \
+             that server, then run this command again to bring them over",
+            file.display()
         );
     }
     Ok(())

@@ -116,8 +116,9 @@ enum Command {
         #[arg(long, value_name = "HEX")]
         public_key: Vec<String>,
     },
-    /// Copy a SQLite log into an empty PostgreSQL database, every stored
-    /// byte and hash as it is, then verify both.
+    /// Copy a SQLite log into an empty PostgreSQL database (run again: bring
+    /// that copy up to date), every stored byte and hash as it is, then
+    /// verify both.
     Copy {
         /// The SQLite file.
         #[arg(long, value_name = "FILE")]

@@ -104,7 +104,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     };
     let target = crumb_server::storage::PostgresStore::open(&pg).unwrap();
     assert_eq!(stored(&target), stored(&source));
-    assert_eq!(target.checkpoints(&demo).unwrap(), vec![checkpoint]);
+    assert_eq!(target.checkpoints(&demo).unwrap(), vec![checkpoint.clone()]);
     assert_eq!(target.tokens().unwrap(), source.tokens().unwrap());
     let texts = source.kept_notices(None).unwrap();
     assert_eq!(texts.len(), edited.languages.len() + 1);
@@ -112,20 +112,101 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     assert_eq!(target.head(&demo).unwrap(), source.head(&demo).unwrap());
     // The nodes must sign with the key the checkpoints are signed with.
     assert_eq!(target.log_key().unwrap(), Some(key.public()));
+
+    // Act: the SQLite log goes on (a server still runs on it: records
+    // written while the copy runs, a site edited, a token revoked, an
+    // older stretch purged), then the same copy again.
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = {
+        let (file, writing) = (file.clone(), writing.clone());
+        std::thread::spawn(move || {
+            let live = SqliteStore::open(&file).unwrap();
+            let site = live
+                .site(&crumb_schema::SiteId::parse("demo").unwrap())
+                .unwrap()
+                .unwrap();
+            let mut written = 0;
+            while writing.load(Ordering::Relaxed) || written == 0 {
+                crumb_server::seed::seed(
+                    &live,
+                    site.clone(),
+                    5,
+                    time::Duration::days(1),
+                    now,
+                    5,
+                    |_| {},
+                )
+                .unwrap();
+                written += 5;
+            }
+            written
+        })
+    };
+    let during = copy(&url);
+    writing.store(false, Ordering::Relaxed);
+    let written_during = writer.join().unwrap();
+    let (token, _) = source.tokens().unwrap().pop().unwrap();
+    source.revoke_token(&token.id, now).unwrap();
+    edited.texts.get_mut(&en).unwrap().title = "Cookies, plainly".into();
+    source.put_site(&edited, now).unwrap();
+    let (second_checkpoint, _) = source
+        .purge(
+            &demo,
+            crumb_server::timefmt::Timestamp::at(datetime!(2026-05-20 00:00 UTC)),
+            &key,
+            now,
+        )
+        .unwrap()
+        .expect("records old enough to purge");
+    let caught_up = copy(&url);
+
+    // Assert: the copy taken while records were written is one consistent
+    // snapshot, and the second brings over what came since; then the copy
+    // is the source, purge included.
+    let said = |out: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    assert_eq!(during.status.code(), Some(0), "{}", said(&during));
+    assert!(written_during > 0);
+    assert_eq!(caught_up.status.code(), Some(0), "{}", said(&caught_up));
+    assert!(
+        said(&caught_up).contains("up to date"),
+        "{}",
+        said(&caught_up)
+    );
+    assert_eq!(stored(&target), stored(&source));
+    assert_eq!(
+        target.checkpoints(&demo).unwrap(),
+        vec![checkpoint, second_checkpoint]
+    );
+    assert_eq!(target.tokens().unwrap(), source.tokens().unwrap());
+    assert_eq!(
+        target.kept_notices(None).unwrap(),
+        source.kept_notices(None).unwrap()
+    );
+    assert_eq!(target.site(&demo).unwrap(), source.site(&demo).unwrap());
+    assert_eq!(target.head(&demo).unwrap(), source.head(&demo).unwrap());
+
+    // A node writes to the copy: it is the log now, and a copy from the
+    // old SQLite file is refused and changes nothing.
     let site = target.site(&demo).unwrap().unwrap();
     crumb_server::seed::seed(&target, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
+    let last_seq = source.head(&demo).unwrap().unwrap().0 + 1;
     let after = crumb_server::verify::verify_store(&target, &[&key.public_hex()]).unwrap();
-    assert_eq!(after.sites[&demo].last_seq, 1201);
-
-    // A second copy into the same database is refused, and changes nothing.
+    assert_eq!(after.sites[&demo].last_seq, last_seq);
+    let count = target.record_count().unwrap();
     let again = copy(&url);
     assert_eq!(again.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&again.stderr).contains("crumb copy fills an empty one"),
+        said(&again).contains("is not an earlier copy of this one"),
         "{}",
-        String::from_utf8_lossy(&again.stderr)
+        said(&again)
     );
-    assert_eq!(target.record_count().unwrap(), 1201 - purged);
+    assert_eq!(target.record_count().unwrap(), count);
 }
 
 #[test]

@@ -230,7 +230,7 @@ async fn write_and_commit(
     Ok(())
 }
 
-fn seq_of(v: i64) -> u64 {
+pub(super) fn seq_of(v: i64) -> u64 {
     v.unsigned_abs()
 }
 

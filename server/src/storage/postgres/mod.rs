@@ -21,6 +21,7 @@ mod stats;
 pub mod tls;
 mod tokens;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -372,84 +373,69 @@ impl PostgresStore {
         })
     }
 
-    /// Copies a whole log from `source` (sites, tokens, the sites' texts,
-    /// records with their stored bytes and hashes, purge checkpoints, each
-    /// chain's head)
-    /// in one transaction: all or nothing. Refused unless this database is
-    /// empty. Records are streamed in chunks, so memory stays constant.
-    /// `key` is recorded as the log's signing key (at `now`). `progress`
-    /// is called with the records copied so far.
+    /// Brings this database up to `source`, a whole log (sites, tokens, the
+    /// sites' texts, records with their stored bytes and hashes, purge
+    /// checkpoints, each chain's head), in one transaction: all or nothing.
+    /// An empty database gets all of it. One that holds an earlier copy of
+    /// `source` (each of its chains ends at a record of the source's, so
+    /// nothing was written here since) gets what the source took since:
+    /// its new records are appended, its new purges repeated, and its
+    /// sites, tokens and texts taken as they are now, so that an operator
+    /// can copy a log while its SQLite server still runs, then stop that
+    /// server and copy again, which moves only the last minutes. Anything
+    /// else is refused. Records are streamed in chunks, so memory stays
+    /// constant. `key` is recorded as the log's signing key (at `now`).
+    /// `progress` is called with the records copied so far.
     pub fn copy_from(
         &self,
         source: &dyn Store,
         key: Option<&PublicKey>,
         now: OffsetDateTime,
         progress: &dyn Fn(u64),
-    ) -> Result<u64, CopyError> {
+    ) -> Result<Copied, CopyError> {
         let mut client = self.block_on(self.pool.get())?;
         let tx = self.block_on(client.transaction())?;
-        let held: i64 = self
-            .block_on(tx.query_one(
-                "SELECT (SELECT count(*) FROM sites) + (SELECT count(*) FROM tokens)
-                      + (SELECT count(*) FROM chain_heads) + (SELECT count(*) FROM checkpoints)
-                      + (SELECT count(*) FROM notices)",
-                &[],
-            ))?
-            .get(0);
-        if held > 0 {
-            return Err(CopyError::NotEmpty);
+        // Nodes already started here, and a second copy, wait until this
+        // one has committed.
+        self.block_on(tx.batch_execute(
+            "LOCK TABLE sites, tokens, notices, records, chain_heads, checkpoints
+             IN EXCLUSIVE MODE",
+        ))?;
+        let mut copied_heads: BTreeMap<SiteId, lifecycle::Head> = BTreeMap::new();
+        for row in self.block_on(tx.query("SELECT site_id, seq, hash FROM chain_heads", &[]))? {
+            let site = SiteId::parse(row.get::<_, &str>(0)).map_err(corrupt)?;
+            let hash = RecordHash::parse(row.get::<_, &str>(2)).map_err(corrupt)?;
+            copied_heads.insert(site, (log::seq_of(row.get(1)), hash));
+        }
+        if copied_heads.is_empty() {
+            let held: i64 = self
+                .block_on(tx.query_one(
+                    "SELECT (SELECT count(*) FROM sites) + (SELECT count(*) FROM tokens)
+                          + (SELECT count(*) FROM checkpoints) + (SELECT count(*) FROM notices)",
+                    &[],
+                ))?
+                .get(0);
+            if held > 0 {
+                return Err(CopyError::NotEmpty);
+            }
+        }
+        // Where each chain copied before ends: a record of the source's (or
+        // a purge checkpoint, when that copy held no record of the site).
+        let mut ends: BTreeMap<SiteId, (lifecycle::Head, bool)> = BTreeMap::new();
+        for (site, head) in &copied_heads {
+            let at_checkpoint = source
+                .checkpoints(site)?
+                .iter()
+                .any(|cp| cp.seq == head.0 && cp.hash == head.1.as_str());
+            ends.insert(site.clone(), (head.clone(), at_checkpoint));
         }
         let sites = source.site_rows()?;
-        for row in &sites {
-            let config = serde_json::to_string(&*row.config).expect("a site config serialises");
-            self.block_on(tx.execute(
-                "INSERT INTO sites (id, config, revision, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &row.config.id.as_str(),
-                    &config,
-                    &(row.config.revision.get() as i64),
-                    &row.created_at.to_string(),
-                    &row.updated_at.to_string(),
-                ],
-            ))?;
-        }
-        for (token, secret_hash) in source.tokens()? {
-            self.block_on(tx.execute(
-                "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at, revoked_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &token.id.as_str(),
-                    &secret_hash,
-                    &token.role.as_str(),
-                    &token.site.as_ref().map(SiteId::as_str),
-                    &token.label,
-                    &token.created_at.to_string(),
-                    &token.revoked_at.map(|t| t.to_string()),
-                ],
-            ))?;
-        }
-        // Every version of the sites' texts the records name.
-        for (site, notice, first_seen) in source.kept_notices(None)? {
-            self.block_on(tx.execute(
-                "INSERT INTO notices (site_id, text_hash, language, texts, first_seen)
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &site.as_str(),
-                    &notice.text_hash.as_str(),
-                    &notice.language.as_str(),
-                    &notice.texts,
-                    &first_seen.to_string(),
-                ],
-            ))?;
-        }
-        // The records, in chunks of one multi-row insert each.
         let insert = self.block_on(tx.prepare(
             "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
              SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[],
                                   $6::text[], $7::text[])",
         ))?;
-        let mut heads: std::collections::BTreeMap<SiteId, lifecycle::Head> = Default::default();
+        let mut heads: BTreeMap<SiteId, lifecycle::Head> = BTreeMap::new();
         let mut chunk: Vec<Record> = Vec::with_capacity(COPY_CHUNK);
         let mut copied = 0u64;
         let mut failed: Option<CopyError> = None;
@@ -481,10 +467,22 @@ impl PostgresStore {
                     return false;
                 }
             };
-            heads.insert(
-                record.body.site_id.clone(),
-                (record.body.seq, record.hash.clone()),
-            );
+            let site = record.body.site_id.clone();
+            let seq = record.body.seq;
+            heads.insert(site.clone(), (seq, record.hash.clone()));
+            match ends.get_mut(&site) {
+                // Held here already.
+                Some(((end, _), _)) if seq < *end => return true,
+                Some(((end, end_hash), found)) if seq == *end => {
+                    *found = *end_hash == record.hash;
+                    return true;
+                }
+                Some((_, false)) => {
+                    failed = Some(CopyError::Diverged(site));
+                    return false;
+                }
+                _ => {}
+            }
             chunk.push(record);
             if chunk.len() == COPY_CHUNK
                 && let Err(e) = flush(&mut chunk)
@@ -498,19 +496,43 @@ impl PostgresStore {
             return Err(e);
         }
         flush(&mut chunk)?;
+        if let Some((site, _)) = ends.iter().find(|(_, (_, found))| !found) {
+            return Err(CopyError::Diverged(site.clone()));
+        }
         // Purge checkpoints of every site known by name or by its records;
-        // a site whose records were all purged has its head there.
-        let mut named: std::collections::BTreeSet<SiteId> =
-            sites.iter().map(|r| r.config.id.clone()).collect();
+        // a site whose records were all purged has its head there. A purge
+        // the source ran since the last copy is repeated here.
+        let copied_checkpoints: BTreeSet<(String, i64)> = self
+            .block_on(tx.query("SELECT site_id, seq FROM checkpoints", &[]))?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut named: BTreeSet<SiteId> = sites.iter().map(|r| r.config.id.clone()).collect();
         named.extend(heads.keys().cloned());
+        named.extend(copied_heads.keys().cloned());
+        let mut repeated = BTreeSet::new();
         for site in &named {
             for cp in source.checkpoints(site)? {
+                let seq = cp.seq as i64;
+                repeated.insert((cp.site_id.clone(), seq));
+                if copied_checkpoints.contains(&(cp.site_id.clone(), seq)) {
+                    continue;
+                }
+                self.block_on(tx.execute(
+                    "DELETE FROM idempotency WHERE record_id IN
+                       (SELECT id FROM records WHERE site_id = $1 AND seq <= $2)",
+                    &[&cp.site_id, &seq],
+                ))?;
+                self.block_on(tx.execute(
+                    "DELETE FROM records WHERE site_id = $1 AND seq <= $2",
+                    &[&cp.site_id, &seq],
+                ))?;
                 self.block_on(tx.execute(
                     "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
                      VALUES ($1, $2, $3, $4, $5, $6)",
                     &[
                         &cp.site_id,
-                        &(cp.seq as i64),
+                        &seq,
                         &cp.hash,
                         &cp.signed_at,
                         &cp.public_key,
@@ -521,10 +543,62 @@ impl PostgresStore {
                 heads.entry(site.clone()).or_insert((cp.seq, hash));
             }
         }
+        // A purge here that the source never ran: not a copy of it.
+        if let Some((site, _)) = copied_checkpoints.difference(&repeated).next() {
+            return Err(CopyError::Diverged(SiteId::parse(site).map_err(corrupt)?));
+        }
         for (site, (seq, hash)) in &heads {
             self.block_on(tx.execute(
-                "INSERT INTO chain_heads (site_id, seq, hash) VALUES ($1, $2, $3)",
+                "INSERT INTO chain_heads (site_id, seq, hash) VALUES ($1, $2, $3)
+                 ON CONFLICT (site_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
                 &[&site.as_str(), &(*seq as i64), &hash.as_str()],
+            ))?;
+        }
+        // Sites and tokens as the source has them now (edited, revoked,
+        // deleted since the last copy).
+        self.block_on(tx.batch_execute("DELETE FROM sites; DELETE FROM tokens"))?;
+        for row in &sites {
+            let config = serde_json::to_string(&*row.config).expect("a site config serialises");
+            self.block_on(tx.execute(
+                "INSERT INTO sites (id, config, revision, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &row.config.id.as_str(),
+                    &config,
+                    &(row.config.revision.get() as i64),
+                    &row.created_at.to_string(),
+                    &row.updated_at.to_string(),
+                ],
+            ))?;
+        }
+        for (token, secret_hash) in source.tokens()? {
+            self.block_on(tx.execute(
+                "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at, revoked_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &token.id.as_str(),
+                    &secret_hash,
+                    &token.role.as_str(),
+                    &token.site.as_ref().map(SiteId::as_str),
+                    &token.label,
+                    &token.created_at.to_string(),
+                    &token.revoked_at.map(|t| t.to_string()),
+                ],
+            ))?;
+        }
+        // Every version of the sites' texts the records name; versions are
+        // only ever added.
+        for (site, notice, first_seen) in source.kept_notices(None)? {
+            self.block_on(tx.execute(
+                "INSERT INTO notices (site_id, text_hash, language, texts, first_seen)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                &[
+                    &site.as_str(),
+                    &notice.text_hash.as_str(),
+                    &notice.language.as_str(),
+                    &notice.texts,
+                    &first_seen.to_string(),
+                ],
             ))?;
         }
         // In place of any key a node started here before the copy
@@ -539,8 +613,21 @@ impl PostgresStore {
         }
         self.block_on(tx.commit())?;
         sites_changed();
-        Ok(copied)
+        Ok(Copied {
+            records: copied,
+            earlier_copy: !copied_heads.is_empty(),
+        })
     }
+}
+
+/// What `crumb copy` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    /// Records written (all of them, or those new since an earlier copy).
+    pub records: u64,
+    /// Whether the database held an earlier copy, which was brought up to
+    /// date.
+    pub earlier_copy: bool,
 }
 
 /// How many records one insert of `crumb copy` carries.
@@ -549,9 +636,18 @@ const COPY_CHUNK: usize = 2000;
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
     #[error(
-        "the target database already holds sites, tokens or records; crumb copy fills an empty one"
+        "the target database already holds sites or tokens but no log; crumb copy fills an \
+         empty database, or brings an earlier copy up to date"
     )]
     NotEmpty,
+    /// The target's chain of `0` does not end at a record of the source's:
+    /// not an earlier copy, or nodes have written to it since.
+    #[error(
+        "the target database's log of site {0} is not an earlier copy of this one (or nodes have \
+         written to it since); crumb copy fills an empty database, or brings an earlier copy up \
+         to date"
+    )]
+    Diverged(SiteId),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
