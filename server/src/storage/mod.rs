@@ -328,6 +328,11 @@ impl TimeRange {
         }
     }
 
+    /// Whether the range has an end (else it holds every record).
+    pub fn is_bounded(&self) -> bool {
+        self.from.is_some() || self.to.is_some()
+    }
+
     /// The ends as the adapters compare them with the `event_time` column,
     /// which holds the one textual form (it sorts in time order): an open
     /// start is the empty string, an open end `~`, after every digit.
@@ -566,6 +571,15 @@ pub trait Store: Send + Sync + 'static {
     /// site or all), ordered by site and chain position, from one consistent
     /// snapshot, until `f` returns false. Returns how many were visited.
     /// Rows are streamed: memory stays constant whatever the range.
+    ///
+    /// A site's records in a range are one unbroken stretch of its chain,
+    /// from the first record in the range to the last: every record in
+    /// between comes too, though its time may fall a little outside.
+    /// Chain order is not quite time order: each record takes its time
+    /// when its request arrives, and requests reach the chain in the order
+    /// they are queued (on several nodes, also by clocks that differ). A
+    /// range's edge can fall between two records that came out of order,
+    /// and an export that left one of them out would not verify.
     fn for_each_record(
         &self,
         site: Option<&SiteId>,

@@ -424,29 +424,60 @@ pub(super) fn for_each_record(
             .start(),
     )?;
     let site = site.map(SiteId::as_str);
-    let portal = store.block_on(async {
-        let stmt = tx
-            .prepare(
-                "SELECT body, hash FROM records
-                 WHERE ($1::text IS NULL OR site_id = $1) AND event_time >= $2
-                   AND event_time < $3
-                 ORDER BY site_id, seq",
-            )
-            .await?;
-        let (from, to) = range.column_bounds();
-        tx.bind(&stmt, &[&site, &from, &to]).await
+    let (from, to) = range.column_bounds();
+    // A bounded range is each site's stretch of the chain from its first
+    // record in the range to its last (see `Store`), read in chain order
+    // by the (site_id, seq) index.
+    let stretches: Vec<(String, i64, i64)> = if range.is_bounded() {
+        store
+            .block_on(tx.query(
+                "SELECT site_id, min(seq), max(seq) FROM records
+                 WHERE ($1::text IS NULL OR site_id = $1) AND event_time >= $2 AND event_time < $3
+                 GROUP BY site_id ORDER BY site_id",
+                &[&site, &from, &to],
+            ))?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut portals = Vec::new();
+    store.block_on(async {
+        if range.is_bounded() {
+            let stmt = tx
+                .prepare(
+                    "SELECT body, hash FROM records WHERE site_id = $1 AND seq BETWEEN $2 AND $3
+                     ORDER BY seq",
+                )
+                .await?;
+            for (site, first, last) in &stretches {
+                portals.push(tx.bind(&stmt, &[site, first, last]).await?);
+            }
+        } else {
+            let stmt = tx
+                .prepare(
+                    "SELECT body, hash FROM records WHERE ($1::text IS NULL OR site_id = $1)
+                     ORDER BY site_id, seq",
+                )
+                .await?;
+            portals.push(tx.bind(&stmt, &[&site]).await?);
+        }
+        Ok::<_, tokio_postgres::Error>(())
     })?;
     let mut n = 0;
-    'fetch: loop {
-        let rows = store.block_on(tx.query_portal(&portal, FETCH))?;
-        for row in &rows {
-            n += 1;
-            if !f(row.get(0), row.get(1)) {
-                break 'fetch;
+    'fetch: for portal in &portals {
+        loop {
+            let rows = store.block_on(tx.query_portal(portal, FETCH))?;
+            for row in &rows {
+                n += 1;
+                if !f(row.get(0), row.get(1)) {
+                    break 'fetch;
+                }
             }
-        }
-        if rows.len() < FETCH as usize {
-            break;
+            if rows.len() < FETCH as usize {
+                break;
+            }
         }
     }
     store.block_on(tx.commit())?;

@@ -259,31 +259,82 @@ pub(super) fn for_each_record(
         // while the writer keeps appending.
         conn.execute_batch("BEGIN")?;
         let result = (|| {
-            let mut stmt = conn.prepare(
-                "SELECT body, hash FROM records
-                 WHERE (?1 IS NULL OR site_id = ?1) AND event_time >= ?2 AND event_time < ?3
-                 ORDER BY site_id, seq",
-            )?;
             let (from, to) = range.column_bounds();
-            let mut rows = stmt.query(params![site.map(SiteId::as_str), from, to])?;
-            let mut n = 0;
-            while let Some(row) = rows.next()? {
-                let text = |i| -> Result<&str, StoreError> {
-                    row.get_ref(i)?
-                        .as_str()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))
-                };
-                let (body, hash) = (text(0)?, text(1)?);
-                n += 1;
-                if !f(body, hash) {
+            let mut visit = Visit {
+                n: 0,
+                f,
+                done: false,
+            };
+            if !range.is_bounded() {
+                let mut stmt = conn.prepare(
+                    "SELECT body, hash FROM records WHERE (?1 IS NULL OR site_id = ?1)
+                     ORDER BY site_id, seq",
+                )?;
+                visit.rows(stmt.query(params![site.map(SiteId::as_str)])?)?;
+                return Ok(visit.n);
+            }
+            // A bounded range is each site's stretch of the chain from its
+            // first record in the range to its last (see `Store`), read in
+            // chain order by the (site_id, seq) index.
+            let mut stretches = match site {
+                Some(_) => conn.prepare(
+                    "SELECT site_id, min(seq), max(seq) FROM records
+                     WHERE site_id = ?1 AND event_time >= ?2 AND event_time < ?3
+                     GROUP BY site_id",
+                )?,
+                None => conn.prepare(
+                    "SELECT site_id, min(seq), max(seq) FROM records
+                     WHERE event_time >= ?2 AND event_time < ?3 AND ?1 IS NULL
+                     GROUP BY site_id ORDER BY site_id",
+                )?,
+            };
+            let stretches: Vec<(String, i64, i64)> = stretches
+                .query_map(params![site.map(SiteId::as_str), from, to], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<Result<_, _>>()?;
+            let mut stmt = conn.prepare(
+                "SELECT body, hash FROM records WHERE site_id = ?1 AND seq BETWEEN ?2 AND ?3
+                 ORDER BY seq",
+            )?;
+            for (site, first, last) in stretches {
+                if visit.done {
                     break;
                 }
+                visit.rows(stmt.query(params![site, first, last])?)?;
             }
-            Ok(n)
+            Ok(visit.n)
         })();
         conn.execute_batch("COMMIT")?;
         result
     })
+}
+
+/// Hands rows of (body, hash) to a `for_each_record` caller until it says
+/// stop.
+struct Visit<'f> {
+    n: u64,
+    f: &'f mut dyn FnMut(&str, &str) -> bool,
+    done: bool,
+}
+
+impl Visit<'_> {
+    fn rows(&mut self, mut rows: rusqlite::Rows<'_>) -> Result<(), StoreError> {
+        while let Some(row) = rows.next()? {
+            let text = |i| -> Result<&str, StoreError> {
+                row.get_ref(i)?
+                    .as_str()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))
+            };
+            let (body, hash) = (text(0)?, text(1)?);
+            self.n += 1;
+            if !(self.f)(body, hash) {
+                self.done = true;
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn head(
