@@ -210,6 +210,72 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
 }
 
 #[test]
+fn a_log_purged_whole_twice_is_copied_with_its_newest_checkpoint_as_head() {
+    // Arrange: a SQLite log whose records two purges took in turn, all of
+    // them each time: the chain's head is the second checkpoint.
+    let Some(admin) = postgres_admin() else {
+        eprintln!("skipped: crumb copy needs PostgreSQL (CRUMB_TEST_POSTGRES)");
+        return;
+    };
+    let dir = tempfile::TempDir::new().unwrap();
+    let file = dir.path().join("crumb.db");
+    let now = datetime!(2026-06-01 12:00 UTC);
+    let source = SqliteStore::open(&file).unwrap();
+    crumb_server::demo::ensure_demo_site(&source, now).unwrap();
+    let demo = crumb_schema::SiteId::parse("demo").unwrap();
+    let key = crumb_server::signing::Key::load_or_create(&dir.path().join("crumb.db.key")).unwrap();
+    for (count, until) in [(10, now), (7, now + time::Duration::days(2))] {
+        let site = source.site(&demo).unwrap().unwrap();
+        crumb_server::seed::seed(
+            &source,
+            site,
+            count,
+            time::Duration::days(1),
+            until,
+            10,
+            |_| {},
+        )
+        .unwrap();
+        let after_all = crumb_server::timefmt::Timestamp::at(until + time::Duration::hours(1));
+        source
+            .purge(&demo, after_all, &key, until)
+            .unwrap()
+            .expect("purged");
+    }
+    assert_eq!(source.record_count().unwrap(), 0);
+    assert_eq!(source.head(&demo).unwrap().unwrap().0, 17);
+    let name = format!("crumb_copy_purged_{}", std::process::id());
+    postgres_execute(&admin, &format!("CREATE DATABASE {name}"));
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+
+    // Act
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+        .args(["copy", "--from"])
+        .arg(&file)
+        .args(["--to", &url])
+        .env("CRUMB_LOG", "warn")
+        .output()
+        .unwrap();
+
+    // Assert: the copy's next record follows the second checkpoint.
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let Ok(Database::Postgres(pg)) = Database::parse(&url) else {
+        unreachable!()
+    };
+    let target = crumb_server::storage::PostgresStore::open(&pg).unwrap();
+    assert_eq!(target.head(&demo).unwrap(), source.head(&demo).unwrap());
+    let site = target.site(&demo).unwrap().unwrap();
+    crumb_server::seed::seed(&target, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
+    let after = crumb_server::verify::verify_store(&target, &[&key.public_hex()]).unwrap();
+    assert_eq!(after.sites[&demo].last_seq, 18);
+}
+
+#[test]
 fn the_server_gets_over_postgres_dropping_its_connections() {
     // Arrange: a server on PostgreSQL that has written (so its pool holds
     // connections), then PostgreSQL ends every one of them, as a restart

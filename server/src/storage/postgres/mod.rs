@@ -515,6 +515,13 @@ impl PostgresStore {
             for cp in source.checkpoints(site)? {
                 let seq = cp.seq as i64;
                 repeated.insert((cp.site_id.clone(), seq));
+                // A chain's head is its newest record, or once a purge
+                // took them all, its newest checkpoint.
+                let hash = RecordHash::parse(&cp.hash).map_err(corrupt)?;
+                let head = heads.entry(site.clone()).or_insert((cp.seq, hash.clone()));
+                if cp.seq > head.0 {
+                    *head = (cp.seq, hash);
+                }
                 if copied_checkpoints.contains(&(cp.site_id.clone(), seq)) {
                     continue;
                 }
@@ -539,8 +546,6 @@ impl PostgresStore {
                         &cp.signature,
                     ],
                 ))?;
-                let hash = RecordHash::parse(&cp.hash).map_err(corrupt)?;
-                heads.entry(site.clone()).or_insert((cp.seq, hash));
             }
         }
         // A purge here that the source never ran: not a copy of it.
