@@ -445,7 +445,8 @@ pub fn verify(
     if let Some(path) = texts {
         let file =
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-        match crate::verify::check_texts(&summary, BufReader::new(file)) {
+        let texts = unwrapped(Box::new(BufReader::new(file)), &path.display().to_string())?;
+        match crate::verify::check_texts(&summary, texts) {
             Ok(named) => println!(
                 "texts verified: the {named} version(s) of the texts the records name are in {}, \
                  each hashing to its name",
@@ -533,11 +534,10 @@ fn unverified(e: VerifyError, key_path: &Path) -> anyhow::Error {
     }
 }
 
-/// Refuses a file given to `verify` that is not an export (an API error
-/// answer, a CSV export, ...: [`crate::verify::recognise`]), which would
-/// otherwise be reported as a BROKEN chain, which reads as tampering;
-/// unpacks a gzip-compressed export and passes over a byte order mark.
-fn an_export<'a>(
+/// A file given to `verify` as it was written: gzip unpacked, a byte order
+/// mark passed over, UTF-16 refused ([`crate::verify::unwrap`]). Its first
+/// line comes whole from the first `fill_buf`.
+fn unwrapped<'a>(
     mut input: Box<dyn std::io::BufRead + Send + 'a>,
     name: &str,
 ) -> anyhow::Result<Box<dyn std::io::BufRead + Send + 'a>> {
@@ -549,17 +549,32 @@ fn an_export<'a>(
         .take(1 << 20)
         .read_until(b'\n', &mut first)
         .with_context(|| format!("reading {name}"))?;
-    match crate::verify::recognise(&first).map_err(|e| anyhow::anyhow!("{name} {e}"))? {
-        crate::verify::Form::Export { skip } => {
+    match crate::verify::unwrap(&first).map_err(|e| anyhow::anyhow!("{name} {e}"))? {
+        crate::verify::Wrapping::Plain { skip } => {
             first.drain(..skip);
             Ok(Box::new(std::io::Cursor::new(first).chain(input)))
         }
-        crate::verify::Form::Gzip => {
-            let unpacked =
-                flate2::read::MultiGzDecoder::new(std::io::Cursor::new(first).chain(input));
-            an_export(Box::new(BufReader::new(unpacked)), name)
+        crate::verify::Wrapping::Gzip => {
+            let packed = std::io::Cursor::new(first).chain(input);
+            let unpacked = flate2::read::MultiGzDecoder::new(packed);
+            unwrapped(Box::new(BufReader::new(unpacked)), name)
         }
     }
+}
+
+/// Refuses a file given to `verify` that is not an export (an API error
+/// answer, a CSV export, ...: [`crate::verify::recognise`]), which would
+/// otherwise be reported as a BROKEN chain, which reads as tampering.
+fn an_export<'a>(
+    input: Box<dyn std::io::BufRead + Send + 'a>,
+    name: &str,
+) -> anyhow::Result<Box<dyn std::io::BufRead + Send + 'a>> {
+    let mut input = unwrapped(input, name)?;
+    let first_line = input
+        .fill_buf()
+        .with_context(|| format!("reading {name}"))?;
+    crate::verify::recognise(first_line).map_err(|e| anyhow::anyhow!("{name} {e}"))?;
+    Ok(input)
 }
 
 fn print_summary(summary: &Summary) {

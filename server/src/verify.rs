@@ -315,7 +315,7 @@ pub enum NotAnExport {
     )]
     Csv,
     #[error(
-        "is UTF-16 text, as Windows PowerShell's `>` writes a download: save the export with \
+        "is UTF-16 text, as Windows PowerShell's `>` writes a download: download it with \
          `curl.exe -o FILE` or `Invoke-WebRequest -OutFile FILE`, which keep its bytes"
     )]
     Utf16,
@@ -335,31 +335,34 @@ pub enum NotAnExport {
 /// UTF-8's byte order mark, which some Windows tools put before a file.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// How to read a file given to `crumb verify` as an export.
+/// How a file given to `crumb verify` (an export, or the texts kept with
+/// it) is wrapped, told from its first bytes.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Form {
-    /// An export, after `skip` bytes (a UTF-8 byte order mark, which is not
-    /// part of any record).
-    Export { skip: usize },
-    /// A gzip-compressed file (an export kept as `log.ndjson.gz`), to be
-    /// recognised again once unpacked.
+pub enum Wrapping {
+    /// Plain text after `skip` bytes (a UTF-8 byte order mark, which some
+    /// Windows tools write and is no part of the content).
+    Plain { skip: usize },
+    /// gzip-compressed (an export kept as `log.ndjson.gz`), to be looked
+    /// at again once unpacked.
     Gzip,
 }
 
-/// Tells from its first bytes (at least the first line, where there is
-/// one) whether a file given to `crumb verify` is an export.
-pub fn recognise(start: &[u8]) -> Result<Form, NotAnExport> {
+/// Tells how a file given to `crumb verify` is wrapped. UTF-16 text cannot
+/// hold the bytes that were hashed.
+pub fn unwrap(start: &[u8]) -> Result<Wrapping, NotAnExport> {
     if start.starts_with(b"\xFF\xFE") || start.starts_with(b"\xFE\xFF") {
         return Err(NotAnExport::Utf16);
     }
     if start.starts_with(b"\x1F\x8B") {
-        return Ok(Form::Gzip);
+        return Ok(Wrapping::Gzip);
     }
     let skip = if start.starts_with(BOM) { BOM.len() } else { 0 };
-    let first_line = start[skip..]
-        .split(|&b| b == b'\n')
-        .next()
-        .unwrap_or_default();
+    Ok(Wrapping::Plain { skip })
+}
+
+/// Tells from its first line (unwrapped) whether a file given to `crumb
+/// verify` as an export is one.
+pub fn recognise(first_line: &[u8]) -> Result<(), NotAnExport> {
     let first_line = first_line.trim_ascii();
     #[derive(serde::Deserialize)]
     struct ErrorAnswer {
@@ -384,7 +387,7 @@ pub fn recognise(start: &[u8]) -> Result<Form, NotAnExport> {
     if serde_json::from_slice::<crate::signing::SignedHead>(first_line).is_ok() {
         return Err(NotAnExport::Head);
     }
-    Ok(Form::Export { skip })
+    Ok(())
 }
 
 /// Verifies an NDJSON export, line by line (constant memory).
@@ -642,18 +645,20 @@ mod tests {
     #[test]
     fn a_file_is_told_from_its_first_line() {
         let record = br#"{"seq":1,"record_id":"x"}"#;
-        assert_eq!(recognise(record), Ok(Form::Export { skip: 0 }));
+        assert_eq!(unwrap(record), Ok(Wrapping::Plain { skip: 0 }));
         assert_eq!(
-            recognise(&[BOM, record.as_slice()].concat()),
-            Ok(Form::Export { skip: 3 })
+            unwrap(&[BOM, record.as_slice()].concat()),
+            Ok(Wrapping::Plain { skip: 3 })
         );
-        assert_eq!(recognise(b"\x1F\x8B\x08\x00"), Ok(Form::Gzip));
-        assert_eq!(recognise(b""), Ok(Form::Export { skip: 0 }));
+        assert_eq!(unwrap(b"\x1F\x8B\x08\x00"), Ok(Wrapping::Gzip));
+        assert_eq!(unwrap(b""), Ok(Wrapping::Plain { skip: 0 }));
+        assert_eq!(unwrap(b"\xFF\xFE{\x00"), Err(NotAnExport::Utf16));
+        assert_eq!(recognise(record), Ok(()));
+        assert_eq!(recognise(b""), Ok(()));
         for (start, is) in [
-            (b"\xFF\xFE{\x00".as_slice(), NotAnExport::Utf16),
-            (b"seq,record_id,site_id\n1,", NotAnExport::Csv),
+            (b"seq,record_id,site_id\n".as_slice(), NotAnExport::Csv),
             (b"  <!DOCTYPE html>", NotAnExport::Html),
-            (b"{\n  \"seq\": 1,", NotAnExport::Reformatted),
+            (b"{\n", NotAnExport::Reformatted),
             (b"[{\"seq\":1}]", NotAnExport::Reformatted),
         ] {
             assert_eq!(recognise(start), Err(is));

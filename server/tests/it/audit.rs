@@ -672,7 +672,13 @@ fn an_export_that_tools_handled_is_never_called_tampered() {
     // Arrange: what an auditor downloads, and the forms it takes on the way
     // to `crumb verify`.
     let app = spawn_app();
-    app.seed(5, |i| format!("agent {i}"));
+    let body = app.analytics_only().to_string();
+    for i in 0..5 {
+        let ua = format!("agent {i}");
+        let headers = [("Content-Type", "application/json"), ("User-Agent", &ua)];
+        let resp = app.request("POST", "/v1/sites/demo/consents", &headers, Some(&body));
+        assert_eq!(resp.status, 201, "{}", resp.body);
+    }
     let token = app.token(Role::Auditor, Some("demo"));
     let get = |path: &str| {
         let resp = app.get_with_token(path, &token);
@@ -734,6 +740,35 @@ fn an_export_that_tools_handled_is_never_called_tampered() {
             "{}",
             stdout(&out)
         );
+    }
+    // The texts kept with it, in those forms, are read as they are.
+    let dir = app.dir.path();
+    let export_file = dir.join("log.ndjson");
+    std::fs::write(&export_file, &export).unwrap();
+    for (form, input) in [
+        (
+            "CRLF line endings",
+            texts.replace('\n', "\r\n").into_bytes(),
+        ),
+        ("a byte order mark", format!("\u{feff}{texts}").into_bytes()),
+        ("gzip", gzip(texts.as_bytes())),
+    ] {
+        let texts_file = dir.join("texts.ndjson");
+        std::fs::write(&texts_file, input).unwrap();
+        let out = app.crumb(&[
+            "verify",
+            export_file.to_str().unwrap(),
+            "--texts",
+            texts_file.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "texts with {form}: {err}{}",
+            stdout(&out)
+        );
+        assert!(stdout(&out).starts_with("texts verified"), "{form}");
     }
     // What is not an export, or not all of one, is an error in what was
     // given (exit 2, said on stderr), never BROKEN.
