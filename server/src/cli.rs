@@ -430,7 +430,10 @@ pub fn verify(
     if let Some(path) = head {
         // A signed head is a few hundred bytes.
         let text = read_small(path, 64 * 1024, "a signed head")?;
-        let head: signing::SignedHead = serde_json::from_str(&text)
+        // A byte order mark, as some Windows tools write one, is no part
+        // of the head.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let head: signing::SignedHead = serde_json::from_str(text)
             .with_context(|| format!("{} is not a signed head", path.display()))?;
         let trusted: Vec<&str> = public_keys.iter().map(String::as_str).collect();
         if let Err(why) = crate::verify::check_head(&summary, &head, &trusted) {
