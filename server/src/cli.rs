@@ -17,7 +17,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::export::{Format, parse_range};
 use crate::settings::Settings;
 use crate::startup::Application;
-use crate::storage::{Database, PostgresStore, Role, SqliteStore, Store, StoreError};
+use crate::storage::{Database, DayStats, PostgresStore, Role, SqliteStore, Store, StoreError};
 use crate::timefmt::Timestamp;
 use crate::verify::{Summary, VerifyError, verify_ndjson};
 use crate::{auth, demo, signing};
@@ -646,6 +646,63 @@ pub fn head(settings: &Settings, site: &str) -> anyhow::Result<()> {
     let key = signing::log_key(store.as_ref(), &settings.signing_key_path())?;
     let head = signing::signed_head(store.as_ref(), &key, &site, SystemClock.now())?;
     println!("{}", serde_json::to_string_pretty(&head)?);
+    Ok(())
+}
+
+/// `crumb stats --site S [--from --to] [--json]`: the site's decisions
+/// per day, as a table or as the owner API's JSON.
+pub fn stats(
+    settings: &Settings,
+    site: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let range = crate::export::parse_range(from, to).map_err(anyhow::Error::msg)?;
+    let store = settings.database.open_existing()?;
+    let site = logged_site(store.as_ref(), site)?;
+    let days = store.stats(&site, &range)?;
+    if json {
+        let answer = crate::stats::answer(&site, &days);
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
+    if days.is_empty() {
+        println!("site {site}: no decisions in this range");
+        return Ok(());
+    }
+    let mut total = DayStats {
+        day: "total".into(),
+        ..DayStats::default()
+    };
+    for d in &days {
+        total.decisions += d.decisions;
+        for (t, n) in total.allowed.iter_mut().zip(d.allowed) {
+            *t += n;
+        }
+        for (t, n) in total.methods.iter_mut().zip(d.methods) {
+            *t += n;
+        }
+    }
+    let heads = crate::stats::ALLOWED.iter().chain(&crate::stats::METHODS);
+    print!("{:<10} {:>9}", "day", "decisions");
+    for h in heads {
+        print!(" {h:>10}");
+    }
+    println!();
+    for d in days.iter().chain([&total]) {
+        print!("{:<10} {:>9}", d.day, d.decisions);
+        // The categories as the share of the day's decisions that allowed
+        // them, the methods as counts.
+        for n in d.allowed {
+            let percent = 100.0 * n as f64 / d.decisions.max(1) as f64;
+            print!(" {:>9.1}%", percent);
+        }
+        for n in d.methods {
+            print!(" {n:>10}");
+        }
+        println!();
+    }
     Ok(())
 }
 

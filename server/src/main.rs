@@ -135,6 +135,21 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Print a site's consent decisions per day: how many, the share that
+    /// allowed each category, and by which method (the owner page's figures)
+    Stats {
+        #[arg(long)]
+        site: String,
+        /// Start of the range (inclusive): 2026-01-31 or an RFC 3339 time.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the range (exclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the owner API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a site's chain head, signed with the server's key.
     Head {
         #[arg(long)]
@@ -284,6 +299,12 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Key { replace: false } => cli::key(s)?,
         Command::Key { replace: true } => cli::key_replace(s)?,
         Command::Head { site } => cli::head(s, &site)?,
+        Command::Stats {
+            site,
+            from,
+            to,
+            json,
+        } => cli::stats(s, &site, from.as_deref(), to.as_deref(), json)?,
         Command::Purge {
             site,
             all_sites: _,

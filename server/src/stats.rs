@@ -123,6 +123,55 @@ impl StatsCache {
     }
 }
 
+/// The categories the counts say were allowed, and the methods, in the
+/// order of [`DayStats`]'s arrays.
+pub const ALLOWED: [&str; 3] = ["functional", "analytics", "marketing"];
+pub const METHODS: [&str; 4] = ["accept_all", "reject_all", "custom", "gpc"];
+
+#[derive(serde::Serialize)]
+struct Share {
+    count: u64,
+    share: f64,
+}
+
+#[derive(serde::Serialize)]
+struct DayOut<'a> {
+    day: &'a str,
+    decisions: u64,
+    allowed: std::collections::BTreeMap<&'static str, Share>,
+    methods: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// The site's counts as `GET .../stats` and `crumb stats --json` give
+/// them: per day, the decisions, the share that allowed each category,
+/// and the split by method.
+pub fn answer(site: &SiteId, days: &[DayStats]) -> serde_json::Value {
+    let out: Vec<DayOut<'_>> = days
+        .iter()
+        .map(|d| {
+            let share = |count: u64| Share {
+                count,
+                share: if d.decisions == 0 {
+                    0.0
+                } else {
+                    count as f64 / d.decisions as f64
+                },
+            };
+            DayOut {
+                day: &d.day,
+                decisions: d.decisions,
+                allowed: ALLOWED
+                    .into_iter()
+                    .zip(d.allowed)
+                    .map(|(k, c)| (k, share(c)))
+                    .collect(),
+                methods: METHODS.into_iter().zip(d.methods).collect(),
+            }
+        })
+        .collect();
+    serde_json::json!({"site_id": site, "days": out})
+}
+
 /// How a range splits: the partial day before its first midnight, the
 /// closed whole days (from the cache), and the rest up to its end.
 #[derive(Debug, PartialEq, Eq)]

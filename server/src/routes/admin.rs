@@ -318,20 +318,6 @@ pub struct StatsQuery {
     to: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Share {
-    count: u64,
-    share: f64,
-}
-
-#[derive(Serialize)]
-struct DayOut<'a> {
-    day: &'a str,
-    decisions: u64,
-    allowed: std::collections::BTreeMap<&'static str, Share>,
-    methods: std::collections::BTreeMap<&'static str, u64>,
-}
-
 /// `GET /v1/admin/sites/{site}/stats?from=&to=`: per day, how many
 /// decisions (given or updated consents) there were, the share that allowed
 /// each category, and the split by method. Owners and auditors may read.
@@ -357,35 +343,9 @@ pub async fn stats(
     let site_id = id.clone();
     let now = state.clock.now();
     let days = blocking(move || app.stats.stats(store.as_ref(), &id, &range, now)).await?;
-    let out: Vec<DayOut<'_>> = days
-        .iter()
-        .map(|d| {
-            let share = |count: u64| Share {
-                count,
-                share: if d.decisions == 0 {
-                    0.0
-                } else {
-                    count as f64 / d.decisions as f64
-                },
-            };
-            DayOut {
-                day: &d.day,
-                decisions: d.decisions,
-                allowed: ["functional", "analytics", "marketing"]
-                    .into_iter()
-                    .zip(d.allowed)
-                    .map(|(k, c)| (k, share(c)))
-                    .collect(),
-                methods: ["accept_all", "reject_all", "custom", "gpc"]
-                    .into_iter()
-                    .zip(d.methods)
-                    .collect(),
-            }
-        })
-        .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({"site_id": site_id, "days": out})))
+        .json(crate::stats::answer(&site_id, &days)))
 }
 
 #[utoipa::path(delete, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),

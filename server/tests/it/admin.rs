@@ -766,4 +766,33 @@ fn stats_count_decisions_per_day_category_and_method() {
     assert_eq!(bad.status, 400);
     assert_eq!(app.get("/v1/admin/sites/demo/stats").status, 401);
     assert_eq!(app.get("/owner").status, 200);
+
+    // The CLI gives the same figures, on either engine: the API's JSON, or
+    // a table with a total.
+    let cli = app.crumb(&["stats", "--site", "demo", "--json"]);
+    let err = String::from_utf8_lossy(&cli.stderr);
+    assert_eq!(cli.status.code(), Some(0), "{err}");
+    let printed: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(printed, resp.json());
+    let table = app.crumb(&["stats", "--site", "demo", "--from", "2026-01-15"]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0][..3], ["day", "decisions", "functional"]);
+    assert_eq!(rows[1][..4], ["2026-01-15", "3", "33.3%", "66.7%"]);
+    assert_eq!(rows[3][..2], ["total", "4"]);
+    for (args, says) in [
+        (&["stats", "--site", "nope"][..], "no site \"nope\""),
+        (
+            &["stats", "--site", "demo", "--from", "soon"],
+            "\"soon\" is not a date",
+        ),
+    ] {
+        let out = app.crumb(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
 }
