@@ -11,10 +11,11 @@
 //! finds in the texts an auditor keeps with the export.
 //!
 //! Only a change to a record can make a log BROKEN. A file that is not an
-//! export in the first place ([`recognise`]: a CSV export, an error answer,
-//! UTF-16 text, ...) or that was cut off mid-record is an error in what was
-//! given; line endings, a byte order mark and blank lines, which tools add
-//! around the records without touching them, are passed over.
+//! export in the first place (UTF-16 text, [`unwrap`]; a CSV export, an
+//! error answer, ..., [`recognise`]) or that was cut off mid-record is an
+//! error in what was given; gzip, line endings, a byte order mark and
+//! blank lines, which tools put around the records without touching them,
+//! are passed over.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{BufRead, Read};
@@ -463,7 +464,7 @@ pub fn verify_ndjson(reader: impl BufRead + Send) -> Result<Summary, VerifyError
 
 /// Cuts the input into blocks of whole lines, numbered in order. Returns
 /// whether the input ended in the middle of a record (a last line without
-/// its newline that does not end as a record does), which is left out.
+/// its newline whose hash never completes), which is left out.
 fn read_blocks(
     mut reader: impl Read,
     out: &std::sync::mpsc::SyncSender<(usize, Vec<u8>)>,
