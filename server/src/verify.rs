@@ -556,7 +556,9 @@ pub fn check_head(
     };
     if s.last_seq < head.seq {
         return Err(format!(
-            "the export ends at seq {} but the signed head is at seq {}: records are missing at the end",
+            "the export ends at seq {} but the signed head is at seq {}: records are missing at the \
+             end (a head proves a whole export, fetched with it, complete; an export of a range \
+             that ends earlier cannot reach it)",
             s.last_seq, head.seq
         ));
     }
