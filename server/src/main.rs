@@ -64,14 +64,8 @@ enum Command {
     Token(TokenCommand),
     /// Export a site's consent log (all fields, hashes included).
     Export {
-        #[arg(long)]
-        site: String,
-        /// Start of the range (inclusive): 2026-01-31 or an RFC 3339 time.
-        #[arg(long)]
-        from: Option<String>,
-        /// End of the range (exclusive).
-        #[arg(long)]
-        to: Option<String>,
+        #[command(flatten)]
+        log: SiteRange,
         #[arg(long, default_value = "ndjson", value_parser = ["ndjson", "csv"])]
         format: String,
         /// Export every kept version of the site's texts instead (NDJSON),
@@ -138,14 +132,8 @@ enum Command {
     /// Print a site's consent decisions per day: how many, the share that
     /// allowed each category, and by which method (the owner page's figures)
     Stats {
-        #[arg(long)]
-        site: String,
-        /// Start of the range (inclusive): 2026-01-31 or an RFC 3339 time.
-        #[arg(long)]
-        from: Option<String>,
-        /// End of the range (exclusive).
-        #[arg(long)]
-        to: Option<String>,
+        #[command(flatten)]
+        log: SiteRange,
         /// Print the owner API's JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -173,6 +161,19 @@ enum Command {
         #[arg(long, value_name = "DAYS")]
         keep_days: Option<u32>,
     },
+}
+
+/// A site and a time range of its log.
+#[derive(clap::Args)]
+struct SiteRange {
+    #[arg(long)]
+    site: String,
+    /// Start of the range (inclusive): 2026-01-31 or an RFC 3339 time.
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the range (exclusive).
+    #[arg(long)]
+    to: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -260,23 +261,21 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Seed { site, count, days } => cli::seed(s, &site, count, days)?,
         Command::Lint { file } => cli::lint(&file)?,
         Command::Export {
-            site,
+            log,
             texts: true,
             output,
             ..
-        } => cli::export_texts(s, &site, output.as_deref())?,
+        } => cli::export_texts(s, &log.site, output.as_deref())?,
         Command::Export {
-            site,
-            from,
-            to,
+            log,
             format,
             output,
             texts: false,
         } => cli::export(
             s,
-            &site,
-            from.as_deref(),
-            to.as_deref(),
+            &log.site,
+            log.from.as_deref(),
+            log.to.as_deref(),
             &format,
             output.as_deref(),
         )?,
@@ -299,12 +298,9 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Key { replace: false } => cli::key(s)?,
         Command::Key { replace: true } => cli::key_replace(s)?,
         Command::Head { site } => cli::head(s, &site)?,
-        Command::Stats {
-            site,
-            from,
-            to,
-            json,
-        } => cli::stats(s, &site, from.as_deref(), to.as_deref(), json)?,
+        Command::Stats { log, json } => {
+            cli::stats(s, &log.site, log.from.as_deref(), log.to.as_deref(), json)?
+        }
         Command::Purge {
             site,
             all_sites: _,

@@ -31,63 +31,101 @@ fn stored(store: &dyn Store) -> Vec<(String, String)> {
     out
 }
 
+/// When the copy tests' SQLite logs are written.
+const NOW: time::OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
+
+/// A SQLite log with the demo site and its signing key beside it, as
+/// `crumb serve` leaves them, and an empty PostgreSQL database to copy it
+/// into.
+struct CopyCase {
+    _dir: tempfile::TempDir,
+    file: std::path::PathBuf,
+    source: SqliteStore,
+    demo: crumb_schema::SiteId,
+    key: crumb_server::signing::Key,
+    url: String,
+}
+
+impl CopyCase {
+    /// `None` (the test says it is skipped) without PostgreSQL.
+    fn new(name: &str) -> Option<CopyCase> {
+        let Some(admin) = postgres_admin() else {
+            eprintln!("skipped: crumb copy needs PostgreSQL (CRUMB_TEST_POSTGRES)");
+            return None;
+        };
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("crumb.db");
+        let source = SqliteStore::open(&file).unwrap();
+        crumb_server::demo::ensure_demo_site(&source, NOW).unwrap();
+        let key =
+            crumb_server::signing::Key::load_or_create(&dir.path().join("crumb.db.key")).unwrap();
+        let name = format!("crumb_{name}_{}", std::process::id());
+        postgres_execute(&admin, &format!("CREATE DATABASE {name}"));
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        Some(CopyCase {
+            _dir: dir,
+            file,
+            source,
+            demo: crumb_schema::SiteId::parse("demo").unwrap(),
+            key,
+            url,
+        })
+    }
+
+    /// Appends `count` records to the SQLite log, spread over the `spread`
+    /// before `until`.
+    fn seed(&self, count: u64, spread: time::Duration, until: time::OffsetDateTime) {
+        let site = self.source.site(&self.demo).unwrap().unwrap();
+        crumb_server::seed::seed(&self.source, site, count, spread, until, 500, |_| {}).unwrap();
+    }
+
+    /// `crumb copy` from the SQLite log into the PostgreSQL database.
+    fn copy(&self) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .args(["copy", "--from"])
+            .arg(&self.file)
+            .args(["--to", &self.url])
+            .env("CRUMB_LOG", "warn")
+            .output()
+            .unwrap()
+    }
+
+    fn target(&self) -> crumb_server::storage::PostgresStore {
+        let Ok(Database::Postgres(pg)) = Database::parse(&self.url) else {
+            unreachable!()
+        };
+        crumb_server::storage::PostgresStore::open(&pg).unwrap()
+    }
+}
+
 #[test]
 fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     // Arrange: a SQLite log with 1,200 records, a purge checkpoint and a
     // token; an empty PostgreSQL database.
-    let Some(admin) = postgres_admin() else {
-        eprintln!("skipped: crumb copy needs PostgreSQL (CRUMB_TEST_POSTGRES)");
+    let Some(case) = CopyCase::new("copy") else {
         return;
     };
-    let dir = tempfile::TempDir::new().unwrap();
-    let file = dir.path().join("crumb.db");
-    let now = datetime!(2026-06-01 12:00 UTC);
-    let source = SqliteStore::open(&file).unwrap();
-    crumb_server::demo::ensure_demo_site(&source, now).unwrap();
-    let demo = crumb_schema::SiteId::parse("demo").unwrap();
-    let site = source.site(&demo).unwrap().unwrap();
-    crumb_server::seed::seed(
-        &source,
-        site,
-        1200,
-        time::Duration::days(30),
-        now,
-        500,
-        |_| {},
-    )
-    .unwrap();
-    let key = crumb_server::signing::Key::load_or_create(&dir.path().join("crumb.db.key")).unwrap();
+    let (source, demo, key, now) = (&case.source, &case.demo, &case.key, NOW);
+    case.seed(1200, time::Duration::days(30), now);
     let (checkpoint, purged) = source
         .purge(
-            &demo,
+            demo,
             crumb_server::timefmt::Timestamp::at(datetime!(2026-05-15 00:00 UTC)),
-            &key,
+            key,
             now,
         )
         .unwrap()
         .expect("records old enough to purge");
     assert!(purged > 0);
-    crumb_server::auth::issue(&source, Role::Auditor, None, "copied", now).unwrap();
+    crumb_server::auth::issue(source, Role::Auditor, None, "copied", now).unwrap();
     // Two versions of the English texts: the demo's, and an owner's edit.
-    let mut edited = (*source.site(&demo).unwrap().unwrap()).clone();
+    let mut edited = (*source.site(demo).unwrap().unwrap()).clone();
     let en = crumb_schema::LanguageTag::parse("en").unwrap();
     edited.texts.get_mut(&en).unwrap().title = "Cookies, honestly".into();
     source.put_site(&edited, now).unwrap();
-    let name = format!("crumb_copy_{}", std::process::id());
-    postgres_execute(&admin, &format!("CREATE DATABASE {name}"));
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
 
     // Act
-    let copy = |to: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
-            .args(["copy", "--from"])
-            .arg(&file)
-            .args(["--to", to])
-            .env("CRUMB_LOG", "warn")
-            .output()
-            .unwrap()
-    };
-    let out = copy(&url);
+    let out = case.copy();
 
     // Assert: the same bytes and hashes, checkpoints and tokens; the copy
     // verifies and its chain goes on where the source's stopped.
@@ -99,17 +137,14 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("both verify"), "{text}");
-    let Ok(Database::Postgres(pg)) = Database::parse(&url) else {
-        unreachable!()
-    };
-    let target = crumb_server::storage::PostgresStore::open(&pg).unwrap();
-    assert_eq!(stored(&target), stored(&source));
-    assert_eq!(target.checkpoints(&demo).unwrap(), vec![checkpoint.clone()]);
+    let target = case.target();
+    assert_eq!(stored(&target), stored(source));
+    assert_eq!(target.checkpoints(demo).unwrap(), vec![checkpoint.clone()]);
     assert_eq!(target.tokens().unwrap(), source.tokens().unwrap());
     let texts = source.kept_notices(None).unwrap();
     assert_eq!(texts.len(), edited.languages.len() + 1);
     assert_eq!(target.kept_notices(None).unwrap(), texts);
-    assert_eq!(target.head(&demo).unwrap(), source.head(&demo).unwrap());
+    assert_eq!(target.head(demo).unwrap(), source.head(demo).unwrap());
     // The nodes must sign with the key the checkpoints are signed with.
     assert_eq!(target.log_key().unwrap(), Some(key.public()));
 
@@ -118,7 +153,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     // older stretch purged), then the same copy again.
     let writing = Arc::new(AtomicBool::new(true));
     let writer = {
-        let (file, writing) = (file.clone(), writing.clone());
+        let (file, writing) = (case.file.clone(), writing.clone());
         std::thread::spawn(move || {
             let live = SqliteStore::open(&file).unwrap();
             let site = live
@@ -142,7 +177,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
             written
         })
     };
-    let during = copy(&url);
+    let during = case.copy();
     writing.store(false, Ordering::Relaxed);
     let written_during = writer.join().unwrap();
     let (token, _) = source.tokens().unwrap().pop().unwrap();
@@ -151,14 +186,14 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     source.put_site(&edited, now).unwrap();
     let (second_checkpoint, _) = source
         .purge(
-            &demo,
+            demo,
             crumb_server::timefmt::Timestamp::at(datetime!(2026-05-20 00:00 UTC)),
-            &key,
+            key,
             now,
         )
         .unwrap()
         .expect("records old enough to purge");
-    let caught_up = copy(&url);
+    let caught_up = case.copy();
 
     // Assert: the copy taken while records were written is one consistent
     // snapshot, and the second brings over what came since; then the copy
@@ -178,9 +213,9 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
         "{}",
         said(&caught_up)
     );
-    assert_eq!(stored(&target), stored(&source));
+    assert_eq!(stored(&target), stored(source));
     assert_eq!(
-        target.checkpoints(&demo).unwrap(),
+        target.checkpoints(demo).unwrap(),
         vec![checkpoint, second_checkpoint]
     );
     assert_eq!(target.tokens().unwrap(), source.tokens().unwrap());
@@ -188,18 +223,18 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
         target.kept_notices(None).unwrap(),
         source.kept_notices(None).unwrap()
     );
-    assert_eq!(target.site(&demo).unwrap(), source.site(&demo).unwrap());
-    assert_eq!(target.head(&demo).unwrap(), source.head(&demo).unwrap());
+    assert_eq!(target.site(demo).unwrap(), source.site(demo).unwrap());
+    assert_eq!(target.head(demo).unwrap(), source.head(demo).unwrap());
 
     // A node writes to the copy: it is the log now, and a copy from the
     // old SQLite file is refused and changes nothing.
-    let site = target.site(&demo).unwrap().unwrap();
+    let site = target.site(demo).unwrap().unwrap();
     crumb_server::seed::seed(&target, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
-    let last_seq = source.head(&demo).unwrap().unwrap().0 + 1;
+    let last_seq = source.head(demo).unwrap().unwrap().0 + 1;
     let after = crumb_server::verify::verify_store(&target, &[&key.public_hex()]).unwrap();
-    assert_eq!(after.sites[&demo].last_seq, last_seq);
+    assert_eq!(after.sites[demo].last_seq, last_seq);
     let count = target.record_count().unwrap();
-    let again = copy(&url);
+    let again = case.copy();
     assert_eq!(again.status.code(), Some(2));
     assert!(
         said(&again).contains("is not an earlier copy of this one"),
@@ -213,49 +248,23 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
 fn a_log_purged_whole_twice_is_copied_with_its_newest_checkpoint_as_head() {
     // Arrange: a SQLite log whose records two purges took in turn, all of
     // them each time: the chain's head is the second checkpoint.
-    let Some(admin) = postgres_admin() else {
-        eprintln!("skipped: crumb copy needs PostgreSQL (CRUMB_TEST_POSTGRES)");
+    let Some(case) = CopyCase::new("copy_purged") else {
         return;
     };
-    let dir = tempfile::TempDir::new().unwrap();
-    let file = dir.path().join("crumb.db");
-    let now = datetime!(2026-06-01 12:00 UTC);
-    let source = SqliteStore::open(&file).unwrap();
-    crumb_server::demo::ensure_demo_site(&source, now).unwrap();
-    let demo = crumb_schema::SiteId::parse("demo").unwrap();
-    let key = crumb_server::signing::Key::load_or_create(&dir.path().join("crumb.db.key")).unwrap();
+    let (source, demo, key, now) = (&case.source, &case.demo, &case.key, NOW);
     for (count, until) in [(10, now), (7, now + time::Duration::days(2))] {
-        let site = source.site(&demo).unwrap().unwrap();
-        crumb_server::seed::seed(
-            &source,
-            site,
-            count,
-            time::Duration::days(1),
-            until,
-            10,
-            |_| {},
-        )
-        .unwrap();
+        case.seed(count, time::Duration::days(1), until);
         let after_all = crumb_server::timefmt::Timestamp::at(until + time::Duration::hours(1));
         source
-            .purge(&demo, after_all, &key, until)
+            .purge(demo, after_all, key, until)
             .unwrap()
             .expect("purged");
     }
     assert_eq!(source.record_count().unwrap(), 0);
-    assert_eq!(source.head(&demo).unwrap().unwrap().0, 17);
-    let name = format!("crumb_copy_purged_{}", std::process::id());
-    postgres_execute(&admin, &format!("CREATE DATABASE {name}"));
-    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    assert_eq!(source.head(demo).unwrap().unwrap().0, 17);
 
     // Act
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
-        .args(["copy", "--from"])
-        .arg(&file)
-        .args(["--to", &url])
-        .env("CRUMB_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = case.copy();
 
     // Assert: the copy's next record follows the second checkpoint.
     assert_eq!(
@@ -264,15 +273,12 @@ fn a_log_purged_whole_twice_is_copied_with_its_newest_checkpoint_as_head() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let Ok(Database::Postgres(pg)) = Database::parse(&url) else {
-        unreachable!()
-    };
-    let target = crumb_server::storage::PostgresStore::open(&pg).unwrap();
-    assert_eq!(target.head(&demo).unwrap(), source.head(&demo).unwrap());
-    let site = target.site(&demo).unwrap().unwrap();
+    let target = case.target();
+    assert_eq!(target.head(demo).unwrap(), source.head(demo).unwrap());
+    let site = target.site(demo).unwrap().unwrap();
     crumb_server::seed::seed(&target, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
     let after = crumb_server::verify::verify_store(&target, &[&key.public_hex()]).unwrap();
-    assert_eq!(after.sites[&demo].last_seq, 18);
+    assert_eq!(after.sites[demo].last_seq, 18);
 }
 
 #[test]
