@@ -178,6 +178,8 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
         })
     };
     let during = case.copy();
+    // An operator gets a token ready on the new database meanwhile.
+    crumb_server::auth::issue(&case.target(), Role::Owner, None, "new", now).unwrap();
     writing.store(false, Ordering::Relaxed);
     let written_during = writer.join().unwrap();
     let (token, _) = source.tokens().unwrap().pop().unwrap();
@@ -218,7 +220,22 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
         target.checkpoints(demo).unwrap(),
         vec![checkpoint, second_checkpoint]
     );
-    assert_eq!(target.tokens().unwrap(), source.tokens().unwrap());
+    // The source's tokens (one revoked since), and the one made on the copy.
+    let mut tokens = source.tokens().unwrap();
+    tokens.extend(
+        target
+            .tokens()
+            .unwrap()
+            .into_iter()
+            .filter(|(t, _)| t.label == "new"),
+    );
+    tokens.sort_by(|a, b| a.0.id.as_str().cmp(b.0.id.as_str()));
+    assert_eq!(target.tokens().unwrap(), tokens);
+    assert!(
+        said(&caught_up).contains("kept the copy's token(s)"),
+        "{}",
+        said(&caught_up)
+    );
     assert_eq!(
         target.kept_notices(None).unwrap(),
         source.kept_notices(None).unwrap()

@@ -382,8 +382,9 @@ impl PostgresStore {
     /// its new records are appended, its new purges repeated, and its
     /// sites, tokens and texts taken as they are now, so that an operator
     /// can copy a log while its SQLite server still runs, then stop that
-    /// server and copy again, which moves only the last minutes. Anything
-    /// else is refused. Records are streamed in chunks, so memory stays
+    /// server and copy again, which moves only the last minutes. (Sites
+    /// and tokens only this database holds are kept.) Anything else is
+    /// refused. Records are streamed in chunks, so memory stays
     /// constant. `key` is recorded as the log's signing key (at `now`).
     /// `progress` is called with the records copied so far.
     pub fn copy_from(
@@ -559,14 +560,27 @@ impl PostgresStore {
                 &[&site.as_str(), &(*seq as i64), &hash.as_str()],
             ))?;
         }
-        // Sites and tokens as the source has them now (edited, revoked,
-        // deleted since the last copy).
-        self.block_on(tx.batch_execute("DELETE FROM sites; DELETE FROM tokens"))?;
+        // Sites and tokens as the source has them now (edited, revoked
+        // since the last copy). Those only this database holds (made here
+        // since, or deleted from the source) are kept, and said.
+        let ids = |sql| -> Result<BTreeSet<String>, CopyError> {
+            Ok(self
+                .block_on(tx.query(sql, &[]))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect())
+        };
+        let mut kept_sites = ids("SELECT id FROM sites")?;
+        let mut kept_tokens = ids("SELECT id FROM tokens")?;
         for row in &sites {
+            kept_sites.remove(row.config.id.as_str());
             let config = serde_json::to_string(&*row.config).expect("a site config serialises");
             self.block_on(tx.execute(
                 "INSERT INTO sites (id, config, revision, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5)",
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (id) DO UPDATE SET config = excluded.config,
+                   revision = excluded.revision, created_at = excluded.created_at,
+                   updated_at = excluded.updated_at",
                 &[
                     &row.config.id.as_str(),
                     &config,
@@ -577,9 +591,13 @@ impl PostgresStore {
             ))?;
         }
         for (token, secret_hash) in source.tokens()? {
+            kept_tokens.remove(token.id.as_str());
             self.block_on(tx.execute(
                 "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at, revoked_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash,
+                   role = excluded.role, site_id = excluded.site_id, label = excluded.label,
+                   created_at = excluded.created_at, revoked_at = excluded.revoked_at",
                 &[
                     &token.id.as_str(),
                     &secret_hash,
@@ -621,18 +639,24 @@ impl PostgresStore {
         Ok(Copied {
             records: copied,
             earlier_copy: !copied_heads.is_empty(),
+            kept_sites,
+            kept_tokens,
         })
     }
 }
 
 /// What `crumb copy` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copied {
     /// Records written (all of them, or those new since an earlier copy).
     pub records: u64,
     /// Whether the database held an earlier copy, which was brought up to
     /// date.
     pub earlier_copy: bool,
+    /// Sites and tokens (by id) the earlier copy held and the source does
+    /// not, which were kept.
+    pub kept_sites: BTreeSet<String>,
+    pub kept_tokens: BTreeSet<String>,
 }
 
 /// How many records one insert of `crumb copy` carries.
