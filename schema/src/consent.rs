@@ -80,7 +80,7 @@ pub struct ConsentRequest {
         feature = "openapi",
         schema(
             value_type = Option<String>,
-            pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
         )
     )]
     pub consent_id: Option<ConsentId>,

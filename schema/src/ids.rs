@@ -139,11 +139,15 @@ impl ServiceId {
     }
 }
 
-/// The canonical lowercase form of a version-7 (what Crumb issues) or
-/// version-4 (what it issued before) UUID.
-fn check_uuid(what: &'static str, s: &str) -> Result<(), IdError> {
-    const RULE: &str = "expected a lowercase version-7 or version-4 UUID";
-    let b = s.as_bytes();
+/// A version-7 (what Crumb issues) or version-4 (what it issued before)
+/// UUID, in its canonical lowercase form. Its hex digits may come in either
+/// case, as RFC 9562 lets readers take them (SQL Server's
+/// `uniqueidentifier`, for one, gives them in uppercase to a site's
+/// backend that stores consent ids).
+fn canonical_uuid(what: &'static str, s: &str) -> Result<String, IdError> {
+    const RULE: &str = "expected a version-7 or version-4 UUID";
+    let lower = s.to_ascii_lowercase();
+    let b = lower.as_bytes();
     let shape_ok = b.len() == 36
         && b.iter().enumerate().all(|(i, &c)| match i {
             8 | 13 | 18 | 23 => c == b'-',
@@ -152,7 +156,7 @@ fn check_uuid(what: &'static str, s: &str) -> Result<(), IdError> {
         && matches!(b[14], b'4' | b'7')
         && matches!(b[19], b'8' | b'9' | b'a' | b'b');
     if shape_ok {
-        Ok(())
+        Ok(lower)
     } else {
         Err(IdError::new(what, s, RULE))
     }
@@ -176,8 +180,7 @@ fn check_sha256(what: &'static str, s: &str) -> Result<(), IdError> {
 
 impl RecordId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        check_uuid("record id", s)?;
-        Ok(Self(s.to_owned()))
+        Ok(Self(canonical_uuid("record id", s)?))
     }
 
     /// A version-7 UUID, as [`ConsentId::time_ordered`] makes them.
@@ -200,8 +203,7 @@ impl RecordHash {
 
 impl ConsentId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        check_uuid("consent id", s)?;
-        Ok(Self(s.to_owned()))
+        Ok(Self(canonical_uuid("consent id", s)?))
     }
 
     /// Builds a consent id from 16 random bytes, setting the version and
@@ -397,13 +399,19 @@ mod tests {
         for bad in [
             "",
             "not-a-uuid",
-            "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF",
             "ffffffff-ffff-1fff-bfff-ffffffffffff",
             "ffffffff-ffff-4fff-cfff-ffffffffffff",
             "ffffffff-ffff-4fff-bfff-fffffffffffff",
         ] {
             assert!(ConsentId::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn consent_ids_in_uppercase_are_taken_in_their_lowercase_form() {
+        let id = ConsentId::parse("01A23EEB-7963-7259-BB6C-0A4F277E0208").unwrap();
+        assert_eq!(id.as_str(), "01a23eeb-7963-7259-bb6c-0a4f277e0208");
+        assert_eq!(ConsentId::parse(id.as_str()), Ok(id));
     }
 
     #[test]

@@ -230,7 +230,7 @@ pub async fn head(
         .json(signed))
 }
 
-#[utoipa::path(get, path = "/v1/audit/sites/{site}/consents/{consent}", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a lowercase version-7 (or, from before, version-4) UUID", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")),
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/consents/{consent}", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a version-7 (or, from before, version-4) UUID, in either letter case (answers give it in lowercase)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")),
     security(("bearer" = [])),
     responses((status = 200, description = "Every record of the consent, and its state now (valid, expired, withdrawn or outdated_revision)", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]

@@ -371,7 +371,7 @@ fn written(mut resp: HttpResponse, replayed: bool, withdrawal: bool) -> HttpResp
     resp
 }
 
-#[utoipa::path(get, path = "/v1/sites/{site}/consents/{consent}", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a lowercase version-7 (or, from before, version-4) UUID", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")),
+#[utoipa::path(get, path = "/v1/sites/{site}/consents/{consent}", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a version-7 (or, from before, version-4) UUID, in either letter case (answers give it in lowercase)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")),
     responses((status = 200, description = "Whether the consent still counts", body = crumb_schema::ConsentStatus), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn lookup(
@@ -419,7 +419,7 @@ pub async fn lookup(
     Ok(reply(HttpResponse::Ok(), &status, set))
 }
 
-#[utoipa::path(post, path = "/v1/sites/{site}/consents/{consent}/withdraw", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a lowercase version-7 (or, from before, version-4) UUID", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")),
+#[utoipa::path(post, path = "/v1/sites/{site}/consents/{consent}/withdraw", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a version-7 (or, from before, version-4) UUID, in either letter case (answers give it in lowercase)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")),
     responses((status = 201, description = "Withdrawn (a new record)", body = crumb_schema::Receipt), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn withdraw(

@@ -9,6 +9,34 @@ use crumb_server::storage::{Role, TimeRange};
 use crate::helpers::spawn_app;
 
 #[test]
+fn a_backend_that_keeps_consent_ids_in_uppercase_reaches_them() {
+    // Arrange: a consent, and its id as SQL Server's `uniqueidentifier`
+    // hands it to the site's backend.
+    let app = spawn_app();
+    let created = app.record_consent(&app.analytics_only());
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["consent_id"].as_str().unwrap().to_owned();
+    let upper = id.to_uppercase();
+    let auditor = app.token(Role::Auditor, Some("demo"));
+
+    // Act
+    let looked_up = app.lookup(&upper);
+    let history = app.get_with_token(&format!("/v1/audit/sites/demo/consents/{upper}"), &auditor);
+    let mut update = app.analytics_only();
+    update["consent_id"] = serde_json::json!(upper);
+    let updated = app.record_consent(&update);
+    let withdrawn = app.withdraw(&upper);
+
+    // Assert: the same consent each time, named in lowercase.
+    for resp in [&looked_up, &history, &updated, &withdrawn] {
+        assert!(resp.status == 200 || resp.status == 201, "{}", resp.body);
+        assert_eq!(resp.json()["consent_id"], id.as_str(), "{}", resp.body);
+    }
+    assert_eq!(updated.json()["event"], "updated");
+    assert_eq!(app.lookup(&id).json()["state"], "withdrawn");
+}
+
+#[test]
 fn recorded_consent_looks_up_as_valid() {
     // Arrange
     let app = spawn_app();
