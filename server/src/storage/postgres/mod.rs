@@ -402,8 +402,13 @@ impl PostgresStore {
             "LOCK TABLE sites, tokens, notices, records, chain_heads, checkpoints
              IN EXCLUSIVE MODE",
         ))?;
+        // (A head at seq 0 is a chain not started: a write refused there.)
         let mut copied_heads: BTreeMap<SiteId, lifecycle::Head> = BTreeMap::new();
-        for row in self.block_on(tx.query("SELECT site_id, seq, hash FROM chain_heads", &[]))? {
+        let rows = tx.query(
+            "SELECT site_id, seq, hash FROM chain_heads WHERE seq > 0",
+            &[],
+        );
+        for row in self.block_on(rows)? {
             let site = SiteId::parse(row.get::<_, &str>(0)).map_err(corrupt)?;
             let hash = RecordHash::parse(row.get::<_, &str>(2)).map_err(corrupt)?;
             copied_heads.insert(site, (log::seq_of(row.get(1)), hash));
