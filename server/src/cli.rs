@@ -1061,17 +1061,6 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
             file.display(),
             copied.records
         );
-        for (what, ids) in [("site", &copied.kept_sites), ("token", &copied.kept_tokens)] {
-            if !ids.is_empty() {
-                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-                println!(
-                    "  kept the copy's {what}(s) {}, which {} does not have (made on the copy, \
-                     or deleted from the SQLite log since the first copy)",
-                    ids.join(", "),
-                    file.display()
-                );
-            }
-        }
     } else {
         println!(
             "copied {} records of {} site chain(s) from {} to {target}; both verify:",
@@ -1085,6 +1074,17 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
             "  {site}: seq {}..{}, head {}",
             s.first_seq, s.last_seq, s.head_hash
         );
+    }
+    for (what, ids) in [("site", &copied.kept_sites), ("token", &copied.kept_tokens)] {
+        if !ids.is_empty() {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            println!(
+                "kept the copy's {what}(s) {}, which {} does not have (made on the copy, or \
+                 deleted from the SQLite log since the first copy)",
+                ids.join(", "),
+                file.display()
+            );
+        }
     }
     if key.is_some() {
         println!(
