@@ -63,7 +63,10 @@ pub struct Verifier {
     line: u64,
 }
 
-const HASH_SUFFIX_LEN: usize = ",\"hash\":\"".len() + 64 + "\"}".len();
+/// How an export line ends: the record's hash as its last field.
+const HASH_KEY: &str = ",\"hash\":\"";
+const LINE_END: &str = "\"}";
+const HASH_SUFFIX_LEN: usize = HASH_KEY.len() + 64 + LINE_END.len();
 
 /// What a record says about its place in its site's chain, once its own
 /// hash has checked out. Working this out is the expensive part of
@@ -124,8 +127,8 @@ fn examine_record_line(line: &[u8], buf: &mut String) -> Result<Link, Flaw> {
     };
     let (head, tail) = line.split_at(split);
     let hash = tail
-        .strip_prefix(",\"hash\":\"")
-        .and_then(|t| t.strip_suffix("\"}"))
+        .strip_prefix(HASH_KEY)
+        .and_then(|t| t.strip_suffix(LINE_END))
         .filter(|h| {
             h.bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -522,14 +525,14 @@ fn read_blocks(
 /// 64 hex digits and `"}`. (No string in a record holds `,"hash":"`: its
 /// quotes would be escaped.)
 fn holds_a_whole_hash(line: &[u8]) -> bool {
-    const KEY: &[u8] = b",\"hash\":\"";
-    let Some(at) = line.windows(KEY.len()).rposition(|w| w == KEY) else {
+    let key = HASH_KEY.as_bytes();
+    let Some(at) = line.windows(key.len()).rposition(|w| w == key) else {
         return false;
     };
-    let rest = &line[at + KEY.len()..];
-    rest.len() >= 66
+    let rest = &line[at + key.len()..];
+    rest.len() >= 64 + LINE_END.len()
         && rest[..64].iter().all(u8::is_ascii_hexdigit)
-        && rest[64..].starts_with(b"\"}")
+        && rest[64..].starts_with(LINE_END.as_bytes())
 }
 
 /// An export must end exactly at the signed head of its site, signed with
