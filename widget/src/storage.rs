@@ -41,6 +41,13 @@ pub fn write(doc: &Document, stored: &Stored, now_ms: u64, secure: bool, domain:
     let left_s = stored.expires_ms.saturating_sub(now_ms) / 1000;
     push_u64(&mut c, left_s.min(MAX_AGE_CAP_S));
     if !domain.is_empty() {
+        // A cookie of the page's host alone, left from before the site had
+        // a `cookie_domain`, would be a second `crumb_consent` beside the
+        // shared one, and browsers list the older first: every later
+        // consent id would be hidden behind it. It goes (no host: no
+        // `Domain` deleted), as the server's `Set-Cookie` removes it in
+        // same-origin mode.
+        delete(doc, NAME, "");
         c.push_str("; Domain=");
         c.push_str(domain);
     }

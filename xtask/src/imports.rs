@@ -104,54 +104,36 @@ fn short_name(mut i: usize) -> String {
 
 /// Returns the wasm with short import names and the glue rewritten to match.
 pub fn shorten(wasm: &[u8], glue: &str) -> anyhow::Result<(Vec<u8>, String)> {
-    if wasm.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
-        bail!("not a wasm module");
-    }
-    let mut out = wasm[..8].to_vec();
     let mut renames = Vec::new();
-    let (mut imports, mut exports) = (0, 0);
-    let mut pos = 8;
-    while pos < wasm.len() {
-        let id = wasm[pos];
-        pos += 1;
-        let size = read_leb(wasm, &mut pos)? as usize;
-        let body = wasm.get(pos..pos + size).context("truncated section")?;
-        pos += size;
-        if id == 7 {
-            let mut p = 0;
-            let count = read_leb(body, &mut p)?;
-            let mut section = Vec::new();
-            write_leb(&mut section, count);
-            for _ in 0..count {
-                let name = read_name(body, &mut p)?;
-                let desc_start = p;
-                p += 1; // kind
-                read_leb(body, &mut p)?;
-                if KEEP.contains(&name) {
-                    write_name(&mut section, name);
-                } else {
-                    let short = format!("${}", short_name(exports));
-                    exports += 1;
-                    write_name(&mut section, &short);
-                    renames.push((name.to_owned(), short));
-                }
-                section.extend_from_slice(&body[desc_start..p]);
-            }
-            out.push(7);
-            write_leb(&mut out, section.len() as u64);
-            out.extend_from_slice(&section);
-            continue;
-        }
-        if id != 2 {
-            out.push(id);
-            write_leb(&mut out, size as u64);
-            out.extend_from_slice(body);
-            continue;
-        }
+    let out = rewrite_section(wasm, 7, |body| {
         let mut p = 0;
         let count = read_leb(body, &mut p)?;
         let mut section = Vec::new();
         write_leb(&mut section, count);
+        let mut exports = 0;
+        for _ in 0..count {
+            let name = read_name(body, &mut p)?;
+            let desc_start = p;
+            p += 1; // kind
+            read_leb(body, &mut p)?;
+            if KEEP.contains(&name) {
+                write_name(&mut section, name);
+            } else {
+                let short = format!("${}", short_name(exports));
+                exports += 1;
+                write_name(&mut section, &short);
+                renames.push((name.to_owned(), short));
+            }
+            section.extend_from_slice(&body[desc_start..p]);
+        }
+        Ok(section)
+    })?;
+    let out = rewrite_section(&out, 2, |body| {
+        let mut p = 0;
+        let count = read_leb(body, &mut p)?;
+        let mut section = Vec::new();
+        write_leb(&mut section, count);
+        let mut imports = 0;
         for _ in 0..count {
             let module = read_name(body, &mut p)?;
             let name = read_name(body, &mut p)?;
@@ -169,10 +151,8 @@ pub fn shorten(wasm: &[u8], glue: &str) -> anyhow::Result<(Vec<u8>, String)> {
             }
             section.extend_from_slice(&body[desc_start..p]);
         }
-        out.push(2);
-        write_leb(&mut out, section.len() as u64);
-        out.extend_from_slice(&section);
-    }
+        Ok(section)
+    })?;
 
     let quoted = format!("'{MODULE}'");
     let double_quoted = format!("\"{MODULE}\"");
@@ -188,6 +168,74 @@ pub fn shorten(wasm: &[u8], glue: &str) -> anyhow::Result<(Vec<u8>, String)> {
         &renames,
     );
     Ok((out, glue))
+}
+
+/// Returns the wasm without the exports that `glue` never reads
+/// (`wasm.<name>`), and their names. `KEEP`, which crumb.js calls by
+/// name, stays.
+pub fn drop_unread_exports(wasm: &[u8], glue: &str) -> anyhow::Result<(Vec<u8>, Vec<String>)> {
+    let read = |name: &str| {
+        let mut rest = glue;
+        let needle = format!("wasm.{name}");
+        while let Some(at) = rest.find(&needle) {
+            rest = &rest[at + needle.len()..];
+            // The whole name, not the start of a longer one.
+            if !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$') {
+                return true;
+            }
+        }
+        false
+    };
+    let mut dropped = Vec::new();
+    let out = rewrite_section(wasm, 7, |body| {
+        let mut p = 0;
+        let count = read_leb(body, &mut p)?;
+        let mut kept = Vec::new();
+        let mut n = 0;
+        for _ in 0..count {
+            let start = p;
+            let name = read_name(body, &mut p)?;
+            p += 1; // kind
+            read_leb(body, &mut p)?;
+            if KEEP.contains(&name) || read(name) {
+                kept.extend_from_slice(&body[start..p]);
+                n += 1;
+            } else {
+                dropped.push(name.to_owned());
+            }
+        }
+        let mut section = Vec::new();
+        write_leb(&mut section, n);
+        section.extend_from_slice(&kept);
+        Ok(section)
+    })?;
+    Ok((out, dropped))
+}
+
+/// The wasm with the body of its section `id` replaced by what `f` makes of
+/// it; every other section as it is.
+fn rewrite_section(
+    wasm: &[u8],
+    id: u8,
+    mut f: impl FnMut(&[u8]) -> anyhow::Result<Vec<u8>>,
+) -> anyhow::Result<Vec<u8>> {
+    if wasm.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
+        bail!("not a wasm module");
+    }
+    let mut out = wasm[..8].to_vec();
+    let mut pos = 8;
+    while pos < wasm.len() {
+        let this = wasm[pos];
+        pos += 1;
+        let size = read_leb(wasm, &mut pos)? as usize;
+        let body = wasm.get(pos..pos + size).context("truncated section")?;
+        pos += size;
+        let body = if this == id { f(body)? } else { body.to_vec() };
+        out.push(this);
+        write_leb(&mut out, body.len() as u64);
+        out.extend_from_slice(&body);
+    }
+    Ok(out)
 }
 
 /// Drops the glue's import functions that the wasm no longer imports
@@ -280,6 +328,39 @@ mod tests {
             rename_identifiers("{__wbg_x_1:f(__wbg_x_12), y.__wbg_x_1}", &renames),
             "{a:f(__wbg_x_12), y.a}"
         );
+    }
+
+    #[test]
+    fn exports_the_glue_never_reads_are_dropped() {
+        // A module with nothing but an export section: memory, two
+        // functions and a global (kind 0, 2, 3), by index.
+        let mut section = Vec::new();
+        write_leb(&mut section, 4);
+        for (name, kind) in [
+            ("memory", 2u8),
+            ("__wbindgen_malloc", 0),
+            ("__wbindgen_free", 0),
+            ("__abort_handler", 3),
+        ] {
+            write_name(&mut section, name);
+            section.extend_from_slice(&[kind, 0]);
+        }
+        let mut wasm = b"\0asm\x01\0\0\0".to_vec();
+        wasm.push(7);
+        write_leb(&mut wasm, section.len() as u64);
+        wasm.extend_from_slice(&section);
+        // `wasm.__wbindgen_freed` is another name, not a read of `free`.
+        let glue = "f(wasm.__wbindgen_malloc, 1); wasm.__wbindgen_freed(2);";
+
+        let (out, dropped) = drop_unread_exports(&wasm, glue).unwrap();
+
+        assert_eq!(dropped, ["__wbindgen_free", "__abort_handler"]);
+        let (again, none) = drop_unread_exports(&out, glue).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(again, out);
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.contains("memory") && text.contains("__wbindgen_malloc"));
+        assert!(!text.contains("__wbindgen_free") && !text.contains("__abort"));
     }
 
     #[test]

@@ -365,10 +365,19 @@ pub fn build() -> anyhow::Result<()> {
         ],
     )?;
     let wasm_path = out.join("crumb_widget_bg.wasm");
+    let glue = trim_glue(&std::fs::read_to_string(out.join("crumb_widget.js"))?)?;
     let mut bindgen = std::fs::read(&wasm_path)?;
     let blanked = crate::strings::blank(&mut bindgen);
+    // Exports the trimmed glue never reads (wasm-bindgen's `__wbindgen_free`
+    // and its abort-handling globals) go before wasm-opt, so the code only
+    // they kept alive goes with them.
+    let (bindgen, dropped) = crate::imports::drop_unread_exports(&bindgen, &glue)?;
     std::fs::write(&wasm_path, &bindgen)?;
     eprintln!("blanked {blanked} B of dead panic text (xtask/src/strings.rs)");
+    eprintln!(
+        "dropped the exports crumb.js never reads: {}",
+        dropped.join(", ")
+    );
     if let Some(wasm_opt) = npm_tool("wasm-opt") {
         let p = wasm_path.to_str().expect("utf-8 path");
         cmd(
@@ -405,10 +414,7 @@ pub fn build() -> anyhow::Result<()> {
     } else {
         eprintln!("note: no wasm-opt >= 116 (and npm could not install it); the wasm is larger");
     }
-    let (wasm, glue) = crate::imports::shorten(
-        &std::fs::read(&wasm_path)?,
-        &trim_glue(&std::fs::read_to_string(out.join("crumb_widget.js"))?)?,
-    )?;
+    let (wasm, glue) = crate::imports::shorten(&std::fs::read(&wasm_path)?, &glue)?;
     let css = minify_as(std::fs::read_to_string("widget/crumb.css")?, "css")?.into_bytes();
     // The preferences dialog's stylesheet: fetched when the dialog first
     // opens, so it is not part of what every visitor downloads.

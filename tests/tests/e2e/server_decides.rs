@@ -313,6 +313,79 @@ fn a_cookie_domain_shares_one_consent_between_the_sites_hosts() {
 }
 
 #[test]
+fn on_another_origin_a_cookie_domain_added_later_leaves_one_consent_cookie() {
+    // Arrange: Crumb on http://localhost:PORT, the site's pages on
+    // www.crumb.test (another origin, so the widget writes the cookie).
+    // A visitor chose before the site had a `cookie_domain`: their cookie
+    // is www's alone.
+    let site = Site::start();
+    let port = site.base.rsplit(':').next().unwrap().to_owned();
+    let www = format!("http://www.crumb.test:{port}");
+    let mut config = site.config();
+    config.allowed_origins.push(www.clone());
+    site.put_config(&config);
+    let browser = Browser::with_flags(
+        1280,
+        800,
+        &[
+            "--host-resolver-rules=MAP *.crumb.test 127.0.0.1",
+            &format!("--unsafely-treat-insecure-origin-as-secure={www}"),
+        ],
+    );
+    let visit = || {
+        browser.goto(&format!("{www}/other-origin.html"));
+        browser.wait(
+            "window.crumb && (window.crumb.consent() || document.querySelector('.crumb-banner'))",
+        );
+    };
+    let consent_cookies = || -> Vec<String> {
+        browser
+            .cookies()
+            .into_iter()
+            .filter(|c| c["name"] == "crumb_consent")
+            .map(|c| c["domain"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    visit();
+    browser.click(".crumb-banner [data-a=accept]");
+    let first = site.wait_for_records(1)[0]["consent_id"].clone();
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    assert_eq!(consent_cookies(), ["www.crumb.test"]);
+
+    // Act: the owner shares consent across the site's hosts and the
+    // visitor comes back; later the site's backend withdraws that
+    // consent, and the visitor makes a new choice on the next visit.
+    let mut config = site.config();
+    config.cookie_domain = Some("crumb.test".into());
+    site.put_config(&config);
+    visit();
+    let cookies_after_refresh = consent_cookies();
+    let withdrawn = ureq::post(&site.url(&format!(
+        "/v1/sites/demo/consents/{}/withdraw",
+        first.as_str().unwrap()
+    )))
+    .call()
+    .unwrap();
+    assert_eq!(withdrawn.status(), 201);
+    visit();
+    assert!(banner_visible(&browser));
+    browser.click(".crumb-banner [data-a=reject]");
+    let second = site.wait_for_records(3)[2]["consent_id"].clone();
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    visit();
+
+    // Assert: one cookie, the shared one, naming the new consent; the
+    // withdrawn one is not read again, so no banner comes back.
+    assert_ne!(second, first);
+    assert!(!banner_visible(&browser));
+    assert_eq!(
+        browser.js("return window.crumb.consent()")["consent_id"],
+        second
+    );
+    assert_eq!(cookies_after_refresh, [".crumb.test"]);
+}
+
+#[test]
 fn a_choice_in_one_tab_reaches_the_other_within_a_second() {
     // Arrange: two tabs of the shop, both asking.
     let site = Site::start();
