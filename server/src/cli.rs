@@ -956,17 +956,25 @@ pub fn backup(settings: &Settings, to: &Path, public_keys: &[String]) -> anyhow:
     Ok(())
 }
 
-/// A consistent copy of a SQLite log taken for `crumb copy` beside it (the
-/// server may go on writing to the log meanwhile), removed when dropped.
-struct Snapshot(PathBuf);
+/// A SQLite file `crumb copy` writes beside another (`crumb.db.copying`,
+/// `out.db.partial`), with its `-wal` and `-shm`: removed when dropped,
+/// and when made, as one left by a copy that was interrupted is only ever
+/// ours.
+struct Scratch(PathBuf);
 
-impl Snapshot {
-    fn take(file: &Path) -> anyhow::Result<Snapshot> {
+impl Scratch {
+    fn beside(file: &Path, suffix: &str) -> Scratch {
         let mut path = file.as_os_str().to_owned();
-        path.push(".copying");
-        let snapshot = Snapshot(PathBuf::from(path));
-        // Left by a copy that was interrupted: only ever ours.
-        snapshot.remove();
+        path.push(suffix);
+        let scratch = Scratch(PathBuf::from(path));
+        scratch.remove();
+        scratch
+    }
+
+    /// A consistent copy of a SQLite log, taken beside it (the server may
+    /// go on writing to the log meanwhile).
+    fn snapshot(file: &Path) -> anyhow::Result<Scratch> {
+        let snapshot = Scratch::beside(file, ".copying");
         SqliteStore::open(file)?
             .backup_to(&snapshot.0)
             .with_context(|| format!("no snapshot of {} taken; nothing copied", file.display()))?;
@@ -982,7 +990,7 @@ impl Snapshot {
     }
 }
 
-impl Drop for Snapshot {
+impl Drop for Scratch {
     fn drop(&mut self) {
         self.remove();
     }
@@ -995,8 +1003,10 @@ impl Drop for Snapshot {
 /// copy up to date, so the SQLite server need only be stopped for the
 /// second run.
 pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
-    let Ok(Database::Sqlite(file)) = Database::parse(from) else {
-        bail!("--from takes a SQLite file, not {from:?}");
+    let file = match Database::parse(from) {
+        Ok(Database::Sqlite(file)) => file,
+        Ok(Database::Postgres(url)) => return copy_to_sqlite(settings, &url, to),
+        Err(why) => bail!("--from: {why}"),
     };
     if !file.is_file() {
         bail!("no SQLite database at {}", file.display());
@@ -1006,7 +1016,7 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
         Ok(Database::Sqlite(_)) => bail!("--to takes a postgres:// URL"),
         Err(why) => bail!("--to: {why}"),
     };
-    let snapshot = Snapshot::take(&file)?;
+    let snapshot = Scratch::snapshot(&file)?;
     let source = SqliteStore::open(&snapshot.0)?;
     let key_path = settings.signing_key.clone().unwrap_or_else(|| {
         let mut p = file.clone().into_os_string();
@@ -1123,6 +1133,122 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
              that server, then run this command again to bring them over",
             file.display()
         );
+    }
+    Ok(())
+}
+
+/// `crumb copy --from postgres://... --to FILE.db`: the whole log into a
+/// new SQLite file, from one snapshot of it (the nodes may go on writing),
+/// then both verified with the key the log is signed with. For leaving
+/// PostgreSQL (stop the nodes first, so the copy has every record), or for
+/// a log an auditor checks as one file (`crumb verify --db`).
+fn copy_to_sqlite(
+    settings: &Settings,
+    from: &crate::storage::PgUrl,
+    to: &str,
+) -> anyhow::Result<()> {
+    let file = match Database::parse(to) {
+        Ok(Database::Sqlite(file)) => file,
+        Ok(Database::Postgres(_)) => {
+            bail!("--to takes a SQLite file when --from is a postgres:// URL")
+        }
+        Err(why) => bail!("--to: {why}"),
+    };
+    if file.exists() {
+        bail!(
+            "{} exists; crumb copy writes a new SQLite file: give a path that does not exist",
+            file.display()
+        );
+    }
+    let source = PostgresStore::open_existing(from)?;
+    // The nodes' key: it checks the purge checkpoints (a key read from the
+    // log would vouch for itself), and a server on the SQLite file signs
+    // with it from then on, so the copy records it as the log's key.
+    let key_path = settings
+        .signing_key
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("crumb.key"));
+    let key_file = signing::Key::read(&key_path)?.map(|k| k.public());
+    let log_key = match (key_file.clone(), source.log_key()?) {
+        (Some(ours), Some(recorded)) if ours != recorded => {
+            return Err(signing::LogKeyError::Foreign {
+                path: key_path.display().to_string(),
+                ours,
+                recorded,
+            })
+            .context("nothing copied");
+        }
+        (Some(ours), _) => Some(ours),
+        (None, recorded) => recorded,
+    };
+    let key = key_file.as_ref().map(signing::PublicKey::as_str);
+    let trusted: Vec<&str> = key.into_iter().collect();
+    // Written under a name of its own and renamed when complete, so the
+    // file named is never a partial log.
+    let partial = Scratch::beside(&file, ".partial");
+    let target = SqliteStore::open(&partial.0)?;
+    let bar = indicatif::ProgressBar::new_spinner();
+    let copied = target.copy_from(&source, log_key.as_ref(), SystemClock.now(), &|n| {
+        bar.set_message(format!("{n} records"))
+    })?;
+    bar.finish_and_clear();
+    let after = crate::verify::verify_store(&target, &trusted).map_err(|e| {
+        unverified(e, &key_path).context(format!("the copy of {from} does not verify; not kept"))
+    })?;
+    // The source as the copy saw it: each chain up to the copy's head.
+    let before = crate::verify::verify_store(&source, &trusted)
+        .map_err(|e| unverified(e, &key_path).context(format!("{from} does not verify")))?;
+    for (site, s) in &after.sites {
+        if before
+            .sites
+            .get(site)
+            .is_none_or(|b| b.last_seq < s.last_seq)
+        {
+            bail!("the copy's chain of site {site} goes further than {from}'s; not kept");
+        }
+    }
+    drop(target);
+    std::fs::rename(&partial.0, &file)
+        .with_context(|| format!("the copy could not be named {}", file.display()))?;
+    println!(
+        "copied {copied} records of {} site chain(s) from {from} to {}; both verify:",
+        after.sites.len(),
+        file.display()
+    );
+    let mut since = 0;
+    for (site, s) in &after.sites {
+        println!(
+            "  {site}: seq {}..{}, head {}",
+            s.first_seq, s.last_seq, s.head_hash
+        );
+        since += before.sites[site].last_seq - s.last_seq;
+    }
+    since += before
+        .sites
+        .iter()
+        .filter(|(site, _)| !after.sites.contains_key(*site))
+        .map(|(_, b)| (b.last_seq + 1).saturating_sub(b.first_seq))
+        .sum::<u64>();
+    if since > 0 {
+        println!(
+            "{from} took {since} records more while this ran (nodes still write to it): for a \
+             move, stop them and copy again to a new file"
+        );
+    }
+    match &log_key {
+        Some(k) if key.is_some() => println!(
+            "a server on {} signs with the key {} (public key {k}): give it that file \
+             (CRUMB_SIGNING_KEY)",
+            file.display(),
+            key_path.display()
+        ),
+        Some(k) => println!(
+            "no signing key at {}: give a server on {} the key the nodes sign with \
+             (CRUMB_SIGNING_KEY), public key {k}",
+            key_path.display(),
+            file.display()
+        ),
+        None => {}
     }
     Ok(())
 }

@@ -111,14 +111,14 @@ enum Command {
         public_key: Vec<String>,
     },
     /// Copy a SQLite log into an empty PostgreSQL database (run again: bring
-    /// that copy up to date), every stored byte and hash as it is, then
-    /// verify both.
+    /// that copy up to date), or a PostgreSQL log into a new SQLite file,
+    /// every stored byte and hash as it is, then verify both.
     Copy {
-        /// The SQLite file.
-        #[arg(long, value_name = "FILE")]
+        /// The SQLite file, or postgres://user@host/db.
+        #[arg(long, value_name = "FILE|URL")]
         from: String,
-        /// postgres://user@host/db
-        #[arg(long, value_name = "URL")]
+        /// postgres://user@host/db, or a new SQLite file.
+        #[arg(long, value_name = "URL|FILE")]
         to: String,
     },
     /// Print the server's public signing key (publish it for auditors).

@@ -404,7 +404,7 @@ impl Tally {
 }
 
 /// A site's row: its config and when it was created and last changed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SiteRow {
     pub config: Arc<SiteConfig>,
     pub created_at: Timestamp,

@@ -262,6 +262,91 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
 }
 
 #[test]
+fn copy_moves_a_postgres_log_back_into_a_new_sqlite_file() {
+    // Arrange: a log on PostgreSQL (copied from SQLite, then written to and
+    // purged by a node) with a token and two versions of its texts.
+    let Some(case) = CopyCase::new("copy_back") else {
+        return;
+    };
+    let (source, demo, key, now) = (&case.source, &case.demo, &case.key, NOW);
+    case.seed(300, time::Duration::days(30), now);
+    crumb_server::auth::issue(source, Role::Auditor, None, "auditor", now).unwrap();
+    let mut edited = (*source.site(demo).unwrap().unwrap()).clone();
+    let en = crumb_schema::LanguageTag::parse("en").unwrap();
+    edited.texts.get_mut(&en).unwrap().title = "Cookies, honestly".into();
+    source.put_site(&edited, now).unwrap();
+    assert_eq!(case.copy().status.code(), Some(0));
+    let pg = case.target();
+    let site = pg.site(demo).unwrap().unwrap();
+    crumb_server::seed::seed(&pg, site, 200, time::Duration::days(1), now, 50, |_| {}).unwrap();
+    pg.purge(
+        demo,
+        crumb_server::timefmt::Timestamp::at(datetime!(2026-05-15 00:00 UTC)),
+        key,
+        now,
+    )
+    .unwrap()
+    .expect("records old enough to purge");
+    let dir = case.file.parent().unwrap();
+    let back = dir.join("back.db");
+    let copy_back = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .args(["copy", "--from", &case.url, "--to"])
+            .arg(&back)
+            .env("CRUMB_SIGNING_KEY", dir.join("crumb.db.key"))
+            .env("CRUMB_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let said = |out: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+
+    // Act
+    let out = copy_back();
+
+    // Assert: the same bytes and hashes, checkpoints, sites, tokens, texts
+    // and signing key; the file verifies, and a server on it goes on
+    // where the nodes stopped.
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert!(said(&out).contains("both verify"), "{}", said(&out));
+    let copy = SqliteStore::open(&back).unwrap();
+    assert_eq!(stored(&copy), stored(&pg));
+    assert_eq!(
+        copy.checkpoints(demo).unwrap(),
+        pg.checkpoints(demo).unwrap()
+    );
+    assert_eq!(copy.checkpoints(demo).unwrap().len(), 1);
+    assert_eq!(copy.site_rows().unwrap(), pg.site_rows().unwrap());
+    assert_eq!(copy.tokens().unwrap(), pg.tokens().unwrap());
+    assert_eq!(
+        copy.kept_notices(None).unwrap(),
+        pg.kept_notices(None).unwrap()
+    );
+    assert_eq!(copy.head(demo).unwrap(), pg.head(demo).unwrap());
+    assert_eq!(copy.log_key().unwrap(), Some(key.public()));
+    let site = copy.site(demo).unwrap().unwrap();
+    crumb_server::seed::seed(&copy, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
+    let summary = crumb_server::verify::verify_store(&copy, &[&key.public_hex()]).unwrap();
+    assert_eq!(
+        summary.sites[demo].last_seq,
+        pg.head(demo).unwrap().unwrap().0 + 1
+    );
+    assert!(!dir.join("back.db.partial").exists());
+
+    // A second copy to the same file is refused, and leaves it as it is.
+    let records = copy.record_count().unwrap();
+    let again = copy_back();
+    assert_eq!(again.status.code(), Some(2), "{}", said(&again));
+    assert!(said(&again).contains("exists"), "{}", said(&again));
+    assert_eq!(copy.record_count().unwrap(), records);
+}
+
+#[test]
 fn a_log_purged_whole_twice_is_copied_with_its_newest_checkpoint_as_head() {
     // Arrange: a SQLite log whose records two purges took in turn, all of
     // them each time: the chain's head is the second checkpoint.

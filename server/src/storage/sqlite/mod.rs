@@ -2,6 +2,7 @@
 //! disk before it returns), migrations compiled into the binary, one write
 //! connection and a small pool of read connections.
 
+mod copy;
 mod log;
 mod sites;
 mod stats;
