@@ -1023,23 +1023,9 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
         p.push(".key");
         PathBuf::from(p)
     });
-    // The SQLite server's key: it checks the source's purge checkpoints
-    // (only the file can: a key read from the log would vouch for
-    // itself), and the PostgreSQL nodes must sign with it from now on, so
-    // the copy records it as the log's key.
-    let key_file = signing::Key::read(&key_path)?.map(|k| k.public());
-    let log_key = match (key_file.clone(), source.log_key()?) {
-        (Some(ours), Some(recorded)) if ours != recorded => {
-            return Err(signing::LogKeyError::Foreign {
-                path: key_path.display().to_string(),
-                ours,
-                recorded,
-            })
-            .context(format!("nothing copied from {}", file.display()));
-        }
-        (Some(ours), _) => Some(ours),
-        (None, recorded) => recorded,
-    };
+    // The SQLite server's key; the PostgreSQL nodes must sign with it
+    // from now on.
+    let (key_file, log_key) = copy_keys(&key_path, &source)?;
     let key = key_file.as_ref().map(signing::PublicKey::as_str);
     let trusted: Vec<&str> = key.into_iter().collect();
     let before = crate::verify::verify_store(&source, &trusted).map_err(|e| match e {
@@ -1137,6 +1123,32 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The keys of a `crumb copy`: the public key of the file at `key_path`,
+/// if there is one, which checks the source's purge checkpoints (only the
+/// file can: a key read from the log would vouch for itself); and the key
+/// the copy records as its log's (that file's, else the one the source
+/// records), which a server on the copy must sign with. A file whose key
+/// is not the one the log records is refused: nothing is copied.
+fn copy_keys(
+    key_path: &Path,
+    source: &dyn Store,
+) -> anyhow::Result<(Option<signing::PublicKey>, Option<signing::PublicKey>)> {
+    let key_file = signing::Key::read(key_path)?.map(|k| k.public());
+    let log_key = match (key_file.clone(), source.log_key()?) {
+        (Some(ours), Some(recorded)) if ours != recorded => {
+            return Err(signing::LogKeyError::Foreign {
+                path: key_path.display().to_string(),
+                ours,
+                recorded,
+            })
+            .context("nothing copied");
+        }
+        (Some(ours), _) => Some(ours),
+        (None, recorded) => recorded,
+    };
+    Ok((key_file, log_key))
+}
+
 /// `crumb copy --from postgres://... --to FILE.db`: the whole log into a
 /// new SQLite file, from one snapshot of it (the nodes may go on writing),
 /// then both verified with the key the log is signed with. For leaving
@@ -1161,26 +1173,13 @@ fn copy_to_sqlite(
         );
     }
     let source = PostgresStore::open_existing(from)?;
-    // The nodes' key: it checks the purge checkpoints (a key read from the
-    // log would vouch for itself), and a server on the SQLite file signs
-    // with it from then on, so the copy records it as the log's key.
+    // The nodes' key; a server on the SQLite file signs with it from then
+    // on.
     let key_path = settings
         .signing_key
         .clone()
         .unwrap_or_else(|| PathBuf::from("crumb.key"));
-    let key_file = signing::Key::read(&key_path)?.map(|k| k.public());
-    let log_key = match (key_file.clone(), source.log_key()?) {
-        (Some(ours), Some(recorded)) if ours != recorded => {
-            return Err(signing::LogKeyError::Foreign {
-                path: key_path.display().to_string(),
-                ours,
-                recorded,
-            })
-            .context("nothing copied");
-        }
-        (Some(ours), _) => Some(ours),
-        (None, recorded) => recorded,
-    };
+    let (key_file, log_key) = copy_keys(&key_path, &source)?;
     let key = key_file.as_ref().map(signing::PublicKey::as_str);
     let trusted: Vec<&str> = key.into_iter().collect();
     // Written under a name of its own and renamed when complete, so the

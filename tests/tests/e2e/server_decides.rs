@@ -56,6 +56,40 @@ fn allow_localhost_pages(site: &Site) -> String {
     origin
 }
 
+/// The demo on `http://HOST.crumb.test:PORT` for each of `hosts` (mapped
+/// to Crumb's address, allowed origins of the site, and treated as secure
+/// contexts so Chromium sends `Sec-Fetch-Site`), with a browser that
+/// reaches them.
+fn on_crumb_test_hosts<const N: usize>(site: &Site, hosts: [&str; N]) -> (Browser, [String; N]) {
+    let port = site.base.rsplit(':').next().unwrap().to_owned();
+    let origins = hosts.map(|host| format!("http://{host}.crumb.test:{port}"));
+    let mut config = site.config();
+    config.allowed_origins.extend(origins.iter().cloned());
+    site.put_config(&config);
+    let browser = Browser::with_flags(
+        1280,
+        800,
+        &[
+            "--host-resolver-rules=MAP *.crumb.test 127.0.0.1",
+            &format!(
+                "--unsafely-treat-insecure-origin-as-secure={}",
+                origins.join(",")
+            ),
+        ],
+    );
+    (browser, origins)
+}
+
+/// The domain of each `crumb_consent` cookie the browser holds.
+fn consent_cookie_domains(browser: &Browser) -> Vec<String> {
+    browser
+        .cookies()
+        .into_iter()
+        .filter(|c| c["name"] == "crumb_consent")
+        .map(|c| c["domain"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 fn now_s() -> f64 {
     time::OffsetDateTime::now_utc().unix_timestamp() as f64
 }
@@ -257,19 +291,7 @@ fn a_cookie_domain_shares_one_consent_between_the_sites_hosts() {
     // www before the site had a `cookie_domain`, so their cookie is
     // www's alone.
     let site = Site::start();
-    let port = site.base.rsplit(':').next().unwrap().to_owned();
-    let [www, shop] = ["www", "shop"].map(|host| format!("http://{host}.crumb.test:{port}"));
-    let mut config = site.config();
-    config.allowed_origins.extend([www.clone(), shop.clone()]);
-    site.put_config(&config);
-    let browser = Browser::with_flags(
-        1280,
-        800,
-        &[
-            "--host-resolver-rules=MAP *.crumb.test 127.0.0.1",
-            &format!("--unsafely-treat-insecure-origin-as-secure={www},{shop}"),
-        ],
-    );
+    let (browser, [www, shop]) = on_crumb_test_hosts(&site, ["www", "shop"]);
     let visit = |origin: &str| {
         browser.goto(&format!("{origin}/"));
         browser.wait(
@@ -280,15 +302,7 @@ fn a_cookie_domain_shares_one_consent_between_the_sites_hosts() {
     browser.click(".crumb-banner [data-a=accept]");
     let id = site.wait_for_records(1)[0]["consent_id"].clone();
     browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
-    let consent_cookies = |browser: &Browser| -> Vec<String> {
-        browser
-            .cookies()
-            .into_iter()
-            .filter(|c| c["name"] == "crumb_consent")
-            .map(|c| c["domain"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    assert_eq!(consent_cookies(&browser), ["www.crumb.test"]);
+    assert_eq!(consent_cookie_domains(&browser), ["www.crumb.test"]);
 
     // Act: the owner shares consent across the site's hosts; the visitor
     // comes back to www, then goes to shop.
@@ -297,7 +311,7 @@ fn a_cookie_domain_shares_one_consent_between_the_sites_hosts() {
     site.put_config(&config);
     visit(&www);
     let on_www = browser.js("return window.crumb.consent()");
-    let cookies_on_www = consent_cookies(&browser);
+    let cookies_on_www = consent_cookie_domains(&browser);
     visit(&shop);
     let on_shop = browser.js("return window.crumb.consent()");
 
@@ -319,38 +333,18 @@ fn on_another_origin_a_cookie_domain_added_later_leaves_one_consent_cookie() {
     // A visitor chose before the site had a `cookie_domain`: their cookie
     // is www's alone.
     let site = Site::start();
-    let port = site.base.rsplit(':').next().unwrap().to_owned();
-    let www = format!("http://www.crumb.test:{port}");
-    let mut config = site.config();
-    config.allowed_origins.push(www.clone());
-    site.put_config(&config);
-    let browser = Browser::with_flags(
-        1280,
-        800,
-        &[
-            "--host-resolver-rules=MAP *.crumb.test 127.0.0.1",
-            &format!("--unsafely-treat-insecure-origin-as-secure={www}"),
-        ],
-    );
+    let (browser, [www]) = on_crumb_test_hosts(&site, ["www"]);
     let visit = || {
         browser.goto(&format!("{www}/other-origin.html"));
         browser.wait(
             "window.crumb && (window.crumb.consent() || document.querySelector('.crumb-banner'))",
         );
     };
-    let consent_cookies = || -> Vec<String> {
-        browser
-            .cookies()
-            .into_iter()
-            .filter(|c| c["name"] == "crumb_consent")
-            .map(|c| c["domain"].as_str().unwrap().to_owned())
-            .collect()
-    };
     visit();
     browser.click(".crumb-banner [data-a=accept]");
     let first = site.wait_for_records(1)[0]["consent_id"].clone();
     browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
-    assert_eq!(consent_cookies(), ["www.crumb.test"]);
+    assert_eq!(consent_cookie_domains(&browser), ["www.crumb.test"]);
 
     // Act: the owner shares consent across the site's hosts and the
     // visitor comes back; later the site's backend withdraws that
@@ -359,7 +353,7 @@ fn on_another_origin_a_cookie_domain_added_later_leaves_one_consent_cookie() {
     config.cookie_domain = Some("crumb.test".into());
     site.put_config(&config);
     visit();
-    let cookies_after_refresh = consent_cookies();
+    let cookies_after_refresh = consent_cookie_domains(&browser);
     let withdrawn = ureq::post(&site.url(&format!(
         "/v1/sites/demo/consents/{}/withdraw",
         first.as_str().unwrap()
