@@ -513,15 +513,21 @@ fn trusted_keys(settings: &Settings, given: &[String]) -> anyhow::Result<Vec<Str
         .map(|k| k.public_hex())
         .into_iter()
         .collect();
-    for key in given {
-        keys.push(
-            signing::PublicKey::parse(key)
+    keys.extend(given_keys(given)?);
+    Ok(keys)
+}
+
+/// The `--public-key` values, each checked.
+fn given_keys(given: &[String]) -> anyhow::Result<Vec<String>> {
+    given
+        .iter()
+        .map(|key| {
+            Ok(signing::PublicKey::parse(key)
                 .map_err(anyhow::Error::msg)
                 .context("--public-key")?
-                .to_string(),
-        );
-    }
-    Ok(keys)
+                .to_string())
+        })
+        .collect()
 }
 
 /// An error that stopped a verification before it could judge the log.
@@ -917,11 +923,15 @@ fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
 /// server writes, then verified as `verify --db` would (with the signing
 /// key for purged chains).
 pub fn backup(settings: &Settings, to: &Path, public_keys: &[String]) -> anyhow::Result<()> {
-    let Database::Sqlite(file) = &settings.database else {
-        bail!(
-            "crumb backup copies a SQLite log; back PostgreSQL up with its own tools \
-             (pg_dump, or your provider's snapshots and point-in-time recovery)"
-        );
+    let file = match &settings.database {
+        Database::Sqlite(file) => file,
+        // One SQLite file that `crumb verify --db` checks: `crumb copy`'s.
+        Database::Postgres(url) => {
+            let Some(to) = to.to_str() else {
+                bail!("--to: {} is not UTF-8", to.display());
+            };
+            return copy_to_sqlite(settings, url, to, public_keys);
+        }
     };
     if !file.is_file() {
         bail!("no SQLite database at {}", file.display());
@@ -1005,7 +1015,7 @@ impl Drop for Scratch {
 pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     let file = match Database::parse(from) {
         Ok(Database::Sqlite(file)) => file,
-        Ok(Database::Postgres(url)) => return copy_to_sqlite(settings, &url, to),
+        Ok(Database::Postgres(url)) => return copy_to_sqlite(settings, &url, to, &[]),
         Err(why) => bail!("--from: {why}"),
     };
     if !file.is_file() {
@@ -1154,10 +1164,14 @@ fn copy_keys(
 /// then both verified with the key the log is signed with. For leaving
 /// PostgreSQL (stop the nodes first, so the copy has every record), or for
 /// a log an auditor checks as one file (`crumb verify --db`).
+///
+/// `public_keys`: the keys a replaced signing key signed checkpoints with
+/// (`crumb backup --public-key`), trusted besides the key file's.
 fn copy_to_sqlite(
     settings: &Settings,
     from: &crate::storage::PgUrl,
     to: &str,
+    public_keys: &[String],
 ) -> anyhow::Result<()> {
     let file = match Database::parse(to) {
         Ok(Database::Sqlite(file)) => file,
@@ -1168,7 +1182,8 @@ fn copy_to_sqlite(
     };
     if file.exists() {
         bail!(
-            "{} exists; crumb copy writes a new SQLite file: give a path that does not exist",
+            "{} exists already: crumb copy and crumb backup write a new SQLite file, never \
+             over one",
             file.display()
         );
     }
@@ -1181,7 +1196,11 @@ fn copy_to_sqlite(
         .unwrap_or_else(|| PathBuf::from("crumb.key"));
     let (key_file, log_key) = copy_keys(&key_path, &source)?;
     let key = key_file.as_ref().map(signing::PublicKey::as_str);
-    let trusted: Vec<&str> = key.into_iter().collect();
+    let given = given_keys(public_keys)?;
+    let trusted: Vec<&str> = key
+        .into_iter()
+        .chain(given.iter().map(String::as_str))
+        .collect();
     // Written under a name of its own and renamed when complete, so the
     // file named is never a partial log.
     let partial = Scratch::beside(&file, ".partial");

@@ -99,8 +99,8 @@ enum Command {
         #[arg(long, value_name = "HEX")]
         public_key: Vec<String>,
     },
-    /// Write a consistent, verified copy of a SQLite log to a new file,
-    /// while the server runs.
+    /// Write a consistent, verified copy of the log to a new SQLite file,
+    /// while the server runs (on PostgreSQL too: the nodes keep running).
     Backup {
         /// The new file (never overwritten).
         #[arg(long, value_name = "FILE")]

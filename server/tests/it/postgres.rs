@@ -262,7 +262,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
 }
 
 #[test]
-fn copy_moves_a_postgres_log_back_into_a_new_sqlite_file() {
+fn copy_and_backup_move_a_postgres_log_into_a_new_sqlite_file() {
     // Arrange: a log on PostgreSQL (copied from SQLite, then written to and
     // purged by a node) with a token and two versions of its texts.
     let Some(case) = CopyCase::new("copy_back") else {
@@ -342,8 +342,25 @@ fn copy_moves_a_postgres_log_back_into_a_new_sqlite_file() {
     let records = copy.record_count().unwrap();
     let again = copy_back();
     assert_eq!(again.status.code(), Some(2), "{}", said(&again));
-    assert!(said(&again).contains("exists"), "{}", said(&again));
+    assert!(said(&again).contains("exists already"), "{}", said(&again));
     assert_eq!(copy.record_count().unwrap(), records);
+
+    // `crumb backup` on PostgreSQL writes the same file.
+    let backup = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+        .args(["backup", "--to"])
+        .arg(dir.join("backup.db"))
+        .env("CRUMB_DATABASE", &case.url)
+        .env("CRUMB_SIGNING_KEY", dir.join("crumb.db.key"))
+        .env("CRUMB_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(backup.status.code(), Some(0), "{}", said(&backup));
+    let backed_up = SqliteStore::open(&dir.join("backup.db")).unwrap();
+    assert_eq!(stored(&backed_up), stored(&pg));
+    assert_eq!(
+        backed_up.checkpoints(demo).unwrap(),
+        pg.checkpoints(demo).unwrap()
+    );
 }
 
 #[test]
