@@ -141,6 +141,21 @@ pub fn doctor(settings: &Settings) -> anyhow::Result<ExitCode> {
         Ok(()) => say("ok", "database: answers, schema up to date".into()),
         Err(e) => say("FAIL", format!("database: {e}")),
     }
+    // A `crumb copy` cut off (a closed terminal, a reboot) leaves its
+    // snapshot of the log beside it, as large as the log.
+    if let Some(file) = settings.database.file()
+        && let Ok(left) = Scratch::path_beside(file, SNAPSHOT_SUFFIX).metadata()
+    {
+        say(
+            "warn",
+            format!(
+                "disk: {}{SNAPSHOT_SUFFIX} ({} MB) is a snapshot an interrupted crumb copy left: \
+                 delete it, or run the copy again, which removes it",
+                file.display(),
+                left.len().div_ceil(1_000_000)
+            ),
+        );
+    }
     let key_path = settings.signing_key_path();
     match (signing::Key::read(&key_path), store.log_key()) {
         (Err(e), _) => say("FAIL", format!("signing key: {e}")),
@@ -972,11 +987,18 @@ pub fn backup(settings: &Settings, to: &Path, public_keys: &[String]) -> anyhow:
 /// ours.
 struct Scratch(PathBuf);
 
+/// What `crumb copy`'s snapshot of a SQLite log adds to the log's name.
+const SNAPSHOT_SUFFIX: &str = ".copying";
+
 impl Scratch {
-    fn beside(file: &Path, suffix: &str) -> Scratch {
+    fn path_beside(file: &Path, suffix: &str) -> PathBuf {
         let mut path = file.as_os_str().to_owned();
         path.push(suffix);
-        let scratch = Scratch(PathBuf::from(path));
+        PathBuf::from(path)
+    }
+
+    fn beside(file: &Path, suffix: &str) -> Scratch {
+        let scratch = Scratch(Scratch::path_beside(file, suffix));
         scratch.remove();
         scratch
     }
@@ -984,7 +1006,7 @@ impl Scratch {
     /// A consistent copy of a SQLite log, taken beside it (the server may
     /// go on writing to the log meanwhile).
     fn snapshot(file: &Path) -> anyhow::Result<Scratch> {
-        let snapshot = Scratch::beside(file, ".copying");
+        let snapshot = Scratch::beside(file, SNAPSHOT_SUFFIX);
         SqliteStore::open(file)?
             .backup_to(&snapshot.0)
             .with_context(|| format!("no snapshot of {} taken; nothing copied", file.display()))?;
@@ -993,9 +1015,7 @@ impl Scratch {
 
     fn remove(&self) {
         for suffix in ["", "-wal", "-shm"] {
-            let mut path = self.0.as_os_str().to_owned();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(Scratch::path_beside(&self.0, suffix));
         }
     }
 }

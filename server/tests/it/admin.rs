@@ -541,6 +541,13 @@ fn doctor_checks_what_serve_would_run_with() {
     let healthy = doctor(&widget, &key);
     let no_widget = doctor(&empty, &key);
     let foreign_key = doctor(&widget, &other);
+    // What an interrupted `crumb copy` leaves beside a SQLite log.
+    let leftover = app.database().file().map(|file| {
+        let mut path = file.as_os_str().to_owned();
+        path.push(".copying");
+        std::fs::write(&path, vec![0; 1_500_000]).unwrap();
+        doctor(&widget, &key)
+    });
 
     // Assert
     let said = String::from_utf8_lossy(&healthy.stdout);
@@ -560,6 +567,15 @@ fn doctor_checks_what_serve_would_run_with() {
     assert_eq!(foreign_key.status.code(), Some(1), "{said}");
     assert!(said.contains("FAIL  signing key:"), "{said}");
     assert!(said.contains("is not this log's"), "{said}");
+    if let Some(out) = leftover {
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{said}");
+        assert!(said.contains("warn  disk: "), "{said}");
+        assert!(
+            said.contains("crumb.db.copying (2 MB) is a snapshot an interrupted crumb copy left"),
+            "{said}"
+        );
+    }
 }
 
 #[test]
