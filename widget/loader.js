@@ -51,13 +51,17 @@ const langQuery = '?lang=' + encodeURIComponent(d.documentElement.lang + ',' + n
 const config = (fresh) =>
   fetch(api + '/widget' + langQuery, fresh && { cache: 'no-cache' })
     .then((r) => r.text());
-// A stylesheet of Crumb's, settled once it has loaded (or failed to).
+// A stylesheet of Crumb's, settled once it has loaded (or failed to). On
+// `<html>`, beside the banner, not in `<head>`: pages that move on by
+// merging the next page's head into theirs (Astro's view transitions,
+// Swup's and Barba's head plugins) drop every stylesheet the next page
+// does not name, and Crumb's never is.
 const sheet = (name) => new Promise((r) => {
   const css = d.createElement('link');
   css.rel = 'stylesheet';
   css.href = base + 'crumb/' + name;
   css.onload = css.onerror = r;
-  d.head.appendChild(css);
+  d.documentElement.appendChild(css);
 });
 const styled = sheet('__CRUMB_CSS__');
 let dialogStyled;

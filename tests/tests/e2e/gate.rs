@@ -353,6 +353,50 @@ fn a_page_that_swaps_its_body_keeps_the_reopen_button() {
     assert_eq!(browser.js("return window.__ran"), json!([]));
 }
 
+/// Moves to the cookie policy page the way Astro's view transitions (and
+/// Swup's or Barba's head plugins) do: the next page is fetched and
+/// parsed, the current `<head>` keeps only what the next one also has (a
+/// stylesheet by its `href`) and gains the rest, and the body is replaced.
+/// `window.__swapped` is set when done.
+const SWAP_HEAD_AND_BODY: &str = "
+    fetch('/cookie-policy.html').then((r) => r.text()).then((html) => {
+      const next = new DOMParser().parseFromString(html, 'text/html');
+      for (const el of Array.from(document.head.children)) {
+        const same = el.matches('link[rel=stylesheet]')
+          && next.head.querySelector('link[rel=stylesheet][href=\"' + el.getAttribute('href') + '\"]');
+        if (same) same.remove(); else el.remove();
+      }
+      document.head.append(...next.head.children);
+      document.body.replaceWith(document.adoptNode(next.body));
+      window.__swapped = true;
+    });
+";
+
+#[test]
+fn a_page_that_swaps_its_head_keeps_crumb_styled() {
+    // Arrange: a first visit, the banner up.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+
+    // Act: the page moves on, its head merged with the next page's.
+    browser.js(SWAP_HEAD_AND_BODY);
+    browser.wait("window.__swapped === true");
+    browser.settled();
+    let banner =
+        browser.js("return getComputedStyle(document.querySelector('.crumb-banner')).position");
+    browser.click(".crumb-banner [data-a=reject]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+    let button =
+        browser.js("return getComputedStyle(document.querySelector('.crumb-reopen')).position");
+
+    // Assert: Crumb's stylesheet is still in force: the banner, then the
+    // floating button, stay fixed to the viewport, not laid out as plain
+    // elements below the page.
+    assert_eq!(banner, json!("fixed"));
+    assert_eq!(button, json!("fixed"));
+}
+
 /// Adds Crumb's tag to the page a second time, as a CMS plugin and a theme
 /// (or a tag manager) both do on real sites; `window.__loaded` is set once
 /// the second copy has run.
