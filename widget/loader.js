@@ -51,17 +51,21 @@ const langQuery = '?lang=' + encodeURIComponent(d.documentElement.lang + ',' + n
 const config = (fresh) =>
   fetch(api + '/widget' + langQuery, fresh && { cache: 'no-cache' })
     .then((r) => r.text());
-// A stylesheet of Crumb's, settled once it has loaded (or failed to). On
-// `<html>`, beside the banner, not in `<head>`: pages that move on by
-// merging the next page's head into theirs (Astro's view transitions,
-// Swup's and Barba's head plugins) drop every stylesheet the next page
-// does not name, and Crumb's never is.
+// Crumb's stylesheets, each settled once it has loaded (or failed to).
+// They go at the end of `<head>`, and back there when a page drops them:
+// pages that move on by merging the next page's head into theirs (Astro's
+// view transitions, Swup's and Barba's head plugins) remove every
+// stylesheet the next page does not name, and Crumb's never is. (Not on
+// `<html>` beside the banner: React 18, hydrating a whole document, takes
+// a stranger there for a mismatch and renders the page afresh without it.)
+const sheets = [];
 const sheet = (name) => new Promise((r) => {
   const css = d.createElement('link');
   css.rel = 'stylesheet';
   css.href = base + 'crumb/' + name;
   css.onload = css.onerror = r;
-  d.documentElement.appendChild(css);
+  sheets.push(css);
+  d.head.appendChild(css);
 });
 const styled = sheet('__CRUMB_CSS__');
 let dialogStyled;
@@ -140,6 +144,7 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // HTML's own scripts do. (The document has no `removeAttribute`.)
   new MutationObserver((changes) => {
     changes.forEach(({ target: t }) => t.type ?? t.removeAttribute?.('data-crumb'));
+    sheets.forEach((css) => css.isConnected || d.head.appendChild(css));
     h.on(DOM);
   }).observe(d, {
     childList: true, subtree: true,

@@ -292,6 +292,25 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         wasm = instance.exports;
         cachedUint8ArrayMemory0 = null;",
     )?;
+    // The import objects need no null prototype: every name the wasm
+    // imports is an own property, which no property of a page's
+    // `Object.prototype` can stand in for.
+    let glue = replace_once(
+        &glue,
+        "        const import0 = {
+            __proto__: null,
+",
+        "        const import0 = {
+",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "        return {
+            __proto__: null,
+            \"./crumb_widget_bg.js\": import0,
+        };",
+        "        return { \"./crumb_widget_bg.js\": import0 };",
+    )?;
     let start = glue
         .find("    async function __wbg_load(")
         .context("the wasm-bindgen glue has no __wbg_load; update xtask/src/widget.rs")?;
