@@ -5,7 +5,8 @@
 //! the hex digits hardly compress. They become `a`, `b`, ... in module `a`,
 //! in both files. Exports only the glue uses (`__wbindgen_malloc`, closure
 //! invokers, ...) become `$a`, `$b`, ...; `memory` and the widget's own API
-//! keep their names.
+//! keep their names. Before wasm-opt, exports the glue never reads are
+//! dropped ([`drop_unread_exports`]), so the code only they kept goes too.
 
 use anyhow::{Context as _, bail};
 
