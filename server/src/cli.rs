@@ -1233,11 +1233,12 @@ fn copy_to_sqlite(
     let after = crate::verify::verify_store(&target, &trusted).map_err(|e| {
         unverified(e, &key_path).context(format!("the copy of {from} does not verify; not kept"))
     })?;
-    // The source as the copy saw it: each chain up to the copy's head.
-    let before = crate::verify::verify_store(&source, &trusted)
+    // The source as it is now: each of its chains reaches at least as
+    // far as the copy's (the nodes may have written more since).
+    let source_now = crate::verify::verify_store(&source, &trusted)
         .map_err(|e| unverified(e, &key_path).context(format!("{from} does not verify")))?;
     for (site, s) in &after.sites {
-        if before
+        if source_now
             .sites
             .get(site)
             .is_none_or(|b| b.last_seq < s.last_seq)
@@ -1259,9 +1260,9 @@ fn copy_to_sqlite(
             "  {site}: seq {}..{}, head {}",
             s.first_seq, s.last_seq, s.head_hash
         );
-        since += before.sites[site].last_seq - s.last_seq;
+        since += source_now.sites[site].last_seq - s.last_seq;
     }
-    since += before
+    since += source_now
         .sites
         .iter()
         .filter(|(site, _)| !after.sites.contains_key(*site))
