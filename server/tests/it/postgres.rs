@@ -79,6 +79,16 @@ impl CopyCase {
         crumb_server::seed::seed(&self.source, site, count, spread, until, 500, |_| {}).unwrap();
     }
 
+    /// Gives the SQLite log's demo site a new English title (a new version
+    /// of its texts) and returns the config as stored.
+    fn retitle(&self, title: &str) -> crumb_schema::SiteConfig {
+        let mut edited = (*self.source.site(&self.demo).unwrap().unwrap()).clone();
+        let en = crumb_schema::LanguageTag::parse("en").unwrap();
+        edited.texts.get_mut(&en).unwrap().title = title.into();
+        self.source.put_site(&edited, NOW).unwrap();
+        edited
+    }
+
     /// `crumb copy` from the SQLite log into the PostgreSQL database.
     fn copy(&self) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
@@ -119,10 +129,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     assert!(purged > 0);
     crumb_server::auth::issue(source, Role::Auditor, None, "copied", now).unwrap();
     // Two versions of the English texts: the demo's, and an owner's edit.
-    let mut edited = (*source.site(demo).unwrap().unwrap()).clone();
-    let en = crumb_schema::LanguageTag::parse("en").unwrap();
-    edited.texts.get_mut(&en).unwrap().title = "Cookies, honestly".into();
-    source.put_site(&edited, now).unwrap();
+    let edited = case.retitle("Cookies, honestly");
 
     // Act
     let out = case.copy();
@@ -184,8 +191,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     let written_during = writer.join().unwrap();
     let (token, _) = source.tokens().unwrap().pop().unwrap();
     source.revoke_token(&token.id, now).unwrap();
-    edited.texts.get_mut(&en).unwrap().title = "Cookies, plainly".into();
-    source.put_site(&edited, now).unwrap();
+    case.retitle("Cookies, plainly");
     let (second_checkpoint, _) = source
         .purge(
             demo,
@@ -272,10 +278,7 @@ fn copy_and_backup_move_a_postgres_log_into_a_new_sqlite_file() {
     let (source, demo, key, now) = (&case.source, &case.demo, &case.key, NOW);
     case.seed(300, time::Duration::days(30), now);
     crumb_server::auth::issue(source, Role::Auditor, None, "auditor", now).unwrap();
-    let mut edited = (*source.site(demo).unwrap().unwrap()).clone();
-    let en = crumb_schema::LanguageTag::parse("en").unwrap();
-    edited.texts.get_mut(&en).unwrap().title = "Cookies, honestly".into();
-    source.put_site(&edited, now).unwrap();
+    case.retitle("Cookies, honestly");
     assert_eq!(case.copy().status.code(), Some(0));
     let pg = case.target();
     let site = pg.site(demo).unwrap().unwrap();
