@@ -89,6 +89,24 @@ impl CopyCase {
         edited
     }
 
+    /// Purges the demo site's records of `store` (the SQLite log or its
+    /// copy) from before `before`, signed with the log's key.
+    fn purge(
+        &self,
+        store: &dyn Store,
+        before: time::OffsetDateTime,
+    ) -> (crumb_server::signing::SignedHead, u64) {
+        store
+            .purge(
+                &self.demo,
+                crumb_server::timefmt::Timestamp::at(before),
+                &self.key,
+                NOW,
+            )
+            .unwrap()
+            .expect("records old enough to purge")
+    }
+
     /// `crumb copy` from the SQLite log into the PostgreSQL database.
     fn copy(&self) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
@@ -117,15 +135,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     };
     let (source, demo, key, now) = (&case.source, &case.demo, &case.key, NOW);
     case.seed(1200, time::Duration::days(30), now);
-    let (checkpoint, purged) = source
-        .purge(
-            demo,
-            crumb_server::timefmt::Timestamp::at(datetime!(2026-05-15 00:00 UTC)),
-            key,
-            now,
-        )
-        .unwrap()
-        .expect("records old enough to purge");
+    let (checkpoint, purged) = case.purge(source, datetime!(2026-05-15 00:00 UTC));
     assert!(purged > 0);
     crumb_server::auth::issue(source, Role::Auditor, None, "copied", now).unwrap();
     // Two versions of the English texts: the demo's, and an owner's edit.
@@ -192,15 +202,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     let (token, _) = source.tokens().unwrap().pop().unwrap();
     source.revoke_token(&token.id, now).unwrap();
     case.retitle("Cookies, plainly");
-    let (second_checkpoint, _) = source
-        .purge(
-            demo,
-            crumb_server::timefmt::Timestamp::at(datetime!(2026-05-20 00:00 UTC)),
-            key,
-            now,
-        )
-        .unwrap()
-        .expect("records old enough to purge");
+    let (second_checkpoint, _) = case.purge(source, datetime!(2026-05-20 00:00 UTC));
     let caught_up = case.copy();
 
     // Assert: the copy taken while records were written is one consistent
@@ -283,14 +285,7 @@ fn copy_and_backup_move_a_postgres_log_into_a_new_sqlite_file() {
     let pg = case.target();
     let site = pg.site(demo).unwrap().unwrap();
     crumb_server::seed::seed(&pg, site, 200, time::Duration::days(1), now, 50, |_| {}).unwrap();
-    pg.purge(
-        demo,
-        crumb_server::timefmt::Timestamp::at(datetime!(2026-05-15 00:00 UTC)),
-        key,
-        now,
-    )
-    .unwrap()
-    .expect("records old enough to purge");
+    case.purge(&pg, datetime!(2026-05-15 00:00 UTC));
     let dir = case.file.parent().unwrap();
     let back = dir.join("back.db");
     let copy_back = || {

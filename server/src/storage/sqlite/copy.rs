@@ -50,7 +50,6 @@ impl SqliteStore {
         }
         let mut copied = 0u64;
         let mut failed = None;
-        let mut logged = BTreeSet::new();
         {
             let mut insert = tx.prepare(
                 "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
@@ -70,7 +69,6 @@ impl SqliteStore {
                             r.canonical,
                             r.hash.as_str(),
                         ])?;
-                        logged.insert(b.site_id.clone());
                         Ok(())
                     });
                 if let Err(e) = inserted {
@@ -89,14 +87,12 @@ impl SqliteStore {
         }
         progress(copied);
         let sites = source.site_rows()?;
-        // Checkpoints of every site known by name or by its records (a
-        // site whose records were all purged has only those). A purge the
-        // source ran after the snapshot is repeated: its checkpoint says
-        // where its chain now starts.
+        // Checkpoints of every site known by name or by its log as the
+        // source holds it now (a site whose records were all purged has
+        // only those). A purge the source ran after the snapshot is
+        // repeated: its checkpoint says where its chain now starts.
+        let mut logged: BTreeSet<_> = source.logged_sites()?.into_iter().collect();
         logged.extend(sites.iter().map(|r| r.config.id.clone()));
-        for site in source.logged_sites()? {
-            logged.insert(site);
-        }
         for site in &logged {
             for cp in source.checkpoints(site)? {
                 let seq = cp.seq as i64;
