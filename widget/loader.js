@@ -142,9 +142,17 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // afresh, so it follows only if the current choice allows it. Scripts,
   // which have a `type`, are left alone: a released one ran once, as
   // HTML's own scripts do. (The document has no `removeAttribute`.)
+  // Crumb's banner, dialog and floating button are children of `<html>`
+  // (see widget/src/banner.rs). A page that puts a new `<html>` in place of
+  // the old one gets them moved there: React 18, hydrating a whole
+  // document (Remix) in which it finds nodes it did not render, renders
+  // it afresh that way.
+  let root = d.documentElement;
   new MutationObserver((changes) => {
     changes.forEach(({ target: t }) => t.type ?? t.removeAttribute?.('data-crumb'));
     sheets.forEach((css) => css.isConnected || d.head.appendChild(css));
+    const now = d.documentElement;
+    if (now && now != root) now.prepend(...root.querySelectorAll(':scope>.crumb')), root = now;
     h.on(DOM);
   }).observe(d, {
     childList: true, subtree: true,

@@ -240,7 +240,18 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         "",
     )?;
     // A fresh view per use (a few per event) instead of a cached one that
-    // must be checked against memory growth; the cache's variable goes too.
+    // must be checked against memory growth; the caches' variables go too.
+    let glue = replace_once(
+        &glue,
+        "    let cachedUint8ArrayMemory0 = null;
+    function getUint8ArrayMemory0() {
+        if (cachedUint8ArrayMemory0 === null || cachedUint8ArrayMemory0.byteLength === 0) {
+            cachedUint8ArrayMemory0 = new Uint8Array(wasm.memory.buffer);
+        }
+        return cachedUint8ArrayMemory0;",
+        "    function getUint8ArrayMemory0() {
+        return new Uint8Array(wasm.memory.buffer);",
+    )?;
     let glue = replace_once(
         &glue,
         "    let cachedDataViewMemory0 = null;
@@ -289,8 +300,7 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         cachedUint8ArrayMemory0 = null;",
         "    let wasm;
     function __wbg_finalize_init(instance) {
-        wasm = instance.exports;
-        cachedUint8ArrayMemory0 = null;",
+        wasm = instance.exports;",
     )?;
     // The import objects need no null prototype: every name the wasm
     // imports is an own property, which no property of a page's
@@ -311,6 +321,15 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         };",
         "        return { \"./crumb_widget_bg.js\": import0 };",
     )?;
+    // With the encoding loop gone, no string is grown in the wasm's memory:
+    // `__wbindgen_realloc` is neither passed nor exported (see
+    // `imports::drop_unread_exports`).
+    let glue = replace_once(
+        &glue,
+        "function passStringToWasm0(arg, malloc, realloc) {",
+        "function passStringToWasm0(arg, malloc) {",
+    )?
+    .replace(", wasm.__wbindgen_realloc)", ")");
     let start = glue
         .find("    async function __wbg_load(")
         .context("the wasm-bindgen glue has no __wbg_load; update xtask/src/widget.rs")?;
@@ -329,6 +348,26 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
 ",
         &glue[..start]
     ))
+}
+
+/// The import object's functions as arrow functions, which are shorter
+/// (esbuild keeps a function a function). An arrow function has no `this`
+/// or `arguments` of its own, so glue that reads either is refused.
+fn arrow_imports(glue: &str) -> anyhow::Result<String> {
+    if glue.contains("this") || glue.contains("arguments") {
+        bail!("the wasm-bindgen glue reads `this` or `arguments`; update xtask/src/widget.rs");
+    }
+    let mut out = String::with_capacity(glue.len());
+    for line in glue.split_inclusive('\n') {
+        match line.split_once(": function(") {
+            Some((name, rest)) if rest.ends_with(") {\n") => {
+                let params = &rest[..rest.len() - ") {\n".len()];
+                out.push_str(&format!("{name}: ({params}) => {{\n"));
+            }
+            _ => out.push_str(line),
+        }
+    }
+    Ok(out)
 }
 
 /// The content-hashed files (and their `.gz`) that the previous build's
@@ -434,6 +473,7 @@ pub fn build() -> anyhow::Result<()> {
         eprintln!("note: no wasm-opt >= 116 (and npm could not install it); the wasm is larger");
     }
     let (wasm, glue) = crate::imports::shorten(&std::fs::read(&wasm_path)?, &glue)?;
+    let glue = arrow_imports(&glue)?;
     let css = minify_as(std::fs::read_to_string("widget/crumb.css")?, "css")?.into_bytes();
     // The preferences dialog's stylesheet: fetched when the dialog first
     // opens, so it is not part of what every visitor downloads.
@@ -517,6 +557,41 @@ pub fn build() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn import_functions_become_arrow_functions_and_nothing_else_changes() {
+        // Arrange: an import object as wasm-bindgen writes it, and a
+        // function beside it.
+        let glue = "        const import0 = {
+            a: function(arg0, arg1) {
+                arg0.appendChild(arg1);
+            },
+            b: function() {
+                return Date.now();
+            },
+        };
+    function isLikeNone(x) {
+";
+
+        // Act
+        let arrows = arrow_imports(glue).unwrap();
+
+        // Assert
+        assert_eq!(
+            arrows,
+            "        const import0 = {
+            a: (arg0, arg1) => {
+                arg0.appendChild(arg1);
+            },
+            b: () => {
+                return Date.now();
+            },
+        };
+    function isLikeNone(x) {
+"
+        );
+        assert!(arrow_imports("a: function() { return arguments[0]; }").is_err());
+    }
 
     #[test]
     fn the_previous_builds_hashed_files_are_kept_and_nothing_else() {

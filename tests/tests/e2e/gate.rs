@@ -397,6 +397,64 @@ fn a_page_that_swaps_its_head_keeps_crumb_styled() {
     assert_eq!(button, json!("fixed"));
 }
 
+/// Renders the whole document afresh the way React 18 does when it
+/// hydrates a whole document (`hydrateRoot(document, ...)`, as Remix does)
+/// and finds nodes it did not render there, Crumb's among them: it removes
+/// `<html>` and puts a new one in its place, built from its own elements.
+/// The new body has the page's gated script again.
+const RENDER_DOCUMENT_AFRESH: &str = "
+    window.__ran = [];
+    const html = document.createElement('html');
+    html.lang = 'en';
+    html.innerHTML = '<head><title>Shop</title></head><body><main><h1>Shop</h1>' +
+      '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"afresh\")</script>' +
+      '</main></body>';
+    document.documentElement.remove();
+    document.append(html);
+";
+
+#[test]
+fn a_page_rendered_afresh_as_a_whole_document_keeps_the_banner_styled() {
+    // Arrange: a first visit, the banner up.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+
+    // Act: the framework renders the document afresh.
+    browser.js(RENDER_DOCUMENT_AFRESH);
+    browser.settled();
+
+    // Assert: the banner is on the new page, styled, and still works; the
+    // new page's gated script waited for it.
+    let banner =
+        browser.js("return getComputedStyle(document.querySelector('.crumb-banner')).position");
+    assert_eq!(banner, json!("fixed"));
+    assert_eq!(browser.js("return window.__ran"), json!([]));
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__ran.length == 1");
+    assert_eq!(browser.js("return window.__ran"), json!(["afresh"]));
+}
+
+#[test]
+fn a_page_rendered_afresh_as_a_whole_document_keeps_the_reopen_button() {
+    // Arrange: a choice made, the floating button up.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=reject]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+
+    // Act: the framework renders the document afresh.
+    browser.js(RENDER_DOCUMENT_AFRESH);
+    browser.settled();
+
+    // Assert: the visitor can still change their mind: the button is there
+    // and opens the preferences; the refused script stays inert.
+    browser.click(".crumb-reopen");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    assert_eq!(browser.js("return window.__ran"), json!([]));
+}
+
 /// Adds Crumb's tag to the page a second time, as a CMS plugin and a theme
 /// (or a tag manager) both do on real sites; `window.__loaded` is set once
 /// the second copy has run.
