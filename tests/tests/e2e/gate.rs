@@ -313,27 +313,35 @@ const SWAP_BODY: &str = "
     document.body.replaceWith(body);
 ";
 
-#[test]
-fn a_page_that_swaps_its_body_keeps_the_banner_until_a_choice() {
+/// A first visit whose page changes by `change` (a script that puts the
+/// page's gated analytics script, pushing `tag` to `window.__ran`, on the
+/// new page) while the banner is up: the banner stays, styled, and still
+/// works, and the new page's gated script waits for it.
+fn keeps_the_banner_until_a_choice(change: &str, tag: &str) {
     // Arrange: a first visit, the banner up.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
 
-    // Act: the page moves on the way Turbo Drive does.
-    browser.js(SWAP_BODY);
+    // Act: the page changes.
+    browser.js(change);
     browser.settled();
 
-    // Assert: the banner is still there and still works; the new page's
-    // gated script waited for it.
+    // Assert
+    let banner =
+        browser.js("return getComputedStyle(document.querySelector('.crumb-banner')).position");
+    assert_eq!(banner, json!("fixed"));
     assert_eq!(browser.js("return window.__ran"), json!([]));
     browser.click(".crumb-banner [data-a=accept]");
     browser.wait("window.__ran.length == 1");
-    assert_eq!(browser.js("return window.__ran"), json!(["swapped"]));
+    assert_eq!(browser.js("return window.__ran"), json!([tag]));
 }
 
-#[test]
-fn a_page_that_swaps_its_body_keeps_the_reopen_button() {
+/// A visit whose page changes by `change` after a choice, with the
+/// floating button up (the new page has no "Cookie settings" link of its
+/// own, so the button is what the visitor has): the visitor can still
+/// change their mind, and the refused script stays inert.
+fn keeps_the_reopen_button(change: &str) {
     // Arrange: a choice made, the floating button up.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
@@ -341,16 +349,24 @@ fn a_page_that_swaps_its_body_keeps_the_reopen_button() {
     browser.click(".crumb-banner [data-a=reject]");
     browser.wait("document.querySelector('.crumb-reopen')");
 
-    // Act: the new body has no "Cookie settings" link of its own, so the
-    // floating button is what the visitor has.
-    browser.js(SWAP_BODY);
+    // Act: the page changes.
+    browser.js(change);
     browser.settled();
 
-    // Assert: the button is still there and opens the preferences; the
-    // refused script stays inert.
+    // Assert: the button is still there and opens the preferences.
     browser.click(".crumb-reopen");
     browser.wait("document.querySelector('dialog.crumb-modal[open]')");
     assert_eq!(browser.js("return window.__ran"), json!([]));
+}
+
+#[test]
+fn a_page_that_swaps_its_body_keeps_the_banner_until_a_choice() {
+    keeps_the_banner_until_a_choice(SWAP_BODY, "swapped");
+}
+
+#[test]
+fn a_page_that_swaps_its_body_keeps_the_reopen_button() {
+    keeps_the_reopen_button(SWAP_BODY);
 }
 
 /// Moves to the cookie policy page the way Astro's view transitions (and
@@ -415,44 +431,12 @@ const RENDER_DOCUMENT_AFRESH: &str = "
 
 #[test]
 fn a_page_rendered_afresh_as_a_whole_document_keeps_the_banner_styled() {
-    // Arrange: a first visit, the banner up.
-    let site = Site::start();
-    let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/");
-
-    // Act: the framework renders the document afresh.
-    browser.js(RENDER_DOCUMENT_AFRESH);
-    browser.settled();
-
-    // Assert: the banner is on the new page, styled, and still works; the
-    // new page's gated script waited for it.
-    let banner =
-        browser.js("return getComputedStyle(document.querySelector('.crumb-banner')).position");
-    assert_eq!(banner, json!("fixed"));
-    assert_eq!(browser.js("return window.__ran"), json!([]));
-    browser.click(".crumb-banner [data-a=accept]");
-    browser.wait("window.__ran.length == 1");
-    assert_eq!(browser.js("return window.__ran"), json!(["afresh"]));
+    keeps_the_banner_until_a_choice(RENDER_DOCUMENT_AFRESH, "afresh");
 }
 
 #[test]
 fn a_page_rendered_afresh_as_a_whole_document_keeps_the_reopen_button() {
-    // Arrange: a choice made, the floating button up.
-    let site = Site::start();
-    let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/");
-    browser.click(".crumb-banner [data-a=reject]");
-    browser.wait("document.querySelector('.crumb-reopen')");
-
-    // Act: the framework renders the document afresh.
-    browser.js(RENDER_DOCUMENT_AFRESH);
-    browser.settled();
-
-    // Assert: the visitor can still change their mind: the button is there
-    // and opens the preferences; the refused script stays inert.
-    browser.click(".crumb-reopen");
-    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
-    assert_eq!(browser.js("return window.__ran"), json!([]));
+    keeps_the_reopen_button(RENDER_DOCUMENT_AFRESH);
 }
 
 /// Adds Crumb's tag to the page a second time, as a CMS plugin and a theme
