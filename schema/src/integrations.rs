@@ -1,6 +1,6 @@
 //! Vendor consent signals a site switches on: Google Consent Mode v2, the
-//! Meta Pixel's consent API, Microsoft UET's consent mode and Microsoft
-//! Clarity's consent API.
+//! Meta Pixel's consent API, Microsoft UET's consent mode, Microsoft
+//! Clarity's consent API and Matomo's.
 //!
 //! Crumb tells Google's tags the visitor's choice through `gtag('consent',
 //! ...)` commands in `dataLayer`: a `default` before any other Google tag
@@ -32,6 +32,9 @@ pub struct Integrations {
     /// Microsoft Clarity: `analytics_Storage` and `ad_Storage`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub microsoft_clarity: Option<Clarity>,
+    /// Matomo: its tracker's consent (`_paq`) follows this choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matomo: Option<Matomo>,
 }
 
 impl Integrations {
@@ -40,7 +43,42 @@ impl Integrations {
             && self.meta_pixel.is_none()
             && self.microsoft_uet.is_none()
             && self.microsoft_clarity.is_none()
+            && self.matomo.is_none()
     }
+}
+
+/// Matomo's consent API: what its tracker may do until the visitor allows
+/// the choice it follows (a category, and optionally one of its services).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Matomo {
+    pub category: Category,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<crate::ServiceId>,
+    #[serde(default)]
+    pub mode: MatomoMode,
+}
+
+impl Matomo {
+    /// The choice Matomo's consent follows.
+    pub fn binding(&self) -> Binding {
+        Binding {
+            category: self.category,
+            service: self.service.clone(),
+        }
+    }
+}
+
+/// What Matomo's tracker does before the visitor allows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatomoMode {
+    /// `requireConsent`: it sends nothing (its requests wait in the page
+    /// and go once allowed).
+    #[default]
+    Tracking,
+    /// `requireCookieConsent`: it measures without cookies.
+    Cookies,
 }
 
 /// The choice a vendor signal follows: a category, and optionally one of

@@ -467,20 +467,19 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
             format!("{c}: {why}"),
         ));
     }
+    let i = &site.integrations;
     let bindings = [
-        ("meta_pixel", site.integrations.meta_pixel.as_ref()),
-        ("microsoft_uet", site.integrations.microsoft_uet.as_ref()),
+        ("meta_pixel", i.meta_pixel.clone()),
+        ("microsoft_uet", i.microsoft_uet.clone()),
         (
             "microsoft_clarity.analytics",
-            site.integrations
-                .microsoft_clarity
-                .as_ref()
-                .map(|c| &c.analytics),
+            i.microsoft_clarity.as_ref().map(|c| c.analytics.clone()),
         ),
         (
             "microsoft_clarity.ads",
-            site.integrations.microsoft_clarity.as_ref().map(|c| &c.ads),
+            i.microsoft_clarity.as_ref().map(|c| c.ads.clone()),
         ),
+        ("matomo", i.matomo.as_ref().map(|m| m.binding())),
     ];
     for (name, b) in bindings {
         let Some(b) = b else { continue };
@@ -1023,6 +1022,25 @@ mod tests {
         assert_eq!(
             found(&v),
             [("integration", "integrations.microsoft_uet.service".into())]
+        );
+        // So does Matomo's.
+        let mut v = demo();
+        v["integrations"] = json!({"matomo": {"category": "functional", "service": "hotjar"}});
+        v["categories"] = json!(
+            v["categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["id"] != "functional")
+                .cloned()
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            found(&v),
+            [
+                ("integration", "integrations.matomo.category".into()),
+                ("integration", "integrations.matomo.service".into())
+            ]
         );
         // Crumb's own id is taken.
         let mut v = demo();

@@ -10,7 +10,9 @@
 //! for the Meta Pixel `fbq('consent', 'revoke')` as the first command of
 //! the pixel's queue, before its `init` (see [`meta`]); for Microsoft UET
 //! a denied `ad_storage` default into `uetq`; for Microsoft Clarity a
-//! denied `consentv2` into its queue. It listens for the widget's
+//! denied `consentv2` into its queue; for Matomo `requireConsent` (or
+//! `requireCookieConsent`) into `_paq`, before its `trackPageView` (see
+//! [`matomo`]). It listens for the widget's
 //! `crumb:change` event to send each vendor the visitor's choice. crumb.js
 //! loads `async`, so it cannot come first itself; this script can, and
 //! weighs a few hundred bytes only on sites that use it.
@@ -19,7 +21,9 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use crumb_schema::integrations::{Binding, ConsentModeKind, ConsentType, GoogleConsentMode};
+use crumb_schema::integrations::{
+    Binding, ConsentModeKind, ConsentType, GoogleConsentMode, Matomo, MatomoMode,
+};
 use crumb_schema::{Category, SiteConfig};
 use serde_json::{Map, Value, json};
 
@@ -149,6 +153,37 @@ fn meta(b: &Binding, out: &mut String) {
     ));
 }
 
+/// Matomo's consent API. Its snippet keeps the `_paq` array it finds, so
+/// the requirement goes first in the queue, before the snippet's
+/// `trackPageView`; the tracker then holds its requests (or, for cookies,
+/// its cookies) until told that the choice allows it. The choice is given
+/// for the page only (`setConsentGiven`), never remembered in Matomo's own
+/// cookie: Crumb confirms it on every page view, and a withdrawal must not
+/// be outlived by a second copy. A refusal is `forgetConsentGiven`, which
+/// also deletes Matomo's cookies. `w._paq` is read on each choice: once
+/// Matomo has loaded, it is Matomo's own object, whose `push` runs the
+/// command at once.
+fn matomo(m: &Matomo, out: &mut String) {
+    let (require, given, forget) = match m.mode {
+        MatomoMode::Tracking => ("requireConsent", "setConsentGiven", "forgetConsentGiven"),
+        MatomoMode::Cookies => (
+            "requireCookieConsent",
+            "setCookieConsentGiven",
+            "forgetCookieConsentGiven",
+        ),
+    };
+    out.push_str(&format!(
+        "  // Matomo: {require} until the choice allows it, first in its queue.
+  w._paq = w._paq || [];
+  w._paq.push(['{require}']);
+  on.push(function (c) {{
+    w._paq.push([{} ? '{given}' : '{forget}']);
+  }});
+",
+        allows(&m.binding())
+    ));
+}
+
 /// The site's vendor consent signals, as one synchronous script.
 pub fn script(site: &SiteConfig) -> String {
     let i = &site.integrations;
@@ -192,6 +227,9 @@ pub fn script(site: &SiteConfig) -> String {
             allows(&cl.ads),
             allows(&cl.analytics)
         ));
+    }
+    if let Some(m) = &i.matomo {
+        matomo(m, &mut out);
     }
     out.push_str(
         "  // The widget fires crumb:change when a choice counts, before it

@@ -1,6 +1,7 @@
 //! The public config endpoint and health check.
 
 use crate::helpers::spawn_app;
+use crumb_schema::integrations::MatomoMode;
 
 #[test]
 fn healthz_answers() {
@@ -348,6 +349,14 @@ fn the_signals_script_follows_the_sites_settings() {
     );
     assert!(body.contains("!!c.categories[\"marketing\"]"), "{body}");
     assert!(body.contains("w.clarity('consentv2'"), "{body}");
+    // And Matomo's consent to analytics, required before its page view.
+    assert!(body.contains("w._paq.push(['requireConsent']);"), "{body}");
+    assert!(
+        body.contains(
+            "w._paq.push([!!c.categories[\"analytics\"] ? 'setConsentGiven' : 'forgetConsentGiven']);"
+        ),
+        "{body}"
+    );
     // Unchanged: a 304.
     let etag = script.header("etag").unwrap().to_owned();
     let again = app.request(
@@ -357,6 +366,20 @@ fn the_signals_script_follows_the_sites_settings() {
         None,
     );
     assert_eq!(again.status, 304);
+    // Matomo measuring without cookies until allowed: its cookie consent.
+    let mut site = app.site();
+    site.integrations.matomo.as_mut().unwrap().mode = MatomoMode::Cookies;
+    app.put_site(&site);
+    let body = app.get("/v1/sites/demo/signals.js").body;
+    assert!(
+        body.contains("w._paq.push(['requireCookieConsent']);"),
+        "{body}"
+    );
+    assert!(
+        body.contains("'setCookieConsentGiven' : 'forgetCookieConsentGiven'"),
+        "{body}"
+    );
+    assert!(!body.contains("'requireConsent'"), "{body}");
     // Switched off: a clear 404.
     let mut site = app.site();
     site.integrations = Default::default();

@@ -216,6 +216,60 @@ fn microsoft_uet_and_clarity_hear_the_choice() {
     );
 }
 
+/// Matomo's queue (`_paq`, an array until matomo.js loads) as plain
+/// arrays.
+fn matomo_queue(browser: &Browser) -> Vec<Value> {
+    browser
+        .js("return window._paq.map(a => Array.from(a));")
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[test]
+fn matomo_requires_consent_before_its_page_view_and_follows_each_choice() {
+    // Arrange: Matomo's tracking code as Matomo gives it, not gated; the
+    // demo site ties Matomo's consent to analytics.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/matomo.html");
+
+    // Assert: consent required before the page view, and nothing given.
+    let queue = matomo_queue(&browser);
+    assert_eq!(
+        &queue[..2],
+        [json!(["requireConsent"]), json!(["trackPageView"])]
+    );
+    assert_eq!(queue.len(), 5, "{queue:?}");
+
+    // Act: reject all.
+    browser.click(".crumb-banner [data-a=reject]");
+    browser.wait("window._paq.length > 5");
+
+    // Assert: Matomo forgets any consent (and deletes its cookies).
+    assert_eq!(matomo_queue(&browser)[5..], [json!(["forgetConsentGiven"])]);
+
+    // Act: the visitor changes their mind and allows analytics.
+    browser.click("main [data-crumb-open]");
+    browser.wait("document.querySelector('input[data-cat=analytics]')");
+    browser.click("input[data-cat=analytics]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("window._paq.length > 6");
+
+    // Assert: consent given, for this page; a returning visit gives it
+    // again once the server has confirmed the consent.
+    assert_eq!(matomo_queue(&browser)[6..], [json!(["setConsentGiven"])]);
+    site.wait_for_records(2);
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    open(&site, &browser, "/matomo.html");
+    browser.wait("window._paq.length > 5");
+    let queue = matomo_queue(&browser);
+    assert_eq!(
+        (&queue[0], &queue[5]),
+        (&json!(["requireConsent"]), &json!(["setConsentGiven"]))
+    );
+}
+
 /// The Meta Pixel's queue as plain arrays.
 fn meta_queue(browser: &Browser) -> Vec<Value> {
     browser
