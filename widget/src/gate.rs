@@ -163,9 +163,9 @@ fn pump(app: &App) {
         put_before(&old, &new);
         // Running now, the copy goes back to inert: its type was read as
         // it went in. Pages that keep a copy of their DOM and put it back
-        // later (Turbo's and Swup's cached pages on "back", htmx's
-        // history) make every script in it run again, and would run this
-        // one whatever the visitor's choice is by then.
+        // later (Turbo Drive's cached pages, on "back") make every script
+        // in it run again, and would run this one whatever the visitor's
+        // choice is by then.
         attr(&new, "type", "text/plain");
         if (src.is_some() || old.has_attribute("src"))
             && !old.has_attribute("async")

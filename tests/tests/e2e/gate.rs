@@ -362,9 +362,8 @@ fn a_page_that_swaps_its_body_keeps_the_reopen_button() {
 }
 
 /// Puts back the copy of the body kept in `window.__kept`, the way Turbo
-/// Drive renders a page from its cache on "back" (as Swup's cache and
-/// htmx's history do too): every script in it made live again, a new
-/// element with the same attributes and text.
+/// Drive renders a page from its cache on "back": every script in it made
+/// live again, a new element with the same attributes and text.
 const PUT_BACK_KEPT_BODY: &str = "
     const body = window.__kept.cloneNode(true);
     for (const old of body.querySelectorAll('script')) {
