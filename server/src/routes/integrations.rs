@@ -159,10 +159,13 @@ fn meta(b: &Binding, out: &mut String) {
 /// its cookies) until told that the choice allows it. The choice is given
 /// for the page only (`setConsentGiven`), never remembered in Matomo's own
 /// cookie: Crumb confirms it on every page view, and a withdrawal must not
-/// be outlived by a second copy. A refusal is `forgetConsentGiven`, which
-/// also deletes Matomo's cookies. `w._paq` is read on each choice: once
-/// Matomo has loaded, it is Matomo's own object, whose `push` runs the
-/// command at once.
+/// be outlived by a second copy. A withdrawal of what was given on this
+/// page is `forgetConsentGiven`, which deletes Matomo's cookies; a refusal
+/// with nothing given needs no command (the requirement already holds
+/// everything back), and `forgetConsentGiven` would write Matomo's own
+/// "consent removed" cookie into the browser of a visitor who refused.
+/// `w._paq` is read on each choice: once Matomo has loaded, it is
+/// Matomo's own object, whose `push` runs the command at once.
 fn matomo(m: &Matomo, out: &mut String) {
     let (require, given, forget) = match m.mode {
         MatomoMode::Tracking => ("requireConsent", "setConsentGiven", "forgetConsentGiven"),
@@ -176,8 +179,12 @@ fn matomo(m: &Matomo, out: &mut String) {
         "  // Matomo: {require} until the choice allows it, first in its queue.
   w._paq = w._paq || [];
   w._paq.push(['{require}']);
+  var matomo = false;
   on.push(function (c) {{
-    w._paq.push([{} ? '{given}' : '{forget}']);
+    var allowed = {};
+    if (allowed) w._paq.push(['{given}']);
+    else if (matomo) w._paq.push(['{forget}']);
+    matomo = allowed;
   }});
 ",
         allows(&m.binding())
