@@ -143,16 +143,19 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // which have a `type`, are left alone: a released one ran once, as
   // HTML's own scripts do. (The document has no `removeAttribute`.)
   // Crumb's banner, dialog and floating button are children of `<html>`
-  // (see widget/src/banner.rs). A page that puts a new `<html>` in place of
-  // the old one gets them moved there: React 18, hydrating a whole
-  // document (Remix) in which it finds nodes it did not render, renders
-  // it afresh that way.
-  let root = d.documentElement;
+  // (see widget/src/banner.rs), and from its start on, one of them is
+  // always there. When none is, the page has taken them away, and they go
+  // back: React, rendering a whole document afresh after a hydration
+  // mismatch (Remix, Next.js's app router), puts a new `<html>` in place
+  // of the old one (React 18) or empties the old one of what it did not
+  // render (React 19).
+  const ours = () => d.documentElement.querySelectorAll(':scope>.crumb');
+  let kept = ours();
   new MutationObserver((changes) => {
     changes.forEach(({ target: t }) => t.type ?? t.removeAttribute?.('data-crumb'));
     sheets.forEach((css) => css.isConnected || d.head.appendChild(css));
-    const now = d.documentElement;
-    if (now && now != root) now.prepend(...root.querySelectorAll(':scope>.crumb')), root = now;
+    ours().length || d.documentElement.prepend(...kept);
+    kept = ours();
     h.on(DOM);
   }).observe(d, {
     childList: true, subtree: true,

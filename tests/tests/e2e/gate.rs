@@ -454,7 +454,7 @@ fn a_page_that_swaps_its_head_keeps_crumb_styled() {
 /// and finds nodes it did not render there, Crumb's among them: it removes
 /// `<html>` and puts a new one in its place, built from its own elements.
 /// The new body has the page's gated script again.
-const RENDER_DOCUMENT_AFRESH: &str = "
+const RENDER_DOCUMENT_AFRESH_18: &str = "
     window.__ran = [];
     const html = document.createElement('html');
     html.lang = 'en';
@@ -465,14 +465,33 @@ const RENDER_DOCUMENT_AFRESH: &str = "
     document.append(html);
 ";
 
+/// The same with React 19 (Next.js's app router hydrates a whole document
+/// too), after a hydration mismatch: it keeps `<html>`, `<head>` and
+/// `<body>`, empties them of everything but scripts and stylesheets
+/// (Crumb's banner and button go with the rest), and renders into them.
+const RENDER_DOCUMENT_AFRESH_19: &str = "
+    window.__ran = [];
+    for (const n of [...document.documentElement.childNodes]) {
+      if (n != document.head && n != document.body) n.remove();
+    }
+    for (const n of [...document.body.childNodes]) {
+      if (n.nodeName != 'SCRIPT') n.remove();
+    }
+    document.body.insertAdjacentHTML('afterbegin', '<main><h1>Shop</h1>' +
+      '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"afresh\")</script>' +
+      '</main>');
+";
+
 #[test]
 fn a_page_rendered_afresh_as_a_whole_document_keeps_the_banner_styled() {
-    keeps_the_banner_until_a_choice(RENDER_DOCUMENT_AFRESH, "afresh");
+    keeps_the_banner_until_a_choice(RENDER_DOCUMENT_AFRESH_18, "afresh");
+    keeps_the_banner_until_a_choice(RENDER_DOCUMENT_AFRESH_19, "afresh");
 }
 
 #[test]
 fn a_page_rendered_afresh_as_a_whole_document_keeps_the_reopen_button() {
-    keeps_the_reopen_button(RENDER_DOCUMENT_AFRESH);
+    keeps_the_reopen_button(RENDER_DOCUMENT_AFRESH_18);
+    keeps_the_reopen_button(RENDER_DOCUMENT_AFRESH_19);
 }
 
 /// Adds Crumb's tag to the page a second time, as a CMS plugin and a theme
