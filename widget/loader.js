@@ -154,8 +154,9 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   new MutationObserver((changes) => {
     changes.forEach(({ target: t }) => t.type ?? t.removeAttribute?.('data-crumb'));
     sheets.forEach((css) => css.isConnected || d.head.appendChild(css));
-    ours().length || d.documentElement.prepend(...kept);
-    kept = ours();
+    const now = ours();
+    if (now.length) kept = now;
+    else d.documentElement.prepend(...kept);
     h.on(DOM);
   }).observe(d, {
     childList: true, subtree: true,
