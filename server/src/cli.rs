@@ -1048,11 +1048,7 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     };
     let snapshot = Scratch::snapshot(&file)?;
     let source = SqliteStore::open(&snapshot.0)?;
-    let key_path = settings.signing_key.clone().unwrap_or_else(|| {
-        let mut p = file.clone().into_os_string();
-        p.push(".key");
-        PathBuf::from(p)
-    });
+    let key_path = settings.signing_key_path_for(&Database::Sqlite(file.clone()));
     // The SQLite server's key; the PostgreSQL nodes must sign with it
     // from now on.
     let (key_file, log_key) = copy_keys(&key_path, &source)?;
@@ -1210,10 +1206,7 @@ fn copy_to_sqlite(
     let source = PostgresStore::open_existing(from)?;
     // The nodes' key; a server on the SQLite file signs with it from then
     // on.
-    let key_path = settings
-        .signing_key
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("crumb.key"));
+    let key_path = settings.signing_key_path_for(&Database::Postgres(from.clone()));
     let (key_file, log_key) = copy_keys(&key_path, &source)?;
     let key = key_file.as_ref().map(signing::PublicKey::as_str);
     let given = given_keys(public_keys)?;

@@ -148,16 +148,21 @@ pub enum SettingsError {
 
 impl Settings {
     pub fn signing_key_path(&self) -> PathBuf {
-        self.signing_key
-            .clone()
-            .unwrap_or_else(|| match &self.database {
-                Database::Sqlite(path) => {
-                    let mut p = path.clone().into_os_string();
-                    p.push(".key");
-                    PathBuf::from(p)
-                }
-                Database::Postgres(_) => PathBuf::from("crumb.key"),
-            })
+        self.signing_key_path_for(&self.database)
+    }
+
+    /// The signing key of a server on `database`: `signing_key` when set,
+    /// else beside a SQLite file (`crumb.db.key`), or `crumb.key` for
+    /// PostgreSQL. `crumb copy` reads the key of the log it copies from.
+    pub fn signing_key_path_for(&self, database: &Database) -> PathBuf {
+        self.signing_key.clone().unwrap_or_else(|| match database {
+            Database::Sqlite(path) => {
+                let mut p = path.clone().into_os_string();
+                p.push(".key");
+                PathBuf::from(p)
+            }
+            Database::Postgres(_) => PathBuf::from("crumb.key"),
+        })
     }
     /// Loads settings from the file (if any) and the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
