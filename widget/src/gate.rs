@@ -9,6 +9,8 @@
 //! `type`, `data-category`, `data-service` or `data-src` they change, are
 //! gated too; for an embed changed so after its release, crumb.js first
 //! clears its mark, so it is gated afresh (a released script ran once).
+//! An embed loaded under an earlier choice is unloaded, behind its
+//! placeholder again, once the visitor's choice no longer allows it.
 
 use alloc::collections::VecDeque;
 use core::cell::RefCell;
@@ -17,10 +19,12 @@ use web_sys::Element;
 
 use crate::app::App;
 use crate::consent::category_index;
-use crate::dom::{Cell as _, append, attr, copy, each, el, put_before, text_el};
+use crate::dom::{Cell as _, ancestor, append, attr, copy, each, el, put_before, text_el};
 
-/// What the gate holds back and has not released yet.
-const SELECTOR: &str = ":is(script[type='text/plain'],iframe[data-src],img[data-src])[data-category]:not([data-crumb=run])";
+/// What the gate looks at: the scripts it has not released yet, and every
+/// gated embed (one it has loaded unloads when the choice stops allowing
+/// it).
+const SELECTOR: &str = ":is(script[type='text/plain']:not([data-crumb=run]),iframe[data-src],img[data-src])[data-category]";
 /// Marks an element as handled: `run` (released) or `ph` (placeholder
 /// shown; the stylesheet hides embeds marked so).
 const MARK: &str = "data-crumb";
@@ -72,12 +76,16 @@ pub fn scan(app: &App) {
     // `App::held`).
     let held = app.held.get();
     for e in each::<Element>(&app.doc, SELECTOR) {
-        // Only unreleased elements match, so a mark means a placeholder.
-        let has_placeholder = e.has_attribute(MARK);
+        // An embed's mark says what the gate did with it: nothing yet,
+        // `ph` (blocked) or `run` (loaded); released scripts do not match.
+        // (`ancestor` starts at the element itself, and no element around
+        // a script, an iframe or an image carries the mark, so only the
+        // element's own mark can match.)
+        let loaded = ancestor(&e, "[data-crumb=run]").is_some();
         // Of the elements gated, only scripts carry `type`.
         let is_script = e.has_attribute("type");
         if allowed(app, &e) {
-            if held {
+            if held || loaded {
                 continue;
             }
             attr(&e, MARK, "run");
@@ -86,7 +94,14 @@ pub fn scan(app: &App) {
             } else {
                 load_embed(&e);
             }
-        } else if !is_script && !has_placeholder {
+        } else if !is_script && (loaded || !e.has_attribute(MARK)) {
+            // An embed not blocked yet. One loaded under an earlier choice
+            // (withdrawn since), or one an app has pointed elsewhere, is
+            // unloaded: an empty `src` leaves an iframe on `about:blank`
+            // and an image empty.
+            if e.has_attribute("src") {
+                attr(&e, "src", "");
+            }
             attr(&e, MARK, "ph");
             placeholder(app, &e);
         }

@@ -370,6 +370,85 @@ fn arrow_imports(glue: &str) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// Each import that hands the wasm a string, or an element that may be
+/// missing, repeats the same few statements after its DOM call
+/// (wasm-bindgen writes them out per import). They become one call to a
+/// helper each: `returnString(retptr, value)` writes the string (or none)
+/// where the wasm reads it, and `optionalRef(value)` is 0 for none, else
+/// the value's slot in the externref table. The wasm sees the same values
+/// as before. Glue in which no import has either shape is refused.
+fn shared_returns(glue: &str) -> anyhow::Result<String> {
+    // The statements after `const ret = EXPR;` that each helper replaces.
+    const OPTIONAL_REF: &[&str] = &["return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);"];
+    const STRING: &[&str] = &[
+        "const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc);",
+        "const len1 = WASM_VECTOR_LEN;",
+        "getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);",
+        "getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);",
+    ];
+    const OPTIONAL_STRING: &[&str] = &[
+        "var ptr1 = isLikeNone(ret) ? 0 : passStringToWasm0(ret, wasm.__wbindgen_malloc);",
+        "var len1 = WASM_VECTOR_LEN;",
+        "getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);",
+        "getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);",
+    ];
+    let lines: Vec<&str> = glue.split_inclusive('\n').collect();
+    let follows = |at: usize, shape: &[&str]| {
+        lines.len() > at + shape.len()
+            && shape
+                .iter()
+                .enumerate()
+                .all(|(i, l)| lines[at + 1 + i].trim() == *l)
+    };
+    let (mut out, mut collapsed, mut i) = (String::with_capacity(glue.len()), 0, 0);
+    while i < lines.len() {
+        let line = lines[i];
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let value = line
+            .trim()
+            .strip_prefix("const ret = ")
+            .and_then(|v| v.strip_suffix(';'));
+        match value {
+            Some(v) if follows(i, OPTIONAL_REF) => {
+                out.push_str(&format!("{indent}return optionalRef({v});\n"));
+                i += 1 + OPTIONAL_REF.len();
+            }
+            Some(v) if follows(i, STRING) || follows(i, OPTIONAL_STRING) => {
+                out.push_str(&format!("{indent}return returnString(arg0, {v});\n"));
+                i += 1 + STRING.len();
+            }
+            _ => {
+                out.push_str(line);
+                i += 1;
+                continue;
+            }
+        }
+        collapsed += 1;
+    }
+    if collapsed == 0 {
+        bail!(
+            "no import of the wasm-bindgen glue returns a string or an optional element; update xtask/src/widget.rs"
+        );
+    }
+    // Both go beside `isLikeNone`, which they use.
+    replace_once(
+        &out,
+        "    function isLikeNone(x) {",
+        "    function optionalRef(value) {
+        return isLikeNone(value) ? 0 : addToExternrefTable0(value);
+    }
+
+    function returnString(retptr, value) {
+        const ptr = isLikeNone(value) ? 0 : passStringToWasm0(value, wasm.__wbindgen_malloc);
+        const view = getDataViewMemory0();
+        view.setInt32((retptr >>> 0) + 4, WASM_VECTOR_LEN, true);
+        view.setInt32(retptr >>> 0, ptr, true);
+    }
+
+    function isLikeNone(x) {",
+    )
+}
+
 /// The content-hashed files (and their `.gz`) that the previous build's
 /// crumb.js loads, read from `dist` before it is rebuilt. They stay beside
 /// the new build's: crumb.js is cached for five minutes and then served
@@ -423,7 +502,9 @@ pub fn build() -> anyhow::Result<()> {
         ],
     )?;
     let wasm_path = out.join("crumb_widget_bg.wasm");
-    let glue = trim_glue(&std::fs::read_to_string(out.join("crumb_widget.js"))?)?;
+    let glue = shared_returns(&trim_glue(&std::fs::read_to_string(
+        out.join("crumb_widget.js"),
+    )?)?)?;
     let mut bindgen = std::fs::read(&wasm_path)?;
     let blanked = crate::strings::blank(&mut bindgen);
     // Exports the trimmed glue never reads (wasm-bindgen's `__wbindgen_free`
@@ -591,6 +672,69 @@ mod tests {
 "
         );
         assert!(arrow_imports("a: function() { return arguments[0]; }").is_err());
+    }
+
+    #[test]
+    fn returned_strings_and_optional_elements_go_through_one_helper_each() {
+        // Arrange: three imports as wasm-bindgen writes them (after
+        // `trim_glue`), one of each shape, and one it leaves alone.
+        let glue = "        const import0 = {
+            a: function(arg0) {
+                const ret = arg0.activeElement;
+                return isLikeNone(ret) ? 0 : addToExternrefTable0(ret);
+            },
+            b: function(arg0, arg1) {
+                const ret = arg1.cookie;
+                const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc);
+                const len1 = WASM_VECTOR_LEN;
+                getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+                getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+            },
+            c: function(arg0, arg1, arg2, arg3) {
+                const ret = arg1.getAttribute(getStringFromWasm0(arg2, arg3));
+                var ptr1 = isLikeNone(ret) ? 0 : passStringToWasm0(ret, wasm.__wbindgen_malloc);
+                var len1 = WASM_VECTOR_LEN;
+                getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 1, len1, true);
+                getDataViewMemory0().setInt32((arg0 >>> 0) + 4 * 0, ptr1, true);
+            },
+            d: function(arg0) {
+                const ret = arg0.length;
+                return ret;
+            },
+        };
+    function isLikeNone(x) {
+";
+
+        // Act
+        let shared = shared_returns(glue).unwrap();
+
+        // Assert
+        assert!(
+            shared.starts_with(
+                "        const import0 = {
+            a: function(arg0) {
+                return optionalRef(arg0.activeElement);
+            },
+            b: function(arg0, arg1) {
+                return returnString(arg0, arg1.cookie);
+            },
+            c: function(arg0, arg1, arg2, arg3) {
+                return returnString(arg0, arg1.getAttribute(getStringFromWasm0(arg2, arg3)));
+            },
+            d: function(arg0) {
+                const ret = arg0.length;
+                return ret;
+            },
+        };
+    function optionalRef(value) {"
+            ),
+            "{shared}"
+        );
+        assert!(
+            shared.ends_with("    function isLikeNone(x) {\n"),
+            "{shared}"
+        );
+        assert!(shared_returns("    function isLikeNone(x) {\n").is_err());
     }
 
     #[test]

@@ -262,14 +262,54 @@ fn an_embed_an_app_points_elsewhere_follows_only_while_allowed() {
     browser.wait("document.querySelector('.crumb-ph [data-crumb-allow=functional]')");
     browser.settled();
 
-    // Assert: nothing new loads against the refusal; the player is hidden
-    // behind a placeholder that asks for functional cookies.
+    // Assert: nothing loads against the refusal, neither the new source
+    // nor the old one; the player is hidden behind a placeholder that
+    // asks for functional cookies.
+    assert_eq!(browser.js(&format!("return {src}")), json!(""));
     assert_eq!(
-        browser.js(&format!("return {src}")),
-        json!("/cookie-policy.html")
+        browser.js("return document.getElementById('player').contentWindow.location.href"),
+        json!("about:blank")
     );
     assert_eq!(
         browser.js("return document.getElementById('player').getClientRects().length"),
+        json!(0)
+    );
+}
+
+#[test]
+fn a_withdrawal_unloads_an_embed_it_no_longer_allows_until_allowed_again() {
+    // Arrange: everything allowed, and an embed loaded under that choice.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    accepted(&site, &browser);
+    browser.js("const f = document.createElement('iframe'); f.id = 'map';
+         f.dataset.src = '/nl.html'; f.dataset.category = 'functional';
+         document.body.append(f);");
+    let page = "document.getElementById('map').contentWindow.location.href";
+    browser.wait(&format!("{page}.endsWith('/nl.html')"));
+
+    // Act: the visitor withdraws functional cookies.
+    browser.click("a[data-crumb-open]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=functional]");
+    browser.click("dialog [data-a=save]");
+    site.wait_for_records(2);
+
+    // Assert: the embed's page is gone, and a placeholder stands in for it.
+    browser.wait(&format!("{page} === 'about:blank'"));
+    browser.wait("document.querySelector('.crumb-ph [data-crumb-allow=functional]')");
+    assert_eq!(
+        browser.js("return document.getElementById('map').getClientRects().length"),
+        json!(0)
+    );
+
+    // Act: the visitor allows it again from the placeholder.
+    browser.click(".crumb-ph [data-crumb-allow=functional]");
+
+    // Assert: it loads again, without its placeholder.
+    browser.wait(&format!("{page}.endsWith('/nl.html')"));
+    assert_eq!(
+        browser.js("return document.querySelectorAll('.crumb-ph').length"),
         json!(0)
     );
 }

@@ -376,19 +376,25 @@ const PUT_BACK_KEPT_BODY: &str = "
 ";
 
 #[test]
-fn a_page_put_back_from_a_cache_runs_no_released_script_against_a_later_choice() {
-    // Arrange: a gated script released by "accept all"; the page keeps a
-    // copy of its body, as Turbo does when the visitor moves on.
+fn a_page_put_back_from_a_cache_runs_and_loads_nothing_against_a_later_choice() {
+    // Arrange: a gated script released and a gated embed loaded by
+    // "accept all"; the page keeps a copy of its body, as Turbo does when
+    // the visitor moves on.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
     browser.js(
         "window.__ran = [];
          document.body.insertAdjacentHTML('beforeend',
-           '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"released\")</script>');",
+           '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"released\")</script>' +
+           '<iframe id=\"kept\" data-category=\"analytics\" data-src=\"/nl.html\"></iframe>');",
     );
     browser.click(".crumb-banner [data-a=accept]");
     browser.wait("window.__ran.length == 1");
+    let embed = "document.getElementById('kept')";
+    browser.wait(&format!(
+        "{embed}.contentWindow.location.href.endsWith('/nl.html')"
+    ));
     browser.js("window.__kept = document.body.cloneNode(true);");
 
     // Act: the visitor switches analytics off, then goes "back" to the
@@ -401,8 +407,15 @@ fn a_page_put_back_from_a_cache_runs_no_released_script_against_a_later_choice()
     browser.js(PUT_BACK_KEPT_BODY);
     browser.settled();
 
-    // Assert: the script ran once, when it was allowed.
+    // Assert: the script ran once, when it was allowed, and the kept
+    // embed, put back loaded, is unloaded again.
     assert_eq!(browser.js("return window.__ran"), json!(["released"]));
+    assert_eq!(
+        browser.js(&format!(
+            "return [{embed}.getAttribute('src'), {embed}.contentWindow.location.href]"
+        )),
+        json!(["", "about:blank"])
+    );
 }
 
 /// Moves to the cookie policy page the way Astro's view transitions (and
