@@ -119,14 +119,30 @@ impl Browser {
 
     /// A fresh Chromium whose visitor has switched on Global Privacy
     /// Control: it sends `Sec-GPC: 1` with every request and says
-    /// `navigator.globalPrivacyControl === true` (Chromium's own GPC
-    /// feature, forced on as a setting would).
+    /// `navigator.globalPrivacyControl === true`. That is Chromium's own
+    /// GPC feature, forced on as a setting would, where the build has it;
+    /// Debian's Chromium 148 has neither the header nor the property, and
+    /// then the browser is made to send and say both, as Firefox and
+    /// Brave do with GPC on.
     pub fn with_gpc(width: u32, height: u32) -> Browser {
-        Browser::with_flags(
+        let browser = Browser::with_flags(
             width,
             height,
             &["--enable-features=GlobalPrivacyControl,GlobalPrivacyControlForce"],
-        )
+        );
+        browser.goto("about:blank");
+        if browser.js("return navigator.globalPrivacyControl") != json!(true) {
+            browser.cdp("Network.enable", json!({}));
+            browser.cdp(
+                "Network.setExtraHTTPHeaders",
+                json!({"headers": {"Sec-GPC": "1"}}),
+            );
+            browser.before_every_page(
+                "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl',
+                   { get: () => true, configurable: true, enumerable: true });",
+            );
+        }
+        browser
     }
 
     /// A fresh Chromium started with extra command-line `flags`. A
@@ -302,29 +318,30 @@ impl Browser {
             .collect()
     }
 
-    /// Runs `source` in every page before the page's own scripts (a CDP
-    /// command ChromeDriver passes through).
-    pub fn before_every_page(&self, source: &str) {
+    /// Sends a Chrome DevTools Protocol command, which ChromeDriver passes
+    /// through.
+    fn cdp(&self, cmd: &str, params: Value) -> Value {
         send(
             "POST",
             &self.url("/goog/cdp/execute"),
-            Some(
-                json!({"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": source}}),
-            ),
+            Some(json!({"cmd": cmd, "params": params})),
+        )
+    }
+
+    /// Runs `source` in every page before the page's own scripts.
+    pub fn before_every_page(&self, source: &str) {
+        self.cdp(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({"source": source}),
         );
     }
 
     /// Emulates a phone-sized viewport (Chromium windows cannot be made
     /// narrower than about 500 px).
     pub fn phone_viewport(&self, width: u32, height: u32) {
-        send(
-            "POST",
-            &self.url("/goog/cdp/execute"),
-            Some(
-                json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-                    "width": width, "height": height, "deviceScaleFactor": 2, "mobile": true,
-                }}),
-            ),
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({"width": width, "height": height, "deviceScaleFactor": 2, "mobile": true}),
         );
     }
 
@@ -362,11 +379,7 @@ impl Browser {
             ("Network.enable", json!({})),
             ("Network.setBlockedURLs", json!({"urls": patterns})),
         ] {
-            send(
-                "POST",
-                &self.url("/goog/cdp/execute"),
-                Some(json!({"cmd": cmd, "params": params})),
-            );
+            self.cdp(cmd, params);
         }
     }
 
