@@ -205,8 +205,9 @@ impl App {
 
     fn show_banner(&self) {
         // After the choice, focus goes back to where the visitor was.
-        self.before_banner.set(self.doc.active_element());
-        let banner = Banner::show(self);
+        let active = self.doc.active_element();
+        let banner = Banner::show(self, active.as_ref());
+        self.before_banner.set(active);
         self.banner.set(Some(banner));
     }
 

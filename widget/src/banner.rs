@@ -7,7 +7,7 @@ use alloc::string::String;
 use web_sys::Element;
 
 use crate::app::App;
-use crate::dom::{append, attr, each, el, focus, prepend, safe_href, text_el};
+use crate::dom::{ancestor, append, attr, el, focus, prepend, safe_href, text_el};
 
 /// The banner on the page; dropping it removes it.
 pub struct Banner {
@@ -71,7 +71,8 @@ impl Banner {
     /// focused, so none looks pre-selected: when nothing else on the page
     /// has focus, the banner itself takes it (announced as a dialog), and
     /// the first Tab reaches its first button.
-    pub fn show(app: &App) -> Banner {
+    /// `active`: the page's focused element as the banner comes.
+    pub fn show(app: &App, active: Option<&Element>) -> Banner {
         let doc = &app.doc;
         let root = el(doc, "div", "crumb crumb-banner");
         attr(&root, "role", "dialog");
@@ -91,8 +92,14 @@ impl Banner {
         // the tab order.
         if let Some(html) = doc.document_element() {
             prepend(&html, &root);
-            // (Never taken from a control the visitor is using.)
-            if each::<Element>(doc, ":focus").next().is_none() {
+            // Never taken from a control the visitor is using: the page's
+            // focused element is `activeElement`, `<body>` when there is
+            // none. (`:focus` would match only while the window has the
+            // system's focus, so a page loading in a background tab or a
+            // window the visitor has left would lose its focused control.
+            // `ancestor` starts at the element itself.)
+            let in_control = active.is_some_and(|e| ancestor(e, ":not(body,html)").is_some());
+            if !in_control {
                 focus(&root);
             }
         }
