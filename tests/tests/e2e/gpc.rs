@@ -1,5 +1,5 @@
-//! Global Privacy Control: in a browser that sends it (Chromium's own GPC
-//! feature: `Sec-GPC: 1` and `navigator.globalPrivacyControl`), the
+//! Global Privacy Control: in a browser that sends it (`Sec-GPC: 1` and
+//! `navigator.globalPrivacyControl`; see `Browser::with_gpc`), the
 //! site's sale or sharing categories (marketing, by default) start
 //! refused, the banner and the dialog say the signal is honoured, a choice
 //! that leaves them refused is recorded as `gpc` with the request's GPC
