@@ -676,8 +676,8 @@ mod tests {
 
     #[test]
     fn returned_strings_and_optional_elements_go_through_one_helper_each() {
-        // Arrange: three imports as wasm-bindgen writes them (after
-        // `trim_glue`), one of each shape, and one it leaves alone.
+        // Arrange: four imports as wasm-bindgen writes them (after
+        // `trim_glue`): one of each shape, and one it leaves alone.
         let glue = "        const import0 = {
             a: function(arg0) {
                 const ret = arg0.activeElement;
