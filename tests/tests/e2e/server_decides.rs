@@ -405,6 +405,9 @@ fn a_choice_in_one_tab_reaches_the_other_within_a_second() {
         browser.js("return window.crumb.consent().categories.marketing"),
         json!(true)
     );
+    // Its YouTube embed (marketing) has loaded.
+    let video = "document.querySelector('iframe.video').getAttribute('src')";
+    browser.wait(&format!("{video} && {video}.includes('youtube')"));
 
     // Act 2: withdraw marketing in tab A.
     browser.switch_to(&a);
@@ -440,6 +443,12 @@ fn a_choice_in_one_tab_reaches_the_other_within_a_second() {
     );
     browser.wait("window.__lateAnalytics === true");
     assert_eq!(browser.js("return !!window.__lateMarketing"), json!(false));
+    // Its YouTube embed is unloaded, behind its placeholder again.
+    assert_eq!(browser.js(&format!("return {video}")), json!(""));
+    assert_eq!(
+        browser.js("return !!document.querySelector('.crumb-ph [data-crumb-allow=youtube]')"),
+        json!(true)
+    );
     let records = site.wait_for_records(2);
     assert_eq!(records[1]["categories_denied"], json!(["marketing"]));
 }
