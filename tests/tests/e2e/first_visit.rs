@@ -251,21 +251,13 @@ fn a_cross_origin_isolated_page_on_another_origin_loads_crumb() {
     assert_eq!(site.wait_for_records(1)[0]["method"], "accept_all");
 }
 
-#[test]
-fn a_page_under_a_nonce_based_policy_runs_its_gated_scripts_once_allowed() {
-    // Arrange: a page whose Content-Security-Policy trusts scripts by nonce
-    // (`'strict-dynamic'`, the policy Google recommends): Crumb's tag and
-    // the gated scripts carry the page's nonce; one gated script is
-    // inline, one a library on the page's origin.
-    let site = Site::start();
-    let html = format!(
-        "<!doctype html><html lang=en><head><title>Nonces</title>\
-         <script nonce=\"r4nd0m\" src=\"{}/crumb.js\" data-site=\"demo\" async></script>\
-         <script nonce=\"r4nd0m\" type=\"text/plain\" data-category=\"analytics\" data-src=\"/lib.js\"></script>\
-         <script nonce=\"r4nd0m\" type=\"text/plain\" data-category=\"analytics\">window.__inline = window.__lib</script>\
-         </head><body><p>A page with a nonce-based policy.</p></body></html>",
-        site.base
-    );
+/// Serves `html` on an origin of its own, with `/lib.js` (a library that
+/// sets `window.__lib`), `policy` (a `Content-Security-Policy` header
+/// line) on every answer; there, accepts all. Asserts that the gated library ran, then the gated
+/// inline script that sets `window.__inline` from it, that the policy
+/// refused nothing, and that the choice is recorded.
+fn accepting_runs_the_gated_scripts(site: &Site, html: String, policy: &'static str) {
+    // Arrange
     let origin = serve(
         vec![
             ("/", "text/html; charset=utf-8", html),
@@ -275,7 +267,7 @@ fn a_page_under_a_nonce_based_policy_runs_its_gated_scripts_once_allowed() {
                 "window.__lib = 'loaded';".into(),
             ),
         ],
-        "content-security-policy: script-src 'nonce-r4nd0m' 'strict-dynamic' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'\r\n",
+        policy,
     );
     let mut config = site.config();
     config.allowed_origins.push(origin.clone());
@@ -292,12 +284,33 @@ fn a_page_under_a_nonce_based_policy_runs_its_gated_scripts_once_allowed() {
     browser.wait("document.querySelector('.crumb-banner')");
     browser.click(".crumb-banner [data-a=accept]");
 
-    // Assert: the library ran, then the inline script that uses it, and
-    // the policy refused nothing.
+    // Assert
     browser.wait("window.__inline !== undefined");
     assert_eq!(browser.js("return window.__inline"), json!("loaded"));
     assert_eq!(browser.js("return window.__csp"), json!([]));
     assert_eq!(site.wait_for_records(1)[0]["method"], "accept_all");
+}
+
+#[test]
+fn a_page_under_a_nonce_based_policy_runs_its_gated_scripts_once_allowed() {
+    // Arrange: a page whose Content-Security-Policy trusts scripts by nonce
+    // (`'strict-dynamic'`, the policy Google recommends): Crumb's tag and
+    // the gated scripts carry the page's nonce; one gated script is
+    // inline, one a library on the page's origin.
+    let site = Site::start();
+    let html = format!(
+        "<!doctype html><html lang=en><head><title>Nonces</title>\
+         <script nonce=\"r4nd0m\" src=\"{}/crumb.js\" data-site=\"demo\" async></script>\
+         <script nonce=\"r4nd0m\" type=\"text/plain\" data-category=\"analytics\" data-src=\"/lib.js\"></script>\
+         <script nonce=\"r4nd0m\" type=\"text/plain\" data-category=\"analytics\">window.__inline = window.__lib</script>\
+         </head><body><p>A page with a nonce-based policy.</p></body></html>",
+        site.base
+    );
+    accepting_runs_the_gated_scripts(
+        &site,
+        html,
+        "content-security-policy: script-src 'nonce-r4nd0m' 'strict-dynamic' 'wasm-unsafe-eval'; object-src 'none'; base-uri 'none'\r\n",
+    );
 }
 
 /// The default Trusted Types policy the README gives a page that enforces
@@ -332,38 +345,11 @@ fn a_page_that_enforces_trusted_types_runs_its_gated_scripts_through_its_default
          </head><body><p>A page that enforces Trusted Types.</p></body></html>",
         site.base
     );
-    let origin = serve(
-        vec![
-            ("/", "text/html; charset=utf-8", html),
-            (
-                "/lib.js",
-                "text/javascript",
-                "window.__lib = 'loaded';".into(),
-            ),
-        ],
+    accepting_runs_the_gated_scripts(
+        &site,
+        html,
         "content-security-policy: require-trusted-types-for 'script'; trusted-types default\r\n",
     );
-    let mut config = site.config();
-    config.allowed_origins.push(origin.clone());
-    site.put_config(&config);
-    let browser = Browser::new(1280, 800);
-    browser.before_every_page(
-        "window.__csp = [];
-         document.addEventListener('securitypolicyviolation',
-             e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
-    );
-
-    // Act
-    browser.goto(&format!("{origin}/"));
-    browser.wait("document.querySelector('.crumb-banner')");
-    browser.click(".crumb-banner [data-a=accept]");
-
-    // Assert: the library ran, then the inline script that uses it; the
-    // policy refused nothing, and the choice is recorded.
-    browser.wait("window.__inline !== undefined");
-    assert_eq!(browser.js("return window.__inline"), json!("loaded"));
-    assert_eq!(browser.js("return window.__csp"), json!([]));
-    assert_eq!(site.wait_for_records(1)[0]["method"], "accept_all");
 }
 
 #[test]
