@@ -278,15 +278,23 @@ fn an_embed_an_app_points_elsewhere_follows_only_while_allowed() {
 
 #[test]
 fn a_withdrawal_unloads_an_embed_it_no_longer_allows_until_allowed_again() {
-    // Arrange: everything allowed, and an embed loaded under that choice.
+    // Arrange: everything allowed, and an embed and a pixel loaded under
+    // that choice.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     accepted(&site, &browser);
     browser.js("const f = document.createElement('iframe'); f.id = 'map';
          f.dataset.src = '/nl.html'; f.dataset.category = 'functional';
-         document.body.append(f);");
+         const p = document.createElement('img'); p.id = 'pixel';
+         p.dataset.src = '/demo.css?pixel'; p.dataset.category = 'functional';
+         document.body.append(f, p);");
     let page = "document.getElementById('map').contentWindow.location.href";
+    let pixel = "document.getElementById('pixel').getAttribute('src')";
     browser.wait(&format!("{page}.endsWith('/nl.html')"));
+    assert_eq!(
+        browser.js(&format!("return {pixel}")),
+        json!("/demo.css?pixel")
+    );
 
     // Act: the visitor withdraws functional cookies.
     browser.click("a[data-crumb-open]");
@@ -295,22 +303,28 @@ fn a_withdrawal_unloads_an_embed_it_no_longer_allows_until_allowed_again() {
     browser.click("dialog [data-a=save]");
     site.wait_for_records(2);
 
-    // Assert: the embed's page is gone, and a placeholder stands in for it.
+    // Assert: the embed's page is gone, and a placeholder stands in for
+    // it; the pixel is emptied.
     browser.wait(&format!("{page} === 'about:blank'"));
     browser.wait("document.querySelector('.crumb-ph [data-crumb-allow=functional]')");
     assert_eq!(
         browser.js("return document.getElementById('map').getClientRects().length"),
         json!(0)
     );
+    assert_eq!(browser.js(&format!("return {pixel}")), json!(""));
 
-    // Act: the visitor allows it again from the placeholder.
+    // Act: the visitor allows the category again from the placeholder.
     browser.click(".crumb-ph [data-crumb-allow=functional]");
 
-    // Assert: it loads again, without its placeholder.
+    // Assert: both load again, the embed without its placeholder.
     browser.wait(&format!("{page}.endsWith('/nl.html')"));
     assert_eq!(
         browser.js("return document.querySelectorAll('.crumb-ph').length"),
         json!(0)
+    );
+    assert_eq!(
+        browser.js(&format!("return {pixel}")),
+        json!("/demo.css?pixel")
     );
 }
 
