@@ -155,19 +155,27 @@ fn an_external_script_marked_with_src_is_waited_for_like_data_src() {
     );
 }
 
+/// A first visit to the shop, the banner up, with `markup` (a JavaScript
+/// expression giving HTML) added at the end of its body; the gated scripts
+/// in it note that they ran on `window.__ran`, empty to begin with.
+fn first_visit_with(markup: &str) -> (Site, Browser) {
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js(&format!(
+        "window.__ran = []; document.body.insertAdjacentHTML('beforeend', {markup});"
+    ));
+    (site, browser)
+}
+
 #[test]
 fn a_script_with_data_type_runs_as_that_type_once_allowed() {
     // Arrange: a first visit; the page has a gated module (marked the way
     // vanilla-cookieconsent and Klaro mark one) and a gated classic script.
-    let site = Site::start();
-    let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/");
-    browser.js(
-        "window.__ran = [];
-         document.body.insertAdjacentHTML('beforeend',
-           '<script type=\"text/plain\" data-category=\"analytics\" data-type=\"module\">' +
-           'window.__ran.push(typeof import.meta)</script>' +
-           '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"classic\")</script>');",
+    let (_site, browser) = first_visit_with(
+        "'<script type=\"text/plain\" data-category=\"analytics\" data-type=\"module\">' +
+         'window.__ran.push(typeof import.meta)</script>' +
+         '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"classic\")</script>'",
     );
     browser.settled();
     assert_eq!(browser.js("return window.__ran"), json!([]));
@@ -380,14 +388,9 @@ fn a_page_put_back_from_a_cache_runs_and_loads_nothing_against_a_later_choice() 
     // Arrange: a gated script released and a gated embed loaded by
     // "accept all"; the page keeps a copy of its body, as Turbo does when
     // the visitor moves on.
-    let site = Site::start();
-    let browser = Browser::new(1280, 800);
-    open(&site, &browser, "/");
-    browser.js(
-        "window.__ran = [];
-         document.body.insertAdjacentHTML('beforeend',
-           '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"released\")</script>' +
-           '<iframe id=\"kept\" data-category=\"analytics\" data-src=\"/nl.html\"></iframe>');",
+    let (site, browser) = first_visit_with(
+        "'<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"released\")</script>' +
+         '<iframe id=\"kept\" data-category=\"analytics\" data-src=\"/nl.html\"></iframe>'",
     );
     browser.click(".crumb-banner [data-a=accept]");
     browser.wait("window.__ran.length == 1");
