@@ -376,7 +376,7 @@ pub struct VerifyChecks<'a> {
     /// The texts kept with the export.
     pub texts: Option<&'a Path>,
     /// Public keys a head or purge checkpoint may be signed with.
-    pub public_keys: &'a [String],
+    pub public_keys: &'a [signing::PublicKey],
 }
 
 /// `crumb verify FILE [--head HEAD --public-key HEX] [--texts TEXTS]`
@@ -402,7 +402,6 @@ pub fn verify(
         // The keys check purge checkpoints only: a log no purge has cut
         // verifies without one (an auditor given a copy of the database).
         let trusted = trusted_keys(settings, public_keys)?;
-        let trusted: Vec<&str> = trusted.iter().map(String::as_str).collect();
         crate::verify::verify_store(opened.as_ref(), &trusted)
     } else {
         let path = file.context("a file to verify, or --db")?;
@@ -450,8 +449,7 @@ pub fn verify(
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let head: signing::SignedHead = serde_json::from_str(text)
             .with_context(|| format!("{} is not a signed head", path.display()))?;
-        let trusted: Vec<&str> = public_keys.iter().map(String::as_str).collect();
-        if let Err(why) = crate::verify::check_head(&summary, &head, &trusted) {
+        if let Err(why) = crate::verify::check_head(&summary, &head, public_keys) {
             println!("BROKEN: {why}");
             return Ok(ExitCode::from(1));
         }
@@ -523,26 +521,16 @@ fn print_kept_texts(store: &dyn crate::storage::Store, summary: &Summary) -> any
 
 /// The public keys a log's purge checkpoints are checked against: the key
 /// file's, if there is one, and those given with `--public-key`.
-fn trusted_keys(settings: &Settings, given: &[String]) -> anyhow::Result<Vec<String>> {
-    let mut keys: Vec<String> = signing::Key::read(&settings.signing_key_path())?
-        .map(|k| k.public_hex())
+fn trusted_keys(
+    settings: &Settings,
+    given: &[signing::PublicKey],
+) -> anyhow::Result<Vec<signing::PublicKey>> {
+    let mut keys: Vec<_> = signing::Key::read(&settings.signing_key_path())?
+        .map(|k| k.public())
         .into_iter()
         .collect();
-    keys.extend(given_keys(given)?);
+    keys.extend_from_slice(given);
     Ok(keys)
-}
-
-/// The `--public-key` values, each checked.
-fn given_keys(given: &[String]) -> anyhow::Result<Vec<String>> {
-    given
-        .iter()
-        .map(|key| {
-            Ok(signing::PublicKey::parse(key)
-                .map_err(anyhow::Error::msg)
-                .context("--public-key")?
-                .to_string())
-        })
-        .collect()
 }
 
 /// An error that stopped a verification before it could judge the log.
@@ -937,7 +925,11 @@ fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
 /// `crumb backup --to FILE`: a snapshot of the SQLite log taken while the
 /// server writes, then verified as `verify --db` would (with the signing
 /// key for purged chains).
-pub fn backup(settings: &Settings, to: &Path, public_keys: &[String]) -> anyhow::Result<()> {
+pub fn backup(
+    settings: &Settings,
+    to: &Path,
+    public_keys: &[signing::PublicKey],
+) -> anyhow::Result<()> {
     let file = match &settings.database {
         Database::Sqlite(file) => file,
         // One SQLite file that `crumb verify --db` checks: `crumb copy`'s.
@@ -957,9 +949,8 @@ pub fn backup(settings: &Settings, to: &Path, public_keys: &[String]) -> anyhow:
         .with_context(|| format!("no backup of {} written", file.display()))?;
     let key_path = settings.signing_key_path();
     let trusted = trusted_keys(settings, public_keys)?;
-    let trusted_refs: Vec<&str> = trusted.iter().map(String::as_str).collect();
     let copy = SqliteStore::open(to)?;
-    let summary = crate::verify::verify_store(&copy, &trusted_refs).map_err(|e| {
+    let summary = crate::verify::verify_store(&copy, &trusted).map_err(|e| {
         unverified(e, &key_path).context(format!(
             "the backup {} does not verify; it is kept for inspection",
             to.display()
@@ -1052,8 +1043,7 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
     // The SQLite server's key; the PostgreSQL nodes must sign with it
     // from now on.
     let (key_file, log_key) = copy_keys(&key_path, &source)?;
-    let key = key_file.as_ref().map(signing::PublicKey::as_str);
-    let trusted: Vec<&str> = key.into_iter().collect();
+    let trusted: Vec<_> = key_file.into_iter().collect();
     let before = crate::verify::verify_store(&source, &trusted).map_err(|e| match e {
         e @ VerifyError::KeyNeeded { .. } => {
             unverified(e, &key_path).context(format!("nothing copied from {}", file.display()))
@@ -1108,7 +1098,7 @@ pub fn copy(settings: &Settings, from: &str, to: &str) -> anyhow::Result<()> {
             );
         }
     }
-    if key.is_some() {
+    if !trusted.is_empty() {
         println!(
             "give the PostgreSQL nodes the signing key {} (CRUMB_SIGNING_KEY)",
             key_path.display()
@@ -1187,7 +1177,7 @@ fn copy_to_sqlite(
     settings: &Settings,
     from: &crate::storage::PgUrl,
     to: &str,
-    public_keys: &[String],
+    public_keys: &[signing::PublicKey],
 ) -> anyhow::Result<()> {
     let file = match Database::parse(to) {
         Ok(Database::Sqlite(file)) => file,
@@ -1208,12 +1198,7 @@ fn copy_to_sqlite(
     // on.
     let key_path = settings.signing_key_path_for(&Database::Postgres(from.clone()));
     let (key_file, log_key) = copy_keys(&key_path, &source)?;
-    let key = key_file.as_ref().map(signing::PublicKey::as_str);
-    let given = given_keys(public_keys)?;
-    let trusted: Vec<&str> = key
-        .into_iter()
-        .chain(given.iter().map(String::as_str))
-        .collect();
+    let trusted: Vec<_> = key_file.into_iter().chain(public_keys.to_vec()).collect();
     // Written under a name of its own and renamed when complete, so the
     // file named is never a partial log.
     let partial = Scratch::beside(&file, ".partial");
@@ -1268,7 +1253,7 @@ fn copy_to_sqlite(
         );
     }
     match &log_key {
-        Some(k) if key.is_some() => println!(
+        Some(k) if !trusted.is_empty() => println!(
             "a server on {} signs with the key {} (public key {k}): give it that file \
              (CRUMB_SIGNING_KEY)",
             file.display(),

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use crumb_server::settings::Settings;
+use crumb_server::signing::PublicKey;
 use crumb_server::{cli, telemetry};
 
 // A consent write allocates and frees many small buffers on the HTTP
@@ -96,8 +97,8 @@ enum Command {
         /// A published public key the head (and, with --db, purge
         /// checkpoints) may be signed with; repeat it for keys the log was
         /// signed with before `crumb key --replace`.
-        #[arg(long, value_name = "HEX")]
-        public_key: Vec<String>,
+        #[arg(long, value_name = "HEX", value_parser = PublicKey::parse)]
+        public_key: Vec<PublicKey>,
     },
     /// Write a consistent, verified copy of the log to a new SQLite file,
     /// while the server runs (on PostgreSQL too: the nodes keep running).
@@ -107,8 +108,8 @@ enum Command {
         to: PathBuf,
         /// A public key purge checkpoints may be signed with besides the
         /// key file's (the log's before `crumb key --replace`).
-        #[arg(long, value_name = "HEX")]
-        public_key: Vec<String>,
+        #[arg(long, value_name = "HEX", value_parser = PublicKey::parse)]
+        public_key: Vec<PublicKey>,
     },
     /// Copy a SQLite log into an empty PostgreSQL database (run again: bring
     /// that copy up to date), or a PostgreSQL log into a new SQLite file,

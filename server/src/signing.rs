@@ -10,8 +10,11 @@
 
 use std::path::Path;
 
+use crumb_schema::{RecordHash, SiteId};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
+
+use crate::timefmt::Timestamp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -31,29 +34,71 @@ pub enum KeyError {
     Random(String),
 }
 
-/// An Ed25519 public key as 64 lowercase hex digits: what `crumb key`
-/// prints for auditors and what a log records as the key it is signed
-/// with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicKey(String);
+/// Hex text of a fixed number of bytes, kept in lowercase: parsed from
+/// what a person or a file gives (either case, surrounding blanks
+/// dropped), read and written as a JSON string.
+macro_rules! hex_newtype {
+    ($(#[$meta:meta])* $name:ident, $bytes:literal, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
 
-impl PublicKey {
-    pub fn parse(s: &str) -> Result<PublicKey, String> {
-        unhex::<32>(s)
-            .map(|bytes| PublicKey(hex(&bytes)))
-            .ok_or_else(|| format!("{s:?} is not a public key (64 hex digits)"))
-    }
+        impl $name {
+            pub fn parse(s: &str) -> Result<$name, String> {
+                unhex::<$bytes>(s)
+                    .map(|bytes| $name(hex(&bytes)))
+                    .ok_or_else(|| {
+                        let shown: String = s.chars().take(140).collect();
+                        format!(concat!("{:?} is not ", $what), shown)
+                    })
+            }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            fn bytes(&self) -> [u8; $bytes] {
+                unhex::<$bytes>(&self.0).expect("checked when parsed")
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<$name, String> {
+                $name::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl std::fmt::Display for PublicKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+hex_newtype!(
+    /// An Ed25519 public key as 64 lowercase hex digits: what `crumb key`
+    /// prints for auditors and what a log records as the key it is signed
+    /// with.
+    PublicKey,
+    32,
+    "a public key (64 hex digits)"
+);
+
+hex_newtype!(
+    /// An Ed25519 signature of a chain head as 128 lowercase hex digits.
+    HeadSignature,
+    64,
+    "a signature (128 hex digits)"
+);
 
 /// The signing key; its Debug output never shows the secret.
 pub struct Key(SigningKey);
@@ -144,34 +189,36 @@ impl Key {
     }
 
     /// Signs a chain position of a site.
-    pub fn sign(&self, site: &str, seq: u64, hash: &str, at: &str) -> SignedHead {
+    pub fn sign(&self, site: &SiteId, seq: u64, hash: &RecordHash, at: Timestamp) -> SignedHead {
         let signature = self.0.sign(message(site, seq, hash, at).as_bytes());
         SignedHead {
-            site_id: site.to_owned(),
+            site_id: site.clone(),
             seq,
-            hash: hash.to_owned(),
-            signed_at: at.to_owned(),
-            public_key: self.public_hex(),
-            signature: hex(&signature.to_bytes()),
+            hash: hash.clone(),
+            signed_at: at,
+            public_key: self.public(),
+            signature: HeadSignature(hex(&signature.to_bytes())),
         }
     }
 }
 
 /// The exact bytes that are signed.
-fn message(site: &str, seq: u64, hash: &str, at: &str) -> String {
+fn message(site: &SiteId, seq: u64, hash: &RecordHash, at: Timestamp) -> String {
     format!("crumb-chain-head-v1\n{site}\n{seq}\n{hash}\n{at}\n")
 }
 
 /// "Site S's chain had record `seq` with hash `hash` at `signed_at`",
-/// signed by the server.
+/// signed by the server. Read from a file or a database, every field is
+/// checked for its form first, so a head that is not one is refused as
+/// such rather than taken for a log that does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedHead {
-    pub site_id: String,
+    pub site_id: SiteId,
     pub seq: u64,
-    pub hash: String,
-    pub signed_at: String,
-    pub public_key: String,
-    pub signature: String,
+    pub hash: RecordHash,
+    pub signed_at: Timestamp,
+    pub public_key: PublicKey,
+    pub signature: HeadSignature,
 }
 
 /// `site`'s chain head in `store` (the genesis hash before any record),
@@ -186,12 +233,7 @@ pub fn signed_head(
     let (seq, hash) = store
         .head(site)?
         .unwrap_or_else(|| (0, crumb_schema::RecordHash::genesis()));
-    Ok(key.sign(
-        site.as_str(),
-        seq,
-        hash.as_str(),
-        &crate::timefmt::format(now),
-    ))
+    Ok(key.sign(site, seq, &hash, Timestamp::at(now)))
 }
 
 /// Why a command may not sign with the key file it was given.
@@ -308,19 +350,16 @@ pub fn replace_log_key(
 impl SignedHead {
     /// Checks the signature, against `expected_key` when given (else the
     /// key the head names, which only proves it was not altered since).
-    pub fn verify(&self, expected_key: Option<&str>) -> Result<(), String> {
-        if let Some(k) = expected_key
-            && !k.trim().eq_ignore_ascii_case(&self.public_key)
-        {
+    pub fn verify(&self, expected_key: Option<&PublicKey>) -> Result<(), String> {
+        if expected_key.is_some_and(|k| *k != self.public_key) {
             return Err("the head is signed by another key than the published one".into());
         }
-        let key = unhex::<32>(&self.public_key)
-            .and_then(|k| VerifyingKey::from_bytes(&k).ok())
-            .ok_or("the head's public key is malformed")?;
-        let sig = unhex::<64>(&self.signature).ok_or("the head's signature is malformed")?;
+        // 32 bytes that are no point on the curve are no key.
+        let key = VerifyingKey::from_bytes(&self.public_key.bytes())
+            .map_err(|_| "the head's public key is not an Ed25519 key")?;
         key.verify(
-            message(&self.site_id, self.seq, &self.hash, &self.signed_at).as_bytes(),
-            &Signature::from_bytes(&sig),
+            message(&self.site_id, self.seq, &self.hash, self.signed_at).as_bytes(),
+            &Signature::from_bytes(&self.signature.bytes()),
         )
         .map_err(|_| "the head's signature does not verify".to_owned())
     }
@@ -339,11 +378,55 @@ mod tests {
             Key::load_or_create(&path).unwrap().public_hex(),
             key.public_hex()
         );
-        let head = key.sign("demo", 7, &"ab".repeat(32), "2026-01-01T00:00:00.000Z");
-        head.verify(Some(&key.public_hex())).unwrap();
+        let head = key.sign(
+            &SiteId::parse("demo").unwrap(),
+            7,
+            &RecordHash::parse(&"ab".repeat(32)).unwrap(),
+            Timestamp::parse("2026-01-01T00:00:00.000Z").unwrap(),
+        );
+        head.verify(Some(&key.public())).unwrap();
         let mut forged = head.clone();
         forged.seq = 8;
         assert!(forged.verify(None).is_err());
-        assert!(head.verify(Some(&"00".repeat(32))).is_err());
+        let other = PublicKey::parse(&"00".repeat(32)).unwrap();
+        assert!(head.verify(Some(&other)).is_err());
+    }
+
+    #[test]
+    fn a_head_reads_back_as_written_and_a_malformed_one_is_no_head() {
+        // Arrange
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::load_or_create(&dir.path().join("k")).unwrap();
+        let head = key.sign(
+            &SiteId::parse("demo").unwrap(),
+            3,
+            &RecordHash::parse(&"cd".repeat(32)).unwrap(),
+            Timestamp::parse("2026-12-04T13:04:18.267Z").unwrap(),
+        );
+        let json = serde_json::to_value(&head).unwrap();
+
+        // Act and assert: the JSON form keeps each field's text, and reads
+        // back into the same head.
+        assert_eq!(json["hash"], "cd".repeat(32));
+        assert_eq!(json["signed_at"], "2026-12-04T13:04:18.267Z");
+        assert_eq!(json["public_key"], key.public_hex());
+        let back: SignedHead = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, head);
+        back.verify(Some(&key.public())).unwrap();
+        // Each field in a wrong form is refused by name and value.
+        for (field, bad) in [
+            ("site_id", "Not A Site"),
+            ("hash", "not-a-hash"),
+            ("signed_at", "yesterday"),
+            ("public_key", "00"),
+            ("signature", "zz"),
+        ] {
+            let mut garbled = json.clone();
+            garbled[field] = bad.into();
+            let err = serde_json::from_value::<SignedHead>(garbled)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(bad), "{field}: {err}");
+        }
     }
 }

@@ -20,9 +20,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{BufRead, Read};
 
-use crumb_schema::{SiteId, TextHash};
+use crumb_schema::{RecordHash, SiteId, TextHash};
 
 use crate::record::{GENESIS_HASH, RecordBody, sha256_hex};
+use crate::signing::{PublicKey, SignedHead};
 
 /// The first record that does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,12 +47,12 @@ pub struct Summary {
 pub struct SiteSummary {
     pub first_seq: u64,
     pub last_seq: u64,
-    pub head_hash: String,
+    pub head_hash: RecordHash,
     /// Whether the stretch starts at the chain's genesis.
     pub from_genesis: bool,
     /// The first record's `prev_hash`: what an earlier stretch, or a purge
     /// checkpoint, must end with.
-    pub first_prev_hash: String,
+    pub first_prev_hash: RecordHash,
     /// The versions of the site's texts its records name (`text_hash`):
     /// what the visitors were shown.
     pub text_hashes: BTreeSet<TextHash>,
@@ -76,8 +77,8 @@ const HASH_SUFFIX_LEN: usize = HASH_KEY.len() + 64 + LINE_END.len();
 struct Link {
     site_id: SiteId,
     seq: u64,
-    prev_hash: String,
-    hash: String,
+    prev_hash: RecordHash,
+    hash: RecordHash,
     text_hash: TextHash,
 }
 
@@ -94,11 +95,13 @@ fn examine(canonical: &str, hash: &str) -> Result<Link, Flaw> {
             "hash mismatch: the record was altered".into(),
         ));
     }
+    // The record's bytes hash to it, so it has a hash's form.
+    let hash = RecordHash::parse(hash).map_err(|e| (Some(body.seq), e.to_string()))?;
     Ok(Link {
         site_id: body.site_id,
         seq: body.seq,
-        prev_hash: body.prev_hash.into(),
-        hash: hash.to_owned(),
+        prev_hash: body.prev_hash,
+        hash,
         text_hash: body.text_hash,
     })
 }
@@ -187,7 +190,7 @@ impl Verifier {
             }
             None => {
                 let from_genesis = l.seq == 1;
-                if from_genesis && l.prev_hash != GENESIS_HASH {
+                if from_genesis && l.prev_hash.as_str() != GENESIS_HASH {
                     return Err(broken("the first record does not start the chain".into()));
                 }
                 self.summary.sites.insert(
@@ -540,21 +543,21 @@ fn holds_a_whole_hash(line: &[u8]) -> bool {
 /// that the head was not altered): proves nothing was cut off the end.
 pub fn check_head(
     summary: &Summary,
-    head: &crate::signing::SignedHead,
-    trusted: &[&str],
+    head: &SignedHead,
+    trusted: &[PublicKey],
 ) -> Result<(), String> {
     match trusted {
         [] => head.verify(None)?,
         keys => {
             let key = keys
                 .iter()
-                .find(|k| k.trim().eq_ignore_ascii_case(&head.public_key))
+                .find(|k| **k == head.public_key)
                 .ok_or("the head is signed by another key than the published one")?;
             head.verify(Some(key))?;
         }
     }
-    let site = SiteId::parse(&head.site_id).map_err(|e| e.to_string())?;
-    let Some(s) = summary.sites.get(&site) else {
+    let site = &head.site_id;
+    let Some(s) = summary.sites.get(site) else {
         return Err(format!("the export has no records of site {site}"));
     };
     if s.last_seq < head.seq {
@@ -583,7 +586,7 @@ pub fn check_head(
 /// file, the command line), never from the log they check.
 pub fn verify_store(
     store: &dyn crate::storage::Store,
-    trusted: &[&str],
+    trusted: &[PublicKey],
 ) -> Result<Summary, VerifyError> {
     let mut verifier = Verifier::default();
     let mut broken = None;
@@ -623,10 +626,8 @@ pub fn verify_store(
                 seq: s.first_seq,
             });
         }
-        let Some(key) = trusted
-            .iter()
-            .find(|k| k.trim().eq_ignore_ascii_case(&cp.public_key))
-        else {
+        let Some(key) = trusted.iter().find(|k| **k == cp.public_key) else {
+            let trusted: Vec<&str> = trusted.iter().map(PublicKey::as_str).collect();
             return Err(VerifyError::Unanchored(format!(
                 "site {site}: the checkpoint at seq {} is signed with key {}, not with one you \
                  trust ({}); if that is this log's key from before `crumb key --replace`, \

@@ -501,6 +501,28 @@ pub fn stored_time(s: &str) -> Result<Timestamp, StoreError> {
     Timestamp::parse(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// A purge checkpoint read back from its columns: each in the form it was
+/// written in, else the database was altered outside Crumb.
+pub fn stored_checkpoint(
+    site: &SiteId,
+    seq: u64,
+    hash: &str,
+    signed_at: &str,
+    public_key: &str,
+    signature: &str,
+) -> Result<SignedHead, StoreError> {
+    let corrupt =
+        |e: String| StoreError::Corrupt(format!("checkpoint of {site} at seq {seq}: {e}"));
+    Ok(SignedHead {
+        site_id: site.clone(),
+        seq,
+        hash: RecordHash::parse(hash).map_err(|e| corrupt(e.to_string()))?,
+        signed_at: Timestamp::parse(signed_at).map_err(|e| corrupt(e.to_string()))?,
+        public_key: PublicKey::parse(public_key).map_err(corrupt)?,
+        signature: crate::signing::HeadSignature::parse(signature).map_err(corrupt)?,
+    })
+}
+
 /// A kept version of a site's texts read back from its columns.
 pub fn stored_notice(language: &str, hash: &str, texts: String) -> Result<Notice, StoreError> {
     let corrupt = |e: crumb_schema::IdError| StoreError::Corrupt(e.to_string());

@@ -57,7 +57,7 @@ fn export_of_100k_records_equals_the_database() {
         (demo.first_seq, demo.last_seq, demo.from_genesis),
         (1, 100_000, true)
     );
-    assert_eq!(&demo.head_hash, exported.last().unwrap());
+    assert_eq!(demo.head_hash.as_str(), exported.last().unwrap());
 }
 
 #[test]
@@ -914,6 +914,22 @@ fn signed_head_proves_an_export_is_complete() {
         "{}",
         stdout(&out)
     );
+
+    // A mistyped key, or a head file that is not one, is a mistake in what
+    // the auditor gave, not a verdict on the log: an error (exit 2) that
+    // says what is wrong, never "BROKEN".
+    std::fs::write(head_file, &head.body).unwrap();
+    let out = verify("not-a-key");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(err.contains("\"not-a-key\" is not a public key"), "{err}");
+    let hash = head.json()["hash"].as_str().unwrap().to_owned();
+    std::fs::write(head_file, head.body.replace(&hash, "not-a-hash")).unwrap();
+    let out = verify(&public_key);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(err.contains("is not a signed head"), "{err}");
+    assert!(!stdout(&out).contains("BROKEN"), "{}", stdout(&out));
 
     // A head path that is no head (an endless device) is refused, not read
     // until memory runs out (the shell's limit keeps a regression from

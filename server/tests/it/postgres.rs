@@ -256,7 +256,7 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     let site = target.site(demo).unwrap().unwrap();
     crumb_server::seed::seed(&target, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
     let last_seq = source.head(demo).unwrap().unwrap().0 + 1;
-    let after = crumb_server::verify::verify_store(&target, &[&key.public_hex()]).unwrap();
+    let after = crumb_server::verify::verify_store(&target, &[key.public()]).unwrap();
     assert_eq!(after.sites[demo].last_seq, last_seq);
     let count = target.record_count().unwrap();
     let again = case.copy();
@@ -357,7 +357,7 @@ fn copy_and_backup_move_a_postgres_log_into_a_new_sqlite_file() {
     assert_eq!(copy.log_key().unwrap(), Some(key.public()));
     let site = copy.site(demo).unwrap().unwrap();
     crumb_server::seed::seed(&copy, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
-    let summary = crumb_server::verify::verify_store(&copy, &[&key.public_hex()]).unwrap();
+    let summary = crumb_server::verify::verify_store(&copy, &[key.public()]).unwrap();
     assert_eq!(summary.sites[demo].last_seq, head_seq + 1);
     assert!(!dir.join("back.db.partial").exists());
 
@@ -419,7 +419,7 @@ fn a_log_purged_whole_twice_is_copied_with_its_newest_checkpoint_as_head() {
     assert_eq!(target.head(demo).unwrap(), source.head(demo).unwrap());
     let site = target.site(demo).unwrap().unwrap();
     crumb_server::seed::seed(&target, site, 1, time::Duration::days(1), now, 1, |_| {}).unwrap();
-    let after = crumb_server::verify::verify_store(&target, &[&key.public_hex()]).unwrap();
+    let after = crumb_server::verify::verify_store(&target, &[key.public()]).unwrap();
     assert_eq!(after.sites[demo].last_seq, 18);
 }
 

@@ -13,7 +13,9 @@ use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
 use crate::record::{GENESIS_HASH, Record};
 use crate::signing::{PublicKey, SignedHead};
-use crate::storage::{AppendError, AppendResult, Draft, Idempotency, StoreError, TimeRange};
+use crate::storage::{
+    AppendError, AppendResult, Draft, Idempotency, StoreError, TimeRange, stored_checkpoint,
+};
 use crate::timefmt;
 use crate::timefmt::Timestamp;
 
@@ -551,17 +553,18 @@ pub(super) fn purge(
                 &[&site.as_str(), &seq],
             )
             .await?;
-        let head = key.sign(site.as_str(), seq_of(seq), &hash, &timefmt::format(now));
+        let hash = RecordHash::parse(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let head = key.sign(site, seq_of(seq), &hash, Timestamp::at(now));
         tx.execute(
             "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 &site.as_str(),
                 &seq,
-                &hash,
-                &head.signed_at,
-                &head.public_key,
-                &head.signature,
+                &head.hash.as_str(),
+                &head.signed_at.to_string(),
+                &head.public_key.as_str(),
+                &head.signature.as_str(),
             ],
         )
         .await?;
@@ -582,17 +585,18 @@ pub(super) fn checkpoints(
                 &[&site.as_str()],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| SignedHead {
-                site_id: site.to_string(),
-                seq: seq_of(r.get(0)),
-                hash: r.get(1),
-                signed_at: r.get(2),
-                public_key: r.get(3),
-                signature: r.get(4),
+        rows.iter()
+            .map(|r| {
+                stored_checkpoint(
+                    site,
+                    seq_of(r.get(0)),
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                )
             })
-            .collect())
+            .collect()
     })
 }
 

@@ -432,7 +432,7 @@ impl PostgresStore {
             let at_checkpoint = source
                 .checkpoints(site)?
                 .iter()
-                .any(|cp| cp.seq == head.0 && cp.hash == head.1.as_str());
+                .any(|cp| cp.seq == head.0 && cp.hash == head.1);
             ends.insert(site.clone(), (head.clone(), at_checkpoint));
         }
         let sites = source.site_rows()?;
@@ -520,36 +520,37 @@ impl PostgresStore {
         for site in &named {
             for cp in source.checkpoints(site)? {
                 let seq = cp.seq as i64;
-                repeated.insert((cp.site_id.clone(), seq));
+                repeated.insert((cp.site_id.to_string(), seq));
                 // A chain's head is its newest record, or once a purge
                 // took them all, its newest checkpoint.
-                let hash = RecordHash::parse(&cp.hash).map_err(corrupt)?;
-                let head = heads.entry(site.clone()).or_insert((cp.seq, hash.clone()));
+                let head = heads
+                    .entry(site.clone())
+                    .or_insert((cp.seq, cp.hash.clone()));
                 if cp.seq > head.0 {
-                    *head = (cp.seq, hash);
+                    *head = (cp.seq, cp.hash.clone());
                 }
-                if copied_checkpoints.contains(&(cp.site_id.clone(), seq)) {
+                if copied_checkpoints.contains(&(cp.site_id.to_string(), seq)) {
                     continue;
                 }
                 self.block_on(tx.execute(
                     "DELETE FROM idempotency WHERE record_id IN
                        (SELECT id FROM records WHERE site_id = $1 AND seq <= $2)",
-                    &[&cp.site_id, &seq],
+                    &[&cp.site_id.as_str(), &seq],
                 ))?;
                 self.block_on(tx.execute(
                     "DELETE FROM records WHERE site_id = $1 AND seq <= $2",
-                    &[&cp.site_id, &seq],
+                    &[&cp.site_id.as_str(), &seq],
                 ))?;
                 self.block_on(tx.execute(
                     "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
                      VALUES ($1, $2, $3, $4, $5, $6)",
                     &[
-                        &cp.site_id,
+                        &cp.site_id.as_str(),
                         &seq,
-                        &cp.hash,
-                        &cp.signed_at,
-                        &cp.public_key,
-                        &cp.signature,
+                        &cp.hash.as_str(),
+                        &cp.signed_at.to_string(),
+                        &cp.public_key.as_str(),
+                        &cp.signature.as_str(),
                     ],
                 ))?;
             }

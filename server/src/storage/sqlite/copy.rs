@@ -98,18 +98,18 @@ impl SqliteStore {
                 let seq = cp.seq as i64;
                 tx.execute(
                     "DELETE FROM records WHERE site_id = ?1 AND seq <= ?2",
-                    params![cp.site_id, seq],
+                    params![cp.site_id.as_str(), seq],
                 )?;
                 tx.execute(
                     "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![
-                        cp.site_id,
+                        cp.site_id.as_str(),
                         seq,
-                        cp.hash,
-                        cp.signed_at,
-                        cp.public_key,
-                        cp.signature
+                        cp.hash.as_str(),
+                        cp.signed_at.to_string(),
+                        cp.public_key.as_str(),
+                        cp.signature.as_str()
                     ],
                 )?;
             }

@@ -10,7 +10,7 @@ use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
 use crate::record::{Record, RecordBody};
 use crate::signing::{PublicKey, SignedHead};
-use crate::storage::{AppendError, AppendResult, Draft, StoreError, TimeRange};
+use crate::storage::{AppendError, AppendResult, Draft, StoreError, TimeRange, stored_checkpoint};
 use crate::timefmt;
 use crate::timefmt::Timestamp;
 
@@ -393,22 +393,18 @@ pub(super) fn purge(
         "DELETE FROM records WHERE site_id = ?1 AND seq <= ?2",
         params![site.as_str(), seq],
     )?;
-    let head = key.sign(
-        site.as_str(),
-        seq.unsigned_abs(),
-        &hash,
-        &timefmt::format(now),
-    );
+    let hash = RecordHash::parse(&hash).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let head = key.sign(site, seq.unsigned_abs(), &hash, Timestamp::at(now));
     tx.execute(
         "INSERT INTO checkpoints (site_id, seq, hash, created_at, public_key, signature)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             site.as_str(),
             seq,
-            hash,
-            head.signed_at,
-            head.public_key,
-            head.signature
+            head.hash.as_str(),
+            head.signed_at.to_string(),
+            head.public_key.as_str(),
+            head.signature.as_str()
         ],
     )?;
     tx.commit()?;
@@ -424,17 +420,20 @@ pub(super) fn checkpoints(
             "SELECT seq, hash, created_at, public_key, signature FROM checkpoints
              WHERE site_id = ?1 ORDER BY seq",
         )?;
-        let rows = stmt.query_map([site.as_str()], |r| {
-            Ok(SignedHead {
-                site_id: site.to_string(),
-                seq: r.get::<_, i64>(0)?.unsigned_abs(),
-                hash: r.get(1)?,
-                signed_at: r.get(2)?,
-                public_key: r.get(3)?,
-                signature: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut rows = stmt.query([site.as_str()])?;
+        let mut heads = Vec::new();
+        while let Some(r) = rows.next()? {
+            let text = |i| r.get::<_, String>(i);
+            heads.push(stored_checkpoint(
+                site,
+                r.get::<_, i64>(0)?.unsigned_abs(),
+                &text(1)?,
+                &text(2)?,
+                &text(3)?,
+                &text(4)?,
+            )?);
+        }
+        Ok(heads)
     })
 }
 
