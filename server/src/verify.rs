@@ -608,9 +608,14 @@ pub fn verify_store(
     }
     let summary = verifier.finish();
     for (site, s) in summary.sites.iter().filter(|(_, s)| !s.from_genesis) {
-        let checkpoints = store
-            .checkpoints(site)
-            .map_err(|e| VerifyError::Store(e.to_string()))?;
+        // A checkpoint row not in the form Crumb writes was altered in the
+        // database: the log is broken there, as with an altered record.
+        let checkpoints = store.checkpoints(site).map_err(|e| match e {
+            crate::storage::StoreError::Corrupt(why) => VerifyError::Unanchored(format!(
+                "site {site}: a purge checkpoint was altered: {why}"
+            )),
+            e => VerifyError::Store(e.to_string()),
+        })?;
         let cp = checkpoints
             .iter()
             .find(|c| c.seq + 1 == s.first_seq && c.hash == s.first_prev_hash)

@@ -1003,6 +1003,32 @@ fn purge_leaves_a_signed_checkpoint_and_the_chain_still_verifies() {
 }
 
 #[test]
+fn a_checkpoint_altered_in_the_database_breaks_the_log() {
+    // Arrange: a log cut by a purge, whose checkpoint is then edited
+    // behind the server's back.
+    let app = spawn_app();
+    back_to_2023(&app);
+    app.seed(10, |i| format!("agent {i}"));
+    app.clock.advance(time::Duration::days(1));
+    app.seed(5, |i| format!("agent {i}"));
+    succeeded(&app.crumb(&["purge", "--site", "demo", "--before", "2023-01-16"]));
+    succeeded(&app.crumb(&["verify", "--db"]));
+    app.execute_sql("UPDATE checkpoints SET signature = 'forged'");
+
+    // Act
+    let out = app.crumb(&["verify", "--db"]);
+
+    // Assert: a verdict on the log (exit 1), as for an altered record,
+    // not an error in what the auditor gave.
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("BROKEN: site demo: a purge checkpoint was altered"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
 fn purge_by_age_over_every_site_keeps_what_may_still_count() {
     // Arrange: records from early 2023 and from 800 days later, in the
     // log of a site whose config was since deleted (its log stays, and
