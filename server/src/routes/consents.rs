@@ -21,7 +21,7 @@ use crate::cors::{self, Origin};
 use crate::error::{ApiError, api_error_sources, respond};
 use crate::record::Record;
 use crate::storage::{
-    Action, AppendError, Draft, Idempotency, IdempotencyKey, StoreError, WriterError,
+    Action, AppendError, Draft, Idempotency, IdempotencyKey, RequestHash, StoreError, WriterError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -259,7 +259,7 @@ fn draft(
                 .ok()
                 .and_then(IdempotencyKey::parse)
                 .ok_or(ConsentError::InvalidIdempotencyKey)?,
-            request_hash: crate::record::sha256_hex(request.as_bytes()),
+            request_hash: RequestHash::of(request.as_bytes()),
         }),
     };
     let ip_network = client_network(state, req);

@@ -260,7 +260,22 @@ impl Draft {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotency {
     pub key: IdempotencyKey,
-    pub request_hash: String,
+    pub request_hash: RequestHash,
+}
+
+/// The SHA-256 (lowercase hex) of a write's request body, kept with its
+/// idempotency key to tell a retry from another request under that key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHash(String);
+
+impl RequestHash {
+    pub fn of(request: &[u8]) -> RequestHash {
+        RequestHash(crate::record::sha256_hex(request))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// An `Idempotency-Key` header value: 1 to 128 visible ASCII characters.

@@ -75,7 +75,7 @@ impl Keys {
         let (request_hash, record) = self
             .known
             .get(&(site.to_owned(), idem.key.as_str().to_owned()))?;
-        Some(if *request_hash == idem.request_hash {
+        Some(if request_hash == idem.request_hash.as_str() {
             AppendError::Replayed(Box::new(record.clone()))
         } else {
             AppendError::KeyReused
@@ -85,7 +85,7 @@ impl Keys {
     fn written(&mut self, site: &str, idem: &Idempotency, record: &Record) {
         self.known.insert(
             (site.to_owned(), idem.key.as_str().to_owned()),
-            (idem.request_hash.clone(), record.clone()),
+            (idem.request_hash.as_str().to_owned(), record.clone()),
         );
     }
 }

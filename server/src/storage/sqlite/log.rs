@@ -76,7 +76,7 @@ fn keyed(
     let Some((request_hash, body, hash)) = row else {
         return Ok(None);
     };
-    if request_hash != idem.request_hash {
+    if request_hash != idem.request_hash.as_str() {
         return Ok(Some(AppendError::KeyReused));
     }
     let record =
@@ -207,7 +207,7 @@ pub(super) fn append(
             .execute(params![
                 record.body.site_id.as_str(),
                 idem.key.as_str(),
-                idem.request_hash,
+                idem.request_hash.as_str(),
                 tx.last_insert_rowid(),
                 record.body.event_time.to_string(),
             ])?;
