@@ -15,8 +15,7 @@ use crumb_schema::SiteId;
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, api_error_sources, respond};
-use crate::record::sha256_hex;
-use crate::storage::{Role, Store, StoreError, TokenId, TokenRow, blocking};
+use crate::storage::{Role, SecretHash, Store, StoreError, TokenId, TokenRow, blocking};
 use crate::timefmt::Timestamp;
 
 /// A freshly created token: the row and the only copy of the secret.
@@ -49,7 +48,7 @@ pub fn issue(
         created_at: Timestamp::at(now),
         revoked_at: None,
     };
-    store.create_token(&row, &sha256_hex(secret.as_bytes()))?;
+    store.create_token(&row, &SecretHash::of(&secret))?;
     Ok(Issued {
         row,
         token: format!("crumb_{id}_{secret}"),
@@ -173,7 +172,10 @@ pub async fn authenticate(
     let store = store.clone();
     let found = blocking(move || store.token(&id)).await?;
     let (row, hash) = found.ok_or(AuthError::Unknown)?;
-    if !constant_time_eq(sha256_hex(secret.as_bytes()).as_bytes(), hash.as_bytes()) {
+    if !constant_time_eq(
+        SecretHash::of(&secret).as_str().as_bytes(),
+        hash.as_str().as_bytes(),
+    ) {
         return Err(AuthError::Unknown);
     }
     if row.revoked_at.is_some() {

@@ -511,6 +511,33 @@ impl TokenRow {
     }
 }
 
+/// The SHA-256 (lowercase hex) of an API token's secret: all that is kept
+/// of the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretHash(String);
+
+impl SecretHash {
+    pub fn of(secret: &str) -> SecretHash {
+        SecretHash(crate::record::sha256_hex(secret.as_bytes()))
+    }
+
+    /// Read back from the column it was written to.
+    pub fn stored(s: String) -> Result<SecretHash, StoreError> {
+        let hex = s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if hex {
+            Ok(SecretHash(s))
+        } else {
+            Err(StoreError::Corrupt(format!("token secret hash {s:?}")))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An instant read back from a column the adapters wrote.
 pub fn stored_time(s: &str) -> Result<Timestamp, StoreError> {
     Timestamp::parse(s).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -631,7 +658,7 @@ pub trait Store: Send + Sync + 'static {
     fn site_rows(&self) -> Result<Vec<SiteRow>, StoreError>;
     /// Every token with its secret's hash, revoked ones included (`crumb
     /// copy` moves them).
-    fn tokens(&self) -> Result<Vec<(TokenRow, String)>, StoreError>;
+    fn tokens(&self) -> Result<Vec<(TokenRow, SecretHash)>, StoreError>;
     /// The last chain position and hash of a site (after a full purge, the
     /// checkpoint's), or `None` for a site without records.
     fn head(&self, site: &SiteId) -> Result<Option<(u64, RecordHash)>, StoreError>;
@@ -668,9 +695,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<PublicKey, StoreError>;
     /// Per-day decision counts for a site, oldest day first.
     fn stats(&self, site: &SiteId, range: &TimeRange) -> Result<Vec<DayStats>, StoreError>;
-    fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError>;
+    fn create_token(&self, row: &TokenRow, secret_hash: &SecretHash) -> Result<(), StoreError>;
     /// A token and its secret's hash.
-    fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, String)>, StoreError>;
+    fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, SecretHash)>, StoreError>;
     /// Revokes a token; false when there was no live token with that id.
     fn revoke_token(&self, id: &TokenId, now: OffsetDateTime) -> Result<bool, StoreError>;
 }
@@ -678,6 +705,14 @@ pub trait Store: Send + Sync + 'static {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_hash_reads_back_only_in_the_form_it_is_written_in() {
+        let hash = SecretHash::of("s3cret");
+        assert_eq!(SecretHash::stored(hash.as_str().to_owned()).unwrap(), hash);
+        assert!(SecretHash::stored("ab".into()).is_err());
+        assert!(SecretHash::stored("AB".repeat(32)).is_err());
+    }
 
     #[test]
     fn a_tally_counts_each_days_decisions_by_category_and_method() {

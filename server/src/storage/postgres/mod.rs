@@ -33,8 +33,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::site_cache::{SiteCache, sites_changed};
 use super::{
-    AppendResult, Connections, DayStats, Draft, SiteRow, SiteUpdate, Store, StoreError, TimeRange,
-    TokenId, TokenRow,
+    AppendResult, Connections, DayStats, Draft, SecretHash, SiteRow, SiteUpdate, Store, StoreError,
+    TimeRange, TokenId, TokenRow,
 };
 use crate::lifecycle;
 use crate::record::Record;
@@ -606,7 +606,7 @@ impl PostgresStore {
                    created_at = excluded.created_at, revoked_at = excluded.revoked_at",
                 &[
                     &token.id.as_str(),
-                    &secret_hash,
+                    &secret_hash.as_str(),
                     &token.role.as_str(),
                     &token.site.as_ref().map(SiteId::as_str),
                     &token.label,
@@ -875,15 +875,15 @@ impl Store for PostgresStore {
         sites::site_rows(self)
     }
 
-    fn tokens(&self) -> Result<Vec<(TokenRow, String)>, StoreError> {
+    fn tokens(&self) -> Result<Vec<(TokenRow, SecretHash)>, StoreError> {
         tokens::tokens(self)
     }
 
-    fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError> {
+    fn create_token(&self, row: &TokenRow, secret_hash: &SecretHash) -> Result<(), StoreError> {
         tokens::create_token(self, row, secret_hash)
     }
 
-    fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, String)>, StoreError> {
+    fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, SecretHash)>, StoreError> {
         tokens::token(self, id)
     }
 

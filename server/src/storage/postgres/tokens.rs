@@ -4,18 +4,18 @@ use crumb_schema::SiteId;
 use time::OffsetDateTime;
 
 use super::PostgresStore;
-use crate::storage::{StoreError, TokenId, TokenRow};
+use crate::storage::{SecretHash, StoreError, TokenId, TokenRow};
 use crate::timefmt;
 
 const COLUMNS: &str = "id, secret_hash, role, site_id, label, created_at, revoked_at";
 
 /// A token and its secret's hash from a row of [`COLUMNS`].
-fn token_from(r: &tokio_postgres::Row) -> Result<(TokenRow, String), StoreError> {
+fn token_from(r: &tokio_postgres::Row) -> Result<(TokenRow, SecretHash), StoreError> {
     let row = TokenRow::from_columns(r.get(0), r.get(2), r.get(3), r.get(4), r.get(5), r.get(6))?;
-    Ok((row, r.get(1)))
+    Ok((row, SecretHash::stored(r.get(1))?))
 }
 
-pub(super) fn tokens(store: &PostgresStore) -> Result<Vec<(TokenRow, String)>, StoreError> {
+pub(super) fn tokens(store: &PostgresStore) -> Result<Vec<(TokenRow, SecretHash)>, StoreError> {
     store.run(|c| async move {
         c.query(&format!("SELECT {COLUMNS} FROM tokens ORDER BY id"), &[])
             .await?
@@ -28,7 +28,7 @@ pub(super) fn tokens(store: &PostgresStore) -> Result<Vec<(TokenRow, String)>, S
 pub(super) fn create_token(
     store: &PostgresStore,
     row: &TokenRow,
-    secret_hash: &str,
+    secret_hash: &SecretHash,
 ) -> Result<(), StoreError> {
     store.run(|c| async move {
         c.execute(
@@ -36,7 +36,7 @@ pub(super) fn create_token(
              VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 &row.id.as_str(),
-                &secret_hash,
+                &secret_hash.as_str(),
                 &row.role.as_str(),
                 &row.site.as_ref().map(SiteId::as_str),
                 &row.label,
@@ -51,7 +51,7 @@ pub(super) fn create_token(
 pub(super) fn token(
     store: &PostgresStore,
     id: &TokenId,
-) -> Result<Option<(TokenRow, String)>, StoreError> {
+) -> Result<Option<(TokenRow, SecretHash)>, StoreError> {
     store.run(|c| async move {
         c.query_opt(
             &format!("SELECT {COLUMNS} FROM tokens WHERE id = $1"),

@@ -134,7 +134,7 @@ impl SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     token.id.as_str(),
-                    secret_hash,
+                    secret_hash.as_str(),
                     token.role.as_str(),
                     token.site.as_ref().map(|s| s.as_str()),
                     token.label,

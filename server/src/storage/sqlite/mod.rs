@@ -17,8 +17,8 @@ use rusqlite::Connection;
 use time::OffsetDateTime;
 
 use super::{
-    AppendResult, DayStats, Draft, SiteRow, SiteUpdate, Store, StoreError, TimeRange, TokenId,
-    TokenRow,
+    AppendResult, DayStats, Draft, SecretHash, SiteRow, SiteUpdate, Store, StoreError, TimeRange,
+    TokenId, TokenRow,
 };
 use crate::record::Record;
 use crate::signing::{PublicKey, SignedHead};
@@ -401,15 +401,15 @@ impl Store for SqliteStore {
         sites::site_rows(self)
     }
 
-    fn tokens(&self) -> Result<Vec<(TokenRow, String)>, StoreError> {
+    fn tokens(&self) -> Result<Vec<(TokenRow, SecretHash)>, StoreError> {
         tokens::tokens(self)
     }
 
-    fn create_token(&self, row: &TokenRow, secret_hash: &str) -> Result<(), StoreError> {
+    fn create_token(&self, row: &TokenRow, secret_hash: &SecretHash) -> Result<(), StoreError> {
         tokens::create_token(self, row, secret_hash)
     }
 
-    fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, String)>, StoreError> {
+    fn token(&self, id: &TokenId) -> Result<Option<(TokenRow, SecretHash)>, StoreError> {
         tokens::token(self, id)
     }
 

@@ -5,10 +5,10 @@ use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::SqliteStore;
-use crate::storage::{StoreError, TokenId, TokenRow};
+use crate::storage::{SecretHash, StoreError, TokenId, TokenRow};
 use crate::timefmt;
 
-pub(super) fn tokens(store: &SqliteStore) -> Result<Vec<(TokenRow, String)>, StoreError> {
+pub(super) fn tokens(store: &SqliteStore) -> Result<Vec<(TokenRow, SecretHash)>, StoreError> {
     store.read(|conn| {
         let mut stmt = conn.prepare_cached(
             "SELECT id, secret_hash, role, site_id, label, created_at, revoked_at
@@ -26,7 +26,7 @@ pub(super) fn tokens(store: &SqliteStore) -> Result<Vec<(TokenRow, String)>, Sto
                 &text(5)?,
                 r.get::<_, Option<String>>(6)?.as_deref(),
             )?;
-            out.push((row, text(1)?));
+            out.push((row, SecretHash::stored(text(1)?)?));
         }
         Ok(out)
     })
@@ -35,14 +35,14 @@ pub(super) fn tokens(store: &SqliteStore) -> Result<Vec<(TokenRow, String)>, Sto
 pub(super) fn create_token(
     store: &SqliteStore,
     row: &TokenRow,
-    secret_hash: &str,
+    secret_hash: &SecretHash,
 ) -> Result<(), StoreError> {
     store.write.lock().unwrap().conn.execute(
         "INSERT INTO tokens (id, secret_hash, role, site_id, label, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             row.id.as_str(),
-            secret_hash,
+            secret_hash.as_str(),
             row.role.as_str(),
             row.site.as_ref().map(SiteId::as_str),
             row.label,
@@ -55,7 +55,7 @@ pub(super) fn create_token(
 pub(super) fn token(
     store: &SqliteStore,
     id: &TokenId,
-) -> Result<Option<(TokenRow, String)>, StoreError> {
+) -> Result<Option<(TokenRow, SecretHash)>, StoreError> {
     store.read(|conn| {
         let row = conn
             .prepare_cached(
@@ -85,7 +85,7 @@ pub(super) fn token(
             &created_at,
             revoked_at.as_deref(),
         )?;
-        Ok(Some((row, hash)))
+        Ok(Some((row, SecretHash::stored(hash)?)))
     })
 }
 
