@@ -1,38 +1,16 @@
-//! axe-core, the accessibility checker, from npm (installed once into
-//! `target/e2e-npm`, never committed), and a run of it inside a page.
+//! axe-core, the accessibility checker (from npm, see [`crate::npm`]), and
+//! a run of it inside a page.
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
 use crate::Browser;
 
-/// The axe-core release the tests use.
-const AXE: &str = "axe-core@4.14.1";
-
-/// axe.min.js, installed on first use.
+/// axe.min.js, read once.
 fn source() -> &'static str {
     static SOURCE: OnceLock<String> = OnceLock::new();
-    SOURCE.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-npm");
-        let file = dir.join("node_modules/axe-core/axe.min.js");
-        let marker = dir.join(".installed");
-        if std::fs::read_to_string(&marker).ok().as_deref() != Some(AXE) || !file.is_file() {
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join("package.json"), "{\"private\": true}\n").unwrap();
-            let ok = Command::new("npm")
-                .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-                .arg(&dir)
-                .arg(AXE)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "npm install {AXE} failed (the tests need npm)");
-            std::fs::write(&marker, AXE).unwrap();
-        }
-        std::fs::read_to_string(&file).unwrap()
-    })
+    SOURCE.get_or_init(|| crate::npm::file("axe-core/axe.min.js"))
 }
 
 /// Runs axe (WCAG 2.0, 2.1 and 2.2, levels A and AA) on the element

@@ -5,10 +5,11 @@
 
 pub mod axe;
 pub mod browser;
+pub mod npm;
 pub mod site;
 
 pub use browser::Browser;
-pub use site::Site;
+pub use site::{Site, serve};
 
 /// Vendor hosts of the demo's snippets. Chromium resolves them to a closed
 /// local port, so nothing leaves the machine and every attempt to contact a

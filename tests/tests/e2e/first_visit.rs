@@ -1,6 +1,6 @@
 //! A first visit: the banner, and nothing gated runs or is requested.
 
-use crumb_e2e::{Browser, Site};
+use crumb_e2e::{Browser, Site, serve};
 use serde_json::json;
 
 use crate::{banner_visible, open, ran};
@@ -176,39 +176,6 @@ fn works_under_a_strict_content_security_policy() {
         json!("fixed"),
         "the stylesheet applied"
     );
-}
-
-/// Serves `files` (path, content type, body) on a new origin
-/// (`http://127.0.0.1:PORT`), with `headers` (`Name: value` lines, each
-/// ending in CRLF) on every answer, for as long as the test binary runs;
-/// returns the origin. A page on another origin than Crumb's, sent with
-/// the headers a site chooses.
-fn serve(files: Vec<(&'static str, &'static str, String)>, headers: &'static str) -> String {
-    use std::io::{BufRead as _, BufReader, Write as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let (status, kind, body) = match files.iter().find(|(p, ..)| *p == path) {
-                Some((_, kind, body)) => ("200 OK", *kind, body.as_str()),
-                None => ("404 Not Found", "text/plain", "not found"),
-            };
-            let _ = write!(
-                &stream,
-                "HTTP/1.1 {status}\r\ncontent-type: {kind}\r\n{headers}\
-                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    origin
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! the reopen button; a page with Crumb's tag twice gets one widget; a
 //! script's `data-type` (`module`) is the type it runs as.
 
-use crumb_e2e::{Browser, Site};
+use crumb_e2e::{Browser, Site, serve};
 use serde_json::json;
 
 use crate::{accepted, open, open_dialog};
@@ -508,6 +508,81 @@ fn a_page_rendered_afresh_as_a_whole_document_keeps_the_banner_styled() {
 fn a_page_rendered_afresh_as_a_whole_document_keeps_the_reopen_button() {
     keeps_the_reopen_button(RENDER_DOCUMENT_AFRESH_18);
     keeps_the_reopen_button(RENDER_DOCUMENT_AFRESH_19);
+}
+
+/// What the README gives pages that refresh with Turbo 8's morphing: the
+/// morph leaves alone what Crumb added to what it released.
+const TURBO_KEEPS_CRUMBS_MARKS: &str = "
+    addEventListener('turbo:before-morph-attribute', (e) => {
+      if (e.target.dataset.crumb == 'run' && e.detail.mutationType == 'remove') e.preventDefault();
+    });
+";
+
+#[test]
+fn a_turbo_morphing_refresh_reruns_and_reloads_nothing_with_the_readmes_listener() {
+    // Arrange: Turbo 8 from npm, as it ships, on pages that refresh by
+    // morphing; a gated script and a plain one count their runs, and a
+    // gated embed loads on "accept all". "/" has the README's listener,
+    // "/bare" has not.
+    let site = Site::start();
+    let page = |extra: &str| {
+        format!(
+            "<!doctype html><html lang=en><head><title>Turbo</title>\
+             <meta name=\"turbo-refresh-method\" content=\"morph\">\
+             <script src=\"/turbo.js\"></script>\
+             <script src=\"{}/crumb.js\" data-site=\"demo\"></script>\
+             <script>{extra}</script></head><body><main><h1>Shop</h1>\
+             <script type=\"text/plain\" data-category=\"analytics\">window.__ran = (window.__ran || 0) + 1</script>\
+             <script>window.__plain = (window.__plain || 0) + 1</script>\
+             <iframe title=\"Video\" data-category=\"marketing\" data-service=\"youtube\" data-src=\"/video\"></iframe>\
+             </main></body></html>",
+            site.base
+        )
+    };
+    let html = "text/html; charset=utf-8";
+    let origin = serve(
+        vec![
+            ("/", html, page(TURBO_KEEPS_CRUMBS_MARKS)),
+            ("/bare", html, page("")),
+            (
+                "/turbo.js",
+                "text/javascript",
+                crumb_e2e::npm::file("@hotwired/turbo/dist/turbo.es2017-umd.js"),
+            ),
+            ("/video", html, "<p>A video</p>".into()),
+        ],
+        "",
+    );
+    let mut config = site.config();
+    config.allowed_origins.push(origin.clone());
+    site.put_config(&config);
+    let refresh = |path: &str| {
+        let browser = Browser::new(1280, 800);
+        browser.goto(&format!("{origin}{path}"));
+        browser.wait("document.querySelector('.crumb-banner')");
+        browser.click(".crumb-banner [data-a=accept]");
+        browser.wait("window.__ran === 1");
+        let video = "document.querySelector('iframe').contentWindow";
+        browser.wait(&format!("{video}.location.pathname == '/video'"));
+        browser.js(&format!(
+            "{video}.__kept = true;
+             document.addEventListener('turbo:morph', () => window.__morphed = true);"
+        ));
+
+        // Act: the same address again, which Turbo morphs into place.
+        browser.js("Turbo.visit(location.href, { action: 'replace' })");
+        browser.wait("window.__morphed === true");
+        browser.settled();
+        browser.js(&format!(
+            "return [window.__plain, window.__ran, {video}.__kept === true]"
+        ))
+    };
+
+    // Assert: with the listener, the gated script ran once, as the plain
+    // one did, and the embed was not reloaded; without it (the README
+    // says so) the script runs again and the embed reloads.
+    assert_eq!(refresh("/"), json!([1, 1, true]));
+    assert_eq!(refresh("/bare"), json!([1, 2, false]));
 }
 
 /// Adds Crumb's tag to the page a second time, as a CMS plugin and a theme
