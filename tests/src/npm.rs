@@ -1,13 +1,22 @@
 //! Libraries from npm that the tests run inside pages as they ship:
 //! installed once into `target/e2e-npm`, never committed.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-/// The packages and releases the tests use: the accessibility checker, and
-/// Turbo (Hotwire), whose page changes Crumb must survive.
-const PACKAGES: &[&str] = &["axe-core@4.14.1", "@hotwired/turbo@8.0.23"];
+/// The packages and releases the tests use: the accessibility checker;
+/// Turbo (Hotwire) and React, whose page changes Crumb must survive; and
+/// esbuild, which bundles a React page for the browser and for its
+/// server-side rendering.
+const PACKAGES: &[&str] = &[
+    "axe-core@4.14.1",
+    "@hotwired/turbo@8.0.23",
+    "react@19.3.1",
+    "react-dom@19.3.1",
+    "esbuild@0.25",
+];
 
 /// The `node_modules` folder, with [`PACKAGES`] installed on first use.
 fn modules() -> &'static Path {
@@ -36,4 +45,43 @@ fn modules() -> &'static Path {
 pub fn file(path: &str) -> String {
     let file = modules().join(path);
     std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// Runs `program` in the packages' folder with `input` on its standard
+/// input; returns what it printed.
+fn pipe(mut program: Command, input: &str) -> String {
+    let mut child = program
+        .current_dir(modules().parent().unwrap())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{program:?} failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `source` (JavaScript that imports installed packages) bundled into one
+/// script for `platform` (`browser` or `node`), as a production build.
+pub fn bundle(source: &str, platform: &str) -> String {
+    let mut esbuild = Command::new(modules().join(".bin/esbuild"));
+    esbuild.args([
+        "--bundle",
+        "--minify",
+        &format!("--platform={platform}"),
+        "--define:process.env.NODE_ENV=\"production\"",
+        "--log-level=warning",
+    ]);
+    pipe(esbuild, source)
+}
+
+/// What `script` prints when node runs it.
+pub fn node(script: &str) -> String {
+    pipe(Command::new("node"), script)
 }

@@ -176,16 +176,25 @@ fn pump(app: &App) {
         // however it was marked: `data-src`, or a plain `src` (Cookiebot's
         // markup; a `text/plain` script is never fetched).
         put_before(&old, &new);
-        // Running now, the copy goes back to inert: its type was read as
-        // it went in. Pages that keep a copy of their DOM and put it back
-        // later (Turbo Drive's cached pages, on "back") make every script
-        // in it run again, and would run this one whatever the visitor's
-        // choice is by then.
+        // An inline script has run once it is in, so its copy leaves at
+        // once: the page's elements are then as its server sent them, but
+        // for Crumb's mark. A framework that hydrates them later (React
+        // 19) finds nothing it did not render, so it has no cause to
+        // render them afresh, which would build the script anew and run it
+        // again. (A page that keeps its DOM and puts it back later finds
+        // nothing to run either.)
+        if src.is_none() && !old.has_attribute("src") {
+            new.remove();
+            continue;
+        }
+        // An external copy stays until it has loaded (its `load` comes
+        // through the document), and goes back to inert now: its type was
+        // read as it went in. Pages that keep a copy of their DOM and put
+        // it back later (Turbo Drive's cached pages, on "back") make every
+        // script in it run again, and would run this one whatever the
+        // visitor's choice is by then.
         attr(&new, "type", "text/plain");
-        if (src.is_some() || old.has_attribute("src"))
-            && !old.has_attribute("async")
-            && new.is_connected()
-        {
+        if !old.has_attribute("async") && new.is_connected() {
             // crumb.js forwards its `load` or `error` to `loaded`.
             *app.gate.waiting.wr() = Some(new);
         }

@@ -498,6 +498,107 @@ const RENDER_DOCUMENT_AFRESH_19: &str = "
       '</main>');
 ";
 
+/// A shop as a React 19 app that renders the whole document (as Next.js's
+/// app router and React Router 7 do), with a gated inline script in its
+/// elements and a counter button. `CRUMB` is Crumb's origin; the client
+/// script hydrates when the test calls `window.__hydrate()`, so a test
+/// chooses whether that comes before or after Crumb releases the script.
+const REACT_APP: &str = "
+    import * as React from 'react';
+    const h = React.createElement;
+    export function App() {
+      const [count, setCount] = React.useState(0);
+      return h('html', { lang: 'en' },
+        h('head', null,
+          h('meta', { charSet: 'utf-8' }),
+          h('title', null, 'Shop'),
+          h('script', { src: CRUMB + '/crumb.js', 'data-site': 'demo' })),
+        h('body', null,
+          h('main', null,
+            h('h1', null, 'Shop'),
+            h('button', { id: 'count', onClick: () => setCount(count + 1) }, 'count ' + count),
+            h('script', { type: 'text/plain', 'data-category': 'analytics',
+              dangerouslySetInnerHTML: { __html: 'window.__ran = (window.__ran || 0) + 1' } })),
+          h('script', { src: '/app.js' })));
+    }
+";
+
+/// Serves [`REACT_APP`] rendered on the server by React (`renderToString`)
+/// with its client script, on an origin of its own that the demo site
+/// allows; returns the page's address.
+fn react_page(site: &Site) -> String {
+    let app = format!("const CRUMB = {:?};\n{REACT_APP}", site.base);
+    let server = crumb_e2e::npm::bundle(
+        &format!(
+            "{app}
+             import {{ renderToString }} from 'react-dom/server';
+             process.stdout.write('<!DOCTYPE html>' + renderToString(h(App)));"
+        ),
+        "node",
+    );
+    let client = crumb_e2e::npm::bundle(
+        &format!(
+            "{app}
+             import {{ hydrateRoot }} from 'react-dom/client';
+             window.__hydrate = () => hydrateRoot(document, h(App), {{
+               onRecoverableError: (e) => (window.__mismatch = window.__mismatch || []).push(String(e)),
+             }});"
+        ),
+        "browser",
+    );
+    let origin = serve(
+        vec![
+            (
+                "/",
+                "text/html; charset=utf-8",
+                crumb_e2e::npm::node(&server),
+            ),
+            ("/app.js", "text/javascript", client),
+        ],
+        "",
+    );
+    let mut config = site.config();
+    config.allowed_origins.push(origin.clone());
+    site.put_config(&config);
+    format!("{origin}/")
+}
+
+#[test]
+fn a_react_19_page_hydrated_after_a_release_runs_its_gated_script_once() {
+    // Arrange: React 19 from npm, as it ships; the page is rendered on the
+    // server, and the visitor accepts before React hydrates it (on a real
+    // site, while its bundle is still on the way).
+    let site = Site::start();
+    let page = react_page(&site);
+    let browser = Browser::new(1280, 800);
+    let release_then_hydrate = |browser: &Browser| {
+        browser.wait("window.__ran === 1");
+        browser.js("window.__hydrate()");
+        browser.click("#count");
+        browser.wait("document.querySelector('#count').textContent == 'count 1'");
+        browser.settled();
+        browser.js("return [window.__ran, window.__mismatch || []]")
+    };
+
+    // Act and assert: on the first visit and on the next, after the
+    // server's check, the script Crumb released ran once. What Crumb adds
+    // around it gives React no cause to render the page afresh (which
+    // would build, and run, the script again), and the app works.
+    browser.goto(&page);
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.click(".crumb-banner [data-a=accept]");
+    assert_eq!(release_then_hydrate(&browser), json!([1, []]));
+    site.wait_for_records(1);
+    browser.goto(&page);
+    assert_eq!(release_then_hydrate(&browser), json!([1, []]));
+    assert!(
+        browser
+            .js("return !!document.querySelector('.crumb-reopen')")
+            .as_bool()
+            .unwrap()
+    );
+}
+
 #[test]
 fn a_page_rendered_afresh_as_a_whole_document_keeps_the_banner_styled() {
     keeps_the_banner_until_a_choice(RENDER_DOCUMENT_AFRESH_18, "afresh");
