@@ -92,6 +92,13 @@ impl Site {
         self.store().put_site(site, self.clock.now()).unwrap();
     }
 
+    /// Lets pages on `origin` (`http://host:port`) use the demo site.
+    pub fn allow_origin(&self, origin: &str) {
+        let mut site = self.config();
+        site.allowed_origins.push(origin.to_owned());
+        self.put_config(&site);
+    }
+
     pub fn bump_revision(&self) {
         let mut site = self.config();
         site.revision = site.revision.next();

@@ -196,9 +196,7 @@ fn a_cross_origin_isolated_page_on_another_origin_loads_crumb() {
         vec![("/", "text/html; charset=utf-8", html)],
         "cross-origin-embedder-policy: require-corp\r\ncross-origin-opener-policy: same-origin\r\n",
     );
-    let mut config = site.config();
-    config.allowed_origins.push(origin.clone());
-    site.put_config(&config);
+    site.allow_origin(&origin);
     let browser = Browser::new(1280, 800);
 
     // Act
@@ -236,9 +234,7 @@ fn accepting_runs_the_gated_scripts(site: &Site, html: String, policy: &'static 
         ],
         policy,
     );
-    let mut config = site.config();
-    config.allowed_origins.push(origin.clone());
-    site.put_config(&config);
+    site.allow_origin(&origin);
     let browser = Browser::new(1280, 800);
     browser.before_every_page(
         "window.__csp = [];

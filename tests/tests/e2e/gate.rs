@@ -557,9 +557,7 @@ fn react_page(site: &Site) -> String {
         ],
         "",
     );
-    let mut config = site.config();
-    config.allowed_origins.push(origin.clone());
-    site.put_config(&config);
+    site.allow_origin(&origin);
     format!("{origin}/")
 }
 
@@ -654,9 +652,7 @@ fn a_turbo_morphing_refresh_reruns_and_reloads_nothing_with_the_readmes_listener
         ],
         "",
     );
-    let mut config = site.config();
-    config.allowed_origins.push(origin.clone());
-    site.put_config(&config);
+    site.allow_origin(&origin);
     let refresh = |path: &str| {
         let browser = Browser::new(1280, 800);
         browser.goto(&format!("{origin}{path}"));
