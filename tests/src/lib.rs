@@ -9,7 +9,7 @@ pub mod npm;
 pub mod site;
 
 pub use browser::Browser;
-pub use site::{Site, serve};
+pub use site::{Site, never_answers, serve};
 
 /// Vendor hosts of the demo's snippets. Chromium resolves them to a closed
 /// local port, so nothing leaves the machine and every attempt to contact a

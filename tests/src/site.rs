@@ -176,3 +176,19 @@ pub fn serve(files: Vec<(&'static str, &'static str, String)>, headers: &'static
     });
     origin
 }
+
+/// An origin (`http://127.0.0.1:PORT`) that takes every request and never
+/// answers it, for as long as the test binary runs: a third party's script
+/// that hangs.
+pub fn never_answers() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        // Each connection is kept open, unanswered.
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    origin
+}

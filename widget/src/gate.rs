@@ -2,13 +2,14 @@
 //! data-category=...>`) run, and embeds (`<iframe|img data-src=...>`) load,
 //! only once their category (and service, when named) is allowed. Blocked
 //! embeds get a placeholder; the stylesheet shows it for iframes only (a
-//! gated image is most often a tracking pixel). Scripts
-//! are released in document order: an external script without `async` is
-//! waited for before the next one runs. `crumb.js` calls [`scan`] again
-//! from a mutation observer, so elements that pages add later, or whose
-//! `type`, `data-category`, `data-service` or `data-src` they change, are
-//! gated too; for an embed changed so after its release, crumb.js first
-//! clears its mark, so it is gated afresh (a released script ran once).
+//! gated image is most often a tracking pixel). Scripts are released in
+//! document order: an external script without `async` is waited for
+//! before the next one runs, while it is on the page. `crumb.js` calls
+//! [`scan`] again from a mutation observer, so elements that pages add
+//! later, or whose `type`, `data-category`, `data-service` or `data-src`
+//! they change, are gated too; for an embed changed so after its release,
+//! crumb.js first clears its mark, so it is gated afresh (a released
+//! script ran once).
 //! An embed loaded under an earlier choice is unloaded, behind its
 //! placeholder again, once the visitor's choice no longer allows it.
 
@@ -23,8 +24,10 @@ use crate::dom::{Cell as _, ancestor, append, attr, copy, each, el, put_before, 
 
 /// What the gate looks at: the scripts it has not released yet, and every
 /// gated embed (one it has loaded unloads when the choice stops allowing
-/// it).
-const SELECTOR: &str = ":is(script[type='text/plain']:not([data-crumb=run]),iframe[data-src],img[data-src])[data-category]";
+/// it). A `nomodule` script, an old browser's fallback for a module, is
+/// left alone: no browser that runs Crumb would run it, or send its
+/// `load`, which the scripts after it would wait for.
+const SELECTOR: &str = ":is(script[type='text/plain']:not([data-crumb=run],[nomodule]),iframe[data-src],img[data-src])[data-category]";
 /// Marks an element as handled: `run` (released) or `ph` (placeholder
 /// shown; the stylesheet hides embeds marked so).
 const MARK: &str = "data-crumb";
@@ -152,7 +155,16 @@ fn placeholder(app: &App, e: &Element) {
 /// Runs queued scripts in order, pausing on external scripts that the page
 /// did not mark `async` until they have loaded.
 fn pump(app: &App) {
-    while app.gate.waiting.rd().is_none() {
+    // A copy the page took out before it loaded (a single-page app leaving
+    // the view that held it) sends its `load` to no one, so the queue goes
+    // on without it rather than wait for good.
+    while app
+        .gate
+        .waiting
+        .rd()
+        .as_ref()
+        .is_none_or(|w| !w.is_connected())
+    {
         let Some(old) = app.gate.queue.wr().pop_front() else {
             return;
         };

@@ -160,8 +160,8 @@ fn replace_once(text: &str, old: &str, new: &str) -> anyhow::Result<String> {
 /// needs `<dialog>` and `:has()`, which came later), and
 /// deprecated-argument warnings, the instance and module kept for
 /// those, and the clean-up after a failed allocation in `start`. It also
-/// simplifies two helpers: strings are
-/// encoded whole, and memory views are made fresh rather than cached. The
+/// simplifies three helpers: strings are encoded whole, decoded with the
+/// decoder's defaults, and memory views are made fresh rather than cached. The
 /// cuts match the pinned wasm-bindgen's output exactly and fail the build
 /// when it changes.
 fn trim_glue(glue: &str) -> anyhow::Result<String> {
@@ -173,6 +173,18 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
     }
 ",
         "",
+    )?;
+    // The decoder: UTF-8 is the default. Without `ignoreBOM` a string the
+    // wasm hands over loses a leading byte-order mark, which only a
+    // config's text could start with, where it is invisible anyway. The
+    // first `decode()` warms nothing the first real one would not.
+    let glue = replace_once(
+        &glue,
+        "    let cachedTextDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    cachedTextDecoder.decode();
+",
+        "    let cachedTextDecoder = new TextDecoder();
+",
     )?;
     let glue = replace_once(
         &glue,

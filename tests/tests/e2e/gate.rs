@@ -5,9 +5,11 @@
 //! switching off every service of a category switches the category off;
 //! a page that swaps its whole `<body>` (Turbo Drive) keeps the banner and
 //! the reopen button; a page with Crumb's tag twice gets one widget; a
-//! script's `data-type` (`module`) is the type it runs as.
+//! script's `data-type` (`module`) is the type it runs as; an external
+//! script an app removes while it loads, or a `nomodule` one, holds up no
+//! script after it.
 
-use crumb_e2e::{Browser, Site, serve};
+use crumb_e2e::{Browser, Site, never_answers, serve};
 use serde_json::json;
 
 use crate::{accepted, open, open_dialog};
@@ -152,6 +154,62 @@ fn an_external_script_marked_with_src_is_waited_for_like_data_src() {
             "data-src library",
             "uses data-src library"
         ])
+    );
+}
+
+#[test]
+fn a_script_an_app_removes_while_it_loads_holds_up_no_later_one() {
+    // Arrange: a first visit; a single-page app's view holds a gated
+    // external script whose host never answers (scripts after an external
+    // one wait for its `load`).
+    let hanging = never_answers();
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js(&format!(
+        "window.__ran = [];
+         document.body.insertAdjacentHTML('beforeend', '<div id=view>' +
+           '<script type=\"text/plain\" data-category=\"analytics\" data-src=\"{hanging}/widget.js\"></script></div>');"
+    ));
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("document.querySelector('#view script[src]')");
+
+    // Act: the visitor moves on before it has loaded; the next view has a
+    // gated script of its own.
+    browser.js(
+        "document.getElementById('view').remove();
+         document.body.insertAdjacentHTML('beforeend', '<div id=next>' +
+           '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"next view\")</script></div>');",
+    );
+
+    // Assert: the removed script's `load`, which reaches no one, is not
+    // waited for.
+    browser.wait("window.__ran.length > 0");
+    assert_eq!(browser.js("return window.__ran"), json!(["next view"]));
+}
+
+#[test]
+fn a_nomodule_script_is_neither_run_nor_waited_for() {
+    // Arrange: a first visit; the page gates a module, its `nomodule`
+    // fallback for old browsers (which never runs in one that runs Crumb,
+    // and so never loads), then an inline script.
+    let (_site, browser) = first_visit_with(
+        "'<script type=\"text/plain\" data-category=\"analytics\" data-type=\"module\" ' +
+           'data-src=\"data:text/javascript,window.__ran.push(%22module%22)\"></script>' +
+         '<script type=\"text/plain\" data-category=\"analytics\" nomodule ' +
+           'data-src=\"data:text/javascript,window.__ran.push(%22legacy%22)\"></script>' +
+         '<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push(\"after\")</script>'",
+    );
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+
+    // Assert: the script after the fallback runs; the fallback does not.
+    browser.wait("window.__ran.includes('after')");
+    browser.settled();
+    assert_eq!(
+        browser.js("return window.__ran"),
+        json!(["module", "after"])
     );
 }
 
