@@ -42,10 +42,36 @@ pub fn embeddable(headers: &mut header::HeaderMap) {
 
 /// Whether the client accepts gzip.
 pub fn takes_gzip(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("gzip"))
+    accepts_gzip(
+        req.headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip (RFC 9110, 12.5.3):
+/// `gzip` (or its old name `x-gzip`) named with a weight above zero, or
+/// else `*` so. `gzip;q=0` refuses it, whatever `*` says; a weight that
+/// is not a number counts as none given.
+fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(value) = accept_encoding else {
+        return false;
+    };
+    let (mut gzip, mut any) = (None, None);
+    for entry in value.split(',') {
+        let mut parts = entry.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let weight = parts
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(1.0, |(_, q)| q.trim().parse::<f32>().unwrap_or(1.0));
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(weight > 0.0);
+        } else if coding == "*" {
+            any = Some(weight > 0.0);
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 /// Whether the browser sends Global Privacy Control (`Sec-GPC: 1`).
@@ -69,9 +95,16 @@ pub fn if_none_match(req: &HttpRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Whether an `If-None-Match` value names `etag`.
+/// Whether an `If-None-Match` value names `etag`, compared as RFC 9110
+/// (13.1.2) has it: weakly, so `W/"x"` (an ETag a proxy that compressed
+/// the answer itself made weak) names `"x"`; `*` names any.
 pub fn etag_listed(if_none_match: Option<&str>, etag: &str) -> bool {
-    if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    let opaque = |tag: &str| {
+        let tag = tag.trim();
+        tag.strip_prefix("W/").unwrap_or(tag).to_owned()
+    };
+    let etag = opaque(etag);
+    if_none_match.is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| opaque(t) == etag))
 }
 
 /// Gzip at the best level: everything gzipped here is compressed once and
@@ -80,4 +113,48 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     e.write_all(bytes).expect("writing to memory");
     e.finish().expect("writing to memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{accepts_gzip, etag_listed};
+
+    #[test]
+    fn gzip_is_taken_only_where_the_client_accepts_it() {
+        for (header, gzip) in [
+            (None, false),
+            (Some(""), false),
+            (Some("gzip"), true),
+            (Some("gzip, deflate, br, zstd"), true),
+            (Some("br;q=1.0, GZIP;q=0.5"), true),
+            (Some("x-gzip"), true),
+            (Some("*"), true),
+            (Some("br, *;q=0.1"), true),
+            (Some("gzip;q=0"), false),
+            (Some("gzip; q=0.000, *"), false),
+            (Some("*;q=0"), false),
+            (Some("identity"), false),
+            (Some("br, deflate"), false),
+            (Some("gzipx, notgzip"), false),
+        ] {
+            assert_eq!(accepts_gzip(header), gzip, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_star_matches_any() {
+        let etag = "\"abc\"";
+        for (header, listed) in [
+            (None, false),
+            (Some("\"abc\""), true),
+            (Some("W/\"abc\""), true),
+            (Some("\"x\", W/\"abc\""), true),
+            (Some(" * "), true),
+            (Some("\"abcd\""), false),
+            (Some("abc"), false),
+            (Some(""), false),
+        ] {
+            assert_eq!(etag_listed(header, etag), listed, "{header:?}");
+        }
+    }
 }
