@@ -213,6 +213,29 @@ fn a_nomodule_script_is_neither_run_nor_waited_for() {
     );
 }
 
+#[test]
+fn a_released_script_that_waits_for_the_pages_load_starts_with_the_readmes_check() {
+    // Arrange: a first visit; two gated snippets wait for the page's
+    // `load`, one as the README has it (looking first whether it has
+    // come), one not.
+    let (_site, browser) = first_visit_with(
+        "'<script type=\"text/plain\" data-category=\"analytics\">' +
+           'addEventListener(\"load\", () => window.__ran.push(\"waits\"))</script>' +
+         '<script type=\"text/plain\" data-category=\"analytics\">' +
+           'function start() { window.__ran.push(\"looks first\") }' +
+           'if (document.readyState == \"complete\") start(); else addEventListener(\"load\", start);</script>'",
+    );
+
+    // Act: the choice comes after the page's `load`.
+    browser.wait("document.readyState == 'complete'");
+    browser.click(".crumb-banner [data-a=accept]");
+
+    // Assert: only the one that looks first starts.
+    browser.wait("window.__ran.length > 0");
+    browser.settled();
+    assert_eq!(browser.js("return window.__ran"), json!(["looks first"]));
+}
+
 /// A first visit to the shop, the banner up, with `markup` (a JavaScript
 /// expression giving HTML) added at the end of its body; the gated scripts
 /// in it note that they ran on `window.__ran`, empty to begin with.
