@@ -99,10 +99,10 @@ pub fn if_none_match(req: &HttpRequest) -> Option<String> {
 /// (13.1.2) has it: weakly, so `W/"x"` (an ETag a proxy that compressed
 /// the answer itself made weak) names `"x"`; `*` names any.
 pub fn etag_listed(if_none_match: Option<&str>, etag: &str) -> bool {
-    let opaque = |tag: &str| {
+    fn opaque(tag: &str) -> &str {
         let tag = tag.trim();
-        tag.strip_prefix("W/").unwrap_or(tag).to_owned()
-    };
+        tag.strip_prefix("W/").unwrap_or(tag)
+    }
     let etag = opaque(etag);
     if_none_match.is_some_and(|v| v.trim() == "*" || v.split(',').any(|t| opaque(t) == etag))
 }

@@ -175,9 +175,10 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         "",
     )?;
     // The decoder: UTF-8 is the default. Without `ignoreBOM` a string the
-    // wasm hands over loses a leading byte-order mark, which only a
-    // config's text could start with, where it is invisible anyway. The
-    // first `decode()` warms nothing the first real one would not.
+    // wasm hands over loses a leading byte-order mark (U+FEFF), an
+    // invisible character that none of the texts, attribute values and
+    // cookies it writes needs. The first `decode()` warms nothing the
+    // first real one would not.
     let glue = replace_once(
         &glue,
         "    let cachedTextDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
