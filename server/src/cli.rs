@@ -218,8 +218,9 @@ pub fn doctor(settings: &Settings) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `crumb lint FILE`.
-pub fn lint(file: &Path) -> anyhow::Result<()> {
+/// `crumb lint FILE [--page HTML]...`: the config's problems are an error
+/// (exit 2); a page's are listed, and make the exit status 1.
+pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let site = read_config(file)?;
     println!(
         "{}: OK (site {}, revision {})",
@@ -227,8 +228,29 @@ pub fn lint(file: &Path) -> anyhow::Result<()> {
         site.id,
         site.revision
     );
-    Ok(())
+    let mut clean = true;
+    for page in pages {
+        let html = read_small(page, MAX_PAGE, "a page")?;
+        let report = crate::page_lint::lint_page(&site, &html);
+        if report.problems.is_empty() {
+            println!("{}: OK ({} gated elements)", page.display(), report.gated);
+            continue;
+        }
+        clean = false;
+        println!("{}: {} problem(s):", page.display(), report.problems.len());
+        for p in &report.problems {
+            println!("  - [{}] {}", p.rule, p.message);
+        }
+    }
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
+
+/// The largest page `crumb lint --page` reads.
+const MAX_PAGE: usize = 16 << 20;
 
 /// `crumb seed`: synthetic consents for benchmarks.
 pub fn seed(settings: &Settings, site: &str, count: u64, days: u32) -> anyhow::Result<()> {

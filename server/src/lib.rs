@@ -16,6 +16,7 @@ pub mod limits;
 pub mod lint;
 pub mod metrics;
 pub mod openapi;
+pub mod page_lint;
 pub mod quota;
 pub mod record;
 pub mod routes;

@@ -59,7 +59,15 @@ enum Command {
         days: u32,
     },
     /// Check a site config against the compliance rules; lists every problem.
-    Lint { file: PathBuf },
+    /// With --page, also check the site's pages (HTML files) for elements
+    /// that would track before any choice or never run; exits 1 when a page
+    /// has a problem.
+    Lint {
+        file: PathBuf,
+        /// An HTML page of the site (a file; repeat for several).
+        #[arg(long = "page", value_name = "HTML")]
+        pages: Vec<PathBuf>,
+    },
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -260,7 +268,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Token(TokenCommand::Revoke { id }) => cli::token_revoke(s, &id)?,
         Command::Token(TokenCommand::List) => cli::token_list(s)?,
         Command::Seed { site, count, days } => cli::seed(s, &site, count, days)?,
-        Command::Lint { file } => cli::lint(&file)?,
+        Command::Lint { file, pages } => return cli::lint(&file, &pages),
         Command::Export {
             log,
             texts: true,

@@ -332,6 +332,57 @@ fn cli_lint_lists_every_problem() {
 }
 
 #[test]
+fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() {
+    // Arrange: the demo's config, its shop page as shipped, and a page
+    // with the mistakes site owners make.
+    let app = spawn_app();
+    let dir = app.dir.path();
+    let config = dir.join("site.json");
+    std::fs::write(&config, crumb_server::demo::DEMO_SITE_JSON).unwrap();
+    let shop = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site/index.html");
+    let bad = dir.join("bad.html");
+    std::fs::write(
+        &bad,
+        "<script src=\"https://consent.example/crumb.js\" data-site=\"demo\"></script>\n\
+         <script async data-category=\"analytics\" src=\"https://www.googletagmanager.com/gtag/js\"></script>\n\
+         <iframe data-src=\"https://player.vimeo.com/video/1\" data-category=\"marketing\" data-service=\"vimeo\"></iframe>\n",
+    )
+    .unwrap();
+    let arg = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+
+    // Act
+    let good = app.crumb(&["lint", &arg(&config), "--page", shop]);
+    let both = app.crumb(&["lint", &arg(&config), "--page", shop, "--page", &arg(&bad)]);
+    let missing = app.crumb(&[
+        "lint",
+        &arg(&config),
+        "--page",
+        &arg(&dir.join("nope.html")),
+    ]);
+
+    // Assert: the shop page is clean; the other page's two problems are
+    // named with their lines, and they make the exit status 1; a page that
+    // cannot be read is an error (2).
+    let said = String::from_utf8_lossy(&good.stdout);
+    assert_eq!(good.status.code(), Some(0), "{said}");
+    assert!(said.contains("index.html: OK (8 gated elements)"), "{said}");
+    let said = String::from_utf8_lossy(&both.stdout);
+    assert_eq!(both.status.code(), Some(1), "{said}");
+    assert!(said.contains("bad.html: 2 problem(s):"), "{said}");
+    assert!(
+        said.contains("[ungated-script] line 2: <script src=\"https://www.googletagmanager.com/gtag/js\" data-category=\"analytics\">: runs at once, before any choice"),
+        "{said}"
+    );
+    assert!(
+        said.contains("[unknown-service] line 3: ")
+            && said.contains("site demo has no service \"vimeo\""),
+        "{said}"
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.html"));
+}
+
+#[test]
 fn cli_token_list_shows_every_token_and_no_secret() {
     // Arrange: an owner token for every site, an auditor token for demo,
     // the owner's revoked.
