@@ -350,8 +350,20 @@ fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() 
     .unwrap();
     let arg = |p: &std::path::Path| p.to_str().unwrap().to_owned();
 
+    // Every page of the demo, which is where owners copy their markup from.
+    let mut demo_pages = vec!["lint".to_owned(), arg(&config)];
+    for entry in
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "html") {
+            demo_pages.extend(["--page".to_owned(), arg(&path)]);
+        }
+    }
+
     // Act
     let good = app.crumb(&["lint", &arg(&config), "--page", shop]);
+    let demo = app.crumb(&demo_pages.iter().map(String::as_str).collect::<Vec<_>>());
     let both = app.crumb(&["lint", &arg(&config), "--page", shop, "--page", &arg(&bad)]);
     let missing = app.crumb(&[
         "lint",
@@ -366,6 +378,9 @@ fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() 
     let said = String::from_utf8_lossy(&good.stdout);
     assert_eq!(good.status.code(), Some(0), "{said}");
     assert!(said.contains("index.html: OK (8 gated elements)"), "{said}");
+    let said = String::from_utf8_lossy(&demo.stdout);
+    assert_eq!(demo.status.code(), Some(0), "{said}");
+    assert!(said.matches(": OK (").count() >= 10, "{said}");
     let said = String::from_utf8_lossy(&both.stdout);
     assert_eq!(both.status.code(), Some(1), "{said}");
     assert!(said.contains("bad.html: 2 problem(s):"), "{said}");
