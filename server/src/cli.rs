@@ -230,7 +230,10 @@ pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
     );
     let mut clean = true;
     for page in pages {
-        let html = read_small(page, MAX_PAGE, "a page")?;
+        // Pages in a legacy encoding (windows-1252) are read too: the
+        // tags and attributes checked are ASCII.
+        let html = read_small_bytes(page, MAX_PAGE, "a page")?;
+        let html = String::from_utf8_lossy(&html);
         let report = crate::page_lint::lint_page(&site, &html);
         if report.problems.is_empty() {
             println!("{}: OK ({} gated elements)", page.display(), report.gated);
@@ -912,6 +915,12 @@ pub fn site_bump_revision(settings: &Settings, site: &str) -> anyhow::Result<()>
 /// be. A wrong path (`/dev/zero`, a log file) must not be read until
 /// memory runs out.
 fn read_small(file: &Path, limit: usize, what: &str) -> anyhow::Result<String> {
+    let bytes = read_small_bytes(file, limit, what)?;
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))
+}
+
+/// [`read_small`]'s bytes, whatever their encoding.
+fn read_small_bytes(file: &Path, limit: usize, what: &str) -> anyhow::Result<Vec<u8>> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     std::fs::File::open(file)
@@ -923,7 +932,7 @@ fn read_small(file: &Path, limit: usize, what: &str) -> anyhow::Result<String> {
             file.display()
         );
     }
-    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))
+    Ok(bytes)
 }
 
 /// Reads a config file and runs the compliance check on it.

@@ -334,16 +334,17 @@ fn cli_lint_lists_every_problem() {
 #[test]
 fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() {
     // Arrange: the demo's config, its shop page as shipped, and a page
-    // with the mistakes site owners make.
+    // with the mistakes site owners make, in a legacy encoding.
     let app = spawn_app();
     let dir = app.dir.path();
     let config = dir.join("site.json");
     std::fs::write(&config, crumb_server::demo::DEMO_SITE_JSON).unwrap();
     let shop = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site/index.html");
     let bad = dir.join("bad.html");
+    // In windows-1252, as older sites still are (`caf\xe9`).
     std::fs::write(
         &bad,
-        "<script src=\"https://consent.example/crumb.js\" data-site=\"demo\"></script>\n\
+        b"<script src=\"https://consent.example/crumb.js\" data-site=\"demo\"></script><p>caf\xe9</p>\n\
          <script async data-category=\"analytics\" src=\"https://www.googletagmanager.com/gtag/js\"></script>\n\
          <iframe data-src=\"https://player.vimeo.com/video/1\" data-category=\"marketing\" data-service=\"vimeo\"></iframe>\n",
     )
