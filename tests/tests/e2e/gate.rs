@@ -678,6 +678,95 @@ fn a_react_19_page_hydrated_after_a_release_runs_its_gated_script_once() {
     );
 }
 
+/// A shop as a Vue 3 app rendered on the server (as Nuxt does), with a
+/// gated YouTube-style embed, then a gated inline and a gated external
+/// script, and a counter. With `CLIENT_ONLY` the embed is rendered only
+/// once the app is mounted (Nuxt's `<ClientOnly>`), as the README advises.
+const VUE_APP: &str = "
+    import { createSSRApp, h, ref, onMounted } from 'vue';
+    const App = { setup() {
+      const count = ref(0), mounted = ref(false);
+      onMounted(() => (mounted.value = true));
+      return () => h('main', [
+        h('button', { id: 'count', onClick: () => count.value++ }, 'count ' + count.value),
+        (mounted.value || !CLIENT_ONLY) && h('iframe', { 'data-src': 'data:text/html,video',
+          'data-category': 'marketing', 'data-service': 'youtube' }),
+        h('script', { type: 'text/plain', 'data-category': 'analytics',
+          innerHTML: 'window.__inline = (window.__inline || 0) + 1' }),
+        h('script', { type: 'text/plain', 'data-category': 'analytics',
+          'data-src': 'data:text/javascript,window.__external=(window.__external||0)+1' }),
+      ]);
+    } };
+";
+
+/// Serves [`VUE_APP`] rendered by Vue's server renderer, with its client
+/// script (which hydrates when the test calls `window.__hydrate()`), on an
+/// origin the demo site allows; returns the page's address.
+fn vue_page(site: &Site, client_only: bool) -> String {
+    let app = format!("const CLIENT_ONLY = {client_only};\n{VUE_APP}");
+    let server = crumb_e2e::npm::bundle(
+        &format!(
+            "{app}
+             import {{ renderToString }} from 'vue/server-renderer';
+             renderToString(createSSRApp(App)).then((html) => process.stdout.write(html));"
+        ),
+        "node",
+    );
+    let client = crumb_e2e::npm::bundle(
+        &format!("{app} window.__hydrate = () => createSSRApp(App).mount('#app');"),
+        "browser",
+    );
+    let html = format!(
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Shop</title>\
+         <script src=\"{}/crumb.js\" data-site=demo async></script></head>\
+         <body><div id=app>{}</div><script src=/app.js></script></body></html>",
+        site.base,
+        crumb_e2e::npm::node(&server)
+    );
+    let origin = serve(
+        vec![
+            ("/", "text/html; charset=utf-8", html),
+            ("/app.js", "text/javascript", client),
+        ],
+        "",
+    );
+    site.allow_origin(&origin);
+    format!("{origin}/")
+}
+
+#[test]
+fn a_vue_page_hydrated_around_a_placeholder_swaps_its_gated_scripts_unless_the_embed_is_client_only()
+ {
+    // Arrange: Vue 3.5 from npm, as it ships; a first visit, where Crumb
+    // puts a placeholder before the blocked embed, then Vue hydrates (on a
+    // real site, as its bundle arrives) and the visitor accepts.
+    let runs = |client_only: bool| {
+        let site = Site::start();
+        let page = vue_page(&site, client_only);
+        let browser = Browser::new(1280, 800);
+        browser.goto(&page);
+        browser.wait("document.querySelector('.crumb-banner')");
+        browser.settled();
+        browser.js("window.__hydrate()");
+        browser.click("#count");
+        browser.wait("document.querySelector('#count').textContent == 'count 1'");
+
+        // Act
+        browser.click(".crumb-banner [data-a=accept]");
+        browser.wait("window.__inline && document.querySelector('iframe[src]')");
+        browser.settled();
+        browser.js("return [window.__inline, window.__external || 0]")
+    };
+
+    // Assert: what the README's page-change table says. Server-rendered,
+    // the embed's placeholder is a mismatch, and Vue's recovery takes the
+    // inline script's element for the external one: the inline script
+    // runs twice, the external one not at all. Rendered on the client
+    // only, each runs once.
+    assert_eq!(runs(false), json!([2, 0]));
+    assert_eq!(runs(true), json!([1, 1]));
+}
+
 #[test]
 fn a_page_rendered_afresh_as_a_whole_document_keeps_the_banner_styled() {
     keeps_the_banner_until_a_choice(RENDER_DOCUMENT_AFRESH_18, "afresh");
