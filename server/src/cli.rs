@@ -228,8 +228,12 @@ pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
         site.id,
         site.revision
     );
-    let mut clean = true;
+    let mut files = Vec::new();
     for page in pages {
+        html_files(page, &mut files)?;
+    }
+    let mut clean = true;
+    for page in &files {
         // Pages in a legacy encoding (windows-1252) are read too: the
         // tags and attributes checked are ASCII.
         let html = read_small_bytes(page, MAX_PAGE, "a page")?;
@@ -254,6 +258,33 @@ pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
 
 /// The largest page `crumb lint --page` reads.
 const MAX_PAGE: usize = 16 << 20;
+
+/// `path` itself when it is a file; for a folder (a static site's build),
+/// every `.html` and `.htm` file under it, in name order.
+fn html_files(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_dir() {
+        out.push(path.to_owned());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    entries.sort();
+    for entry in entries {
+        let is_page = entry
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+        if entry.is_dir() {
+            html_files(&entry, out)?;
+        } else if is_page {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
 
 /// `crumb seed`: synthetic consents for benchmarks.
 pub fn seed(settings: &Settings, site: &str, count: u64, days: u32) -> anyhow::Result<()> {

@@ -64,7 +64,8 @@ enum Command {
     /// has a problem.
     Lint {
         file: PathBuf,
-        /// An HTML page of the site (a file; repeat for several).
+        /// An HTML page of the site, or a folder of them (a static
+        /// site's build: every .html file under it); repeat for several.
         #[arg(long = "page", value_name = "HTML")]
         pages: Vec<PathBuf>,
     },
