@@ -73,8 +73,9 @@ pub fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-/// The wrk script: realistic consent bodies in rotation (or plain GETs),
-/// an exact count of expected answers across threads.
+/// The wrk script: realistic consent bodies in rotation, GETs of paths in
+/// rotation with the widget's headers, or plain GETs; an exact count of
+/// expected answers across threads.
 /// The headers of a widget's consent POST (the open-loop generator sends
 /// the same).
 pub const HEADERS: [(&str, &str); 3] = [
@@ -88,13 +89,16 @@ pub const HEADERS: [(&str, &str); 3] = [
 
 const LUA: &str = r#"
 local bodies = { BODIES }
+local paths = { PATHS }
 local expect = EXPECT
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) ok = 0; bad = 0; n = 0 end
 local headers = { ["Content-Type"] = "application/json", HEADERS }
+local get_headers = { HEADERS }
 function request()
   n = n + 1
+  if #paths > 0 then return wrk.format("GET", paths[(n % #paths) + 1], get_headers) end
   if #bodies == 0 then return wrk.format("GET", wrk.path) end
   return wrk.format("POST", wrk.path, headers, bodies[(n % #bodies) + 1])
 end
@@ -146,9 +150,22 @@ pub fn consent_bodies(text_hash: &str) -> Vec<String> {
 }
 
 fn lua(dir: &Path, name: &str, bodies: &[String], expect: u16) -> anyhow::Result<String> {
+    lua_with_paths(dir, name, bodies, &[], expect)
+}
+
+/// [`lua`] sending GETs of `paths` in rotation instead, when there are any.
+fn lua_with_paths(
+    dir: &Path,
+    name: &str,
+    bodies: &[String],
+    paths: &[String],
+    expect: u16,
+) -> anyhow::Result<String> {
     let quoted: Vec<String> = bodies.iter().map(|b| format!("[[{b}]]")).collect();
+    let paths: Vec<String> = paths.iter().map(|p| format!("[[{p}]]")).collect();
     let script = LUA
         .replace("BODIES", &quoted.join(", "))
+        .replace("PATHS", &paths.join(", "))
         .replace("EXPECT", &expect.to_string())
         .replace(
             "HEADERS",
@@ -241,6 +258,48 @@ pub struct Writes {
     pub bodies: Vec<String>,
 }
 
+/// Visit checks (`GET /v1/sites/demo/consents/{id}`, with a widget's
+/// headers) of consents recorded for them, in rotation.
+struct Visits {
+    ids: Vec<String>,
+    script: String,
+}
+
+impl Visits {
+    /// Records `VISIT_IDS` consents (one request each) and writes the
+    /// script that asks about them.
+    fn prepare(server: &Server, dir: &Path, bodies: &[String]) -> anyhow::Result<Visits> {
+        const VISIT_IDS: usize = 500;
+        let headers: String = HEADERS
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect::<String>()
+            + "Content-Type: application/json\r\n";
+        let mut ids = Vec::with_capacity(VISIT_IDS);
+        for i in 0..VISIT_IDS {
+            let body = &bodies[i % bodies.len()];
+            let (status, receipt) =
+                super::http(&server.addr, "POST /v1/sites/demo/consents", &headers, body)?;
+            if status != 201 {
+                bail!("recording a consent for the visit checks: {status} {receipt}");
+            }
+            let receipt: serde_json::Value = serde_json::from_str(&receipt)?;
+            let id = receipt["consent_id"]
+                .as_str()
+                .context("a receipt without consent_id")?;
+            ids.push(id.to_owned());
+        }
+        let paths: Vec<String> = ids
+            .iter()
+            .map(|id| format!("/v1/sites/demo/consents/{id}"))
+            .collect();
+        Ok(Visits {
+            script: lua_with_paths(dir, "visit.lua", &[], &paths, 200)?,
+            ids,
+        })
+    }
+}
+
 /// Consent writes sent open-loop to the node at `addr`: `rate` a second
 /// for `seconds` over `connections` connections, every answer a 201.
 fn open_loop_writes(
@@ -306,6 +365,7 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
         )?))
     };
     let writes = Writes::prepare(&server, &dir)?;
+    let visits = Visits::prepare(&server, &dir, &writes.bodies)?;
     let health = lua(&dir, "health.lua", &[], 200)?;
     let health_url = server.url("/healthz");
 
@@ -342,6 +402,11 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
         }
         post.push(r);
     }
+    // The visit check every returning visitor's page view sends, on a log
+    // as large as the write runs left it.
+    let visit_connections = if smoke { levels[0] } else { 128 };
+    let visit = wrk(&server.url("/"), &visits.script, visit_connections, seconds)?;
+    print_run("GET consent (visit)", &visit);
     let best = |runs: &[Run]| {
         runs.iter()
             .copied()
@@ -421,7 +486,8 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
         p.print(profiled);
     }
 
-    let mut acknowledged: u64 = post.iter().chain([&warmup]).map(|r| r.ok).sum::<u64>() + open.ok;
+    let mut acknowledged: u64 =
+        post.iter().chain([&warmup]).map(|r| r.ok).sum::<u64>() + open.ok + visits.ids.len() as u64;
     let stored = count_and_verify(&bin, &db)?;
     let ratio = max_write.rate() / max_noop.rate();
     println!(
@@ -477,6 +543,20 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
             verdict(open.p99_ms <= 10.0)
         );
     }
+    println!(
+        "visit checks (GET .../consents/{{id}}, {} consents in rotation) at {} conns: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        visits.ids.len(),
+        visit.connections,
+        visit.rate(),
+        visit.p50_ms,
+        visit.p99_ms
+    );
+    if visit.bad + visit.errors > 0 {
+        bail!(
+            "{} visit checks were not answered 200",
+            visit.bad + visit.errors
+        );
+    }
     let durable = stored >= acknowledged && stored - acknowledged <= in_flight;
     println!(
         "database: {stored} records, chain verifies; 201-acknowledged: {acknowledged} (+ at most {in_flight} cut off in flight) {}",
@@ -501,6 +581,7 @@ pub fn run(smoke: bool, postgres: bool) -> anyhow::Result<()> {
             "consents": post.iter().map(Run::json).collect::<Vec<_>>(),
             "open_loop": open.json(),
             "open_loop_noop": floor.json(),
+            "visit_checks": visit.json(),
             "open_loop_database_in_ram": in_memory.as_ref().map(open_loop::OpenLoop::json),
             "writer_profile": profile.as_ref().map(|p| json!({
                 "connections": profiled,

@@ -254,7 +254,9 @@ pub(super) fn for_each_record(
     range: &TimeRange,
     f: &mut dyn FnMut(&str, &str) -> bool,
 ) -> Result<u64, StoreError> {
-    store.read(|conn| {
+    // On a connection of its own: an export lasts as long as its client
+    // takes to read it.
+    store.read_alone(|conn| {
         // One read transaction: the export is a consistent snapshot even
         // while the writer keeps appending.
         conn.execute_batch("BEGIN")?;

@@ -10,7 +10,7 @@ mod tokens;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use crumb_schema::{ConsentId, RecordHash, SiteConfig, SiteId, TextHash};
 use rusqlite::Connection;
@@ -56,8 +56,42 @@ const MIGRATIONS: &[&str] = &[
 pub struct SqliteStore {
     path: PathBuf,
     write: Mutex<WriteSide>,
-    idle_readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    /// Signalled whenever a read connection goes back to `readers`.
+    reader_back: Condvar,
     sites: SiteCache,
+}
+
+/// The read connections: those idle between reads, and how many are open.
+#[derive(Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+/// Read connections open at most. A read that finds none idle waits for
+/// one to come back rather than opening another: a connection opened for
+/// one read and closed after (its prepared statements and page cache
+/// thrown away) cost the visit check a quarter of its throughput at 128
+/// connections, and each holds three files open, which under a burst of
+/// reads went towards the process's open-file limit beside the HTTP
+/// connections.
+const MAX_READERS: usize = 16;
+
+/// A read connection lent by the pool; it goes back when dropped (a read
+/// that fails or panics returns it too).
+struct Lease<'a> {
+    store: &'a SqliteStore,
+    conn: Option<Connection>,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.store.readers.lock().unwrap().idle.push(conn);
+            self.store.reader_back.notify_one();
+        }
+    }
 }
 
 /// The one write connection, with what only its holder may touch.
@@ -110,6 +144,13 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A connection for reads only.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open_connection(path)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies any
     /// pending migrations.
@@ -131,7 +172,8 @@ impl SqliteStore {
                 conn,
                 heads: ChainHeads::default(),
             }),
-            idle_readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(Readers::default()),
+            reader_back: Condvar::new(),
             sites: SiteCache::default(),
         })
     }
@@ -221,25 +263,56 @@ impl SqliteStore {
 
     /// Runs `f` on a read connection from the pool. WAL lets readers run
     /// alongside the writer, so reads never wait for a batch to commit.
+    /// For short reads only: a long one (an export, which lasts as long as
+    /// its client reads) takes [`SqliteStore::read_alone`].
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let conn = self.idle_readers.lock().unwrap().pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => {
-                let c = open_connection(&self.path)?;
-                c.pragma_update(None, "query_only", "ON")?;
-                c
+        let lease = self.lease()?;
+        f(lease
+            .conn
+            .as_ref()
+            .expect("a lease holds its connection until dropped"))
+    }
+
+    /// Runs `f` on a read connection of its own, closed after, so a long
+    /// read keeps none of the pool's from the short ones.
+    fn read_alone<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        f(&open_reader(&self.path)?)
+    }
+
+    /// An idle read connection, a new one while fewer than
+    /// [`MAX_READERS`] are open, else the next one to come back.
+    fn lease(&self) -> Result<Lease<'_>, StoreError> {
+        let mut readers = self.readers.lock().unwrap();
+        loop {
+            if let Some(conn) = readers.idle.pop() {
+                return Ok(Lease {
+                    store: self,
+                    conn: Some(conn),
+                });
             }
-        };
-        let out = f(&conn);
-        let mut idle = self.idle_readers.lock().unwrap();
-        if idle.len() < 16 {
-            idle.push(conn);
+            if readers.open < MAX_READERS {
+                readers.open += 1;
+                drop(readers);
+                return match open_reader(&self.path) {
+                    Ok(conn) => Ok(Lease {
+                        store: self,
+                        conn: Some(conn),
+                    }),
+                    Err(e) => {
+                        self.readers.lock().unwrap().open -= 1;
+                        self.reader_back.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            readers = self.reader_back.wait(readers).unwrap();
         }
-        out
     }
 }
 
@@ -419,5 +492,49 @@ impl Store for SqliteStore {
 
     fn record_count(&self) -> Result<u64, StoreError> {
         log::record_count(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_share_at_most_max_readers_connections_however_many_run_at_once() {
+        // Arrange: a database, and four times as many reads at once as the
+        // pool may open connections for.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("crumb.db")).unwrap());
+        let most_at_once = Arc::new(Mutex::new((0usize, 0usize)));
+
+        // Act
+        let reads: Vec<_> = (0..MAX_READERS * 4)
+            .map(|_| {
+                let (store, most_at_once) = (store.clone(), most_at_once.clone());
+                std::thread::spawn(move || {
+                    store.read(|conn| {
+                        {
+                            let mut m = most_at_once.lock().unwrap();
+                            m.0 += 1;
+                            m.1 = m.1.max(m.0);
+                        }
+                        let sites: i64 =
+                            conn.query_row("SELECT count(*) FROM sites", [], |r| r.get(0))?;
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        most_at_once.lock().unwrap().0 -= 1;
+                        Ok(sites)
+                    })
+                })
+            })
+            .collect();
+        let answers: Vec<_> = reads.into_iter().map(|t| t.join().unwrap()).collect();
+
+        // Assert: every read answered; no more connections were opened
+        // than the cap, and they stay open for the next reads.
+        assert!(answers.iter().all(|a| matches!(a, Ok(0))), "{answers:?}");
+        assert!(most_at_once.lock().unwrap().1 <= MAX_READERS);
+        let readers = store.readers.lock().unwrap();
+        assert!(readers.open <= MAX_READERS, "{} open", readers.open);
+        assert_eq!(readers.idle.len(), readers.open);
     }
 }
