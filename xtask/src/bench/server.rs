@@ -73,9 +73,6 @@ pub fn round(x: f64, digits: i32) -> f64 {
     (x * f).round() / f
 }
 
-/// The wrk script: realistic consent bodies in rotation, GETs of paths in
-/// rotation with the widget's headers, or plain GETs; an exact count of
-/// expected answers across threads.
 /// The headers of a widget's consent POST (the open-loop generator sends
 /// the same).
 pub const HEADERS: [(&str, &str); 3] = [
@@ -87,6 +84,9 @@ pub const HEADERS: [(&str, &str); 3] = [
     ("Accept-Language", "en-GB,en;q=0.9"),
 ];
 
+/// The wrk script: realistic consent bodies in rotation, GETs of paths in
+/// rotation with the widget's headers, or plain GETs; an exact count of
+/// expected answers across threads.
 const LUA: &str = r#"
 local bodies = { BODIES }
 local paths = { PATHS }
