@@ -162,12 +162,17 @@ fn canonical_uuid(what: &'static str, s: &str) -> Result<String, IdError> {
     }
 }
 
-/// 64 lowercase hex digits: a SHA-256 as the log and the API write it.
-fn check_sha256(what: &'static str, s: &str) -> Result<(), IdError> {
-    if s.len() == 64
+/// Whether `s` is 64 lowercase hex digits: a SHA-256 as the log and the
+/// API write it.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+}
+
+/// `s` is a SHA-256 as the log and the API write it (see [`is_sha256_hex`]).
+fn check_sha256(what: &'static str, s: &str) -> Result<(), IdError> {
+    if is_sha256_hex(s) {
         Ok(())
     } else {
         Err(IdError::new(

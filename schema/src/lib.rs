@@ -29,5 +29,5 @@ pub use consent::{
 };
 pub use ids::{
     ConsentId, IdError, LanguageTag, PolicyRevision, RecordHash, RecordId, ServiceId, SiteId,
-    TextHash, TextVersion,
+    TextHash, TextVersion, is_sha256_hex,
 };

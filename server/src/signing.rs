@@ -105,7 +105,7 @@ pub struct Key(SigningKey);
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Key(public {})", self.public_hex())
+        write!(f, "Key(public {})", self.public())
     }
 }
 
@@ -180,12 +180,8 @@ impl Key {
         }
     }
 
-    pub fn public_hex(&self) -> String {
-        hex(self.0.verifying_key().as_bytes())
-    }
-
     pub fn public(&self) -> PublicKey {
-        PublicKey(self.public_hex())
+        PublicKey(hex(self.0.verifying_key().as_bytes()))
     }
 
     /// Signs a chain position of a site.
@@ -374,10 +370,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
         let key = Key::load_or_create(&path).unwrap();
-        assert_eq!(
-            Key::load_or_create(&path).unwrap().public_hex(),
-            key.public_hex()
-        );
+        assert_eq!(Key::load_or_create(&path).unwrap().public(), key.public());
         let head = key.sign(
             &SiteId::parse("demo").unwrap(),
             7,
@@ -409,7 +402,7 @@ mod tests {
         // back into the same head.
         assert_eq!(json["hash"], "cd".repeat(32));
         assert_eq!(json["signed_at"], "2026-12-04T13:04:18.267Z");
-        assert_eq!(json["public_key"], key.public_hex());
+        assert_eq!(json["public_key"], key.public().as_str());
         let back: SignedHead = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, head);
         back.verify(Some(&key.public())).unwrap();

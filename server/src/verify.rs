@@ -132,10 +132,7 @@ fn examine_record_line(line: &[u8], buf: &mut String) -> Result<Link, Flaw> {
     let hash = tail
         .strip_prefix(HASH_KEY)
         .and_then(|t| t.strip_suffix(LINE_END))
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
+        .filter(|h| crumb_schema::is_sha256_hex(h))
         .ok_or_else(|| (None, "the line does not end with its hash".to_owned()))?;
     buf.clear();
     buf.push_str(head);

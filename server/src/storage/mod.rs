@@ -523,10 +523,7 @@ impl SecretHash {
 
     /// Read back from the column it was written to.
     pub fn stored(s: String) -> Result<SecretHash, StoreError> {
-        let hex = s.len() == 64
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        if hex {
+        if crumb_schema::is_sha256_hex(&s) {
             Ok(SecretHash(s))
         } else {
             Err(StoreError::Corrupt(format!("token secret hash {s:?}")))
