@@ -628,13 +628,16 @@ fn react_page(site: &Site) -> String {
         ),
         "browser",
     );
+    serve_app(site, crumb_e2e::npm::node(&server), client)
+}
+
+/// Serves a server-rendered page (`html`, at `/`) and its client script
+/// (`client`, at `/app.js`) on an origin of their own that the demo site
+/// allows; returns the page's address.
+fn serve_app(site: &Site, html: String, client: String) -> String {
     let origin = serve(
         vec![
-            (
-                "/",
-                "text/html; charset=utf-8",
-                crumb_e2e::npm::node(&server),
-            ),
+            ("/", "text/html; charset=utf-8", html),
             ("/app.js", "text/javascript", client),
         ],
         "",
@@ -701,8 +704,8 @@ const VUE_APP: &str = "
 ";
 
 /// Serves [`VUE_APP`] rendered by Vue's server renderer, with its client
-/// script (which hydrates when the test calls `window.__hydrate()`), on an
-/// origin the demo site allows; returns the page's address.
+/// script (which hydrates when the test calls `window.__hydrate()`); returns
+/// the page's address.
 fn vue_page(site: &Site, client_only: bool) -> String {
     let app = format!("const CLIENT_ONLY = {client_only};\n{VUE_APP}");
     let server = crumb_e2e::npm::bundle(
@@ -724,15 +727,7 @@ fn vue_page(site: &Site, client_only: bool) -> String {
         site.base,
         crumb_e2e::npm::node(&server)
     );
-    let origin = serve(
-        vec![
-            ("/", "text/html; charset=utf-8", html),
-            ("/app.js", "text/javascript", client),
-        ],
-        "",
-    );
-    site.allow_origin(&origin);
-    format!("{origin}/")
+    serve_app(site, html, client)
 }
 
 #[test]
