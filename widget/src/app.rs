@@ -432,17 +432,24 @@ impl App {
                 // `unknown_consent`, and it becomes a new consent).
                 None => self.ask_again(Some(local)),
             },
-            // No answer: only strictly necessary runs (the cookie alone
-            // never releases anything), and the visitor, who has chosen
-            // before, is not asked again; they can reopen the dialog.
-            0 | 500.. => {
+            // Unknown to the server (a forged or foreign cookie, a reset
+            // database): Crumb answers 404, or 400 for an id it cannot
+            // read (`s & !4 == 400` holds for those two statuses alone,
+            // and costs fewer of the widget's bytes than `400 | 404`). As
+            // on a first visit.
+            s if s & !4 == 400 => self.ask_again(None),
+            // No answer, or no answer about the consent: a 5xx, or what a
+            // proxy or firewall in front of Crumb says instead (429 for a
+            // rate limit, 403 for a blocked client). Only strictly
+            // necessary runs (the cookie alone never releases anything),
+            // and the visitor, who has chosen before, is not asked again
+            // and keeps their consent's history; they can reopen the
+            // dialog.
+            _ => {
                 *self.stored.wr() = Some(local);
                 self.show_reopen();
                 0
             }
-            // Unknown to the server (a forged or foreign cookie, a reset
-            // database): as on a first visit.
-            _ => self.ask_again(None),
         }
     }
 

@@ -647,6 +647,71 @@ fn without_the_server_only_strictly_necessary_runs() {
 }
 
 #[test]
+fn a_proxys_refusal_of_the_visit_check_counts_as_no_answer() {
+    // Arrange: everything accepted and recorded. On the pages from now on,
+    // while `sessionStorage.__refuse` names a status, the visit check gets
+    // that status and an HTML page from "a proxy" in front of Crumb (a
+    // rate limit's 429, a firewall's 403) instead of Crumb's answer.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    let record = accept_all(&site, &browser);
+    let id = record["consent_id"].as_str().unwrap().to_owned();
+    browser.before_every_page(
+        "{ const f = window.fetch;
+           window.fetch = function (url, init) {
+             const status = sessionStorage.getItem('__refuse');
+             if (status && String(url).includes('/consents/') && !init)
+               return Promise.resolve(new Response('<h1>Refused</h1>',
+                 { status: +status, headers: { 'content-type': 'text/html' } }));
+             return f.apply(this, arguments);
+           }; }",
+    );
+
+    for status in [429, 403] {
+        // Act
+        browser.js(&format!("sessionStorage.setItem('__refuse', '{status}')"));
+        browser.requests();
+        open(&site, &browser, "/");
+
+        // Assert: the offline rule, not a first visit: nothing beyond
+        // strictly necessary runs, the visitor is not asked again, and the
+        // cookie still names their consent.
+        assert!(!banner_visible(&browser), "{status}");
+        assert!(
+            browser
+                .js("return !!document.querySelector('.crumb-reopen')")
+                .as_bool()
+                .unwrap()
+        );
+        assert_eq!(
+            ran(&browser),
+            json!({"ga": false, "hotjar": false, "piwik": false, "vwo": false, "meta": false, "reddit": false}),
+            "{status}"
+        );
+        assert_eq!(browser.js("return window.crumb.consent()"), Value::Null);
+        assert!(Browser::vendor_requests(&browser.requests()).is_empty());
+        assert!(
+            consent_cookie(&browser)["value"]
+                .as_str()
+                .unwrap()
+                .contains(&id)
+        );
+    }
+
+    // Once the proxy lets the visit check through, the consent counts
+    // again, with nothing recorded anew.
+    browser.js("sessionStorage.removeItem('__refuse')");
+    open(&site, &browser, "/");
+    browser.wait("window.crumb.consent() !== null");
+    assert_eq!(
+        browser.js("return window.crumb.consent().consent_id"),
+        json!(id)
+    );
+    browser.wait("typeof window.gtag === 'function'");
+    assert_eq!(site.records().len(), 1);
+}
+
+#[test]
 fn on_another_origin_the_widget_keeps_the_cookie_and_refreshes_it() {
     // Arrange: the page on http://localhost:PORT, Crumb on
     // http://127.0.0.1:PORT.
