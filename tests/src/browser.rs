@@ -1,12 +1,14 @@
-//! A minimal WebDriver client for ChromeDriver and Debian's Chromium,
-//! written against the W3C WebDriver protocol over plain HTTP (ureq), which
-//! keeps the test build small. One ChromeDriver process serves the whole
-//! test binary; every [`Browser`] is a new session with a new, empty
-//! profile, i.e. a first-time visitor.
+//! A minimal WebDriver client for Debian's Chromium (ChromeDriver), Firefox
+//! ESR (geckodriver) and WebKitGTK (WebKitWebDriver), written against the
+//! W3C WebDriver protocol over plain HTTP (ureq), which keeps the test
+//! build small. One driver process per engine serves the whole test
+//! binary; every [`Browser`] is a new session with a new, empty profile,
+//! i.e. a first-time visitor.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
@@ -26,10 +28,27 @@ struct Driver {
     _child: Child,
 }
 
-static DRIVER: OnceLock<Driver> = OnceLock::new();
-/// Browser sessions run one at a time: Chromium is heavy for a two-core CI
-/// machine, and timing-sensitive waits stay reliable.
+/// The browser engines the tests drive. Chromium runs every test; Firefox
+/// (Gecko) and WebKitGTK (WebKit, Safari's engine) run a visitor's main
+/// paths (tests/tests/e2e/engines.rs). What needs the Chrome DevTools
+/// Protocol (the network log, blocked URLs, scripts run before every
+/// page, phone viewports, GPC) is Chromium's alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Chromium,
+    Firefox,
+    WebKit,
+}
+
+static DRIVERS: [OnceLock<Driver>; 3] = [const { OnceLock::new() }; 3];
+/// Browser sessions run one at a time: a browser is heavy for a two-core
+/// CI machine, and timing-sensitive waits stay reliable.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The environment variable `name`, else `default`.
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.into())
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -39,28 +58,92 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn driver() -> &'static Driver {
-    DRIVER.get_or_init(|| {
-        let path = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let port = free_port();
+fn driver(engine: Engine) -> &'static Driver {
+    DRIVERS[engine as usize].get_or_init(|| start_driver(engine))
+}
+
+fn start_driver(engine: Engine) -> Driver {
+    let port = free_port();
+    let (path, args, install) = match engine {
+        Engine::Chromium => (
+            env_or("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            vec![format!("--port={port}")],
+            "install chromium and chromium-driver",
+        ),
+        Engine::Firefox => (
+            geckodriver(),
+            vec![format!("--port={port}")],
+            "install firefox-esr, and geckodriver (`cargo xtask test` puts it in target/tools/bin)",
+        ),
+        Engine::WebKit => (
+            env_or("WEBKITWEBDRIVER", "/usr/bin/WebKitWebDriver"),
+            vec![format!("--port={port}")],
+            "install webkit2gtk-driver and xvfb",
+        ),
+    };
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--pdeathsig", "TERM", "--"])
+        .arg(&path)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // WebKitGTK draws on a display even when nobody looks.
+    if engine == Engine::WebKit && std::env::var_os("DISPLAY").is_none() {
+        command.env("DISPLAY", virtual_display());
+    }
+    let child =
+        spawn_for_life(command).unwrap_or_else(|e| panic!("cannot start {path} ({e}); {install}"));
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ureq::get(&format!("{url}/status")).call().is_err() {
+        assert!(Instant::now() < deadline, "{path} did not start; {install}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver { url, _child: child }
+}
+
+/// geckodriver: `$GECKODRIVER`, else the copy `cargo xtask test` installs
+/// into target/tools (it is on crates.io, not in Debian), else the PATH's.
+fn geckodriver() -> String {
+    if let Ok(path) = std::env::var("GECKODRIVER") {
+        return path;
+    }
+    let tools = crate::site::workspace().join("target/tools/bin/geckodriver");
+    if tools.is_file() {
+        return tools.display().to_string();
+    }
+    "geckodriver".into()
+}
+
+/// An X display for WebKitGTK where the environment has none: Xvfb on the
+/// first free display number from 90 on, started once and ended with the
+/// test binary.
+fn virtual_display() -> String {
+    static XVFB: OnceLock<(String, Child)> = OnceLock::new();
+    XVFB.get_or_init(|| {
+        let socket = |n: u32| PathBuf::from(format!("/tmp/.X11-unix/X{n}"));
+        let n = (90..200)
+            .find(|n| !socket(*n).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+            .expect("a free X display number");
         let mut command = Command::new("setpriv");
         command
-            .args(["--pdeathsig", "TERM", "--"])
-            .arg(&path)
-            .arg(format!("--port={port}"))
+            .args(["--pdeathsig", "TERM", "--", "Xvfb"])
+            .arg(format!(":{n}"))
+            .args(["-nolisten", "tcp", "-screen", "0", "1600x1200x24"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let child = spawn_for_life(command).unwrap_or_else(|e| {
-            panic!("cannot start {path} ({e}); install chromium and chromium-driver")
-        });
-        let url = format!("http://127.0.0.1:{port}");
+        let child = spawn_for_life(command)
+            .unwrap_or_else(|e| panic!("cannot start Xvfb ({e}); install xvfb"));
         let deadline = Instant::now() + Duration::from_secs(20);
-        while ureq::get(&format!("{url}/status")).call().is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
+        while !socket(n).exists() {
+            assert!(Instant::now() < deadline, "Xvfb did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Driver { url, _child: child }
+        (format!(":{n}"), child)
     })
+    .0
+    .clone()
 }
 
 /// Starts `command` so that it ends with this process: the test harness
@@ -72,7 +155,7 @@ fn driver() -> &'static Driver {
 fn spawn_for_life(mut command: Command) -> std::io::Result<Child> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
-        .name("chromedriver-parent".into())
+        .name("driver-parent".into())
         .spawn(move || {
             drop(tx.send(command.spawn()));
             loop {
@@ -103,6 +186,7 @@ fn send(method: &str, url: &str, body: Option<Value>) -> Value {
 }
 
 pub struct Browser {
+    engine: Engine,
     session: String,
     /// Chromium's network log as read so far: ChromeDriver hands each
     /// entry out once, and [`Browser::settled`] reads it too.
@@ -192,9 +276,59 @@ impl Browser {
             "goog:chromeOptions": {"binary": binary, "args": args},
             "goog:loggingPrefs": {"performance": "ALL"},
         }}});
-        let v = send("POST", &format!("{}/session", driver().url), Some(caps));
+        Browser::session(Engine::Chromium, caps, profile, turn)
+    }
+
+    /// A fresh browser of `engine` (empty profile) at the given window
+    /// size: [`Browser::new`] for Chromium, else Firefox ESR headless or
+    /// WebKitGTK's MiniBrowser.
+    pub fn of(engine: Engine, width: u32, height: u32) -> Browser {
+        let caps = match engine {
+            Engine::Chromium => return Browser::new(width, height),
+            Engine::Firefox => json!({"capabilities": {"alwaysMatch": {
+                "browserName": "firefox",
+                "moz:firefoxOptions": {
+                    "binary": env_or("FIREFOX", "/usr/bin/firefox-esr"),
+                    "args": ["-headless"],
+                },
+            }}}),
+            Engine::WebKit => json!({"capabilities": {"alwaysMatch": {
+                "browserName": "MiniBrowser",
+                "webkitgtk:browserOptions": {
+                    "binary": env_or(
+                        "MINIBROWSER",
+                        "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
+                    ),
+                    "args": ["--automation"],
+                },
+            }}}),
+        };
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        // The driver makes the profile; this one stays empty.
+        let profile = tempfile::TempDir::new().unwrap();
+        let browser = Browser::session(engine, caps, profile, turn);
+        send(
+            "POST",
+            &browser.url("/window/rect"),
+            Some(json!({"width": width, "height": height})),
+        );
+        browser
+    }
+
+    fn session(
+        engine: Engine,
+        caps: Value,
+        profile: tempfile::TempDir,
+        turn: MutexGuard<'static, ()>,
+    ) -> Browser {
+        let v = send(
+            "POST",
+            &format!("{}/session", driver(engine).url),
+            Some(caps),
+        );
         let session = v["sessionId"].as_str().expect("a session id").to_owned();
         Browser {
+            engine,
             session,
             network: RefCell::default(),
             _profile: profile,
@@ -203,7 +337,7 @@ impl Browser {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/session/{}{path}", driver().url, self.session)
+        format!("{}/session/{}{path}", driver(self.engine).url, self.session)
     }
 
     pub fn goto(&self, url: &str) {

@@ -8,7 +8,7 @@ pub mod browser;
 pub mod npm;
 pub mod site;
 
-pub use browser::Browser;
+pub use browser::{Browser, Engine};
 pub use site::{Site, never_answers, serve};
 
 /// Vendor hosts of the demo's snippets. Chromium resolves them to a closed

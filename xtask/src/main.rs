@@ -2,7 +2,8 @@
 //!
 //! - `demo`: build the widget, then run the server with the demo site.
 //! - `test`: formatting, clippy (host and wasm32), the widget build, every
-//!   test (the end-to-end ones in headless Chromium included), the server's
+//!   test (the end-to-end ones in headless Chromium included, and a
+//!   visitor's main paths in Firefox ESR and WebKitGTK), the server's
 //!   integration suite again on a throwaway PostgreSQL cluster, schemathesis
 //!   against the server's OpenAPI description, then a smoke run of each
 //!   benchmark.
@@ -86,14 +87,46 @@ pub(crate) fn ensure_wasm_target() -> anyhow::Result<()> {
 }
 
 /// What the tests and the benchmarks' smoke runs need from Debian: a
-/// program to look for, and the package that has it.
-const TEST_PACKAGES: [(&str, &str); 5] = [
+/// program to look for, and the package that has it. (WebKitGTK draws on
+/// an X display even headless: the tests start Xvfb when there is none.)
+const TEST_PACKAGES: [(&str, &str); 8] = [
     ("/usr/bin/chromium", "chromium"),
     ("/usr/bin/chromedriver", "chromium-driver"),
+    ("/usr/bin/firefox-esr", "firefox-esr"),
+    ("/usr/bin/WebKitWebDriver", "webkit2gtk-driver"),
+    ("/usr/bin/Xvfb", "xvfb"),
     ("/usr/bin/wrk", "wrk"),
     ("/usr/bin/time", "time"),
     ("initdb", "postgresql"),
 ];
+
+/// geckodriver, which drives Firefox in the end-to-end tests: on crates.io,
+/// not in Debian. Installed into target/tools/bin, where the tests look
+/// for it (tests/src/browser.rs), unless that copy is this version.
+const GECKODRIVER: &str = "0.37.1";
+
+fn ensure_geckodriver() -> anyhow::Result<()> {
+    let have = Command::new("target/tools/bin/geckodriver")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if have.lines().next() != Some(&format!("geckodriver {GECKODRIVER}")) {
+        cmd(
+            "cargo",
+            &[
+                "install",
+                "geckodriver",
+                "--version",
+                GECKODRIVER,
+                "--locked",
+                "--root",
+                "target/tools",
+            ],
+        )?;
+    }
+    Ok(())
+}
 
 /// Whether a test program is there: a path, or a PostgreSQL program
 /// (which Debian keeps off PATH, under /usr/lib/postgresql/<version>/bin).
@@ -194,6 +227,7 @@ fn server_suite_on_postgres() -> anyhow::Result<()> {
 fn test() -> anyhow::Result<()> {
     ensure_wasm_target()?;
     ensure_test_packages()?;
+    ensure_geckodriver()?;
     cmd("cargo", &["fmt", "--all", "--", "--check"])?;
     cmd(
         "cargo",

@@ -5,6 +5,7 @@
 mod a11y;
 mod choices;
 mod consent_mode;
+mod engines;
 mod examples;
 mod first_visit;
 mod gate;
