@@ -37,10 +37,11 @@ if (w.crumb?.consent) return;
 const held = /\bcrumb_consent=1~([\w-]+)/.exec(d.cookie);
 // An answer as the wasm takes it: status (0: none), the consent's cookie
 // value or else its state or error code, and whether the server set the
-// cookie itself.
+// cookie itself. (What is left out reaches the wasm as an empty text and
+// false: wasm-bindgen's glue encodes `undefined` as "" and reads it as 0.)
 const read = (r) => r.json().catch(() => ({})).then((j) =>
-  [r.status, j.cookie || j.state || j.error || '', r.headers.has('crumb-cookie')]);
-const none = () => [0, '', false];
+  [r.status, j.cookie || j.state || j.error, r.headers.has('crumb-cookie')]);
+const none = () => [0];
 // Requested in the order a returning visit waits for them: the wasm (from
 // the cache, the slowest to arrive) and the visit check first.
 const wasm = wasm_bindgen(fetch(base + 'crumb/__CRUMB_WASM__'));
@@ -72,7 +73,9 @@ let dialogStyled;
 w.crumb = { show: () => queued.push(1), consent: () => null };
 Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   const h = wasm_bindgen, show = () => go(h.on(SHOW));
-  const consent = () => JSON.parse(h.text(TEXT_SITE) || 'null');
+  // (No choice counts yet: the text is null, which JSON.parse reads as
+  // "null".)
+  const consent = () => JSON.parse(h.text(TEXT_SITE));
   // The site's other open tabs hear of every choice made here. (Every
   // browser the widget runs in has BroadcastChannel: the stylesheet's
   // `:has()` and the dialog's `showModal()` need as recent a one.)
@@ -94,7 +97,7 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
       dialogStyled = dialogStyled || sheet('__CRUMB_DIALOG_CSS__');
       Promise.all([
         fetch(api + '/widget/details' + langQuery)
-          .then((r) => r.text().then((t) => [r.status, t, false]), none),
+          .then((r) => r.text().then((t) => [r.status, t]), none),
         dialogStyled,
       ]).then(([a]) => go(h.answer(DETAILS, ...a)));
     }
@@ -120,7 +123,11 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   w.crumb.show = show;
   w.crumb.consent = consent;
   if (!begin(text, answer)) return;
-  tabs.onmessage = () => go(h.answer(TAB, 200, '', true));
+  tabs.onmessage = () => go(h.answer(TAB));
+  // A page put back from the back/forward cache follows the cookie as a
+  // tab does: a choice made on another page meanwhile, which its channel
+  // may not have heard (WebKit drops a cached page's messages), counts.
+  w.addEventListener('pageshow', (e) => e.persisted && tabs.onmessage());
   // Capturing listeners on the document see every click, Esc (`cancel`)
   // and script `load`/`error`, including those that do not bubble. The
   // page updates at once (the banner goes); what a choice sets off
@@ -149,7 +156,7 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // mismatch (Remix, Next.js's app router), puts a new `<html>` in place
   // of the old one (React 18) or empties the old one of what it did not
   // render (React 19).
-  const ours = () => d.documentElement.querySelectorAll(':scope>.crumb');
+  const ours = () => d.querySelectorAll(':root>.crumb');
   let kept = ours();
   new MutationObserver((changes) => {
     changes.forEach(({ target: t }) => t.type ?? t.removeAttribute?.('data-crumb'));

@@ -344,6 +344,11 @@ impl Browser {
         send("POST", &self.url("/url"), Some(json!({"url": url})));
     }
 
+    /// Goes back in the tab's history, as the browser's back button does.
+    pub fn back(&self) {
+        send("POST", &self.url("/back"), Some(json!({})));
+    }
+
     /// Runs `script` (a function body; `arguments` holds `args`) in the page.
     pub fn js(&self, script: &str) -> Value {
         send(

@@ -3,7 +3,9 @@
 //! banner on a first visit with nothing gated run, "accept all" releasing
 //! every gated snippet and recorded, the server's cookie, a returning
 //! visit decided by the server, a withdrawal that another open tab follows,
-//! a forged cookie that releases nothing, and a page on another origin.
+//! a forged cookie that releases nothing, and a page on another origin;
+//! and in WebKit, a page put back from the back/forward cache after a
+//! choice made on another page.
 //! (Safari's own limits on cookies written by script are not WebKitGTK's;
 //! the README's deployment table says what each mode gives there.)
 
@@ -135,4 +137,43 @@ fn firefox_runs_a_visitors_main_paths() {
 #[test]
 fn webkit_runs_a_visitors_main_paths() {
     a_visitors_main_paths(Engine::WebKit);
+}
+
+#[test]
+fn webkit_puts_back_a_cached_page_under_the_choice_made_meanwhile() {
+    // Arrange: everything accepted on the shop, its YouTube embed loaded;
+    // the visitor moves on to the cookie policy page and withdraws
+    // marketing there.
+    let site = Site::start();
+    let browser = Browser::of(Engine::WebKit, 1280, 800);
+    open(&site, &browser, "/");
+    browser.click(".crumb-banner [data-a=accept]");
+    site.wait_for_records(1);
+    let video = "document.querySelector('iframe.video').getAttribute('src')";
+    browser.wait(&format!("({video} || '').includes('youtube')"));
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    browser.js("window.__kept = true;");
+    browser.goto(&site.url("/cookie-policy.html"));
+    browser.wait("window.crumb.consent() !== null");
+    browser.click("button[data-crumb-open]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=marketing]");
+    browser.click("dialog [data-a=save]");
+    site.wait_for_records(2);
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+
+    // Act: back to the shop, which WebKit puts back from its cache as it
+    // was (its channel never heard of the withdrawal).
+    browser.back();
+    browser.wait("document.querySelector('iframe.video')");
+
+    // Assert: the page is the cached one, and it follows the withdrawal:
+    // site code hears it, and the embed is unloaded behind its placeholder.
+    assert_eq!(browser.js("return window.__kept === true"), json!(true));
+    browser.wait("window.crumb.consent().categories.marketing === false");
+    browser.wait(&format!("{video} === ''"));
+    assert_eq!(
+        browser.js("return !!document.querySelector('.crumb-ph [data-crumb-allow=youtube]')"),
+        json!(true)
+    );
 }
