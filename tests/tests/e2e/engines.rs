@@ -4,14 +4,19 @@
 //! every gated snippet and recorded, the server's cookie, a returning
 //! visit decided by the server, a withdrawal that another open tab follows,
 //! a forged cookie that releases nothing, and a page on another origin;
-//! and in WebKit, a page put back from the back/forward cache after a
-//! choice made on another page.
+//! gated scripts inserted every way a page inserts them, released in
+//! document order; and in WebKit, a page put back from the back/forward
+//! cache after a choice made on another page. (The other engines have no
+//! network log like Chromium's, which tells when a page has settled: these
+//! tests wait for what must happen, and leave the checks that nothing more
+//! happens after that to Chromium's.)
 //! (Safari's own limits on cookies written by script are not WebKitGTK's;
 //! the README's deployment table says what each mode gives there.)
 
 use crumb_e2e::{Browser, Engine, Site};
 use serde_json::{Value, json};
 
+use crate::gate::{EVERY_PATH, INSERT};
 use crate::{banner_visible, open, ran};
 
 const NOTHING_RAN: &str = r#"{"ga": false, "hotjar": false, "piwik": false, "vwo": false, "meta": false, "reddit": false}"#;
@@ -129,6 +134,30 @@ fn a_visitors_main_paths(engine: Engine) {
     assert!(!banner_visible(&browser), "{engine:?}");
 }
 
+/// Gated scripts inserted by every path a page uses (see
+/// `gate::scripts_inserted_every_way_run_once_allowed_in_document_order`)
+/// run once allowed, in document order.
+fn scripts_inserted_every_way_run_in_document_order(engine: Engine) {
+    // Arrange: a first visit, the banner up; the page inserts its scripts.
+    let site = Site::start();
+    let browser = Browser::of(engine, 1280, 800);
+    open(&site, &browser, "/");
+    browser.js(INSERT);
+    browser.wait("window.__marked");
+    assert_eq!(browser.js("return window.__ran"), json!([]), "{engine:?}");
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__ran.length >= 5");
+
+    // Assert
+    assert_eq!(
+        browser.js("return window.__ran"),
+        json!(EVERY_PATH),
+        "{engine:?}"
+    );
+}
+
 #[test]
 fn firefox_runs_a_visitors_main_paths() {
     a_visitors_main_paths(Engine::Firefox);
@@ -137,6 +166,16 @@ fn firefox_runs_a_visitors_main_paths() {
 #[test]
 fn webkit_runs_a_visitors_main_paths() {
     a_visitors_main_paths(Engine::WebKit);
+}
+
+#[test]
+fn firefox_runs_scripts_inserted_every_way_in_document_order() {
+    scripts_inserted_every_way_run_in_document_order(Engine::Firefox);
+}
+
+#[test]
+fn webkit_runs_scripts_inserted_every_way_in_document_order() {
+    scripts_inserted_every_way_run_in_document_order(Engine::WebKit);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::{accepted, open, open_dialog};
 
 /// What the scripts [`INSERT`] adds push, in document order.
-const EVERY_PATH: [&str; 5] = [
+pub(crate) const EVERY_PATH: [&str; 5] = [
     "appendChild",
     "innerHTML 1",
     "innerHTML 2",
@@ -26,7 +26,7 @@ const EVERY_PATH: [&str; 5] = [
 
 /// Inserts gated analytics scripts by every path a page uses; each pushes
 /// its name onto `window.__ran`.
-const INSERT: &str = "
+pub(crate) const INSERT: &str = "
     window.__ran = [];
     const gated = (name) =>
       `<script type=\"text/plain\" data-category=\"analytics\">window.__ran.push('${name}')</script>`;
