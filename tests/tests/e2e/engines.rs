@@ -1,5 +1,6 @@
 //! A visitor's main paths in Firefox ESR (Gecko) and WebKitGTK (WebKit,
-//! Safari's engine), beside Chromium, which runs every other test: the
+//! Safari's engine) whatever engine the pass runs in (`cargo xtask test`
+//! runs the rest of the suite in each engine too; see `Engine`): the
 //! banner on a first visit with nothing gated run, "accept all" releasing
 //! every gated snippet and recorded, the server's cookie, a returning
 //! visit decided by the server, a withdrawal that another open tab follows,

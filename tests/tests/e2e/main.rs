@@ -1,6 +1,9 @@
 //! End-to-end tests: the real server with the demo site, the built widget,
-//! and real headless Chromium. Needs `cargo xtask build-widget` and Debian's
-//! chromium + chromium-driver (`cargo xtask test` and `.ci/run` see to both).
+//! and a real browser: headless Chromium, or the engine `CRUMB_E2E_ENGINE`
+//! names (`webkit`, `firefox`; see `crumb_e2e::Engine`). Needs `cargo xtask
+//! build-widget` and Debian's chromium + chromium-driver (with
+//! webkit2gtk-driver, xvfb, firefox-esr and geckodriver for the others;
+//! `cargo xtask test` and `.ci/run` see to all of them).
 
 mod a11y;
 mod choices;
