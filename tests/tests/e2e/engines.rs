@@ -18,7 +18,7 @@ use crumb_e2e::{Browser, Engine, Site};
 use serde_json::{Value, json};
 
 use crate::gate::{EVERY_PATH, INSERT};
-use crate::{banner_visible, open, ran};
+use crate::{ADD_LATE_SCRIPTS, banner_visible, open, ran};
 
 const NOTHING_RAN: &str = r#"{"ga": false, "hotjar": false, "piwik": false, "vwo": false, "meta": false, "reddit": false}"#;
 const EVERYTHING_RAN: &str =
@@ -91,15 +91,7 @@ fn a_visitors_main_paths(engine: Engine) {
     // looked at both).
     browser.switch_to(&second);
     browser.wait("window.crumb.consent().categories.marketing === false");
-    browser.js(
-        "for (const [cat, flag] of [['marketing', '__lateMarketing'], ['analytics', '__lateAnalytics']]) {
-           const s = document.createElement('script');
-           s.type = 'text/plain';
-           s.dataset.category = cat;
-           s.textContent = 'window.' + flag + ' = true;';
-           document.body.append(s);
-         }",
-    );
+    browser.js(ADD_LATE_SCRIPTS);
     browser.wait("window.__lateAnalytics === true");
     assert_eq!(browser.js("return !!window.__lateMarketing"), json!(false));
     // Back to the first tab: WebKitGTK keeps the second one in the

@@ -72,6 +72,18 @@ pub fn record_three_choices(site: &Site, custom: &[&str]) {
     }
 }
 
+/// Adds a gated marketing script and a gated analytics one, as a page adds
+/// scripts after a choice; they set `window.__lateMarketing` and
+/// `window.__lateAnalytics` when they run.
+pub const ADD_LATE_SCRIPTS: &str =
+    "for (const [cat, flag] of [['marketing', '__lateMarketing'], ['analytics', '__lateAnalytics']]) {
+       const s = document.createElement('script');
+       s.type = 'text/plain';
+       s.dataset.category = cat;
+       s.textContent = 'window.' + flag + ' = true;';
+       document.body.append(s);
+     }";
+
 pub fn banner_visible(browser: &Browser) -> bool {
     browser.js(
         "const b = document.querySelector('.crumb-banner');

@@ -9,7 +9,7 @@ use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
 use time::Duration;
 
-use crate::{accept_all, banner_visible, open, ran};
+use crate::{ADD_LATE_SCRIPTS, accept_all, banner_visible, open, ran};
 
 const DAY_S: f64 = 86_400.0;
 
@@ -430,15 +430,7 @@ fn a_choice_in_one_tab_reaches_the_other_within_a_second() {
     assert_eq!(last[1]["categories"]["marketing"], false);
     // ...and releases no marketing script added afterwards. (The analytics
     // one added with it runs, so the gate has looked at both.)
-    browser.js(
-        "for (const [cat, flag] of [['marketing', '__lateMarketing'], ['analytics', '__lateAnalytics']]) {
-           const s = document.createElement('script');
-           s.type = 'text/plain';
-           s.dataset.category = cat;
-           s.textContent = 'window.' + flag + ' = true;';
-           document.body.append(s);
-         }",
-    );
+    browser.js(ADD_LATE_SCRIPTS);
     browser.wait("window.__lateAnalytics === true");
     assert_eq!(browser.js("return !!window.__lateMarketing"), json!(false));
     // Its YouTube embed is unloaded, behind its placeholder again.
