@@ -303,13 +303,7 @@ impl Browser {
     pub fn of(engine: Engine, width: u32, height: u32) -> Browser {
         let caps = match engine {
             Engine::Chromium => return Browser::with_flags(width, height, &[]),
-            Engine::Firefox => json!({"capabilities": {"alwaysMatch": {
-                "browserName": "firefox",
-                "moz:firefoxOptions": {
-                    "binary": env_or("FIREFOX", "/usr/bin/firefox-esr"),
-                    "args": ["-headless"],
-                },
-            }}}),
+            Engine::Firefox => return Browser::firefox(width, height, json!({})),
             Engine::WebKit => json!({"capabilities": {"alwaysMatch": {
                 "browserName": "MiniBrowser",
                 "webkitgtk:browserOptions": {
@@ -321,6 +315,40 @@ impl Browser {
                 },
             }}}),
         };
+        Browser::sized(engine, caps, width, height)
+    }
+
+    /// A fresh headless Firefox ESR with these preferences set.
+    fn firefox(width: u32, height: u32, prefs: Value) -> Browser {
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "firefox",
+            "moz:firefoxOptions": {
+                "binary": env_or("FIREFOX", "/usr/bin/firefox-esr"),
+                "args": ["-headless"],
+                "prefs": prefs,
+            },
+        }}});
+        Browser::sized(Engine::Firefox, caps, width, height)
+    }
+
+    /// A fresh Firefox whose visitor has switched on Global Privacy Control
+    /// in its settings: Firefox's own signal, `Sec-GPC: 1` on every request
+    /// and `navigator.globalPrivacyControl === true`, where
+    /// [`Browser::with_gpc`] has to make Chromium send and say them.
+    pub fn firefox_with_gpc(width: u32, height: u32) -> Browser {
+        Browser::firefox(
+            width,
+            height,
+            json!({
+                "privacy.globalprivacycontrol.enabled": true,
+                "privacy.globalprivacycontrol.functionality.enabled": true,
+            }),
+        )
+    }
+
+    /// A new session of a driver that makes its own profile, then its
+    /// window sized.
+    fn sized(engine: Engine, caps: Value, width: u32, height: u32) -> Browser {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
         // The driver makes the profile; this one stays empty.
         let profile = tempfile::TempDir::new().unwrap();

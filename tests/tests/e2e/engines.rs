@@ -6,8 +6,9 @@
 //! visit decided by the server, a withdrawal that another open tab follows,
 //! a forged cookie that releases nothing, and a page on another origin;
 //! gated scripts inserted every way a page inserts them, released in
-//! document order; and in WebKit, a page put back from the back/forward
-//! cache after a choice made on another page. (The other engines have no
+//! document order; in WebKit, a page put back from the back/forward cache
+//! after a choice made on another page; and Firefox's own Global Privacy
+//! Control signal. (The other engines have no
 //! network log like Chromium's, which tells when a page has settled: these
 //! tests wait for what must happen, and leave the checks that nothing more
 //! happens after that to Chromium's.)
@@ -207,5 +208,42 @@ fn webkit_puts_back_a_cached_page_under_the_choice_made_meanwhile() {
     assert_eq!(
         browser.js("return !!document.querySelector('.crumb-ph [data-crumb-allow=youtube]')"),
         json!(true)
+    );
+}
+
+#[test]
+fn firefox_with_global_privacy_control_on_has_its_save_recorded_as_gpc() {
+    // Arrange: Firefox with GPC switched on in its settings, so the signal
+    // is the browser's own (the gpc tests make Chromium send one).
+    let site = Site::start();
+    let browser = Browser::firefox_with_gpc(1280, 800);
+    open(&site, &browser, "/");
+    assert_eq!(
+        browser.js("return navigator.globalPrivacyControl"),
+        json!(true)
+    );
+    // The banner says the signal is honoured (the server saw `Sec-GPC: 1`
+    // on the config request: only those get that line).
+    browser.wait("document.querySelector('.crumb-banner .crumb-gpc')");
+
+    // Act: the visitor opens the dialog, where marketing starts refused,
+    // allows analytics, and saves.
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    assert_eq!(
+        browser.js("return document.querySelector('input[data-cat=marketing]').checked"),
+        json!(false)
+    );
+    browser.click("input[data-cat=analytics]");
+    browser.click("dialog [data-a=save]");
+
+    // Assert: recorded as gpc, with the request's GPC flag.
+    let record = &site.wait_for_records(1)[0];
+    assert_eq!(record["method"], "gpc", "{record}");
+    assert_eq!(record["gpc"], true, "{record}");
+    assert_eq!(
+        record["categories_granted"],
+        json!(["necessary", "analytics"]),
+        "{record}"
     );
 }
