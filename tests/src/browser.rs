@@ -298,24 +298,26 @@ impl Browser {
     }
 
     /// A fresh browser of `engine` (empty profile) at the given window
-    /// size: [`Browser::new`] for Chromium, else Firefox ESR headless or
-    /// WebKitGTK's MiniBrowser.
+    /// size: headless Chromium, headless Firefox ESR, or WebKitGTK's
+    /// MiniBrowser.
     pub fn of(engine: Engine, width: u32, height: u32) -> Browser {
-        let caps = match engine {
-            Engine::Chromium => return Browser::with_flags(width, height, &[]),
-            Engine::Firefox => return Browser::firefox(width, height, json!({})),
-            Engine::WebKit => json!({"capabilities": {"alwaysMatch": {
-                "browserName": "MiniBrowser",
-                "webkitgtk:browserOptions": {
-                    "binary": env_or(
-                        "MINIBROWSER",
-                        "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
-                    ),
-                    "args": ["--automation"],
-                },
-            }}}),
-        };
-        Browser::sized(engine, caps, width, height)
+        match engine {
+            Engine::Chromium => Browser::with_flags(width, height, &[]),
+            Engine::Firefox => Browser::firefox(width, height, json!({})),
+            Engine::WebKit => {
+                let caps = json!({"capabilities": {"alwaysMatch": {
+                    "browserName": "MiniBrowser",
+                    "webkitgtk:browserOptions": {
+                        "binary": env_or(
+                            "MINIBROWSER",
+                            "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
+                        ),
+                        "args": ["--automation"],
+                    },
+                }}});
+                Browser::sized(Engine::WebKit, caps, width, height)
+            }
+        }
     }
 
     /// A fresh headless Firefox ESR with these preferences set.
