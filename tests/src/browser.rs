@@ -35,8 +35,8 @@ struct Driver {
 /// (Gecko), but for the tests that need the Chrome DevTools Protocol (the
 /// network log, blocked URLs, scripts run before every page, phone
 /// viewports, GPC), which run in Chromium alone (`CHROMIUM_ONLY` in
-/// xtask/src/main.rs). engines.rs runs a visitor's main paths in each
-/// engine in every pass.
+/// xtask/src/main.rs). engines.rs names its engines itself, so the
+/// Chromium pass already runs a visitor's main paths in each engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     Chromium,

@@ -1,6 +1,7 @@
 //! A visitor's main paths in Firefox ESR (Gecko) and WebKitGTK (WebKit,
-//! Safari's engine) whatever engine the pass runs in (`cargo xtask test`
-//! runs the rest of the suite in each engine too; see `Engine`): the
+//! Safari's engine), whatever engine `CRUMB_E2E_ENGINE` names (`cargo
+//! xtask test` runs the rest of the suite in each engine too, and these
+//! in its Chromium pass only; see `Engine`): the
 //! banner on a first visit with nothing gated run, "accept all" releasing
 //! every gated snippet and recorded, the server's cookie, a returning
 //! visit decided by the server, a withdrawal that another open tab follows,
