@@ -32,17 +32,26 @@ fn a_save_that_keeps_marketing_off_is_recorded_as_gpc_with_the_flag() {
     // Assert: the banner says the signal is honoured.
     assert!(notice(&browser, ".crumb-banner").contains(NOTICE));
 
-    // Act: the visitor opens the dialog, allows analytics, and saves.
+    // Act and assert
+    a_save_keeping_marketing_off_is_recorded_as_gpc(&site, &browser);
+    browser.settled();
+    assert_eq!(ran(&browser)["meta"], false);
+}
+
+/// On a first visit under GPC: the visitor opens the dialog, which says
+/// the signal is honoured and where marketing starts refused, allows
+/// analytics, and saves; the choice is recorded as `gpc`, with the
+/// request's GPC flag, marketing refused.
+pub(crate) fn a_save_keeping_marketing_off_is_recorded_as_gpc(site: &Site, browser: &Browser) {
     browser.click(".crumb-banner [data-a=customize]");
     browser.wait("document.querySelector('dialog.crumb-modal[open]')");
-    assert!(notice(&browser, "dialog").contains(NOTICE));
+    assert!(notice(browser, "dialog").contains(NOTICE));
     let marketing =
         browser.js("return document.querySelector('input[data-cat=marketing]').checked");
     assert_eq!(marketing, json!(false), "marketing starts refused");
     browser.click("input[data-cat=analytics]");
     browser.click("dialog [data-a=save]");
 
-    // Assert: recorded as gpc, with the request's GPC flag, marketing refused.
     let record = &site.wait_for_records(1)[0];
     assert_eq!(record["method"], "gpc", "{record}");
     assert_eq!(record["gpc"], true, "{record}");
@@ -51,8 +60,6 @@ fn a_save_that_keeps_marketing_off_is_recorded_as_gpc_with_the_flag() {
         json!(["necessary", "analytics"]),
         "{record}"
     );
-    browser.settled();
-    assert_eq!(ran(&browser)["meta"], false);
 }
 
 #[test]
