@@ -207,7 +207,9 @@ pub struct Browser {
     /// Chromium's network log as read so far: ChromeDriver hands each
     /// entry out once, and [`Browser::settled`] reads it too.
     network: RefCell<NetworkLog>,
-    _profile: tempfile::TempDir,
+    /// Chromium's profile folder, removed with the browser (geckodriver
+    /// and WebKitWebDriver make and remove their own).
+    _profile: Option<tempfile::TempDir>,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -294,7 +296,7 @@ impl Browser {
             "goog:chromeOptions": {"binary": binary, "args": args},
             "goog:loggingPrefs": {"performance": "ALL"},
         }}});
-        Browser::session(Engine::Chromium, caps, profile, turn)
+        Browser::session(Engine::Chromium, caps, Some(profile), turn)
     }
 
     /// A fresh browser of `engine` (empty profile) at the given window
@@ -352,9 +354,7 @@ impl Browser {
     /// window sized.
     fn sized(engine: Engine, caps: Value, width: u32, height: u32) -> Browser {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-        // The driver makes the profile; this one stays empty.
-        let profile = tempfile::TempDir::new().unwrap();
-        let browser = Browser::session(engine, caps, profile, turn);
+        let browser = Browser::session(engine, caps, None, turn);
         send(
             "POST",
             &browser.url("/window/rect"),
@@ -366,7 +366,7 @@ impl Browser {
     fn session(
         engine: Engine,
         caps: Value,
-        profile: tempfile::TempDir,
+        profile: Option<tempfile::TempDir>,
         turn: MutexGuard<'static, ()>,
     ) -> Browser {
         let v = send(
