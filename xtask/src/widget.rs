@@ -161,7 +161,9 @@ fn replace_once(text: &str, old: &str, new: &str) -> anyhow::Result<String> {
 /// deprecated-argument warnings, the instance and module kept for
 /// those, and the clean-up after a failed allocation in `start`. It also
 /// simplifies three helpers: strings are encoded whole, decoded with the
-/// decoder's defaults, and memory views are made fresh rather than cached. The
+/// decoder's defaults, and memory views are made fresh rather than cached;
+/// numbers and booleans reach the wasm unconverted, and `on` and `text`
+/// are the wasm's own exports rather than wrappers. The
 /// cuts match the pinned wasm-bindgen's output exactly and fail the build
 /// when it changes.
 fn trim_glue(glue: &str) -> anyhow::Result<String> {
@@ -203,7 +205,9 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         "",
     )?;
     // Strings go to the wasm encoded whole: the ASCII loop and the
-    // grow-as-you-encode path save a copy, not bytes on the wire.
+    // grow-as-you-encode path save a copy, not bytes on the wire. The
+    // wasm's memory stays far below 2 GiB, so the addresses it gives and
+    // takes are positive numbers as they come, with no `>>> 0`.
     let glue = replace_once(
         &glue,
         "        if (realloc === undefined) {
@@ -215,7 +219,7 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         }
 ",
         "        const buf = cachedTextEncoder.encode(arg);
-        const ptr = malloc(buf.length, 1) >>> 0;
+        const ptr = malloc(buf.length, 1);
         getUint8ArrayMemory0().set(buf, ptr);
         WASM_VECTOR_LEN = buf.length;
         return ptr;
@@ -251,6 +255,12 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         return ptr;
 ",
         "",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "        ptr = ptr >>> 0;
+        return decodeText(",
+        "        return decodeText(",
     )?;
     // A fresh view per use (a few per event) instead of a cached one that
     // must be checked against memory growth; the caches' variables go too.
@@ -300,6 +310,37 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         const len1 = WASM_VECTOR_LEN;
 ",
     )?;
+    // Numbers and booleans go to the wasm as they are: a call into
+    // WebAssembly converts each argument for an `i32` parameter with
+    // ToInt32 itself (true is 1; false, undefined and NaN are 0), which is
+    // what wasm-bindgen's `+` gave. And `start`'s 0 or 1 is read as a
+    // truth value only.
+    let glue = replace_once(
+        &glue,
+        "        const val2 = +kind;
+        const val3 = +status;
+        const val4 = +server_set;
+",
+        "",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "wasm.answer(val2, val3, ptr0, len0, val4)",
+        "wasm.answer(kind, status, ptr0, len0, server_set)",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "        const val3 = +secure;
+        const val4 = +gpc;
+",
+        "",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "        const ret = wasm.start(ptr0, len0, doc, val3, ptr1, len1, val4);
+        return ret !== 0;",
+        "        return wasm.start(ptr0, len0, doc, secure, ptr1, len1, gpc);",
+    )?;
     // The instance and module are kept for `initSync` and wasm-bindgen's
     // threads, neither of which crumb.js has: only the exports are read.
     let glue = replace_once(
@@ -313,7 +354,34 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
         cachedUint8ArrayMemory0 = null;",
         "    let wasm;
     function __wbg_finalize_init(instance) {
-        wasm = instance.exports;",
+        wasm = instance.exports;
+        Object.assign(__wbg_init, wasm, exports);",
+    )?;
+    // The slots of a new table of references hold `null` already.
+    let glue = replace_once(&glue, "                table.set(1025, null);\n", "")?;
+    // `on` and `text` take and give only numbers and JavaScript values, so
+    // wasm-bindgen's wrappers only pass them on: crumb.js calls the wasm's
+    // own exports, put on `wasm_bindgen` with the wrappers of `answer` and
+    // `start` (which encode strings) over them, once the module is in.
+    let glue = replace_once(
+        &glue,
+        "    function on(kind, e) {
+        const ret = wasm.on(kind, e);
+        return ret;
+    }
+    exports.on = on;
+",
+        "",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "    function text(what) {
+        const ret = wasm.text(what);
+        return ret;
+    }
+    exports.text = text;
+",
+        "",
     )?;
     // The import objects need no null prototype: every name the wasm
     // imports is an own property, which no property of a page's
@@ -351,13 +419,14 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
     if !glue.trim_end().ends_with(tail) {
         bail!("the wasm-bindgen glue ends differently; update xtask/src/widget.rs");
     }
+    // The exports object is only copied from, so a plain one does.
     Ok(format!(
         "{}    async function __wbg_init(response) {{
         const {{ instance }} = await WebAssembly.instantiateStreaming(response, __wbg_get_imports());
         return __wbg_finalize_init(instance);
     }}
-    return Object.assign(__wbg_init, exports);
-}})({{ __proto__: null }});
+    return __wbg_init;
+}})({{}});
 ",
         &glue[..start]
     ))
@@ -443,23 +512,41 @@ fn shared_returns(glue: &str) -> anyhow::Result<String> {
             "no import of the wasm-bindgen glue returns a string or an optional element; update xtask/src/widget.rs"
         );
     }
-    // Both go beside `isLikeNone`, which they use.
-    replace_once(
+    // The helpers take the place of `isLikeNone` and of the memory view
+    // that only the collapsed statements used (addresses with no `>>> 0`,
+    // as in `trim_glue`).
+    let out = replace_once(
         &out,
-        "    function isLikeNone(x) {",
+        "    function isLikeNone(x) {
+        return x === undefined || x === null;
+    }
+",
         "    function optionalRef(value) {
-        return isLikeNone(value) ? 0 : addToExternrefTable0(value);
+        return value == null ? 0 : addToExternrefTable0(value);
     }
 
     function returnString(retptr, value) {
-        const ptr = isLikeNone(value) ? 0 : passStringToWasm0(value, wasm.__wbindgen_malloc);
-        const view = getDataViewMemory0();
-        view.setInt32((retptr >>> 0) + 4, WASM_VECTOR_LEN, true);
-        view.setInt32(retptr >>> 0, ptr, true);
+        const ptr = value == null ? 0 : passStringToWasm0(value, wasm.__wbindgen_malloc);
+        const view = new DataView(wasm.memory.buffer);
+        view.setInt32(retptr + 4, WASM_VECTOR_LEN, true);
+        view.setInt32(retptr, ptr, true);
     }
-
-    function isLikeNone(x) {",
-    )
+",
+    )?;
+    let out = replace_once(
+        &out,
+        "    function getDataViewMemory0() {
+        return new DataView(wasm.memory.buffer);
+    }
+",
+        "",
+    )?;
+    if out.contains("isLikeNone") || out.contains("getDataViewMemory0") {
+        bail!(
+            "an import of the wasm-bindgen glue has a shape `shared_returns` does not know; update xtask/src/widget.rs"
+        );
+    }
+    Ok(out)
 }
 
 /// The content-hashed files (and their `.gz`) that the previous build's
@@ -715,7 +802,12 @@ mod tests {
                 return ret;
             },
         };
+    function getDataViewMemory0() {
+        return new DataView(wasm.memory.buffer);
+    }
     function isLikeNone(x) {
+        return x === undefined || x === null;
+    }
 ";
 
         // Act
@@ -744,9 +836,10 @@ mod tests {
             "{shared}"
         );
         assert!(
-            shared.ends_with("    function isLikeNone(x) {\n"),
+            shared.ends_with("        view.setInt32(retptr, ptr, true);\n    }\n"),
             "{shared}"
         );
+        assert!(!shared.contains("isLikeNone") && !shared.contains("getDataViewMemory0"));
         assert!(shared_returns("    function isLikeNone(x) {\n").is_err());
     }
 
