@@ -32,6 +32,18 @@ const d = document, s = d.currentScript, base = new URL('.', s.src).href,
 // the page. (`crumb.consent` rather than `crumb`: an element with
 // id="crumb" is also `window.crumb`.)
 if (w.crumb?.consent) return;
+// A released script runs after the page has been parsed, where HTML's own
+// `document.write` would replace the whole page (from an inline script)
+// or do nothing (from an external one). Old tags still write their pixel
+// or their next script that way, so what a released script (a copy that
+// keeps its `data-category`) writes goes in just before it, its scripts
+// running, as Cookiebot does it; the page's own scripts write as ever.
+const write = d.write;
+d.write = (...html) =>
+  d.currentScript?.dataset.category
+    ? d.currentScript.before(d.createRange().createContextualFragment(html.join('')))
+    : write.apply(d, html);
+d.writeln = (...html) => d.write(...html, '\n');
 // The consent id the cookie names. The cookie is only a cache: the server
 // says on every page view whether that consent still counts.
 const held = /\bcrumb_consent=1~([\w-]+)/.exec(d.cookie);

@@ -251,6 +251,74 @@ fn first_visit_with(markup: &str) -> (Site, Browser) {
 }
 
 #[test]
+fn what_a_released_script_writes_with_document_write_goes_in_where_it_stands() {
+    // Arrange: a first visit; old-style tags in a slot of the page: an
+    // inline one writes a pixel and then a script, an external one a
+    // paragraph (HTML's own `document.write` would replace the whole page
+    // from the first, and ignore the second).
+    let (_site, browser) = first_visit_with(
+        r#"'<div id="slot"><script type="text/plain" data-category="analytics">' +
+             'document.write("<img id=pixel>"); ' +
+             'document.writeln("<script>window.__ran.push(`written`)</scr" + "ipt>");</script>' +
+           '<script type="text/plain" data-category="analytics" ' +
+             'data-src="data:text/javascript,document.write(%22<p id=ext>ext</p>%22)"></script></div>'"#,
+    );
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+
+    // Assert: the page is still there, with what each wrote in the slot,
+    // where the script stands, and the written script has run.
+    browser.wait("document.querySelector('#slot #ext')");
+    browser.settled();
+    assert_eq!(
+        browser.js(
+            "return [window.__ran, [...document.querySelector('#slot').children].map((e) => e.id || e.tagName),
+                     document.querySelector('.crumb-reopen') != null, document.title]"
+        ),
+        json!([
+            ["written"],
+            // The inline tag's pixel and script, its inert original, the
+            // external tag's paragraph, its copy and its original.
+            ["pixel", "SCRIPT", "SCRIPT", "ext", "SCRIPT", "SCRIPT"],
+            true,
+            "Crumb demo shop"
+        ])
+    );
+}
+
+#[test]
+fn a_pages_own_document_write_still_writes_where_the_parser_stands() {
+    // Arrange: a page that loads crumb.js synchronously in its head, so
+    // Crumb is up before the body's own `document.write` runs.
+    let site = Site::start();
+    let html = format!(
+        "<!doctype html><html lang=en><head><title>Old page</title>\
+         <script src=\"{}/crumb.js\" data-site=\"demo\"></script></head>\
+         <body><p id=before>before</p><script>document.write('<p id=own>own</p>')</script>\
+         <p id=after>after</p></body></html>",
+        site.base
+    );
+    let origin = serve(vec![("/", "text/html; charset=utf-8", html)], "");
+    site.allow_origin(&origin);
+    let browser = Browser::new(1280, 800);
+
+    // Act
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+
+    // Assert: the paragraph went in where the parser stood, and the page
+    // was written through Crumb's `document.write`.
+    assert_eq!(
+        browser.js(
+            "return [document.querySelector('#before + script + #own + #after') != null,
+                     Object.hasOwn(document, 'write')]"
+        ),
+        json!([true, true])
+    );
+}
+
+#[test]
 fn a_script_with_data_type_runs_as_that_type_once_allowed() {
     // Arrange: a first visit; the page has a gated module (marked the way
     // vanilla-cookieconsent and Klaro mark one) and a gated classic script.
