@@ -77,8 +77,7 @@ const sheet = (name) => new Promise((r) => {
   css.rel = 'stylesheet';
   css.href = base + 'crumb/' + name;
   css.onload = css.onerror = r;
-  sheets.push(css);
-  d.head.appendChild(css);
+  sheets.push(d.head.appendChild(css));
 });
 const styled = sheet('__CRUMB_CSS__');
 let dialogStyled;
@@ -126,9 +125,11 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   };
   // Starts (or, with a fresh config, restarts) the widget, then gives it
   // the visit check's answer, which decides between banner and choice.
+  // (A browser without Global Privacy Control has the property undefined,
+  // which the wasm reads as false.)
   const begin = (text, visit) => {
     const started = h.start(text, d, location.protocol == 'https:', location.hostname,
-      !!navigator.globalPrivacyControl);
+      navigator.globalPrivacyControl);
     if (started) go(h.answer(VISIT, ...visit));
     return started;
   };

@@ -105,7 +105,7 @@ const TEST_PACKAGES: [(&str, &str); 8] = [
 /// start Chromium themselves (GPC, host mapping): the WebKit and Firefox
 /// passes leave them out. One that needs the protocol and is not listed
 /// fails in those passes, saying so (tests/src/browser.rs).
-const CHROMIUM_ONLY: [&str; 29] = [
+const CHROMIUM_ONLY: [&str; 30] = [
     "a11y::the_banner_comes_first_in_the_tab_order_and_gives_focus_back",
     "choices::analytics_only_runs_analytics_and_records_it",
     "choices::reject_all_runs_nothing_and_records_it",
@@ -113,6 +113,7 @@ const CHROMIUM_ONLY: [&str; 29] = [
     "consent_mode::basic_mode_defaults_first_then_the_visitors_update_before_the_tag",
     "consent_mode::basic_mode_reject_all_leaves_everything_denied_and_the_tag_unloaded",
     "first_visit::a_page_that_enforces_trusted_types_runs_its_gated_scripts_through_its_default_policy",
+    "first_visit::at_400_percent_zoom_the_whole_banner_can_be_read_and_answered",
     "first_visit::a_page_under_a_nonce_based_policy_runs_its_gated_scripts_once_allowed",
     "first_visit::first_visit_shows_the_banner_and_runs_nothing",
     "first_visit::on_a_phone_the_banner_leaves_most_of_the_screen_to_the_page",

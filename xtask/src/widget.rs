@@ -359,6 +359,16 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
     )?;
     // The slots of a new table of references hold `null` already.
     let glue = replace_once(&glue, "                table.set(1025, null);\n", "")?;
+    // crumb.js waits for the module, not for a value: the exports are on
+    // `wasm_bindgen`.
+    let glue = replace_once(
+        &glue,
+        "        wasm.__wbindgen_start();
+        return wasm;
+",
+        "        wasm.__wbindgen_start();
+",
+    )?;
     // `on` and `text` take and give only numbers and JavaScript values, so
     // wasm-bindgen's wrappers only pass them on: crumb.js calls the wasm's
     // own exports, put on `wasm_bindgen` with the wrappers of `answer` and
@@ -423,7 +433,7 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
     Ok(format!(
         "{}    async function __wbg_init(response) {{
         const {{ instance }} = await WebAssembly.instantiateStreaming(response, __wbg_get_imports());
-        return __wbg_finalize_init(instance);
+        __wbg_finalize_init(instance);
     }}
     return __wbg_init;
 }})({{}});

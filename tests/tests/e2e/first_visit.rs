@@ -428,6 +428,32 @@ fn on_a_phone_the_banner_leaves_most_of_the_screen_to_the_page() {
 }
 
 #[test]
+fn at_400_percent_zoom_the_whole_banner_can_be_read_and_answered() {
+    // Arrange: a 1280 x 720 screen at 400 % zoom leaves 320 x 180 CSS
+    // pixels (WCAG 1.4.10, reflow), less than the banner's height.
+    let site = Site::start();
+    let browser = Browser::new(500, 800);
+    browser.phone_viewport(320, 180);
+
+    // Act
+    open(&site, &browser, "/");
+
+    // Assert: the banner stays on the screen, its title too, and what
+    // does not fit scrolls inside it, down to the buttons.
+    let fits = browser.js(
+        "const b = document.querySelector('.crumb-banner'), r = b.getBoundingClientRect();
+         return [r.top >= 0, r.bottom <= innerHeight, b.scrollHeight > b.clientHeight,
+                 document.querySelector('.crumb-title').getBoundingClientRect().top >= 0];",
+    );
+    assert_eq!(fits, json!([true, true, true, true]));
+    browser.js(
+        "document.querySelector('.crumb-banner [data-a=reject]').scrollIntoView({block: 'nearest'})",
+    );
+    browser.click(".crumb-banner [data-a=reject]");
+    let records = site.wait_for_records(1);
+    assert_eq!(records[0]["method"], "reject_all");
+}
+#[test]
 fn the_floating_button_never_covers_the_page_and_yields_to_the_pages_own_link() {
     // Arrange: a phone; the demo shop's footer has its own "Cookie
     // settings" link.
