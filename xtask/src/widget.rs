@@ -256,11 +256,21 @@ fn trim_glue(glue: &str) -> anyhow::Result<String> {
 ",
         "",
     )?;
+    // Strings from the wasm are decoded where they are read, the one place
+    // wasm-bindgen's `decodeText` was called from.
     let glue = replace_once(
         &glue,
         "        ptr = ptr >>> 0;
         return decodeText(",
-        "        return decodeText(",
+        "        return cachedTextDecoder.decode(",
+    )?;
+    let glue = replace_once(
+        &glue,
+        "    function decodeText(bytes) {
+        return cachedTextDecoder.decode(bytes);
+    }
+",
+        "",
     )?;
     // A fresh view per use (a few per event) instead of a cached one that
     // must be checked against memory growth; the caches' variables go too.
