@@ -544,6 +544,15 @@ impl Browser {
         );
     }
 
+    /// Renders in forced colors (Windows' contrast themes), as Chromium's
+    /// DevTools emulate them: the page's colours give way to the system's.
+    pub fn forced_colors(&self) {
+        self.cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "forced-colors", "value": "active"}]}),
+        );
+    }
+
     /// Opens a new tab (same profile: same cookies, same site) and returns
     /// its handle; the session stays in the current tab.
     pub fn new_tab(&self) -> String {

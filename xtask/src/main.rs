@@ -101,12 +101,14 @@ const TEST_PACKAGES: [(&str, &str); 8] = [
 ];
 
 /// End-to-end tests that need Chromium's DevTools Protocol (its network
-/// log, blocked URLs, scripts run before every page, phone viewports) or
-/// start Chromium themselves (GPC, host mapping): the WebKit and Firefox
-/// passes leave them out. One that needs the protocol and is not listed
-/// fails in those passes, saying so (tests/src/browser.rs).
-const CHROMIUM_ONLY: [&str; 30] = [
+/// log, blocked URLs, scripts run before every page, phone viewports,
+/// forced colors) or start Chromium themselves (GPC, host mapping): the
+/// WebKit and Firefox passes leave them out. One that needs the protocol
+/// and is not listed fails in those passes, saying so
+/// (tests/src/browser.rs).
+const CHROMIUM_ONLY: [&str; 31] = [
     "a11y::the_banner_comes_first_in_the_tab_order_and_gives_focus_back",
+    "a11y::in_a_contrast_theme_every_switch_shows_whether_it_is_on",
     "choices::analytics_only_runs_analytics_and_records_it",
     "choices::reject_all_runs_nothing_and_records_it",
     "consent_mode::advanced_mode_loads_the_tag_at_once_under_denied_defaults",

@@ -186,6 +186,38 @@ fn axe_finds_no_violation_in_the_banner_or_the_open_dialog() {
 }
 
 #[test]
+fn in_a_contrast_theme_every_switch_shows_whether_it_is_on() {
+    // Arrange: forced colors, as Windows' contrast themes have them, where
+    // the browser paints every background in the page's own colour.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    browser.forced_colors();
+    open_dialog(&site, &browser);
+    assert_eq!(
+        browser.js("return matchMedia('(forced-colors: active)').matches"),
+        json!(true)
+    );
+
+    // Act: analytics on, marketing left off.
+    browser.click("input[data-cat=analytics]");
+
+    // Assert: each switch stands out from the dialog, its knob from its
+    // track, and on looks unlike off.
+    let looks = browser.js(
+        "const bg = getComputedStyle(document.querySelector('.crumb-modal')).backgroundColor;
+         const look = (cat) => {
+           const i = document.querySelector(`input[data-cat=${cat}]`), s = getComputedStyle(i);
+           return { on: i.checked, track: s.backgroundColor, edge: s.borderTopColor,
+                    knob: getComputedStyle(i, '::after').backgroundColor };
+         };
+         const on = look('analytics'), off = look('marketing');
+         return [on.on, off.on, on.track != off.track, on.knob != on.track,
+                 off.knob != off.track, off.edge != bg, on.track != bg];",
+    );
+    assert_eq!(looks, json!([true, false, true, true, true, true, true]));
+}
+
+#[test]
 fn config_text_is_rendered_as_text_never_as_html() {
     // Arrange: an owner (or an attacker with the owner's token) puts markup
     // into the banner texts and a service name.
