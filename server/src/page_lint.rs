@@ -15,12 +15,22 @@
 //!   than its own is allowed only when both are;
 //! - the widget's own tag (`crumb.js`) names this site in `data-site`.
 //!
+//! Elements not marked at all are looked at too, for the tags of
+//! well-known tracking vendors ([`VENDORS`], found by the address their
+//! tag loads from, in a `src` or in an inline snippet's text) that would
+//! run before any choice, unless a vendor signal of the site's config holds
+//! the vendor back itself (Google Consent Mode's advanced mode, the Meta
+//! Pixel's, Microsoft's and Matomo's signals); and for a `<noscript>`
+//! block that loads a vendor's request or a hidden pixel, an iframe or a
+//! pixel no choice can hold back (it works only where Crumb cannot run).
+//!
 //! The page is read as HTML's tokenizer reads it (html5gum, with the
 //! states a `<script>` or `<style>` switches to), so markup inside
 //! scripts, comments and attribute values is not taken for elements.
 
 use std::collections::BTreeMap;
 
+use crumb_schema::integrations::ConsentModeKind;
 use crumb_schema::{Category, SiteConfig};
 use html5gum::{DefaultEmitter, Token, Tokenizer};
 
@@ -58,13 +68,30 @@ const JAVASCRIPT_TYPES: &[&str] = &[
 
 /// Checks the page `html` against `site`'s config.
 pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
+    let mut report = PageReport::default();
+    for element in elements(html, html, 0) {
+        element.check(site, &mut report);
+        if element.name == "noscript" {
+            for inner in elements(element.text, html, element.text_at) {
+                inner.check_noscript(&mut report);
+            }
+        }
+    }
+    report
+}
+
+/// The start tags of `part` (which begins `offset` bytes into the page
+/// `html`), each with the raw text up to its end tag for the elements
+/// whose content HTML reads as text (a script's code, a `<noscript>`
+/// block as a browser running scripts reads it).
+fn elements<'a>(part: &'a str, html: &str, offset: usize) -> Vec<Element<'a>> {
     let mut emitter = DefaultEmitter::<usize>::new_with_span();
     // A tokenizer alone reads a script's text as markup; HTML's tree
     // builder would switch it to the script's own state.
     emitter.naively_switch_states(true);
-    let mut report = PageReport::default();
+    let mut out = Vec::new();
     // Reading a `&str` cannot fail: the error type is `Infallible`.
-    for Ok(token) in Tokenizer::new_with_emitter(html, emitter) {
+    for Ok(token) in Tokenizer::new_with_emitter(part, emitter) {
         let Token::StartTag(tag) = token else {
             continue;
         };
@@ -79,14 +106,210 @@ pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
                 )
             })
             .collect();
-        let element = Element {
+        let rest = part.get(tag.span.end..).unwrap_or("");
+        let text = match name.as_str() {
+            "script" | "noscript" => &rest[..end_tag(rest, &name).unwrap_or(rest.len())],
+            _ => "",
+        };
+        out.push(Element {
+            line: line_of(html, offset + tag.span.start),
+            text_at: offset + tag.span.end,
             name,
             attrs,
-            line: line_of(html, tag.span.start),
-        };
-        element.check(site, &mut report);
+            text,
+        });
     }
-    report
+    out
+}
+
+/// Where `</name` starts in `text`, in any letter case.
+fn end_tag(text: &str, name: &str) -> Option<usize> {
+    let needle = format!("</{name}");
+    text.as_bytes()
+        .windows(needle.len())
+        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// The vendor signal of a site's config that lets a vendor's tag load
+/// before any choice, because the vendor then holds itself back.
+#[derive(Clone, Copy)]
+enum Signal {
+    /// Google Consent Mode in either mode: what Google Tag Manager needs,
+    /// whose container then fires each tag as its consent settings and
+    /// triggers (Crumb's `crumb_consent_update` event) say.
+    GoogleConsentMode,
+    GoogleAdvanced,
+    Meta,
+    MicrosoftUet,
+    MicrosoftClarity,
+    Matomo,
+}
+
+impl Signal {
+    /// How a site turns it on.
+    fn advice(self) -> &'static str {
+        match self {
+            Signal::GoogleConsentMode => {
+                "turn on Google Consent Mode (integrations.google_consent_mode) and let the container's consent settings and triggers hold its tags back"
+            }
+            Signal::GoogleAdvanced => {
+                "turn on Google Consent Mode in its advanced mode (integrations.google_consent_mode)"
+            }
+            Signal::Meta => "turn on its consent signal (integrations.meta_pixel)",
+            Signal::MicrosoftUet => "turn on its consent signal (integrations.microsoft_uet)",
+            Signal::MicrosoftClarity => {
+                "turn on its consent signal (integrations.microsoft_clarity)"
+            }
+            Signal::Matomo => "turn on its consent signal (integrations.matomo)",
+        }
+    }
+
+    fn on(self, site: &SiteConfig) -> bool {
+        let i = &site.integrations;
+        match self {
+            Signal::GoogleConsentMode => i.google_consent_mode.is_some(),
+            Signal::GoogleAdvanced => i
+                .google_consent_mode
+                .as_ref()
+                .is_some_and(|g| g.mode == ConsentModeKind::Advanced),
+            Signal::Meta => i.meta_pixel.is_some(),
+            Signal::MicrosoftUet => i.microsoft_uet.is_some(),
+            Signal::MicrosoftClarity => i.microsoft_clarity.is_some(),
+            Signal::Matomo => i.matomo.is_some(),
+        }
+    }
+}
+
+/// A tracking vendor whose tags sites paste as the vendor ships them.
+struct Vendor {
+    name: &'static str,
+    /// Parts of the addresses its tags load from (its snippets carry
+    /// them as text), in lower case.
+    marks: &'static [&'static str],
+    /// The signal that lets its script load before any choice.
+    signal: Option<Signal>,
+    /// Whether only its iframes count: pages' own scripts name its
+    /// address too (a click-to-play facade that builds the iframe).
+    embed_only: bool,
+}
+
+/// Well-known tracking vendors.
+const VENDORS: &[Vendor] = &[
+    Vendor {
+        name: "the Google tag",
+        marks: &[
+            "googletagmanager.com/gtag/js",
+            "google-analytics.com/analytics.js",
+            "google-analytics.com/ga.js",
+        ],
+        signal: Some(Signal::GoogleAdvanced),
+        embed_only: false,
+    },
+    Vendor {
+        name: "Google Tag Manager",
+        marks: &[
+            "googletagmanager.com/gtm.js",
+            "googletagmanager.com/ns.html",
+        ],
+        signal: Some(Signal::GoogleConsentMode),
+        embed_only: false,
+    },
+    Vendor {
+        name: "Google's ads",
+        marks: &["doubleclick.net/", "googleadservices.com/"],
+        signal: None,
+        embed_only: false,
+    },
+    Vendor {
+        name: "the Meta Pixel",
+        marks: &[
+            "connect.facebook.net/",
+            "facebook.com/tr?",
+            "facebook.com/tr/",
+        ],
+        signal: Some(Signal::Meta),
+        embed_only: false,
+    },
+    Vendor {
+        name: "Microsoft UET",
+        marks: &["bat.bing.com/"],
+        signal: Some(Signal::MicrosoftUet),
+        embed_only: false,
+    },
+    Vendor {
+        name: "Microsoft Clarity",
+        marks: &["clarity.ms/tag/"],
+        signal: Some(Signal::MicrosoftClarity),
+        embed_only: false,
+    },
+    Vendor {
+        name: "Matomo",
+        marks: &["matomo.js", "piwik.js", "matomo.php", "piwik.php"],
+        signal: Some(Signal::Matomo),
+        embed_only: false,
+    },
+    Vendor {
+        name: "Piwik PRO",
+        marks: &["containers.piwik.pro/"],
+        signal: None,
+        embed_only: false,
+    },
+    Vendor {
+        name: "Hotjar",
+        marks: &["static.hotjar.com/"],
+        signal: None,
+        embed_only: false,
+    },
+    Vendor {
+        name: "VWO",
+        marks: &["visualwebsiteoptimizer.com/"],
+        signal: None,
+        embed_only: false,
+    },
+    Vendor {
+        name: "the LinkedIn Insight Tag",
+        marks: &["snap.licdn.com/", "px.ads.linkedin.com/"],
+        signal: None,
+        embed_only: false,
+    },
+    Vendor {
+        name: "the TikTok Pixel",
+        marks: &["analytics.tiktok.com/"],
+        signal: None,
+        embed_only: false,
+    },
+    Vendor {
+        name: "the Pinterest Tag",
+        marks: &["s.pinimg.com/ct/", "ct.pinterest.com/"],
+        signal: None,
+        embed_only: false,
+    },
+    Vendor {
+        name: "the X (Twitter) Pixel",
+        marks: &["static.ads-twitter.com/", "analytics.twitter.com/"],
+        signal: None,
+        embed_only: false,
+    },
+    Vendor {
+        name: "the Reddit Pixel",
+        marks: &["redditstatic.com/ads/", "alb.reddit.com/"],
+        signal: None,
+        embed_only: false,
+    },
+    Vendor {
+        name: "a YouTube embed",
+        marks: &["youtube.com/embed/"],
+        signal: None,
+        embed_only: true,
+    },
+];
+
+/// The vendor whose tag `text` (an address, or a snippet's code) loads.
+fn vendor_in(text: &str) -> Option<&'static Vendor> {
+    let text = text.to_ascii_lowercase();
+    VENDORS
+        .iter()
+        .find(|v| v.marks.iter().any(|m| text.contains(m)))
 }
 
 /// Whether an embed's `src` loads anything before Crumb has looked at it:
@@ -103,13 +326,17 @@ fn line_of(text: &str, offset: usize) -> usize {
     before.bytes().filter(|&b| b == b'\n').count() + 1
 }
 
-struct Element {
+struct Element<'a> {
     name: String,
     attrs: BTreeMap<String, String>,
     line: usize,
+    /// A script's code or a `<noscript>` block's markup, as written.
+    text: &'a str,
+    /// Where `text` starts in the page.
+    text_at: usize,
 }
 
-impl Element {
+impl Element<'_> {
     fn attr(&self, name: &str) -> Option<&str> {
         self.attrs.get(name).map(String::as_str)
     }
@@ -153,7 +380,7 @@ impl Element {
             return;
         }
         let Some(category) = self.attr("data-category") else {
-            return;
+            return self.check_unmarked(site, report);
         };
         // Pages use `data-category` for their own ends too (a shop's
         // product filters): an element counts as marked for Crumb when it
@@ -239,6 +466,80 @@ impl Element {
             ),
             Some(_) => {}
         }
+    }
+
+    /// An element not marked for Crumb that loads a tracking vendor's tag
+    /// at once: a script (from its `src` or its inline snippet), an
+    /// iframe or an image.
+    fn check_unmarked(&self, site: &SiteConfig, report: &mut PageReport) {
+        let src = self.attr("src").unwrap_or("");
+        let vendor = match self.name.as_str() {
+            "script" => {
+                let kind = self.attr("type").unwrap_or("").trim().to_ascii_lowercase();
+                if !(kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind.as_str())) {
+                    return;
+                }
+                let vendor = vendor_in(src)
+                    .or_else(|| vendor_in(self.text))
+                    .filter(|v| !v.embed_only);
+                // A vendor that holds itself back under the site's signal
+                // may load at once (its script; its pixel image may not).
+                vendor.filter(|v| !v.signal.is_some_and(|s| s.on(site)))
+            }
+            "iframe" | "img" => vendor_in(src),
+            _ => None,
+        };
+        let Some(vendor) = vendor else {
+            return;
+        };
+        let mut what = format!("loads {} before any choice: ", vendor.name);
+        if self.name == "script" {
+            what.push_str("give it type=\"text/plain\" and its data-category");
+            if let Some(signal) = vendor.signal {
+                what.push_str(", or ");
+                what.push_str(signal.advice());
+            }
+        } else {
+            what.push_str("give its address in data-src, not src, and give it its data-category");
+        }
+        self.problem(report, "unmarked-tracker", &what);
+    }
+
+    /// An element inside a `<noscript>` block: it loads only where scripts
+    /// do not run, Crumb included, so nothing can hold it back. A vendor's
+    /// iframe or image, any iframe that loads something, or a hidden or
+    /// one-pixel image (whose only use is its request) is tracking no
+    /// choice came before.
+    fn check_noscript(&self, report: &mut PageReport) {
+        let src = self.attr("src").unwrap_or("");
+        if !matches!(self.name.as_str(), "img" | "iframe") || !loads_something(src) {
+            return;
+        }
+        let tiny = |name| {
+            self.attr(name)
+                .is_some_and(|v| v.trim().parse::<f64>().is_ok_and(|n| n <= 1.0))
+        };
+        let style = self
+            .attr("style")
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .replace(' ', "");
+        let hidden = (tiny("width") && tiny("height"))
+            || style.contains("display:none")
+            || style.contains("visibility:hidden");
+        let what = match vendor_in(src) {
+            Some(v) => format!("loads {}", v.name),
+            None if self.name == "iframe" => "loads another page".to_owned(),
+            None if hidden => "sends a hidden image's request".to_owned(),
+            None => return,
+        };
+        self.problem(
+            report,
+            "noscript-tracker",
+            &format!(
+                "{what} for visitors without JavaScript, where Crumb cannot ask first: take its <noscript> block out (vendors' snippets come with one)"
+            ),
+        );
     }
 
     /// Crumb's own tag: a script whose address ends in `crumb.js`.
@@ -385,6 +686,149 @@ mod tests {
                 ("widget-site", "line 1".into()),
                 ("widget-site", "line 2".into()),
             ]
+        );
+    }
+
+    /// The demo site without its vendor signals.
+    fn without_signals() -> SiteConfig {
+        let mut site = demo();
+        site.integrations = Default::default();
+        site
+    }
+
+    #[test]
+    fn vendors_tags_pasted_unmarked_are_named() {
+        // Arrange: tags as the vendors ship them, none marked for Crumb,
+        // between the page's own scripts and markup that only names a
+        // vendor's address.
+        let html = r#"<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>
+<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+<script>!function(f,b,e,v,n,t,s){t.src=v}(window, document,'script','https://connect.facebook.net/en_US/fbevents.js');fbq('init', '1');</script>
+<script>(function(h,o,t,j,a,r){r.src='https://static.hotjar.com/c/hotjar-'+h._hjSettings.hjid+'.js?sv='})(window,document);</script>
+<iframe src="https://www.youtube.com/embed/ID" title="Video"></iframe>
+<img src="https://px.ads.linkedin.com/collect/?pid=1&fmt=gif" height="1" width="1" alt="">
+<script type="application/ld+json">{"embedUrl": "https://www.youtube.com/embed/ID", "x": "https://connect.facebook.net/"}</script>
+<script>document.querySelector('.facade').onclick = () => play('https://www.youtube.com/embed/ID');</script>
+<a href="https://www.facebook.com/tr?id=1">not a request</a>
+<script src="/js/app.js"></script>
+<script>(function(w,d,s,l,i){j.src='https://www.googletagmanager.com/gtm.js?id='+i+dl;})(window,document,'script','dataLayer','GTM-X');</script>
+"#;
+
+        // Act
+        let report = lint_page(&without_signals(), html);
+
+        // Assert
+        let got: Vec<_> = report
+            .problems
+            .iter()
+            .map(|p| (p.rule, p.path.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("unmarked-tracker", "line 2"),
+                ("unmarked-tracker", "line 3"),
+                ("unmarked-tracker", "line 4"),
+                ("unmarked-tracker", "line 5"),
+                ("unmarked-tracker", "line 6"),
+                ("unmarked-tracker", "line 11"),
+            ]
+        );
+        let message = &report.problems[1].message;
+        assert!(
+            message.contains("loads the Meta Pixel before any choice: give it type=\"text/plain\"")
+                && message.contains("or turn on its consent signal (integrations.meta_pixel)"),
+            "{message}"
+        );
+        assert!(
+            report.problems[3]
+                .message
+                .contains("loads a YouTube embed before any choice"),
+            "{}",
+            report.problems[3].message
+        );
+    }
+
+    #[test]
+    fn a_vendor_holding_itself_back_under_the_sites_signal_may_load_at_once() {
+        // Arrange: the demo site's Meta Pixel and Matomo signals, and
+        // Google Consent Mode in its advanced mode.
+        let mut site = demo();
+        let mut gcm = site.integrations.google_consent_mode.clone().unwrap();
+        gcm.mode = ConsentModeKind::Advanced;
+        site.integrations.google_consent_mode = Some(gcm);
+        let html = r#"<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+<script>t.src='https://connect.facebook.net/en_US/fbevents.js';fbq('init', '1');</script>
+<script>var u="//matomo.example.com/";g.src=u+'matomo.js';</script>
+<img src="https://www.facebook.com/tr?id=1&ev=PageView" height="1" width="1" style="display:none">
+<script>j.src='https://www.googletagmanager.com/gtm.js?id='+i+dl;</script>
+"#;
+
+        // Act / Assert: the scripts may run (each vendor waits for the
+        // choice itself); the pixel image, a request of its own, may not.
+        let report = lint_page(&site, html);
+        let got: Vec<_> = report
+            .problems
+            .iter()
+            .map(|p| (p.rule, p.path.as_str()))
+            .collect();
+        assert_eq!(got, vec![("unmarked-tracker", "line 4")]);
+        // In basic mode the Google tag is one to hold back; Google Tag
+        // Manager's container is not (its consent settings hold its tags).
+        let basic = lint_page(&demo(), html);
+        let got: Vec<_> = basic.problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(got, vec!["line 1", "line 4"]);
+        assert!(
+            basic.problems[0]
+                .message
+                .contains("advanced mode (integrations.google_consent_mode)"),
+            "{}",
+            basic.problems[0].message
+        );
+    }
+
+    #[test]
+    fn a_noscript_block_that_tracks_is_named_at_its_element() {
+        // Arrange: the no-script parts of the Meta Pixel's, Google Tag
+        // Manager's, Matomo's and LinkedIn's snippets, and harmless ones.
+        let html = r#"<noscript><img height="1" width="1" style="display:none"
+  src="https://www.facebook.com/tr?id=1&ev=PageView&noscript=1"/></noscript>
+<noscript><iframe src="https://www.googletagmanager.com/ns.html?id=GTM-X" height="0" width="0" style="display:none;visibility:hidden"></iframe></noscript>
+<NOSCRIPT><p><img src="https://matomo.example.com/matomo.php?idsite=1&amp;rec=1" style="border:0;" alt="" /></p></NOSCRIPT>
+<noscript><img height="1" width="1" style="display: none;" alt="" src="https://t.example.com/collect?id=9" /></noscript>
+<noscript><img src="https://cdn.example.com/mug.jpg?v=2" alt="Stoneware mug" width="600" height="400"></noscript>
+<noscript><p>This shop works best with JavaScript.</p><img src="data:image/gif;base64,R0lG" width="1" height="1"></noscript>
+"#;
+
+        // Act
+        let report = lint_page(&demo(), html);
+
+        // Assert
+        let got: Vec<_> = report
+            .problems
+            .iter()
+            .map(|p| (p.rule, p.path.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("noscript-tracker", "line 1"),
+                ("noscript-tracker", "line 3"),
+                ("noscript-tracker", "line 4"),
+                ("noscript-tracker", "line 5"),
+            ]
+        );
+        assert!(
+            report.problems[0].message.contains(
+                "loads the Meta Pixel for visitors without JavaScript, where Crumb cannot ask first"
+            ),
+            "{}",
+            report.problems[0].message
+        );
+        assert!(
+            report.problems[3]
+                .message
+                .contains("sends a hidden image's request")
         );
     }
 }

@@ -352,12 +352,20 @@ fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() 
     let arg = |p: &std::path::Path| p.to_str().unwrap().to_owned();
 
     // Every page of the demo (given as its folder), which is where owners
-    // copy their markup from.
+    // copy their markup from; and the same config in Google Consent Mode's
+    // advanced mode, which its advanced-mode page is for.
     let demo_site = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/site");
+    let advanced_page = format!("{demo_site}/consent-mode-advanced.html");
+    let advanced = dir.join("advanced.json");
+    let mut site: serde_json::Value =
+        serde_json::from_str(crumb_server::demo::DEMO_SITE_JSON).unwrap();
+    site["integrations"]["google_consent_mode"]["mode"] = "advanced".into();
+    std::fs::write(&advanced, site.to_string()).unwrap();
 
     // Act
     let good = app.crumb(&["lint", &arg(&config), "--page", shop]);
     let demo = app.crumb(&["lint", &arg(&config), "--page", demo_site]);
+    let in_advanced_mode = app.crumb(&["lint", &arg(&advanced), "--page", &advanced_page]);
     let both = app.crumb(&["lint", &arg(&config), "--page", shop, "--page", &arg(&bad)]);
     let missing = app.crumb(&[
         "lint",
@@ -366,15 +374,24 @@ fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() 
         &arg(&dir.join("nope.html")),
     ]);
 
-    // Assert: the shop page is clean; the other page's two problems are
-    // named with their lines, and they make the exit status 1; a page that
-    // cannot be read is an error (2).
+    // Assert: the shop page is clean, and so is every demo page but the
+    // one that loads the Google tag unmarked for advanced mode, which is
+    // clean in that mode; the other page's two problems are named with
+    // their lines, and they make the exit status 1; a page that cannot be
+    // read is an error (2).
     let said = String::from_utf8_lossy(&good.stdout);
     assert_eq!(good.status.code(), Some(0), "{said}");
     assert!(said.contains("index.html: OK (8 gated elements)"), "{said}");
     let said = String::from_utf8_lossy(&demo.stdout);
-    assert_eq!(demo.status.code(), Some(0), "{said}");
-    assert!(said.matches(": OK (").count() >= 10, "{said}");
+    assert_eq!(demo.status.code(), Some(1), "{said}");
+    assert!(said.matches(": OK (").count() >= 9, "{said}");
+    assert!(
+        said.contains("consent-mode-advanced.html: 1 problem(s):")
+            && said.contains("[unmarked-tracker] line 13: <script src=\"https://www.googletagmanager.com/gtag/js?id=G-DEMO12345\">: loads the Google tag before any choice"),
+        "{said}"
+    );
+    let said = String::from_utf8_lossy(&in_advanced_mode.stdout);
+    assert_eq!(in_advanced_mode.status.code(), Some(0), "{said}");
     let said = String::from_utf8_lossy(&both.stdout);
     assert_eq!(both.status.code(), Some(1), "{said}");
     assert!(said.contains("bad.html: 2 problem(s):"), "{said}");
