@@ -13,7 +13,8 @@
 //! - a `data-category` the site does not have, or a `data-service` it does
 //!   not have, is never allowed; a service named under another category
 //!   than its own is allowed only when both are;
-//! - the widget's own tag (`crumb.js`) names this site in `data-site`.
+//! - the widget's own tag (`crumb.js`) names this site in `data-site`,
+//!   and is a classic script (a module has no `document.currentScript`).
 //!
 //! Elements not marked at all are looked at too, for the tags of
 //! well-known tracking vendors ([`VENDORS`], found by the address their
@@ -567,6 +568,17 @@ impl Element<'_> {
                 &format!("names no site: give it data-site=\"{}\"", site.id),
             ),
         }
+        // crumb.js finds its own tag (its address and `data-site`) as
+        // `document.currentScript`, which a module does not have, and a
+        // type that is not JavaScript does not run.
+        let kind = self.attr("type").unwrap_or("").trim().to_ascii_lowercase();
+        if !kind.is_empty() && kind != "text/javascript" {
+            self.problem(
+                report,
+                "widget-type",
+                "never starts: crumb.js runs as a classic script only; leave its type out",
+            );
+        }
     }
 }
 
@@ -678,13 +690,16 @@ mod tests {
     fn the_widgets_tag_names_this_site() {
         let html = "<script src=\"/crumb/crumb.js?v=2\" data-site=\"shop\"></script>\n\
             <script src=\"crumb.js\"></script>\n\
-            <script src=\"/js/notcrumb.js\" data-site=\"shop\"></script>\n";
+            <script src=\"/js/notcrumb.js\" data-site=\"shop\"></script>\n\
+            <script type=\"module\" src=\"https://consent.example/crumb.js\" data-site=\"demo\"></script>\n\
+            <script type=\"text/javascript\" src=\"https://consent.example/crumb.js\" data-site=\"demo\" defer></script>\n";
 
         assert_eq!(
             rules(html),
             vec![
                 ("widget-site", "line 1".into()),
                 ("widget-site", "line 2".into()),
+                ("widget-type", "line 4".into()),
             ]
         );
     }
