@@ -230,7 +230,13 @@ pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
     );
     let mut files = Vec::new();
     for page in pages {
+        let before = files.len();
         html_files(page, &mut files)?;
+        // A folder with no page in it is a wrong path (a build not made
+        // yet), not a clean site.
+        if files.len() == before {
+            bail!("{} has no HTML page (.html or .htm) in it", page.display());
+        }
     }
     let mut clean = true;
     for page in &files {

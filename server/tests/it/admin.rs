@@ -373,6 +373,9 @@ fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() 
         "--page",
         &arg(&dir.join("nope.html")),
     ]);
+    let empty = dir.join("dist");
+    std::fs::create_dir(&empty).unwrap();
+    let no_pages = app.crumb(&["lint", &arg(&config), "--page", &arg(&empty)]);
 
     // Assert: the shop page is clean, and so is every demo page but the
     // one that loads the Google tag unmarked for advanced mode, which is
@@ -406,6 +409,10 @@ fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() 
     );
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.html"));
+    // A folder with no page in it (a build not made yet) is an error too,
+    // not a clean site.
+    assert_eq!(no_pages.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_pages.stderr).contains("dist has no HTML page"));
 }
 
 #[test]
