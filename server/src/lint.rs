@@ -10,7 +10,9 @@
 //! service named, with its provider, a purpose, an http(s) privacy-policy
 //! link, and its cookies (or `sets_no_cookies`); every cookie named, with a
 //! purpose and a retention; no cookie pattern that matches every cookie; no
-//! cookie name shared by a necessary and a refusable service; every text
+//! cookie name shared by a necessary and a refusable service; no
+//! well-known tracking cookie (`_ga`, `_fbp`, `_hjSession_*`, ...) in a
+//! necessary service, where it could not be refused; every text
 //! present in every declared language; allowed origins on https (localhost
 //! excepted) and shaped as browsers send them (no wildcard, no path); a
 //! `cookie_domain` that covers them and is no public suffix;
@@ -651,6 +653,18 @@ fn lint_service(site: &SiteConfig, i: usize, s: &ServiceConfig, out: &mut Vec<Pr
                 out.push(missing(format!("{at}.retention.{lang}")));
             }
         }
+        if s.category == Category::Necessary
+            && let Some(vendor) = tracking_cookie(c)
+        {
+            out.push(problem(
+                "tracker_necessary",
+                format!("{at}.name"),
+                format!(
+                    "cookie {:?} is {vendor}'s tracking cookie, which no visitor could refuse in the necessary service {}: give the service the category it tracks for (analytics, marketing)",
+                    c.name, s.id
+                ),
+            ));
+        }
         if s.category != Category::Necessary
             && let Some(k) = necessary_cookie(site, c)
         {
@@ -664,6 +678,47 @@ fn lint_service(site: &SiteConfig, i: usize, s: &ServiceConfig, out: &mut Vec<Pr
             ));
         }
     }
+}
+
+/// Well-known tracking cookies, by name (a trailing `*`: every name that
+/// starts so), and whose they are. Matomo's and Piwik PRO's are not here:
+/// set up for audience measurement, some regulators (CNIL) exempt them.
+const TRACKING_COOKIES: &[(&str, &str)] = &[
+    ("_ga", "Google Analytics"),
+    ("_ga_*", "Google Analytics"),
+    ("_gid", "Google Analytics"),
+    ("_gat*", "Google Analytics"),
+    ("__utm*", "Google Analytics"),
+    ("_gcl_*", "Google Ads"),
+    ("IDE", "Google Ads"),
+    ("_fbp", "Meta"),
+    ("_fbc", "Meta"),
+    ("_hj*", "Hotjar"),
+    ("_uet*", "Microsoft Advertising"),
+    ("MUID", "Microsoft"),
+    ("_clck", "Microsoft Clarity"),
+    ("_clsk", "Microsoft Clarity"),
+    ("li_fat_id", "LinkedIn"),
+    ("_ttp", "TikTok"),
+    ("_tt_enable_cookie", "TikTok"),
+    ("_pin_unauth", "Pinterest"),
+    ("_rdt_uuid", "Reddit"),
+    ("_vwo*", "VWO"),
+    ("_vis_opt_*", "VWO"),
+];
+
+/// Whose well-known tracking cookie `c` names (a pattern: whose cookies
+/// it falls among, as `_ga*` or `_hjSession*` do; a broader one, `_*`,
+/// says nothing of whose they are).
+fn tracking_cookie(c: &crumb_schema::CookieConfig) -> Option<&'static str> {
+    let name = c.name.trim_end_matches('*');
+    TRACKING_COOKIES
+        .iter()
+        .find(|(known, _)| match known.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == *known,
+        })
+        .map(|(_, vendor)| *vendor)
 }
 
 /// The necessary service (its index) with a cookie that the refusable
@@ -1066,6 +1121,55 @@ mod tests {
             "{}",
             problems[0].message
         );
+    }
+
+    #[test]
+    fn a_tracking_cookie_in_a_necessary_service_is_caught() {
+        // Arrange: the demo site's services, and the index of Google
+        // Analytics (whose cookies are `_ga` and `_ga_*`).
+        let v = demo();
+        let ga = v["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|s| s["id"] == "google-analytics")
+            .unwrap();
+        let as_necessary = |v: &Value| {
+            let mut v = v.clone();
+            v["services"][ga]["category"] = json!("necessary");
+            v
+        };
+
+        // Act / Assert: Google Analytics passed off as strictly necessary
+        // is caught at each of its cookies...
+        let problems = lint_json(&as_necessary(&v).to_string()).unwrap_err();
+        let got: Vec<_> = problems.iter().map(|p| (p.rule, p.path.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "tracker_necessary",
+                    format!("services[{ga}].cookies[0].name")
+                ),
+                (
+                    "tracker_necessary",
+                    format!("services[{ga}].cookies[1].name")
+                ),
+            ]
+        );
+        assert!(
+            problems[0]
+                .message
+                .contains("cookie \"_ga\" is Google Analytics's tracking cookie"),
+            "{}",
+            problems[0].message
+        );
+        // ...while a necessary service's own cookies, and a pattern too
+        // broad to say whose cookies it covers, are not.
+        let mut v = as_necessary(&v);
+        v["services"][ga]["cookies"][0]["name"] = json!("cart_id");
+        v["services"][ga]["cookies"][1]["name"] = json!("_*");
+        assert_eq!(found(&v), []);
     }
 
     #[test]

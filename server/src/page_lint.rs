@@ -10,6 +10,8 @@
 //!   `src`, and needs its address in `data-src`;
 //! - other elements with `data-category` (`<link>`, `<video>`, ...) are not
 //!   gated at all;
+//! - a vendor's tag ([`VENDORS`]) marked necessary runs before any choice
+//!   and cannot be refused;
 //! - a `data-category` the site does not have, or a `data-service` it does
 //!   not have, is never allowed; a service named under another category
 //!   than its own is allowed only when both are;
@@ -192,6 +194,9 @@ struct Vendor {
     /// Whether only its iframes count: pages' own scripts name its
     /// address too (a click-to-play facade that builds the iframe).
     embed_only: bool,
+    /// Whether it may be set up for audience measurement that some
+    /// regulators exempt from consent.
+    may_be_exempt: bool,
 }
 
 /// Well-known tracking vendors.
@@ -205,6 +210,7 @@ const VENDORS: &[Vendor] = &[
         ],
         signal: Some(Signal::GoogleAdvanced),
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "Google Tag Manager",
@@ -214,12 +220,14 @@ const VENDORS: &[Vendor] = &[
         ],
         signal: Some(Signal::GoogleConsentMode),
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "Google's ads",
         marks: &["doubleclick.net/", "googleadservices.com/"],
         signal: None,
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "the Meta Pixel",
@@ -230,78 +238,91 @@ const VENDORS: &[Vendor] = &[
         ],
         signal: Some(Signal::Meta),
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "Microsoft UET",
         marks: &["bat.bing.com/"],
         signal: Some(Signal::MicrosoftUet),
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "Microsoft Clarity",
         marks: &["clarity.ms/tag/"],
         signal: Some(Signal::MicrosoftClarity),
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "Matomo",
         marks: &["matomo.js", "piwik.js", "matomo.php", "piwik.php"],
         signal: Some(Signal::Matomo),
         embed_only: false,
+        may_be_exempt: true,
     },
     Vendor {
         name: "Piwik PRO",
         marks: &["containers.piwik.pro/"],
         signal: None,
         embed_only: false,
+        may_be_exempt: true,
     },
     Vendor {
         name: "Hotjar",
         marks: &["static.hotjar.com/"],
         signal: None,
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "VWO",
         marks: &["visualwebsiteoptimizer.com/"],
         signal: None,
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "the LinkedIn Insight Tag",
         marks: &["snap.licdn.com/", "px.ads.linkedin.com/"],
         signal: None,
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "the TikTok Pixel",
         marks: &["analytics.tiktok.com/"],
         signal: None,
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "the Pinterest Tag",
         marks: &["s.pinimg.com/ct/", "ct.pinterest.com/"],
         signal: None,
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "the X (Twitter) Pixel",
         marks: &["static.ads-twitter.com/", "analytics.twitter.com/"],
         signal: None,
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "the Reddit Pixel",
         marks: &["redditstatic.com/ads/", "alb.reddit.com/"],
         signal: None,
         embed_only: false,
+        may_be_exempt: false,
     },
     Vendor {
         name: "a YouTube embed",
         marks: &["youtube.com/embed/"],
         signal: None,
         embed_only: true,
+        may_be_exempt: false,
     },
 ];
 
@@ -427,6 +448,29 @@ impl Element<'_> {
         }
         report.gated += 1;
         self.check_names(site, category, report);
+        self.check_not_necessary(category, report);
+    }
+
+    /// A vendor's tracking tag marked strictly necessary runs before any
+    /// choice and cannot be refused. (Matomo and Piwik PRO may be set up
+    /// for audience measurement that some regulators exempt, CNIL's for
+    /// one, so they are left to the site.)
+    fn check_not_necessary(&self, category: &str, report: &mut PageReport) {
+        if Category::parse(category) != Some(Category::Necessary) {
+            return;
+        }
+        let address = self.attr("data-src").or(self.attr("src")).unwrap_or("");
+        let vendor = vendor_in(address).or_else(|| vendor_in(self.text));
+        if let Some(v) = vendor.filter(|v| !v.may_be_exempt) {
+            self.problem(
+                report,
+                "tracker-necessary",
+                &format!(
+                    "marks {} strictly necessary, so it runs before any choice and no visitor can refuse it: give it the category it tracks for (analytics, marketing)",
+                    v.name
+                ),
+            );
+        }
     }
 
     /// The category and service named are the site's, and agree.
@@ -844,6 +888,38 @@ mod tests {
             report.problems[3]
                 .message
                 .contains("sends a hidden image's request")
+        );
+    }
+
+    #[test]
+    fn a_vendors_tag_marked_strictly_necessary_is_named() {
+        let html = r#"<script type="text/plain" data-category="necessary" data-src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+<script type="text/plain" data-category="necessary">t.src='https://static.hotjar.com/c/hotjar-1.js';</script>
+<script type="text/plain" data-category="necessary">g.src=u+'matomo.js';</script>
+<script type="text/plain" data-category="necessary" data-src="/js/cart.js"></script>
+<script type="text/plain" data-category="analytics" data-src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+"#;
+
+        let report = lint_page(&demo(), html);
+
+        let got: Vec<_> = report
+            .problems
+            .iter()
+            .map(|p| (p.rule, p.path.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("tracker-necessary", "line 1"),
+                ("tracker-necessary", "line 2"),
+            ]
+        );
+        assert!(
+            report.problems[1]
+                .message
+                .contains("marks Hotjar strictly necessary, so it runs before any choice"),
+            "{}",
+            report.problems[1].message
         );
     }
 }
