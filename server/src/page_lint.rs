@@ -10,7 +10,7 @@
 //!   `src`, and needs its address in `data-src`;
 //! - other elements with `data-category` (`<link>`, `<video>`, ...) are not
 //!   gated at all;
-//! - a vendor's tag ([`VENDORS`]) marked necessary runs before any choice
+//! - a vendor's tag (`VENDORS`) marked necessary runs before any choice
 //!   and cannot be refused;
 //! - a `data-category` the site does not have, or a `data-service` it does
 //!   not have, is never allowed; a service named under another category
@@ -19,7 +19,7 @@
 //!   and is a classic script (a module has no `document.currentScript`).
 //!
 //! Elements not marked at all are looked at too, for the tags of
-//! well-known tracking vendors ([`VENDORS`], found by the address their
+//! well-known tracking vendors (`VENDORS`, found by the address their
 //! tag loads from, in a `src` or in an inline snippet's text) that would
 //! run before any choice, unless a vendor signal of the site's config holds
 //! the vendor back itself (Google Consent Mode's advanced mode, the Meta
