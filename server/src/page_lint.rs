@@ -637,6 +637,15 @@ mod tests {
         crate::lint::lint_json(include_str!("../../examples/demo-site.json")).unwrap()
     }
 
+    /// Each problem's rule and line.
+    fn located(report: &PageReport) -> Vec<(&'static str, &str)> {
+        report
+            .problems
+            .iter()
+            .map(|p| (p.rule, p.path.as_str()))
+            .collect()
+    }
+
     fn rules(html: &str) -> Vec<(&'static str, String)> {
         lint_page(&demo(), html)
             .problems
@@ -698,13 +707,8 @@ mod tests {
 
         let report = lint_page(&demo(), html);
 
-        let got: Vec<_> = report
-            .problems
-            .iter()
-            .map(|p| (p.rule, p.path.as_str()))
-            .collect();
         assert_eq!(
-            got,
+            located(&report),
             vec![
                 ("unknown-category", "line 1"),
                 ("unknown-service", "line 2"),
@@ -777,13 +781,8 @@ mod tests {
         let report = lint_page(&without_signals(), html);
 
         // Assert
-        let got: Vec<_> = report
-            .problems
-            .iter()
-            .map(|p| (p.rule, p.path.as_str()))
-            .collect();
         assert_eq!(
-            got,
+            located(&report),
             vec![
                 ("unmarked-tracker", "line 2"),
                 ("unmarked-tracker", "line 3"),
@@ -826,12 +825,7 @@ mod tests {
         // Act / Assert: the scripts may run (each vendor waits for the
         // choice itself); the pixel image, a request of its own, may not.
         let report = lint_page(&site, html);
-        let got: Vec<_> = report
-            .problems
-            .iter()
-            .map(|p| (p.rule, p.path.as_str()))
-            .collect();
-        assert_eq!(got, vec![("unmarked-tracker", "line 4")]);
+        assert_eq!(located(&report), vec![("unmarked-tracker", "line 4")]);
         // In basic mode the Google tag is one to hold back; Google Tag
         // Manager's container is not (its consent settings hold its tags).
         let basic = lint_page(&demo(), html);
@@ -863,13 +857,8 @@ mod tests {
         let report = lint_page(&demo(), html);
 
         // Assert
-        let got: Vec<_> = report
-            .problems
-            .iter()
-            .map(|p| (p.rule, p.path.as_str()))
-            .collect();
         assert_eq!(
-            got,
+            located(&report),
             vec![
                 ("noscript-tracker", "line 1"),
                 ("noscript-tracker", "line 3"),
@@ -902,13 +891,8 @@ mod tests {
 
         let report = lint_page(&demo(), html);
 
-        let got: Vec<_> = report
-            .problems
-            .iter()
-            .map(|p| (p.rule, p.path.as_str()))
-            .collect();
         assert_eq!(
-            got,
+            located(&report),
             vec![
                 ("tracker-necessary", "line 1"),
                 ("tracker-necessary", "line 2"),
