@@ -235,6 +235,8 @@ const VENDORS: &[Vendor] = &[
             "connect.facebook.net/",
             "facebook.com/tr?",
             "facebook.com/tr/",
+            "facebook.com/plugins/",
+            "instagram.com/embed.js",
         ],
         signal: Some(Signal::Meta),
         embed_only: false,
@@ -291,7 +293,7 @@ const VENDORS: &[Vendor] = &[
     },
     Vendor {
         name: "the TikTok Pixel",
-        marks: &["analytics.tiktok.com/"],
+        marks: &["analytics.tiktok.com/", "tiktok.com/embed.js"],
         signal: None,
         embed_only: false,
         may_be_exempt: false,
@@ -305,7 +307,11 @@ const VENDORS: &[Vendor] = &[
     },
     Vendor {
         name: "the X (Twitter) Pixel",
-        marks: &["static.ads-twitter.com/", "analytics.twitter.com/"],
+        marks: &[
+            "static.ads-twitter.com/",
+            "analytics.twitter.com/",
+            "platform.twitter.com/widgets.js",
+        ],
         signal: None,
         embed_only: false,
         may_be_exempt: false,
@@ -320,6 +326,13 @@ const VENDORS: &[Vendor] = &[
     Vendor {
         name: "a YouTube embed",
         marks: &["youtube.com/embed/"],
+        signal: None,
+        embed_only: true,
+        may_be_exempt: false,
+    },
+    Vendor {
+        name: "a Google Maps embed",
+        marks: &["google.com/maps/embed"],
         signal: None,
         embed_only: true,
         may_be_exempt: false,
@@ -775,6 +788,8 @@ mod tests {
 <a href="https://www.facebook.com/tr?id=1">not a request</a>
 <script src="/js/app.js"></script>
 <script>(function(w,d,s,l,i){j.src='https://www.googletagmanager.com/gtm.js?id='+i+dl;})(window,document,'script','dataLayer','GTM-X');</script>
+<iframe src="https://www.google.com/maps/embed?pb=!1m18" loading="lazy"></iframe>
+<blockquote class="twitter-tweet"><a href="https://twitter.com/x/status/1">a post</a></blockquote><script async src="https://platform.twitter.com/widgets.js"></script>
 "#;
 
         // Act
@@ -790,6 +805,8 @@ mod tests {
                 ("unmarked-tracker", "line 5"),
                 ("unmarked-tracker", "line 6"),
                 ("unmarked-tracker", "line 11"),
+                ("unmarked-tracker", "line 12"),
+                ("unmarked-tracker", "line 13"),
             ]
         );
         let message = &report.problems[1].message;
