@@ -200,143 +200,111 @@ struct Vendor {
     may_be_exempt: bool,
 }
 
+/// A vendor with no signal of its own, whose every tag counts, and which
+/// no regulator exempts: most of them.
+const fn tag(name: &'static str, marks: &'static [&'static str]) -> Vendor {
+    Vendor {
+        name,
+        marks,
+        signal: None,
+        embed_only: false,
+        may_be_exempt: false,
+    }
+}
+
 /// Well-known tracking vendors.
 const VENDORS: &[Vendor] = &[
     Vendor {
-        name: "the Google tag",
-        marks: &[
-            "googletagmanager.com/gtag/js",
-            "google-analytics.com/analytics.js",
-            "google-analytics.com/ga.js",
-        ],
         signal: Some(Signal::GoogleAdvanced),
-        embed_only: false,
-        may_be_exempt: false,
+        ..tag(
+            "the Google tag",
+            &[
+                "googletagmanager.com/gtag/js",
+                "google-analytics.com/analytics.js",
+                "google-analytics.com/ga.js",
+            ],
+        )
     },
     Vendor {
-        name: "Google Tag Manager",
-        marks: &[
-            "googletagmanager.com/gtm.js",
-            "googletagmanager.com/ns.html",
-        ],
         signal: Some(Signal::GoogleConsentMode),
-        embed_only: false,
-        may_be_exempt: false,
+        ..tag(
+            "Google Tag Manager",
+            &[
+                "googletagmanager.com/gtm.js",
+                "googletagmanager.com/ns.html",
+            ],
+        )
     },
+    tag(
+        "Google's ads",
+        &["doubleclick.net/", "googleadservices.com/"],
+    ),
     Vendor {
-        name: "Google's ads",
-        marks: &["doubleclick.net/", "googleadservices.com/"],
-        signal: None,
-        embed_only: false,
-        may_be_exempt: false,
-    },
-    Vendor {
-        name: "the Meta Pixel",
-        marks: &[
-            "connect.facebook.net/",
-            "facebook.com/tr?",
-            "facebook.com/tr/",
-            "facebook.com/plugins/",
-            "instagram.com/embed.js",
-        ],
         signal: Some(Signal::Meta),
-        embed_only: false,
-        may_be_exempt: false,
+        ..tag(
+            "the Meta Pixel",
+            &[
+                "connect.facebook.net/",
+                "facebook.com/tr?",
+                "facebook.com/tr/",
+                "facebook.com/plugins/",
+                "instagram.com/embed.js",
+            ],
+        )
     },
     Vendor {
-        name: "Microsoft UET",
-        marks: &["bat.bing.com/"],
         signal: Some(Signal::MicrosoftUet),
-        embed_only: false,
-        may_be_exempt: false,
+        ..tag("Microsoft UET", &["bat.bing.com/"])
     },
     Vendor {
-        name: "Microsoft Clarity",
-        marks: &["clarity.ms/tag/"],
         signal: Some(Signal::MicrosoftClarity),
-        embed_only: false,
-        may_be_exempt: false,
+        ..tag("Microsoft Clarity", &["clarity.ms/tag/"])
     },
     Vendor {
-        name: "Matomo",
-        marks: &["matomo.js", "piwik.js", "matomo.php", "piwik.php"],
         signal: Some(Signal::Matomo),
-        embed_only: false,
         may_be_exempt: true,
+        ..tag(
+            "Matomo",
+            &["matomo.js", "piwik.js", "matomo.php", "piwik.php"],
+        )
     },
     Vendor {
-        name: "Piwik PRO",
-        marks: &["containers.piwik.pro/"],
-        signal: None,
-        embed_only: false,
         may_be_exempt: true,
+        ..tag("Piwik PRO", &["containers.piwik.pro/"])
     },
-    Vendor {
-        name: "Hotjar",
-        marks: &["static.hotjar.com/"],
-        signal: None,
-        embed_only: false,
-        may_be_exempt: false,
-    },
-    Vendor {
-        name: "VWO",
-        marks: &["visualwebsiteoptimizer.com/"],
-        signal: None,
-        embed_only: false,
-        may_be_exempt: false,
-    },
-    Vendor {
-        name: "the LinkedIn Insight Tag",
-        marks: &["snap.licdn.com/", "px.ads.linkedin.com/"],
-        signal: None,
-        embed_only: false,
-        may_be_exempt: false,
-    },
-    Vendor {
-        name: "the TikTok Pixel",
-        marks: &["analytics.tiktok.com/", "tiktok.com/embed.js"],
-        signal: None,
-        embed_only: false,
-        may_be_exempt: false,
-    },
-    Vendor {
-        name: "the Pinterest Tag",
-        marks: &["s.pinimg.com/ct/", "ct.pinterest.com/"],
-        signal: None,
-        embed_only: false,
-        may_be_exempt: false,
-    },
-    Vendor {
-        name: "the X (Twitter) Pixel",
-        marks: &[
+    tag("Hotjar", &["static.hotjar.com/"]),
+    tag("VWO", &["visualwebsiteoptimizer.com/"]),
+    tag(
+        "the LinkedIn Insight Tag",
+        &["snap.licdn.com/", "px.ads.linkedin.com/"],
+    ),
+    tag(
+        "the TikTok Pixel",
+        &["analytics.tiktok.com/", "tiktok.com/embed.js"],
+    ),
+    tag(
+        "the Pinterest Tag",
+        &["s.pinimg.com/ct/", "ct.pinterest.com/"],
+    ),
+    tag(
+        "the X (Twitter) Pixel",
+        &[
             "static.ads-twitter.com/",
             "analytics.twitter.com/",
             "platform.twitter.com/widgets.js",
         ],
-        signal: None,
-        embed_only: false,
-        may_be_exempt: false,
-    },
+    ),
+    tag(
+        "the Reddit Pixel",
+        &["redditstatic.com/ads/", "alb.reddit.com/"],
+    ),
     Vendor {
-        name: "the Reddit Pixel",
-        marks: &["redditstatic.com/ads/", "alb.reddit.com/"],
-        signal: None,
-        embed_only: false,
-        may_be_exempt: false,
-    },
-    Vendor {
-        name: "a YouTube embed",
-        marks: &["youtube.com/embed/"],
-        signal: None,
         embed_only: true,
-        may_be_exempt: false,
+        ..tag("a YouTube embed", &["youtube.com/embed/"])
     },
     Vendor {
-        name: "a Google Maps embed",
-        marks: &["google.com/maps/embed"],
-        signal: None,
         embed_only: true,
-        may_be_exempt: false,
+        ..tag("a Google Maps embed", &["google.com/maps/embed"])
     },
 ];
 
@@ -485,7 +453,7 @@ impl Element<'_> {
             return;
         }
         let address = self.attr("data-src").or(self.attr("src")).unwrap_or("");
-        let vendor = vendor_in(address).or_else(|| vendor_in(self.text));
+        let vendor = self.vendor(address);
         if let Some(v) = vendor.filter(|v| !v.may_be_exempt) {
             self.problem(
                 report,
@@ -538,6 +506,12 @@ impl Element<'_> {
         }
     }
 
+    /// The vendor whose tag this loads: from `address`, else from the
+    /// snippet in its text.
+    fn vendor(&self, address: &str) -> Option<&'static Vendor> {
+        vendor_in(address).or_else(|| vendor_in(self.text))
+    }
+
     /// An element not marked for Crumb that loads a tracking vendor's tag
     /// at once: a script (from its `src` or its inline snippet), an
     /// iframe or an image.
@@ -549,9 +523,7 @@ impl Element<'_> {
                 if !(kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind.as_str())) {
                     return;
                 }
-                let vendor = vendor_in(src)
-                    .or_else(|| vendor_in(self.text))
-                    .filter(|v| !v.embed_only);
+                let vendor = self.vendor(src).filter(|v| !v.embed_only);
                 // A vendor that holds itself back under the site's signal
                 // may load at once (its script; its pixel image may not).
                 vendor.filter(|v| !v.signal.is_some_and(|s| s.on(site)))
