@@ -2,7 +2,8 @@
 //! ESR (geckodriver) and WebKitGTK (WebKitWebDriver), written against the
 //! W3C WebDriver protocol over plain HTTP (ureq), which keeps the test
 //! build small. One driver process per engine serves the whole test
-//! binary; every [`Browser`] is a new session with a new, empty profile,
+//! binary (restarted once should it stop starting sessions); every
+//! [`Browser`] is a new session with a new, empty profile,
 //! i.e. a first-time visitor.
 
 use std::cell::RefCell;
@@ -25,7 +26,7 @@ pub const SPACE: &str = " ";
 
 struct Driver {
     url: String,
-    _child: Child,
+    child: Child,
 }
 
 /// The browser engines the tests drive. [`Browser::new`] gives the one
@@ -56,7 +57,9 @@ impl Engine {
     }
 }
 
-static DRIVERS: [OnceLock<Driver>; 3] = [const { OnceLock::new() }; 3];
+/// Each engine's driver process, started on first use and restarted when
+/// it stops answering (see [`Browser::session`]).
+static DRIVERS: [Mutex<Option<Driver>>; 3] = [const { Mutex::new(None) }; 3];
 /// Browser sessions run one at a time: a browser is heavy for a two-core
 /// CI machine, and timing-sensitive waits stay reliable.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -74,8 +77,17 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn driver(engine: Engine) -> &'static Driver {
-    DRIVERS[engine as usize].get_or_init(|| start_driver(engine))
+/// The address of `engine`'s driver, started if it is not running yet.
+/// With `restart`, a running one is stopped and a new one started.
+fn driver_url(engine: Engine, restart: bool) -> String {
+    let mut slot = DRIVERS[engine as usize]
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if restart && let Some(mut old) = slot.take() {
+        drop(old.child.kill());
+        drop(old.child.wait());
+    }
+    slot.get_or_insert_with(|| start_driver(engine)).url.clone()
 }
 
 fn start_driver(engine: Engine) -> Driver {
@@ -116,7 +128,7 @@ fn start_driver(engine: Engine) -> Driver {
         assert!(Instant::now() < deadline, "{path} did not start; {install}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Driver { url, _child: child }
+    Driver { url, child }
 }
 
 /// geckodriver: `$GECKODRIVER`, else the copy `cargo xtask test` installs
@@ -182,6 +194,11 @@ fn spawn_for_life(mut command: Command) -> std::io::Result<Child> {
 }
 
 fn send(method: &str, url: &str, body: Option<Value>) -> Value {
+    try_send(method, url, body).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One WebDriver command: its answer's `value`, or why it failed.
+fn try_send(method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
     let req = ureq::request(method, url).timeout(Duration::from_secs(60));
     let result = match body {
         Some(b) => req.send_json(b),
@@ -190,19 +207,21 @@ fn send(method: &str, url: &str, body: Option<Value>) -> Value {
     let resp = match result {
         Ok(r) => r,
         Err(ureq::Error::Status(code, r)) => {
-            panic!(
+            return Err(format!(
                 "WebDriver {method} {url} failed ({code}): {}",
                 r.into_string().unwrap_or_default()
-            )
+            ));
         }
-        Err(e) => panic!("WebDriver {method} {url} failed: {e}"),
+        Err(e) => return Err(format!("WebDriver {method} {url} failed: {e}")),
     };
-    let v: Value = resp.into_json().unwrap();
-    v["value"].clone()
+    let v: Value = resp.into_json().map_err(|e| e.to_string())?;
+    Ok(v["value"].clone())
 }
 
 pub struct Browser {
     engine: Engine,
+    /// The address of the driver that holds this session.
+    driver: String,
     session: String,
     /// Chromium's network log as read so far: ChromeDriver hands each
     /// entry out once, and [`Browser::settled`] reads it too.
@@ -369,14 +388,21 @@ impl Browser {
         profile: Option<tempfile::TempDir>,
         turn: MutexGuard<'static, ()>,
     ) -> Browser {
-        let v = send(
-            "POST",
-            &format!("{}/session", driver(engine).url),
-            Some(caps),
-        );
+        // A driver now and then stops answering new sessions (WebKitWebDriver
+        // once timed out on `POST /session` in CI, with every earlier test
+        // passed), so a failed start gets one more try on a fresh driver.
+        let mut driver = driver_url(engine, false);
+        let v = try_send("POST", &format!("{driver}/session"), Some(caps.clone()))
+            .or_else(|first| {
+                eprintln!("{first}; restarting the {engine:?} driver");
+                driver = driver_url(engine, true);
+                try_send("POST", &format!("{driver}/session"), Some(caps))
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
         let session = v["sessionId"].as_str().expect("a session id").to_owned();
         Browser {
             engine,
+            driver,
             session,
             network: RefCell::default(),
             _profile: profile,
@@ -385,7 +411,7 @@ impl Browser {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}/session/{}{path}", driver(self.engine).url, self.session)
+        format!("{}/session/{}{path}", self.driver, self.session)
     }
 
     pub fn goto(&self, url: &str) {
