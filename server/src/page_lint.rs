@@ -23,13 +23,16 @@
 //! tag loads from, in a `src` or in an inline snippet's text) that would
 //! run before any choice, unless a vendor signal of the site's config holds
 //! the vendor back itself (Google Consent Mode's advanced mode, the Meta
-//! Pixel's, Microsoft's and Matomo's signals); and for a `<noscript>`
+//! Pixel's, Microsoft's and Matomo's signals); for a `<noscript>`
 //! block that loads a vendor's request or a hidden pixel, an iframe or a
-//! pixel no choice can hold back (it works only where Crumb cannot run).
+//! pixel no choice can hold back (it works only where Crumb cannot run);
+//! and for Google Fonts linked or imported from Google's servers, which
+//! hand Google every visitor's address before any choice.
 //!
 //! The page is read as HTML's tokenizer reads it (html5gum, with the
 //! states a `<script>` or `<style>` switches to), so markup inside
-//! scripts, comments and attribute values is not taken for elements.
+//! scripts, style sheets, comments and attribute values is not taken for
+//! elements.
 
 use std::collections::BTreeMap;
 
@@ -87,7 +90,8 @@ pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
 /// The start tags of `part` (which begins `offset` bytes into the page
 /// whose `lines` these are), each with the raw text up to its end tag for
 /// the elements whose content HTML reads as text (a script's code, a
-/// `<noscript>` block as a browser running scripts reads it).
+/// style sheet, a `<noscript>` block as a browser running scripts reads
+/// it).
 fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>> {
     let mut emitter = DefaultEmitter::<usize>::new_with_span();
     // A tokenizer alone reads a script's text as markup; HTML's tree
@@ -112,7 +116,7 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
             .collect();
         let rest = part.get(tag.span.end..).unwrap_or("");
         let text = match name.as_str() {
-            "script" | "noscript" => &rest[..end_tag(rest, &name).unwrap_or(rest.len())],
+            "script" | "noscript" | "style" => &rest[..end_tag(rest, &name).unwrap_or(rest.len())],
             _ => "",
         };
         out.push(Element {
@@ -308,6 +312,15 @@ const VENDORS: &[Vendor] = &[
     },
 ];
 
+/// Where Google Fonts' style sheets and font files load from.
+const GOOGLE_FONTS: &[&str] = &["fonts.googleapis.com/", "fonts.gstatic.com/"];
+
+/// Whether `text` (an address, or a style sheet) loads from Google Fonts.
+fn google_fonts_in(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    GOOGLE_FONTS.iter().any(|m| text.contains(m))
+}
+
 /// The vendor whose tag `text` (an address, or a snippet's code) loads.
 fn vendor_in(text: &str) -> Option<&'static Vendor> {
     let text = text.to_ascii_lowercase();
@@ -434,7 +447,7 @@ impl Element<'_> {
                 }
             }
             "link" | "video" | "audio" | "source" | "embed" | "object" => {
-                let what = "is not gated: Crumb holds back scripts, iframes and images only, so it loads at once";
+                let what = "is not gated: Crumb holds back scripts, iframes and images only, so it loads at once; add it from a gated script instead (see the README's \"Embedding the widget\")";
                 return fail(report, "not-gated", what);
             }
             _ => return,
@@ -516,6 +529,7 @@ impl Element<'_> {
     /// at once: a script (from its `src` or its inline snippet), an
     /// iframe or an image.
     fn check_unmarked(&self, site: &SiteConfig, report: &mut PageReport) {
+        self.check_google_fonts(report);
         let src = self.attr("src").unwrap_or("");
         let vendor = match self.name.as_str() {
             "script" => {
@@ -545,6 +559,31 @@ impl Element<'_> {
             what.push_str("give its address in data-src, not src, and give it its data-category");
         }
         self.problem(report, "unmarked-tracker", &what);
+    }
+
+    /// A style sheet from Google Fonts, linked or imported, or a font file
+    /// from there: the browser asks Google for them before any choice,
+    /// which gives Google every visitor's IP address. (A `preconnect` or
+    /// `dns-prefetch` hint alone requests nothing.)
+    fn check_google_fonts(&self, report: &mut PageReport) {
+        let loads = match self.name.as_str() {
+            "link" => {
+                let rel = self.attr("rel").unwrap_or("").to_ascii_lowercase();
+                let hint = rel
+                    .split_ascii_whitespace()
+                    .all(|r| r == "preconnect" || r == "dns-prefetch");
+                !hint && google_fonts_in(self.attr("href").unwrap_or(""))
+            }
+            "style" => google_fonts_in(self.text),
+            _ => false,
+        };
+        if loads {
+            self.problem(
+                report,
+                "google-fonts",
+                "loads Google Fonts from Google's servers before any choice, which gives Google every visitor's IP address (a German court awarded a visitor damages for it: LG München I, 3 O 17493/20, 2022): serve the font files from the site itself, or add the style sheet from a gated script (see the README's \"Embedding the widget\")",
+            );
+        }
     }
 
     /// An element inside a `<noscript>` block: it loads only where scripts
@@ -905,6 +944,49 @@ mod tests {
                 .contains("marks Hotjar strictly necessary, so it runs before any choice"),
             "{}",
             report.problems[1].message
+        );
+    }
+
+    #[test]
+    fn google_fonts_loaded_before_any_choice_are_named() {
+        // Arrange: Google's own embed code (its hints and its style sheet),
+        // an `@import` and a preloaded font file, then the ways that wait:
+        // fonts served by the site, and the README's gated script.
+        let html = r#"<link rel="preconnect" href="https://fonts.googleapis.com">
+<link rel="preconnect" href="https://fonts.gstatic.com" crossorigin>
+<link href="https://fonts.googleapis.com/css2?family=Roboto&display=swap" rel="stylesheet">
+<style>
+  @import url('https://fonts.googleapis.com/css2?family=Lato');
+</style>
+<link rel="preload" as="font" href="https://fonts.gstatic.com/s/roboto/v30/x.woff2" crossorigin>
+<link rel="stylesheet" href="/fonts/roboto.css">
+<style>body { font-family: Roboto, sans-serif }</style>
+<script type="text/plain" data-category="functional">
+  document.head.append(Object.assign(document.createElement('link'), {
+    rel: 'stylesheet',
+    href: 'https://fonts.googleapis.com/css2?family=Roboto&display=swap',
+  }));
+</script>
+"#;
+
+        // Act
+        let report = lint_page(&demo(), html);
+
+        // Assert
+        assert_eq!(
+            located(&report),
+            vec![
+                ("google-fonts", "line 3"),
+                ("google-fonts", "line 4"),
+                ("google-fonts", "line 7"),
+            ]
+        );
+        assert!(
+            report.problems[0]
+                .message
+                .contains("serve the font files from the site itself, or add the style sheet from a gated script"),
+            "{}",
+            report.problems[0].message
         );
     }
 }

@@ -7,7 +7,8 @@
 //! the reopen button; a page with Crumb's tag twice gets one widget; a
 //! script's `data-type` (`module`) is the type it runs as; an external
 //! script an app removes while it loads, or a `nomodule` one, holds up no
-//! script after it; React 19, Turbo 8 and Vue 3, from npm, do to pages
+//! script after it; a stylesheet added from a gated script, as the README
+//! says to gate one, waits for its choice; React 19, Turbo 8 and Vue 3, from npm, do to pages
 //! what the README says they do.
 
 use crumb_e2e::{Browser, Site, never_answers, serve};
@@ -953,5 +954,35 @@ fn a_page_with_crumb_twice_shows_one_banner_and_records_one_choice() {
     assert_eq!(
         browser.js("return document.querySelectorAll('.crumb-banner').length"),
         json!(0)
+    );
+}
+
+#[test]
+fn a_stylesheet_added_by_a_gated_script_as_the_readme_says_loads_only_once_allowed() {
+    // Arrange: a first visit; the page adds a web font's stylesheet as the
+    // README says (Crumb gates no `<link>`): from a gated script.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("document.head.insertAdjacentHTML('beforeend', `
+           <script type=\"text/plain\" data-category=\"functional\" id=\"fonts\">
+             document.head.append(Object.assign(document.createElement('link'), {
+               rel: 'stylesheet',
+               href: 'data:text/css,html{--font-loaded:1}',
+             }));
+           </script>`);");
+    browser.settled();
+    let loaded = "return getComputedStyle(document.documentElement)
+        .getPropertyValue('--font-loaded')";
+
+    // Assert: before a choice, no stylesheet.
+    assert_eq!(browser.js(loaded), json!(""));
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+
+    // Assert: allowed, it loads.
+    browser.wait(
+        "getComputedStyle(document.documentElement).getPropertyValue('--font-loaded') == '1'",
     );
 }
