@@ -26,8 +26,8 @@
 //! Pixel's, Microsoft's and Matomo's signals); for a `<noscript>`
 //! block that loads a vendor's request or a hidden pixel, an iframe or a
 //! pixel no choice can hold back (it works only where Crumb cannot run);
-//! and for Google Fonts linked or imported from Google's servers, which
-//! hand Google every visitor's address before any choice.
+//! and for Google Fonts linked, imported or preconnected to from Google's
+//! servers, which hand Google every visitor's address before any choice.
 //!
 //! The page is read as HTML's tokenizer reads it (html5gum, with the
 //! states a `<script>` or `<style>` switches to), so markup inside
@@ -313,7 +313,7 @@ const VENDORS: &[Vendor] = &[
 ];
 
 /// Where Google Fonts' style sheets and font files load from.
-const GOOGLE_FONTS: &[&str] = &["fonts.googleapis.com/", "fonts.gstatic.com/"];
+const GOOGLE_FONTS: &[&str] = &["fonts.googleapis.com", "fonts.gstatic.com"];
 
 /// Whether `text` (an address, or a style sheet) loads from Google Fonts.
 fn google_fonts_in(text: &str) -> bool {
@@ -561,29 +561,50 @@ impl Element<'_> {
         self.problem(report, "unmarked-tracker", &what);
     }
 
-    /// A style sheet from Google Fonts, linked or imported, or a font file
-    /// from there: the browser asks Google for them before any choice,
-    /// which gives Google every visitor's IP address. (A `preconnect` or
-    /// `dns-prefetch` hint alone requests nothing.)
+    /// A style sheet from Google Fonts, linked or imported, a font file
+    /// from there, or a `preconnect` hint to its servers: the browser
+    /// contacts Google before any choice, which gives Google every
+    /// visitor's IP address. (A `dns-prefetch` hint asks only the
+    /// visitor's resolver.)
     fn check_google_fonts(&self, report: &mut PageReport) {
-        let loads = match self.name.as_str() {
-            "link" => {
-                let rel = self.attr("rel").unwrap_or("").to_ascii_lowercase();
-                let hint = rel
-                    .split_ascii_whitespace()
-                    .all(|r| r == "preconnect" || r == "dns-prefetch");
-                !hint && google_fonts_in(self.attr("href").unwrap_or(""))
-            }
-            "style" => google_fonts_in(self.text),
-            _ => false,
-        };
-        if loads {
-            self.problem(
-                report,
-                "google-fonts",
-                "loads Google Fonts from Google's servers before any choice, which gives Google every visitor's IP address (a German court awarded a visitor damages for it: LG München I, 3 O 17493/20, 2022): serve the font files from the site itself, or add the style sheet from a gated script (see the README's \"Embedding the widget\")",
-            );
+        enum Contact {
+            Connects,
+            Loads,
         }
+        let contact = match self.name.as_str() {
+            "link" if google_fonts_in(self.attr("href").unwrap_or("")) => {
+                let rel = self.attr("rel").unwrap_or("").to_ascii_lowercase();
+                let hints =
+                    |allowed: &[&str]| rel.split_ascii_whitespace().all(|r| allowed.contains(&r));
+                if hints(&["dns-prefetch"]) {
+                    return;
+                }
+                if hints(&["preconnect", "dns-prefetch"]) {
+                    Contact::Connects
+                } else {
+                    Contact::Loads
+                }
+            }
+            "style" if google_fonts_in(self.text) => Contact::Loads,
+            _ => return,
+        };
+        let (what, fix) = match contact {
+            Contact::Connects => (
+                "opens a connection to Google Fonts' servers",
+                "take the hint out along with the fonts' style sheet",
+            ),
+            Contact::Loads => (
+                "loads Google Fonts from Google's servers",
+                "serve the font files from the site itself, or add the style sheet from a gated script (see the README's \"Embedding the widget\")",
+            ),
+        };
+        self.problem(
+            report,
+            "google-fonts",
+            &format!(
+                "{what} before any choice, which gives Google every visitor's IP address (a German court awarded a visitor damages for it: LG München I, 3 O 17493/20, 2022): {fix}"
+            ),
+        );
     }
 
     /// An element inside a `<noscript>` block: it loads only where scripts
@@ -949,10 +970,10 @@ mod tests {
 
     #[test]
     fn google_fonts_loaded_before_any_choice_are_named() {
-        // Arrange: Google's own embed code (its hints and its style sheet),
-        // an `@import` and a preloaded font file, then the ways that wait:
+        // Arrange: hints and Google's own embed code (its style sheet), an
+        // `@import` and a preloaded font file, then the ways that wait:
         // fonts served by the site, and the README's gated script.
-        let html = r#"<link rel="preconnect" href="https://fonts.googleapis.com">
+        let html = r#"<link rel="dns-prefetch" href="https://fonts.googleapis.com">
 <link rel="preconnect" href="https://fonts.gstatic.com" crossorigin>
 <link href="https://fonts.googleapis.com/css2?family=Roboto&display=swap" rel="stylesheet">
 <style>
@@ -976,6 +997,7 @@ mod tests {
         assert_eq!(
             located(&report),
             vec![
+                ("google-fonts", "line 2"),
                 ("google-fonts", "line 3"),
                 ("google-fonts", "line 4"),
                 ("google-fonts", "line 7"),
@@ -983,6 +1005,13 @@ mod tests {
         );
         assert!(
             report.problems[0]
+                .message
+                .contains("opens a connection to Google Fonts' servers before any choice"),
+            "{}",
+            report.problems[0].message
+        );
+        assert!(
+            report.problems[1]
                 .message
                 .contains("serve the font files from the site itself, or add the style sheet from a gated script"),
             "{}",
