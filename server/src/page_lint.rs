@@ -304,12 +304,23 @@ const VENDORS: &[Vendor] = &[
     ),
     Vendor {
         embed_only: true,
-        ..tag("a YouTube embed", &["youtube.com/embed/"])
+        // The "privacy-enhanced" player too: it sets no cookie until
+        // played, but the page still loads it from Google, which then
+        // keeps its data in the browser's storage.
+        ..tag(
+            "a YouTube embed",
+            &["youtube.com/embed/", "youtube-nocookie.com/embed/"],
+        )
+    },
+    Vendor {
+        embed_only: true,
+        ..tag("a Vimeo embed", &["player.vimeo.com/video/"])
     },
     Vendor {
         embed_only: true,
         ..tag("a Google Maps embed", &["google.com/maps/embed"])
     },
+    tag("the Google Maps API", &["maps.googleapis.com/maps/api/js"]),
 ];
 
 /// Where Google Fonts' style sheets and font files load from.
@@ -834,6 +845,9 @@ mod tests {
 <script>(function(w,d,s,l,i){j.src='https://www.googletagmanager.com/gtm.js?id='+i+dl;})(window,document,'script','dataLayer','GTM-X');</script>
 <iframe src="https://www.google.com/maps/embed?pb=!1m18" loading="lazy"></iframe>
 <blockquote class="twitter-tweet"><a href="https://twitter.com/x/status/1">a post</a></blockquote><script async src="https://platform.twitter.com/widgets.js"></script>
+<iframe src="https://www.youtube-nocookie.com/embed/ID" title="Video"></iframe>
+<iframe src="https://player.vimeo.com/video/1?h=2" allow="autoplay"></iframe>
+<script async src="https://maps.googleapis.com/maps/api/js?key=K&callback=initMap"></script>
 "#;
 
         // Act
@@ -851,6 +865,9 @@ mod tests {
                 ("unmarked-tracker", "line 11"),
                 ("unmarked-tracker", "line 12"),
                 ("unmarked-tracker", "line 13"),
+                ("unmarked-tracker", "line 14"),
+                ("unmarked-tracker", "line 15"),
+                ("unmarked-tracker", "line 16"),
             ]
         );
         let message = &report.problems[1].message;
