@@ -484,10 +484,13 @@ impl App {
                 if !server_set {
                     self.persist();
                 }
-                // Site code heard of a choice made on this page already; one
-                // from an earlier page view counts from now on.
-                let announce = if self.live.get() { 0 } else { ANNOUNCE };
-                self.apply();
+                // The choice counts from now on, if it did not already (one
+                // from an earlier page view, sent again). Either way the
+                // banner has gone and the floating button is up, so nothing
+                // else changes on the page: a dialog the visitor has opened
+                // meanwhile stays open, focus where it is. Site code hears
+                // of a choice it has not heard of.
+                let announce = if self.live.replace(true) { 0 } else { ANNOUNCE };
                 return announce | SHARE;
             } else if text == "unknown_consent" && !self.retried.replace(true) {
                 // The server no longer knows this id (a reset database):

@@ -1,4 +1,5 @@
-//! Choosing: customize, reject all, placeholders, and what a reload does.
+//! Choosing: customize, reject all, placeholders, what a reload does, and
+//! the preferences reopened while a choice is on its way to the server.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::json;
@@ -414,5 +415,39 @@ fn a_two_category_site_with_a_necessary_service_records_every_choice() {
                 json!(["hotjar"])
             ),
         ]
+    );
+}
+
+#[test]
+fn the_dialog_opened_while_a_choice_is_on_its_way_stays_open_when_the_server_answers() {
+    // Arrange: the server's answer to the choice is held back, as on a
+    // slow network; the visitor accepts, then at once opens the
+    // preferences from the page's "Cookie settings" link to look again.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("const send = window.fetch;
+         window.fetch = (url, init) => init?.method == 'POST'
+           ? new Promise((answered) => { window.__answer = () => answered(send(url, init)); })
+           : send(url, init);");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__answer && document.querySelector('.crumb-reopen')");
+    browser.click("a[data-crumb-open]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.js("document.querySelector('dialog input[data-cat=marketing]').focus()");
+
+    // Act: the server's answer comes.
+    browser.js("window.__answer()");
+    site.wait_for_records(1);
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+
+    // Assert: the dialog is still open, focus where the visitor left it.
+    browser.settled();
+    assert_eq!(
+        browser.js(
+            "return [!!document.querySelector('dialog.crumb-modal[open]'),
+                     document.activeElement.dataset.cat ?? null]"
+        ),
+        json!([true, "marketing"])
     );
 }
