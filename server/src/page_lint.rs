@@ -26,8 +26,11 @@
 //! Pixel's, Microsoft's and Matomo's signals); for a `<noscript>`
 //! block that loads a vendor's request or a hidden pixel, an iframe or a
 //! pixel no choice can hold back (it works only where Crumb cannot run);
-//! and for Google Fonts linked, imported or preconnected to from Google's
-//! servers, which hand Google every visitor's address before any choice.
+//! for Google Fonts linked, imported or preconnected to from Google's
+//! servers, which hand Google every visitor's address before any choice;
+//! and for tags still held back the way another consent tool marks them
+//! (`OTHER_MARKINGS`: Cookiebot's, OneTrust's, ...), which Crumb never
+//! releases.
 //!
 //! The page is read as HTML's tokenizer reads it (html5gum, with the
 //! states a `<script>` or `<style>` switches to), so markup inside
@@ -348,6 +351,93 @@ fn loads_something(src: &str) -> bool {
     !(src.is_empty() || src == "about:blank" || src.starts_with("data:"))
 }
 
+/// Another consent tool's marking on an element it holds back: how a page
+/// that moves to Crumb from that tool still marks its tags. Crumb reads
+/// none of it, so such an element, inert as that tool left it, never runs.
+struct OtherMarking {
+    tool: &'static str,
+    /// The attribute that carries the marking.
+    attr: &'static str,
+    /// Whether its value is the tool's marking (a class attribute holds
+    /// the page's own classes too).
+    marks: fn(&str) -> bool,
+    /// Attributes of which the tool's markup has one beside it, where the
+    /// attribute alone is too common a name to tell.
+    beside: &'static [&'static str],
+    /// Crumb's category for one of the tool's values, where there is one.
+    category: fn(&str) -> Option<Category>,
+}
+
+/// A tool's marking in an attribute of its own, whatever its value.
+const fn marking(
+    tool: &'static str,
+    attr: &'static str,
+    category: fn(&str) -> Option<Category>,
+) -> OtherMarking {
+    OtherMarking {
+        tool,
+        attr,
+        marks: |_| true,
+        beside: &[],
+        category,
+    }
+}
+
+/// The consent tools whose markings sites most often carry over.
+const OTHER_MARKINGS: &[OtherMarking] = &[
+    marking("Cookiebot", "data-cookieconsent", |value| match value {
+        "preferences" => Some(Category::Functional),
+        "statistics" => Some(Category::Analytics),
+        "marketing" => Some(Category::Marketing),
+        _ => None,
+    }),
+    marking(
+        "vanilla-cookieconsent 2",
+        "data-cookiecategory",
+        Category::parse,
+    ),
+    marking("CookieYes", "data-cookieyes", |value| {
+        match value.trim_start_matches("cookieyes-") {
+            "functional" => Some(Category::Functional),
+            "analytics" | "performance" => Some(Category::Analytics),
+            "advertisement" => Some(Category::Marketing),
+            _ => None,
+        }
+    }),
+    // iubenda's purposes: 2 basic interactions, 3 experience, 4
+    // measurement, 5 advertising.
+    marking("iubenda", "data-iub-purposes", |value| match value {
+        "2" | "3" => Some(Category::Functional),
+        "4" => Some(Category::Analytics),
+        "5" => Some(Category::Marketing),
+        _ => None,
+    }),
+    marking("Usercentrics", "data-usercentrics", |_| None),
+    OtherMarking {
+        beside: &["data-type", "data-src", "data-href"],
+        ..marking("Klaro", "data-name", |_| None)
+    },
+    OtherMarking {
+        marks: |class| class.contains("optanon-category-"),
+        ..marking("OneTrust", "class", |class| {
+            // OneTrust's default groups: C0002 performance, C0003
+            // functional, C0004 targeting, C0005 social media.
+            let groups = class
+                .split_ascii_whitespace()
+                .find_map(|c| c.strip_prefix("optanon-category-"))?;
+            groups
+                .split('-')
+                .filter_map(|g| match g {
+                    "C0003" => Some(Category::Functional),
+                    "C0002" => Some(Category::Analytics),
+                    "C0004" | "C0005" => Some(Category::Marketing),
+                    _ => None,
+                })
+                .max()
+        })
+    },
+];
+
 /// Where a page's line breaks are, so each element's line is found by a
 /// binary search rather than by counting from the top (a page of half a
 /// million elements took minutes so).
@@ -419,6 +509,9 @@ impl Element<'_> {
             return;
         }
         let Some(category) = self.attr("data-category") else {
+            if self.check_other_marking(report) {
+                return;
+            }
             return self.check_unmarked(site, report);
         };
         // Pages use `data-category` for their own ends too (a shop's
@@ -570,6 +663,56 @@ impl Element<'_> {
             what.push_str("give its address in data-src, not src, and give it its data-category");
         }
         self.problem(report, "unmarked-tracker", &what);
+    }
+
+    /// An element held back the way another consent tool marks it (a
+    /// `text/plain` script, or an iframe or image whose address waits in a
+    /// data attribute) but not marked for Crumb: it never runs or loads.
+    /// Whether it was named.
+    fn check_other_marking(&self, report: &mut PageReport) -> bool {
+        let waiting = match self.name.as_str() {
+            "script" => self
+                .attr("type")
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/plain")),
+            "iframe" | "img" => self.attrs.keys().any(|k| k.ends_with("src") && k != "src"),
+            _ => false,
+        };
+        if !waiting {
+            return false;
+        }
+        let Some((other, value)) = OTHER_MARKINGS.iter().find_map(|m| {
+            let value = self.attr(m.attr)?;
+            let told = (m.marks)(value)
+                && (m.beside.is_empty() || m.beside.iter().any(|a| self.attr(a).is_some()));
+            told.then_some((m, value))
+        }) else {
+            return false;
+        };
+        // Marked for several of the tool's purposes: Crumb's element has
+        // one category, the one that asks most of the visitor.
+        let category = value
+            .split(',')
+            .filter_map(|v| (other.category)(v.trim()))
+            .max();
+        let mut what = format!(
+            "is marked for {} ({}=\"{value}\"), which Crumb does not read, so it never {}: give it ",
+            other.tool,
+            other.attr,
+            if self.name == "script" {
+                "runs"
+            } else {
+                "loads"
+            },
+        );
+        match category {
+            Some(c) => what.push_str(&format!("data-category=\"{}\"", c.as_str())),
+            None => what.push_str("the data-category of what it does"),
+        }
+        if self.name != "script" && self.attr("data-src").is_none() {
+            what.push_str(", and its address in data-src");
+        }
+        self.problem(report, "other-tool-marking", &what);
+        true
     }
 
     /// A style sheet from Google Fonts, linked or imported, a font file
@@ -1034,5 +1177,56 @@ mod tests {
             "{}",
             report.problems[0].message
         );
+    }
+
+    #[test]
+    fn tags_still_marked_for_another_consent_tool_are_named_with_crumbs_category() {
+        // Arrange: markup as Cookiebot, vanilla-cookieconsent 2, OneTrust,
+        // CookieYes, iubenda, Usercentrics and Klaro document it, then a
+        // page's own templates and lazy images, which are no tool's.
+        let html = r#"<script type="text/plain" data-cookieconsent="statistics" src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+<iframe data-cookieblock-src="https://www.youtube.com/embed/ID" data-cookieconsent="marketing"></iframe>
+<script type="text/plain" data-cookiecategory="analytics">/* snippet */</script>
+<script type="text/plain" class="optanon-category-C0002-C0004">/* snippet */</script>
+<script type="text/plain" data-cookieyes="cookieyes-analytics">/* snippet */</script>
+<script type="text/plain" class="_iub_cs_activate" data-iub-purposes="4, 5">/* snippet */</script>
+<script type="text/plain" data-usercentrics="Hotjar">/* snippet */</script>
+<script type="text/plain" data-type="text/javascript" data-name="hotjar">/* snippet */</script>
+<script type="text/plain" data-cookieconsent="preferences, statistics">/* snippet */</script>
+<script type="text/plain" data-name="row-template"><tr><td></td></tr></script>
+<script type="text/plain" class="template">{{ name }}</script>
+<img data-src="/img/shoe.jpg" class="lazyload" alt="A shoe">
+<script data-cookieconsent="ignore" src="/js/app.js"></script>
+"#;
+
+        // Act
+        let report = lint_page(&demo(), html);
+
+        // Assert
+        assert_eq!(
+            rules(html),
+            (1..=9)
+                .map(|line| ("other-tool-marking", format!("line {line}")))
+                .collect::<Vec<_>>()
+        );
+        let says = |i: usize, what: &str| {
+            let message = &report.problems[i].message;
+            assert!(message.contains(what), "{message}");
+        };
+        says(
+            0,
+            "is marked for Cookiebot (data-cookieconsent=\"statistics\"), which Crumb does not read, so it never runs: give it data-category=\"analytics\"",
+        );
+        says(
+            1,
+            "never loads: give it data-category=\"marketing\", and its address in data-src",
+        );
+        says(3, "OneTrust");
+        says(3, "data-category=\"marketing\"");
+        says(4, "data-category=\"analytics\"");
+        says(5, "data-category=\"marketing\"");
+        says(6, "give it the data-category of what it does");
+        says(7, "Klaro");
+        says(8, "data-category=\"analytics\"");
     }
 }
