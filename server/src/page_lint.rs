@@ -473,8 +473,8 @@ impl Element<'_> {
     /// The start tag with the attributes that matter here, values cut
     /// short: enough to find it in the page.
     fn describe(&self) -> String {
-        let mut out = format!("<{}", self.name);
-        for name in [
+        const SHOWN: [&str; 8] = [
+            "rel",
             "type",
             "src",
             "href",
@@ -482,7 +482,16 @@ impl Element<'_> {
             "data-category",
             "data-service",
             "data-site",
-        ] {
+        ];
+        // Other tools' attributes for an address that waits
+        // (`data-cookieblock-src`, lazy loaders' `data-lazy-src`) too.
+        let waiting = self
+            .attrs
+            .keys()
+            .map(String::as_str)
+            .filter(|k| k.ends_with("-src") && !SHOWN.contains(k));
+        let mut out = format!("<{}", self.name);
+        for name in SHOWN.into_iter().chain(waiting) {
             if let Some(value) = self.attr(name) {
                 let short: String = value.chars().take(60).collect();
                 let more = if short.len() < value.len() { "..." } else { "" };
