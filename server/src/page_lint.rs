@@ -30,7 +30,8 @@
 //! servers, which hand Google every visitor's address before any choice;
 //! and for tags still held back the way another consent tool marks them
 //! (`OTHER_MARKINGS`: Cookiebot's, OneTrust's, ...), which Crumb never
-//! releases.
+//! releases, or site code that waits for such a tool's events or asks
+//! its API (`OTHER_APIS`), which no longer answers.
 //!
 //! The page is read as HTML's tokenizer reads it (html5gum, with the
 //! states a `<script>` or `<style>` switches to), so markup inside
@@ -438,6 +439,23 @@ const OTHER_MARKINGS: &[OtherMarking] = &[
     },
 ];
 
+/// What site code of another consent tool waits for or asks (its events,
+/// its API), which no longer comes once Crumb asks instead.
+const OTHER_APIS: &[(&str, &str)] = &[
+    ("CookiebotOnAccept", "Cookiebot"),
+    ("CookiebotOnDecline", "Cookiebot"),
+    ("CookiebotOnConsentReady", "Cookiebot"),
+    ("Cookiebot.consent", "Cookiebot"),
+    ("OptanonWrapper", "OneTrust"),
+    ("OnetrustActiveGroups", "OneTrust"),
+    ("OneTrust.OnConsentChanged", "OneTrust"),
+    ("CookieConsent.acceptedCategory", "vanilla-cookieconsent"),
+    ("cc:onConsent", "vanilla-cookieconsent"),
+    ("cc:onChange", "vanilla-cookieconsent"),
+    ("klaro.getManager", "Klaro"),
+    ("cookieyes_consent_update", "CookieYes"),
+];
+
 /// Where a page's line breaks are, so each element's line is found by a
 /// binary search rather than by counting from the top (a page of half a
 /// million elements took minutes so).
@@ -516,6 +534,9 @@ impl Element<'_> {
         if self.name == "script" && self.is_crumbs_tag() {
             self.check_widget_tag(site, report);
             return;
+        }
+        if self.name == "script" {
+            self.check_other_api(report);
         }
         let Some(category) = self.attr("data-category") else {
             if self.check_other_marking(report) {
@@ -722,6 +743,21 @@ impl Element<'_> {
         }
         self.problem(report, "other-tool-marking", &what);
         true
+    }
+
+    /// Site code that waits for another consent tool's events or asks its
+    /// API: once Crumb asks instead, the answer never comes.
+    fn check_other_api(&self, report: &mut PageReport) {
+        let Some((api, tool)) = OTHER_APIS.iter().find(|(api, _)| self.text.contains(api)) else {
+            return;
+        };
+        self.problem(
+            report,
+            "other-tool-api",
+            &format!(
+                "waits for or asks {tool} ({api}), which no longer answers once Crumb asks instead: listen for crumb:change on document, or read crumb.consent() (see the README's \"Embedding the widget\")"
+            ),
+        );
     }
 
     /// A style sheet from Google Fonts, linked or imported, a font file
@@ -1237,5 +1273,32 @@ mod tests {
         says(6, "give it the data-category of what it does");
         says(7, "Klaro");
         says(8, "data-category=\"analytics\"");
+    }
+
+    #[test]
+    fn site_code_that_waits_for_another_consent_tool_is_named() {
+        let html = r#"<script>window.addEventListener('CookiebotOnAccept', function () { if (Cookiebot.consent.marketing) load(); });</script>
+<script>function OptanonWrapper() { if (OnetrustActiveGroups.includes('C0004')) load(); }</script>
+<script type="text/plain" data-category="analytics">if (CookieConsent.acceptedCategory('analytics')) load();</script>
+<script>document.addEventListener('crumb:change', (e) => e.detail?.categories.marketing && load());</script>
+"#;
+
+        let report = lint_page(&demo(), html);
+
+        assert_eq!(
+            located(&report),
+            vec![
+                ("other-tool-api", "line 1"),
+                ("other-tool-api", "line 2"),
+                ("other-tool-api", "line 3"),
+            ]
+        );
+        assert!(
+            report.problems[0].message.contains(
+                "waits for or asks Cookiebot (CookiebotOnAccept), which no longer answers once Crumb asks instead: listen for crumb:change"
+            ),
+            "{}",
+            report.problems[0].message
+        );
     }
 }
