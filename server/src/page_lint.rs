@@ -568,6 +568,20 @@ impl Element<'_> {
                     let what = "never runs: Crumb releases scripts of type \"text/plain\" only (the type to run as goes in data-type)";
                     return fail(report, "inert-type", what);
                 }
+                // The copy Crumb releases runs as the browser runs it, once:
+                // a type only a library reads (Partytown's, a template's)
+                // finds it gone or inert again.
+                let data_type = self
+                    .attr("data-type")
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                if !data_type.is_empty() && !JAVASCRIPT_TYPES.contains(&data_type.as_str()) {
+                    let what = format!(
+                        "never runs: Crumb releases it as its data-type \"{data_type}\", which the browser does not run, and a library that would (Partytown) never sees it; leave data-type out, or give it \"module\""
+                    );
+                    return fail(report, "inert-data-type", &what);
+                }
             }
             "iframe" | "img" => {
                 if self.attr("src").is_some_and(loads_something) {
@@ -959,7 +973,9 @@ mod tests {
             <iframe data-src=\"https://www.youtube.com/embed/ID\" data-category=\"analytics\" data-service=\"youtube\"></iframe>\n\
             <script type=\" text/plain \" data-category=\"analytics\"></script>\n\
             <iframe data-category=\"marketing\"></iframe>\n\
-            <script type=\"text/x-template\" data-category=\"analytics\"></script>\n";
+            <script type=\"text/x-template\" data-category=\"analytics\"></script>\n\
+            <script type=\"text/plain\" data-type=\"text/partytown\" data-category=\"analytics\"></script>\n\
+            <script type=\"text/plain\" data-type=\" Module \" data-category=\"analytics\"></script>\n";
 
         let report = lint_page(&demo(), html);
 
@@ -972,6 +988,7 @@ mod tests {
                 ("inert-type", "line 4"),
                 ("no-address", "line 5"),
                 ("inert-type", "line 6"),
+                ("inert-data-type", "line 7"),
             ]
         );
         assert!(
