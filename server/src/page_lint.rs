@@ -386,12 +386,16 @@ const fn marking(
 
 /// The consent tools whose markings sites most often carry over.
 const OTHER_MARKINGS: &[OtherMarking] = &[
-    marking("Cookiebot", "data-cookieconsent", |value| match value {
-        "preferences" => Some(Category::Functional),
-        "statistics" => Some(Category::Analytics),
-        "marketing" => Some(Category::Marketing),
-        _ => None,
-    }),
+    OtherMarking {
+        // `ignore` tells Cookiebot to leave a script alone, not to hold it.
+        marks: |value| value.trim() != "ignore",
+        ..marking("Cookiebot", "data-cookieconsent", |value| match value {
+            "preferences" => Some(Category::Functional),
+            "statistics" => Some(Category::Analytics),
+            "marketing" => Some(Category::Marketing),
+            _ => None,
+        })
+    },
     marking(
         "vanilla-cookieconsent 2",
         "data-cookiecategory",
@@ -1259,6 +1263,7 @@ mod tests {
 <script type="text/plain" class="template">{{ name }}</script>
 <img data-src="/img/shoe.jpg" class="lazyload" alt="A shoe">
 <script data-cookieconsent="ignore" src="/js/app.js"></script>
+<script type="text/plain" data-cookieconsent="ignore" id="row">{{ row }}</script>
 "#;
 
         // Act
