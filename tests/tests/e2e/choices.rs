@@ -1,7 +1,7 @@
 //! Choosing: customize, reject all, placeholders, what a reload does, and
 //! the preferences reopened while a choice is on its way to the server.
 
-use crumb_e2e::{Browser, Site};
+use crumb_e2e::{Browser, Site, serve};
 use serde_json::json;
 
 use crate::{accepted, banner_visible, open, open_dialog, ran};
@@ -442,6 +442,56 @@ fn the_dialog_opened_while_a_choice_is_on_its_way_stays_open_when_the_server_ans
     browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
 
     // Assert: the dialog is still open, focus where the visitor left it.
+    browser.settled();
+    assert_eq!(
+        browser.js(
+            "return [!!document.querySelector('dialog.crumb-modal[open]'),
+                     document.activeElement.dataset.cat ?? null]"
+        ),
+        json!([true, "marketing"])
+    );
+}
+
+#[test]
+fn the_dialog_opened_while_an_earlier_pages_choice_is_sent_again_stays_open() {
+    // Arrange: a page that can hold its POSTs back (a script before
+    // crumb.js, as on a slow network): the visitor accepts, and the page
+    // goes before the choice is sent.
+    let site = Site::start();
+    let html = format!(
+        "<!doctype html><html lang=en><head><title>Shop</title><script>
+           const send = window.fetch;
+           window.fetch = (url, init) => init?.method != 'POST' ? send(url, init)
+             : sessionStorage.hold == 'for good' ? new Promise(() => {{}})
+             : new Promise((answered) => {{ window.__answer = () => answered(send(url, init)); }});
+         </script><script src=\"{}/crumb.js\" data-site=\"demo\" async></script></head>
+         <body><a href=\"#\" data-crumb-open>Cookie settings</a></body></html>",
+        site.base
+    );
+    let origin = serve(vec![("/", "text/html; charset=utf-8", html)], "");
+    site.allow_origin(&origin);
+    let browser = Browser::new(1280, 800);
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.js("sessionStorage.hold = 'for good'");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("/crumb_consent=1~~.*~1(;|$)/.test(document.cookie)");
+    // The next page view sends the choice again; its answer is held back
+    // while the visitor opens the preferences.
+    browser.js("sessionStorage.hold = 'until answered'");
+    browser.goto(&format!("{origin}/"));
+    browser.wait("window.__answer");
+    browser.click("a[data-crumb-open]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.js("document.querySelector('dialog input[data-cat=marketing]').focus()");
+
+    // Act: the server's answer comes.
+    browser.js("window.__answer()");
+    site.wait_for_records(1);
+    browser.wait("window.crumb.consent() !== null");
+
+    // Assert: the choice counts now, and the dialog is still open, focus
+    // where the visitor left it.
     browser.settled();
     assert_eq!(
         browser.js(
