@@ -418,6 +418,16 @@ fn a_two_category_site_with_a_necessary_service_records_every_choice() {
     );
 }
 
+/// Whether the preferences dialog is open, and the category whose switch
+/// has focus, once the page has settled.
+fn dialog_and_focus(browser: &Browser) -> serde_json::Value {
+    browser.settled();
+    browser.js(
+        "return [!!document.querySelector('dialog.crumb-modal[open]'),
+                 document.activeElement.dataset.cat ?? null]",
+    )
+}
+
 #[test]
 fn the_dialog_opened_while_a_choice_is_on_its_way_stays_open_when_the_server_answers() {
     // Arrange: the server's answer to the choice is held back, as on a
@@ -442,14 +452,7 @@ fn the_dialog_opened_while_a_choice_is_on_its_way_stays_open_when_the_server_ans
     browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
 
     // Assert: the dialog is still open, focus where the visitor left it.
-    browser.settled();
-    assert_eq!(
-        browser.js(
-            "return [!!document.querySelector('dialog.crumb-modal[open]'),
-                     document.activeElement.dataset.cat ?? null]"
-        ),
-        json!([true, "marketing"])
-    );
+    assert_eq!(dialog_and_focus(&browser), json!([true, "marketing"]));
 }
 
 #[test]
@@ -492,12 +495,5 @@ fn the_dialog_opened_while_an_earlier_pages_choice_is_sent_again_stays_open() {
 
     // Assert: the choice counts now, and the dialog is still open, focus
     // where the visitor left it.
-    browser.settled();
-    assert_eq!(
-        browser.js(
-            "return [!!document.querySelector('dialog.crumb-modal[open]'),
-                     document.activeElement.dataset.cat ?? null]"
-        ),
-        json!([true, "marketing"])
-    );
+    assert_eq!(dialog_and_focus(&browser), json!([true, "marketing"]));
 }
