@@ -8,8 +8,8 @@
 //! script's `data-type` (`module`) is the type it runs as; an external
 //! script an app removes while it loads, or a `nomodule` one, holds up no
 //! script after it; a stylesheet added from a gated script, as the README
-//! says to gate one, waits for its choice; React 19, Turbo 8 and Vue 3, from npm, do to pages
-//! what the README says they do.
+//! says to gate one, waits for its choice; React 19, Turbo 8 and Vue 3,
+//! from npm, do to pages what the README says they do.
 
 use crumb_e2e::{Browser, Site, never_answers, serve};
 use serde_json::json;
