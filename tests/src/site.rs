@@ -99,6 +99,14 @@ impl Site {
         self.put_config(&site);
     }
 
+    /// Serves `html` as the page `/` of a new origin that this site allows
+    /// (a site embedding Crumb from Crumb's own origin); returns the origin.
+    pub fn page_elsewhere(&self, html: String) -> String {
+        let origin = serve(vec![("/", "text/html; charset=utf-8", html)], "");
+        self.allow_origin(&origin);
+        origin
+    }
+
     pub fn bump_revision(&self) {
         let mut site = self.config();
         site.revision = site.revision.next();

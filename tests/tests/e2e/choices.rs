@@ -1,7 +1,7 @@
 //! Choosing: customize, reject all, placeholders, what a reload does, and
 //! the preferences reopened while a choice is on its way to the server.
 
-use crumb_e2e::{Browser, Site, serve};
+use crumb_e2e::{Browser, Site};
 use serde_json::json;
 
 use crate::{accepted, banner_visible, open, open_dialog, ran};
@@ -471,8 +471,7 @@ fn the_dialog_opened_while_an_earlier_pages_choice_is_sent_again_stays_open() {
          <body><a href=\"#\" data-crumb-open>Cookie settings</a></body></html>",
         site.base
     );
-    let origin = serve(vec![("/", "text/html; charset=utf-8", html)], "");
-    site.allow_origin(&origin);
+    let origin = site.page_elsewhere(html);
     let browser = Browser::new(1280, 800);
     browser.goto(&format!("{origin}/"));
     browser.wait("document.querySelector('.crumb-banner')");

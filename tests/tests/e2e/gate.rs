@@ -300,8 +300,7 @@ fn a_pages_own_document_write_still_writes_where_the_parser_stands() {
          <p id=after>after</p></body></html>",
         site.base
     );
-    let origin = serve(vec![("/", "text/html; charset=utf-8", html)], "");
-    site.allow_origin(&origin);
+    let origin = site.page_elsewhere(html);
     let browser = Browser::new(1280, 800);
 
     // Act
