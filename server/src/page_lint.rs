@@ -722,7 +722,7 @@ impl Element<'_> {
             "script" => self
                 .attr("type")
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/plain")),
-            "iframe" | "img" => self.attrs.keys().any(|k| k.ends_with("src") && k != "src"),
+            "iframe" | "img" => self.attrs.keys().any(|k| k.ends_with("-src")),
             _ => false,
         };
         if !waiting {
