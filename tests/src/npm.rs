@@ -7,9 +7,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The packages and releases the tests use: the accessibility checker;
-/// Turbo (Hotwire), React and Vue, whose page changes Crumb must survive;
-/// and esbuild, which bundles a React or Vue page for the browser and for
-/// its server-side rendering.
+/// Turbo (Hotwire), React, Vue and Svelte, whose page changes Crumb must
+/// survive; and esbuild, which bundles a React, Vue or Svelte page for
+/// the browser and for its server-side rendering.
 const PACKAGES: &[&str] = &[
     "axe-core@4.14.1",
     "@hotwired/turbo@8.0.23",
@@ -17,6 +17,7 @@ const PACKAGES: &[&str] = &[
     "react-dom@19.3.1",
     "esbuild@0.25",
     "vue@3.5.46",
+    "svelte@5.59.1",
 ];
 
 /// The `node_modules` folder, with [`PACKAGES`] installed on first use.

@@ -117,7 +117,8 @@ pub fn on(kind: u8, e: Event) -> u8 {
             crate::gate::scan(app);
         }
         KIND_SHOW => return app.show(),
-        // `load` and `error` of a script.
+        // `load` and `error` of any element (a released script's copy
+        // among them).
         _ => {
             if let Some(t) = crate::dom::target(&e) {
                 crate::gate::loaded(app, &t);

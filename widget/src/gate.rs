@@ -41,10 +41,17 @@ pub struct Gate {
     waiting: RefCell<Option<Element>>,
 }
 
-/// A script has loaded or failed to: when it is the one the queue waits
-/// for, the next scripts run.
-pub fn loaded(app: &App, script: &Element) {
-    let waited = app.gate.waiting.rd().as_ref() == Some(script);
+/// An element has loaded or failed to (crumb.js forwards every `load` and
+/// `error`). A released script's copy (of the elements that fire them,
+/// the only ones with Crumb's mark and a `type`: gated embeds have none)
+/// has done its work and leaves the page, as an inline one does at once
+/// (see [`pump`]); when it is the one the queue waits for, the next
+/// scripts run.
+pub fn loaded(app: &App, e: &Element) {
+    if e.has_attribute(MARK) && e.has_attribute("type") {
+        e.remove();
+    }
+    let waited = app.gate.waiting.rd().as_ref() == Some(e);
     if waited {
         *app.gate.waiting.wr() = None;
         pump(app);
@@ -178,9 +185,8 @@ fn pump(app: &App) {
         };
         let kind = old.get_attribute("data-type").unwrap_or_default();
         attr(&new, "type", &kind);
-        let src = old.get_attribute("data-src");
-        if let Some(src) = &src {
-            attr(&new, "src", src);
+        if let Some(src) = old.get_attribute("data-src") {
+            attr(&new, "src", &src);
         }
         // Just before the inert original, so released scripts keep their
         // document order. (A script the page has removed meanwhile is not
@@ -188,23 +194,25 @@ fn pump(app: &App) {
         // however it was marked: `data-src`, or a plain `src` (Cookiebot's
         // markup; a `text/plain` script is never fetched).
         put_before(&old, &new);
-        // An inline script has run once it is in, so its copy leaves at
+        // An inline script (its copy has no `src`, from the original or
+        // its `data-src`) has run once it is in, so its copy leaves at
         // once: the page's elements are then as its server sent them, but
         // for Crumb's mark. A framework that hydrates them later (React
-        // 19) finds nothing it did not render, so it has no cause to
-        // render them afresh, which would build the script anew and run it
-        // again. (A page that keeps its DOM and puts it back later finds
-        // nothing to run either.)
-        if src.is_none() && !old.has_attribute("src") {
+        // 19, Svelte 5) finds nothing it did not render, so it has no
+        // cause to render them afresh, which would build the script anew
+        // and run it again. (A page that keeps its DOM and puts it back
+        // later finds nothing to run either.)
+        if !new.has_attribute("src") {
             new.remove();
             continue;
         }
         // An external copy stays until it has loaded (its `load` comes
-        // through the document), and goes back to inert now: its type was
-        // read as it went in. Pages that keep a copy of their DOM and put
-        // it back later (Turbo Drive's cached pages, on "back") make every
-        // script in it run again, and would run this one whatever the
-        // visitor's choice is by then.
+        // through the document; [`loaded`] then takes it out, as above),
+        // and goes back to inert now: its type was read as it went in.
+        // Pages that keep a copy of their DOM and put it back later (Turbo
+        // Drive's cached pages, on "back") make every script in it run
+        // again, and would run this one whatever the visitor's choice is
+        // by then.
         attr(&new, "type", "text/plain");
         if !old.has_attribute("async") && new.is_connected() {
             // crumb.js forwards its `load` or `error` to `loaded`.

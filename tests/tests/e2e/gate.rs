@@ -8,8 +8,8 @@
 //! script's `data-type` (`module`) is the type it runs as; an external
 //! script an app removes while it loads, or a `nomodule` one, holds up no
 //! script after it; a stylesheet added from a gated script, as the README
-//! says to gate one, waits for its choice; React 19, Turbo 8 and Vue 3,
-//! from npm, do to pages what the README says they do.
+//! says to gate one, waits for its choice; React 19, Turbo 8, Vue 3 and
+//! Svelte 5, from npm, do to pages what the README says they do.
 
 use crumb_e2e::{Browser, Site, never_answers, serve};
 use serde_json::json;
@@ -280,8 +280,9 @@ fn what_a_released_script_writes_with_document_write_goes_in_where_it_stands() {
         json!([
             ["written"],
             // The inline tag's pixel and script, its inert original, the
-            // external tag's paragraph, its copy and its original.
-            ["pixel", "SCRIPT", "SCRIPT", "ext", "SCRIPT", "SCRIPT"],
+            // external tag's paragraph and its original (its copy has left
+            // once loaded).
+            ["pixel", "SCRIPT", "SCRIPT", "ext", "SCRIPT"],
             true,
             "Crumb demo shop"
         ])
@@ -649,10 +650,11 @@ const RENDER_DOCUMENT_AFRESH_19: &str = "
 ";
 
 /// A shop as a React 19 app that renders the whole document (as Next.js's
-/// app router and React Router 7 do), with a gated inline script in its
-/// elements and a counter button. `CRUMB` is Crumb's origin; the client
-/// script hydrates when the test calls `window.__hydrate()`, so a test
-/// chooses whether that comes before or after Crumb releases the script.
+/// app router and React Router 7 do), with a gated inline and a gated
+/// external script in its elements and a counter button. `CRUMB` is
+/// Crumb's origin; the client script hydrates when the test calls
+/// `window.__hydrate()`, so a test chooses whether that comes before or
+/// after Crumb releases the scripts.
 const REACT_APP: &str = "
     import * as React from 'react';
     const h = React.createElement;
@@ -668,7 +670,9 @@ const REACT_APP: &str = "
             h('h1', null, 'Shop'),
             h('button', { id: 'count', onClick: () => setCount(count + 1) }, 'count ' + count),
             h('script', { type: 'text/plain', 'data-category': 'analytics',
-              dangerouslySetInnerHTML: { __html: 'window.__ran = (window.__ran || 0) + 1' } })),
+              dangerouslySetInnerHTML: { __html: 'window.__ran = (window.__ran || 0) + 1' } }),
+            h('script', { type: 'text/plain', 'data-category': 'analytics',
+              'data-src': 'data:text/javascript,window.__external=(window.__external||0)+1' })),
           h('script', { src: '/app.js' })));
     }
 ";
@@ -715,7 +719,7 @@ fn serve_app(site: &Site, html: String, client: String) -> String {
 }
 
 #[test]
-fn a_react_19_page_hydrated_after_a_release_runs_its_gated_script_once() {
+fn a_react_19_page_hydrated_after_a_release_runs_its_gated_scripts_once() {
     // Arrange: React 19 from npm, as it ships; the page is rendered on the
     // server, and the visitor accepts before React hydrates it (on a real
     // site, while its bundle is still on the way).
@@ -723,25 +727,26 @@ fn a_react_19_page_hydrated_after_a_release_runs_its_gated_script_once() {
     let page = react_page(&site);
     let browser = Browser::new(1280, 800);
     let release_then_hydrate = |browser: &Browser| {
-        browser.wait("window.__ran === 1");
+        browser.wait("window.__ran === 1 && window.__external === 1");
         browser.js("window.__hydrate()");
         browser.click("#count");
         browser.wait("document.querySelector('#count').textContent == 'count 1'");
         browser.settled();
-        browser.js("return [window.__ran, window.__mismatch || []]")
+        browser.js("return [window.__ran, window.__external, window.__mismatch || []]")
     };
 
     // Act and assert: on the first visit and on the next, after the
-    // server's check, the script Crumb released ran once. What Crumb adds
-    // around it gives React no cause to render the page afresh (which
-    // would build, and run, the script again), and the app works.
+    // server's check, each script Crumb released ran once (the external
+    // one has loaded). What Crumb adds around them gives React no cause to
+    // render the page afresh (which would build, and run, the scripts
+    // again), and the app works.
     browser.goto(&page);
     browser.wait("document.querySelector('.crumb-banner')");
     browser.click(".crumb-banner [data-a=accept]");
-    assert_eq!(release_then_hydrate(&browser), json!([1, []]));
+    assert_eq!(release_then_hydrate(&browser), json!([1, 1, []]));
     site.wait_for_records(1);
     browser.goto(&page);
-    assert_eq!(release_then_hydrate(&browser), json!([1, []]));
+    assert_eq!(release_then_hydrate(&browser), json!([1, 1, []]));
     assert!(
         browser
             .js("return !!document.querySelector('.crumb-reopen')")
@@ -984,4 +989,102 @@ fn a_stylesheet_added_by_a_gated_script_as_the_readme_says_loads_only_once_allow
     browser.wait(
         "getComputedStyle(document.documentElement).getPropertyValue('--font-loaded') == '1'",
     );
+}
+
+/// The shop of [`VUE_APP`] as a Svelte 5 component, its embed rendered
+/// on the server.
+const SVELTE_APP: &str = r#"<script>
+  let count = $state(0);
+</script>
+<main>
+  <button id="count" onclick={() => count++}>count {count}</button>
+  <iframe title="video" data-src="data:text/html,video" data-category="marketing" data-service="youtube"></iframe>
+  <script type="text/plain" data-category="analytics">window.__inline = (window.__inline || 0) + 1</script>
+  <script type="text/plain" data-category="analytics" data-src="data:text/javascript,window.__external=(window.__external||0)+1"></script>
+</main>"#;
+
+/// Serves [`SVELTE_APP`] compiled by Svelte's compiler and rendered by its
+/// server renderer, with its client script (which hydrates when the test
+/// calls `window.__hydrate()`); returns the page's address.
+fn svelte_page(site: &Site) -> String {
+    let compiled = |generate: &str| {
+        crumb_e2e::npm::node(&format!(
+            "const {{ compile }} = require('svelte/compiler');
+             process.stdout.write(compile({SVELTE_APP:?}, {{ generate: '{generate}' }}).js.code
+               .replace('export default function _unknown_', 'function App'));"
+        ))
+    };
+    let server = crumb_e2e::npm::bundle(
+        &format!(
+            "{}
+             import {{ render }} from 'svelte/server';
+             process.stdout.write(render(App).body);",
+            compiled("server")
+        ),
+        "node",
+    );
+    let client = crumb_e2e::npm::bundle(
+        &format!(
+            "{}
+             import {{ hydrate }} from 'svelte';
+             window.__hydrate = () => hydrate(App, {{ target: document.getElementById('app') }});",
+            compiled("client")
+        ),
+        "browser",
+    );
+    let html = format!(
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Shop</title>\
+         <script src=\"{}/crumb.js\" data-site=demo async></script></head>\
+         <body><div id=app>{}</div><script src=/app.js></script></body></html>",
+        site.base,
+        crumb_e2e::npm::node(&server)
+    );
+    serve_app(site, html, client)
+}
+
+#[test]
+fn a_svelte_5_page_hydrated_before_or_after_a_release_runs_each_gated_script_once() {
+    // Arrange: Svelte 5 from npm, as it ships, rendering the shop on the
+    // server and hydrating it (as SvelteKit does) when the test says.
+    let site = Site::start();
+    let page = svelte_page(&site);
+    let browser = Browser::new(1280, 800);
+    let hydrate = |browser: &Browser| {
+        browser.js("window.__warned = [];
+             const warn = console.warn;
+             console.warn = (...a) => { window.__warned.push(a.join(' ')); warn(...a); };
+             window.__hydrate();");
+        browser.click("#count");
+        browser.wait("document.querySelector('#count').textContent == 'count 1'");
+    };
+    let runs = |browser: &Browser| {
+        browser.settled();
+        browser.js("return [window.__inline, window.__external, window.__warned]")
+    };
+
+    // Act: a first visit, where Svelte hydrates around the blocked embed's
+    // placeholder, then the visitor accepts; then a returning visit, where
+    // the server's answer releases both scripts, and the external one
+    // loads, before Svelte hydrates.
+    browser.goto(&page);
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.settled();
+    hydrate(&browser);
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__inline && window.__external && document.querySelector('iframe[src]')");
+    let first = runs(&browser);
+    browser.goto(&page);
+    browser.wait("window.__inline && window.__external");
+    browser.settled();
+    hydrate(&browser);
+    let returning = runs(&browser);
+
+    // Assert: on the first visit Svelte takes the placeholder for a
+    // mismatch and mounts the app afresh, before anything is released, so
+    // each script runs once. On the return, the released copies have left
+    // the page (the external one once loaded): Svelte finds only its own
+    // elements, keeps them, and runs nothing again.
+    let mismatch = json!(["https://svelte.dev/e/hydration_mismatch"]);
+    assert_eq!(first, json!([1, 1, mismatch]));
+    assert_eq!(returning, json!([1, 1, []]));
 }
