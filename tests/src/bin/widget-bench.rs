@@ -537,7 +537,7 @@ fn main() {
     );
     let click_ok = crumb_click <= 16.0 && crumb_click <= quickest_click;
     println!(
-        "accept-all click to paint: crumb {crumb_click:.0} ms vs quickest peer {quickest_click:.0} ms (budget 16 ms and the quickest peer) {}",
+        "accept-all click to paint: crumb {crumb_click:.1} ms vs quickest peer {quickest_click:.1} ms (budget 16 ms and the quickest peer) {}",
         verdict(click_ok)
     );
     let out = json!({
