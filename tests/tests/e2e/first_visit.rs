@@ -605,3 +605,63 @@ fn the_sites_theme_reaches_crumb_though_crumbs_stylesheet_comes_last() {
     );
     assert_eq!(corner, json!(["auto", "16px"]));
 }
+
+/// What the README gives sites whose video embeds sit in an aspect-ratio
+/// wrapper that positions the iframe over its own padding.
+const RATIO_PLACEHOLDER_RULE: &str = ".ratio>.crumb-ph,.embed-responsive>.crumb-ph,.wp-has-aspect-ratio .crumb-ph{position:absolute;inset:0;min-height:0}";
+
+#[test]
+fn in_an_aspect_ratio_wrapper_the_placeholder_fills_the_embeds_box_with_the_readmes_rule() {
+    // Arrange: a video in Bootstrap 5's `.ratio` and one in WordPress's
+    // embed block, with their own rules, 640 px wide (a 360 px high box),
+    // with the README's rule for the site's stylesheet or without it.
+    let site = Site::start();
+    let page = |rule: &str| {
+        site.page_elsewhere(format!(
+            "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Videos</title><style>
+               body{{width:640px}}
+               .ratio{{position:relative;width:100%}}
+               .ratio::before{{display:block;padding-top:var(--bs-aspect-ratio);content:''}}
+               .ratio>*{{position:absolute;top:0;left:0;width:100%;height:100%}}
+               .ratio-16x9{{--bs-aspect-ratio:56.25%}}
+               .wp-block-embed{{margin:0}}
+               .wp-block-embed__wrapper{{position:relative}}
+               .wp-embed-aspect-16-9 .wp-block-embed__wrapper::before{{content:'';display:block;padding-top:56.25%}}
+               .wp-has-aspect-ratio iframe{{position:absolute;top:0;right:0;bottom:0;left:0;height:100%;width:100%}}
+               {rule}
+             </style><script src=\"{}/crumb.js\" data-site=demo async></script></head><body>
+             <div class='ratio ratio-16x9'><iframe data-src='data:text/html,video'
+               data-category=marketing data-service=youtube></iframe></div>
+             <figure class='wp-block-embed is-type-video wp-embed-aspect-16-9 wp-has-aspect-ratio'>
+               <div class=wp-block-embed__wrapper><iframe data-src='data:text/html,video'
+                 data-category=marketing data-service=youtube width=500 height=281></iframe></div></figure>
+             </body></html>",
+            site.base
+        ))
+    };
+    let boxes = |origin: &str| {
+        let browser = Browser::new(1280, 800);
+        browser.goto(&format!("{origin}/"));
+        browser.wait("document.querySelectorAll('.crumb-ph').length == 2");
+        browser.settled();
+        // Each wrapper's height, and its placeholder's box within it.
+        browser.js(
+            "return [...document.querySelectorAll('.crumb-ph')].map((ph) => {
+               const w = ph.parentElement.getBoundingClientRect(), p = ph.getBoundingClientRect();
+               return [w.height, p.top - w.top, p.width, p.height].map(Math.round);
+             })",
+        )
+    };
+
+    // Act
+    let without = boxes(&page(""));
+    let with = boxes(&page(RATIO_PLACEHOLDER_RULE));
+
+    // Assert: without the rule, each placeholder (192 px high) hangs below
+    // its wrapper's empty 360 px box, which grows by as much; with it, the
+    // placeholder takes the video's box.
+    let below = json!([552, 360, 640, 192]);
+    assert_eq!(without, json!([below, below]));
+    let over = json!([360, 0, 640, 360]);
+    assert_eq!(with, json!([over, over]));
+}
