@@ -16,7 +16,9 @@
 //!   not have, is never allowed; a service named under another category
 //!   than its own is allowed only when both are;
 //! - the widget's own tag (`crumb.js`) names this site in `data-site`,
-//!   and is a classic script (a module has no `document.currentScript`).
+//!   and is a classic script (a module has no `document.currentScript`);
+//! - a blocked iframe in a page Vue hydrates (Nuxt) gets a placeholder
+//!   that Vue takes for a mismatch.
 //!
 //! Elements not marked at all are looked at too, for the tags of
 //! well-known tracking vendors (`VENDORS`, found by the address their
@@ -80,8 +82,15 @@ const JAVASCRIPT_TYPES: &[&str] = &[
 pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
     let mut report = PageReport::default();
     let lines = Lines::of(html);
+    // Whether the elements read so far include the root of an app that
+    // Vue hydrates (see `Element::check_hydrated_embed`).
+    let mut in_vue_app = false;
     for element in elements(html, &lines, 0) {
         element.check(site, &mut report);
+        in_vue_app = in_vue_app || element.is_vue_root();
+        if in_vue_app {
+            element.check_hydrated_embed(&mut report);
+        }
         if element.name == "noscript" {
             for inner in elements(element.text, &lines, element.text_at) {
                 inner.check_noscript(&mut report);
@@ -609,6 +618,32 @@ impl Element<'_> {
         self.check_not_necessary(category, report);
     }
 
+    /// The element Vue hydrates a server-rendered page into: Nuxt's root
+    /// (`id="__nuxt"`), or Vue 2's (`data-server-rendered="true"`).
+    fn is_vue_root(&self) -> bool {
+        self.attr("id") == Some("__nuxt") || self.attr("data-server-rendered") == Some("true")
+    }
+
+    /// A blocked embed in a page Vue hydrates: Crumb puts its placeholder
+    /// just before it, which Vue takes for a mismatch, and Vue's recovery
+    /// rebuilds what follows in the same parent, taking one gated script's
+    /// element for another (the README's page-change table, and the e2e
+    /// test of Vue 3.5). (Svelte 5 and React 19 render such a page afresh
+    /// before anything is released, which does no harm.) Elements after
+    /// the app's root are taken to be in it: a token reader sees no tree,
+    /// and a Nuxt page's body is its app.
+    fn check_hydrated_embed(&self, report: &mut PageReport) {
+        let marked = self.attr("data-category").is_some();
+        let waits = self.attr("data-src").is_some_and(|s| !s.trim().is_empty());
+        if self.name == "iframe" && marked && waits {
+            self.problem(
+                report,
+                "hydrated-embed",
+                "gets a placeholder that Vue, hydrating this server-rendered page, takes for a mismatch: it rebuilds what follows, so a gated script there can run twice or not at all; render the embed on the client only (Nuxt's <ClientOnly>, or after onMounted)",
+            );
+        }
+    }
+
     /// A vendor's tracking tag marked strictly necessary runs before any
     /// choice and cannot be refused. (Matomo and Piwik PRO may be set up
     /// for audience measurement that some regulators exempt, CNIL's for
@@ -954,6 +989,29 @@ mod tests {
 
         assert_eq!(report.problems, vec![]);
         assert_eq!(report.gated, 5);
+    }
+
+    #[test]
+    fn a_blocked_embed_that_vue_hydrates_is_named() {
+        let embed = r#"<iframe data-src="https://www.youtube.com/embed/ID" data-category="marketing" data-service="youtube"></iframe>"#;
+        let page = |root: &str| {
+            format!(
+                "<!DOCTYPE html><html><body>\n{embed}\n<div {root}><main>\n{embed}\n\
+                 <img data-src=\"https://px.example/1.gif\" data-category=\"marketing\" alt=\"\">\n\
+                 <iframe src=\"/map.html\"></iframe></main></div></body></html>"
+            )
+        };
+
+        // Nuxt's root and Vue 2's: the embed after it, not the one before.
+        assert_eq!(
+            rules(&page("id=\"__nuxt\"")),
+            vec![("hydrated-embed", "line 4".into())]
+        );
+        let report = lint_page(&demo(), &page("id=\"app\" data-server-rendered=\"true\""));
+        assert_eq!(located(&report), vec![("hydrated-embed", "line 4")]);
+        says(&report, 0, "render the embed on the client only");
+        // A page no framework hydrates.
+        assert_eq!(rules(&page("id=\"app\"")), vec![]);
     }
 
     #[test]
