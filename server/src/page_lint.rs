@@ -18,7 +18,9 @@
 //! - the widget's own tag (`crumb.js`) names this site in `data-site`,
 //!   and is a classic script (a module has no `document.currentScript`);
 //! - a blocked iframe in a page Vue hydrates (Nuxt) gets a placeholder
-//!   that Vue takes for a mismatch.
+//!   that Vue takes for a mismatch;
+//! - a gated embed with a lazy-loading library's class (lazysizes's
+//!   `lazyload`, ...) is loaded by that library before any choice.
 //!
 //! Elements not marked at all are looked at too, for the tags of
 //! well-known tracking vendors (`VENDORS`, found by the address their
@@ -616,6 +618,38 @@ impl Element<'_> {
         report.gated += 1;
         self.check_names(site, category, report);
         self.check_not_necessary(category, report);
+        self.check_lazy_loader(report);
+    }
+
+    /// A gated embed that a lazy-loading library also handles: such
+    /// libraries load an element of their class from its `data-src` as it
+    /// nears the viewport, which is before any choice (lazysizes even
+    /// navigates an iframe without setting its `src`, so Crumb cannot undo
+    /// it). Checked in Chromium with lazysizes 5.3 and vanilla-lazyload
+    /// 19.1: both requested a gated iframe's address, and lazysizes a
+    /// gated image's, with the banner up.
+    fn check_lazy_loader(&self, report: &mut PageReport) {
+        /// The class each library looks for by default, and the library.
+        const LAZY_LOADERS: &[(&str, &str)] = &[
+            ("lazyload", "lazysizes"),
+            ("lazy", "vanilla-lazyload or yall.js"),
+            ("lozad", "lozad.js"),
+            ("b-lazy", "bLazy"),
+        ];
+        let classes = self.attr("class").unwrap_or("");
+        let Some((class, library)) = LAZY_LOADERS
+            .iter()
+            .find(|(class, _)| classes.split_ascii_whitespace().any(|c| c == *class))
+        else {
+            return;
+        };
+        self.problem(
+            report,
+            "lazy-loader",
+            &format!(
+                "loads before any choice: {library} loads elements of class \"{class}\" from their data-src as they near the screen; take the class off (the browser's own loading=\"lazy\" waits for Crumb)"
+            ),
+        );
     }
 
     /// The element Vue hydrates a server-rendered page into: Nuxt's root
@@ -989,6 +1023,25 @@ mod tests {
 
         assert_eq!(report.problems, vec![]);
         assert_eq!(report.gated, 5);
+    }
+
+    #[test]
+    fn a_gated_embed_a_lazy_loading_library_also_handles_is_named() {
+        let html = r#"<iframe class="video lazyload" data-src="https://www.youtube.com/embed/A" data-category="marketing" data-service="youtube"></iframe>
+<img class="lazy" data-src="https://px.example/1.gif" data-category="marketing" alt="">
+<iframe loading="lazy" class="lazyloaded" data-src="https://www.youtube.com/embed/B" data-category="marketing" data-service="youtube"></iframe>
+<img class="lazyload" data-src="/shoe.jpg" alt="">"#;
+
+        let report = lint_page(&demo(), html);
+
+        // Not the browser's own lazy loading, nor a class that merely
+        // contains the library's, nor an image the site does not gate.
+        assert_eq!(
+            located(&report),
+            vec![("lazy-loader", "line 1"), ("lazy-loader", "line 2")]
+        );
+        says(&report, 0, "lazysizes loads elements of class \"lazyload\"");
+        says(&report, 1, "vanilla-lazyload or yall.js");
     }
 
     #[test]
