@@ -336,6 +336,14 @@ const VENDORS: &[Vendor] = &[
         ..tag("a Google Maps embed", &["google.com/maps/embed"])
     },
     tag("the Google Maps API", &["maps.googleapis.com/maps/api/js"]),
+    // The players' own scripts, which pages load to build (and control)
+    // the embeds themselves: YouTube's official snippet adds its script
+    // from an inline one.
+    tag(
+        "the YouTube IFrame Player API",
+        &["youtube.com/iframe_api", "youtube.com/player_api"],
+    ),
+    tag("the Vimeo Player API", &["player.vimeo.com/api/player.js"]),
 ];
 
 /// Where Google Fonts' style sheets and font files load from.
@@ -1174,6 +1182,8 @@ mod tests {
 <iframe src="https://www.youtube-nocookie.com/embed/ID" title="Video"></iframe>
 <iframe src="https://player.vimeo.com/video/1?h=2" allow="autoplay"></iframe>
 <script async src="https://maps.googleapis.com/maps/api/js?key=K&callback=initMap"></script>
+<script>var tag = document.createElement('script'); tag.src = "https://www.youtube.com/iframe_api";</script>
+<script src="https://player.vimeo.com/api/player.js"></script>
 "#;
 
         // Act
@@ -1194,6 +1204,8 @@ mod tests {
                 ("unmarked-tracker", "line 14"),
                 ("unmarked-tracker", "line 15"),
                 ("unmarked-tracker", "line 16"),
+                ("unmarked-tracker", "line 17"),
+                ("unmarked-tracker", "line 18"),
             ]
         );
         let message = &report.problems[1].message;
