@@ -644,6 +644,10 @@ impl Element<'_> {
             ("lozad", "lozad.js"),
             ("b-lazy", "bLazy"),
         ];
+        // The libraries load images and iframes; a script is Crumb's alone.
+        if self.name == "script" {
+            return;
+        }
         let classes = self.attr("class").unwrap_or("");
         let Some((class, library)) = LAZY_LOADERS
             .iter()
@@ -1038,12 +1042,14 @@ mod tests {
         let html = r#"<iframe class="video lazyload" data-src="https://www.youtube.com/embed/A" data-category="marketing" data-service="youtube"></iframe>
 <img class="lazy" data-src="https://px.example/1.gif" data-category="marketing" alt="">
 <iframe loading="lazy" class="lazyloaded" data-src="https://www.youtube.com/embed/B" data-category="marketing" data-service="youtube"></iframe>
-<img class="lazyload" data-src="/shoe.jpg" alt="">"#;
+<img class="lazyload" data-src="/shoe.jpg" alt="">
+<script type="text/plain" class="lazy" data-category="analytics"></script>"#;
 
         let report = lint_page(&demo(), html);
 
         // Not the browser's own lazy loading, nor a class that merely
-        // contains the library's, nor an image the site does not gate.
+        // contains the library's, nor an image the site does not gate, nor
+        // a script.
         assert_eq!(
             located(&report),
             vec![("lazy-loader", "line 1"), ("lazy-loader", "line 2")]
