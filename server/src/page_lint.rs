@@ -612,7 +612,7 @@ impl Element<'_> {
                         "loads at once, before any choice: give its address in data-src, not src";
                     return fail(report, "ungated-embed", what);
                 }
-                if self.attr("data-src").is_none_or(|s| s.trim().is_empty()) {
+                if !self.has_waiting_address() {
                     let what = "never loads anything: give its address in data-src";
                     return fail(report, "no-address", what);
                 }
@@ -664,6 +664,12 @@ impl Element<'_> {
         );
     }
 
+    /// Whether an embed's address waits in `data-src` for the gate to load
+    /// it (the widget gives an empty one nothing to load).
+    fn has_waiting_address(&self) -> bool {
+        self.attr("data-src").is_some_and(|s| !s.trim().is_empty())
+    }
+
     /// The element Vue hydrates a server-rendered page into: Nuxt's root
     /// (`id="__nuxt"`), or Vue 2's (`data-server-rendered="true"`).
     fn is_vue_root(&self) -> bool {
@@ -680,8 +686,7 @@ impl Element<'_> {
     /// and a Nuxt page's body is its app.
     fn check_hydrated_embed(&self, report: &mut PageReport) {
         let marked = self.attr("data-category").is_some();
-        let waits = self.attr("data-src").is_some_and(|s| !s.trim().is_empty());
-        if self.name == "iframe" && marked && waits {
+        if self.name == "iframe" && marked && self.has_waiting_address() {
             self.problem(
                 report,
                 "hydrated-embed",
@@ -1402,7 +1407,11 @@ mod tests {
 
         // Assert
         assert_eq!(
-            rules(html),
+            report
+                .problems
+                .iter()
+                .map(|p| (p.rule, p.path.clone()))
+                .collect::<Vec<_>>(),
             (1..=9)
                 .map(|line| ("other-tool-marking", format!("line {line}")))
                 .collect::<Vec<_>>()
