@@ -34,8 +34,8 @@ struct Driver {
 /// `webkit`): `cargo xtask test` runs the end-to-end suite in Chromium,
 /// then again in WebKitGTK (WebKit, Safari's engine) and Firefox ESR
 /// (Gecko), but for the tests that need the Chrome DevTools Protocol (the
-/// network log, blocked URLs, scripts run before every page, phone
-/// viewports, GPC), which run in Chromium alone (`CHROMIUM_ONLY` in
+/// network log of every request and answer, blocked URLs, scripts run
+/// before every page, phone viewports, GPC), which run in Chromium alone (`CHROMIUM_ONLY` in
 /// xtask/src/main.rs). engines.rs names its engines itself, so the
 /// Chromium pass already runs a visitor's main paths in each engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +63,18 @@ static DRIVERS: [Mutex<Option<Driver>>; 3] = [const { Mutex::new(None) }; 3];
 /// Browser sessions run one at a time: a browser is heavy for a two-core
 /// CI machine, and timing-sensitive waits stay reliable.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The `proxy` capability that sends Firefox's and WebKitGTK's requests
+/// for other hosts than this machine to [`crate::trap`].
+fn trap_proxy() -> Value {
+    let trap = crate::trap::address();
+    json!({
+        "proxyType": "manual",
+        "httpProxy": trap,
+        "sslProxy": trap,
+        "noProxy": ["127.0.0.1", "localhost"],
+    })
+}
 
 /// The environment variable `name`, else `default`.
 fn env_or(name: &str, default: &str) -> String {
@@ -333,7 +345,15 @@ impl Browser {
                             "MINIBROWSER",
                             "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser",
                         ),
-                        "args": ["--automation"],
+                        // MiniBrowser leaves the session's `proxy`
+                        // capability aside, so it is told on its
+                        // command line.
+                        "args": [
+                            "--automation",
+                            format!("--proxy=http://{}", crate::trap::address()),
+                            "--ignore-host=127.0.0.1",
+                            "--ignore-host=localhost",
+                        ],
                     },
                 }}});
                 Browser::sized(Engine::WebKit, caps, width, height)
@@ -345,6 +365,7 @@ impl Browser {
     fn firefox(width: u32, height: u32, prefs: Value) -> Browser {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "firefox",
+            "proxy": trap_proxy(),
             "moz:firefoxOptions": {
                 "binary": env_or("FIREFOX", "/usr/bin/firefox-esr"),
                 "args": ["-headless"],
@@ -400,6 +421,8 @@ impl Browser {
             })
             .unwrap_or_else(|e| panic!("{e}"));
         let session = v["sessionId"].as_str().expect("a session id").to_owned();
+        // What an earlier browser sent the proxy is not this one's.
+        crate::trap::take();
         Browser {
             engine,
             driver,
@@ -513,14 +536,36 @@ impl Browser {
 
     /// The URLs the page requested since the last call to this or
     /// [`Browser::responses`] (from Chromium's network log), including ones
-    /// that failed.
+    /// that failed. In Firefox and WebKitGTK, only those for other hosts
+    /// than this machine, as the proxy they go through noted them
+    /// ([`crate::trap`]; for `https`, the host alone).
     pub fn requests(&self) -> Vec<String> {
+        if self.engine != Engine::Chromium {
+            return crate::trap::take();
+        }
         self.read_network();
         std::mem::take(&mut self.network.borrow_mut().unread)
             .iter()
             .filter(|m| m["method"] == "Network.requestWillBeSent")
             .filter_map(|m| m["params"]["request"]["url"].as_str().map(str::to_owned))
             .collect()
+    }
+
+    /// Waits (at most 10 s) until a request whose URL contains `part` has
+    /// been made, and returns what [`Browser::requests`] gave meanwhile. (A
+    /// request through Firefox's or WebKitGTK's proxy reaches it a moment
+    /// after the page asked for it.)
+    pub fn wait_for_request(&self, part: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        loop {
+            seen.extend(self.requests());
+            if seen.iter().any(|u| u.contains(part)) {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "no request for {part}: {seen:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Requests to any vendor host among `urls`.

@@ -7,13 +7,15 @@ pub mod axe;
 pub mod browser;
 pub mod npm;
 pub mod site;
+pub mod trap;
 
 pub use browser::{Browser, Engine};
 pub use site::{Site, never_answers, serve};
 
 /// Vendor hosts of the demo's snippets. Chromium resolves them to a closed
 /// local port, so nothing leaves the machine and every attempt to contact a
-/// vendor shows up in the network log as a refused request.
+/// vendor shows up in the network log as a refused request; Firefox and
+/// WebKitGTK send them to [`trap`], which notes them.
 pub const VENDOR_HOSTS: &[&str] = &[
     "googletagmanager.com",
     "hotjar.com",

@@ -28,17 +28,12 @@ fn analytics_only_runs_analytics_and_records_it() {
         json!({"ga": true, "hotjar": true, "piwik": true, "vwo": false, "meta": false, "reddit": false})
     );
     assert!(!banner_visible(&browser));
-    let vendors = Browser::vendor_requests(&browser.requests());
+    // (By host: Firefox's and WebKitGTK's proxy sees no https path.)
+    let vendors = Browser::vendor_requests(&browser.wait_for_request("static.hotjar.com"));
     assert!(
         vendors
             .iter()
-            .any(|u| u.contains("static.hotjar.com/c/hotjar-1234567.js")),
-        "{vendors:?}"
-    );
-    assert!(
-        vendors
-            .iter()
-            .any(|u| u.contains("googletagmanager.com/gtag/js")),
+            .any(|u| u.contains("www.googletagmanager.com")),
         "{vendors:?}"
     );
     assert!(

@@ -1,6 +1,6 @@
 //! A first visit: the banner, and nothing gated runs or is requested.
 
-use crumb_e2e::{Browser, Site, serve};
+use crumb_e2e::{Browser, Engine, Site, serve};
 use serde_json::json;
 
 use crate::{banner_visible, open, ran};
@@ -22,10 +22,14 @@ fn first_visit_shows_the_banner_and_runs_nothing() {
         json!({"ga": false, "hotjar": false, "piwik": false, "vwo": false, "meta": false, "reddit": false})
     );
     let requests = browser.requests();
-    assert!(
-        requests.iter().any(|u| u.ends_with("/crumb.js")),
-        "{requests:?}"
-    );
+    // Chromium's log has Crumb's own requests too; the other engines'
+    // proxy sees only those that would leave the machine.
+    if Engine::from_env() == Engine::Chromium {
+        assert!(
+            requests.iter().any(|u| u.ends_with("/crumb.js")),
+            "{requests:?}"
+        );
+    }
     assert_eq!(Browser::vendor_requests(&requests), Vec::<String>::new());
     // The YouTube embed waits behind a placeholder.
     assert_eq!(
