@@ -54,14 +54,17 @@ function shares(days) {
     [[0, '0%'], [0.25, '25%'], [0.5, '50%'], [0.75, '75%'], [1, '100%']]);
   const x = (i) => L + (days.length < 2 ? (W - L - R) / 2 : i * (W - L - R) / (days.length - 1));
   const y = (v) => T + (1 - v) * (H - T - B);
-  for (const c of CATS) {
+  // Each line is drawn narrower than the one before it, so where two
+  // categories have the same share on the same days (visitors who allow
+  // one allow the other) both colours stay in sight, one inside the other.
+  CATS.forEach((c, k) => {
     const pts = days.map((d, i) => `${x(i)},${y(d.allowed[c].share)}`).join(' ');
-    el('polyline', { points: pts, fill: 'none', stroke: COLORS[c], 'stroke-width': 2.5 }, svg);
+    el('polyline', { points: pts, fill: 'none', stroke: COLORS[c], 'stroke-width': 5 - 1.5 * k }, svg);
     days.forEach((d, i) => {
-      const dot = el('circle', { cx: x(i), cy: y(d.allowed[c].share), r: 3.5, fill: COLORS[c] }, svg);
+      const dot = el('circle', { cx: x(i), cy: y(d.allowed[c].share), r: 5 - k, fill: COLORS[c] }, svg);
       el('title', {}, dot, `${d.day} ${c}: ${Math.round(d.allowed[c].share * 100)}% of ${d.decisions}`);
     });
-  }
+  });
   xLabels(svg, days, x);
   legend(target, CATS);
 }
