@@ -87,8 +87,26 @@ pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
     // Whether the elements read so far include the root of an app that
     // Vue hydrates (see `Element::check_hydrated_embed`).
     let mut in_vue_app = false;
+    // Inside a `<picture>` (up to its image, which HTML puts last): whether
+    // one of its `<source>`s offers addresses (see
+    // `Element::check_picture_image`).
+    let mut picture_sources: Option<bool> = None;
     for element in elements(html, &lines, 0) {
         element.check(site, &mut report);
+        match element.name.as_str() {
+            "picture" => picture_sources = Some(false),
+            "source" if picture_sources.is_some() && element.offers_addresses() => {
+                picture_sources = Some(true);
+            }
+            "img" => {
+                // The image ends its picture.
+                let sources_offer_addresses = picture_sources.take() == Some(true);
+                if sources_offer_addresses {
+                    element.check_picture_image(&mut report);
+                }
+            }
+            _ => {}
+        }
         in_vue_app = in_vue_app || element.is_vue_root();
         if in_vue_app {
             element.check_hydrated_embed(&mut report);
@@ -571,7 +589,7 @@ impl Element<'_> {
         // product filters): an element counts as marked for Crumb when it
         // names one of Crumb's categories or a service, or when the widget
         // would gate it.
-        let for_crumb = Category::parse(category).is_some() || self.attr("data-service").is_some();
+        let for_crumb = self.names_crumbs_category();
         let fail = |report: &mut PageReport, rule, what| {
             if for_crumb {
                 self.problem(report, rule, what);
@@ -610,6 +628,12 @@ impl Element<'_> {
                 if self.attr("src").is_some_and(loads_something) {
                     let what =
                         "loads at once, before any choice: give its address in data-src, not src";
+                    return fail(report, "ungated-embed", what);
+                }
+                // Seen in Chromium, Firefox ESR and WebKitGTK: an image with
+                // a srcset loads from it while the page is parsed.
+                if self.name == "img" && self.offers_addresses() {
+                    let what = "loads from its srcset at once, before any choice: Crumb holds back data-src alone, so leave srcset out";
                     return fail(report, "ungated-embed", what);
                 }
                 if !self.has_waiting_address() {
@@ -662,6 +686,34 @@ impl Element<'_> {
                 "loads before any choice: {library} loads elements of class \"{class}\" from their data-src as they near the screen; take the class off (the browser's own loading=\"lazy\" waits for Crumb)"
             ),
         );
+    }
+
+    /// Whether the element names Crumb's category or a service in
+    /// `data-category` (pages use the attribute for their own ends too, a
+    /// shop's product filters, say).
+    fn names_crumbs_category(&self) -> bool {
+        self.attr("data-category")
+            .is_some_and(|c| Category::parse(c).is_some() || self.attr("data-service").is_some())
+    }
+
+    /// Whether an image or a `<picture>`'s `<source>` offers the browser
+    /// addresses to load in `srcset`.
+    fn offers_addresses(&self) -> bool {
+        self.attr("srcset").is_some_and(|s| !s.trim().is_empty())
+    }
+
+    /// A gated image in a `<picture>` one of whose `<source>`s has a
+    /// `srcset`: the browser picks the image's address among the sources
+    /// and loads it while the page is parsed, whatever the image's own
+    /// attributes say (seen in Chromium, Firefox ESR and WebKitGTK).
+    fn check_picture_image(&self, report: &mut PageReport) {
+        if self.names_crumbs_category() {
+            self.problem(
+                report,
+                "ungated-embed",
+                "loads at once, before any choice: it is in a <picture> whose <source> has a srcset, which the browser loads whatever the image says; gate a plain <img> with data-src, outside any <picture>",
+            );
+        }
     }
 
     /// Whether an embed's address waits in `data-src` for the gate to load
@@ -1104,6 +1156,30 @@ mod tests {
                 ("not-gated", "line 5".into()),
             ]
         );
+    }
+
+    #[test]
+    fn a_gated_image_the_browser_loads_from_a_srcset_is_named() {
+        // Each of Chromium, Firefox ESR and WebKitGTK requested the first
+        // image's srcset and the picture's source with the banner up.
+        let html = r#"<img data-src="https://px.example/1.gif" srcset="https://px.example/2.gif 2x" data-category="marketing" alt="">
+<picture><source srcset="https://maps.example/m.webp" type="image/webp">
+<img data-src="https://maps.example/m.png" data-category="functional" alt=""></picture>
+<picture><source srcset="/shop.webp"><img src="/shop.jpg" alt=""></picture>
+<video><source src="/clip.mp4"></video>
+<img data-src="https://px.example/3.gif" srcset="" data-category="marketing" alt="">
+<picture><img data-src="https://px.example/4.gif" data-category="marketing" alt=""></picture>"#;
+
+        let report = lint_page(&demo(), html);
+
+        // Not the site's own picture, an empty srcset, nor a picture with
+        // no source.
+        assert_eq!(
+            located(&report),
+            vec![("ungated-embed", "line 1"), ("ungated-embed", "line 3")]
+        );
+        says(&report, 0, "loads from its srcset at once");
+        says(&report, 1, "in a <picture> whose <source> has a srcset");
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! script an app removes while it loads, or a `nomodule` one, holds up no
 //! script after it; a stylesheet added from a gated script, as the README
 //! says to gate one, waits for its choice; React 19, Turbo 8, Vue 3 and
-//! Svelte 5, from npm, do to pages what the README says they do.
+//! Svelte 5, from npm, do to pages what the README says they do; an image
+//! with a `srcset`, or in a `<picture>` with one, loads before the gate
+//! can hold it, as `crumb lint --page` says.
 
 use crumb_e2e::{Browser, Site, never_answers, serve};
 use serde_json::json;
@@ -1101,4 +1103,47 @@ fn a_svelte_5_page_hydrated_before_or_after_a_release_runs_each_gated_script_onc
     let mismatch = json!(["https://svelte.dev/e/hydration_mismatch"]);
     assert_eq!(first, json!([1, 1, mismatch]));
     assert_eq!(returning, json!([1, 1, []]));
+}
+
+#[test]
+fn an_image_with_a_srcset_or_in_a_picture_loads_before_any_choice_so_the_linter_names_it() {
+    // Arrange: a gated image with a srcset, one in a <picture> whose
+    // source has one, and one marked as the README says.
+    let site = Site::start();
+    let body = r#"<img data-src="https://www.facebook.net/tr.gif" srcset="https://www.facebook.net/tr-2x.gif 2x" data-category="marketing" width="1" height="1" alt="">
+<picture><source srcset="https://www.hotjar.com/map.webp" type="image/webp"><img data-src="https://www.hotjar.com/map.png" data-category="analytics" width="1" height="1" alt=""></picture>
+<img data-src="https://www.youtube.com/pixel.gif" data-category="marketing" width="1" height="1" alt="">"#;
+    let page = format!(
+        "<!DOCTYPE html><html><head><script src=\"{}/crumb.js\" data-site=\"demo\" async></script></head><body>\n{body}\n</body></html>",
+        site.base
+    );
+    let url = site.page_elsewhere(page.clone());
+    let browser = Browser::new(1000, 800);
+    browser.requests();
+
+    // Act
+    browser.goto(&url);
+    browser.wait("document.querySelector('.crumb-banner')");
+
+    // Assert: the browser loaded the first two as it read the page, with
+    // the banner up and no choice made; the plain one waits.
+    let mut seen = browser.wait_for_request("facebook.net");
+    if !seen.iter().any(|u| u.contains("hotjar.com")) {
+        seen.extend(browser.wait_for_request("hotjar.com"));
+    }
+    browser.settled();
+    seen.extend(browser.requests());
+    assert!(!seen.iter().any(|u| u.contains("youtube.com")), "{seen:?}");
+    // And `crumb lint --page` names those two, at their lines.
+    let site_config = site.config();
+    let report = crumb_server::page_lint::lint_page(&site_config, &page);
+    let named: Vec<_> = report
+        .problems
+        .iter()
+        .map(|p| (p.rule, p.path.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        vec![("ungated-embed", "line 2"), ("ungated-embed", "line 3")]
+    );
 }
