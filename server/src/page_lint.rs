@@ -373,6 +373,41 @@ fn google_fonts_in(text: &str) -> bool {
     GOOGLE_FONTS.iter().any(|m| text.contains(m))
 }
 
+/// The host of an address (`https://www.example.com/...`,
+/// `//www.example.com`), in lower case.
+fn host_of(address: &str) -> Option<String> {
+    let address = address.trim();
+    let rest = address
+        .split_once("//")
+        .filter(|(scheme, _)| scheme.is_empty() || scheme.ends_with(':'))?
+        .1;
+    let host = rest.split(['/', '?', '#', ':']).next()?;
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// The vendors one of whose hosts `address` is on (a host their tags load
+/// from, or a subdomain of one). Vendors whose embeds alone count are
+/// left out: a page connects to Google's own host for many other ends.
+fn vendors_at_host(address: &str) -> Vec<&'static Vendor> {
+    let Some(host) = host_of(address) else {
+        return Vec::new();
+    };
+    VENDORS
+        .iter()
+        .filter(|v| !v.embed_only)
+        .filter(|v| {
+            v.marks.iter().any(|mark| {
+                // A mark's host is what comes before its path; self-hosted
+                // vendors' marks (`matomo.js`) have none.
+                let Some((mark_host, _)) = mark.split_once('/') else {
+                    return false;
+                };
+                host == mark_host || host.ends_with(&format!(".{mark_host}"))
+            })
+        })
+        .collect()
+}
+
 /// The vendor whose tag `text` (an address, or a snippet's code) loads.
 fn vendor_in(text: &str) -> Option<&'static Vendor> {
     let text = text.to_ascii_lowercase();
@@ -833,6 +868,7 @@ impl Element<'_> {
                 vendor.filter(|v| !v.signal.is_some_and(|s| s.on(site)))
             }
             "iframe" | "img" => vendor_in(src),
+            "link" => return self.check_vendor_hint(site, report),
             _ => None,
         };
         let Some(vendor) = vendor else {
@@ -849,6 +885,51 @@ impl Element<'_> {
             what.push_str("give its address in data-src, not src, and give it its data-category");
         }
         self.problem(report, "unmarked-tracker", &what);
+    }
+
+    /// A `<link>` hint that contacts a vendor before any choice: a
+    /// `preload`, `modulepreload` or `prefetch` of its tag fetches it
+    /// (with the visitor's cookies for its site), whatever the gate holds
+    /// back, and a `preconnect` opens a connection to its servers, which
+    /// gives them the visitor's IP address. (Seen with Crumb's banner up:
+    /// Chromium and Firefox ESR fetched all three kinds, WebKitGTK the
+    /// first two, and WebKitGTK connected for the preconnect. A
+    /// `dns-prefetch` asks only the visitor's resolver.) A vendor that
+    /// holds itself back under the site's signal may be hinted at, as its
+    /// tag may load at once.
+    fn check_vendor_hint(&self, site: &SiteConfig, report: &mut PageReport) {
+        let rel = self.attr("rel").unwrap_or("").to_ascii_lowercase();
+        let href = self.attr("href").unwrap_or("");
+        let has = |kinds: &[&str]| rel.split_ascii_whitespace().any(|r| kinds.contains(&r));
+        // The vendors the hint contacts: the one whose tag it fetches, or
+        // every one whose tags load from the host it connects to (Google
+        // Tag Manager's container and the Google tag share theirs).
+        let (vendors, what) = if has(&["preload", "modulepreload", "prefetch"]) {
+            (
+                vendor_in(href).into_iter().collect(),
+                "fetches the script of {} before any choice, with the visitor's cookies for its site, whatever Crumb holds back",
+            )
+        } else if has(&["preconnect"]) {
+            (
+                vendors_at_host(href),
+                "opens a connection to the servers of {} before any choice, which gives them every visitor's IP address",
+            )
+        } else {
+            return;
+        };
+        let may_load_at_once = |v: &&Vendor| v.signal.is_some_and(|s| s.on(site));
+        if vendors.iter().any(may_load_at_once) {
+            return;
+        }
+        let Some(vendor) = vendors.first() else {
+            return;
+        };
+        let what = what.replace("{}", vendor.name);
+        self.problem(
+            report,
+            "unmarked-tracker",
+            &format!("{what}: take the hint out (the gated tag loads it once allowed)"),
+        );
     }
 
     /// An element held back the way another consent tool marks it (a
@@ -1307,6 +1388,57 @@ mod tests {
                 .contains("loads a YouTube embed before any choice"),
             "{}",
             report.problems[3].message
+        );
+    }
+
+    #[test]
+    fn hints_that_contact_a_vendor_before_any_choice_are_named() {
+        // Arrange: the hints performance guides and plugins add for
+        // vendors' tags, beside the page's own and harmless ones.
+        let html = r#"<link rel="preconnect" href="https://www.googletagmanager.com">
+<link rel="dns-prefetch" href="//www.googletagmanager.com">
+<link rel="preload" as="script" href="https://connect.facebook.net/en_US/fbevents.js">
+<link rel="modulepreload" href="https://static.hotjar.com/c/hotjar-1.js">
+<link rel="prefetch" href="https://www.googletagmanager.com/gtm.js?id=GTM-X">
+<link rel="preconnect" href="https://cdn.example.com" crossorigin>
+<link rel="preload" as="script" href="/js/app.js">
+<link rel="stylesheet" href="https://static.hotjar.com/x.css">
+<link rel="preconnect dns-prefetch" href="//snap.licdn.com">
+<link rel="preconnect" href="https://www.google.com">
+"#;
+
+        // Act
+        let report = lint_page(&without_signals(), html);
+
+        // Assert
+        assert_eq!(
+            located(&report),
+            vec![
+                ("unmarked-tracker", "line 1"),
+                ("unmarked-tracker", "line 3"),
+                ("unmarked-tracker", "line 4"),
+                ("unmarked-tracker", "line 5"),
+                ("unmarked-tracker", "line 9"),
+            ]
+        );
+        says(
+            &report,
+            0,
+            "opens a connection to the servers of the Google tag before any choice",
+        );
+        says(&report, 1, "fetches the script of the Meta Pixel before any choice");
+        says(&report, 1, "take the hint out");
+        says(&report, 4, "the LinkedIn Insight Tag");
+        // With the demo's signals on, the Meta Pixel may load at once, and
+        // under Consent Mode Google Tag Manager's container, so they may be
+        // fetched or connected to early too (the Google tag, in basic mode,
+        // may not, but it shares its host with the container).
+        assert_eq!(
+            located(&lint_page(&demo(), html)),
+            vec![
+                ("unmarked-tracker", "line 4"),
+                ("unmarked-tracker", "line 9")
+            ]
         );
     }
 
