@@ -1426,7 +1426,11 @@ mod tests {
             0,
             "opens a connection to the servers of the Google tag before any choice",
         );
-        says(&report, 1, "fetches the script of the Meta Pixel before any choice");
+        says(
+            &report,
+            1,
+            "fetches the script of the Meta Pixel before any choice",
+        );
         says(&report, 1, "take the hint out");
         says(&report, 4, "the LinkedIn Insight Tag");
         // With the demo's signals on, the Meta Pixel may load at once, and

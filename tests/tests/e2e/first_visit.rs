@@ -160,11 +160,7 @@ fn a_declaration_a_single_page_app_renders_later_is_filled_in() {
 fn works_under_a_strict_content_security_policy() {
     let site = Site::start();
     let browser = Browser::new(1280, 800);
-    browser.before_every_page(
-        "window.__csp = [];
-         document.addEventListener('securitypolicyviolation',
-             e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
-    );
+    let watched = watch_csp_violations(&browser);
 
     open(&site, &browser, "/strict-csp.html");
     assert!(banner_visible(&browser));
@@ -174,7 +170,9 @@ fn works_under_a_strict_content_security_policy() {
     browser.click("dialog [data-a=save]");
     site.wait_for_records(1);
 
-    assert_eq!(browser.js("return window.__csp"), json!([]));
+    if watched {
+        assert_eq!(browser.js("return window.__csp"), json!([]));
+    }
     assert_eq!(
         browser.js("return getComputedStyle(document.querySelector('.crumb-reopen')).position"),
         json!("fixed"),
@@ -225,6 +223,23 @@ fn a_cross_origin_isolated_page_on_another_origin_loads_crumb() {
 /// line) on every answer; there, accepts all. Asserts that the gated library ran, then the gated
 /// inline script that sets `window.__inline` from it, that the policy
 /// refused nothing, and that the choice is recorded.
+/// Notes in `window.__csp` every Content-Security-Policy violation the
+/// pages report from their first script on, where the engine lets a test
+/// run a script before a page's own (Chromium's DevTools Protocol);
+/// returns whether it does. Elsewhere what the policy would block shows
+/// in what the tests check anyway: no banner, no style, nothing run.
+fn watch_csp_violations(browser: &Browser) -> bool {
+    if Engine::from_env() != Engine::Chromium {
+        return false;
+    }
+    browser.before_every_page(
+        "window.__csp = [];
+         document.addEventListener('securitypolicyviolation',
+             e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
+    );
+    true
+}
+
 fn accepting_runs_the_gated_scripts(site: &Site, html: String, policy: &'static str) {
     // Arrange
     let origin = serve(
@@ -240,11 +255,7 @@ fn accepting_runs_the_gated_scripts(site: &Site, html: String, policy: &'static 
     );
     site.allow_origin(&origin);
     let browser = Browser::new(1280, 800);
-    browser.before_every_page(
-        "window.__csp = [];
-         document.addEventListener('securitypolicyviolation',
-             e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));",
-    );
+    let watched = watch_csp_violations(&browser);
 
     // Act
     browser.goto(&format!("{origin}/"));
@@ -254,7 +265,9 @@ fn accepting_runs_the_gated_scripts(site: &Site, html: String, policy: &'static 
     // Assert
     browser.wait("window.__inline !== undefined");
     assert_eq!(browser.js("return window.__inline"), json!("loaded"));
-    assert_eq!(browser.js("return window.__csp"), json!([]));
+    if watched {
+        assert_eq!(browser.js("return window.__csp"), json!([]));
+    }
     assert_eq!(site.wait_for_records(1)[0]["method"], "accept_all");
 }
 
@@ -285,7 +298,7 @@ fn a_page_under_a_nonce_based_policy_runs_its_gated_scripts_once_allowed() {
 /// external scripts.
 const TRUSTED_TYPES_POLICY: &str = "
   const scriptOrigins = [location.origin];
-  trustedTypes.createPolicy('default', {
+  if (window.trustedTypes) trustedTypes.createPolicy('default', {
     createHTML: (html, type, sink) =>
       sink == 'Range createContextualFragment' && /^<script [^>]*data-category=/.test(html)
         ? html : null,
