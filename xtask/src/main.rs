@@ -106,15 +106,13 @@ const TEST_PACKAGES: [(&str, &str); 8] = [
 /// WebKit and Firefox passes leave them out. One that needs the protocol
 /// and is not listed fails in those passes, saying so
 /// (tests/src/browser.rs).
-const CHROMIUM_ONLY: [&str; 20] = [
+const CHROMIUM_ONLY: [&str; 18] = [
     "a11y::the_banner_comes_first_in_the_tab_order_and_gives_focus_back",
     "a11y::in_a_contrast_theme_every_switch_shows_whether_it_is_on",
     "first_visit::at_400_percent_zoom_the_whole_banner_can_be_read_and_answered",
     "first_visit::on_a_phone_the_banner_leaves_most_of_the_screen_to_the_page",
-    "first_visit::the_banner_and_dialog_look_the_same_under_the_sites_own_element_styles",
     "first_visit::the_dialog_loads_its_texts_when_opened_and_shows_purposes_links_and_crumbs_cookie",
     "first_visit::the_floating_button_never_covers_the_page_and_yields_to_the_pages_own_link",
-    "first_visit::the_sites_theme_reaches_crumb_though_crumbs_stylesheet_comes_last",
     "gpc::a_save_that_keeps_marketing_off_is_recorded_as_gpc_with_the_flag",
     "gpc::accept_all_under_gpc_is_an_explicit_opt_in",
     "lifecycle::two_years_later_the_banner_is_back",

@@ -530,15 +530,15 @@ summary{display:block;list-style:none}
 table{width:100%;border-collapse:separate}
 td,th{padding:2rem;border:3px solid red}";
 
-/// Gives every page a stylesheet of the site's with `css`, first in
-/// `<head>` as on real sites (crumb.js appends Crumb's at the end).
+/// Gives the open page a stylesheet of the site's with `css`, first in
+/// `<head>` as on real sites (crumb.js appends Crumb's at the end). The
+/// cascade goes by the sheets' order in the document, not by when each
+/// came, so this is the page as if the sheet had always been there.
 fn site_stylesheet_first(browser: &Browser, css: &str) {
-    browser.before_every_page(&format!(
-        "addEventListener('DOMContentLoaded', () => {{
-           const s = document.createElement('style');
-           s.textContent = {};
-           document.head.prepend(s);
-         }});",
+    browser.js(&format!(
+        "const s = document.createElement('style');
+         s.textContent = {};
+         document.head.prepend(s);",
         serde_json::to_string(css).unwrap()
     ));
 }
@@ -574,12 +574,18 @@ fn the_banner_and_dialog_look_the_same_under_the_sites_own_element_styles() {
         )
     };
     let styled = Browser::new(1280, 800);
-    site_stylesheet_first(&styled, SITE_CSS);
 
     // Act
     crate::open_dialog(&site, &styled);
+    site_stylesheet_first(&styled, SITE_CSS);
 
-    // Assert: element by element, the same sizes and styles.
+    // Assert: the site's rules reach the page's own paragraphs (2.2rem of
+    // a 10px root)...
+    assert_eq!(
+        styled.js("return getComputedStyle(document.querySelector('main p')).fontSize"),
+        json!("22px")
+    );
+    // ...and not Crumb's: element by element, the same sizes and styles.
     let (banner_now, dialog_now) = (
         looks(&styled, ".crumb-banner"),
         looks(&styled, ".crumb-modal"),
@@ -601,13 +607,13 @@ fn the_sites_theme_reaches_crumb_though_crumbs_stylesheet_comes_last() {
     // <head> (crumb.js appends Crumb's own at the end).
     let site = Site::start();
     let browser = Browser::new(1280, 800);
+
+    // Act
+    open(&site, &browser, "/");
     site_stylesheet_first(
         &browser,
         "html .crumb{--crumb-accent:rgb(10, 108, 79)} html .crumb-reopen{left:auto;right:16px}",
     );
-
-    // Act
-    open(&site, &browser, "/");
 
     // Assert: the accent is the site's, and so is the button's corner.
     let accent = browser.js(
