@@ -230,6 +230,15 @@ pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
     );
     let mut files = Vec::new();
     for page in pages {
+        // `-` is the page on standard input (`curl -s URL | crumb lint
+        // site.json --page -`), which can be read once.
+        if page == Path::new(STDIN) {
+            if files.iter().any(|f| f == Path::new(STDIN)) {
+                bail!("--page - (standard input) can be given once");
+            }
+            files.push(page.clone());
+            continue;
+        }
         let before = files.len();
         html_files(page, &mut files)?;
         // A folder with no page in it is a wrong path (a build not made
@@ -242,15 +251,22 @@ pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for page in &files {
         // Pages in a legacy encoding (windows-1252) are read too: the
         // tags and attributes checked are ASCII.
-        let html = read_small_bytes(page, MAX_PAGE, "a page")?;
+        let (html, name) = if page == Path::new(STDIN) {
+            (read_stdin(MAX_PAGE, "a page")?, "standard input".into())
+        } else {
+            (
+                read_small_bytes(page, MAX_PAGE, "a page")?,
+                page.display().to_string(),
+            )
+        };
         let html = String::from_utf8_lossy(&html);
         let report = crate::page_lint::lint_page(&site, &html);
         if report.problems.is_empty() {
-            println!("{}: OK ({} gated elements)", page.display(), report.gated);
+            println!("{name}: OK ({} gated elements)", report.gated);
             continue;
         }
         clean = false;
-        println!("{}: {} problem(s):", page.display(), report.problems.len());
+        println!("{name}: {} problem(s):", report.problems.len());
         for p in &report.problems {
             println!("  - [{}] {}", p.rule, p.message);
         }
@@ -264,6 +280,23 @@ pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
 
 /// The largest page `crumb lint --page` reads.
 const MAX_PAGE: usize = 16 << 20;
+
+/// The `--page` that names standard input.
+const STDIN: &str = "-";
+
+/// Standard input, when it holds at most `limit` bytes.
+fn read_stdin(limit: usize, what: &str) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .context("reading standard input")?;
+    if bytes.len() > limit {
+        bail!("standard input is larger than {what} may be ({limit} bytes)");
+    }
+    Ok(bytes)
+}
 
 /// `path` itself when it is a file; for a folder (a static site's build),
 /// every `.html` and `.htm` file under it, in name order.

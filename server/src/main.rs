@@ -65,7 +65,9 @@ enum Command {
     Lint {
         file: PathBuf,
         /// An HTML page of the site, or a folder of them (a static
-        /// site's build: every .html file under it); repeat for several.
+        /// site's build: every .html file under it), or `-` for one on
+        /// standard input (`curl -s URL | crumb lint site.json --page -`);
+        /// repeat for several.
         #[arg(long = "page", value_name = "HTML")]
         pages: Vec<PathBuf>,
     },

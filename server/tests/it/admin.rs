@@ -376,6 +376,13 @@ fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() 
     let empty = dir.join("dist");
     std::fs::create_dir(&empty).unwrap();
     let no_pages = app.crumb(&["lint", &arg(&config), "--page", &arg(&empty)]);
+    // A page as `curl` gives it, on standard input; which can be read once.
+    let bad_bytes = std::fs::read(&bad).unwrap();
+    let piped = crate::helpers::crumb_piped(&["lint", &arg(&config), "--page", "-"], &bad_bytes);
+    let piped_twice = crate::helpers::crumb_piped(
+        &["lint", &arg(&config), "--page", "-", "--page", "-"],
+        &bad_bytes,
+    );
 
     // Assert: the shop page is clean, and so is every demo page but the
     // one that loads the Google tag unmarked for advanced mode, which is
@@ -413,6 +420,11 @@ fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() 
     // not a clean site.
     assert_eq!(no_pages.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_pages.stderr).contains("dist has no HTML page"));
+    let said = String::from_utf8_lossy(&piped.stdout);
+    assert_eq!(piped.status.code(), Some(1), "{said}");
+    assert!(said.contains("standard input: 2 problem(s):"), "{said}");
+    assert_eq!(piped_twice.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&piped_twice.stderr).contains("can be given once"));
 }
 
 #[test]

@@ -649,22 +649,7 @@ fn an_export_piped_into_verify_dash_is_checked() {
 
 /// `crumb verify -` with `input` on its standard input.
 fn verify_piped(input: &[u8]) -> std::process::Output {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
-        .args(["verify", "-"])
-        .env("CRUMB_LOG", "warn")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    // Written from a thread: `verify` may stop reading early (a file it
-    // refuses), and the pipe must not block the test then.
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
-    let out = child.wait_with_output().unwrap();
-    let _ = writer.join();
-    out
+    crate::helpers::crumb_piped(&["verify", "-"], input)
 }
 
 #[test]

@@ -452,3 +452,24 @@ pub fn request_to(
         body,
     }
 }
+
+/// `crumb` with `args` (and no database of a test app's), `input` on its
+/// standard input.
+pub fn crumb_piped(args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+        .args(args)
+        .env("CRUMB_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Written from a thread: the command may stop reading early (a file it
+    // refuses), and the pipe must not block the test then.
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    out
+}
