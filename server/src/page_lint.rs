@@ -364,13 +364,46 @@ const VENDORS: &[Vendor] = &[
     tag("the Vimeo Player API", &["player.vimeo.com/api/player.js"]),
 ];
 
-/// Where Google Fonts' style sheets and font files load from.
-const GOOGLE_FONTS: &[&str] = &["fonts.googleapis.com", "fonts.gstatic.com"];
+/// A service that serves web fonts from its own servers, which every
+/// visitor's browser then contacts.
+struct FontService {
+    rule: &'static str,
+    name: &'static str,
+    /// Who runs the servers.
+    owner: &'static str,
+    /// Where its style sheets, scripts and font files load from.
+    hosts: &'static [&'static str],
+    /// What else there is to know about it.
+    note: &'static str,
+    /// How a site does without contacting it before a choice.
+    fix: &'static str,
+}
 
-/// Whether `text` (an address, or a style sheet) loads from Google Fonts.
-fn google_fonts_in(text: &str) -> bool {
+const FONT_SERVICES: &[FontService] = &[
+    FontService {
+        rule: "google-fonts",
+        name: "Google Fonts",
+        owner: "Google",
+        hosts: &["fonts.googleapis.com", "fonts.gstatic.com"],
+        note: "a German court awarded a visitor damages for it: LG München I, 3 O 17493/20, 2022",
+        fix: "serve the font files from the site itself, or add the style sheet from a gated script (see the README's \"Embedding the widget\")",
+    },
+    FontService {
+        rule: "adobe-fonts",
+        name: "Adobe Fonts",
+        owner: "Adobe",
+        hosts: &["use.typekit.net", "p.typekit.net"],
+        note: "with the page's host name, which Adobe's notice for Adobe Fonts says it collects for billing",
+        fix: "add its style sheet or script from a gated script (see the README's \"Embedding the widget\"), or use fonts the site may serve itself",
+    },
+];
+
+/// The font service `text` (an address, or a style sheet) loads from.
+fn font_service_in(text: &str) -> Option<&'static FontService> {
     let text = text.to_ascii_lowercase();
-    GOOGLE_FONTS.iter().any(|m| text.contains(m))
+    FONT_SERVICES
+        .iter()
+        .find(|f| f.hosts.iter().any(|h| text.contains(h)))
 }
 
 /// The host of an address (`https://www.example.com/...`,
@@ -854,7 +887,7 @@ impl Element<'_> {
     /// at once: a script (from its `src` or its inline snippet), an
     /// iframe or an image.
     fn check_unmarked(&self, site: &SiteConfig, report: &mut PageReport) {
-        self.check_google_fonts(report);
+        self.check_font_service(report);
         let src = self.attr("src").unwrap_or("");
         let vendor = match self.name.as_str() {
             "script" => {
@@ -997,18 +1030,21 @@ impl Element<'_> {
         );
     }
 
-    /// A style sheet from Google Fonts, linked or imported, a font file
-    /// from there, or a `preconnect` hint to its servers: the browser
-    /// contacts Google before any choice, which gives Google every
-    /// visitor's IP address. (A `dns-prefetch` hint asks only the
-    /// visitor's resolver.)
-    fn check_google_fonts(&self, report: &mut PageReport) {
+    /// A style sheet from a font service (Google Fonts, Adobe Fonts),
+    /// linked or imported, its script, a font file from there, or a
+    /// `preconnect` hint to its servers: the browser contacts the service
+    /// before any choice, which gives it every visitor's IP address. (A
+    /// `dns-prefetch` hint asks only the visitor's resolver.)
+    fn check_font_service(&self, report: &mut PageReport) {
         enum Contact {
             Connects,
             Loads,
         }
-        let contact = match self.name.as_str() {
-            "link" if google_fonts_in(self.attr("href").unwrap_or("")) => {
+        let (service, contact) = match self.name.as_str() {
+            "link" => {
+                let Some(service) = font_service_in(self.attr("href").unwrap_or("")) else {
+                    return;
+                };
                 let rel = self.attr("rel").unwrap_or("").to_ascii_lowercase();
                 let hints =
                     |allowed: &[&str]| rel.split_ascii_whitespace().all(|r| allowed.contains(&r));
@@ -1016,29 +1052,42 @@ impl Element<'_> {
                     return;
                 }
                 if hints(&["preconnect", "dns-prefetch"]) {
-                    Contact::Connects
+                    (service, Contact::Connects)
                 } else {
-                    Contact::Loads
+                    (service, Contact::Loads)
                 }
             }
-            "style" if google_fonts_in(self.text) => Contact::Loads,
+            "style" => match font_service_in(self.text) {
+                Some(service) => (service, Contact::Loads),
+                None => return,
+            },
+            // Adobe Fonts' JavaScript embed code.
+            "script" => match font_service_in(self.attr("src").unwrap_or("")) {
+                Some(service) => (service, Contact::Loads),
+                None => return,
+            },
             _ => return,
         };
+        let FontService {
+            rule,
+            name,
+            owner,
+            note,
+            fix,
+            ..
+        } = service;
         let (what, fix) = match contact {
             Contact::Connects => (
-                "opens a connection to Google Fonts' servers",
+                format!("opens a connection to {name}' servers"),
                 "take the hint out along with the fonts' style sheet",
             ),
-            Contact::Loads => (
-                "loads Google Fonts from Google's servers",
-                "serve the font files from the site itself, or add the style sheet from a gated script (see the README's \"Embedding the widget\")",
-            ),
+            Contact::Loads => (format!("loads {name} from {owner}'s servers"), *fix),
         };
         self.problem(
             report,
-            "google-fonts",
+            rule,
             &format!(
-                "{what} before any choice, which gives Google every visitor's IP address (a German court awarded a visitor damages for it: LG München I, 3 O 17493/20, 2022): {fix}"
+                "{what} before any choice, which gives {owner} every visitor's IP address ({note}): {fix}"
             ),
         );
     }
@@ -1591,6 +1640,43 @@ mod tests {
             1,
             "serve the font files from the site itself, or add the style sheet from a gated script",
         );
+    }
+
+    #[test]
+    fn adobe_fonts_loaded_before_any_choice_are_named() {
+        // Arrange: Adobe Fonts' CSS and JavaScript embed codes, the CSS
+        // one imported, a preconnect, and the same gated.
+        let html = r#"<link rel="stylesheet" href="https://use.typekit.net/abc1234.css">
+<script src="https://use.typekit.net/abc1234.js"></script>
+<style>@import url("https://use.typekit.net/abc1234.css");</style>
+<link rel="preconnect" href="https://use.typekit.net" crossorigin>
+<link rel="dns-prefetch" href="//use.typekit.net">
+<script type="text/plain" data-category="functional">
+  document.head.append(Object.assign(document.createElement('link'), {
+    rel: 'stylesheet', href: 'https://use.typekit.net/abc1234.css',
+  }));
+</script>
+"#;
+
+        // Act
+        let report = lint_page(&demo(), html);
+
+        // Assert
+        assert_eq!(
+            located(&report),
+            vec![
+                ("adobe-fonts", "line 1"),
+                ("adobe-fonts", "line 2"),
+                ("adobe-fonts", "line 3"),
+                ("adobe-fonts", "line 4"),
+            ]
+        );
+        says(
+            &report,
+            0,
+            "loads Adobe Fonts from Adobe's servers before any choice, which gives Adobe every visitor's IP address (with the page's host name",
+        );
+        says(&report, 3, "opens a connection to Adobe Fonts' servers");
     }
 
     #[test]
