@@ -705,6 +705,28 @@ const TRACKING_COOKIES: &[(&str, &str)] = &[
     ("_rdt_uuid", "Reddit"),
     ("_vwo*", "VWO"),
     ("_vis_opt_*", "VWO"),
+    ("optimizelyEndUserId", "Optimizely"),
+    ("ABTasty*", "AB Tasty"),
+    ("__hstc", "HubSpot"),
+    ("__hssc", "HubSpot"),
+    ("__hssrc", "HubSpot"),
+    ("hubspotutk", "HubSpot"),
+    ("ajs_anonymous_id", "Segment"),
+    ("ajs_user_id", "Segment"),
+    ("_hp2_*", "Heap"),
+    ("fs_uid", "FullStory"),
+    ("_lo_*", "Lucky Orange"),
+    ("_ym_*", "Yandex Metrica"),
+    ("yandexuid", "Yandex"),
+    ("AMCV_*", "Adobe Analytics"),
+    ("s_vi", "Adobe Analytics"),
+    ("intercom-id-*", "Intercom"),
+    ("intercom-session-*", "Intercom"),
+    ("_scid", "Snap"),
+    ("_sctr", "Snap"),
+    ("cto_bundle", "Criteo"),
+    ("t_gid", "Taboola"),
+    ("obuid", "Outbrain"),
 ];
 
 /// Whose well-known tracking cookie `c` names (a pattern: whose cookies
@@ -1163,6 +1185,17 @@ mod tests {
                 .contains("cookie \"_ga\" is Google Analytics's tracking cookie"),
             "{}",
             problems[0].message
+        );
+        // So is another vendor's cookie among them (HubSpot's visitor id).
+        let mut hubspot = as_necessary(&v);
+        hubspot["services"][ga]["cookies"][1]["name"] = json!("hubspotutk");
+        let problems = lint_json(&hubspot.to_string()).unwrap_err();
+        assert!(
+            problems[1]
+                .message
+                .contains("cookie \"hubspotutk\" is HubSpot's tracking cookie"),
+            "{}",
+            problems[1].message
         );
         // ...while a necessary service's own cookies, and a pattern too
         // broad to say whose cookies it covers, are not.

@@ -311,6 +311,28 @@ const VENDORS: &[Vendor] = &[
     },
     tag("Hotjar", &["static.hotjar.com/"]),
     tag("VWO", &["visualwebsiteoptimizer.com/"]),
+    tag("Optimizely", &["cdn.optimizely.com/js/"]),
+    tag("AB Tasty", &["try.abtasty.com/"]),
+    tag(
+        "HubSpot's tracking code",
+        &["js.hs-scripts.com/", "js.hs-analytics.net/"],
+    ),
+    tag("Segment", &["cdn.segment.com/analytics.js"]),
+    tag("Mixpanel", &["cdn.mxpnl.com/libs/"]),
+    tag("Amplitude", &["cdn.amplitude.com/libs/"]),
+    tag("Heap", &["cdn.heapanalytics.com/js/"]),
+    tag("FullStory", &["edge.fullstory.com/s/fs.js"]),
+    tag("Mouseflow", &["cdn.mouseflow.com/projects/"]),
+    tag("Crazy Egg", &["script.crazyegg.com/pages/"]),
+    tag("Lucky Orange", &["tools.luckyorange.com/core/"]),
+    tag("Yandex Metrica", &["mc.yandex.ru/metrika/"]),
+    tag(
+        "a tag manager (Adobe's or Tealium's)",
+        &["assets.adobedtm.com/", "tags.tiqcdn.com/utag/"],
+    ),
+    tag("the Intercom Messenger", &["widget.intercom.io/widget/"]),
+    tag("Disqus", &["disqus.com/embed.js"]),
+    tag("ShareThis", &["platform-api.sharethis.com/js/"]),
     tag(
         "the LinkedIn Insight Tag",
         &["snap.licdn.com/", "px.ads.linkedin.com/"],
@@ -335,6 +357,11 @@ const VENDORS: &[Vendor] = &[
         "the Reddit Pixel",
         &["redditstatic.com/ads/", "alb.reddit.com/"],
     ),
+    tag("the Snap Pixel", &["sc-static.net/scevent.min.js"]),
+    tag("the Quora Pixel", &["a.quora.com/qevents.js"]),
+    tag("Criteo", &["static.criteo.net/js/"]),
+    tag("Taboola", &["cdn.taboola.com/libtrc/"]),
+    tag("Outbrain", &["amplify.outbrain.com/cp/obtp.js"]),
     Vendor {
         embed_only: true,
         // The "privacy-enhanced" player too: it sets no cookie until
@@ -1401,6 +1428,10 @@ mod tests {
 <script async src="https://maps.googleapis.com/maps/api/js?key=K&callback=initMap"></script>
 <script>var tag = document.createElement('script'); tag.src = "https://www.youtube.com/iframe_api";</script>
 <script src="https://player.vimeo.com/api/player.js"></script>
+<script id="hs-script-loader" async defer src="//js.hs-scripts.com/123.js"></script>
+<script>!function(){var i="analytics",analytics=window[i]=window[i]||[];analytics.load=function(key){var t=document.createElement("script");t.src="https://cdn.segment.com/analytics.js/v1/"+key+"/analytics.min.js"}}();</script>
+<script>a.src='https://sc-static.net/scevent.min.js';snaptr('init','ID');</script>
+<script src="https://cdn.example.com/segment-like/analytics.js"></script>
 "#;
 
         // Act
@@ -1423,8 +1454,18 @@ mod tests {
                 ("unmarked-tracker", "line 16"),
                 ("unmarked-tracker", "line 17"),
                 ("unmarked-tracker", "line 18"),
+                ("unmarked-tracker", "line 19"),
+                ("unmarked-tracker", "line 20"),
+                ("unmarked-tracker", "line 21"),
             ]
         );
+        says(
+            &report,
+            13,
+            "loads HubSpot's tracking code before any choice",
+        );
+        says(&report, 14, "loads Segment before any choice");
+        says(&report, 15, "loads the Snap Pixel before any choice");
         let message = &report.problems[1].message;
         assert!(
             message.contains("loads the Meta Pixel before any choice: give it type=\"text/plain\"")
