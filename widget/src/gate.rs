@@ -19,7 +19,7 @@ use core::cell::RefCell;
 use web_sys::Element;
 
 use crate::app::App;
-use crate::consent::category_index;
+use crate::consent::{Choices, category_index};
 use crate::dom::{Cell as _, ancestor, append, attr, copy, each, el, put_before, text_el};
 
 /// What the gate looks at: the scripts it has not released yet, and every
@@ -58,15 +58,14 @@ pub fn loaded(app: &App, e: &Element) {
     }
 }
 
-/// Whether the visitor's current choice allows this element.
-fn allowed(app: &App, e: &Element) -> bool {
+/// Whether `choices` (the visitor's current choice) allow this element.
+fn allowed(app: &App, choices: &Choices, e: &Element) -> bool {
     let Some(cat) = e
         .get_attribute("data-category")
         .and_then(|c| category_index(&c))
     else {
         return false;
     };
-    let choices = app.choices();
     if !choices.allows(cat) {
         return false;
     }
@@ -85,6 +84,9 @@ pub fn scan(app: &App) {
     // A choice site code has not heard of yet releases nothing (see
     // `App::held`).
     let held = app.held.get();
+    // Worked out once, not for each element: a page with hundreds of
+    // blocked embeds is scanned again whenever its DOM changes.
+    let choices = app.choices();
     for e in each::<Element>(&app.doc, SELECTOR) {
         // An embed's mark says what the gate did with it: nothing yet,
         // `ph` (blocked) or `run` (loaded); released scripts do not match.
@@ -94,7 +96,7 @@ pub fn scan(app: &App) {
         let loaded = ancestor(&e, "[data-crumb=run]").is_some();
         // Of the elements gated, only scripts carry `type`.
         let is_script = e.has_attribute("type");
-        if allowed(app, &e) {
+        if allowed(app, &choices, &e) {
             if held || loaded {
                 continue;
             }
