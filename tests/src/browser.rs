@@ -624,6 +624,12 @@ impl Browser {
         );
     }
 
+    /// Renders for print, as Chromium's DevTools emulate it (what the
+    /// page looks like on paper, or in a PDF).
+    pub fn print_media(&self) {
+        self.cdp("Emulation.setEmulatedMedia", json!({"media": "print"}));
+    }
+
     /// Opens a new tab (same profile: same cookies, same site) and returns
     /// its handle; the session stays in the current tab.
     pub fn new_tab(&self) -> String {

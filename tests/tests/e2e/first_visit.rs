@@ -688,3 +688,23 @@ fn in_an_aspect_ratio_wrapper_the_placeholder_fills_the_embeds_box_with_the_read
     let over = json!([360, 0, 640, 360]);
     assert_eq!(with, json!([over, over]));
 }
+
+#[test]
+fn a_printed_page_leaves_crumbs_banner_and_placeholders_out() {
+    // Arrange: a first visit, the banner up and the YouTube embed behind
+    // its placeholder.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    let displays = |b: &Browser| {
+        b.js("return ['.crumb-banner', '.crumb-ph', 'main'].map(
+                (s) => getComputedStyle(document.querySelector(s)).display)")
+    };
+    assert_eq!(displays(&browser), json!(["block", "flex", "block"]));
+
+    // Act: the visitor prints the page (or saves it as a PDF).
+    browser.print_media();
+
+    // Assert: the page's content is on paper, Crumb's boxes are not.
+    assert_eq!(displays(&browser), json!(["none", "none", "block"]));
+}
