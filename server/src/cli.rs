@@ -218,16 +218,78 @@ pub fn doctor(settings: &Settings) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `crumb lint FILE [--page HTML]...`: the config's problems are an error
-/// (exit 2); a page's are listed, and make the exit status 1.
-pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let site = read_config(file)?;
-    println!(
-        "{}: OK (site {}, revision {})",
-        file.display(),
-        site.id,
-        site.revision
-    );
+/// `crumb lint FILE [--page HTML]... [--json]`: the config's problems are
+/// an error (exit 2); a page's are listed, and make the exit status 1.
+/// With `json`, what is found is one JSON document on standard output
+/// (the config's problems too), each problem with its `rule`, `path` and
+/// `message` as the admin API gives them; files that cannot be read are
+/// still errors on standard error.
+pub fn lint(file: &Path, pages: &[PathBuf], json: bool) -> anyhow::Result<ExitCode> {
+    let text = read_small(file, crate::routes::admin::MAX_CONFIG, "a site config")?;
+    let site = match crate::lint::lint_json(&text) {
+        Ok(site) => site,
+        Err(problems) if json => {
+            let config = serde_json::json!({"file": file, "problems": problems});
+            println!("{}", serde_json::json!({"config": config, "pages": []}));
+            return Ok(ExitCode::from(2));
+        }
+        Err(problems) => return Err(config_problems(file, &problems)),
+    };
+    let mut reports = Vec::new();
+    for page in page_files(pages)? {
+        // Pages in a legacy encoding (windows-1252) are read too: the
+        // tags and attributes checked are ASCII.
+        let (html, name) = if page == Path::new(STDIN) {
+            (read_stdin(MAX_PAGE, "a page")?, "standard input".into())
+        } else {
+            (
+                read_small_bytes(&page, MAX_PAGE, "a page")?,
+                page.display().to_string(),
+            )
+        };
+        let html = String::from_utf8_lossy(&html);
+        reports.push((name, crate::page_lint::lint_page(&site, &html)));
+    }
+    let clean = reports.iter().all(|(_, r)| r.problems.is_empty());
+    if json {
+        let pages: Vec<_> = reports
+            .iter()
+            .map(|(name, r)| {
+                serde_json::json!({"page": name, "gated": r.gated, "problems": r.problems})
+            })
+            .collect();
+        let config = serde_json::json!({
+            "file": file, "site": site.id, "revision": site.revision, "problems": [],
+        });
+        println!("{}", serde_json::json!({"config": config, "pages": pages}));
+    } else {
+        println!(
+            "{}: OK (site {}, revision {})",
+            file.display(),
+            site.id,
+            site.revision
+        );
+        for (name, report) in &reports {
+            if report.problems.is_empty() {
+                println!("{name}: OK ({} gated elements)", report.gated);
+                continue;
+            }
+            println!("{name}: {} problem(s):", report.problems.len());
+            for p in &report.problems {
+                println!("  - [{}] {}", p.rule, p.message);
+            }
+        }
+    }
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The pages `--page` names: files, every page in a folder, and `-`
+/// (standard input) at most once.
+fn page_files(pages: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for page in pages {
         // `-` is the page on standard input (`curl -s URL | crumb lint
@@ -247,35 +309,7 @@ pub fn lint(file: &Path, pages: &[PathBuf]) -> anyhow::Result<ExitCode> {
             bail!("{} has no HTML page (.html or .htm) in it", page.display());
         }
     }
-    let mut clean = true;
-    for page in &files {
-        // Pages in a legacy encoding (windows-1252) are read too: the
-        // tags and attributes checked are ASCII.
-        let (html, name) = if page == Path::new(STDIN) {
-            (read_stdin(MAX_PAGE, "a page")?, "standard input".into())
-        } else {
-            (
-                read_small_bytes(page, MAX_PAGE, "a page")?,
-                page.display().to_string(),
-            )
-        };
-        let html = String::from_utf8_lossy(&html);
-        let report = crate::page_lint::lint_page(&site, &html);
-        if report.problems.is_empty() {
-            println!("{name}: OK ({} gated elements)", report.gated);
-            continue;
-        }
-        clean = false;
-        println!("{name}: {} problem(s):", report.problems.len());
-        for p in &report.problems {
-            println!("  - [{}] {}", p.rule, p.message);
-        }
-    }
-    Ok(if clean {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(files)
 }
 
 /// The largest page `crumb lint --page` reads.
@@ -1009,18 +1043,21 @@ fn read_small_bytes(file: &Path, limit: usize, what: &str) -> anyhow::Result<Vec
 fn read_config(file: &Path) -> anyhow::Result<SiteConfig> {
     // As large as the admin API takes, and no larger.
     let text = read_small(file, crate::routes::admin::MAX_CONFIG, "a site config")?;
-    crate::lint::lint_json(&text).map_err(|problems| {
-        let list: Vec<String> = problems
-            .iter()
-            .map(|p| format!("  - [{}] {}", p.rule, p.message))
-            .collect();
-        anyhow::anyhow!(
-            "{} has {} problem(s):\n{}",
-            file.display(),
-            problems.len(),
-            list.join("\n")
-        )
-    })
+    crate::lint::lint_json(&text).map_err(|problems| config_problems(file, &problems))
+}
+
+/// The error a config with problems is: each on its own line.
+fn config_problems(file: &Path, problems: &[crate::lint::Problem]) -> anyhow::Error {
+    let list: Vec<String> = problems
+        .iter()
+        .map(|p| format!("  - [{}] {}", p.rule, p.message))
+        .collect();
+    anyhow::anyhow!(
+        "{} has {} problem(s):\n{}",
+        file.display(),
+        problems.len(),
+        list.join("\n")
+    )
 }
 
 /// `crumb backup --to FILE`: a snapshot of the SQLite log taken while the

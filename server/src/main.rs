@@ -70,6 +70,10 @@ enum Command {
         /// repeat for several.
         #[arg(long = "page", value_name = "HTML")]
         pages: Vec<PathBuf>,
+        /// Print what is found as one JSON document (for a build's own
+        /// tooling); the exit status is the same.
+        #[arg(long)]
+        json: bool,
     },
     /// Manage API tokens.
     #[command(subcommand)]
@@ -271,7 +275,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Token(TokenCommand::Revoke { id }) => cli::token_revoke(s, &id)?,
         Command::Token(TokenCommand::List) => cli::token_list(s)?,
         Command::Seed { site, count, days } => cli::seed(s, &site, count, days)?,
-        Command::Lint { file, pages } => return cli::lint(&file, &pages),
+        Command::Lint { file, pages, json } => return cli::lint(&file, &pages, json),
         Command::Export {
             log,
             texts: true,

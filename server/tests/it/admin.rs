@@ -428,6 +428,49 @@ fn cli_lint_checks_the_sites_pages_for_elements_that_track_early_or_never_run() 
 }
 
 #[test]
+fn cli_lint_json_gives_a_builds_tooling_every_problem_with_rule_and_place() {
+    // Arrange: the demo's config and a page with one problem; a config
+    // with one of its own.
+    let app = spawn_app();
+    let dir = app.dir.path();
+    let config = dir.join("site.json");
+    std::fs::write(&config, crumb_server::demo::DEMO_SITE_JSON).unwrap();
+    let page = dir.join("page.html");
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html>\n<script data-category=\"analytics\" src=\"https://www.googletagmanager.com/gtag/js\"></script>\n",
+    )
+    .unwrap();
+    let mut bad: serde_json::Value =
+        serde_json::from_str(crumb_server::demo::DEMO_SITE_JSON).unwrap();
+    bad["validity_months"] = 36.into();
+    let bad_config = dir.join("bad.json");
+    std::fs::write(&bad_config, bad.to_string()).unwrap();
+    let arg = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+
+    // Act
+    let out = app.crumb(&["lint", &arg(&config), "--page", &arg(&page), "--json"]);
+    let bad_out = app.crumb(&["lint", &arg(&bad_config), "--json"]);
+
+    // Assert: the page's problem, with the exit status of the text form;
+    // the config's, with its.
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["config"]["site"], "demo");
+    assert_eq!(report["config"]["problems"], serde_json::json!([]));
+    assert_eq!(report["pages"][0]["page"], arg(&page));
+    let problem = &report["pages"][0]["problems"][0];
+    assert_eq!(
+        (&problem["rule"], &problem["path"]),
+        (&"ungated-script".into(), &"line 2".into())
+    );
+    assert_eq!(bad_out.status.code(), Some(2));
+    let report: serde_json::Value = serde_json::from_slice(&bad_out.stdout).unwrap();
+    assert_eq!(report["config"]["problems"][0]["path"], "validity_months");
+    assert_eq!(report["pages"], serde_json::json!([]));
+}
+
+#[test]
 fn cli_token_list_shows_every_token_and_no_secret() {
     // Arrange: an owner token for every site, an auditor token for demo,
     // the owner's revoked.
