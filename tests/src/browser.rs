@@ -421,8 +421,10 @@ impl Browser {
             })
             .unwrap_or_else(|e| panic!("{e}"));
         let session = v["sessionId"].as_str().expect("a session id").to_owned();
-        // What an earlier browser sent the proxy is not this one's.
+        // What an earlier browser sent the proxy is not this one's, nor
+        // what an earlier test had it refuse.
         crate::trap::take();
+        crate::trap::refuse_paths(None);
         Browser {
             engine,
             driver,

@@ -8,6 +8,13 @@
 //! shows up here as the address asked for (`https://host/` for a
 //! `CONNECT`, whose path the proxy never sees), and nothing leaves the
 //! machine.
+//!
+//! Plain `http` requests for a host under `crumb.test` (`www.crumb.test:
+//! PORT`, the name a test gives a site's host) are the exception: the
+//! proxy passes them to this machine's PORT, so a test can put Crumb and
+//! its pages on hosts of one registrable domain in every engine (Chromium
+//! maps them itself), and, as a proxy in front of Crumb would, refuse the
+//! requests whose path names something ([`refuse_paths`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -41,12 +48,22 @@ pub fn take() -> Vec<String> {
 
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// Requests for `crumb.test` hosts whose path has this in it are refused
+/// from now on: the connection closes with no answer, as when a server is
+/// down. `None` lets them all through again.
+pub fn refuse_paths(part: Option<&str>) {
+    *REFUSED.lock().unwrap_or_else(|p| p.into_inner()) = part.map(str::to_owned);
+}
+
+static REFUSED: Mutex<Option<String>> = Mutex::new(None);
+
 /// Notes the request a connection makes and answers that the proxy
-/// cannot reach it.
+/// cannot reach it, but for `crumb.test` hosts (see [`forward`]).
 fn refuse(mut stream: TcpStream) {
     drop(stream.set_read_timeout(Some(Duration::from_secs(5))));
+    let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
     let mut line = String::new();
-    if BufReader::new(&stream).read_line(&mut line).is_err() {
+    if reader.read_line(&mut line).is_err() {
         return;
     }
     // `CONNECT host:443 HTTP/1.1`, or `GET http://host/path HTTP/1.1`.
@@ -54,6 +71,18 @@ fn refuse(mut stream: TcpStream) {
     let (Some(method), Some(target)) = (words.next(), words.next()) else {
         return;
     };
+    if let Some(rest) = target.strip_prefix("http://")
+        && let Some((authority, path)) = rest.split_once('/')
+        && let Some((host, port)) = authority.split_once(':')
+        && host.ends_with(".crumb.test")
+    {
+        let refused = REFUSED.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if refused.is_some_and(|part| path.contains(&part)) {
+            return;
+        }
+        forward(reader, stream, method, &format!("/{path}"), port);
+        return;
+    }
     let url = match method {
         "CONNECT" => format!("https://{}/", target.trim_end_matches(":443")),
         _ => target.to_owned(),
@@ -64,4 +93,43 @@ fn refuse(mut stream: TcpStream) {
             b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         ),
     );
+}
+
+/// Passes one request (its line read already) to this machine's `port`,
+/// asking the server to close the connection after its answer, and the
+/// answer back as it comes.
+fn forward(
+    mut reader: BufReader<TcpStream>,
+    mut client: TcpStream,
+    method: &str,
+    path: &str,
+    port: &str,
+) {
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() || line.trim_end().is_empty() {
+            break;
+        }
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        if name == "content-length" {
+            length = line[15..].trim().parse().unwrap_or(0);
+        }
+        if name != "connection" && name != "proxy-connection" && name != "keep-alive" {
+            head.push_str(&line);
+        }
+    }
+    head.push_str("connection: close\r\n\r\n");
+    let mut body = vec![0; length];
+    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+        return;
+    }
+    let Ok(mut server) = TcpStream::connect(format!("127.0.0.1:{port}")) else {
+        return;
+    };
+    if server.write_all(head.as_bytes()).is_err() || server.write_all(&body).is_err() {
+        return;
+    }
+    drop(std::io::copy(&mut server, &mut client));
 }

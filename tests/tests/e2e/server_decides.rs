@@ -5,7 +5,7 @@
 //! consent between the site's hosts, tabs follow each other, and without
 //! the server only strictly necessary runs.
 
-use crumb_e2e::{Browser, Site};
+use crumb_e2e::{Browser, Engine, Site};
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -54,16 +54,20 @@ fn allow_localhost_pages(site: &Site) -> String {
     origin
 }
 
-/// The demo on `http://HOST.crumb.test:PORT` for each of `hosts` (mapped
-/// to Crumb's address, allowed origins of the site, and treated as secure
-/// contexts so Chromium sends `Sec-Fetch-Site`), with a browser that
-/// reaches them.
+/// The demo on `http://HOST.crumb.test:PORT` for each of `hosts` (allowed
+/// origins of the site), with a browser that reaches them: Chromium maps
+/// them to Crumb's address and treats them as secure contexts (so it
+/// sends `Sec-Fetch-Site`); Firefox and WebKitGTK reach them through the
+/// tests' proxy (`crumb_e2e::trap`).
 fn on_crumb_test_hosts<const N: usize>(site: &Site, hosts: [&str; N]) -> (Browser, [String; N]) {
     let port = site.base.rsplit(':').next().unwrap().to_owned();
     let origins = hosts.map(|host| format!("http://{host}.crumb.test:{port}"));
     let mut config = site.config();
     config.allowed_origins.extend(origins.iter().cloned());
     site.put_config(&config);
+    if Engine::from_env() != Engine::Chromium {
+        return (Browser::new(1280, 800), origins);
+    }
     let browser = Browser::with_flags(
         1280,
         800,
@@ -592,18 +596,38 @@ fn a_retried_choice_carries_the_same_idempotency_key_and_is_stored_once() {
     assert_eq!(site.records().len(), 1);
 }
 
+/// Makes Crumb's consent API unreachable from `browser`'s pages on
+/// `crumb.test` hosts (`down`), as when its server is down while the pages
+/// and the widget's files still load, or reachable again: Chromium blocks
+/// the requests itself, the other engines' proxy refuses them.
+fn consent_api_down(browser: &Browser, down: bool) {
+    if Engine::from_env() == Engine::Chromium {
+        browser.block_urls(if down { &["*/consents*"] } else { &[] });
+    } else {
+        crumb_e2e::trap::refuse_paths(down.then_some("/consents"));
+    }
+}
+
 #[test]
 fn without_the_server_only_strictly_necessary_runs() {
-    // Arrange: everything accepted and recorded; then Crumb's consent API
-    // cannot be reached (pages and config still load).
+    // Arrange: the demo on www.crumb.test (so that Firefox's and WebKit's
+    // requests pass the tests' proxy too), everything accepted and
+    // recorded; then Crumb's consent API cannot be reached.
     let site = Site::start();
-    let browser = Browser::new(1280, 800);
-    accept_all(&site, &browser);
-    browser.block_urls(&["*/consents*"]);
+    let (browser, [www]) = on_crumb_test_hosts(&site, ["www"]);
+    let visit = || {
+        browser.goto(&format!("{www}/"));
+        browser.wait("document.querySelector('.crumb-banner, .crumb-reopen')");
+    };
+    visit();
+    browser.click(".crumb-banner [data-a=accept]");
+    site.wait_for_records(1);
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    consent_api_down(&browser, true);
     browser.requests();
 
     // Act
-    open(&site, &browser, "/");
+    visit();
 
     // Assert: the documented rule. The cookie alone releases nothing, the
     // visitor (who chose before) is not asked again, the dialog is at hand.
@@ -629,7 +653,7 @@ fn without_the_server_only_strictly_necessary_runs() {
     browser.click("dialog [data-a=save]");
     browser.wait("typeof window.hj === 'function'");
     assert_eq!(ran(&browser)["meta"], false);
-    browser.block_urls(&[]);
+    consent_api_down(&browser, false);
     let records = site.wait_for_records(2);
     assert_eq!(records[1]["event"], "updated");
     assert_eq!(
