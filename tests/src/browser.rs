@@ -34,8 +34,8 @@ struct Driver {
 /// `webkit`): `cargo xtask test` runs the end-to-end suite in Chromium,
 /// then again in WebKitGTK (WebKit, Safari's engine) and Firefox ESR
 /// (Gecko), but for the tests that need the Chrome DevTools Protocol (the
-/// network log of every request and answer, blocked URLs, scripts run
-/// before every page, phone viewports, GPC), which run in Chromium alone (`CHROMIUM_ONLY` in
+/// network log of every request and answer, scripts run before every
+/// page, phone viewports, print, GPC), which run in Chromium alone (`CHROMIUM_ONLY` in
 /// xtask/src/main.rs). engines.rs names its engines itself, so the
 /// Chromium pass already runs a visitor's main paths in each engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -657,17 +657,6 @@ impl Browser {
             &self.url("/window"),
             Some(json!({"handle": handle})),
         );
-    }
-
-    /// Makes requests to URLs matching any of `patterns` (`*` wildcards)
-    /// fail as if the server could not be reached; an empty list lifts it.
-    pub fn block_urls(&self, patterns: &[&str]) {
-        for (cmd, params) in [
-            ("Network.enable", json!({})),
-            ("Network.setBlockedURLs", json!({"urls": patterns})),
-        ] {
-            self.cdp(cmd, params);
-        }
     }
 
     /// The responses since the last call to this or [`Browser::requests`]

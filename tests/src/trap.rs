@@ -14,7 +14,8 @@
 //! proxy passes them to this machine's PORT, so a test can put Crumb and
 //! its pages on hosts of one registrable domain in every engine (Chromium
 //! maps them itself), and, as a proxy in front of Crumb would, refuse the
-//! requests whose path names something ([`refuse_paths`]).
+//! requests whose path names something ([`refuse_paths`]). Those
+//! requests are noted too, with their whole address.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -48,14 +49,28 @@ pub fn take() -> Vec<String> {
 
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// Requests for `crumb.test` hosts whose path has this in it are refused
-/// from now on: the connection closes with no answer, as when a server is
-/// down. `None` lets them all through again.
-pub fn refuse_paths(part: Option<&str>) {
-    *REFUSED.lock().unwrap_or_else(|p| p.into_inner()) = part.map(str::to_owned);
+/// How the proxy refuses a request.
+#[derive(Clone, Copy, Debug)]
+pub enum Refusal {
+    /// The connection closes with no answer, as when a server is down.
+    Unanswered,
+    /// An HTML page with this status, as a rate limit (429) or a firewall
+    /// (403) in front of a server answers.
+    Answered(u16),
+    /// The request reaches the server, but its answer is lost on the way
+    /// back (the connection closes); once, then requests pass again.
+    AnswerLost,
 }
 
-static REFUSED: Mutex<Option<String>> = Mutex::new(None);
+/// Requests for `crumb.test` hosts whose path has `part` in it are
+/// refused from now on, as `Refusal` says; `None` lets them all through
+/// again.
+pub fn refuse_paths(refused: Option<(&str, Refusal)>) {
+    *REFUSED.lock().unwrap_or_else(|p| p.into_inner()) =
+        refused.map(|(part, how)| (part.to_owned(), how));
+}
+
+static REFUSED: Mutex<Option<(String, Refusal)>> = Mutex::new(None);
 
 /// Notes the request a connection makes and answers that the proxy
 /// cannot reach it, but for `crumb.test` hosts (see [`forward`]).
@@ -76,9 +91,26 @@ fn refuse(mut stream: TcpStream) {
         && let Some((host, port)) = authority.split_once(':')
         && host.ends_with(".crumb.test")
     {
+        let url = format!("http://{authority}/{path}");
+        SEEN.lock().unwrap_or_else(|p| p.into_inner()).push(url);
         let refused = REFUSED.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if refused.is_some_and(|part| path.contains(&part)) {
-            return;
+        match refused {
+            Some((part, Refusal::Unanswered)) if path.contains(&part) => return,
+            Some((part, Refusal::Answered(status))) if path.contains(&part) => {
+                let page = "<h1>Refused</h1>";
+                drop(write!(
+                    stream,
+                    "HTTP/1.1 {status} Refused\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                ));
+                return;
+            }
+            Some((part, Refusal::AnswerLost)) if path.contains(&part) => {
+                refuse_paths(None);
+                forward(reader, std::io::sink(), method, &format!("/{path}"), port);
+                return;
+            }
+            _ => {}
         }
         forward(reader, stream, method, &format!("/{path}"), port);
         return;
@@ -97,10 +129,10 @@ fn refuse(mut stream: TcpStream) {
 
 /// Passes one request (its line read already) to this machine's `port`,
 /// asking the server to close the connection after its answer, and the
-/// answer back as it comes.
+/// answer to `client` as it comes.
 fn forward(
     mut reader: BufReader<TcpStream>,
-    mut client: TcpStream,
+    mut client: impl Write,
     method: &str,
     path: &str,
     port: &str,

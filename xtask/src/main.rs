@@ -101,12 +101,12 @@ const TEST_PACKAGES: [(&str, &str); 8] = [
 ];
 
 /// End-to-end tests that need Chromium's DevTools Protocol (its network
-/// log, blocked URLs, scripts run before every page, phone viewports,
-/// forced colors) or start Chromium themselves (GPC, host mapping): the
+/// log, scripts run before every page, phone viewports, forced colors,
+/// print) or start Chromium themselves (GPC): the
 /// WebKit and Firefox passes leave them out. One that needs the protocol
 /// and is not listed fails in those passes, saying so
 /// (tests/src/browser.rs).
-const CHROMIUM_ONLY: [&str; 16] = [
+const CHROMIUM_ONLY: [&str; 14] = [
     "a11y::the_banner_comes_first_in_the_tab_order_and_gives_focus_back",
     "a11y::in_a_contrast_theme_every_switch_shows_whether_it_is_on",
     "first_visit::a_printed_page_leaves_crumbs_banner_and_placeholders_out",
@@ -118,8 +118,6 @@ const CHROMIUM_ONLY: [&str; 16] = [
     "gpc::accept_all_under_gpc_is_an_explicit_opt_in",
     "lifecycle::two_years_later_the_banner_is_back",
     "screenshots::screenshots_at_desktop_and_phone_width",
-    "server_decides::a_proxys_refusal_of_the_visit_check_counts_as_no_answer",
-    "server_decides::a_retried_choice_carries_the_same_idempotency_key_and_is_stored_once",
     "server_decides::on_another_origin_the_widget_keeps_the_cookie_and_refreshes_it",
     "server_decides::same_origin_crumb_sets_the_cookie_from_the_server",
     "server_decides::the_cookie_lives_at_most_400_days_and_each_visit_pushes_it_out",

@@ -5,6 +5,7 @@
 //! consent between the site's hosts, tabs follow each other, and without
 //! the server only strictly necessary runs.
 
+use crumb_e2e::trap::Refusal;
 use crumb_e2e::{Browser, Engine, Site};
 use serde_json::{Value, json};
 use time::Duration;
@@ -55,10 +56,11 @@ fn allow_localhost_pages(site: &Site) -> String {
 }
 
 /// The demo on `http://HOST.crumb.test:PORT` for each of `hosts` (allowed
-/// origins of the site), with a browser that reaches them: Chromium maps
-/// them to Crumb's address and treats them as secure contexts (so it
-/// sends `Sec-Fetch-Site`); Firefox and WebKitGTK reach them through the
-/// tests' proxy (`crumb_e2e::trap`).
+/// origins of the site), with a browser that reaches them through the
+/// tests' proxy (`crumb_e2e::trap`), which a test can have refuse some of
+/// their requests. Chromium is told to use it, and to treat the hosts as
+/// secure contexts (so it sends `Sec-Fetch-Site`); Firefox and WebKitGTK
+/// use it always.
 fn on_crumb_test_hosts<const N: usize>(site: &Site, hosts: [&str; N]) -> (Browser, [String; N]) {
     let port = site.base.rsplit(':').next().unwrap().to_owned();
     let origins = hosts.map(|host| format!("http://{host}.crumb.test:{port}"));
@@ -72,7 +74,7 @@ fn on_crumb_test_hosts<const N: usize>(site: &Site, hosts: [&str; N]) -> (Browse
         1280,
         800,
         &[
-            "--host-resolver-rules=MAP *.crumb.test 127.0.0.1",
+            &format!("--proxy-server=http://{}", crumb_e2e::trap::address()),
             &format!(
                 "--unsafely-treat-insecure-origin-as-secure={}",
                 origins.join(",")
@@ -287,9 +289,9 @@ fn same_origin_crumb_sets_the_cookie_from_the_server() {
 
 #[test]
 fn a_cookie_domain_shares_one_consent_between_the_sites_hosts() {
-    // Arrange: the demo on www.crumb.test and shop.crumb.test (both mapped
-    // to Crumb, pages and Crumb on one origin each; treated as secure
-    // contexts so Chromium sends `Sec-Fetch-Site`). A visitor chose on
+    // Arrange: the demo on www.crumb.test and shop.crumb.test (both passed
+    // to Crumb by the tests' proxy, pages and Crumb on one origin each;
+    // treated as secure contexts so Chromium sends `Sec-Fetch-Site`). A visitor chose on
     // www before the site had a `cookie_domain`, so their cookie is
     // www's alone.
     let site = Site::start();
@@ -566,68 +568,63 @@ fn a_choice_refused_by_the_write_quota_is_sent_again_later() {
 
 #[test]
 fn a_retried_choice_carries_the_same_idempotency_key_and_is_stored_once() {
-    // Arrange: the first POST of a choice reaches the server, but its
-    // answer is lost on the way back (the page sees a network error).
+    // Arrange: the demo on www.crumb.test behind the tests' proxy; the
+    // first POST of a choice reaches the server, but its answer is lost on
+    // the way back (the page sees a network error).
     let site = Site::start();
-    let browser = Browser::new(1280, 800);
-    browser.before_every_page(
-        "window.__keys = [];
-         const real = window.fetch;
-         window.fetch = (url, init) => {
-           if (!(init && init.method === 'POST')) return real(url, init);
-           window.__keys.push(init.headers['idempotency-key']);
-           const sent = real(url, init);
-           return window.__keys.length === 1 ? sent.then(() => { throw new TypeError('lost'); }) : sent;
-         };",
-    );
-    open(&site, &browser, "/");
+    let (browser, [www]) = on_crumb_test_hosts(&site, ["www"]);
+    visit(&browser, &www);
+    crumb_e2e::trap::refuse_paths(Some(("/consents", Refusal::AnswerLost)));
+    browser.requests();
 
     // Act
     browser.click(".crumb-banner [data-a=accept]");
 
-    // Assert: the widget sent the choice again after a pause, with the
-    // same key, and the server kept one record.
-    browser.wait("window.__keys.length >= 2");
-    let keys = browser.js("return window.__keys");
-    assert_eq!(keys[0], keys[1], "{keys}");
-    assert!(keys[0].as_str().is_some_and(|k| !k.is_empty()));
+    // Assert: the widget sent the choice again after a pause (it has the
+    // server's receipt in its cookie now), and the server, given the same
+    // idempotency key twice, kept one record.
     browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
+    let posts = browser
+        .requests()
+        .into_iter()
+        .filter(|u| u.ends_with("/v1/sites/demo/consents"))
+        .count();
+    assert_eq!(posts, 2);
     assert_eq!(site.wait_for_records(1).len(), 1);
     assert_eq!(site.records().len(), 1);
 }
 
-/// Makes Crumb's consent API unreachable from `browser`'s pages on
-/// `crumb.test` hosts (`down`), as when its server is down while the pages
-/// and the widget's files still load, or reachable again: Chromium blocks
-/// the requests itself, the other engines' proxy refuses them.
-fn consent_api_down(browser: &Browser, down: bool) {
-    if Engine::from_env() == Engine::Chromium {
-        browser.block_urls(if down { &["*/consents*"] } else { &[] });
-    } else {
-        crumb_e2e::trap::refuse_paths(down.then_some("/consents"));
-    }
+/// Makes Crumb's consent API unreachable from pages on `crumb.test`
+/// hosts (`down`), as when its server is down while the pages and the
+/// widget's files still load, or reachable again.
+fn consent_api_down(down: bool) {
+    let refusal = down.then_some(("/consents", Refusal::Unanswered));
+    crumb_e2e::trap::refuse_paths(refusal);
+}
+
+/// Opens the demo's shop page on `origin` and waits until the widget has
+/// decided what to show.
+fn visit(browser: &Browser, origin: &str) {
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.querySelector('.crumb-banner, .crumb-reopen')");
 }
 
 #[test]
 fn without_the_server_only_strictly_necessary_runs() {
-    // Arrange: the demo on www.crumb.test (so that Firefox's and WebKit's
-    // requests pass the tests' proxy too), everything accepted and
-    // recorded; then Crumb's consent API cannot be reached.
+    // Arrange: the demo on www.crumb.test behind the tests' proxy,
+    // everything accepted and recorded; then Crumb's consent API cannot be
+    // reached.
     let site = Site::start();
     let (browser, [www]) = on_crumb_test_hosts(&site, ["www"]);
-    let visit = || {
-        browser.goto(&format!("{www}/"));
-        browser.wait("document.querySelector('.crumb-banner, .crumb-reopen')");
-    };
-    visit();
+    visit(&browser, &www);
     browser.click(".crumb-banner [data-a=accept]");
     site.wait_for_records(1);
     browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
-    consent_api_down(&browser, true);
+    consent_api_down(true);
     browser.requests();
 
     // Act
-    visit();
+    visit(&browser, &www);
 
     // Assert: the documented rule. The cookie alone releases nothing, the
     // visitor (who chose before) is not asked again, the dialog is at hand.
@@ -653,7 +650,7 @@ fn without_the_server_only_strictly_necessary_runs() {
     browser.click("dialog [data-a=save]");
     browser.wait("typeof window.hj === 'function'");
     assert_eq!(ran(&browser)["meta"], false);
-    consent_api_down(&browser, false);
+    consent_api_down(false);
     let records = site.wait_for_records(2);
     assert_eq!(records[1]["event"], "updated");
     assert_eq!(
@@ -664,30 +661,26 @@ fn without_the_server_only_strictly_necessary_runs() {
 
 #[test]
 fn a_proxys_refusal_of_the_visit_check_counts_as_no_answer() {
-    // Arrange: everything accepted and recorded. On the pages from now on,
-    // while `sessionStorage.__refuse` names a status, the visit check gets
-    // that status and an HTML page from "a proxy" in front of Crumb (a
-    // rate limit's 429, a firewall's 403) instead of Crumb's answer.
+    // Arrange: the demo on www.crumb.test behind the tests' proxy,
+    // everything accepted and recorded. From now on the proxy answers the
+    // visit check itself, with that status and an HTML page (a rate
+    // limit's 429, a firewall's 403), instead of Crumb.
     let site = Site::start();
-    let browser = Browser::new(1280, 800);
-    let record = accept_all(&site, &browser);
-    let id = record["consent_id"].as_str().unwrap().to_owned();
-    browser.before_every_page(
-        "{ const f = window.fetch;
-           window.fetch = function (url, init) {
-             const status = sessionStorage.getItem('__refuse');
-             if (status && String(url).includes('/consents/') && !init)
-               return Promise.resolve(new Response('<h1>Refused</h1>',
-                 { status: +status, headers: { 'content-type': 'text/html' } }));
-             return f.apply(this, arguments);
-           }; }",
-    );
+    let (browser, [www]) = on_crumb_test_hosts(&site, ["www"]);
+    visit(&browser, &www);
+    browser.click(".crumb-banner [data-a=accept]");
+    let id = site.wait_for_records(1)[0]["consent_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.wait("/crumb_consent=1~[a-z0-9-]+~.*~0(;|$)/.test(document.cookie)");
 
     for status in [429, 403] {
         // Act
-        browser.js(&format!("sessionStorage.setItem('__refuse', '{status}')"));
+        let visit_check = Refusal::Answered(status);
+        crumb_e2e::trap::refuse_paths(Some(("/consents/", visit_check)));
         browser.requests();
-        open(&site, &browser, "/");
+        visit(&browser, &www);
 
         // Assert: the offline rule, not a first visit: nothing beyond
         // strictly necessary runs, the visitor is not asked again, and the
@@ -716,8 +709,8 @@ fn a_proxys_refusal_of_the_visit_check_counts_as_no_answer() {
 
     // Once the proxy lets the visit check through, the consent counts
     // again, with nothing recorded anew.
-    browser.js("sessionStorage.removeItem('__refuse')");
-    open(&site, &browser, "/");
+    crumb_e2e::trap::refuse_paths(None);
+    visit(&browser, &www);
     browser.wait("window.crumb?.consent() != null");
     assert_eq!(
         browser.js("return window.crumb.consent().consent_id"),
