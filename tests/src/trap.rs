@@ -13,9 +13,10 @@
 //! PORT`, the name a test gives a site's host) are the exception: the
 //! proxy passes them to this machine's PORT, so a test can put Crumb and
 //! its pages on hosts of one registrable domain in every engine (Chromium
-//! maps them itself), and, as a proxy in front of Crumb would, refuse the
-//! requests whose path names something ([`refuse_paths`]). Those
-//! requests are noted too, with their whole address.
+//! sends them here when a test starts it so), and, as a proxy in front of
+//! Crumb would, refuse the requests whose path names something
+//! ([`refuse_paths`]). Those requests are noted too, with their whole
+//! address.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -34,7 +35,7 @@ pub fn address() -> &'static str {
             .name("trap-proxy".into())
             .spawn(move || {
                 for stream in listener.incoming().flatten() {
-                    std::thread::spawn(move || refuse(stream));
+                    std::thread::spawn(move || handle(stream));
                 }
             })
             .expect("the proxy's thread");
@@ -73,8 +74,9 @@ pub fn refuse_paths(refused: Option<(&str, Refusal)>) {
 static REFUSED: Mutex<Option<(String, Refusal)>> = Mutex::new(None);
 
 /// Notes the request a connection makes and answers that the proxy
-/// cannot reach it, but for `crumb.test` hosts (see [`forward`]).
-fn refuse(mut stream: TcpStream) {
+/// cannot reach it, but for `crumb.test` hosts, whose requests it passes
+/// on ([`forward`]) unless told to refuse them.
+fn handle(mut stream: TcpStream) {
     drop(stream.set_read_timeout(Some(Duration::from_secs(5))));
     let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
     let mut line = String::new();
