@@ -35,8 +35,8 @@ struct Driver {
 /// then again in WebKitGTK (WebKit, Safari's engine) and Firefox ESR
 /// (Gecko), but for the tests that need the Chrome DevTools Protocol (the
 /// network log of every request and answer, scripts run before every
-/// page, phone viewports, print, GPC), which run in Chromium alone (`CHROMIUM_ONLY` in
-/// xtask/src/main.rs). engines.rs names its engines itself, so the
+/// page, phone viewports, print, GPC), which run in Chromium alone
+/// (`CHROMIUM_ONLY` in xtask/src/main.rs). engines.rs names its engines itself, so the
 /// Chromium pass already runs a visitor's main paths in each engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -64,8 +64,9 @@ static DRIVERS: [Mutex<Option<Driver>>; 3] = [const { Mutex::new(None) }; 3];
 /// CI machine, and timing-sensitive waits stay reliable.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// The `proxy` capability that sends Firefox's and WebKitGTK's requests
-/// for other hosts than this machine to [`crate::trap`].
+/// The `proxy` capability that sends Firefox's requests for other hosts
+/// than this machine to [`crate::trap`] (WebKitGTK's MiniBrowser is told
+/// on its command line).
 fn trap_proxy() -> Value {
     let trap = crate::trap::address();
     json!({
