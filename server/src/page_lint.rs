@@ -237,6 +237,15 @@ struct Vendor {
     may_be_exempt: bool,
 }
 
+impl Vendor {
+    /// Whether the site's config turns on this vendor's signal, so its
+    /// script may load before any choice (it then waits for the choice
+    /// itself).
+    fn waits_under_signal(&self, site: &SiteConfig) -> bool {
+        self.signal.is_some_and(|s| s.on(site))
+    }
+}
+
 /// A vendor with no signal of its own, whose every tag counts, and which
 /// no regulator exempts: most of them.
 const fn tag(name: &'static str, marks: &'static [&'static str]) -> Vendor {
@@ -925,7 +934,7 @@ impl Element<'_> {
                 let vendor = self.vendor(src).filter(|v| !v.embed_only);
                 // A vendor that holds itself back under the site's signal
                 // may load at once (its script; its pixel image may not).
-                vendor.filter(|v| !v.signal.is_some_and(|s| s.on(site)))
+                vendor.filter(|v| !v.waits_under_signal(site))
             }
             "iframe" | "img" => vendor_in(src),
             "link" => return self.check_vendor_hint(site, report),
@@ -964,27 +973,30 @@ impl Element<'_> {
         // The vendors the hint contacts: the one whose tag it fetches, or
         // every one whose tags load from the host it connects to (Google
         // Tag Manager's container and the Google tag share theirs).
-        let (vendors, what) = if has(&["preload", "modulepreload", "prefetch"]) {
-            (
-                vendor_in(href).into_iter().collect(),
-                "fetches the script of {} before any choice, with the visitor's cookies for its site, whatever Crumb holds back",
-            )
+        let fetches = has(&["preload", "modulepreload", "prefetch"]);
+        let vendors: Vec<&Vendor> = if fetches {
+            vendor_in(href).into_iter().collect()
         } else if has(&["preconnect"]) {
-            (
-                vendors_at_host(href),
-                "opens a connection to the servers of {} before any choice, which gives them every visitor's IP address",
-            )
+            vendors_at_host(href)
         } else {
             return;
         };
-        let may_load_at_once = |v: &&Vendor| v.signal.is_some_and(|s| s.on(site));
-        if vendors.iter().any(may_load_at_once) {
+        if vendors.iter().any(|v| v.waits_under_signal(site)) {
             return;
         }
         let Some(vendor) = vendors.first() else {
             return;
         };
-        let what = what.replace("{}", vendor.name);
+        let name = vendor.name;
+        let what = if fetches {
+            format!(
+                "fetches the script of {name} before any choice, with the visitor's cookies for its site, whatever Crumb holds back"
+            )
+        } else {
+            format!(
+                "opens a connection to the servers of {name} before any choice, which gives them every visitor's IP address"
+            )
+        };
         self.problem(
             report,
             "unmarked-tracker",
