@@ -50,6 +50,11 @@ pub fn take() -> Vec<String> {
 
 static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
+/// Adds `url` to what [`take`] gives.
+fn note(url: String) {
+    SEEN.lock().unwrap_or_else(|p| p.into_inner()).push(url);
+}
+
 /// How the proxy refuses a request.
 #[derive(Clone, Copy, Debug)]
 pub enum Refusal {
@@ -93,8 +98,7 @@ fn handle(mut stream: TcpStream) {
         && let Some((host, port)) = authority.split_once(':')
         && host.ends_with(".crumb.test")
     {
-        let url = format!("http://{authority}/{path}");
-        SEEN.lock().unwrap_or_else(|p| p.into_inner()).push(url);
+        note(format!("http://{authority}/{path}"));
         let refused = REFUSED.lock().unwrap_or_else(|p| p.into_inner()).clone();
         match refused {
             Some((part, Refusal::Unanswered)) if path.contains(&part) => return,
@@ -121,7 +125,7 @@ fn handle(mut stream: TcpStream) {
         "CONNECT" => format!("https://{}/", target.trim_end_matches(":443")),
         _ => target.to_owned(),
     };
-    SEEN.lock().unwrap_or_else(|p| p.into_inner()).push(url);
+    note(url);
     drop(
         stream.write_all(
             b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
