@@ -601,6 +601,13 @@ impl Browser {
         )
     }
 
+    /// The URLs the page has fetched so far (its Resource Timing entries:
+    /// every engine has them, for the page's own origin and others).
+    pub fn fetched(&self) -> Vec<String> {
+        let urls = self.js("return performance.getEntriesByType('resource').map(e => e.name)");
+        serde_json::from_value(urls).unwrap()
+    }
+
     /// Runs `source` in every page before the page's own scripts.
     pub fn before_every_page(&self, source: &str) {
         self.cdp(
@@ -610,7 +617,8 @@ impl Browser {
     }
 
     /// Emulates a phone-sized viewport (Chromium windows cannot be made
-    /// narrower than about 500 px).
+    /// narrower than about 500 px; Firefox's not below 500 and WebKitGTK's
+    /// not below 447 px of viewport).
     pub fn phone_viewport(&self, width: u32, height: u32) {
         self.cdp(
             "Emulation.setDeviceMetricsOverride",

@@ -1,5 +1,6 @@
 //! The server side of an end-to-end test.
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,10 +19,17 @@ pub struct Site {
     pub base: String,
     pub clock: ManualClock,
     dir: TempDir,
+    /// The scripts [`Site::before_every_page`] put first in every page.
+    hooks: RefCell<Vec<String>>,
 }
 
 pub(crate) fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The demo site's pages, as `crumb demo` serves them.
+fn demo_pages() -> PathBuf {
+    workspace().join("examples/site")
 }
 
 impl Site {
@@ -38,10 +46,18 @@ impl Site {
             "the widget is not built: run `cargo xtask build-widget` (cargo xtask test does)"
         );
         let dir = TempDir::new().unwrap();
+        // The demo's pages are served from a copy, which
+        // `before_every_page` can change.
+        let pages = dir.path().join("pages");
+        std::fs::create_dir(&pages).unwrap();
+        for file in std::fs::read_dir(demo_pages()).unwrap() {
+            let file = file.unwrap();
+            std::fs::copy(file.path(), pages.join(file.file_name())).unwrap();
+        }
         let settings = Settings {
             port: 0,
             database: Database::Sqlite(dir.path().join("crumb.db")),
-            static_dir: Some(workspace().join("examples/site")),
+            static_dir: Some(pages),
             widget_dir: Some(widget),
             workers: Some(2),
             // Every test writes from 127.0.0.1 (the owner test seeds
@@ -60,7 +76,38 @@ impl Site {
             base: format!("http://127.0.0.1:{}", server.port()),
             clock,
             dir,
+            hooks: RefCell::default(),
             _server: server,
+        }
+    }
+
+    /// Runs `source` first in every page of the demo (on Crumb's origin)
+    /// loaded from now on, before the page's own scripts, in every engine:
+    /// the pages are served from a copy, and each gets the scripts given
+    /// so far, in order, right after its `<head>`. (Chromium's
+    /// `Browser::before_every_page` does this for any page, but only
+    /// there.)
+    pub fn before_every_page(&self, source: &str) {
+        self.hooks
+            .borrow_mut()
+            .push(format!("<script>{source}</script>"));
+        let hooks = self.hooks.borrow().concat();
+        for file in std::fs::read_dir(demo_pages()).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "html") {
+                let page = std::fs::read_to_string(&path).unwrap();
+                let at =
+                    page.find("<head>").expect("every demo page has a <head>") + "<head>".len();
+                let hooked = format!("{}{hooks}{}", &page[..at], &page[at..]);
+                std::fs::write(
+                    self.dir
+                        .path()
+                        .join("pages")
+                        .join(path.file_name().unwrap()),
+                    hooked,
+                )
+                .unwrap();
+            }
         }
     }
 

@@ -100,27 +100,20 @@ const TEST_PACKAGES: [(&str, &str); 8] = [
     ("initdb", "postgresql"),
 ];
 
-/// End-to-end tests that need Chromium's DevTools Protocol (its network
-/// log, scripts run before every page, phone viewports, forced colors,
-/// print) or start Chromium themselves (GPC): the
+/// End-to-end tests that need Chromium's DevTools Protocol (phone
+/// viewports, forced colors, print) or start Chromium themselves (GPC): the
 /// WebKit and Firefox passes leave them out. One that needs the protocol
 /// and is not listed fails in those passes, saying so
 /// (tests/src/browser.rs).
-const CHROMIUM_ONLY: [&str; 14] = [
-    "a11y::the_banner_comes_first_in_the_tab_order_and_gives_focus_back",
+const CHROMIUM_ONLY: [&str; 8] = [
     "a11y::in_a_contrast_theme_every_switch_shows_whether_it_is_on",
     "first_visit::a_printed_page_leaves_crumbs_banner_and_placeholders_out",
     "first_visit::at_400_percent_zoom_the_whole_banner_can_be_read_and_answered",
     "first_visit::on_a_phone_the_banner_leaves_most_of_the_screen_to_the_page",
-    "first_visit::the_dialog_loads_its_texts_when_opened_and_shows_purposes_links_and_crumbs_cookie",
     "first_visit::the_floating_button_never_covers_the_page_and_yields_to_the_pages_own_link",
     "gpc::a_save_that_keeps_marketing_off_is_recorded_as_gpc_with_the_flag",
     "gpc::accept_all_under_gpc_is_an_explicit_opt_in",
-    "lifecycle::two_years_later_the_banner_is_back",
     "screenshots::screenshots_at_desktop_and_phone_width",
-    "server_decides::on_another_origin_the_widget_keeps_the_cookie_and_refreshes_it",
-    "server_decides::same_origin_crumb_sets_the_cookie_from_the_server",
-    "server_decides::the_cookie_lives_at_most_400_days_and_each_visit_pushes_it_out",
 ];
 
 /// The end-to-end suite again in WebKitGTK (WebKit, Safari's engine) and

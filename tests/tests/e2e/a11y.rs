@@ -136,7 +136,7 @@ fn the_banner_comes_first_in_the_tab_order_and_gives_focus_back() {
         drop(browser);
         Browser::new(1280, 800)
     };
-    other.before_every_page(
+    site.before_every_page(
         "document.addEventListener('DOMContentLoaded', () => document.querySelector('a.brand').focus());",
     );
     open(&site, &other, "/");

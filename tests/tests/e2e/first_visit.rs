@@ -358,13 +358,15 @@ fn the_dialog_loads_its_texts_when_opened_and_shows_purposes_links_and_crumbs_co
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
     // The dialog's stylesheet and texts are not part of a first visit...
-    let dialog_parts = |urls: &[String]| {
+    let dialog_parts = |browser: &Browser| {
+        let urls = browser.fetched();
         (
             urls.iter().any(|u| u.contains("/crumb/crumb-dialog-")),
             urls.iter().any(|u| u.contains("/widget/details?lang=")),
         )
     };
-    assert_eq!(dialog_parts(&browser.requests()), (false, false));
+    browser.settled();
+    assert_eq!(dialog_parts(&browser), (false, false));
 
     // Act
     browser.click(".crumb-banner [data-a=customize]");
@@ -373,7 +375,7 @@ fn the_dialog_loads_its_texts_when_opened_and_shows_purposes_links_and_crumbs_co
 
     // Assert: ...they load when it opens, and it is styled (a modal
     // dialog with the stylesheet's width) and filled in.
-    assert_eq!(dialog_parts(&browser.requests()), (true, true));
+    assert_eq!(dialog_parts(&browser), (true, true));
     assert_eq!(
         browser.js("return getComputedStyle(document.querySelector('.crumb-cat')).borderTopStyle"),
         json!("solid")

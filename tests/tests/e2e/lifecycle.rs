@@ -4,6 +4,7 @@ use crumb_e2e::{Browser, Site};
 use serde_json::json;
 use time::Duration;
 
+use crate::server_decides::shift_page_clock;
 use crate::{accept_all, banner_visible, open};
 
 #[test]
@@ -18,10 +19,7 @@ fn two_years_later_the_banner_is_back() {
     // Act: the server and the page both live two years and a day later.
     let later = Duration::days(731);
     site.clock.advance(later);
-    browser.before_every_page(&format!(
-        "{{ const shift = {}; const now = Date.now; Date.now = () => now.call(Date) + shift; }}",
-        later.whole_milliseconds()
-    ));
+    shift_page_clock(&site, later);
     open(&site, &browser, "/");
 
     // Assert
