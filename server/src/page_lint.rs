@@ -17,6 +17,9 @@
 //!   than its own is allowed only when both are;
 //! - the widget's own tag (`crumb.js`) names this site in `data-site`,
 //!   and is a classic script (a module has no `document.currentScript`);
+//! - a script a page-speed tool holds back (`DELAYERS`: Rocket Loader,
+//!   WP Rocket, ...) runs later all the same, consent or not: it is read
+//!   as the script it is, with the address the tool moved;
 //! - a blocked iframe in a page Vue hydrates (Nuxt) gets a placeholder
 //!   that Vue takes for a mismatch;
 //! - a gated embed with a lazy-loading library's class (lazysizes's
@@ -78,6 +81,66 @@ const JAVASCRIPT_TYPES: &[&str] = &[
     "text/livescript",
     "text/x-ecmascript",
     "text/x-javascript",
+];
+
+/// Page-speed tools that keep scripts from running while a page loads by
+/// rewriting their tags, so that the parser skips them, and then run them
+/// all themselves: once the page has loaded (Rocket Loader), or on the
+/// visitor's first scroll, tap or key (the WordPress plugins). They hold
+/// scripts back for speed, never for consent: a vendor's tag held so still
+/// runs before any choice, and Crumb's own tag held so shows the banner
+/// late. Found by the type each gives a held script (as a live page shows
+/// it: `curl ... | crumb lint site.json --page -`).
+struct Delayer {
+    name: &'static str,
+    /// Whether a script's (lower-cased, trimmed) type is this tool's.
+    holds: fn(&str) -> bool,
+    /// The attribute the tool moves a held script's address to (it may
+    /// keep `src`, and inline scripts have neither).
+    address: &'static str,
+    /// An attribute the tool adds to every script it holds, where its type
+    /// is not its own alone (another consent tool uses it too).
+    mark: Option<&'static str>,
+    /// How to keep Crumb's tag out of it.
+    exempt: &'static str,
+}
+
+const DELAYERS: &[Delayer] = &[
+    Delayer {
+        name: "Cloudflare's Rocket Loader",
+        holds: |kind| kind.ends_with("-text/javascript"),
+        address: "src",
+        mark: None,
+        exempt: "add data-cfasync=\"false\" to Crumb's tag, which Rocket Loader then leaves as it is",
+    },
+    Delayer {
+        name: "WP Rocket's \"Delay JavaScript execution\"",
+        holds: |kind| kind == "rocketlazyloadscript" || kind == "text/rocketlazyloadscript",
+        address: "data-rocket-src",
+        mark: None,
+        exempt: "add crumb.js to the scripts it excludes from the delay",
+    },
+    Delayer {
+        name: "LiteSpeed Cache's delayed JavaScript",
+        holds: |kind| kind == "litespeed/javascript",
+        address: "data-src",
+        mark: None,
+        exempt: "add data-no-optimize=\"1\" to Crumb's tag, which LiteSpeed then leaves as it is",
+    },
+    Delayer {
+        name: "Perfmatters' \"Delay JavaScript\"",
+        holds: |kind| kind == "pmdelayedscript",
+        address: "src",
+        mark: None,
+        exempt: "add crumb.js to the scripts it excludes from the delay",
+    },
+    Delayer {
+        name: "WP Meteor",
+        holds: |kind| kind == "javascript/blocked",
+        address: "data-src",
+        mark: Some("data-wpmeteor-after"),
+        exempt: "add data-wpmeteor-nooptimize=\"true\" to Crumb's tag, which WP Meteor then leaves as it is",
+    },
 ];
 
 /// Checks the page `html` against `site`'s config.
@@ -633,6 +696,32 @@ impl Element<'_> {
         self.attrs.get(name).map(String::as_str)
     }
 
+    /// A script's type, as HTML reads it to decide whether it is
+    /// JavaScript: trimmed, in lower case.
+    fn script_type(&self) -> String {
+        self.attr("type").unwrap_or("").trim().to_ascii_lowercase()
+    }
+
+    /// The page-speed tool that holds this script back, if one does.
+    fn delayer(&self) -> Option<&'static Delayer> {
+        if self.name != "script" {
+            return None;
+        }
+        let kind = self.script_type();
+        DELAYERS
+            .iter()
+            .find(|d| (d.holds)(&kind) && d.mark.is_none_or(|m| self.attr(m).is_some()))
+    }
+
+    /// The address a script loads: its `src`, or where a page-speed tool
+    /// that holds it back has moved it.
+    fn script_address(&self) -> &str {
+        self.delayer()
+            .and_then(|d| self.attr(d.address))
+            .or_else(|| self.attr("src"))
+            .unwrap_or("")
+    }
+
     /// The start tag with the attributes that matter here, values cut
     /// short: enough to find it in the page.
     fn describe(&self) -> String {
@@ -708,6 +797,13 @@ impl Element<'_> {
                 if kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind) {
                     let what = "runs at once, before any choice: give it type=\"text/plain\" (its own type, if any, goes in data-type)";
                     return fail(report, "ungated-script", what);
+                }
+                if let Some(delayer) = self.delayer() {
+                    let what = format!(
+                        "runs before any choice, once {} runs every script it holds: give it type=\"text/plain\" (its own type, if any, goes in data-type)",
+                        delayer.name
+                    );
+                    return fail(report, "ungated-script", &what);
                 }
                 if raw != "text/plain" {
                     let what = "never runs: Crumb releases scripts of type \"text/plain\" only (the type to run as goes in data-type)";
@@ -925,13 +1021,15 @@ impl Element<'_> {
     fn check_unmarked(&self, site: &SiteConfig, report: &mut PageReport) {
         self.check_font_service(report);
         let src = self.attr("src").unwrap_or("");
+        let delayer = self.delayer();
         let vendor = match self.name.as_str() {
             "script" => {
-                let kind = self.attr("type").unwrap_or("").trim().to_ascii_lowercase();
-                if !(kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind.as_str())) {
+                let kind = self.script_type();
+                let runs = kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind.as_str());
+                if !runs && delayer.is_none() {
                     return;
                 }
-                let vendor = self.vendor(src).filter(|v| !v.embed_only);
+                let vendor = self.vendor(self.script_address()).filter(|v| !v.embed_only);
                 // A vendor that holds itself back under the site's signal
                 // may load at once (its script; its pixel image may not).
                 vendor.filter(|v| !v.waits_under_signal(site))
@@ -943,7 +1041,14 @@ impl Element<'_> {
         let Some(vendor) = vendor else {
             return;
         };
-        let mut what = format!("loads {} before any choice: ", vendor.name);
+        let mut what = format!("loads {} before any choice", vendor.name);
+        if let Some(delayer) = delayer {
+            what.push_str(&format!(
+                " (held back by {} only until it runs every script it holds)",
+                delayer.name
+            ));
+        }
+        what.push_str(": ");
         if self.name == "script" {
             what.push_str("give it type=\"text/plain\" and its data-category");
             if let Some(signal) = vendor.signal {
@@ -1170,10 +1275,8 @@ impl Element<'_> {
 
     /// Crumb's own tag: a script whose address ends in `crumb.js`.
     fn is_crumbs_tag(&self) -> bool {
-        self.attr("src").is_some_and(|src| {
-            let path = src.split(['?', '#']).next().unwrap_or("");
-            path == "crumb.js" || path.ends_with("/crumb.js")
-        })
+        let path = self.script_address().split(['?', '#']).next().unwrap_or("");
+        path == "crumb.js" || path.ends_with("/crumb.js")
     }
 
     fn check_widget_tag(&self, site: &SiteConfig, report: &mut PageReport) {
@@ -1196,18 +1299,18 @@ impl Element<'_> {
         // crumb.js finds its own tag (its address and `data-site`) as
         // `document.currentScript`, which a module does not have, and a
         // type that is not JavaScript does not run.
-        let kind = self.attr("type").unwrap_or("").trim().to_ascii_lowercase();
-        if kind.ends_with("-text/javascript") {
-            // Cloudflare's Rocket Loader rewrites every script's type so
-            // that the page's parser skips it, then runs the scripts itself
-            // once the page has loaded: the banner comes late, and the tag
-            // crumb.js reads its address and site from is Rocket Loader's
-            // business. (A live page shows it: `curl ... | crumb lint
-            // site.json --page -`.)
+        let kind = self.script_type();
+        if let Some(delayer) = self.delayer() {
+            // The banner comes late (with nothing gated running before it),
+            // and the tag crumb.js reads its address and site from is the
+            // tool's business.
             self.problem(
                 report,
                 "widget-type",
-                "is deferred by Cloudflare's Rocket Loader, which rewrote its type: add data-cfasync=\"false\" to Crumb's tag, which Rocket Loader then leaves as it is",
+                &format!(
+                    "is held back by {}, which rewrote the tag and runs it only later: {}",
+                    delayer.name, delayer.exempt
+                ),
             );
         } else if !kind.is_empty() && kind != "text/javascript" {
             self.problem(
@@ -1430,6 +1533,70 @@ mod tests {
         );
         says(&report, 2, "never starts");
         says(&report, 3, "add data-cfasync=\"false\" to Crumb's tag");
+    }
+
+    #[test]
+    fn tags_a_page_speed_plugin_holds_back_are_read_as_the_scripts_they_are() {
+        // Arrange: tags as WordPress's page-speed plugins and Cloudflare's
+        // Rocket Loader rewrite them (held until the visitor's first
+        // interaction, or until the page has loaded), next to what they
+        // leave alone.
+        let html = r#"<script type="rocketlazyloadscript" data-rocket-src="https://consent.example/crumb.js" data-site="demo" defer></script>
+<script type="litespeed/javascript" data-src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+<script type="rocketlazyloadscript">(function(h,o,t,j,a,r){r.src='https://static.hotjar.com/c/hotjar-'+h._hjSettings.hjid+'.js?sv='})(window,document);</script>
+<script type="pmdelayedscript" src="https://connect.facebook.net/en_US/fbevents.js" data-perfmatters-type="text/javascript"></script>
+<script type="javascript/blocked" data-wpmeteor-after="REORDER" data-src="https://static.hotjar.com/c/hotjar-1.js?sv=6"></script>
+<script type="8a9b0c1d2e3f4a5b6c7d8e9f-text/javascript" async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+<script type="rocketlazyloadscript" data-category="analytics" data-service="google-analytics">gtag('config', 'G-1');</script>
+<script type="javascript/blocked" data-src="https://static.hotjar.com/c/hotjar-1.js?sv=6"></script>
+<script type="text/plain" data-category="analytics" data-service="hotjar">(function(h,o,t,j,a,r){r.src='https://static.hotjar.com/c/hotjar-'})(window,document);</script>
+<script type="litespeed/javascript" data-src="/wp-includes/js/jquery/jquery.min.js"></script>
+"#;
+
+        // Act
+        let report = lint_page(&without_signals(), html);
+
+        // Assert: Crumb's own tag comes late, and says how to exempt it;
+        // the vendors' tags run before any choice, whichever tool holds
+        // them; a marked script the plugin holds runs ungated. A type
+        // WP Meteor gives only with its own mark is another tool's (line
+        // 8); a gated script and the site's own held script are fine.
+        assert_eq!(
+            located(&report),
+            vec![
+                ("widget-type", "line 1"),
+                ("unmarked-tracker", "line 2"),
+                ("unmarked-tracker", "line 3"),
+                ("unmarked-tracker", "line 4"),
+                ("unmarked-tracker", "line 5"),
+                ("unmarked-tracker", "line 6"),
+                ("ungated-script", "line 7"),
+            ]
+        );
+        says(
+            &report,
+            0,
+            "held back by WP Rocket's \"Delay JavaScript execution\"",
+        );
+        says(
+            &report,
+            0,
+            "add crumb.js to the scripts it excludes from the delay",
+        );
+        says(
+            &report,
+            1,
+            "loads the Google tag before any choice (held back by LiteSpeed Cache's delayed JavaScript only until",
+        );
+        says(&report, 2, "loads Hotjar");
+        says(&report, 3, "Perfmatters");
+        says(&report, 4, "WP Meteor");
+        says(&report, 5, "Cloudflare's Rocket Loader");
+        says(
+            &report,
+            6,
+            "once WP Rocket's \"Delay JavaScript execution\" runs every script it holds",
+        );
     }
 
     /// The demo site without its vendor signals.
