@@ -101,8 +101,30 @@ struct Delayer {
     /// An attribute the tool adds to every script it holds, where its type
     /// is not its own alone (another consent tool uses it too).
     mark: Option<&'static str>,
-    /// How to keep Crumb's tag out of it.
-    exempt: &'static str,
+    /// How to keep one of Crumb's tags out of it.
+    exempt: Exemption,
+}
+
+/// How a page-speed tool is told to leave a script alone.
+enum Exemption {
+    /// An attribute on the script's tag.
+    Attribute(&'static str),
+    /// The script's file in the list of those it does not delay, in its
+    /// settings.
+    Listed,
+}
+
+impl Delayer {
+    /// How to keep `file` (`crumb.js`), whose tag is `tag` (`Crumb's
+    /// tag`), out of this tool.
+    fn exemption(&self, file: &str, tag: &str) -> String {
+        match self.exempt {
+            Exemption::Attribute(attribute) => {
+                format!("add {attribute} to {tag}, so that it leaves the tag as it is")
+            }
+            Exemption::Listed => format!("add {file} to the scripts it excludes from the delay"),
+        }
+    }
 }
 
 const DELAYERS: &[Delayer] = &[
@@ -111,35 +133,35 @@ const DELAYERS: &[Delayer] = &[
         holds: |kind| kind.ends_with("-text/javascript"),
         address: "src",
         mark: None,
-        exempt: "add data-cfasync=\"false\" to Crumb's tag, which Rocket Loader then leaves as it is",
+        exempt: Exemption::Attribute("data-cfasync=\"false\""),
     },
     Delayer {
         name: "WP Rocket's \"Delay JavaScript execution\"",
         holds: |kind| kind == "rocketlazyloadscript" || kind == "text/rocketlazyloadscript",
         address: "data-rocket-src",
         mark: None,
-        exempt: "add crumb.js to the scripts it excludes from the delay",
+        exempt: Exemption::Listed,
     },
     Delayer {
         name: "LiteSpeed Cache's delayed JavaScript",
         holds: |kind| kind == "litespeed/javascript",
         address: "data-src",
         mark: None,
-        exempt: "add data-no-optimize=\"1\" to Crumb's tag, which LiteSpeed then leaves as it is",
+        exempt: Exemption::Attribute("data-no-optimize=\"1\""),
     },
     Delayer {
         name: "Perfmatters' \"Delay JavaScript\"",
         holds: |kind| kind == "pmdelayedscript",
         address: "src",
         mark: None,
-        exempt: "add crumb.js to the scripts it excludes from the delay",
+        exempt: Exemption::Listed,
     },
     Delayer {
         name: "WP Meteor",
         holds: |kind| kind == "javascript/blocked",
         address: "data-src",
         mark: Some("data-wpmeteor-after"),
-        exempt: "add data-wpmeteor-nooptimize=\"true\" to Crumb's tag, which WP Meteor then leaves as it is",
+        exempt: Exemption::Attribute("data-wpmeteor-nooptimize=\"true\""),
     },
 ];
 
@@ -154,8 +176,15 @@ pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
     // one of its `<source>`s offers addresses (see
     // `Element::check_picture_image`).
     let mut picture_sources: Option<bool> = None;
-    for element in elements(html, &lines, 0) {
+    let page = elements(html, &lines, 0);
+    // Crumb's signals script, the page's first: the vendors' tags that
+    // load at once under its signals come after it.
+    let signals = page.iter().position(|e| e.signals_site().is_some());
+    for (i, element) in page.iter().enumerate() {
         element.check(site, &mut report);
+        if signals.is_none_or(|at| i < at) {
+            element.check_signals_ahead(site, signals.map(|at| page[at].line), &mut report);
+        }
         match element.name.as_str() {
             "picture" => picture_sources = Some(false),
             "source" if picture_sources.is_some() && element.offers_addresses() => {
@@ -765,6 +794,10 @@ impl Element<'_> {
     }
 
     fn check(&self, site: &SiteConfig, report: &mut PageReport) {
+        if let Some(named) = self.signals_site() {
+            self.check_signals_tag(site, named, report);
+            return;
+        }
         if self.name == "script" && self.is_crumbs_tag() {
             self.check_widget_tag(site, report);
             return;
@@ -1015,6 +1048,96 @@ impl Element<'_> {
         vendor_in(address).or_else(|| vendor_in(self.text))
     }
 
+    /// The vendor whose tag this script is, when it runs as it stands
+    /// (JavaScript, or held back by a page-speed tool that runs it later):
+    /// from its address or its inline snippet.
+    fn running_vendor_script(&self) -> Option<&'static Vendor> {
+        let kind = self.script_type();
+        let runs = kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind.as_str());
+        if self.name != "script" || !(runs || self.delayer().is_some()) {
+            return None;
+        }
+        self.vendor(self.script_address()).filter(|v| !v.embed_only)
+    }
+
+    /// An unmarked vendor's script that loads at once because the site's
+    /// config turns on its consent signal needs Crumb's signals script to
+    /// have run first: without it the vendor hears of no consent at all
+    /// and tracks (UET and the Google tag assume consent granted when no
+    /// default is set). `signals` is the line of the page's signals script
+    /// when it comes later; `None` when the page has none.
+    fn check_signals_ahead(
+        &self,
+        site: &SiteConfig,
+        signals: Option<usize>,
+        report: &mut PageReport,
+    ) {
+        if self.attr("data-category").is_some() {
+            return;
+        }
+        let Some(vendor) = self
+            .running_vendor_script()
+            .filter(|v| v.waits_under_signal(site))
+        else {
+            return;
+        };
+        let name = vendor.name;
+        let what = match signals {
+            Some(line) => format!(
+                "loads {name} at once, as its consent signal lets it, but Crumb's signals script comes only on line {line}, after it: put that first in <head>, before any vendor's tag"
+            ),
+            None => format!(
+                "loads {name} at once, as its consent signal lets it, but the page has no Crumb signals script to send that signal: put <script src=\"https://CRUMB/v1/sites/{}/signals.js\"></script> first in <head>, before any vendor's tag",
+                site.id
+            ),
+        };
+        self.problem(report, "signals-order", &what);
+    }
+
+    /// Crumb's signals script (`.../v1/sites/SITE/signals.js`): the site it
+    /// names.
+    fn signals_site(&self) -> Option<&str> {
+        if self.name != "script" {
+            return None;
+        }
+        let path = self.script_address().split(['?', '#']).next().unwrap_or("");
+        let (sites, id) = path.strip_suffix("/signals.js")?.rsplit_once('/')?;
+        (sites == "v1/sites" || sites.ends_with("/v1/sites")).then_some(id)
+    }
+
+    /// Crumb's signals script names this site, whose config turns a signal
+    /// on, and runs where the parser reads it, before the vendors' tags
+    /// after it (README, "Vendor consent signals").
+    fn check_signals_tag(&self, site: &SiteConfig, named: &str, report: &mut PageReport) {
+        if named != site.id.as_str() {
+            let what = format!(
+                "sends site {named}'s consent signals, not this config's site {}",
+                site.id
+            );
+            self.problem(report, "signals-tag", &what);
+        }
+        if site.integrations.is_empty() {
+            let what =
+                "is answered 404 not_enabled: this config turns on no vendor signal (integrations)";
+            self.problem(report, "signals-tag", what);
+        }
+        let kind = self.script_type();
+        let what = if let Some(delayer) = self.delayer() {
+            format!(
+                "is held back by {}, which rewrote the tag and runs it only later, after the vendors' tags it must come before: {}",
+                delayer.name,
+                delayer.exemption("signals.js", "Crumb's signals script")
+            )
+        } else if kind == "module" || self.attr("async").is_some() || self.attr("defer").is_some() {
+            "runs only after the page has been read (async, defer or a module), after the vendors' tags it must come before: take those off".to_owned()
+        } else if !kind.is_empty() && !JAVASCRIPT_TYPES.contains(&kind.as_str()) {
+            "never runs as the page is read (gated, it would run only after a choice, too late to tell the vendors to wait): leave its type out".to_owned()
+        } else {
+            return;
+        };
+        self.problem(report, "signals-tag", &what);
+    }
+
     /// An element not marked for Crumb that loads a tracking vendor's tag
     /// at once: a script (from its `src` or its inline snippet), an
     /// iframe or an image.
@@ -1023,17 +1146,12 @@ impl Element<'_> {
         let src = self.attr("src").unwrap_or("");
         let delayer = self.delayer();
         let vendor = match self.name.as_str() {
-            "script" => {
-                let kind = self.script_type();
-                let runs = kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind.as_str());
-                if !runs && delayer.is_none() {
-                    return;
-                }
-                let vendor = self.vendor(self.script_address()).filter(|v| !v.embed_only);
-                // A vendor that holds itself back under the site's signal
-                // may load at once (its script; its pixel image may not).
-                vendor.filter(|v| !v.waits_under_signal(site))
-            }
+            // A vendor that holds itself back under the site's signal may
+            // load at once (its script; its pixel image may not), after
+            // Crumb's signals script (`check_signals_ahead`).
+            "script" => self
+                .running_vendor_script()
+                .filter(|v| !v.waits_under_signal(site)),
             "iframe" | "img" => vendor_in(src),
             "link" => return self.check_vendor_hint(site, report),
             _ => None,
@@ -1309,7 +1427,8 @@ impl Element<'_> {
                 "widget-type",
                 &format!(
                     "is held back by {}, which rewrote the tag and runs it only later: {}",
-                    delayer.name, delayer.exempt
+                    delayer.name,
+                    delayer.exemption("crumb.js", "Crumb's tag")
                 ),
             );
         } else if !kind.is_empty() && kind != "text/javascript" {
@@ -1740,12 +1859,11 @@ mod tests {
     #[test]
     fn a_vendor_holding_itself_back_under_the_sites_signal_may_load_at_once() {
         // Arrange: the demo site's Meta Pixel and Matomo signals, and
-        // Google Consent Mode in its advanced mode.
-        let mut site = demo();
-        let mut gcm = site.integrations.google_consent_mode.clone().unwrap();
-        gcm.mode = ConsentModeKind::Advanced;
-        site.integrations.google_consent_mode = Some(gcm);
-        let html = r#"<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+        // Google Consent Mode in its advanced mode; Crumb's signals script
+        // first.
+        let site = in_advanced_mode();
+        let html = r#"<script src="/v1/sites/demo/signals.js"></script>
+<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
 <script>t.src='https://connect.facebook.net/en_US/fbevents.js';fbq('init', '1');</script>
 <script>var u="//matomo.example.com/";g.src=u+'matomo.js';</script>
 <img src="https://www.facebook.com/tr?id=1&ev=PageView" height="1" width="1" style="display:none">
@@ -1755,12 +1873,12 @@ mod tests {
         // Act / Assert: the scripts may run (each vendor waits for the
         // choice itself); the pixel image, a request of its own, may not.
         let report = lint_page(&site, html);
-        assert_eq!(located(&report), vec![("unmarked-tracker", "line 4")]);
+        assert_eq!(located(&report), vec![("unmarked-tracker", "line 5")]);
         // In basic mode the Google tag is one to hold back; Google Tag
         // Manager's container is not (its consent settings hold its tags).
         let basic = lint_page(&demo(), html);
         let got: Vec<_> = basic.problems.iter().map(|p| p.path.as_str()).collect();
-        assert_eq!(got, vec!["line 1", "line 4"]);
+        assert_eq!(got, vec!["line 2", "line 5"]);
         assert!(
             basic.problems[0]
                 .message
@@ -1768,6 +1886,101 @@ mod tests {
             "{}",
             basic.problems[0].message
         );
+    }
+
+    /// The demo site with Google Consent Mode in its advanced mode (and
+    /// its other signals).
+    fn in_advanced_mode() -> SiteConfig {
+        let mut site = demo();
+        let mut gcm = site.integrations.google_consent_mode.clone().unwrap();
+        gcm.mode = ConsentModeKind::Advanced;
+        site.integrations.google_consent_mode = Some(gcm);
+        site
+    }
+
+    #[test]
+    fn a_vendor_that_loads_at_once_under_its_signal_needs_crumbs_signals_script_first() {
+        // Arrange: vendors' tags that load at once, as their signals let
+        // them, on a page without Crumb's signals script, and on one where
+        // it comes after the first of them.
+        let tags = r#"<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>
+<script>t.src='https://connect.facebook.net/en_US/fbevents.js';fbq('init', '1');</script>
+<script type="text/plain" data-category="analytics" data-service="hotjar">r.src='https://static.hotjar.com/c/hotjar-1.js'</script>
+"#;
+        let late = format!(
+            "{tags}<script src=\"https://consent.example/v1/sites/demo/signals.js\"></script>\n{tags}"
+        );
+
+        // Act
+        let without = lint_page(&in_advanced_mode(), tags);
+        let after = lint_page(&in_advanced_mode(), &late);
+
+        // Assert: without it, each such tag is named (the gated one is
+        // Crumb's to hold back); with it late, those before it are.
+        assert_eq!(
+            located(&without),
+            vec![("signals-order", "line 1"), ("signals-order", "line 2")]
+        );
+        says(
+            &without,
+            0,
+            "loads the Google tag at once, as its consent signal lets it, but the page has no Crumb signals script",
+        );
+        says(&without, 0, "/v1/sites/demo/signals.js");
+        assert_eq!(
+            located(&after),
+            vec![("signals-order", "line 1"), ("signals-order", "line 2")]
+        );
+        says(
+            &after,
+            1,
+            "loads the Meta Pixel at once, as its consent signal lets it, but Crumb's signals script comes only on line 4",
+        );
+    }
+
+    #[test]
+    fn crumbs_signals_script_names_this_site_and_runs_where_the_page_reads_it() {
+        let html = r#"<script src="/crumb/v1/sites/demo/signals.js"></script>
+<script src="https://consent.example/v1/sites/shop/signals.js"></script>
+<script async src="https://consent.example/v1/sites/demo/signals.js"></script>
+<script src="https://consent.example/v1/sites/demo/signals.js" defer></script>
+<script type="text/plain" data-category="necessary" src="/v1/sites/demo/signals.js"></script>
+<script type="rocketlazyloadscript" data-rocket-src="/v1/sites/demo/signals.js"></script>
+<script src="/js/signals.js"></script>
+"#;
+
+        // Act
+        let report = lint_page(&demo(), html);
+        let off = lint_page(
+            &without_signals(),
+            "<script src=\"/v1/sites/demo/signals.js\"></script>",
+        );
+
+        // Assert
+        assert_eq!(
+            located(&report),
+            vec![
+                ("signals-tag", "line 2"),
+                ("signals-tag", "line 3"),
+                ("signals-tag", "line 4"),
+                ("signals-tag", "line 5"),
+                ("signals-tag", "line 6"),
+            ]
+        );
+        says(
+            &report,
+            0,
+            "sends site shop's consent signals, not this config's site demo",
+        );
+        says(&report, 1, "runs only after the page has been read");
+        says(&report, 3, "never runs as the page is read");
+        says(
+            &report,
+            4,
+            "add signals.js to the scripts it excludes from the delay",
+        );
+        assert_eq!(located(&off), vec![("signals-tag", "line 1")]);
+        says(&off, 0, "404 not_enabled");
     }
 
     #[test]
