@@ -84,9 +84,10 @@ impl Site {
     /// Runs `source` first in every page of the demo (on Crumb's origin)
     /// loaded from now on, before the page's own scripts, in every engine:
     /// the pages are served from a copy, and each gets the scripts given
-    /// so far, in order, right after its `<head>`. (Chromium's
-    /// `Browser::before_every_page` does this for any page, but only
-    /// there.)
+    /// so far, in order, right after its `<head>` (as inline scripts, which
+    /// a page with a strict Content-Security-Policy, `strict-csp.html`,
+    /// refuses). Chromium's `Browser::before_every_page` does this for any
+    /// page, but only there.
     pub fn before_every_page(&self, source: &str) {
         self.hooks
             .borrow_mut()
