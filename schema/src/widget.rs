@@ -23,7 +23,8 @@
 //! · n categories, each: id · allow (the label of a placeholder's button
 //!   that allows the category: `BannerTexts::allow_label`)
 //! · n services, each: id · category · allow (the same, for the service)
-//!     · n cookies, each: name · pattern (1 or 0)
+//!     · n cookies, each: name (a pattern's ends in `*`, which matches
+//!       any suffix: [`cookie_name`])
 //! ```
 //!
 //! The preferences dialog's own texts come separately ([`encode_details`],
@@ -54,7 +55,7 @@ use crate::{Category, LanguageTag, SiteConfig};
 pub const SEP: char = '\u{1f}';
 
 /// The version of this layout, its first field.
-pub const VERSION: &str = "5";
+pub const VERSION: &str = "6";
 
 /// The id of the service that stands for Crumb itself in the widget's
 /// config and the cookie declaration (`/declaration`); sites may not use
@@ -150,22 +151,25 @@ pub fn encode(site: &SiteConfig, lang: &LanguageTag, text_hash: &str, gpc: bool)
         out.put(&t.allow_label(&s.name, false));
         out.put(&s.cookies.len().to_string());
         for c in &s.cookies {
-            out.put(&c.name);
-            out.put(if c.pattern { "1" } else { "0" });
+            out.put(&cookie_name(c));
         }
     }
     // Crumb itself: strictly necessary, with its one cookie.
-    for field in [
-        CRUMB_SERVICE,
-        "necessary",
-        "",
-        "1",
-        crate::cookie::NAME,
-        "0",
-    ] {
+    for field in [CRUMB_SERVICE, "necessary", "", "1", crate::cookie::NAME] {
         out.put(field);
     }
     out.0
+}
+
+/// A cookie's name as the widget reads it: a pattern ends in `*` (a site
+/// may write `_pk_id.` for `_pk_id.*`), an exact name never does (the
+/// linter refuses one that would), so no flag needs to travel.
+pub fn cookie_name(c: &crate::CookieConfig) -> std::borrow::Cow<'_, str> {
+    if c.pattern && !c.name.ends_with('*') {
+        format!("{}*", c.name).into()
+    } else {
+        c.name.as_str().into()
+    }
 }
 
 /// The preferences dialog's texts for `lang`, fetched when the dialog
@@ -228,16 +232,30 @@ mod tests {
         let en = LanguageTag::parse("en").unwrap();
         let out = encode(&s, &en, "h", true);
         let fields: Vec<&str> = out.split(SEP).collect();
-        assert_eq!(&fields[..8], ["5", "3", "24", "en", "h", "/a b c", "", "8"]);
+        assert_eq!(&fields[..8], ["6", "3", "24", "en", "h", "/a b c", "", "8"]);
         // No texts in any language: every text field is empty, not missing
         // (but for Crumb's own GPC line). One category (id, allow label),
         // then Crumb's own service closes the list.
-        assert_eq!(fields.len(), 8 + 11 + 1 + 2 + 1 + 6);
+        assert_eq!(fields.len(), 8 + 11 + 1 + 2 + 1 + 5);
         assert!(fields[8 + 10].contains("Global Privacy Control"));
-        assert_eq!(&fields[fields.len() - 6..][..2], ["crumb", "necessary"]);
+        assert_eq!(&fields[fields.len() - 5..][..2], ["crumb", "necessary"]);
         // Without the signal, the GPC line is left empty.
         let plain = encode(&s, &en, "h", false);
         assert_eq!(plain.split(SEP).nth(8 + 10), Some(""));
+    }
+
+    #[test]
+    fn a_patterns_name_ends_in_a_star_and_an_exact_ones_is_as_written() {
+        let cookie = |name: &str, pattern: bool| -> crate::CookieConfig {
+            serde_json::from_value(serde_json::json!({
+                "name": name, "pattern": pattern,
+                "purpose": {"en": "p"}, "retention": {"days": 1},
+            }))
+            .unwrap()
+        };
+        assert_eq!(cookie_name(&cookie("_ga", false)), "_ga");
+        assert_eq!(cookie_name(&cookie("_ga_*", true)), "_ga_*");
+        assert_eq!(cookie_name(&cookie("_pk_id.", true)), "_pk_id.*");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! and link text in every language; validity at most two years; every
 //! service named, with its provider, a purpose, an http(s) privacy-policy
 //! link, and its cookies (or `sets_no_cookies`); every cookie named, with a
-//! purpose and a retention; no cookie pattern that matches every cookie; no
+//! purpose and a retention; no cookie pattern that matches every cookie,
+//! and no exact cookie name ending in `*` (a pattern's mark); no
 //! cookie name shared by a necessary and a refusable service; no
 //! well-known tracking cookie (`_ga`, `_fbp`, `_hjSession_*`, ...) in a
 //! necessary service, where it could not be refused; every text
@@ -633,6 +634,16 @@ fn lint_service(site: &SiteConfig, i: usize, s: &ServiceConfig, out: &mut Vec<Pr
         }
         if blank(&c.name) {
             out.push(problem("cookie_facts", format!("{at}.name"), "is empty"));
+        } else if !c.pattern && c.name.ends_with('*') {
+            // The widget knows a pattern by its trailing `*`.
+            out.push(problem(
+                "cookie_pattern",
+                format!("{at}.name"),
+                format!(
+                    "{:?} ends in *, which only a pattern's name does: give it \"pattern\": true (the * then matches any suffix), or take the * off",
+                    c.name
+                ),
+            ));
         } else if c.pattern && blank(prefix) {
             out.push(problem(
                 "cookie_pattern",
@@ -1045,6 +1056,14 @@ mod tests {
         let mut v = demo();
         v["services"][0]["cookies"][0]["name"] = json!("*");
         v["services"][0]["cookies"][0]["pattern"] = json!(true);
+        assert_eq!(
+            found(&v),
+            [("cookie_pattern", "services[0].cookies[0].name".into())]
+        );
+        // An exact name with a pattern's trailing `*` (the widget would
+        // take it for one).
+        let mut v = demo();
+        v["services"][0]["cookies"][0]["name"] = json!("_ga*");
         assert_eq!(
             found(&v),
             [("cookie_pattern", "services[0].cookies[0].name".into())]

@@ -318,7 +318,7 @@ impl App {
                 if !choices.service(i)
                     && s.cookies
                         .iter()
-                        .any(|c| consent::cookie_matches(c.name, c.pattern, name))
+                        .any(|c| consent::cookie_matches(c.name, name))
                 {
                     storage::delete(&self.doc, name, &self.page.host);
                     break;

@@ -53,8 +53,9 @@ pub struct Category {
 }
 
 pub struct Cookie {
+    /// The name, or a pattern's prefix and `*` (see
+    /// [`crate::consent::cookie_matches`]).
     pub name: Str,
-    pub pattern: bool,
     pub purpose: Cell<Str>,
     pub retention: Cell<Str>,
 }
@@ -95,11 +96,11 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads the compact config; `None` when it is not version 5 or is cut
+    /// Reads the compact config; `None` when it is not version 6 or is cut
     /// short. Categories and services the widget does not know are skipped.
     pub fn read(text: Str) -> Option<Config> {
         let mut f = Fields::new(text, 0x1f);
-        if f.s() != "5" {
+        if f.s() != "6" {
             return None;
         }
         let revision = f.n();
@@ -134,7 +135,6 @@ impl Config {
             for _ in 0..f.n() {
                 cookies.push(Cookie {
                     name: f.s(),
-                    pattern: f.s() == "1",
                     purpose: Cell::new(""),
                     retention: Cell::new(""),
                 });
@@ -302,7 +302,11 @@ mod tests {
         assert_eq!(crumb.cookies[0].name, "crumb_consent");
         assert!(c.optional_services().all(|(_, s)| s.cat != 0));
         assert_eq!(c.service_index("google-analytics"), Some(i));
-        assert!(c.svcs.iter().any(|s| s.cookies.iter().any(|k| k.pattern)));
+        assert!(
+            c.svcs
+                .iter()
+                .any(|s| s.cookies.iter().any(|k| k.name.ends_with('*')))
+        );
         assert!(!c.t.accept_all().is_empty() && !c.cols()[3].is_empty());
     }
 

@@ -459,14 +459,14 @@ pub fn request_json<'a>(
     s
 }
 
-/// Whether a cookie name matches a declared name: exact, or, for patterns,
-/// a prefix match up to the `*` (`_ga_*`, `_pk_id.*`).
-pub fn cookie_matches(declared: &str, pattern: bool, name: &str) -> bool {
+/// Whether a cookie name matches a declared name: exact, or, for a
+/// pattern (which ends in `*`), a prefix match up to the `*` (`_ga_*`,
+/// `_pk_id.*`).
+pub fn cookie_matches(declared: &str, name: &str) -> bool {
     // Byte-wise: `str`'s pattern matching would add its searcher.
     let (declared, name) = (declared.as_bytes(), name.as_bytes());
     match declared.split_last() {
-        Some((b'*', prefix)) if pattern => name.starts_with(prefix),
-        _ if pattern => name.starts_with(declared),
+        Some((b'*', prefix)) => name.starts_with(prefix),
         _ => declared == name,
     }
 }
@@ -661,11 +661,11 @@ mod tests {
 
     #[test]
     fn cookie_patterns() {
-        assert!(cookie_matches("_ga", false, "_ga"));
-        assert!(!cookie_matches("_ga", false, "_ga_ABC"));
-        assert!(cookie_matches("_ga_*", true, "_ga_ABC123"));
-        assert!(cookie_matches("_pk_id.*", true, "_pk_id.1.1fff"));
-        assert!(!cookie_matches("_pk_id.*", true, "_pk_ses.1.1fff"));
+        assert!(cookie_matches("_ga", "_ga"));
+        assert!(!cookie_matches("_ga", "_ga_ABC"));
+        assert!(cookie_matches("_ga_*", "_ga_ABC123"));
+        assert!(cookie_matches("_pk_id.*", "_pk_id.1.1fff"));
+        assert!(!cookie_matches("_pk_id.*", "_pk_ses.1.1fff"));
     }
 
     #[test]

@@ -251,12 +251,19 @@ fn widget_config_is_one_language_in_the_compact_form() {
     assert_eq!(nl.status, 200);
     assert_eq!(nl.header("content-type"), Some("text/plain; charset=utf-8"));
     assert_eq!(nl.header("cache-control"), Some("no-cache"));
-    assert_eq!(field(&nl.body, 0), "5", "layout version");
+    assert_eq!(field(&nl.body, 0), "6", "layout version");
     assert_eq!(field(&nl.body, 1), "1", "revision");
     assert_eq!(field(&nl.body, 3), "nl");
     assert_eq!(field(&nl.body, 4), app.text_hash("nl")[..16]);
     assert!(nl.body.contains("Analytisch"));
     assert!(!nl.body.contains("Analytics\u{1f}"));
+    // A cookie pattern's name ends in `*`, which says so: no flag follows.
+    assert!(
+        nl.body
+            .contains("\u{1f}2\u{1f}_ga\u{1f}_ga_*\u{1f}hotjar\u{1f}"),
+        "{}",
+        nl.body
+    );
     let full = app.get("/v1/sites/demo/config");
     assert!(
         nl.body.len() * 3 < full.body.len(),
