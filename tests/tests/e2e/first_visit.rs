@@ -691,22 +691,73 @@ fn in_an_aspect_ratio_wrapper_the_placeholder_fills_the_embeds_box_with_the_read
     assert_eq!(with, json!([over, over]));
 }
 
+/// Breadcrumbs as many sites mark them up, with `class="crumb"`, put
+/// first in the open page's `<main>`.
+const BREADCRUMBS: &str = "document.querySelector('main').insertAdjacentHTML('afterbegin',
+    '<ol class=crumbs><li class=crumb><a href=/>Home</a></li><li class=crumb>Mugs</li></ol>')";
+
 #[test]
-fn a_printed_page_leaves_crumbs_banner_and_placeholders_out() {
-    // Arrange: a first visit, the banner up and the YouTube embed behind
-    // its placeholder.
+fn a_sites_own_crumb_class_keeps_the_sites_styles() {
+    // Arrange: the site's breadcrumbs (`class="crumb"`, a common name for
+    // them) and its stylesheet for them, on a page where Crumb runs.
     let site = Site::start();
     let browser = Browser::new(1280, 800);
     open(&site, &browser, "/");
+    site_stylesheet_first(
+        &browser,
+        ".crumb{font:italic 20px/1 Georgia,serif;color:#c00;padding:4px 6px}
+         .crumb a{color:#080;text-decoration:none}",
+    );
+
+    // Act
+    browser.js(BREADCRUMBS);
+
+    // Assert: Crumb's stylesheet, which comes after the site's, styles
+    // Crumb's own elements only: the breadcrumbs look as the site says.
+    let looks = browser.js(
+        "const li = getComputedStyle(document.querySelector('li.crumb')),
+               a = getComputedStyle(document.querySelector('li.crumb a'));
+         return [li.fontStyle, li.fontSize, li.color, li.padding, a.color, a.textDecorationLine];",
+    );
+    assert_eq!(
+        looks,
+        json!([
+            "italic",
+            "20px",
+            "rgb(204, 0, 0)",
+            "4px 6px",
+            "rgb(0, 136, 0)",
+            "none"
+        ])
+    );
+}
+
+#[test]
+fn a_printed_page_leaves_crumbs_banner_and_placeholders_out() {
+    // Arrange: a first visit, the banner up and the YouTube embed behind
+    // its placeholder; the site's breadcrumbs, of class `crumb`.
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js(BREADCRUMBS);
     let displays = |b: &Browser| {
-        b.js("return ['.crumb-banner', '.crumb-ph', 'main'].map(
-                (s) => getComputedStyle(document.querySelector(s)).display)")
+        b.js(
+            "return ['.crumb-banner', '.crumb-ph', 'main', 'li.crumb'].map(
+                (s) => getComputedStyle(document.querySelector(s)).display)",
+        )
     };
-    assert_eq!(displays(&browser), json!(["block", "flex", "block"]));
+    assert_eq!(
+        displays(&browser),
+        json!(["block", "flex", "block", "list-item"])
+    );
 
     // Act: the visitor prints the page (or saves it as a PDF).
     browser.print_media();
 
-    // Assert: the page's content is on paper, Crumb's boxes are not.
-    assert_eq!(displays(&browser), json!(["none", "none", "block"]));
+    // Assert: the page's content is on paper, breadcrumbs included;
+    // Crumb's boxes are not.
+    assert_eq!(
+        displays(&browser),
+        json!(["none", "none", "block", "list-item"])
+    );
 }
