@@ -23,7 +23,9 @@
 //! - a blocked iframe in a page Vue hydrates (Nuxt) gets a placeholder
 //!   that Vue takes for a mismatch;
 //! - a gated embed with a lazy-loading library's class (lazysizes's
-//!   `lazyload`, ...) is loaded by that library before any choice.
+//!   `lazyload`, ...) is loaded by that library before any choice;
+//! - no element of the page's has a class Crumb's stylesheets style
+//!   (`CRUMB_CLASSES`), whose rules would reach it.
 //!
 //! Elements not marked at all are looked at too, for the tags of
 //! well-known tracking vendors (`VENDORS`, found by the address their
@@ -163,6 +165,35 @@ const DELAYERS: &[Delayer] = &[
         mark: Some("data-wpmeteor-after"),
         exempt: Exemption::Attribute("data-wpmeteor-nooptimize=\"true\""),
     },
+];
+
+/// The classes Crumb's stylesheets style on its own elements
+/// (`widget/crumb.css`, `dialog.css`, `declaration.css`; a test keeps the
+/// list whole). Their rules select by these names alone, so a page element
+/// of the site's with one of them gets Crumb's rules, and Crumb's element
+/// the site's. (`crumb` itself, a common name for breadcrumbs, is not
+/// one: Crumb's rules for it select only Crumb's own boxes.)
+const CRUMB_CLASSES: &[&str] = &[
+    "crumb-a",
+    "crumb-actions",
+    "crumb-banner",
+    "crumb-btn",
+    "crumb-cat",
+    "crumb-cookies",
+    "crumb-decl",
+    "crumb-decl-services",
+    "crumb-decl-table",
+    "crumb-desc",
+    "crumb-head",
+    "crumb-meta",
+    "crumb-modal",
+    "crumb-ph",
+    "crumb-reopen",
+    "crumb-svc",
+    "crumb-switch",
+    "crumb-text",
+    "crumb-title",
+    "crumb-x",
 ];
 
 /// Checks the page `html` against `site`'s config.
@@ -794,6 +825,7 @@ impl Element<'_> {
     }
 
     fn check(&self, site: &SiteConfig, report: &mut PageReport) {
+        self.check_crumb_class(report);
         if let Some(named) = self.signals_site() {
             self.check_signals_tag(site, named, report);
             return;
@@ -1391,6 +1423,22 @@ impl Element<'_> {
         );
     }
 
+    /// A page element with a class that Crumb's stylesheets style (a
+    /// breadcrumb's `crumb-title` or `crumb-text`, say): Crumb's rules
+    /// reach it, and the site's rules for the class reach Crumb's banner.
+    fn check_crumb_class(&self, report: &mut PageReport) {
+        let classes = self.attr("class").unwrap_or("");
+        if let Some(class) = classes
+            .split_ascii_whitespace()
+            .find(|c| CRUMB_CLASSES.contains(c))
+        {
+            let what = format!(
+                "has class {class}, which Crumb's stylesheet styles on its own banner and dialog: Crumb's rules for it reach this element, and the site's reach Crumb's; give it another class"
+            );
+            self.problem(report, "crumb-class", &what);
+        }
+    }
+
     /// Crumb's own tag: a script whose address ends in `crumb.js`.
     fn is_crumbs_tag(&self) -> bool {
         let path = self.script_address().split(['?', '#']).next().unwrap_or("");
@@ -1886,6 +1934,47 @@ mod tests {
             "{}",
             basic.problems[0].message
         );
+    }
+
+    #[test]
+    fn a_page_element_with_a_class_crumbs_stylesheets_style_is_named() {
+        let html = r#"<nav class="crumbs"><a class="crumb" href="/">Home</a> <span class="crumb-sep">/</span>
+<h1 class="page crumb-title">Mugs</h1>
+<p class="crumb-text">Handmade</p>
+<div class="crumb-item">ok</div>
+"#;
+
+        // Act
+        let report = lint_page(&demo(), html);
+
+        // Assert: `crumb` and names Crumb does not style are fine.
+        assert_eq!(
+            located(&report),
+            vec![("crumb-class", "line 2"), ("crumb-class", "line 3")]
+        );
+        says(
+            &report,
+            0,
+            "has class crumb-title, which Crumb's stylesheet styles",
+        );
+    }
+
+    #[test]
+    fn every_class_crumbs_stylesheets_style_is_listed() {
+        let sheets = [
+            include_str!("../../widget/crumb.css"),
+            include_str!("../../widget/dialog.css"),
+            include_str!("../../widget/declaration.css"),
+        ];
+        for sheet in sheets {
+            for (at, _) in sheet.match_indices(".crumb-") {
+                let name: String = sheet[at + 1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                assert!(CRUMB_CLASSES.contains(&name.as_str()), "{name}");
+            }
+        }
     }
 
     /// The demo site with Google Consent Mode in its advanced mode (and
