@@ -169,10 +169,12 @@ const DELAYERS: &[Delayer] = &[
 
 /// The classes Crumb's stylesheets style on its own elements
 /// (`widget/crumb.css`, `dialog.css`, `declaration.css`; a test keeps the
-/// list whole). Their rules select by these names alone, so a page element
-/// of the site's with one of them gets Crumb's rules, and Crumb's element
-/// the site's. (`crumb` itself, a common name for breadcrumbs, is not
-/// one: Crumb's rules for it select only Crumb's own boxes.)
+/// list whole). The banner's rules select by these names alone, so a page
+/// element of the site's with one of them gets Crumb's rules; and a site's
+/// rules for the name reach Crumb's element (the dialog's parts too,
+/// whose rules hold inside the dialog only). (`crumb` itself, a common
+/// name for breadcrumbs, is not one: Crumb's rules for it select only
+/// Crumb's own boxes.)
 const CRUMB_CLASSES: &[&str] = &[
     "crumb-a",
     "crumb-actions",
@@ -1433,7 +1435,7 @@ impl Element<'_> {
             .find(|c| CRUMB_CLASSES.contains(c))
         {
             let what = format!(
-                "has class {class}, which Crumb's stylesheet styles on its own banner and dialog: Crumb's rules for it reach this element, and the site's reach Crumb's; give it another class"
+                "has class {class}, a name Crumb's stylesheets give their own elements: Crumb's rules for it and the site's can reach each other's elements; give this one another class"
             );
             self.problem(report, "crumb-class", &what);
         }
@@ -1955,7 +1957,7 @@ mod tests {
         says(
             &report,
             0,
-            "has class crumb-title, which Crumb's stylesheet styles",
+            "has class crumb-title, a name Crumb's stylesheets give their own elements",
         );
     }
 
