@@ -259,8 +259,14 @@ impl Browser {
     /// GPC feature, forced on as a setting would, where the build has it;
     /// Debian's Chromium 148 has neither the header nor the property, and
     /// then the browser is made to send and say both, as Firefox and
-    /// Brave do with GPC on.
+    /// Brave do with GPC on. In Firefox (`CRUMB_E2E_ENGINE=firefox`), its
+    /// own setting ([`Browser::firefox_with_gpc`]); WebKit has no GPC.
     pub fn with_gpc(width: u32, height: u32) -> Browser {
+        match Engine::from_env() {
+            Engine::Chromium => {}
+            Engine::Firefox => return Browser::firefox_with_gpc(width, height),
+            Engine::WebKit => panic!("WebKit has no Global Privacy Control (Safari sends none)"),
+        }
         let browser = Browser::with_flags(
             width,
             height,
