@@ -88,7 +88,8 @@ const JAVASCRIPT_TYPES: &[&str] = &[
 /// Page-speed tools that keep scripts from running while a page loads by
 /// rewriting their tags, so that the parser skips them, and then run them
 /// all themselves: once the page has loaded (Rocket Loader), or on the
-/// visitor's first scroll, tap or key (the WordPress plugins). They hold
+/// visitor's first scroll, tap or key, or after a set delay (the
+/// WordPress plugins). They hold
 /// scripts back for speed, never for consent: a vendor's tag held so still
 /// runs before any choice, and Crumb's own tag held so shows the banner
 /// late. Found by the type each gives a held script (as a live page shows
