@@ -199,6 +199,12 @@ const CRUMB_CLASSES: &[&str] = &[
     "crumb-x",
 ];
 
+/// Whether HTML runs a script of this (trimmed, lower-cased) type as
+/// JavaScript: no type, or one of [`JAVASCRIPT_TYPES`].
+fn is_javascript(kind: &str) -> bool {
+    kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind)
+}
+
 /// Checks the page `html` against `site`'s config.
 pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
     let mut report = PageReport::default();
@@ -785,6 +791,12 @@ impl Element<'_> {
             .unwrap_or("")
     }
 
+    /// [`Element::script_address`] without its query or fragment.
+    fn script_path(&self) -> &str {
+        let address = self.script_address();
+        address.split(['?', '#']).next().unwrap_or(address)
+    }
+
     /// The start tag with the attributes that matter here, values cut
     /// short: enough to find it in the page.
     fn describe(&self) -> String {
@@ -862,7 +874,7 @@ impl Element<'_> {
                 // widget's selector takes `text/plain` exactly (in any case).
                 let raw = self.attr("type").unwrap_or("").to_ascii_lowercase();
                 let kind = raw.trim();
-                if kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind) {
+                if is_javascript(kind) {
                     let what = "runs at once, before any choice: give it type=\"text/plain\" (its own type, if any, goes in data-type)";
                     return fail(report, "ungated-script", what);
                 }
@@ -885,7 +897,7 @@ impl Element<'_> {
                     .unwrap_or("")
                     .trim()
                     .to_ascii_lowercase();
-                if !data_type.is_empty() && !JAVASCRIPT_TYPES.contains(&data_type.as_str()) {
+                if !is_javascript(&data_type) {
                     let what = format!(
                         "never runs: Crumb releases it as its data-type \"{data_type}\", which the browser does not run, and a library that would (Partytown) never sees it; leave data-type out, or give it \"module\""
                     );
@@ -1087,9 +1099,8 @@ impl Element<'_> {
     /// (JavaScript, or held back by a page-speed tool that runs it later):
     /// from its address or its inline snippet.
     fn running_vendor_script(&self) -> Option<&'static Vendor> {
-        let kind = self.script_type();
-        let runs = kind.is_empty() || JAVASCRIPT_TYPES.contains(&kind.as_str());
-        if self.name != "script" || !(runs || self.delayer().is_some()) {
+        let runs = is_javascript(&self.script_type()) || self.delayer().is_some();
+        if self.name != "script" || !runs {
             return None;
         }
         self.vendor(self.script_address()).filter(|v| !v.embed_only)
@@ -1135,8 +1146,10 @@ impl Element<'_> {
         if self.name != "script" {
             return None;
         }
-        let path = self.script_address().split(['?', '#']).next().unwrap_or("");
-        let (sites, id) = path.strip_suffix("/signals.js")?.rsplit_once('/')?;
+        let (sites, id) = self
+            .script_path()
+            .strip_suffix("/signals.js")?
+            .rsplit_once('/')?;
         (sites == "v1/sites" || sites.ends_with("/v1/sites")).then_some(id)
     }
 
@@ -1165,7 +1178,7 @@ impl Element<'_> {
             )
         } else if kind == "module" || self.attr("async").is_some() || self.attr("defer").is_some() {
             "runs only after the page has been read (async, defer or a module), after the vendors' tags it must come before: take those off".to_owned()
-        } else if !kind.is_empty() && !JAVASCRIPT_TYPES.contains(&kind.as_str()) {
+        } else if !is_javascript(&kind) {
             "never runs as the page is read (gated, it would run only after a choice, too late to tell the vendors to wait): leave its type out".to_owned()
         } else {
             return;
@@ -1444,7 +1457,7 @@ impl Element<'_> {
 
     /// Crumb's own tag: a script whose address ends in `crumb.js`.
     fn is_crumbs_tag(&self) -> bool {
-        let path = self.script_address().split(['?', '#']).next().unwrap_or("");
+        let path = self.script_path();
         path == "crumb.js" || path.ends_with("/crumb.js")
     }
 
