@@ -7,9 +7,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The packages and releases the tests use: the accessibility checker;
-/// Turbo (Hotwire), React, Vue and Svelte, whose page changes Crumb must
-/// survive; and esbuild, which bundles a React, Vue or Svelte page for
-/// the browser and for its server-side rendering.
+/// Turbo (Hotwire), React, Vue, Svelte and Angular (with RxJS, which it
+/// needs), whose page changes Crumb must survive; and esbuild, which
+/// bundles such a page for the browser and for its server-side rendering.
 const PACKAGES: &[&str] = &[
     "axe-core@4.14.1",
     "@hotwired/turbo@8.0.23",
@@ -18,6 +18,12 @@ const PACKAGES: &[&str] = &[
     "esbuild@0.25",
     "vue@3.5.46",
     "svelte@5.59.1",
+    "@angular/core@22.2.6",
+    "@angular/common@22.2.6",
+    "@angular/compiler@22.2.6",
+    "@angular/platform-browser@22.2.6",
+    "@angular/platform-server@22.2.6",
+    "rxjs@7.8.2",
 ];
 
 /// The `node_modules` folder, with [`PACKAGES`] installed on first use.
@@ -70,7 +76,9 @@ fn pipe(mut program: Command, input: &str) -> String {
 }
 
 /// `source` (JavaScript that imports installed packages) bundled into one
-/// script for `platform` (`browser` or `node`), as a production build.
+/// script for `platform` (`browser` or `node`), as a production build
+/// (with the globals Angular's own build defines: `ngDevMode` off, and
+/// `ngServerMode` on for node).
 pub fn bundle(source: &str, platform: &str) -> String {
     let mut esbuild = Command::new(modules().join(".bin/esbuild"));
     esbuild.args([
@@ -78,8 +86,10 @@ pub fn bundle(source: &str, platform: &str) -> String {
         "--minify",
         &format!("--platform={platform}"),
         "--define:process.env.NODE_ENV=\"production\"",
+        "--define:ngDevMode=false",
         "--log-level=warning",
     ]);
+    esbuild.arg(format!("--define:ngServerMode={}", platform == "node"));
     pipe(esbuild, source)
 }
 

@@ -8,10 +8,10 @@
 //! script's `data-type` (`module`) is the type it runs as; an external
 //! script an app removes while it loads, or a `nomodule` one, holds up no
 //! script after it; a stylesheet added from a gated script, as the README
-//! says to gate one, waits for its choice; React 19, Turbo 8, Vue 3 and
-//! Svelte 5, from npm, do to pages what the README says they do; an image
-//! with a `srcset`, or in a `<picture>` with one, loads before the gate
-//! can hold it, as `crumb lint --page` says.
+//! says to gate one, waits for its choice; React 19, Turbo 8, Vue 3,
+//! Svelte 5 and Angular 22, from npm, do to pages what the README says they
+//! do; an image with a `srcset`, or in a `<picture>` with one, loads before
+//! the gate can hold it, as `crumb lint --page` says.
 
 use crumb_e2e::{Browser, Site, never_answers, serve};
 use serde_json::json;
@@ -1146,4 +1146,116 @@ fn an_image_with_a_srcset_or_in_a_picture_loads_before_any_choice_so_the_linter_
         named,
         vec![("ungated-embed", "line 2"), ("ungated-embed", "line 3")]
     );
+}
+
+/// A shop as an Angular 22 app rendered on the server and hydrated (the
+/// default of a new Angular app with server-side rendering), written for
+/// Angular's JIT compiler: a video component with a gated YouTube-style
+/// embed, then a caption bound to a signal and a button that changes it;
+/// and a counter. `EMBED` is how the component holds the embed: as it is,
+/// or as the README advises (`@defer`, rendered on the client only; or its
+/// host marked `ngSkipHydration`).
+const ANGULAR_APP: &str = r#"
+    import '@angular/compiler';
+    import { Component, signal } from '@angular/core';
+    import { bootstrapApplication, provideClientHydration } from '@angular/platform-browser';
+    const IFRAME = '<iframe [attr.data-src]="src" title="Our video" data-category="marketing" data-service="youtube"></iframe>';
+    class Video { src = 'data:text/html,video'; caption = signal('first video'); }
+    Component({ selector: 'app-video', template: '<p>Our video</p>'
+      + (EMBED == 'defer' ? '@defer (on idle) {' + IFRAME + '}' : IFRAME)
+      + '<p id="caption">{{ caption() }}</p>'
+      + '<button id="next" (click)="caption.set(\'next video\')">next</button>' })(Video);
+    class App { count = signal(0); }
+    Component({ selector: 'app-root', imports: [Video], template: '<main>'
+      + '<button id="count" (click)="count.set(count() + 1)">count {{ count() }}</button>'
+      + (EMBED == 'skip' ? '<app-video ngSkipHydration />' : '<app-video />') + '</main>' })(App);
+"#;
+
+/// Serves [`ANGULAR_APP`] with `embed` (`plain`, `defer` or `skip`),
+/// rendered by Angular's server renderer into a page with Crumb's tag,
+/// with its client script (which hydrates when the test calls
+/// `window.__hydrate()` and collects what Angular logs as errors in
+/// `window.__errors`); returns the page's address.
+fn angular_page(site: &Site, embed: &str) -> String {
+    let app = format!("const EMBED = {embed:?};\n{ANGULAR_APP}");
+    let document = format!(
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Shop</title>\
+         <script src=\"{}/crumb.js\" data-site=demo async></script></head>\
+         <body><app-root></app-root><script src=/app.js></script></body></html>",
+        site.base
+    );
+    let server = crumb_e2e::npm::bundle(
+        &format!(
+            "{app}
+             import {{ renderApplication, provideServerRendering }} from '@angular/platform-server';
+             const providers = [provideServerRendering(), provideClientHydration()];
+             renderApplication((context) => bootstrapApplication(App, {{ providers }}, context),
+               {{ document: {document:?}, url: '/' }}).then((html) => process.stdout.write(html));"
+        ),
+        "node",
+    );
+    let client = crumb_e2e::npm::bundle(
+        &format!(
+            "{app}
+             window.__errors = [];
+             const error = console.error;
+             console.error = (...e) => (window.__errors.push(e.join(' ')), error(...e));
+             window.__hydrate = () => bootstrapApplication(App, {{ providers: [provideClientHydration()] }});"
+        ),
+        "browser",
+    );
+    serve_app(site, crumb_e2e::npm::node(&server), client)
+}
+
+#[test]
+fn an_angular_page_hydrated_around_a_placeholder_breaks_the_component_unless_the_embed_skips_hydration()
+ {
+    // Arrange: Angular 22 from npm, as it ships; a first visit, where Crumb
+    // puts a placeholder before the blocked embed, then Angular hydrates
+    // (on a real site, as its bundle arrives).
+    let visit = |embed: &str| {
+        let site = Site::start();
+        let page = angular_page(&site, embed);
+        let browser = Browser::new(1280, 800);
+        browser.goto(&page);
+        browser.wait("document.querySelector('.crumb-banner')");
+        browser.settled();
+        browser.js("window.__hydrate()");
+        browser.click("#count");
+        browser.wait("document.querySelector('#count').textContent == 'count 1'");
+
+        // Act: the visitor uses the video component and accepts; then a
+        // returning visit, where the server's answer loads the embed
+        // before Angular hydrates.
+        let component = "return [document.querySelector('app-video').textContent, \
+                         window.__errors.some((e) => e.includes('nodeValue'))]";
+        let next_and_load = |browser: &Browser| {
+            browser.click("#next");
+            browser.wait("document.querySelector('iframe[src]')");
+            browser.settled();
+            browser.js(component)
+        };
+        browser.click(".crumb-banner [data-a=accept]");
+        let first = next_and_load(&browser);
+        site.wait_for_records(1);
+        browser.goto(&page);
+        browser.wait("document.querySelector('.crumb-reopen')");
+        browser.settled();
+        browser.js("window.__hydrate()");
+        (first, next_and_load(&browser))
+    };
+
+    // Assert: what the README's page-change table says. Server-rendered as
+    // it is, the placeholder stands where Angular expects the iframe, and
+    // Angular, which checks no tag names in a production build, binds each
+    // of the component's later nodes to the element before it: the caption
+    // never changes, and Angular logs errors, for the page's life. With
+    // the embed deferred to the client, or its component's host skipping
+    // hydration, the component works. On the return, the embed allowed and
+    // no placeholder put, it works either way.
+    let works = json!(["Our videonext videonext", false]);
+    let broken = json!(["Our videofirst videonext", true]);
+    assert_eq!(visit("plain"), (broken, works.clone()));
+    assert_eq!(visit("defer"), (works.clone(), works.clone()));
+    assert_eq!(visit("skip"), (works.clone(), works));
 }
