@@ -20,8 +20,9 @@
 //! - a script a page-speed tool holds back (`DELAYERS`: Rocket Loader,
 //!   WP Rocket, ...) runs later all the same, consent or not: it is read
 //!   as the script it is, with the address the tool moved;
-//! - a blocked iframe in a page Vue hydrates (Nuxt) gets a placeholder
-//!   that Vue takes for a mismatch;
+//! - a blocked iframe in a page Vue hydrates (Nuxt), or in a component
+//!   Angular hydrates, gets a placeholder that the framework takes for
+//!   an element of its own;
 //! - a gated embed with a lazy-loading library's class (lazysizes's
 //!   `lazyload`, ...) is loaded by that library before any choice;
 //! - no element of the page's has a class Crumb's stylesheets style
@@ -240,8 +241,10 @@ pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
             _ => {}
         }
         in_vue_app = in_vue_app || element.is_vue_root();
-        if in_vue_app {
-            element.check_hydrated_embed(&mut report);
+        if element.hydrated_by_angular {
+            element.check_hydrated_embed(Hydrator::Angular, &mut report);
+        } else if in_vue_app {
+            element.check_hydrated_embed(Hydrator::Vue, &mut report);
         }
         if element.name == "noscript" {
             for inner in elements(element.text, &lines, element.text_at) {
@@ -263,10 +266,26 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
     // builder would switch it to the script's own state.
     emitter.naively_switch_states(true);
     let mut out = Vec::new();
+    // The elements still open, each with its mark for Angular's hydration
+    // (see `Element::hydrated_by_angular`).
+    let mut open: Vec<(String, AngularMark)> = Vec::new();
     // Reading a `&str` cannot fail: the error type is `Infallible`.
     for Ok(token) in Tokenizer::new_with_emitter(part, emitter) {
-        let Token::StartTag(tag) = token else {
-            continue;
+        let tag = match token {
+            Token::StartTag(tag) => tag,
+            Token::EndTag(end) => {
+                // An end tag closes its element and any left open inside
+                // it (`<p>` and `<li>` need no end tag); a stray one
+                // closes nothing.
+                if let Some(at) = open
+                    .iter()
+                    .rposition(|(name, _)| *name.as_bytes() == *end.name)
+                {
+                    open.truncate(at);
+                }
+                continue;
+            }
+            _ => continue,
         };
         let name = String::from_utf8_lossy(&tag.name).into_owned();
         let attrs: BTreeMap<String, String> = tag
@@ -284,16 +303,71 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
             "script" | "noscript" | "style" => &rest[..end_tag(rest, &name).unwrap_or(rest.len())],
             _ => "",
         };
+        let around = |wanted| open.iter().any(|(_, mark)| *mark == wanted);
+        let hydrated_by_angular = around(AngularMark::Hydrated) && !around(AngularMark::Skipped);
+        let mark = if attrs.contains_key("ngskiphydration") {
+            AngularMark::Skipped
+        } else if attrs.contains_key("ngh") {
+            AngularMark::Hydrated
+        } else {
+            AngularMark::None
+        };
+        if !tag.self_closing && !VOID_ELEMENTS.contains(&name.as_str()) {
+            open.push((name.clone(), mark));
+        }
         out.push(Element {
             line: lines.line(offset + tag.span.start),
             text_at: offset + tag.span.end,
             name,
             attrs,
             text,
+            hydrated_by_angular,
         });
     }
     out
 }
+
+/// A framework that hydrates server-rendered HTML and takes a blocked
+/// embed's placeholder for an element of its own.
+#[derive(Clone, Copy)]
+enum Hydrator {
+    Vue,
+    Angular,
+}
+
+impl Hydrator {
+    /// What the placeholder does to the page, and what the site does
+    /// about it.
+    fn harm(self) -> &'static str {
+        match self {
+            Hydrator::Vue => {
+                "gets a placeholder that Vue, hydrating this server-rendered page, takes for a mismatch: it rebuilds what follows, so a gated script there can run twice or not at all; render the embed on the client only (Nuxt's <ClientOnly>, or after onMounted)"
+            }
+            Hydrator::Angular => {
+                "gets a placeholder that Angular, hydrating this server-rendered component, takes for the iframe: it binds each later node of the component to the element before it, so the component's bindings and listeners fail for the page's life; render the embed on the client only (@defer), or mark the component's host ngSkipHydration"
+            }
+        }
+    }
+}
+
+/// What an element's attributes say of Angular's hydration.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AngularMark {
+    None,
+    /// A component that Angular's server renderer marked for hydration
+    /// (`ngh`, its place in the hydration data).
+    Hydrated,
+    /// A component host that opts out (`ngSkipHydration`): Angular
+    /// renders it afresh with all inside it, whatever marks the server
+    /// left there.
+    Skipped,
+}
+
+/// HTML's elements that have no end tag.
+const VOID_ELEMENTS: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr",
+];
 
 /// Where `</name` starts in `text`, in any letter case.
 fn end_tag(text: &str, name: &str) -> Option<usize> {
@@ -758,6 +832,10 @@ struct Element<'a> {
     text: &'a str,
     /// Where `text` starts in the page.
     text_at: usize,
+    /// Whether Angular hydrates the element: it is inside a component
+    /// that Angular's server renderer marked for hydration (`ngh`), and
+    /// inside no component whose host opts out (`ngSkipHydration`).
+    hydrated_by_angular: bool,
 }
 
 impl Element<'_> {
@@ -1008,22 +1086,20 @@ impl Element<'_> {
         self.attr("id") == Some("__nuxt") || self.attr("data-server-rendered") == Some("true")
     }
 
-    /// A blocked embed in a page Vue hydrates: Crumb puts its placeholder
-    /// just before it, which Vue takes for a mismatch, and Vue's recovery
-    /// rebuilds what follows in the same parent, taking one gated script's
-    /// element for another (the README's page-change table, and the e2e
-    /// test of Vue 3.5). (Svelte 5 and React 19 render such a page afresh
-    /// before anything is released, which does no harm.) Elements after
-    /// the app's root are taken to be in it: a token reader sees no tree,
-    /// and a Nuxt page's body is its app.
-    fn check_hydrated_embed(&self, report: &mut PageReport) {
+    /// A blocked embed that a framework hydrates: Crumb puts its
+    /// placeholder just before it, which the framework takes for its own
+    /// element (the README's page-change table, and the e2e tests of Vue
+    /// 3.5 and Angular 22). Vue's recovery from the mismatch rebuilds what
+    /// follows in the same parent, taking one gated script's element for
+    /// another; Angular, which checks no tag names in a production build,
+    /// binds each later node of the component to the element before it.
+    /// (Svelte 5 and React 19 render such a page afresh before anything is
+    /// released, which does no harm.) In a Vue page, elements after the
+    /// app's root are taken to be in it: Nuxt's body is its app.
+    fn check_hydrated_embed(&self, hydrator: Hydrator, report: &mut PageReport) {
         let marked = self.attr("data-category").is_some();
         if self.name == "iframe" && marked && self.has_waiting_address() {
-            self.problem(
-                report,
-                "hydrated-embed",
-                "gets a placeholder that Vue, hydrating this server-rendered page, takes for a mismatch: it rebuilds what follows, so a gated script there can run twice or not at all; render the embed on the client only (Nuxt's <ClientOnly>, or after onMounted)",
-            );
+            self.problem(report, "hydrated-embed", hydrator.harm());
         }
     }
 
@@ -1603,6 +1679,33 @@ mod tests {
         says(&report, 0, "render the embed on the client only");
         // A page no framework hydrates.
         assert_eq!(rules(&page("id=\"app\"")), vec![]);
+    }
+
+    #[test]
+    fn a_blocked_embed_that_angular_hydrates_is_named_unless_its_component_skips_hydration() {
+        // As Angular's server renderer writes a page: the components it
+        // hydrates carry `ngh`; one whose host opts out, `ngskiphydration`.
+        let embed = r#"<iframe data-src="https://www.youtube.com/embed/ID" data-category="marketing" data-service="youtube"></iframe>"#;
+        let html = format!(
+            "<!DOCTYPE html><html><body><!--nghm-->\n\
+             <app-root ng-version=\"22.2.6\" ngh=\"1\"><main><p>Shop<br><img src=\"/logo.png\" alt=\"\">\n\
+             <app-video ngh=\"0\"><p>Our video</p>\n{embed}<p>caption</p></app-video>\n\
+             <app-map ngskiphydration=\"\"><div>\n{embed}</div><app-pin ngh=\"0\">\n{embed}</app-pin></app-map>\n\
+             <app-clip ngh=\"0\">\n{embed}</app-clip></main></app-root>\n\
+             {embed}\n<script id=\"ng-state\" type=\"application/json\">{{}}</script></body></html>"
+        );
+
+        // Assert: the embeds in hydrated components, not the ones inside
+        // the component that skips hydration, nor the page's own after
+        // the app (an unclosed `<p>` and void elements close nothing).
+        let report = lint_page(&demo(), &html);
+        assert_eq!(
+            located(&report),
+            vec![("hydrated-embed", "line 4"), ("hydrated-embed", "line 9")]
+        );
+        says(&report, 0, "mark the component's host ngSkipHydration");
+        // A page rendered by Angular's server without hydration.
+        assert_eq!(rules(&html.replace(" ngh=", " data-x=")), vec![]);
     }
 
     #[test]
