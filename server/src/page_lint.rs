@@ -25,6 +25,8 @@
 //!   an element of its own;
 //! - a gated embed with a lazy-loading library's class (lazysizes's
 //!   `lazyload`, ...) is loaded by that library before any choice;
+//! - an element Crumb would gate is not in a declarative shadow root
+//!   (`<template shadowrootmode>`), where the widget never looks;
 //! - no element of the page's has a class Crumb's stylesheets style
 //!   (`CRUMB_CLASSES`), whose rules would reach it.
 //!
@@ -266,9 +268,8 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
     // builder would switch it to the script's own state.
     emitter.naively_switch_states(true);
     let mut out = Vec::new();
-    // The elements still open, each with its mark for Angular's hydration
-    // (see `Element::hydrated_by_angular`).
-    let mut open: Vec<(String, AngularMark)> = Vec::new();
+    // The elements still open (see `Opened`).
+    let mut open: Vec<Opened> = Vec::new();
     // Reading a `&str` cannot fail: the error type is `Infallible`.
     for Ok(token) in Tokenizer::new_with_emitter(part, emitter) {
         let tag = match token {
@@ -277,10 +278,7 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
                 // An end tag closes its element and any left open inside
                 // it (`<p>` and `<li>` need no end tag); a stray one
                 // closes nothing.
-                if let Some(at) = open
-                    .iter()
-                    .rposition(|(name, _)| *name.as_bytes() == *end.name)
-                {
+                if let Some(at) = open.iter().rposition(|o| *o.name.as_bytes() == *end.name) {
                     open.truncate(at);
                 }
                 continue;
@@ -303,17 +301,11 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
             "script" | "noscript" | "style" => &rest[..end_tag(rest, &name).unwrap_or(rest.len())],
             _ => "",
         };
-        let around = |wanted| open.iter().any(|(_, mark)| *mark == wanted);
+        let around = |wanted| open.iter().any(|o| o.angular == wanted);
         let hydrated_by_angular = around(AngularMark::Hydrated) && !around(AngularMark::Skipped);
-        let mark = if attrs.contains_key("ngskiphydration") {
-            AngularMark::Skipped
-        } else if attrs.contains_key("ngh") {
-            AngularMark::Hydrated
-        } else {
-            AngularMark::None
-        };
+        let in_shadow_root = open.iter().any(|o| o.shadow_root);
         if !tag.self_closing && !VOID_ELEMENTS.contains(&name.as_str()) {
-            open.push((name.clone(), mark));
+            open.push(Opened::new(&name, &attrs));
         }
         out.push(Element {
             line: lines.line(offset + tag.span.start),
@@ -322,6 +314,7 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
             attrs,
             text,
             hydrated_by_angular,
+            in_shadow_root,
         });
     }
     out
@@ -346,6 +339,35 @@ impl Hydrator {
             Hydrator::Angular => {
                 "gets a placeholder that Angular, hydrating this server-rendered component, takes for the iframe: it binds each later node of the component to the element before it, so the component's bindings and listeners fail for the page's life; render the embed on the client only (@defer), or mark the component's host ngSkipHydration"
             }
+        }
+    }
+}
+
+/// An element whose end tag is still to come, with what its attributes
+/// say of the elements inside it.
+struct Opened {
+    name: String,
+    angular: AngularMark,
+    /// A declarative shadow root (`<template shadowrootmode="open">`):
+    /// the browser puts what is inside in the shadow root of the element
+    /// around it.
+    shadow_root: bool,
+}
+
+impl Opened {
+    fn new(name: &str, attrs: &BTreeMap<String, String>) -> Opened {
+        let angular = if attrs.contains_key("ngskiphydration") {
+            AngularMark::Skipped
+        } else if attrs.contains_key("ngh") {
+            AngularMark::Hydrated
+        } else {
+            AngularMark::None
+        };
+        let shadow_root = name == "template" && attrs.contains_key("shadowrootmode");
+        Opened {
+            name: name.to_owned(),
+            angular,
+            shadow_root,
         }
     }
 }
@@ -836,6 +858,10 @@ struct Element<'a> {
     /// that Angular's server renderer marked for hydration (`ngh`), and
     /// inside no component whose host opts out (`ngSkipHydration`).
     hydrated_by_angular: bool,
+    /// Whether the element is in a declarative shadow root, where the
+    /// widget's gate does not look (its selector and its observer see the
+    /// document's own elements only).
+    in_shadow_root: bool,
 }
 
 impl Element<'_> {
@@ -1004,6 +1030,17 @@ impl Element<'_> {
                 return fail(report, "not-gated", what);
             }
             _ => return,
+        }
+        if self.in_shadow_root {
+            let what = format!(
+                "never {}, whatever the choice: it is in a shadow root (<template shadowrootmode>), where Crumb does not look; put it in the page's own elements, in the component's slot",
+                if self.name == "script" {
+                    "runs"
+                } else {
+                    "loads"
+                }
+            );
+            return fail(report, "shadow-root", &what);
         }
         report.gated += 1;
         self.check_names(site, category, report);
@@ -1706,6 +1743,29 @@ mod tests {
         says(&report, 0, "mark the component's host ngSkipHydration");
         // A page rendered by Angular's server without hydration.
         assert_eq!(rules(&html.replace(" ngh=", " data-x=")), vec![]);
+    }
+
+    #[test]
+    fn an_element_crumb_would_gate_in_a_declarative_shadow_root_is_named() {
+        let embed = r#"<iframe data-src="https://www.youtube.com/embed/ID" data-category="marketing" data-service="youtube"></iframe>"#;
+        let html = format!(
+            "<!DOCTYPE html><html><body>\n\
+             <my-video><template shadowrootmode=\"open\"><p>Our video</p><slot></slot>\n{embed}\n\
+             <script type=\"text/plain\" data-category=\"analytics\">track()</script></template>\n{embed}</my-video>\n\
+             <template id=\"later\">\n{embed}</template></body></html>"
+        );
+
+        // Assert: the two in the shadow root; not the one slotted in from
+        // the page, nor the one in a plain template (the gate sees it once
+        // a script puts it in the page).
+        let report = lint_page(&demo(), &html);
+        assert_eq!(
+            located(&report),
+            vec![("shadow-root", "line 3"), ("shadow-root", "line 4")]
+        );
+        says(&report, 0, "never loads, whatever the choice");
+        says(&report, 1, "never runs");
+        assert_eq!(report.gated, 2);
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! says to gate one, waits for its choice; React 19, Turbo 8, Vue 3,
 //! Svelte 5 and Angular 22, from npm, do to pages what the README says they
 //! do; an image with a `srcset`, or in a `<picture>` with one, loads before
-//! the gate can hold it, as `crumb lint --page` says.
+//! the gate can hold it, and what is gated inside a shadow root is never
+//! released, as `crumb lint --page` says.
 
 use crumb_e2e::{Browser, Site, never_answers, serve};
 use serde_json::json;
@@ -1258,4 +1259,59 @@ fn an_angular_page_hydrated_around_a_placeholder_breaks_the_component_unless_the
     assert_eq!(visit("plain"), (broken, works.clone()));
     assert_eq!(visit("defer"), (works.clone(), works.clone()));
     assert_eq!(visit("skip"), (works.clone(), works));
+}
+
+#[test]
+fn an_embed_in_a_shadow_root_never_loads_and_one_slotted_into_it_is_gated_as_any() {
+    // Arrange: a first visit to a page with two video components (web
+    // components with declarative shadow roots): one holds its gated
+    // embed and a gated script in its shadow root, the other shows the
+    // page's own embed through a slot, as the README advises.
+    let site = Site::start();
+    let origin = serve(
+        vec![(
+            "/",
+            "text/html; charset=utf-8",
+            format!(
+                "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Shop</title>\
+                 <script src=\"{}/crumb.js\" data-site=demo async></script></head><body>\
+                 <my-video id=inside><template shadowrootmode=open>\
+                 <iframe data-src=\"data:text/html,inside\" data-category=marketing data-service=youtube></iframe>\
+                 <script type=text/plain data-category=analytics>window.__ran = 1</script>\
+                 </template></my-video>\
+                 <my-video id=slotted><template shadowrootmode=open><p>Our video</p><slot></slot></template>\
+                 <iframe data-src=\"data:text/html,slotted\" data-category=marketing data-service=youtube></iframe>\
+                 </my-video></body></html>",
+                site.base
+            ),
+        )],
+        "",
+    );
+    site.allow_origin(&origin);
+    let browser = Browser::new(1280, 800);
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.settled();
+    let slotted_placeholder = "return document.querySelector('#slotted .crumb-ph') \
+                               .assignedSlot.getRootNode().host.id";
+    assert_eq!(browser.js(slotted_placeholder), json!("slotted"));
+
+    // Act: the visitor accepts everything.
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("document.querySelector('#slotted iframe[src]')");
+    browser.settled();
+
+    // Assert: what the README says: Crumb does not look into shadow roots,
+    // so what is gated there never loads or runs (the page's linter names
+    // it, `shadow-root`); the page's own embed, slotted in, had its
+    // placeholder in the component and loads once allowed.
+    let inside = "const root = document.querySelector('#inside').shadowRoot; \
+                  return [root.querySelector('iframe').hasAttribute('src'), window.__ran || 0]";
+    assert_eq!(browser.js(inside), json!([false, 0]));
+    assert!(
+        browser
+            .js("return !document.querySelector('#slotted .crumb-ph')")
+            .as_bool()
+            .unwrap()
+    );
 }
