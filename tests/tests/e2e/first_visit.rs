@@ -516,6 +516,41 @@ fn the_floating_button_never_covers_the_page_and_yields_to_the_pages_own_link() 
     );
 }
 
+#[test]
+fn the_banner_and_the_floating_button_stay_above_the_sites_own_layers() {
+    // Arrange: a page with fixed layers of its own across the bottom of
+    // the screen, as high as chat and promotion widgets put theirs
+    // (Intercom's launcher 2147483003, Meta's chat plugin 2147483646).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("for (const z of [2147483003, 2147483646]) {
+           const layer = document.createElement('div');
+           layer.style.cssText = `position:fixed;left:0;right:0;bottom:0;height:50%;z-index:${z}`;
+           document.body.append(layer);
+         }");
+    let buttons_on_top = |css: &str| {
+        browser.js(&format!(
+            "return [...document.querySelectorAll('{css}')].map((b) => {{
+               const r = b.getBoundingClientRect();
+               return b.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2));
+             }})"
+        ))
+    };
+
+    // Act and assert: the visitor can reach the banner's buttons, then
+    // the floating button.
+    assert_eq!(
+        buttons_on_top(".crumb-banner button"),
+        json!([true, true, true])
+    );
+    browser.click(".crumb-banner [data-a=reject]");
+    browser.wait("document.querySelector('.crumb-reopen')");
+    browser.js("document.querySelectorAll('[data-crumb-open]').forEach((e) => e.remove())");
+    browser.wait("getComputedStyle(document.querySelector('.crumb-reopen')).display != 'none'");
+    assert_eq!(buttons_on_top(".crumb-reopen"), json!([true]));
+}
+
 /// What real sites put on bare elements: Tailwind's preflight, Bootstrap's
 /// reboot, a theme's headings, links and buttons, and the 62.5 % root font
 /// size that makes 1rem 10px.
