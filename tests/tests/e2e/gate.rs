@@ -812,6 +812,20 @@ fn vue_page(site: &Site, client_only: bool) -> String {
     serve_mounted_app(site, &crumb_e2e::npm::node(&server), client)
 }
 
+/// A browser on the first visit to an app's server-rendered `page`: once
+/// Crumb has shown the banner (and put its placeholders), the app hydrates,
+/// and its counter button works.
+fn hydrated_on_a_first_visit(page: &str) -> Browser {
+    let browser = Browser::new(1280, 800);
+    browser.goto(page);
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.settled();
+    browser.js("window.__hydrate()");
+    browser.click("#count");
+    browser.wait("document.querySelector('#count').textContent == 'count 1'");
+    browser
+}
+
 #[test]
 fn a_vue_page_hydrated_around_a_placeholder_swaps_its_gated_scripts_unless_the_embed_is_client_only()
  {
@@ -821,13 +835,7 @@ fn a_vue_page_hydrated_around_a_placeholder_swaps_its_gated_scripts_unless_the_e
     let runs = |client_only: bool| {
         let site = Site::start();
         let page = vue_page(&site, client_only);
-        let browser = Browser::new(1280, 800);
-        browser.goto(&page);
-        browser.wait("document.querySelector('.crumb-banner')");
-        browser.settled();
-        browser.js("window.__hydrate()");
-        browser.click("#count");
-        browser.wait("document.querySelector('#count').textContent == 'count 1'");
+        let browser = hydrated_on_a_first_visit(&page);
 
         // Act: the visitor accepts; then a returning visit, where the
         // server's answer releases both scripts, and the external one
@@ -1217,13 +1225,7 @@ fn an_angular_page_hydrated_around_a_placeholder_breaks_the_component_unless_the
     let visit = |embed: &str| {
         let site = Site::start();
         let page = angular_page(&site, embed);
-        let browser = Browser::new(1280, 800);
-        browser.goto(&page);
-        browser.wait("document.querySelector('.crumb-banner')");
-        browser.settled();
-        browser.js("window.__hydrate()");
-        browser.click("#count");
-        browser.wait("document.querySelector('#count').textContent == 'count 1'");
+        let browser = hydrated_on_a_first_visit(&page);
 
         // Act: the visitor uses the video component and accepts; then a
         // returning visit, where the server's answer loads the embed
