@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod cors;
+pub mod csp;
 pub mod demo;
 pub mod error;
 pub mod export;

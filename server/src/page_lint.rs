@@ -28,7 +28,12 @@
 //! - an element Crumb would gate is not in a declarative shadow root
 //!   (`<template shadowrootmode>`), where the widget never looks;
 //! - no element of the page's has a class Crumb's stylesheets style
-//!   (`CRUMB_CLASSES`), whose rules would reach it.
+//!   (`CRUMB_CLASSES`), whose rules would reach it;
+//! - the page's Content-Security-Policy (`<meta http-equiv>`, or the
+//!   headers of a response head before the page, as `curl -si` prints
+//!   it) lets Crumb's tag, its WebAssembly, its requests and its
+//!   stylesheet in, and lets each gated script's released copy run and
+//!   each gated embed load (`crate::csp`).
 //!
 //! Elements not marked at all are looked at too, for the tags of
 //! well-known tracking vendors (`VENDORS`, found by the address their
@@ -56,6 +61,7 @@ use crumb_schema::integrations::ConsentModeKind;
 use crumb_schema::{Category, SiteConfig};
 use html5gum::{DefaultEmitter, Token, Tokenizer};
 
+use crate::csp::{Fetch, Policy, Script, Verdict};
 use crate::lint::Problem;
 
 /// What a page holds for Crumb: the problems, and how many elements it
@@ -219,12 +225,22 @@ pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
     // one of its `<source>`s offers addresses (see
     // `Element::check_picture_image`).
     let mut picture_sources: Option<bool> = None;
-    let page = elements(html, &lines, 0);
+    let (headers, body_at) = response_head(html);
+    let page = elements(&html[body_at..], &lines, body_at);
+    let policies = PagePolicies::of(headers, &page);
     // Crumb's signals script, the page's first: the vendors' tags that
     // load at once under its signals come after it.
     let signals = page.iter().position(|e| e.signals_site().is_some());
     for (i, element) in page.iter().enumerate() {
+        let gated_before = report.gated;
         element.check(site, &mut report);
+        // What the gate holds, its release must get past the page's policy.
+        if report.gated > gated_before {
+            element.check_release_policy(&policies, &mut report);
+        }
+        if element.name == "script" && element.is_crumbs_tag() {
+            element.check_widget_policy(&policies, &mut report);
+        }
         if signals.is_none_or(|at| i < at) {
             element.check_signals_ahead(site, signals.map(|at| page[at].line), &mut report);
         }
@@ -255,6 +271,98 @@ pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
         }
     }
     report
+}
+
+/// A response's head before the page, as `curl -si` prints it (one per
+/// response, a redirect's and the page's with `-L`): the values of the
+/// last one's `Content-Security-Policy` headers, and where the page
+/// starts. A plain page has none.
+fn response_head(input: &str) -> (Vec<&str>, usize) {
+    let mut at = 0;
+    let mut policies = Vec::new();
+    while input[at..].starts_with("HTTP/") {
+        let head = &input[at..];
+        let Some(end) = head
+            .find("\r\n\r\n")
+            .map(|e| e + 4)
+            .or_else(|| head.find("\n\n").map(|e| e + 2))
+        else {
+            break;
+        };
+        policies = head[..end]
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(name, _)| name.trim().eq_ignore_ascii_case("content-security-policy"))
+            .map(|(_, value)| value.trim())
+            .collect();
+        at += end;
+    }
+    (policies, at)
+}
+
+/// The Content-Security-Policy a page runs under: the policies of its
+/// headers (when the page came with them) and of its `<meta
+/// http-equiv>` tags, each enforced on its own; and the page's origin,
+/// which `'self'` names, where the page says it (its canonical address).
+struct PagePolicies {
+    policies: Vec<Policy>,
+    origin: Option<String>,
+}
+
+impl PagePolicies {
+    fn of(headers: Vec<&str>, page: &[Element<'_>]) -> PagePolicies {
+        let mut policies: Vec<Policy> =
+            headers.into_iter().flat_map(Policy::parse_header).collect();
+        let mut origin = None;
+        for element in page {
+            let is = |attr: &str, value: &str| {
+                element.attr(attr).is_some_and(|v| {
+                    v.split_ascii_whitespace()
+                        .any(|v| v.eq_ignore_ascii_case(value))
+                })
+            };
+            if element.name == "meta" && is("http-equiv", "content-security-policy") {
+                policies.push(Policy::parse(element.attr("content").unwrap_or("")));
+            }
+            let canonical = match element.name.as_str() {
+                "link" if is("rel", "canonical") => element.attr("href"),
+                "meta" if is("property", "og:url") => element.attr("content"),
+                _ => None,
+            };
+            if origin.is_none() {
+                origin = canonical.and_then(origin_of);
+            }
+        }
+        PagePolicies { policies, origin }
+    }
+
+    /// The first directive of the page's policies that blocks what
+    /// `verdict` asks of one policy about `address` (given the page's
+    /// origin). A vendor's address is never the page's own, so `'self'`
+    /// does not allow it even where the page names no origin.
+    fn blocking(
+        &self,
+        address: Option<&str>,
+        verdict: impl Fn(&Policy, Option<&str>) -> Verdict,
+    ) -> Option<&'static str> {
+        let origin = self.origin.as_deref().or_else(|| {
+            address
+                .filter(|a| vendor_in(a).is_some())
+                .map(|_| "https://page.invalid")
+        });
+        self.policies.iter().find_map(|p| match verdict(p, origin) {
+            Verdict::Blocked(directive) => Some(directive),
+            Verdict::Allowed | Verdict::Unknown => None,
+        })
+    }
+}
+
+/// `https://shop.example` of an absolute web address.
+fn origin_of(address: &str) -> Option<String> {
+    let (scheme, rest) = address.trim().split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (matches!(scheme, "http" | "https") && !host.is_empty()).then(|| format!("{scheme}://{host}"))
 }
 
 /// The start tags of `part` (which begins `offset` bytes into the page
@@ -1140,6 +1248,141 @@ impl Element<'_> {
         }
     }
 
+    /// Crumb's own tag under the page's policy: crumb.js must load, the
+    /// browser must compile its WebAssembly, and the widget must reach
+    /// its API and assets, which are beside crumb.js (`v1/...`,
+    /// `crumb/...`), and its stylesheet.
+    fn check_widget_policy(&self, page: &PagePolicies, report: &mut PageReport) {
+        let src = self.script_address();
+        let base = &src[..src.rfind('/').map_or(0, |i| i + 1)];
+        let tag = Script {
+            address: Some(src),
+            text: "",
+            nonce: self.attr("nonce"),
+            by_script: false,
+        };
+        let mut blocked = |what: &str, directive: &str, fix: &str| {
+            let what = format!(
+                "{what}: the page's Content-Security-Policy ({directive}) does not allow it; {fix}"
+            );
+            self.problem(report, "csp-widget", &what);
+        };
+        if let Some(d) = page.blocking(None, |p, origin| p.script(&tag, origin)) {
+            let fix = format!(
+                "add Crumb's origin to {d} (under 'strict-dynamic', the page's nonce to this tag)"
+            );
+            blocked(
+                "never loads, so no banner shows and nothing gated runs",
+                d,
+                &fix,
+            );
+        }
+        if let Some(d) = page.blocking(None, |p, _| p.wasm()) {
+            let fix = format!("add 'wasm-unsafe-eval' to {d}");
+            blocked(
+                "never starts (the browser may not compile its WebAssembly), so no banner shows and nothing gated runs",
+                d,
+                &fix,
+            );
+        }
+        let assets = [
+            format!("{base}v1/sites/"),
+            format!("{base}crumb/crumb.wasm"),
+        ];
+        if let Some(d) = page.blocking(None, |p, origin| {
+            assets
+                .iter()
+                .map(|a| p.fetch(Fetch::Connect, a, origin))
+                .find(|v| matches!(v, Verdict::Blocked(_)))
+                .unwrap_or(Verdict::Allowed)
+        }) {
+            let fix = format!("add Crumb's origin to {d}");
+            blocked(
+                "cannot fetch its WebAssembly, its config or the visitor's consent, nor record a choice",
+                d,
+                &fix,
+            );
+        }
+        let stylesheet = format!("{base}crumb/crumb.css");
+        if let Some(d) = page.blocking(None, |p, origin| p.fetch(Fetch::Style, &stylesheet, origin))
+        {
+            let fix = format!("add Crumb's origin to {d}");
+            blocked(
+                "shows its banner unstyled (its stylesheets are files beside crumb.js)",
+                d,
+                &fix,
+            );
+        }
+    }
+
+    /// An element the gate holds, once allowed: a script's released copy
+    /// runs as the browser runs a script a page's script adds (keeping the
+    /// nonce), and an embed loads its `data-src`, both under the page's
+    /// policy.
+    fn check_release_policy(&self, page: &PagePolicies, report: &mut PageReport) {
+        let address = self
+            .attr("data-src")
+            .or_else(|| self.attr("src"))
+            .filter(|a| !a.trim().is_empty());
+        let blocked = |rule, directive: &str, fix: &str| {
+            let what = format!(
+                "never {}, even once allowed: the page's Content-Security-Policy ({directive}) {fix}",
+                if rule == "csp-script" {
+                    "runs"
+                } else {
+                    "loads"
+                }
+            );
+            (rule, what)
+        };
+        let (rule, what) = match (self.name.as_str(), address) {
+            ("script", _) => {
+                let copy = Script {
+                    address,
+                    text: self.text,
+                    nonce: self.attr("nonce"),
+                    by_script: true,
+                };
+                let Some(d) = page.blocking(address, |p, origin| p.script(&copy, origin)) else {
+                    return;
+                };
+                match address {
+                    Some(address) => blocked(
+                        "csp-script",
+                        d,
+                        &format!(
+                            "does not allow {address}; add its origin to {d}, or give the script the page's nonce"
+                        ),
+                    ),
+                    None => blocked(
+                        "csp-script",
+                        d,
+                        "runs no inline script without the page's nonce or the script's hash; give it the page's nonce (its released copy keeps it)",
+                    ),
+                }
+            }
+            ("iframe" | "img", Some(address)) => {
+                let kind = if self.name == "iframe" {
+                    Fetch::Frame
+                } else {
+                    Fetch::Image
+                };
+                let Some(d) =
+                    page.blocking(Some(address), |p, origin| p.fetch(kind, address, origin))
+                else {
+                    return;
+                };
+                blocked(
+                    "csp-embed",
+                    d,
+                    &format!("does not allow {address}; add its origin to {d}"),
+                )
+            }
+            _ => return,
+        };
+        self.problem(report, rule, &what);
+    }
+
     /// A vendor's tracking tag marked strictly necessary runs before any
     /// choice and cannot be refused. (Matomo and Piwik PRO may be set up
     /// for audience measurement that some regulators exempt, CNIL's for
@@ -1766,6 +2009,93 @@ mod tests {
         says(&report, 0, "never loads, whatever the choice");
         says(&report, 1, "never runs");
         assert_eq!(report.gated, 2);
+    }
+
+    #[test]
+    fn a_content_security_policy_that_keeps_crumb_or_a_release_out_is_named() {
+        // A policy of hosts in a `<meta>` tag, on a page that names its
+        // origin: no 'wasm-unsafe-eval', no style source for Crumb, no
+        // inline scripts, frames only from the page's own origin.
+        let html = "<!DOCTYPE html><html><head>\n\
+            <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'; script-src 'self' https://consent.example.com https://www.googletagmanager.com; connect-src 'self' https://consent.example.com; img-src 'self'\">\n\
+            <link rel=\"canonical\" href=\"https://shop.example/products\">\n\
+            <script src=\"https://consent.example.com/crumb.js\" data-site=\"demo\" async></script>\n\
+            <script type=\"text/plain\" data-category=\"analytics\" data-service=\"google-analytics\" data-src=\"https://www.googletagmanager.com/gtag/js?id=G-1\"></script>\n\
+            <script type=\"text/plain\" data-category=\"analytics\">track()</script>\n\
+            <script type=\"text/plain\" data-category=\"analytics\" data-src=\"https://shop.example/js/stats.js\"></script>\n\
+            <iframe data-src=\"https://www.youtube.com/embed/ID\" data-category=\"marketing\" data-service=\"youtube\"></iframe>\n\
+            <img data-src=\"/px.gif\" data-category=\"marketing\" alt=\"\">\n\
+            </head></html>";
+        let report = lint_page(&demo(), html);
+        assert_eq!(
+            located(&report),
+            vec![
+                ("csp-widget", "line 4"),
+                ("csp-widget", "line 4"),
+                ("csp-script", "line 6"),
+                ("csp-embed", "line 8"),
+            ]
+        );
+        says(&report, 0, "add 'wasm-unsafe-eval' to script-src");
+        says(&report, 1, "shows its banner unstyled");
+        says(&report, 1, "(default-src)");
+        says(&report, 2, "give it the page's nonce");
+        says(
+            &report,
+            3,
+            "does not allow https://www.youtube.com/embed/ID",
+        );
+
+        // Without the page's origin, what only 'self' could allow is not
+        // named (the page could be on Crumb's origin, or the site's own
+        // stats script on the page's): only what no origin helps, and a
+        // vendor's address, which is never the page's.
+        let report = lint_page(&demo(), &html.replace("rel=\"canonical\"", "rel=\"icon\""));
+        assert_eq!(
+            located(&report),
+            vec![
+                ("csp-widget", "line 4"),
+                ("csp-script", "line 6"),
+                ("csp-embed", "line 8")
+            ]
+        );
+        let report = lint_page(
+            &demo(),
+            &html.replace(
+                "https://shop.example/js/stats.js",
+                "https://stats.example/s.js",
+            ),
+        );
+        assert_eq!(located(&report)[3], ("csp-script", "line 7"));
+
+        // The README's policy lets all of it in.
+        let fine = html.replace(
+            "default-src 'self'; script-src 'self' https://consent.example.com https://www.googletagmanager.com; connect-src 'self' https://consent.example.com; img-src 'self'",
+            "script-src 'self' https://consent.example.com https://www.googletagmanager.com 'wasm-unsafe-eval' 'unsafe-inline'; style-src 'self' https://consent.example.com; connect-src 'self' https://consent.example.com",
+        );
+        assert_eq!(rules(&fine), vec![]);
+    }
+
+    #[test]
+    fn the_policy_of_a_response_head_before_the_page_counts() {
+        // As `curl -siL` prints a redirect and a page under a nonce-based
+        // policy: Crumb's tag needs the nonce; what it releases does not.
+        let page = "HTTP/1.1 301 Moved Permanently\r\nLocation: /\r\n\r\n\
+            HTTP/2 200\r\ncontent-type: text/html\r\n\
+            Content-Security-Policy: script-src 'nonce-r4nd0m' 'strict-dynamic' 'wasm-unsafe-eval'; object-src 'none'\r\n\r\n\
+            <!DOCTYPE html><html><head>\n\
+            <script src=\"https://consent.example.com/crumb.js\" data-site=\"demo\" async></script>\n\
+            <script type=\"text/plain\" data-category=\"analytics\">track()</script>\n\
+            </head></html>";
+        let report = lint_page(&demo(), page);
+        assert_eq!(located(&report), vec![("csp-widget", "line 9")]);
+        says(&report, 0, "never loads");
+        says(&report, 0, "the page's nonce to this tag");
+        assert_eq!(report.gated, 1);
+        assert_eq!(
+            rules(&page.replace("<script src", "<script nonce=\"r4nd0m\" src")),
+            vec![]
+        );
     }
 
     #[test]

@@ -293,6 +293,87 @@ fn a_page_under_a_nonce_based_policy_runs_its_gated_scripts_once_allowed() {
     );
 }
 
+#[test]
+fn what_a_pages_policy_keeps_from_running_once_allowed_is_what_crumb_lint_names() {
+    // Arrange: a page whose policy (in a `<meta>` tag, which `crumb lint
+    // --page` reads) allows scripts by origin and by nonce, without
+    // 'unsafe-inline': Crumb's tag, a gated library on the page's own
+    // origin, a gated inline script with the page's nonce and one without,
+    // and a gated script from an address the policy does not name.
+    let site = Site::start();
+    let policy = format!(
+        "script-src 'self' 'nonce-r4nd0m' {0} 'wasm-unsafe-eval'; style-src 'self' {0}; connect-src {0}",
+        site.base
+    );
+    let html = format!(
+        "<!doctype html><html lang=en><head><title>Policy</title>\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{policy}\">\n\
+         <script src=\"{}/crumb.js\" data-site=\"demo\" async></script>\n\
+         <script type=\"text/plain\" data-category=\"analytics\" data-src=\"/lib.js\"></script>\n\
+         <script type=\"text/plain\" data-category=\"analytics\">window.__inline = 1</script>\n\
+         <script type=\"text/plain\" data-category=\"analytics\" nonce=\"r4nd0m\">window.__nonce = 1</script>\n\
+         <script type=\"text/plain\" data-category=\"analytics\" data-src=\"data:text/javascript,window.__data=1\"></script>\n\
+         </head><body><p>A page with a policy of its own.</p></body></html>",
+        site.base
+    );
+    let origin = serve(
+        vec![
+            ("/", "text/html; charset=utf-8", html.clone()),
+            ("/lib.js", "text/javascript", "window.__lib = 1;".into()),
+        ],
+        "",
+    );
+    site.allow_origin(&origin);
+    let browser = Browser::new(1280, 800);
+
+    // Act: the visitor accepts everything.
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__lib && window.__nonce");
+    browser.settled();
+
+    // Assert: the browser ran what the policy allows and nothing else, and
+    // the linter names exactly the two it blocked, at their lines.
+    let ran = "return [window.__lib, window.__nonce, window.__inline || 0, window.__data || 0]";
+    assert_eq!(browser.js(ran), json!([1, 1, 0, 0]));
+    let report = crumb_server::page_lint::lint_page(&site.config(), &html);
+    let named: Vec<_> = report
+        .problems
+        .iter()
+        .map(|p| (p.rule, p.path.as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        vec![("csp-script", "line 5"), ("csp-script", "line 7")]
+    );
+
+    // Arrange: the same page under a policy without 'wasm-unsafe-eval'.
+    let html = html.replace(" 'wasm-unsafe-eval'", "");
+    let origin = serve(vec![("/", "text/html; charset=utf-8", html.clone())], "");
+    site.allow_origin(&origin);
+
+    // Act (WebKitGTK reports no violation for WebAssembly, so the test
+    // waits for the page's load and what follows it).
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.readyState == 'complete'");
+    browser.settled();
+
+    // Assert: the widget never starts, and the linter says why, at
+    // Crumb's tag.
+    assert!(!banner_visible(&browser));
+    let report = crumb_server::page_lint::lint_page(&site.config(), &html);
+    let first = &report.problems[0];
+    assert_eq!((first.rule, first.path.as_str()), ("csp-widget", "line 3"));
+    assert!(
+        first
+            .message
+            .contains("add 'wasm-unsafe-eval' to script-src"),
+        "{}",
+        first.message
+    );
+}
+
 /// The default Trusted Types policy the README gives a page that enforces
 /// Trusted Types, with the page's own origin as the one allowed for
 /// external scripts.
