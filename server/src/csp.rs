@@ -195,8 +195,9 @@ fn hash_matches(list: &[String], text: &str) -> bool {
 /// An address split as a source list matches it.
 #[derive(Debug, PartialEq, Eq)]
 enum Address<'a> {
-    /// Relative: on the page's own origin.
-    PageOrigin,
+    /// Relative: on the page's own origin, at `path` (empty for an
+    /// address relative to the page's folder, whose path is not known).
+    PageOrigin { path: &'a str },
     Absolute {
         /// Empty for a scheme-relative address (`//host/path`), which
         /// takes the page's scheme.
@@ -221,7 +222,11 @@ impl<'a> Address<'a> {
                 (scheme.to_ascii_lowercase(), rest)
             }
             _ if address.starts_with("//") => (String::new(), address),
-            _ => return Address::PageOrigin,
+            _ => {
+                let path = &address[..address.find(['?', '#']).unwrap_or(address.len())];
+                let path = if path.starts_with('/') { path } else { "" };
+                return Address::PageOrigin { path };
+            }
         };
         let Some(rest) = rest.strip_prefix("//") else {
             // `data:`, `blob:`, ...: a scheme and nothing a host source
@@ -237,13 +242,11 @@ impl<'a> Address<'a> {
         let authority = &rest[..end];
         let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
         // An IPv6 host is in brackets, with colons of its own.
-        let host_end = authority.rfind(']').map_or(0, |i| i + 1);
-        let (host, port) = match authority[host_end..].split_once(':') {
-            Some((_, port)) => (
-                &authority[..host_end + authority[host_end..].find(':').unwrap_or(0)],
-                Some(port),
-            ),
-            None => (authority, None),
+        let (host, port) = match authority.rfind(':') {
+            Some(i) if !authority[i..].contains(']') => {
+                (&authority[..i], Some(&authority[i + 1..]))
+            }
+            _ => (authority, None),
         };
         let path = &rest[end..];
         let path = &path[..path.find(['?', '#']).unwrap_or(path.len())];
@@ -266,19 +269,22 @@ fn address_verdict(
 ) -> Verdict {
     let origin = origin.map(Address::parse);
     let mut address = Address::parse(address);
-    // A relative address is on the page's origin.
+    // A relative address is on the page's origin (one relative to the
+    // page's folder is at a path not known, which only 'self' and `*`
+    // match for sure).
     if let (
-        Address::PageOrigin,
+        Address::PageOrigin { path },
         Some(Address::Absolute {
             scheme, host, port, ..
         }),
     ) = (&address, &origin)
+        && !path.is_empty()
     {
         address = Address::Absolute {
             scheme: scheme.clone(),
             host: host.clone(),
             port: *port,
-            path: "/",
+            path,
         };
     }
     let mut unknown = false;
@@ -314,7 +320,7 @@ fn source_matches(
     let source = source.trim();
     if source.eq_ignore_ascii_case("'self'") {
         return match (address, origin) {
-            (Address::PageOrigin, _) => Some(true),
+            (Address::PageOrigin { .. }, _) => Some(true),
             (Address::Absolute { scheme, .. }, _) if !is_web(scheme) => Some(false),
             (
                 Address::Absolute {
@@ -583,6 +589,20 @@ mod tests {
             on_shop("https://consent.example.com", "/crumb/v1/"),
             Verdict::Blocked("connect-src")
         );
+        // A path source: the page's own addresses by their path; one
+        // relative to the page's folder has a path not known.
+        assert_eq!(
+            on_shop("https://shop.example/js/", "/js/a.js"),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            on_shop("https://shop.example/js/", "/css/a.css"),
+            Verdict::Blocked("connect-src")
+        );
+        assert_eq!(
+            on_shop("https://shop.example/js/", "a.js"),
+            Verdict::Unknown
+        );
     }
 
     #[test]
@@ -663,8 +683,22 @@ mod tests {
 
     #[test]
     fn addresses_split_as_sources_match_them() {
-        assert_eq!(Address::parse("/crumb/crumb.js"), Address::PageOrigin);
-        assert_eq!(Address::parse("crumb.js"), Address::PageOrigin);
+        assert_eq!(
+            Address::parse("/crumb/crumb.js?v=2"),
+            Address::PageOrigin {
+                path: "/crumb/crumb.js"
+            }
+        );
+        assert_eq!(Address::parse("crumb.js"), Address::PageOrigin { path: "" });
+        assert_eq!(
+            Address::parse("http://[::1]:8080/x"),
+            Address::Absolute {
+                scheme: "http".into(),
+                host: "[::1]".into(),
+                port: Some("8080"),
+                path: "/x",
+            }
+        );
         assert_eq!(
             Address::parse("HTTPS://User@Consent.Example.com:8443/crumb/crumb.js?v=1#x"),
             Address::Absolute {
