@@ -3,7 +3,7 @@
 use crumb_e2e::{Browser, Engine, Site, serve};
 use serde_json::json;
 
-use crate::{banner_visible, open, ran};
+use crate::{banner_visible, linted, open, ran};
 
 #[test]
 fn first_visit_shows_the_banner_and_runs_nothing() {
@@ -337,15 +337,12 @@ fn what_a_pages_policy_keeps_from_running_once_allowed_is_what_crumb_lint_names(
     // the linter names exactly the two it blocked, at their lines.
     let ran = "return [window.__lib, window.__nonce, window.__inline || 0, window.__data || 0]";
     assert_eq!(browser.js(ran), json!([1, 1, 0, 0]));
-    let report = crumb_server::page_lint::lint_page(&site.config(), &html);
-    let named: Vec<_> = report
-        .problems
-        .iter()
-        .map(|p| (p.rule, p.path.as_str()))
-        .collect();
     assert_eq!(
-        named,
-        vec![("csp-script", "line 5"), ("csp-script", "line 7")]
+        linted(&site, &html),
+        vec![
+            ("csp-script", "line 5".to_owned()),
+            ("csp-script", "line 7".to_owned())
+        ]
     );
 
     // Arrange: the same page under a policy without 'wasm-unsafe-eval'.

@@ -17,7 +17,7 @@
 use crumb_e2e::{Browser, Site, never_answers, serve};
 use serde_json::json;
 
-use crate::{accepted, open, open_dialog};
+use crate::{accepted, linted, open, open_dialog};
 
 /// What the scripts [`INSERT`] adds push, in document order.
 pub(crate) const EVERY_PATH: [&str; 5] = [
@@ -1144,16 +1144,12 @@ fn an_image_with_a_srcset_or_in_a_picture_loads_before_any_choice_so_the_linter_
     seen.extend(browser.requests());
     assert!(!seen.iter().any(|u| u.contains("youtube.com")), "{seen:?}");
     // And `crumb lint --page` names those two, at their lines.
-    let site_config = site.config();
-    let report = crumb_server::page_lint::lint_page(&site_config, &page);
-    let named: Vec<_> = report
-        .problems
-        .iter()
-        .map(|p| (p.rule, p.path.as_str()))
-        .collect();
     assert_eq!(
-        named,
-        vec![("ungated-embed", "line 2"), ("ungated-embed", "line 3")]
+        linted(&site, &page),
+        vec![
+            ("ungated-embed", "line 2".to_owned()),
+            ("ungated-embed", "line 3".to_owned())
+        ]
     );
 }
 

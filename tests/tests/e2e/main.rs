@@ -84,6 +84,17 @@ pub const ADD_LATE_SCRIPTS: &str =
        document.body.append(s);
      }";
 
+/// What `crumb lint --page` names in `page` against the demo site's
+/// config: each problem's rule and line.
+pub fn linted(site: &Site, page: &str) -> Vec<(&'static str, String)> {
+    let report = crumb_server::page_lint::lint_page(&site.config(), page);
+    report
+        .problems
+        .into_iter()
+        .map(|p| (p.rule, p.path))
+        .collect()
+}
+
 pub fn banner_visible(browser: &Browser) -> bool {
     browser.js(
         "const b = document.querySelector('.crumb-banner');
