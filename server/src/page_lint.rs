@@ -7,7 +7,8 @@
 //! - a `<script>` with `data-category` runs at once unless its `type` is
 //!   `text/plain`; any other type that is not JavaScript is never released;
 //! - an `<iframe>` or `<img>` with `data-category` loads at once from a
-//!   `src`, and needs its address in `data-src`;
+//!   `src`, and needs its address in `data-src`; an iframe's `srcdoc`
+//!   shows at once and keeps it from ever loading;
 //! - other elements with `data-category` (`<link>`, `<video>`, ...) are not
 //!   gated at all;
 //! - a vendor's tag (`VENDORS`) marked necessary runs before any choice
@@ -1122,6 +1123,14 @@ impl Element<'_> {
                         "loads at once, before any choice: give its address in data-src, not src";
                     return fail(report, "ungated-embed", what);
                 }
+                // Seen in Chromium, Firefox ESR and WebKitGTK: a srcdoc
+                // (a "lighter" embed's thumbnail) shows, and runs, while
+                // the gate holds the iframe, and still does once it is
+                // allowed, as a srcdoc wins over a src.
+                if self.name == "iframe" && self.attr("srcdoc").is_some() {
+                    let what = "shows its srcdoc at once, before any choice (with what that loads), and never loads its data-src, even once allowed: a srcdoc wins over the src Crumb gives it; leave srcdoc out (Crumb's placeholder stands in until allowed)";
+                    return fail(report, "srcdoc-embed", what);
+                }
                 // Seen in Chromium, Firefox ESR and WebKitGTK: an image with
                 // a srcset loads from it while the page is parsed.
                 if self.name == "img" && self.offers_addresses() {
@@ -2096,6 +2105,15 @@ mod tests {
             rules(&page.replace("<script src", "<script nonce=\"r4nd0m\" src")),
             vec![]
         );
+    }
+
+    #[test]
+    fn a_gated_iframe_with_a_srcdoc_is_named() {
+        let html = "<iframe data-src=\"https://www.youtube.com/embed/ID\" srcdoc=\"<img src=https://i.ytimg.com/vi/ID/hqdefault.jpg>\" data-category=\"marketing\" data-service=\"youtube\"></iframe>\n\
+                    <iframe srcdoc=\"<p>Our own note</p>\"></iframe>";
+        let report = lint_page(&demo(), html);
+        assert_eq!(located(&report), vec![("srcdoc-embed", "line 1")]);
+        says(&report, 0, "leave srcdoc out");
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! says to gate one, waits for its choice; React 19, Turbo 8, Vue 3,
 //! Svelte 5 and Angular 22, from npm, do to pages what the README says they
 //! do; an image with a `srcset`, or in a `<picture>` with one, loads before
-//! the gate can hold it, and what is gated inside a shadow root is never
+//! the gate can hold it, an iframe's `srcdoc` shows before any choice and
+//! keeps it from loading, and what is gated inside a shadow root is never
 //! released, as `crumb lint --page` says.
 
 use crumb_e2e::{Browser, Site, never_answers, serve};
@@ -1311,5 +1312,42 @@ fn an_embed_in_a_shadow_root_never_loads_and_one_slotted_into_it_is_gated_as_any
             .js("return !document.querySelector('#slotted .crumb-ph')")
             .as_bool()
             .unwrap()
+    );
+}
+
+#[test]
+fn a_gated_iframe_with_a_srcdoc_shows_it_before_any_choice_and_never_loads_so_the_linter_names_it()
+{
+    // Arrange: a first visit to a page with a gated YouTube embed made
+    // "lighter" the way some themes and plugins do: a `srcdoc` with the
+    // video's thumbnail, standing in until the real address loads. Its
+    // document notes in the page that it has run.
+    let site = Site::start();
+    let srcdoc = "<script>parent.__srcdoc = (parent.__srcdoc || 0) + 1</script>\
+                  <a href=&quot;data:text/html,video&quot;>Play</a>";
+    let page = format!(
+        "<!DOCTYPE html><html><head><script src=\"{}/crumb.js\" data-site=\"demo\" async></script></head><body>\n\
+         <iframe data-src=\"data:text/html,video\" srcdoc=\"{srcdoc}\" data-category=\"marketing\" data-service=\"youtube\"></iframe>\n\
+         </body></html>",
+        site.base
+    );
+    let url = site.page_elsewhere(page.clone());
+    let browser = Browser::new(1000, 800);
+
+    // Act: the visitor accepts.
+    browser.goto(&url);
+    browser.wait("document.querySelector('.crumb-banner') && window.__srcdoc");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("document.querySelector('iframe[src]')");
+    browser.settled();
+
+    // Assert: the stand-in ran before any choice, and, allowed, the embed
+    // still shows it, not its address (a srcdoc wins over a src); `crumb
+    // lint --page` names it.
+    let shown = "return document.querySelector('iframe').contentWindow.location.href";
+    assert_eq!(browser.js(shown), json!("about:srcdoc"));
+    assert_eq!(
+        linted(&site, &page),
+        vec![("srcdoc-embed", "line 2".to_owned())]
     );
 }
