@@ -377,8 +377,7 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
     // builder would switch it to the script's own state.
     emitter.naively_switch_states(true);
     let mut out = Vec::new();
-    // The elements still open (see `Opened`).
-    let mut open: Vec<Opened> = Vec::new();
+    let mut open = OpenElements::default();
     // Reading a `&str` cannot fail: the error type is `Infallible`.
     for Ok(token) in Tokenizer::new_with_emitter(part, emitter) {
         let tag = match token {
@@ -387,9 +386,7 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
                 // An end tag closes its element and any left open inside
                 // it (`<p>` and `<li>` need no end tag); a stray one
                 // closes nothing.
-                if let Some(at) = open.iter().rposition(|o| *o.name.as_bytes() == *end.name) {
-                    open.truncate(at);
-                }
+                open.close(&end.name);
                 continue;
             }
             _ => continue,
@@ -410,9 +407,9 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
             "script" | "noscript" | "style" => &rest[..end_tag(rest, &name).unwrap_or(rest.len())],
             _ => "",
         };
-        let around = |wanted| open.iter().any(|o| o.angular == wanted);
-        let hydrated_by_angular = around(AngularMark::Hydrated) && !around(AngularMark::Skipped);
-        let in_shadow_root = open.iter().any(|o| o.shadow_root);
+        open.end_siblings_of(&name);
+        let hydrated_by_angular = open.hydrated > 0 && open.skipped == 0;
+        let in_shadow_root = open.shadow_roots > 0;
         if !tag.self_closing && !VOID_ELEMENTS.contains(&name.as_str()) {
             open.push(Opened::new(&name, &attrs));
         }
@@ -448,6 +445,74 @@ impl Hydrator {
             Hydrator::Angular => {
                 "gets a placeholder that Angular, hydrating this server-rendered component, takes for the iframe: it binds each later node of the component to the element before it, so the component's bindings and listeners fail for the page's life; render the embed on the client only (@defer), or mark the component's host ngSkipHydration"
             }
+        }
+    }
+}
+
+/// The elements whose end tag is still to come, as far as a token reader
+/// can tell, with how many of them carry each mark. Each element costs
+/// the same however deep or unclosed the page's markup.
+#[derive(Default)]
+struct OpenElements {
+    stack: Vec<Opened>,
+    /// Components Angular hydrates, hosts that skip hydration, and
+    /// declarative shadow roots among them.
+    hydrated: usize,
+    skipped: usize,
+    shadow_roots: usize,
+}
+
+impl OpenElements {
+    /// HTML's parser nests elements no deeper than this (Chromium's
+    /// limit); what opens deeper is not followed.
+    const MAX_DEPTH: usize = 512;
+
+    /// Elements that a sibling of their kind ends (`<li>one<li>two`).
+    const ENDED_BY_A_SIBLING: [&str; 8] = ["p", "li", "dt", "dd", "option", "tr", "td", "th"];
+
+    fn push(&mut self, opened: Opened) {
+        if self.stack.len() < Self::MAX_DEPTH {
+            self.count(&opened, 1);
+            self.stack.push(opened);
+        }
+    }
+
+    /// Before `name` starts: ends an open element of that kind that
+    /// needs no end tag, if it is the innermost.
+    fn end_siblings_of(&mut self, name: &str) {
+        let last = self.stack.len().checked_sub(1);
+        if Self::ENDED_BY_A_SIBLING.contains(&name)
+            && let Some(at) = last.filter(|&at| self.stack[at].name == name)
+        {
+            self.close_from(at);
+        }
+    }
+
+    /// An end tag closes its element and any left open inside it; a
+    /// stray one closes nothing.
+    fn close(&mut self, name: &[u8]) {
+        if let Some(at) = self.stack.iter().rposition(|o| o.name.as_bytes() == name) {
+            self.close_from(at);
+        }
+    }
+
+    fn close_from(&mut self, at: usize) {
+        for closed in self.stack.split_off(at) {
+            self.count(&closed, -1);
+        }
+    }
+
+    fn count(&mut self, opened: &Opened, by: isize) {
+        let counter = match opened.angular {
+            AngularMark::Hydrated => Some(&mut self.hydrated),
+            AngularMark::Skipped => Some(&mut self.skipped),
+            AngularMark::None => None,
+        };
+        if let Some(counter) = counter {
+            *counter = counter.wrapping_add_signed(by);
+        }
+        if opened.shadow_root {
+            self.shadow_roots = self.shadow_roots.wrapping_add_signed(by);
         }
     }
 }
@@ -2114,6 +2179,32 @@ mod tests {
         let report = lint_page(&demo(), html);
         assert_eq!(located(&report), vec![("srcdoc-embed", "line 1")]);
         says(&report, 0, "leave srcdoc out");
+    }
+
+    #[test]
+    fn open_elements_stay_few_however_the_markup_is_left_open() {
+        // Unclosed paragraphs and list items end at their next sibling;
+        // nesting is followed to HTML's depth and no deeper; the marks are
+        // counted off as their elements close.
+        let mut open = OpenElements::default();
+        let attrs = |pairs: &[&str]| {
+            pairs
+                .iter()
+                .map(|k| (k.to_string(), String::new()))
+                .collect()
+        };
+        open.push(Opened::new("app-root", &attrs(&["ngh"])));
+        for _ in 0..1000 {
+            open.end_siblings_of("li");
+            open.push(Opened::new("li", &attrs(&[])));
+        }
+        assert_eq!((open.stack.len(), open.hydrated), (2, 1));
+        for _ in 0..1000 {
+            open.push(Opened::new("div", &attrs(&[])));
+        }
+        assert_eq!(open.stack.len(), OpenElements::MAX_DEPTH);
+        open.close(b"app-root");
+        assert_eq!((open.stack.len(), open.hydrated), (0, 0));
     }
 
     #[test]
