@@ -132,9 +132,15 @@ impl Policy {
         let Some((directive, list)) = self.governing(SCRIPT_ELEMENTS) else {
             return Verdict::Allowed;
         };
-        let nonce_matches = script
-            .nonce
-            .is_some_and(|n| !n.is_empty() && has(list, &format!("'nonce-{n}'")));
+        // A nonce's value is compared as written; its keyword in any case.
+        let nonce_matches = script.nonce.is_some_and(|n| {
+            !n.is_empty()
+                && list.iter().any(|s| {
+                    s.get(..7)
+                        .is_some_and(|k| k.eq_ignore_ascii_case("'nonce-"))
+                        && s[7..].strip_suffix('\'') == Some(n)
+                })
+        });
         if nonce_matches {
             return Verdict::Allowed;
         }
@@ -647,6 +653,10 @@ mod tests {
         assert_eq!(
             nonce.script(&inline("go()", Some("r4nd0m"), true), SHOP),
             Verdict::Allowed
+        );
+        assert_eq!(
+            nonce.script(&inline("go()", Some("R4ND0M"), true), SHOP),
+            Verdict::Blocked("script-src-elem")
         );
         // sha256 of "go()" in base64.
         let digest = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest("go()"));
