@@ -1,6 +1,6 @@
 //! Vendor consent signals a site switches on: Google Consent Mode v2, the
 //! Meta Pixel's consent API, Microsoft UET's consent mode, Microsoft
-//! Clarity's consent API and Matomo's.
+//! Clarity's consent API, Matomo's, and Shopify's Customer Privacy API.
 //!
 //! Crumb tells Google's tags the visitor's choice through `gtag('consent',
 //! ...)` commands in `dataLayer`: a `default` before any other Google tag
@@ -35,6 +35,10 @@ pub struct Integrations {
     /// Matomo: its tracker's consent (`_paq`) follows this choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matomo: Option<Matomo>,
+    /// Shopify's Customer Privacy API: a store's own pixels, analytics
+    /// and checkout follow these choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shopify: Option<Shopify>,
 }
 
 impl Integrations {
@@ -44,6 +48,7 @@ impl Integrations {
             && self.microsoft_uet.is_none()
             && self.microsoft_clarity.is_none()
             && self.matomo.is_none()
+            && self.shopify.is_none()
     }
 }
 
@@ -101,6 +106,34 @@ pub struct Clarity {
     /// `ad_Storage`; by default the marketing category.
     #[serde(default = "marketing_binding")]
     pub ads: Binding,
+}
+
+/// Shopify's four purposes (`setTrackingConsent`), each following a
+/// choice of the visitor's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shopify {
+    /// `analytics`; by default the analytics category.
+    #[serde(default = "analytics_binding")]
+    pub analytics: Binding,
+    /// `marketing`; by default the marketing category.
+    #[serde(default = "marketing_binding")]
+    pub marketing: Binding,
+    /// `preferences`; by default the functional category.
+    #[serde(default = "functional_binding")]
+    pub preferences: Binding,
+    /// `sale_of_data`, whether the store may sell or share the visitor's
+    /// data (US states' laws); by default the marketing category, which
+    /// Global Privacy Control switches off.
+    #[serde(default = "marketing_binding")]
+    pub sale_of_data: Binding,
+}
+
+fn functional_binding() -> Binding {
+    Binding {
+        category: Category::Functional,
+        service: None,
+    }
 }
 
 fn analytics_binding() -> Binding {

@@ -483,6 +483,22 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
             i.microsoft_clarity.as_ref().map(|c| c.ads.clone()),
         ),
         ("matomo", i.matomo.as_ref().map(|m| m.binding())),
+        (
+            "shopify.analytics",
+            i.shopify.as_ref().map(|s| s.analytics.clone()),
+        ),
+        (
+            "shopify.marketing",
+            i.shopify.as_ref().map(|s| s.marketing.clone()),
+        ),
+        (
+            "shopify.preferences",
+            i.shopify.as_ref().map(|s| s.preferences.clone()),
+        ),
+        (
+            "shopify.sale_of_data",
+            i.shopify.as_ref().map(|s| s.sale_of_data.clone()),
+        ),
     ];
     for (name, b) in bindings {
         let Some(b) = b else { continue };
@@ -1136,6 +1152,33 @@ mod tests {
             [
                 ("integration", "integrations.matomo.category".into()),
                 ("integration", "integrations.matomo.service".into())
+            ]
+        );
+        // And Shopify's: its preferences follow functional by default,
+        // which a site without that category must bind elsewhere.
+        let mut v = demo();
+        v["integrations"] =
+            json!({"shopify": {"marketing": {"category": "marketing", "service": "hotjar"}}});
+        v["categories"] = json!(
+            v["categories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["id"] != "functional")
+                .cloned()
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            found(&v),
+            [
+                (
+                    "integration",
+                    "integrations.shopify.marketing.service".into()
+                ),
+                (
+                    "integration",
+                    "integrations.shopify.preferences.category".into()
+                )
             ]
         );
         // Crumb's own id is taken.

@@ -12,8 +12,9 @@
 //! a denied `ad_storage` default into `uetq`; for Microsoft Clarity a
 //! denied `consentv2` into its queue; for Matomo `requireConsent` (or
 //! `requireCookieConsent`) into `_paq`, before its `trackPageView` (see
-//! [`matomo`]). It listens for the widget's
-//! `crumb:change` event to send each vendor the visitor's choice. crumb.js
+//! [`matomo`]); for Shopify nothing at first (see [`shopify`]). It listens
+//! for the widget's `crumb:change` event to send each vendor the visitor's
+//! choice. crumb.js
 //! loads `async`, so it cannot come first itself; this script can, and
 //! weighs a few hundred bytes only on sites that use it.
 //! The widget fires `crumb:change` before it releases any gated tag, so in
@@ -22,7 +23,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use crumb_schema::integrations::{
-    Binding, ConsentModeKind, ConsentType, GoogleConsentMode, Matomo, MatomoMode,
+    Binding, ConsentModeKind, ConsentType, GoogleConsentMode, Matomo, MatomoMode, Shopify,
 };
 use crumb_schema::{Category, SiteConfig};
 use serde_json::{Map, Value, json};
@@ -191,6 +192,40 @@ fn matomo(m: &Matomo, out: &mut String) {
     ));
 }
 
+/// Shopify's Customer Privacy API, which a store's theme loads with
+/// `Shopify.loadFeatures` (its `content_for_header`, early in `<head>`,
+/// defines that): each choice sets its four purposes. Shopify keeps the
+/// visitor's consent in a cookie of its own, and each call is a request to
+/// the store, so a choice Shopify already holds is not sent again on every
+/// page view. Pixels and Shopify's analytics wait for that consent where
+/// the store's privacy settings ask for it; there is no default to send.
+fn shopify(shop: &Shopify, out: &mut String) {
+    out.push_str(&format!(
+        "  // Shopify: its Customer Privacy API's four purposes, when they change.
+  on.push(function (c) {{
+    var wanted = {{ analytics: {}, marketing: {}, preferences: {}, sale_of_data: {} }};
+    function send() {{
+      var p = w.Shopify.customerPrivacy, now = p.currentVisitorConsent ? p.currentVisitorConsent() : {{}};
+      for (var k in wanted) {{
+        if (now[k] !== (wanted[k] ? 'yes' : 'no')) return p.setTrackingConsent(wanted, function () {{}});
+      }}
+    }}
+    function load() {{
+      if (w.Shopify && w.Shopify.loadFeatures) {{
+        w.Shopify.loadFeatures([{{ name: 'consent-tracking-api', version: '0.1' }}], function (e) {{ if (!e) send(); }});
+      }}
+    }}
+    if (w.Shopify && w.Shopify.loadFeatures) load();
+    else w.addEventListener('load', load, {{ once: true }});
+  }});
+",
+        allows(&shop.analytics),
+        allows(&shop.marketing),
+        allows(&shop.preferences),
+        allows(&shop.sale_of_data),
+    ));
+}
+
 /// The site's vendor consent signals, as one synchronous script.
 pub fn script(site: &SiteConfig) -> String {
     let i = &site.integrations;
@@ -237,6 +272,9 @@ pub fn script(site: &SiteConfig) -> String {
     }
     if let Some(m) = &i.matomo {
         matomo(m, &mut out);
+    }
+    if let Some(shop) = &i.shopify {
+        shopify(shop, &mut out);
     }
     out.push_str(
         "  // The widget fires crumb:change when a choice counts, before it

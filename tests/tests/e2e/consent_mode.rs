@@ -6,7 +6,8 @@
 //! once under the denied defaults. The Meta Pixel: `revoke` (or, once
 //! allowed, `grant`) first in its queue, before its `init`, then each
 //! choice. Microsoft UET and Clarity: a denied default, then the
-//! visitor's choice.
+//! visitor's choice. Shopify: each choice once, through its Customer
+//! Privacy API.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
@@ -358,4 +359,75 @@ fn a_gated_meta_pixel_starts_with_grant_and_reject_keeps_it_out() {
     site.wait_for_records(2);
     other.settled();
     assert_eq!(other.js("return typeof window.fbq"), json!("undefined"));
+}
+
+/// A Shopify storefront's Customer Privacy API as its theme loads it
+/// (`Shopify.loadFeatures`), keeping the visitor's consent as Shopify's
+/// own cookie does (here in `sessionStorage`), and noting each
+/// `setTrackingConsent` in `window.__shopify`.
+const SHOPIFY_STUB: &str = "<script>
+  window.__shopify = [];
+  const held = () => JSON.parse(sessionStorage.shopify ||
+    '{\"analytics\":\"\",\"marketing\":\"\",\"preferences\":\"\",\"sale_of_data\":\"\"}');
+  window.Shopify = { loadFeatures: (features, done) => {
+    Shopify.customerPrivacy = {
+      currentVisitorConsent: held,
+      setTrackingConsent: (consent, callback) => {
+        __shopify.push(consent);
+        sessionStorage.shopify = JSON.stringify(Object.fromEntries(
+          Object.entries(consent).map(([k, v]) => [k, v ? 'yes' : 'no'])));
+        callback({});
+      },
+    };
+    setTimeout(() => done(features[0].name == 'consent-tracking-api' ? undefined : 'unknown'));
+  } };
+</script>";
+
+#[test]
+fn shopify_hears_each_choice_once() {
+    // Arrange: the demo site with Shopify's signal on (its four purposes
+    // on their default categories), and a store's page with the signals
+    // script, Shopify's API and Crumb's tag.
+    let site = Site::start();
+    let mut config = serde_json::to_value(site.config()).unwrap();
+    config["integrations"]["shopify"] = json!({});
+    site.put_config(&serde_json::from_value(config).unwrap());
+    let page = site.page_elsewhere(format!(
+        "<!DOCTYPE html><html lang=en><head><title>Store</title>\
+         <script src=\"{0}/v1/sites/demo/signals.js\"></script>{SHOPIFY_STUB}\
+         <script src=\"{0}/crumb.js\" data-site=demo async></script></head>\
+         <body><p>A store.</p></body></html>",
+        site.base
+    ));
+    let browser = Browser::new(1280, 800);
+    let sent = |b: &Browser| b.js("return window.__shopify");
+
+    // Act and assert: before any choice, nothing; then "accept all".
+    browser.goto(&format!("{page}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.settled();
+    assert_eq!(sent(&browser), json!([]));
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__shopify.length > 0");
+    let all =
+        json!({"analytics": true, "marketing": true, "preferences": true, "sale_of_data": true});
+    assert_eq!(sent(&browser), json!([all]));
+
+    // The next page view: the server confirms the choice, which Shopify
+    // already holds, so it is not sent again.
+    browser.goto(&format!("{page}/"));
+    browser.wait("document.querySelector('.crumb-reopen')");
+    browser.settled();
+    assert_eq!(sent(&browser), json!([]));
+
+    // Marketing switched off: Shopify hears it, sale of data with it.
+    browser.js("document.querySelector('.crumb-reopen').click()");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=marketing]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("window.__shopify.length > 0");
+    assert_eq!(
+        sent(&browser),
+        json!([{"analytics": true, "marketing": false, "preferences": true, "sale_of_data": false}])
+    );
 }
