@@ -454,11 +454,14 @@ impl App {
     }
 
     /// Shows the banner; a new choice continues the history of `earlier`
-    /// (kept, not live), or starts a new consent.
+    /// (kept, not live), or starts a new consent. The choice the browser
+    /// held no longer counts: it is announced as none (`crumb:change`
+    /// with `null`), so that vendors that keep a consent of their own
+    /// (Shopify) hear that it lapsed.
     fn ask_again(&self, earlier: Option<Stored>) -> u8 {
         *self.stored.wr() = earlier;
         self.show_banner();
-        0
+        ANNOUNCE
     }
 
     /// The server's answer to a consent request (status 0: no answer;

@@ -278,10 +278,11 @@ pub fn script(site: &SiteConfig) -> String {
     }
     out.push_str(
         "  // The widget fires crumb:change when a choice counts, before it
-  // releases any gated tag: the vendors hear of it first.
+  // releases any gated tag: the vendors hear of it first. A choice that
+  // no longer counts (null) allows nothing.
   document.addEventListener('crumb:change', function (e) {
-    var c = e.detail;
-    if (c) on.forEach(function (f) { f(c); });
+    var c = e.detail || { categories: {}, services: {} };
+    on.forEach(function (f) { f(c); });
   });
 })();
 ",

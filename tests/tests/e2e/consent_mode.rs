@@ -7,7 +7,7 @@
 //! allowed, `grant`) first in its queue, before its `init`, then each
 //! choice. Microsoft UET and Clarity: a denied default, then the
 //! visitor's choice. Shopify: each choice once, through its Customer
-//! Privacy API.
+//! Privacy API, and a lapsed one as nothing allowed.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
@@ -364,9 +364,12 @@ fn a_gated_meta_pixel_starts_with_grant_and_reject_keeps_it_out() {
 /// A Shopify storefront's Customer Privacy API as its theme loads it
 /// (`Shopify.loadFeatures`), keeping the visitor's consent as Shopify's
 /// own cookie does (here in `sessionStorage`), and noting each
-/// `setTrackingConsent` in `window.__shopify`.
+/// `setTrackingConsent` in `window.__shopify` (and what site code hears,
+/// `crumb:change`, in `window.__changes`).
 const SHOPIFY_STUB: &str = "<script>
   window.__shopify = [];
+  window.__changes = [];
+  document.addEventListener('crumb:change', (e) => __changes.push(e.detail));
   const held = () => JSON.parse(sessionStorage.shopify ||
     '{\"analytics\":\"\",\"marketing\":\"\",\"preferences\":\"\",\"sale_of_data\":\"\"}');
   window.Shopify = { loadFeatures: (features, done) => {
@@ -384,7 +387,7 @@ const SHOPIFY_STUB: &str = "<script>
 </script>";
 
 #[test]
-fn shopify_hears_each_choice_once() {
+fn shopify_hears_each_choice_once_and_a_lapsed_one_as_nothing_allowed() {
     // Arrange: the demo site with Shopify's signal on (its four purposes
     // on their default categories), and a store's page with the signals
     // script, Shopify's API and Crumb's tag.
@@ -430,4 +433,15 @@ fn shopify_hears_each_choice_once() {
         sent(&browser),
         json!([{"analytics": true, "marketing": false, "preferences": true, "sale_of_data": false}])
     );
+
+    // A new policy revision: the choice stops counting. Site code hears
+    // `null` as the banner comes back, and Shopify, which would keep the
+    // purposes in its cookie, hears that nothing is allowed.
+    site.wait_for_records(2);
+    site.bump_revision();
+    browser.goto(&format!("{page}/"));
+    browser.wait("document.querySelector('.crumb-banner') && window.__shopify.length > 0");
+    let none = json!({"analytics": false, "marketing": false, "preferences": false, "sale_of_data": false});
+    assert_eq!(sent(&browser), json!([none]));
+    assert_eq!(browser.js("return window.__changes"), json!([null]));
 }
