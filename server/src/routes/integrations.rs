@@ -14,9 +14,9 @@
 //! `requireCookieConsent`) into `_paq`, before its `trackPageView` (see
 //! [`matomo`]); for Shopify nothing at first (see [`shopify`]). It listens
 //! for the widget's `crumb:change` event to send each vendor the visitor's
-//! choice. crumb.js
-//! loads `async`, so it cannot come first itself; this script can, and
-//! weighs a few hundred bytes only on sites that use it.
+//! choice, and a choice that stopped counting (`null`) as nothing allowed.
+//! crumb.js loads `async`, so it cannot come first itself; this script
+//! can, and weighs a few hundred bytes only on sites that use it.
 //! The widget fires `crumb:change` before it releases any gated tag, so in
 //! basic mode the `update` precedes every `config` and `event` command.
 
