@@ -1136,17 +1136,22 @@ mod tests {
             [("integration", "integrations.microsoft_uet.service".into())]
         );
         // So does Matomo's.
-        let mut v = demo();
-        v["integrations"] = json!({"matomo": {"category": "functional", "service": "hotjar"}});
-        v["categories"] = json!(
-            v["categories"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|c| c["id"] != "functional")
-                .cloned()
-                .collect::<Vec<_>>()
-        );
+        let without_functional = |integrations: serde_json::Value| {
+            let mut v = demo();
+            v["integrations"] = integrations;
+            v["categories"] = json!(
+                v["categories"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|c| c["id"] != "functional")
+                    .cloned()
+                    .collect::<Vec<_>>()
+            );
+            v
+        };
+        let v =
+            without_functional(json!({"matomo": {"category": "functional", "service": "hotjar"}}));
         assert_eq!(
             found(&v),
             [
@@ -1156,17 +1161,8 @@ mod tests {
         );
         // And Shopify's: its preferences follow functional by default,
         // which a site without that category must bind elsewhere.
-        let mut v = demo();
-        v["integrations"] =
-            json!({"shopify": {"marketing": {"category": "marketing", "service": "hotjar"}}});
-        v["categories"] = json!(
-            v["categories"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|c| c["id"] != "functional")
-                .cloned()
-                .collect::<Vec<_>>()
+        let v = without_functional(
+            json!({"shopify": {"marketing": {"category": "marketing", "service": "hotjar"}}}),
         );
         assert_eq!(
             found(&v),
