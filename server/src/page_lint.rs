@@ -408,10 +408,9 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
             _ => "",
         };
         open.end_siblings_of(&name);
-        let hydrated_by_angular = open.hydrated > 0 && open.skipped == 0;
-        let in_shadow_root = open.shadow_roots > 0;
+        let around = open.here();
         if !tag.self_closing && !VOID_ELEMENTS.contains(&name.as_str()) {
-            open.push(Opened::new(&name, &attrs));
+            open.open(&name, &attrs);
         }
         out.push(Element {
             line: lines.line(offset + tag.span.start),
@@ -419,8 +418,8 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
             name,
             attrs,
             text,
-            hydrated_by_angular,
-            in_shadow_root,
+            hydrated_by_angular: around.hydrated_by_angular(),
+            in_shadow_root: around.in_shadow_root,
         });
     }
     out
@@ -450,16 +449,11 @@ impl Hydrator {
 }
 
 /// The elements whose end tag is still to come, as far as a token reader
-/// can tell, with how many of them carry each mark. Each element costs
-/// the same however deep or unclosed the page's markup.
+/// can tell, each with what holds inside it. Each element costs the same
+/// however deep or unclosed the page's markup.
 #[derive(Default)]
 struct OpenElements {
-    stack: Vec<Opened>,
-    /// Components Angular hydrates, hosts that skip hydration, and
-    /// declarative shadow roots among them.
-    hydrated: usize,
-    skipped: usize,
-    shadow_roots: usize,
+    stack: Vec<(String, Surroundings)>,
 }
 
 impl OpenElements {
@@ -470,93 +464,72 @@ impl OpenElements {
     /// Elements that a sibling of their kind ends (`<li>one<li>two`).
     const ENDED_BY_A_SIBLING: [&str; 8] = ["p", "li", "dt", "dd", "option", "tr", "td", "th"];
 
-    fn push(&mut self, opened: Opened) {
+    /// What holds for an element that starts here.
+    fn here(&self) -> Surroundings {
+        self.stack.last().map(|(_, s)| *s).unwrap_or_default()
+    }
+
+    fn open(&mut self, name: &str, attrs: &BTreeMap<String, String>) {
         if self.stack.len() < Self::MAX_DEPTH {
-            self.count(&opened, 1);
-            self.stack.push(opened);
+            let inside = self.here().inside(name, attrs);
+            self.stack.push((name.to_owned(), inside));
         }
     }
 
     /// Before `name` starts: ends an open element of that kind that
     /// needs no end tag, if it is the innermost.
     fn end_siblings_of(&mut self, name: &str) {
-        let last = self.stack.len().checked_sub(1);
         if Self::ENDED_BY_A_SIBLING.contains(&name)
-            && let Some(at) = last.filter(|&at| self.stack[at].name == name)
+            && self.stack.last().is_some_and(|(open, _)| open == name)
         {
-            self.close_from(at);
+            self.stack.pop();
         }
     }
 
     /// An end tag closes its element and any left open inside it; a
     /// stray one closes nothing.
     fn close(&mut self, name: &[u8]) {
-        if let Some(at) = self.stack.iter().rposition(|o| o.name.as_bytes() == name) {
-            self.close_from(at);
-        }
-    }
-
-    fn close_from(&mut self, at: usize) {
-        for closed in self.stack.split_off(at) {
-            self.count(&closed, -1);
-        }
-    }
-
-    fn count(&mut self, opened: &Opened, by: isize) {
-        let counter = match opened.angular {
-            AngularMark::Hydrated => Some(&mut self.hydrated),
-            AngularMark::Skipped => Some(&mut self.skipped),
-            AngularMark::None => None,
-        };
-        if let Some(counter) = counter {
-            *counter = counter.wrapping_add_signed(by);
-        }
-        if opened.shadow_root {
-            self.shadow_roots = self.shadow_roots.wrapping_add_signed(by);
+        if let Some(at) = self
+            .stack
+            .iter()
+            .rposition(|(open, _)| open.as_bytes() == name)
+        {
+            self.stack.truncate(at);
         }
     }
 }
 
-/// An element whose end tag is still to come, with what its attributes
-/// say of the elements inside it.
-struct Opened {
-    name: String,
-    angular: AngularMark,
-    /// A declarative shadow root (`<template shadowrootmode="open">`):
-    /// the browser puts what is inside in the shadow root of the element
-    /// around it.
-    shadow_root: bool,
-}
-
-impl Opened {
-    fn new(name: &str, attrs: &BTreeMap<String, String>) -> Opened {
-        let angular = if attrs.contains_key("ngskiphydration") {
-            AngularMark::Skipped
-        } else if attrs.contains_key("ngh") {
-            AngularMark::Hydrated
-        } else {
-            AngularMark::None
-        };
-        let shadow_root = name == "template" && attrs.contains_key("shadowrootmode");
-        Opened {
-            name: name.to_owned(),
-            angular,
-            shadow_root,
-        }
-    }
-}
-
-/// What an element's attributes say of Angular's hydration.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum AngularMark {
-    None,
-    /// A component that Angular's server renderer marked for hydration
-    /// (`ngh`, its place in the hydration data).
-    Hydrated,
-    /// A component host that opts out (`ngSkipHydration`): Angular
+/// What the elements around an element say of it.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct Surroundings {
+    /// Inside a component that Angular's server renderer marked for
+    /// hydration (`ngh`, its place in the hydration data).
+    in_hydrated_component: bool,
+    /// Inside a component host that opts out (`ngSkipHydration`): Angular
     /// renders it afresh with all inside it, whatever marks the server
     /// left there.
-    Skipped,
+    in_skipped_component: bool,
+    /// Inside a declarative shadow root (`<template
+    /// shadowrootmode="open">`): the browser puts what is inside in the
+    /// shadow root of the element around it.
+    in_shadow_root: bool,
+}
+
+impl Surroundings {
+    fn hydrated_by_angular(self) -> bool {
+        self.in_hydrated_component && !self.in_skipped_component
+    }
+
+    /// What holds inside an element `name` with `attrs` that stands here.
+    fn inside(self, name: &str, attrs: &BTreeMap<String, String>) -> Surroundings {
+        Surroundings {
+            in_hydrated_component: self.in_hydrated_component || attrs.contains_key("ngh"),
+            in_skipped_component: self.in_skipped_component
+                || attrs.contains_key("ngskiphydration"),
+            in_shadow_root: self.in_shadow_root
+                || (name == "template" && attrs.contains_key("shadowrootmode")),
+        }
+    }
 }
 
 /// HTML's elements that have no end tag.
@@ -2184,8 +2157,8 @@ mod tests {
     #[test]
     fn open_elements_stay_few_however_the_markup_is_left_open() {
         // Unclosed paragraphs and list items end at their next sibling;
-        // nesting is followed to HTML's depth and no deeper; the marks are
-        // counted off as their elements close.
+        // nesting is followed to HTML's depth and no deeper; the marks
+        // hold until their elements close.
         let mut open = OpenElements::default();
         let attrs = |pairs: &[&str]| {
             pairs
@@ -2193,18 +2166,24 @@ mod tests {
                 .map(|k| (k.to_string(), String::new()))
                 .collect()
         };
-        open.push(Opened::new("app-root", &attrs(&["ngh"])));
+        open.open("app-root", &attrs(&["ngh"]));
         for _ in 0..1000 {
             open.end_siblings_of("li");
-            open.push(Opened::new("li", &attrs(&[])));
+            open.open("li", &attrs(&[]));
         }
-        assert_eq!((open.stack.len(), open.hydrated), (2, 1));
+        assert_eq!(
+            (open.stack.len(), open.here().hydrated_by_angular()),
+            (2, true)
+        );
         for _ in 0..1000 {
-            open.push(Opened::new("div", &attrs(&[])));
+            open.open("div", &attrs(&[]));
         }
         assert_eq!(open.stack.len(), OpenElements::MAX_DEPTH);
         open.close(b"app-root");
-        assert_eq!((open.stack.len(), open.hydrated), (0, 0));
+        assert_eq!(
+            (open.stack.len(), open.here().hydrated_by_angular()),
+            (0, false)
+        );
     }
 
     #[test]
