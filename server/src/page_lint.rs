@@ -1332,17 +1332,13 @@ impl Element<'_> {
                 &fix,
             );
         }
-        let assets = [
-            format!("{base}v1/sites/"),
-            format!("{base}crumb/crumb.wasm"),
-        ];
-        if let Some(d) = page.blocking(None, |p, origin| {
-            assets
-                .iter()
-                .map(|a| p.fetch(Fetch::Connect, a, origin))
-                .find(|v| matches!(v, Verdict::Blocked(_)))
-                .unwrap_or(Verdict::Allowed)
-        }) {
+        // Its API, and its WebAssembly among its assets.
+        let connect = |address: String| {
+            page.blocking(None, |p, origin| p.fetch(Fetch::Connect, &address, origin))
+        };
+        if let Some(d) = connect(format!("{base}v1/sites/"))
+            .or_else(|| connect(format!("{base}crumb/crumb.wasm")))
+        {
             let fix = format!("add Crumb's origin to {d}");
             blocked(
                 "cannot fetch its WebAssembly, its config or the visitor's consent, nor record a choice",
@@ -1371,18 +1367,7 @@ impl Element<'_> {
             .attr("data-src")
             .or_else(|| self.attr("src"))
             .filter(|a| !a.trim().is_empty());
-        let blocked = |rule, directive: &str, fix: &str| {
-            let what = format!(
-                "never {}, even once allowed: the page's Content-Security-Policy ({directive}) {fix}",
-                if rule == "csp-script" {
-                    "runs"
-                } else {
-                    "loads"
-                }
-            );
-            (rule, what)
-        };
-        let (rule, what) = match (self.name.as_str(), address) {
+        let (rule, verb, directive, fix) = match (self.name.as_str(), address) {
             ("script", _) => {
                 let copy = Script {
                     address,
@@ -1393,20 +1378,13 @@ impl Element<'_> {
                 let Some(d) = page.blocking(address, |p, origin| p.script(&copy, origin)) else {
                     return;
                 };
-                match address {
-                    Some(address) => blocked(
-                        "csp-script",
-                        d,
-                        &format!(
-                            "does not allow {address}; add its origin to {d}, or give the script the page's nonce"
-                        ),
+                let fix = match address {
+                    Some(address) => format!(
+                        "does not allow {address}; add its origin to {d}, or give the script the page's nonce"
                     ),
-                    None => blocked(
-                        "csp-script",
-                        d,
-                        "runs no inline script without the page's nonce or the script's hash; give it the page's nonce (its released copy keeps it)",
-                    ),
-                }
+                    None => "runs no inline script without the page's nonce or the script's hash; give it the page's nonce (its released copy keeps it)".to_owned(),
+                };
+                ("csp-script", "runs", d, fix)
             }
             ("iframe" | "img", Some(address)) => {
                 let kind = if self.name == "iframe" {
@@ -1419,14 +1397,14 @@ impl Element<'_> {
                 else {
                     return;
                 };
-                blocked(
-                    "csp-embed",
-                    d,
-                    &format!("does not allow {address}; add its origin to {d}"),
-                )
+                let fix = format!("does not allow {address}; add its origin to {d}");
+                ("csp-embed", "loads", d, fix)
             }
             _ => return,
         };
+        let what = format!(
+            "never {verb}, even once allowed: the page's Content-Security-Policy ({directive}) {fix}"
+        );
         self.problem(report, rule, &what);
     }
 
