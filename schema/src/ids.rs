@@ -116,6 +116,12 @@ string_newtype!(
     TextHash
 );
 string_newtype!(
+    /// The start of another tool's cookie names, such as the WP Consent
+    /// API's `wp_consent` (its cookies are `wp_consent_marketing`, ...):
+    /// safe to put in a cookie name and in a script as it is.
+    CookiePrefix
+);
+string_newtype!(
     /// Which texts a consent request says the visitor was shown: a site's
     /// text hash for the language, whole (64 hex digits, as `/config`
     /// gives it) or its first [`TextVersion::SHORT`] (as the widget's
@@ -285,6 +291,24 @@ impl TextHash {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         check_sha256("text hash", s)?;
         Ok(Self(s.to_owned()))
+    }
+}
+
+impl CookiePrefix {
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(IdError::new(
+                "cookie prefix",
+                s,
+                "use 1 to 64 characters A-Z, a-z, 0-9, '_' and '-'",
+            ))
+        }
     }
 }
 

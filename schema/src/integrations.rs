@@ -1,6 +1,7 @@
 //! Vendor consent signals a site switches on: Google Consent Mode v2, the
 //! Meta Pixel's consent API, Microsoft UET's consent mode, Microsoft
-//! Clarity's consent API, Matomo's, and Shopify's Customer Privacy API.
+//! Clarity's consent API, Matomo's, Shopify's Customer Privacy API, and
+//! WordPress's (the WP Consent API, which WordPress plugins follow).
 //!
 //! Crumb tells Google's tags the visitor's choice through `gtag('consent',
 //! ...)` commands in `dataLayer`: a `default` before any other Google tag
@@ -39,6 +40,10 @@ pub struct Integrations {
     /// and checkout follow these choices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shopify: Option<Shopify>,
+    /// The WP Consent API: WordPress plugins that support it follow these
+    /// choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wordpress: Option<WordPress>,
 }
 
 impl Integrations {
@@ -49,6 +54,7 @@ impl Integrations {
             && self.microsoft_clarity.is_none()
             && self.matomo.is_none()
             && self.shopify.is_none()
+            && self.wordpress.is_none()
     }
 }
 
@@ -127,6 +133,60 @@ pub struct Shopify {
     /// Global Privacy Control switches off.
     #[serde(default = "marketing_binding")]
     pub sale_of_data: Binding,
+}
+
+/// The WP Consent API's five categories, each following a choice of the
+/// visitor's, and the start of the API's cookie names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WordPress {
+    /// `functional`, what the site needs to work; by default strictly
+    /// necessary (always allowed).
+    #[serde(default = "necessary_binding")]
+    pub functional: Binding,
+    /// `preferences`; by default the functional category.
+    #[serde(default = "functional_binding")]
+    pub preferences: Binding,
+    /// `statistics`; by default the analytics category.
+    #[serde(default = "analytics_binding")]
+    pub statistics: Binding,
+    /// `statistics-anonymous`, statistics without personal data; by
+    /// default the analytics category too (bind it to necessary where
+    /// such statistics need no consent).
+    #[serde(default = "analytics_binding")]
+    pub statistics_anonymous: Binding,
+    /// `marketing`; by default the marketing category.
+    #[serde(default = "marketing_binding")]
+    pub marketing: Binding,
+    /// The API's cookie prefix (its `wp_consent_api_cookie_prefix`
+    /// filter); by default `wp_consent`.
+    #[serde(default = "wp_consent_prefix")]
+    pub cookie_prefix: crate::CookiePrefix,
+}
+
+impl WordPress {
+    /// The API's categories, as its JavaScript names them, with the choice
+    /// each follows.
+    pub fn categories(&self) -> [(&'static str, &Binding); 5] {
+        [
+            ("functional", &self.functional),
+            ("preferences", &self.preferences),
+            ("statistics", &self.statistics),
+            ("statistics-anonymous", &self.statistics_anonymous),
+            ("marketing", &self.marketing),
+        ]
+    }
+}
+
+fn wp_consent_prefix() -> crate::CookiePrefix {
+    crate::CookiePrefix::parse("wp_consent").expect("a valid prefix")
+}
+
+fn necessary_binding() -> Binding {
+    Binding {
+        category: Category::Necessary,
+        service: None,
+    }
 }
 
 fn functional_binding() -> Binding {
@@ -307,5 +367,31 @@ mod tests {
         );
         assert_eq!(m.types_of(Category::Analytics).len(), 2);
         assert_eq!(m.types_of(Category::Marketing).len(), 3);
+    }
+
+    #[test]
+    fn wordpress_defaults_and_its_cookie_prefix() {
+        let wp: WordPress = serde_json::from_value(serde_json::json!({})).unwrap();
+        let bound: Vec<_> = wp
+            .categories()
+            .iter()
+            .map(|(name, b)| (*name, b.category))
+            .collect();
+        assert_eq!(
+            bound,
+            [
+                ("functional", Category::Necessary),
+                ("preferences", Category::Functional),
+                ("statistics", Category::Analytics),
+                ("statistics-anonymous", Category::Analytics),
+                ("marketing", Category::Marketing)
+            ]
+        );
+        assert_eq!(wp.cookie_prefix.as_str(), "wp_consent");
+        // The prefix goes into a cookie name and a script as it is.
+        for bad in ["", "wp consent", "wp';alert(1)//", "wp=x", &"a".repeat(65)] {
+            let v = serde_json::json!({ "cookie_prefix": bad });
+            assert!(serde_json::from_value::<WordPress>(v).is_err(), "{bad}");
+        }
     }
 }

@@ -500,6 +500,16 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
             i.shopify.as_ref().map(|s| s.sale_of_data.clone()),
         ),
     ];
+    let wordpress = i.wordpress.iter().flat_map(|wp| {
+        wp.categories().map(|(name, b)| {
+            // The API's own spelling of its category, as a config key.
+            (format!("wordpress.{}", name.replace('-', "_")), Some(b.clone()))
+        })
+    });
+    let bindings = bindings
+        .into_iter()
+        .map(|(name, b)| (name.to_owned(), b))
+        .chain(wordpress);
     for (name, b) in bindings {
         let Some(b) = b else { continue };
         let at = format!("integrations.{name}");
@@ -1176,6 +1186,27 @@ mod tests {
                     "integrations.shopify.preferences.category".into()
                 )
             ]
+        );
+        // And WordPress's: each of its five categories follows one of
+        // the site's, strictly necessary included.
+        let v = without_functional(json!({"wordpress": {
+            "functional": {"category": "necessary"},
+            "statistics_anonymous": {"category": "analytics", "service": "hotjar"}}}));
+        assert_eq!(
+            found(&v),
+            [(
+                "integration",
+                "integrations.wordpress.preferences.category".into()
+            )]
+        );
+        let v = without_functional(json!({"wordpress": {
+            "preferences": {"category": "necessary", "service": "hotjar"}}}));
+        assert_eq!(
+            found(&v),
+            [(
+                "integration",
+                "integrations.wordpress.preferences.service".into()
+            )]
         );
         // Crumb's own id is taken.
         let mut v = demo();

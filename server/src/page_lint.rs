@@ -30,6 +30,10 @@
 //!   (`<template shadowrootmode>`), where the widget never looks;
 //! - no element of the page's has a class Crumb's stylesheets style
 //!   (`CRUMB_CLASSES`), whose rules would reach it;
+//! - a page that loads the WP Consent API (WordPress) has Crumb's signals
+//!   script and a config that sets the API's consent type and
+//!   categories, without which the API tells plugins that all is
+//!   allowed;
 //! - the page's Content-Security-Policy (`<meta http-equiv>`, or the
 //!   headers of a response head before the page, as `curl -si` prints
 //!   it) lets Crumb's tag, its WebAssembly, its requests and its
@@ -244,6 +248,9 @@ pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
         }
         if signals.is_none_or(|at| i < at) {
             element.check_signals_ahead(site, signals.map(|at| page[at].line), &mut report);
+        }
+        if element.is_wp_consent_api() {
+            element.check_wp_consent_api(site, signals.is_some(), &mut report);
         }
         match element.name.as_str() {
             "picture" => picture_sources = Some(false),
@@ -1521,6 +1528,36 @@ impl Element<'_> {
         self.problem(report, "signals-order", &what);
     }
 
+    /// The WP Consent API's own script, as WordPress prints it (from the
+    /// plugin's folder, `wp-consent-api.min.js`).
+    fn is_wp_consent_api(&self) -> bool {
+        self.name == "script"
+            && self
+                .script_path()
+                .rsplit('/')
+                .next()
+                .is_some_and(|file| file.starts_with("wp-consent-api"))
+    }
+
+    /// The WP Consent API tells WordPress plugins what the visitor allows,
+    /// and without a consent type (which a consent management platform
+    /// sets) it tells them that everything is: Crumb's signals script
+    /// must set it, and the categories, for that page's plugins
+    /// (`integrations.wordpress`).
+    fn check_wp_consent_api(&self, site: &SiteConfig, signals: bool, report: &mut PageReport) {
+        let what = if site.integrations.wordpress.is_none() {
+            "loads the WP Consent API, which tells the site's plugins that every category is allowed until a consent tool sets its consent type, whatever the visitor chose: turn on integrations.wordpress, and put Crumb's signals script first in <head>".to_owned()
+        } else if !signals {
+            format!(
+                "loads the WP Consent API, but the page has no Crumb signals script to set its consent type and categories: put <script src=\"https://CRUMB/v1/sites/{}/signals.js\"></script> first in <head>",
+                site.id
+            )
+        } else {
+            return;
+        };
+        self.problem(report, "wp-consent-api", &what);
+    }
+
     /// Crumb's signals script (`.../v1/sites/SITE/signals.js`): the site it
     /// names.
     fn signals_site(&self) -> Option<&str> {
@@ -2339,6 +2376,44 @@ mod tests {
             6,
             "once WP Rocket's \"Delay JavaScript execution\" runs every script it holds",
         );
+    }
+
+    #[test]
+    fn a_page_with_the_wp_consent_api_needs_the_wordpress_signal_and_its_script() {
+        // Arrange: a WordPress page as WordPress prints it, the API's
+        // script (and its settings) at the end of the body.
+        let page = |signals: &str| {
+            format!(
+                r#"<html><head>{signals}
+<script src="https://consent.example.com/crumb.js" data-site="demo" async></script>
+</head><body><p>A post.</p>
+<script id="wp-consent-api-js-extra">var consent_api = {{"consent_type":"","cookie_prefix":"wp_consent"}};</script>
+<script src="https://blog.example.com/wp-content/plugins/wp-consent-api/assets/js/wp-consent-api.min.js?ver=1.0.8" id="wp-consent-api-js"></script>
+</body></html>"#
+            )
+        };
+        let signals = r#"<script src="https://consent.example.com/v1/sites/demo/signals.js"></script>"#;
+        let mut wordpress = demo();
+        wordpress.integrations.wordpress =
+            Some(serde_json::from_value(serde_json::json!({})).unwrap());
+
+        // Act and assert: the signal off, then on without the script,
+        // then both.
+        let report = lint_page(&demo(), &page(signals));
+        assert_eq!(located(&report), vec![("wp-consent-api", "line 5")]);
+        assert!(
+            report.problems[0]
+                .message
+                .contains("turn on integrations.wordpress"),
+            "{report:?}"
+        );
+        let report = lint_page(&wordpress, &page(""));
+        assert_eq!(located(&report), vec![("wp-consent-api", "line 5")]);
+        assert!(
+            report.problems[0].message.contains("no Crumb signals script"),
+            "{report:?}"
+        );
+        assert_eq!(located(&lint_page(&wordpress, &page(signals))), vec![]);
     }
 
     /// The demo site without its vendor signals.

@@ -12,7 +12,9 @@
 //! a denied `ad_storage` default into `uetq`; for Microsoft Clarity a
 //! denied `consentv2` into its queue; for Matomo `requireConsent` (or
 //! `requireCookieConsent`) into `_paq`, before its `trackPageView` (see
-//! [`matomo`]); for Shopify nothing at first (see [`shopify`]). It listens
+//! [`matomo`]); for Shopify nothing at first (see [`shopify`]); for
+//! WordPress the opt-in consent type, and no allowance of an earlier page
+//! view's until this one's choice counts (see [`wordpress`]). It listens
 //! for the widget's `crumb:change` event to send each vendor the visitor's
 //! choice, and a choice that stopped counting (`null`) as nothing allowed.
 //! crumb.js loads `async`, so it cannot come first itself; this script
@@ -24,6 +26,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use crumb_schema::integrations::{
     Binding, ConsentModeKind, ConsentType, GoogleConsentMode, Matomo, MatomoMode, Shopify,
+    WordPress,
 };
 use crumb_schema::{Category, SiteConfig};
 use serde_json::{Map, Value, json};
@@ -226,6 +229,72 @@ fn shopify(shop: &Shopify, out: &mut String) {
     ));
 }
 
+/// The WP Consent API, which WordPress plugins that support it follow: a
+/// category is allowed while the API's cookie for it (`wp_consent_marketing`)
+/// says `allow`, and `wp_set_consent` sets it and tells the plugins
+/// (`wp_listen_for_consent_change`). That cookie is only a copy, so from
+/// the first line of the page no plugin may act on an allowance of an
+/// earlier page view: the script deletes every `allow` at once, and the
+/// choice the server confirms sets it again (or not). Categories bound to
+/// strictly necessary are allowed on every page view, choice or not. The
+/// consent type is opt-in from the start, and `wp_consent_type_defined`,
+/// which plugins waiting for the consent management platform listen for,
+/// comes once, when the page's first choice has been set. The API's own
+/// script is enqueued at the end of the body, so what counts before the
+/// document is parsed waits for it; a category is set only when its
+/// cookie does not already say so, so plugins hear of changes only.
+fn wordpress(wp: &WordPress, out: &mut String) {
+    let (always, chosen): (Vec<_>, Vec<_>) = wp
+        .categories()
+        .into_iter()
+        .partition(|(_, b)| b.category == Category::Necessary);
+    let wanted: Vec<String> = wp
+        .categories()
+        .iter()
+        .map(|(name, b)| format!("{}: {}", json!(name), allows(b)))
+        .collect();
+    let always: Map<String, Value> = always
+        .iter()
+        .map(|(name, _)| (name.to_string(), json!(true)))
+        .collect();
+    out.push_str(&format!(
+        "  // WordPress: the WP Consent API's categories, opt-in, set once the server confirms a choice.
+  var d = document, wpPrefix = '{prefix}_', wpDefined = false;
+  function wpCookie(k) {{
+    var m = d.cookie.match(new RegExp('(?:^|; )' + wpPrefix + k + '=([^;]*)'));
+    return m ? m[1] : '';
+  }}
+  function wpSet(wanted, defined) {{
+    function send() {{
+      if (typeof w.wp_set_consent !== 'function') return;
+      for (var k in wanted) {{
+        var v = wanted[k] ? 'allow' : 'deny';
+        if (wpCookie(k) !== v) w.wp_set_consent(k, v);
+      }}
+      if (defined && !wpDefined) {{
+        wpDefined = true;
+        d.dispatchEvent(new CustomEvent('wp_consent_type_defined'));
+      }}
+    }}
+    if (d.readyState === 'loading') d.addEventListener('DOMContentLoaded', send, {{ once: true }});
+    else send();
+  }}
+  w.wp_consent_type = 'optin';
+  {chosen}.forEach(function (k) {{
+    if (wpCookie(k) === 'allow') d.cookie = wpPrefix + k + '=; path=/; max-age=0';
+  }});
+  wpSet({always}, false);
+  on.push(function (c) {{
+    wpSet({{ {wanted} }}, true);
+  }});
+",
+        prefix = wp.cookie_prefix,
+        chosen = json!(chosen.iter().map(|(name, _)| name).collect::<Vec<_>>()),
+        always = Value::Object(always),
+        wanted = wanted.join(", "),
+    ));
+}
+
 /// The site's vendor consent signals, as one synchronous script.
 pub fn script(site: &SiteConfig) -> String {
     let i = &site.integrations;
@@ -276,12 +345,15 @@ pub fn script(site: &SiteConfig) -> String {
     if let Some(shop) = &i.shopify {
         shopify(shop, &mut out);
     }
+    if let Some(wp) = &i.wordpress {
+        wordpress(wp, &mut out);
+    }
     out.push_str(
         "  // The widget fires crumb:change when a choice counts, before it
   // releases any gated tag: the vendors hear of it first. A choice that
-  // no longer counts (null) allows nothing.
+  // no longer counts (null) allows nothing beyond strictly necessary.
   document.addEventListener('crumb:change', function (e) {
-    var c = e.detail || { categories: {}, services: {} };
+    var c = e.detail || { categories: { necessary: true }, services: {} };
     on.forEach(function (f) { f(c); });
   });
 })();

@@ -391,6 +391,28 @@ fn the_signals_script_follows_the_sites_settings() {
     assert!(body.contains("['setCookieConsentGiven']"), "{body}");
     assert!(body.contains("['forgetCookieConsentGiven']"), "{body}");
     assert!(!body.contains("'requireConsent'"), "{body}");
+    // WordPress: the WP Consent API's cookies under the site's own
+    // prefix; a category bound to strictly necessary is allowed at once.
+    let mut site = app.site();
+    site.integrations.wordpress = Some(
+        serde_json::from_value(serde_json::json!({
+            "cookie_prefix": "shop_consent",
+            "statistics_anonymous": {"category": "necessary"}
+        }))
+        .unwrap(),
+    );
+    app.put_site(&site);
+    let body = app.get("/v1/sites/demo/signals.js").body;
+    assert!(body.contains("wpPrefix = 'shop_consent_'"), "{body}");
+    assert!(body.contains("w.wp_consent_type = 'optin';"), "{body}");
+    assert!(
+        body.contains(r#"wpSet({"functional":true,"statistics-anonymous":true}, false);"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"["preferences","statistics","marketing"].forEach"#),
+        "{body}"
+    );
     // Switched off: a clear 404.
     let mut site = app.site();
     site.integrations = Default::default();

@@ -7,7 +7,8 @@
 //! allowed, `grant`) first in its queue, before its `init`, then each
 //! choice. Microsoft UET and Clarity: a denied default, then the
 //! visitor's choice. Shopify: each choice once, through its Customer
-//! Privacy API, and a lapsed one as nothing allowed.
+//! Privacy API, and a lapsed one as nothing allowed. WordPress: the WP
+//! Consent API's categories, allowed only once the server confirms.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
@@ -444,4 +445,120 @@ fn shopify_hears_each_choice_once_and_a_lapsed_one_as_nothing_allowed() {
     let none = json!({"analytics": false, "marketing": false, "preferences": false, "sale_of_data": false});
     assert_eq!(sent(&browser), json!([none]));
     assert_eq!(browser.js("return window.__changes"), json!([null]));
+}
+
+/// What a WordPress page with the WP Consent API looks like to Crumb: a
+/// plugin in `<head>` that follows the API (it notes what it hears in
+/// `window.__wp`: each `wp_listen_for_consent_change`, the
+/// `wp_consent_type_defined` event, and whether marketing was allowed
+/// when the document was parsed), and at the end of the body a stand-in
+/// for the API's own script, which WordPress enqueues last: its cookie per
+/// category, opt-in only when a consent management platform says so.
+const WORDPRESS_PLUGIN: &str = "<script>
+  window.__wp = [];
+  document.addEventListener('wp_listen_for_consent_change', (e) => __wp.push(e.detail));
+  document.addEventListener('wp_consent_type_defined', () => __wp.push('defined'));
+  document.addEventListener('DOMContentLoaded', () => __wp.push({ parsed: wp_has_consent('marketing') }));
+</script>";
+const WORDPRESS_API: &str = "<script>
+  const wpCookie = (c) => (document.cookie.match('(?:^|; )wp_consent_' + c + '=([^;]*)') || [])[1] || '';
+  // Without a consent type there is no consent management: all allowed.
+  window.wp_has_consent = (c) => !window.wp_consent_type || wpCookie(c) === 'allow';
+  window.wp_set_consent = (c, v) => {
+    document.cookie = 'wp_consent_' + c + '=' + v + '; path=/; max-age=31536000';
+    document.dispatchEvent(new CustomEvent('wp_listen_for_consent_change', { detail: { [c]: v } }));
+  };
+</script>";
+
+#[test]
+fn wordpress_plugins_hear_only_what_the_server_confirms_and_each_change_once() {
+    // Arrange: the demo site with the WP Consent API's signal on (its
+    // five categories on their defaults: functional is strictly
+    // necessary), and a WordPress page: signals script, a plugin, Crumb's
+    // tag, and the API's script at the end of the body.
+    let site = Site::start();
+    let mut config = serde_json::to_value(site.config()).unwrap();
+    config["integrations"]["wordpress"] = json!({});
+    site.put_config(&serde_json::from_value(config).unwrap());
+    let page = site.page_elsewhere(format!(
+        "<!DOCTYPE html><html lang=en><head><title>Blog</title>\
+         <script src=\"{0}/v1/sites/demo/signals.js\"></script>{WORDPRESS_PLUGIN}\
+         <script src=\"{0}/crumb.js\" data-site=demo async></script></head>\
+         <body><p>A blog.</p>{WORDPRESS_API}</body></html>",
+        site.base
+    ));
+    let browser = Browser::new(1280, 800);
+    let heard = |b: &Browser| b.js("return window.__wp");
+    let allow = |c: &str| json!({ c: "allow" });
+
+    // Act and assert: before any choice, functional only (strictly
+    // necessary), and the plugin finds marketing refused.
+    browser.goto(&format!("{page}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.settled();
+    assert_eq!(
+        heard(&browser),
+        json!([allow("functional"), {"parsed": false}])
+    );
+
+    // "Accept all": each other category once, then the consent type is
+    // defined.
+    browser.js("window.__wp = []");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__wp.includes('defined')");
+    let accepted = json!([
+        allow("preferences"),
+        allow("statistics"),
+        allow("statistics-anonymous"),
+        allow("marketing"),
+        "defined"
+    ]);
+    assert_eq!(heard(&browser), accepted);
+
+    // The next page view: the API's cookies still say "allow", but no
+    // plugin may act on them before the server confirms the choice.
+    browser.goto(&format!("{page}/"));
+    browser.wait("window.__wp.includes('defined')");
+    let mut confirmed = accepted.as_array().unwrap().clone();
+    confirmed.insert(0, json!({"parsed": false}));
+    assert_eq!(heard(&browser), json!(confirmed));
+    assert_eq!(browser.js("return wp_has_consent('marketing')"), json!(true));
+
+    // Marketing switched off: the plugins hear that alone.
+    browser.js("window.__wp = []; document.querySelector('.crumb-reopen').click()");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=marketing]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("window.__wp.length > 0");
+    browser.settled();
+    assert_eq!(heard(&browser), json!([{"marketing": "deny"}]));
+
+    // The API's cookie edited to allow marketing again: the server's
+    // record refused it, so no plugin ever finds it allowed.
+    site.wait_for_records(2);
+    browser.js("document.cookie = 'wp_consent_marketing=allow; path=/'");
+    browser.goto(&format!("{page}/"));
+    browser.wait("window.__wp.includes('defined')");
+    assert_eq!(heard(&browser)[0], json!({"parsed": false}));
+    assert!(
+        heard(&browser)
+            .as_array()
+            .unwrap()
+            .contains(&json!({"marketing": "deny"}))
+    );
+    assert_eq!(
+        browser.js("return wp_has_consent('marketing')"),
+        json!(false)
+    );
+
+    // A new policy revision: the choice stops counting, and everything but
+    // functional is denied.
+    site.bump_revision();
+    browser.goto(&format!("{page}/"));
+    browser.wait("document.querySelector('.crumb-banner') && window.__wp.includes('defined')");
+    let allowed = browser.js(
+        "return ['functional', 'preferences', 'statistics', 'statistics-anonymous', 'marketing']
+           .filter(wp_has_consent)",
+    );
+    assert_eq!(allowed, json!(["functional"]));
 }
