@@ -28,6 +28,6 @@ pub use consent::{
     ChoiceError, Choices, ConsentRequest, ConsentState, ConsentStatus, Event, Method, Receipt,
 };
 pub use ids::{
-    ConsentId, CookiePrefix, IdError, LanguageTag, PolicyRevision, RecordHash, RecordId, ServiceId, SiteId,
-    TextHash, TextVersion, is_sha256_hex,
+    ConsentId, CookiePrefix, IdError, LanguageTag, PolicyRevision, RecordHash, RecordId, ServiceId,
+    SiteId, TextHash, TextVersion, is_sha256_hex,
 };

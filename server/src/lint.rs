@@ -503,7 +503,10 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
     let wordpress = i.wordpress.iter().flat_map(|wp| {
         wp.categories().map(|(name, b)| {
             // The API's own spelling of its category, as a config key.
-            (format!("wordpress.{}", name.replace('-', "_")), Some(b.clone()))
+            (
+                format!("wordpress.{}", name.replace('-', "_")),
+                Some(b.clone()),
+            )
         })
     });
     let bindings = bindings

@@ -2392,7 +2392,8 @@ mod tests {
 </body></html>"#
             )
         };
-        let signals = r#"<script src="https://consent.example.com/v1/sites/demo/signals.js"></script>"#;
+        let signals =
+            r#"<script src="https://consent.example.com/v1/sites/demo/signals.js"></script>"#;
         let mut wordpress = demo();
         wordpress.integrations.wordpress =
             Some(serde_json::from_value(serde_json::json!({})).unwrap());
@@ -2410,7 +2411,9 @@ mod tests {
         let report = lint_page(&wordpress, &page(""));
         assert_eq!(located(&report), vec![("wp-consent-api", "line 5")]);
         assert!(
-            report.problems[0].message.contains("no Crumb signals script"),
+            report.problems[0]
+                .message
+                .contains("no Crumb signals script"),
             "{report:?}"
         );
         assert_eq!(located(&lint_page(&wordpress, &page(signals))), vec![]);

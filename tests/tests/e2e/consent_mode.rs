@@ -522,7 +522,10 @@ fn wordpress_plugins_hear_only_what_the_server_confirms_and_each_change_once() {
     let mut confirmed = accepted.as_array().unwrap().clone();
     confirmed.insert(0, json!({"parsed": false}));
     assert_eq!(heard(&browser), json!(confirmed));
-    assert_eq!(browser.js("return wp_has_consent('marketing')"), json!(true));
+    assert_eq!(
+        browser.js("return wp_has_consent('marketing')"),
+        json!(true)
+    );
 
     // Marketing switched off: the plugins hear that alone.
     browser.js("window.__wp = []; document.querySelector('.crumb-reopen').click()");
