@@ -1,7 +1,8 @@
 //! Vendor consent signals a site switches on: Google Consent Mode v2, the
 //! Meta Pixel's consent API, Microsoft UET's consent mode, Microsoft
-//! Clarity's consent API, Matomo's, Shopify's Customer Privacy API, and
-//! WordPress's (the WP Consent API, which WordPress plugins follow).
+//! Clarity's consent API, Matomo's, HubSpot's, Shopify's Customer Privacy
+//! API, and WordPress's (the WP Consent API, which WordPress plugins
+//! follow).
 //!
 //! Crumb tells Google's tags the visitor's choice through `gtag('consent',
 //! ...)` commands in `dataLayer`: a `default` before any other Google tag
@@ -36,6 +37,10 @@ pub struct Integrations {
     /// Matomo: its tracker's consent (`_paq`) follows this choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matomo: Option<Matomo>,
+    /// HubSpot's tracking code: its banner off, its three consent
+    /// categories following these choices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hubspot: Option<HubSpot>,
     /// Shopify's Customer Privacy API: a store's own pixels, analytics
     /// and checkout follow these choices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,6 +58,7 @@ impl Integrations {
             && self.microsoft_uet.is_none()
             && self.microsoft_clarity.is_none()
             && self.matomo.is_none()
+            && self.hubspot.is_none()
             && self.shopify.is_none()
             && self.wordpress.is_none()
     }
@@ -112,6 +118,23 @@ pub struct Clarity {
     /// `ad_Storage`; by default the marketing category.
     #[serde(default = "marketing_binding")]
     pub ads: Binding,
+}
+
+/// HubSpot's three consent categories (`setHubSpotConsent`), each
+/// following a choice of the visitor's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpot {
+    /// `analytics`; by default the analytics category.
+    #[serde(default = "analytics_binding")]
+    pub analytics: Binding,
+    /// `advertisement`; by default the marketing category.
+    #[serde(default = "marketing_binding")]
+    pub advertisement: Binding,
+    /// `functionality` (its chat, say); by default the functional
+    /// category.
+    #[serde(default = "functional_binding")]
+    pub functionality: Binding,
 }
 
 /// Shopify's four purposes (`setTrackingConsent`), each following a

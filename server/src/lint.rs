@@ -484,6 +484,18 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
         ),
         ("matomo", i.matomo.as_ref().map(|m| m.binding())),
         (
+            "hubspot.analytics",
+            i.hubspot.as_ref().map(|h| h.analytics.clone()),
+        ),
+        (
+            "hubspot.advertisement",
+            i.hubspot.as_ref().map(|h| h.advertisement.clone()),
+        ),
+        (
+            "hubspot.functionality",
+            i.hubspot.as_ref().map(|h| h.functionality.clone()),
+        ),
+        (
             "shopify.analytics",
             i.shopify.as_ref().map(|s| s.analytics.clone()),
         ),
@@ -1189,6 +1201,15 @@ mod tests {
                     "integrations.shopify.preferences.category".into()
                 )
             ]
+        );
+        // And HubSpot's: its functionality follows functional by default.
+        let v = without_functional(json!({"hubspot": {"analytics": {"category": "marketing"}}}));
+        assert_eq!(
+            found(&v),
+            [(
+                "integration",
+                "integrations.hubspot.functionality.category".into()
+            )]
         );
         // And WordPress's: each of its five categories follows one of
         // the site's, strictly necessary included.

@@ -45,7 +45,7 @@
 //! tag loads from, in a `src` or in an inline snippet's text) that would
 //! run before any choice, unless a vendor signal of the site's config holds
 //! the vendor back itself (Google Consent Mode's advanced mode, the Meta
-//! Pixel's, Microsoft's and Matomo's signals); for a `<noscript>`
+//! Pixel's, Microsoft's, Matomo's and HubSpot's signals); for a `<noscript>`
 //! block that loads a vendor's request or a hidden pixel, an iframe or a
 //! pixel no choice can hold back (it works only where Crumb cannot run);
 //! for Google Fonts linked, imported or preconnected to from Google's
@@ -566,6 +566,7 @@ enum Signal {
     MicrosoftUet,
     MicrosoftClarity,
     Matomo,
+    HubSpot,
 }
 
 impl Signal {
@@ -584,6 +585,7 @@ impl Signal {
                 "turn on its consent signal (integrations.microsoft_clarity)"
             }
             Signal::Matomo => "turn on its consent signal (integrations.matomo)",
+            Signal::HubSpot => "turn on its consent signal (integrations.hubspot)",
         }
     }
 
@@ -599,6 +601,7 @@ impl Signal {
             Signal::MicrosoftUet => i.microsoft_uet.is_some(),
             Signal::MicrosoftClarity => i.microsoft_clarity.is_some(),
             Signal::Matomo => i.matomo.is_some(),
+            Signal::HubSpot => i.hubspot.is_some(),
         }
     }
 }
@@ -704,10 +707,14 @@ const VENDORS: &[Vendor] = &[
     tag("VWO", &["visualwebsiteoptimizer.com/"]),
     tag("Optimizely", &["cdn.optimizely.com/js/"]),
     tag("AB Tasty", &["try.abtasty.com/"]),
-    tag(
-        "HubSpot's tracking code",
-        &["js.hs-scripts.com/", "js.hs-analytics.net/"],
-    ),
+    Vendor {
+        signal: Some(Signal::HubSpot),
+        ..tag(
+            "HubSpot's tracking code",
+            // `js-eu1.` and `js-na2.` too, for portals in those regions.
+            &["hs-scripts.com/", "hs-analytics.net/"],
+        )
+    },
     tag("Segment", &["cdn.segment.com/analytics.js"]),
     tag("Mixpanel", &["cdn.mxpnl.com/libs/"]),
     tag("Amplitude", &["cdn.amplitude.com/libs/"]),
@@ -2586,6 +2593,32 @@ mod tests {
                 .contains("advanced mode (integrations.google_consent_mode)"),
             "{}",
             basic.problems[0].message
+        );
+    }
+
+    #[test]
+    fn hubspots_tracking_code_may_load_at_once_under_its_signal_after_crumbs_script() {
+        // Arrange: HubSpot's embed code as HubSpot ships it, after Crumb's
+        // signals script, and the same before it.
+        let tag = r#"<script id="hs-script-loader" async defer src="//js-eu1.hs-scripts.com/123.js"></script>"#;
+        let after = format!("<script src=\"/v1/sites/demo/signals.js\"></script>\n{tag}\n");
+        let before = format!("{tag}\n<script src=\"/v1/sites/demo/signals.js\"></script>\n");
+        let mut site = demo();
+        site.integrations.hubspot = Some(serde_json::from_value(serde_json::json!({})).unwrap());
+
+        // Act / Assert: without the signal it tracks before any choice;
+        // with it, it may load once Crumb's script has set its consent.
+        let report = lint_page(&demo(), &after);
+        assert_eq!(located(&report), vec![("unmarked-tracker", "line 2")]);
+        says(
+            &report,
+            0,
+            "or turn on its consent signal (integrations.hubspot)",
+        );
+        assert_eq!(located(&lint_page(&site, &after)), vec![]);
+        assert_eq!(
+            located(&lint_page(&site, &before)),
+            vec![("signals-order", "line 1")]
         );
     }
 

@@ -12,7 +12,8 @@
 //! a denied `ad_storage` default into `uetq`; for Microsoft Clarity a
 //! denied `consentv2` into its queue; for Matomo `requireConsent` (or
 //! `requireCookieConsent`) into `_paq`, before its `trackPageView` (see
-//! [`matomo`]); for Shopify nothing at first (see [`shopify`]); for
+//! [`matomo`]); for HubSpot its own banner off and nothing allowed (see
+//! [`hubspot`]); for Shopify nothing at first (see [`shopify`]); for
 //! WordPress the opt-in consent type, and no allowance of an earlier page
 //! view's until this one's choice counts (see [`wordpress`]). It listens
 //! for the widget's `crumb:change` event to send each vendor the visitor's
@@ -25,7 +26,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use crumb_schema::integrations::{
-    Binding, ConsentModeKind, ConsentType, GoogleConsentMode, Matomo, MatomoMode, Shopify,
+    Binding, ConsentModeKind, ConsentType, GoogleConsentMode, HubSpot, Matomo, MatomoMode, Shopify,
     WordPress,
 };
 use crumb_schema::{Category, SiteConfig};
@@ -195,6 +196,33 @@ fn matomo(m: &Matomo, out: &mut String) {
     ));
 }
 
+/// HubSpot's tracking code: its own banner off (the flag must be set
+/// before that banner loads), then its consent through its `_hsp` queue,
+/// which it runs as it loads. HubSpot keeps no consent set this way
+/// across page views, so every page view starts with nothing allowed but
+/// what strictly necessary covers, and the choice the server confirms (or
+/// the visitor makes) follows; HubSpot then counts page views without
+/// cookies only.
+fn hubspot(h: &HubSpot, out: &mut String) {
+    let before = |b: &Binding| b.category == Category::Necessary;
+    out.push_str(&format!(
+        "  // HubSpot: its banner off, its three categories set on every page view.
+  w.disableHubSpotCookieBanner = true;
+  w._hsp = w._hsp || [];
+  w._hsp.push(['setHubSpotConsent', {{ analytics: {}, advertisement: {}, functionality: {} }}]);
+  on.push(function (c) {{
+    w._hsp.push(['setHubSpotConsent', {{ analytics: {}, advertisement: {}, functionality: {} }}]);
+  }});
+",
+        before(&h.analytics),
+        before(&h.advertisement),
+        before(&h.functionality),
+        allows(&h.analytics),
+        allows(&h.advertisement),
+        allows(&h.functionality),
+    ));
+}
+
 /// Shopify's Customer Privacy API, which a store's theme loads with
 /// `Shopify.loadFeatures` (its `content_for_header`, early in `<head>`,
 /// defines that): each choice sets its four purposes. Shopify keeps the
@@ -341,6 +369,9 @@ pub fn script(site: &SiteConfig) -> String {
     }
     if let Some(m) = &i.matomo {
         matomo(m, &mut out);
+    }
+    if let Some(h) = &i.hubspot {
+        hubspot(h, &mut out);
     }
     if let Some(shop) = &i.shopify {
         shopify(shop, &mut out);

@@ -413,6 +413,23 @@ fn the_signals_script_follows_the_sites_settings() {
         body.contains(r#"["preferences","statistics","marketing"].forEach"#),
         "{body}"
     );
+    // HubSpot: its banner off, and a functionality bound to strictly
+    // necessary allowed from the start.
+    let mut site = app.site();
+    site.integrations.hubspot = Some(
+        serde_json::from_value(serde_json::json!({"functionality": {"category": "necessary"}}))
+            .unwrap(),
+    );
+    app.put_site(&site);
+    let body = app.get("/v1/sites/demo/signals.js").body;
+    assert!(
+        body.contains("w.disableHubSpotCookieBanner = true;"),
+        "{body}"
+    );
+    assert!(
+        body.contains("w._hsp.push(['setHubSpotConsent', { analytics: false, advertisement: false, functionality: true }]);"),
+        "{body}"
+    );
     // Switched off: a clear 404.
     let mut site = app.site();
     site.integrations = Default::default();

@@ -9,6 +9,8 @@
 //! visitor's choice. Shopify: each choice once, through its Customer
 //! Privacy API, and a lapsed one as nothing allowed. WordPress: the WP
 //! Consent API's categories, allowed only once the server confirms.
+//! HubSpot: its own banner off, nothing allowed, then the choice, on
+//! every page view.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
@@ -564,4 +566,67 @@ fn wordpress_plugins_hear_only_what_the_server_confirms_and_each_change_once() {
            .filter(wp_has_consent)",
     );
     assert_eq!(allowed, json!(["functional"]));
+}
+
+/// A stand-in for HubSpot's tracking code, pasted unmarked after Crumb's
+/// signals script: as it loads it reads whether its own banner is to show
+/// (`window.__hubspot.banner`), then runs the `_hsp` queue and each later
+/// command, noting each consent it is given (`window.__hubspot.consent`).
+const HUBSPOT_STUB: &str = "<script>
+  window.__hubspot = { banner: !window.disableHubSpotCookieBanner, consent: [] };
+  const run = (cmd) => { if (cmd[0] === 'setHubSpotConsent') __hubspot.consent.push(cmd[1]); };
+  const queue = window._hsp || [];
+  window._hsp = { push: run };
+  queue.forEach(run);
+</script>";
+
+#[test]
+fn hubspot_shows_no_banner_of_its_own_and_hears_on_every_page_view_what_counts() {
+    // Arrange: the demo site with HubSpot's signal on (its categories on
+    // their defaults), and a page with the signals script, HubSpot's
+    // code loading at once and Crumb's tag.
+    let site = Site::start();
+    let mut config = serde_json::to_value(site.config()).unwrap();
+    config["integrations"]["hubspot"] = json!({});
+    site.put_config(&serde_json::from_value(config).unwrap());
+    let page = site.page_elsewhere(format!(
+        "<!DOCTYPE html><html lang=en><head><title>Product</title>\
+         <script src=\"{0}/v1/sites/demo/signals.js\"></script>{HUBSPOT_STUB}\
+         <script src=\"{0}/crumb.js\" data-site=demo async></script></head>\
+         <body><p>A product.</p></body></html>",
+        site.base
+    ));
+    let browser = Browser::new(1280, 800);
+    let consent = |b: &Browser| b.js("return window.__hubspot.consent");
+    let none = json!({"analytics": false, "advertisement": false, "functionality": false});
+    let all = json!({"analytics": true, "advertisement": true, "functionality": true});
+
+    // Act and assert: a first visit, HubSpot's banner off and nothing
+    // allowed; then "accept all".
+    browser.goto(&format!("{page}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.settled();
+    assert_eq!(browser.js("return window.__hubspot.banner"), json!(false));
+    assert_eq!(consent(&browser), json!([none]));
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__hubspot.consent.length > 1");
+    assert_eq!(consent(&browser), json!([none, all]));
+
+    // The next page view: HubSpot keeps no consent of its own, so it
+    // starts with nothing allowed again and hears the choice once the
+    // server has confirmed it.
+    browser.goto(&format!("{page}/"));
+    browser.wait("window.__hubspot.consent.length > 1");
+    assert_eq!(consent(&browser), json!([none, all]));
+
+    // Marketing switched off: advertisement with it.
+    browser.js("document.querySelector('.crumb-reopen').click()");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=marketing]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("window.__hubspot.consent.length > 2");
+    assert_eq!(
+        consent(&browser)[2],
+        json!({"analytics": true, "advertisement": false, "functionality": true})
+    );
 }
