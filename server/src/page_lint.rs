@@ -704,8 +704,12 @@ const VENDORS: &[Vendor] = &[
         ..tag("Piwik PRO", &["containers.piwik.pro/"])
     },
     tag("Hotjar", &["static.hotjar.com/"]),
+    tag("Contentsquare", &["t.contentsquare.net/uxa/"]),
     tag("VWO", &["visualwebsiteoptimizer.com/"]),
-    tag("Optimizely", &["cdn.optimizely.com/js/"]),
+    tag(
+        "Optimizely",
+        &["cdn.optimizely.com/js/", "cdn.optimizely.com/public/"],
+    ),
     tag("AB Tasty", &["try.abtasty.com/"]),
     Vendor {
         signal: Some(Signal::HubSpot),
@@ -717,18 +721,36 @@ const VENDORS: &[Vendor] = &[
     },
     tag("Segment", &["cdn.segment.com/analytics.js"]),
     tag("Mixpanel", &["cdn.mxpnl.com/libs/"]),
-    tag("Amplitude", &["cdn.amplitude.com/libs/"]),
-    tag("Heap", &["cdn.heapanalytics.com/js/"]),
+    // Its browser SDK, and its unified script (`cdn.eu.amplitude.com` in
+    // the EU).
+    tag(
+        "Amplitude",
+        &["amplitude.com/libs/", "amplitude.com/script/"],
+    ),
+    tag(
+        "Heap",
+        &["cdn.heapanalytics.com/js/", "heap-api.com/config/"],
+    ),
     tag("FullStory", &["edge.fullstory.com/s/fs.js"]),
     tag("Mouseflow", &["cdn.mouseflow.com/projects/"]),
     tag("Crazy Egg", &["script.crazyegg.com/pages/"]),
     tag("Lucky Orange", &["tools.luckyorange.com/core/"]),
-    tag("Yandex Metrica", &["mc.yandex.ru/metrika/"]),
+    tag(
+        "Yandex Metrica",
+        &["mc.yandex.ru/metrika/", "mc.yandex.com/metrika/"],
+    ),
     tag(
         "a tag manager (Adobe's or Tealium's)",
         &["assets.adobedtm.com/", "tags.tiqcdn.com/utag/"],
     ),
     tag("the Intercom Messenger", &["widget.intercom.io/widget/"]),
+    tag(
+        "Zendesk's messaging",
+        &["static.zdassets.com/ekr/snippet.js"],
+    ),
+    tag("the tawk.to chat", &["embed.tawk.to/"]),
+    tag("the Drift chat", &["js.driftt.com/"]),
+    tag("the Crisp chat", &["client.crisp.chat/l.js"]),
     tag("Disqus", &["disqus.com/embed.js"]),
     tag("ShareThis", &["platform-api.sharethis.com/js/"]),
     tag(
@@ -757,7 +779,10 @@ const VENDORS: &[Vendor] = &[
     ),
     tag("the Snap Pixel", &["sc-static.net/scevent.min.js"]),
     tag("the Quora Pixel", &["a.quora.com/qevents.js"]),
-    tag("Criteo", &["static.criteo.net/js/"]),
+    tag(
+        "Criteo",
+        &["static.criteo.net/js/", "dynamic.criteo.com/js/"],
+    ),
     tag("Taboola", &["cdn.taboola.com/libtrc/"]),
     tag("Outbrain", &["amplify.outbrain.com/cp/obtp.js"]),
     Vendor {
@@ -2594,6 +2619,35 @@ mod tests {
             "{}",
             basic.problems[0].message
         );
+    }
+
+    #[test]
+    fn vendors_other_hosts_and_newer_snippets_are_named_too() {
+        // Arrange: a vendor's regional host, or the address of its newer
+        // snippet, each pasted unmarked.
+        let html = r#"<script async src="https://cdn.eu.amplitude.com/script/KEY.js"></script>
+<script>a.src="https://cdn.us.heap-api.com/config/"+e+"/heap_config.js";</script>
+<script>k.src="https://mc.yandex.com/metrika/tag.js";</script>
+<script src="https://t.contentsquare.net/uxa/0123.js"></script>
+<script src="https://cdn.optimizely.com/public/123/s/web.js"></script>
+<script async src="//dynamic.criteo.com/js/ld/ld.js?a=1"></script>
+<script id="ze-snippet" src="https://static.zdassets.com/ekr/snippet.js?key=K"></script>
+<script>s1.src='https://embed.tawk.to/ID/default';</script>
+<script>t.src="https://js.driftt.com/include/"+n+"/id.js";</script>
+<script>s.src="https://client.crisp.chat/l.js";</script>
+<script src="https://js-eu1.hs-scripts.com/123.js"></script>
+"#;
+
+        // Act
+        let report = lint_page(&without_signals(), html);
+
+        // Assert: every line.
+        let lines: Vec<String> = (1..=11).map(|n| format!("line {n}")).collect();
+        let expected: Vec<_> = lines
+            .iter()
+            .map(|l| ("unmarked-tracker", l.as_str()))
+            .collect();
+        assert_eq!(located(&report), expected);
     }
 
     #[test]
