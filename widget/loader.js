@@ -153,6 +153,18 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // closed first.
   ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>
     d.addEventListener(k, (e) => {
+      // A released script's copy that has loaded (or failed to) has done
+      // its work and leaves, and the page's own element, which it stands
+      // for, hears it instead: what the page set on that (an `onload`
+      // attribute or property, its listeners, a loader's promise, Next.js's
+      // `onLoad`) runs once, as if it had loaded itself. The copy's own
+      // event stops here, so the attributes it copied do not run too.
+      const original = e.target.crumbOriginal;
+      if (original) {
+        e.stopPropagation();
+        e.target.remove();
+        original.dispatchEvent(new Event(k));
+      }
       const f = h.on(i, e);
       if (f) requestAnimationFrame(() => setTimeout(go, 0, f));
     }, true));

@@ -119,11 +119,7 @@ pub fn on(kind: u8, e: Event) -> u8 {
         KIND_SHOW => return app.show(),
         // `load` and `error` of any element (a released script's copy
         // among them).
-        _ => {
-            if let Some(t) = crate::dom::target(&e) {
-                crate::gate::loaded(app, &t);
-            }
-        }
+        _ => crate::gate::pump(app),
     }
     0
 }

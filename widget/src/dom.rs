@@ -50,6 +50,10 @@ extern "C" {
     fn cookie(this: &Dom) -> String;
     #[wasm_bindgen(method, setter)]
     fn set_cookie(this: &Dom, cookie: &str);
+    /// On a released script's copy, the page's own element it stands for
+    /// (an expando; crumb.js reads it, see [`stands_for`]).
+    #[wasm_bindgen(method, setter = crumbOriginal)]
+    fn set_original(this: &Dom, e: &Element);
 }
 
 fn dom(n: &Node) -> &Dom {
@@ -92,6 +96,13 @@ pub fn copy(doc: &Document, e: &Element) -> Option<Element> {
     let new = each::<Element>(fragment.unchecked_ref(), "*").next()?;
     dom(&new).set_nonce(&dom(e).nonce());
     Some(new)
+}
+
+/// Notes on a released script's `copy` the page's own element it stands
+/// for: once the copy has loaded (or failed to), crumb.js takes it out and
+/// fires the same event at that element (see loader.js).
+pub fn stands_for(copy: &Element, original: &Element) {
+    dom(copy).set_original(original);
 }
 
 pub fn show_modal(dialog: &Element) {

@@ -20,7 +20,9 @@ use web_sys::Element;
 
 use crate::app::App;
 use crate::consent::{Choices, category_index};
-use crate::dom::{Cell as _, ancestor, append, attr, copy, each, el, put_before, text_el};
+use crate::dom::{
+    Cell as _, ancestor, append, attr, copy, each, el, put_before, stands_for, text_el,
+};
 
 /// What the gate looks at: the scripts it has not released yet, and every
 /// gated embed (one it has loaded unloads when the choice stops allowing
@@ -39,23 +41,6 @@ pub struct Gate {
     queue: RefCell<VecDeque<Element>>,
     /// The external script whose `load` (or `error`) the queue waits for.
     waiting: RefCell<Option<Element>>,
-}
-
-/// An element has loaded or failed to (crumb.js forwards every `load` and
-/// `error`). A released script's copy (of the elements that fire them,
-/// the only ones with Crumb's mark and a `type`: gated embeds have none)
-/// has done its work and leaves the page, as an inline one does at once
-/// (see [`pump`]); when it is the one the queue waits for, the next
-/// scripts run.
-pub fn loaded(app: &App, e: &Element) {
-    if e.has_attribute(MARK) && e.has_attribute("type") {
-        e.remove();
-    }
-    let waited = app.gate.waiting.rd().as_ref() == Some(e);
-    if waited {
-        *app.gate.waiting.wr() = None;
-        pump(app);
-    }
 }
 
 /// Whether `choices` (the visitor's current choice) allow this element.
@@ -162,8 +147,11 @@ fn placeholder(app: &App, e: &Element) {
 }
 
 /// Runs queued scripts in order, pausing on external scripts that the page
-/// did not mark `async` until they have loaded.
-fn pump(app: &App) {
+/// did not mark `async` until they have loaded. crumb.js calls it again on
+/// every `load` and `error`, after taking out a released script's copy
+/// that has loaded or failed to (see [`stands_for`]): the copy the queue
+/// waits for is then no longer on the page.
+pub fn pump(app: &App) {
     // A copy the page took out before it loaded (a single-page app leaving
     // the view that held it) sends its `load` to no one, so the queue goes
     // on without it rather than wait for good.
@@ -209,15 +197,16 @@ fn pump(app: &App) {
             continue;
         }
         // An external copy stays until it has loaded (its `load` comes
-        // through the document; [`loaded`] then takes it out, as above),
-        // and goes back to inert now: its type was read as it went in.
+        // through the document, and crumb.js then takes it out, as above,
+        // and tells the page's own element, see [`stands_for`]), and goes
+        // back to inert now: its type was read as it went in.
         // Pages that keep a copy of their DOM and put it back later (Turbo
         // Drive's cached pages, on "back") make every script in it run
         // again, and would run this one whatever the visitor's choice is
         // by then.
         attr(&new, "type", "text/plain");
+        stands_for(&new, &old);
         if !old.has_attribute("async") && new.is_connected() {
-            // crumb.js forwards its `load` or `error` to `loaded`.
             *app.gate.waiting.wr() = Some(new);
         }
     }

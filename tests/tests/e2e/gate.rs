@@ -164,6 +164,59 @@ fn an_external_script_marked_with_src_is_waited_for_like_data_src() {
 }
 
 #[test]
+fn a_gated_script_the_page_waits_on_tells_it_when_it_has_loaded_or_failed() {
+    // Arrange: a first visit; the page's code adds gated libraries the way
+    // script loaders and Next.js's `<Script onLoad>` do, waiting on each
+    // element's `load` and `error`: one through `onload`, one through a
+    // listener (and a promise), one whose address fails, and one through
+    // an `onload` attribute (which a copy would carry too).
+    let site = Site::start();
+    let browser = Browser::new(1280, 800);
+    open(&site, &browser, "/");
+    browser.js("window.__ran = []; window.__heard = [];
+         const gated = (src) => {
+           const s = document.createElement('script');
+           s.type = 'text/plain';
+           s.setAttribute('data-category', 'analytics');
+           s.setAttribute('data-src', src);
+           document.head.appendChild(s);
+           return s;
+         };
+         gated('data:text/javascript,__ran.push(%22one%22)').onload =
+           (e) => __heard.push(['one', e.type, e.target.getAttribute('data-crumb'), __ran.slice()]);
+         const two = gated('data:text/javascript,__ran.push(%22two%22)');
+         new Promise((ok) => two.addEventListener('load', ok)).then(() => __heard.push(['two']));
+         gated('/no-such-library.js').onerror = (e) => __heard.push(['three', e.type]);
+         gated('data:text/javascript,__ran.push(%22four%22)')
+           .setAttribute('onload', \"__heard.push(['four'])\");");
+    browser.settled();
+    assert_eq!(browser.js("return window.__heard"), json!([]));
+
+    // Act
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__heard.length >= 4");
+
+    // Assert: the page's own elements heard of their load, after the
+    // library ran, and of the failure, each once; the copies that ran
+    // have left.
+    browser.settled();
+    assert_eq!(
+        browser.js("return window.__heard"),
+        json!([
+            ["one", "load", "run", ["one"]],
+            ["two"],
+            ["three", "error"],
+            ["four"]
+        ])
+    );
+    assert_eq!(
+        browser.js("return document.querySelectorAll(
+               'script[data-src^=\"data:\"], script[data-src=\"/no-such-library.js\"]').length"),
+        json!(4)
+    );
+}
+
+#[test]
 fn a_script_an_app_removes_while_it_loads_holds_up_no_later_one() {
     // Arrange: a first visit; a single-page app's view holds a gated
     // external script whose host never answers (scripts after an external
