@@ -52,6 +52,64 @@ pub struct Integrations {
 }
 
 impl Integrations {
+    /// Every choice the site's vendor signals follow, each with where it
+    /// is in the config (`shopify.marketing`; WordPress's categories by
+    /// their config keys, `wordpress.statistics_anonymous`). Google
+    /// Consent Mode follows categories through its own mapping instead.
+    pub fn bindings(&self) -> Vec<(String, Binding)> {
+        let mut out = Vec::new();
+        let mut add = |vendor: &str, named: &[(&str, &Binding)]| {
+            for (name, b) in named {
+                let at = if name.is_empty() {
+                    vendor.to_owned()
+                } else {
+                    format!("{vendor}.{}", name.replace('-', "_"))
+                };
+                out.push((at, (*b).clone()));
+            }
+        };
+        if let Some(b) = &self.meta_pixel {
+            add("meta_pixel", &[("", b)]);
+        }
+        if let Some(b) = &self.microsoft_uet {
+            add("microsoft_uet", &[("", b)]);
+        }
+        if let Some(c) = &self.microsoft_clarity {
+            add(
+                "microsoft_clarity",
+                &[("analytics", &c.analytics), ("ads", &c.ads)],
+            );
+        }
+        if let Some(m) = &self.matomo {
+            add("matomo", &[("", &m.binding())]);
+        }
+        if let Some(h) = &self.hubspot {
+            add(
+                "hubspot",
+                &[
+                    ("analytics", &h.analytics),
+                    ("advertisement", &h.advertisement),
+                    ("functionality", &h.functionality),
+                ],
+            );
+        }
+        if let Some(s) = &self.shopify {
+            add(
+                "shopify",
+                &[
+                    ("analytics", &s.analytics),
+                    ("marketing", &s.marketing),
+                    ("preferences", &s.preferences),
+                    ("sale_of_data", &s.sale_of_data),
+                ],
+            );
+        }
+        if let Some(wp) = &self.wordpress {
+            add("wordpress", &wp.categories());
+        }
+        out
+    }
+
     pub fn is_empty(&self) -> bool {
         self.google_consent_mode.is_none()
             && self.meta_pixel.is_none()

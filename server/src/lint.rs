@@ -470,63 +470,7 @@ pub fn lint(site: &SiteConfig) -> Vec<Problem> {
             format!("{c}: {why}"),
         ));
     }
-    let i = &site.integrations;
-    let bindings = [
-        ("meta_pixel", i.meta_pixel.clone()),
-        ("microsoft_uet", i.microsoft_uet.clone()),
-        (
-            "microsoft_clarity.analytics",
-            i.microsoft_clarity.as_ref().map(|c| c.analytics.clone()),
-        ),
-        (
-            "microsoft_clarity.ads",
-            i.microsoft_clarity.as_ref().map(|c| c.ads.clone()),
-        ),
-        ("matomo", i.matomo.as_ref().map(|m| m.binding())),
-        (
-            "hubspot.analytics",
-            i.hubspot.as_ref().map(|h| h.analytics.clone()),
-        ),
-        (
-            "hubspot.advertisement",
-            i.hubspot.as_ref().map(|h| h.advertisement.clone()),
-        ),
-        (
-            "hubspot.functionality",
-            i.hubspot.as_ref().map(|h| h.functionality.clone()),
-        ),
-        (
-            "shopify.analytics",
-            i.shopify.as_ref().map(|s| s.analytics.clone()),
-        ),
-        (
-            "shopify.marketing",
-            i.shopify.as_ref().map(|s| s.marketing.clone()),
-        ),
-        (
-            "shopify.preferences",
-            i.shopify.as_ref().map(|s| s.preferences.clone()),
-        ),
-        (
-            "shopify.sale_of_data",
-            i.shopify.as_ref().map(|s| s.sale_of_data.clone()),
-        ),
-    ];
-    let wordpress = i.wordpress.iter().flat_map(|wp| {
-        wp.categories().map(|(name, b)| {
-            // The API's own spelling of its category, as a config key.
-            (
-                format!("wordpress.{}", name.replace('-', "_")),
-                Some(b.clone()),
-            )
-        })
-    });
-    let bindings = bindings
-        .into_iter()
-        .map(|(name, b)| (name.to_owned(), b))
-        .chain(wordpress);
-    for (name, b) in bindings {
-        let Some(b) = b else { continue };
+    for (name, b) in site.integrations.bindings() {
         let at = format!("integrations.{name}");
         if !site.has_category(b.category) {
             out.push(problem(

@@ -364,6 +364,24 @@ fn a_gated_meta_pixel_starts_with_grant_and_reject_keeps_it_out() {
     assert_eq!(other.js("return typeof window.fbq"), json!("undefined"));
 }
 
+/// The demo site with one more vendor signal on (`integration`, on its
+/// defaults), and the address of a page on another origin with Crumb's
+/// signals script, `head` (the vendor's code), Crumb's tag, and `body`.
+fn with_signal(integration: &str, head: &str, body: &str) -> (Site, String) {
+    let site = Site::start();
+    let mut config = serde_json::to_value(site.config()).unwrap();
+    config["integrations"][integration] = json!({});
+    site.put_config(&serde_json::from_value(config).unwrap());
+    let page = site.page_elsewhere(format!(
+        "<!DOCTYPE html><html lang=en><head><title>A page</title>\
+         <script src=\"{0}/v1/sites/demo/signals.js\"></script>{head}\
+         <script src=\"{0}/crumb.js\" data-site=demo async></script></head>\
+         <body><p>A page.</p>{body}</body></html>",
+        site.base
+    ));
+    (site, format!("{page}/"))
+}
+
 /// A Shopify storefront's Customer Privacy API as its theme loads it
 /// (`Shopify.loadFeatures`), keeping the visitor's consent as Shopify's
 /// own cookie does (here in `sessionStorage`), and noting each
@@ -394,22 +412,12 @@ fn shopify_hears_each_choice_once_and_a_lapsed_one_as_nothing_allowed() {
     // Arrange: the demo site with Shopify's signal on (its four purposes
     // on their default categories), and a store's page with the signals
     // script, Shopify's API and Crumb's tag.
-    let site = Site::start();
-    let mut config = serde_json::to_value(site.config()).unwrap();
-    config["integrations"]["shopify"] = json!({});
-    site.put_config(&serde_json::from_value(config).unwrap());
-    let page = site.page_elsewhere(format!(
-        "<!DOCTYPE html><html lang=en><head><title>Store</title>\
-         <script src=\"{0}/v1/sites/demo/signals.js\"></script>{SHOPIFY_STUB}\
-         <script src=\"{0}/crumb.js\" data-site=demo async></script></head>\
-         <body><p>A store.</p></body></html>",
-        site.base
-    ));
+    let (site, page) = with_signal("shopify", SHOPIFY_STUB, "");
     let browser = Browser::new(1280, 800);
     let sent = |b: &Browser| b.js("return window.__shopify");
 
     // Act and assert: before any choice, nothing; then "accept all".
-    browser.goto(&format!("{page}/"));
+    browser.goto(&page);
     browser.wait("document.querySelector('.crumb-banner')");
     browser.settled();
     assert_eq!(sent(&browser), json!([]));
@@ -421,7 +429,7 @@ fn shopify_hears_each_choice_once_and_a_lapsed_one_as_nothing_allowed() {
 
     // The next page view: the server confirms the choice, which Shopify
     // already holds, so it is not sent again.
-    browser.goto(&format!("{page}/"));
+    browser.goto(&page);
     browser.wait("document.querySelector('.crumb-reopen')");
     browser.settled();
     assert_eq!(sent(&browser), json!([]));
@@ -442,7 +450,7 @@ fn shopify_hears_each_choice_once_and_a_lapsed_one_as_nothing_allowed() {
     // purposes in its cookie, hears that nothing is allowed.
     site.wait_for_records(2);
     site.bump_revision();
-    browser.goto(&format!("{page}/"));
+    browser.goto(&page);
     browser.wait("document.querySelector('.crumb-banner') && window.__shopify.length > 0");
     let none = json!({"analytics": false, "marketing": false, "preferences": false, "sale_of_data": false});
     assert_eq!(sent(&browser), json!([none]));
@@ -478,24 +486,14 @@ fn wordpress_plugins_hear_only_what_the_server_confirms_and_each_change_once() {
     // five categories on their defaults: functional is strictly
     // necessary), and a WordPress page: signals script, a plugin, Crumb's
     // tag, and the API's script at the end of the body.
-    let site = Site::start();
-    let mut config = serde_json::to_value(site.config()).unwrap();
-    config["integrations"]["wordpress"] = json!({});
-    site.put_config(&serde_json::from_value(config).unwrap());
-    let page = site.page_elsewhere(format!(
-        "<!DOCTYPE html><html lang=en><head><title>Blog</title>\
-         <script src=\"{0}/v1/sites/demo/signals.js\"></script>{WORDPRESS_PLUGIN}\
-         <script src=\"{0}/crumb.js\" data-site=demo async></script></head>\
-         <body><p>A blog.</p>{WORDPRESS_API}</body></html>",
-        site.base
-    ));
+    let (site, page) = with_signal("wordpress", WORDPRESS_PLUGIN, WORDPRESS_API);
     let browser = Browser::new(1280, 800);
     let heard = |b: &Browser| b.js("return window.__wp");
     let allow = |c: &str| json!({ c: "allow" });
 
     // Act and assert: before any choice, functional only (strictly
     // necessary), and the plugin finds marketing refused.
-    browser.goto(&format!("{page}/"));
+    browser.goto(&page);
     browser.wait("document.querySelector('.crumb-banner')");
     browser.settled();
     assert_eq!(
@@ -519,7 +517,7 @@ fn wordpress_plugins_hear_only_what_the_server_confirms_and_each_change_once() {
 
     // The next page view: the API's cookies still say "allow", but no
     // plugin may act on them before the server confirms the choice.
-    browser.goto(&format!("{page}/"));
+    browser.goto(&page);
     browser.wait("window.__wp.includes('defined')");
     let mut confirmed = accepted.as_array().unwrap().clone();
     confirmed.insert(0, json!({"parsed": false}));
@@ -535,14 +533,13 @@ fn wordpress_plugins_hear_only_what_the_server_confirms_and_each_change_once() {
     browser.click("input[data-cat=marketing]");
     browser.click("dialog [data-a=save]");
     browser.wait("window.__wp.length > 0");
-    browser.settled();
+    site.wait_for_records(2);
     assert_eq!(heard(&browser), json!([{"marketing": "deny"}]));
 
     // The API's cookie edited to allow marketing again: the server's
     // record refused it, so no plugin ever finds it allowed.
-    site.wait_for_records(2);
     browser.js("document.cookie = 'wp_consent_marketing=allow; path=/'");
-    browser.goto(&format!("{page}/"));
+    browser.goto(&page);
     browser.wait("window.__wp.includes('defined')");
     assert_eq!(heard(&browser)[0], json!({"parsed": false}));
     assert!(
@@ -559,7 +556,7 @@ fn wordpress_plugins_hear_only_what_the_server_confirms_and_each_change_once() {
     // A new policy revision: the choice stops counting, and everything but
     // functional is denied.
     site.bump_revision();
-    browser.goto(&format!("{page}/"));
+    browser.goto(&page);
     browser.wait("document.querySelector('.crumb-banner') && window.__wp.includes('defined')");
     let allowed = browser.js(
         "return ['functional', 'preferences', 'statistics', 'statistics-anonymous', 'marketing']
@@ -585,17 +582,7 @@ fn hubspot_shows_no_banner_of_its_own_and_hears_on_every_page_view_what_counts()
     // Arrange: the demo site with HubSpot's signal on (its categories on
     // their defaults), and a page with the signals script, HubSpot's
     // code loading at once and Crumb's tag.
-    let site = Site::start();
-    let mut config = serde_json::to_value(site.config()).unwrap();
-    config["integrations"]["hubspot"] = json!({});
-    site.put_config(&serde_json::from_value(config).unwrap());
-    let page = site.page_elsewhere(format!(
-        "<!DOCTYPE html><html lang=en><head><title>Product</title>\
-         <script src=\"{0}/v1/sites/demo/signals.js\"></script>{HUBSPOT_STUB}\
-         <script src=\"{0}/crumb.js\" data-site=demo async></script></head>\
-         <body><p>A product.</p></body></html>",
-        site.base
-    ));
+    let (_site, page) = with_signal("hubspot", HUBSPOT_STUB, "");
     let browser = Browser::new(1280, 800);
     let consent = |b: &Browser| b.js("return window.__hubspot.consent");
     let none = json!({"analytics": false, "advertisement": false, "functionality": false});
@@ -603,7 +590,7 @@ fn hubspot_shows_no_banner_of_its_own_and_hears_on_every_page_view_what_counts()
 
     // Act and assert: a first visit, HubSpot's banner off and nothing
     // allowed; then "accept all".
-    browser.goto(&format!("{page}/"));
+    browser.goto(&page);
     browser.wait("document.querySelector('.crumb-banner')");
     browser.settled();
     assert_eq!(browser.js("return window.__hubspot.banner"), json!(false));
@@ -615,7 +602,7 @@ fn hubspot_shows_no_banner_of_its_own_and_hears_on_every_page_view_what_counts()
     // The next page view: HubSpot keeps no consent of its own, so it
     // starts with nothing allowed again and hears the choice once the
     // server has confirmed it.
-    browser.goto(&format!("{page}/"));
+    browser.goto(&page);
     browser.wait("window.__hubspot.consent.length > 1");
     assert_eq!(consent(&browser), json!([none, all]));
 
