@@ -1584,6 +1584,15 @@ impl Element<'_> {
                 "loads the WP Consent API, but the page has no Crumb signals script to set its consent type and categories: put <script src=\"https://CRUMB/v1/sites/{}/signals.js\"></script> first in <head>",
                 site.id
             )
+        } else if let Some(delayer) = self.delayer() {
+            // Crumb's signals script sets the categories once the page is
+            // parsed, through the API's functions; a delayed API has none
+            // by then, and its plugins hear of no choice.
+            format!(
+                "is held back by {}, so the WP Consent API is not there when Crumb's signals script sets the visitor's choice, and the site's plugins never hear of it: {}",
+                delayer.name,
+                delayer.exemption("wp-consent-api.min.js", "the API's tag")
+            )
         } else {
             return;
         };
@@ -2449,6 +2458,18 @@ mod tests {
             "{report:?}"
         );
         assert_eq!(located(&lint_page(&wordpress, &page(signals))), vec![]);
+        // WP Rocket delaying the API until the visitor's first interaction.
+        let delayed = page(signals).replace(
+            r#"<script src="https://blog.example.com/wp-content/plugins/wp-consent-api"#,
+            r#"<script type="rocketlazyloadscript" data-rocket-src="https://blog.example.com/wp-content/plugins/wp-consent-api"#,
+        );
+        let report = lint_page(&wordpress, &delayed);
+        assert_eq!(located(&report), vec![("wp-consent-api", "line 5")]);
+        says(
+            &report,
+            0,
+            "add wp-consent-api.min.js to the scripts it excludes from the delay",
+        );
     }
 
     /// The demo site without its vendor signals.

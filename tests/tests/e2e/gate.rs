@@ -1285,6 +1285,13 @@ fn an_angular_page_hydrated_around_a_placeholder_breaks_the_component_unless_the
         let next_and_load = |browser: &Browser| {
             browser.click("#next");
             browser.wait("document.querySelector('iframe[src]')");
+            // Angular updates the caption in a task of its own (WebKitGTK,
+            // with no `requestIdleCallback`, runs a deferred block later),
+            // unless it has failed.
+            browser.wait(
+                "document.querySelector('app-video').textContent.startsWith('Our videonext') \
+                 || window.__errors.some((e) => e.includes('nodeValue'))",
+            );
             browser.settled();
             browser.js(component)
         };
