@@ -1,8 +1,8 @@
 //! Vendor consent signals a site switches on: Google Consent Mode v2, the
 //! Meta Pixel's consent API, Microsoft UET's consent mode, Microsoft
-//! Clarity's consent API, Matomo's, HubSpot's, Shopify's Customer Privacy
-//! API, and WordPress's (the WP Consent API, which WordPress plugins
-//! follow).
+//! Clarity's consent API, Matomo's, HubSpot's, the TikTok Pixel's,
+//! Shopify's Customer Privacy API, and WordPress's (the WP Consent API,
+//! which WordPress plugins follow).
 //!
 //! Crumb tells Google's tags the visitor's choice through `gtag('consent',
 //! ...)` commands in `dataLayer`: a `default` before any other Google tag
@@ -41,6 +41,10 @@ pub struct Integrations {
     /// categories following these choices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hubspot: Option<HubSpot>,
+    /// The TikTok Pixel: its events wait (`holdConsent`) until this choice
+    /// allows them (`grantConsent`) or not (`revokeConsent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiktok_pixel: Option<Binding>,
     /// Shopify's Customer Privacy API: a store's own pixels, analytics
     /// and checkout follow these choices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,6 +97,9 @@ impl Integrations {
                 ],
             );
         }
+        if let Some(b) = &self.tiktok_pixel {
+            add("tiktok_pixel", &[("", b)]);
+        }
         if let Some(s) = &self.shopify {
             add(
                 "shopify",
@@ -117,6 +124,7 @@ impl Integrations {
             && self.microsoft_clarity.is_none()
             && self.matomo.is_none()
             && self.hubspot.is_none()
+            && self.tiktok_pixel.is_none()
             && self.shopify.is_none()
             && self.wordpress.is_none()
     }

@@ -45,7 +45,7 @@
 //! tag loads from, in a `src` or in an inline snippet's text) that would
 //! run before any choice, unless a vendor signal of the site's config holds
 //! the vendor back itself (Google Consent Mode's advanced mode, the Meta
-//! Pixel's, Microsoft's, Matomo's and HubSpot's signals); for a `<noscript>`
+//! Pixel's, Microsoft's, Matomo's, HubSpot's and TikTok's signals); for a `<noscript>`
 //! block that loads a vendor's request or a hidden pixel, an iframe or a
 //! pixel no choice can hold back (it works only where Crumb cannot run);
 //! for Google Fonts linked, imported or preconnected to from Google's
@@ -567,6 +567,7 @@ enum Signal {
     MicrosoftClarity,
     Matomo,
     HubSpot,
+    TikTok,
 }
 
 impl Signal {
@@ -586,6 +587,7 @@ impl Signal {
             }
             Signal::Matomo => "turn on its consent signal (integrations.matomo)",
             Signal::HubSpot => "turn on its consent signal (integrations.hubspot)",
+            Signal::TikTok => "turn on its consent signal (integrations.tiktok_pixel)",
         }
     }
 
@@ -602,6 +604,7 @@ impl Signal {
             Signal::MicrosoftClarity => i.microsoft_clarity.is_some(),
             Signal::Matomo => i.matomo.is_some(),
             Signal::HubSpot => i.hubspot.is_some(),
+            Signal::TikTok => i.tiktok_pixel.is_some(),
         }
     }
 }
@@ -757,10 +760,11 @@ const VENDORS: &[Vendor] = &[
         "the LinkedIn Insight Tag",
         &["snap.licdn.com/", "px.ads.linkedin.com/"],
     ),
-    tag(
-        "the TikTok Pixel",
-        &["analytics.tiktok.com/", "tiktok.com/embed.js"],
-    ),
+    Vendor {
+        signal: Some(Signal::TikTok),
+        ..tag("the TikTok Pixel", &["analytics.tiktok.com/"])
+    },
+    tag("TikTok's embed script", &["tiktok.com/embed.js"]),
     tag(
         "the Pinterest Tag",
         &["s.pinimg.com/ct/", "ct.pinterest.com/"],
@@ -2669,6 +2673,39 @@ mod tests {
             .map(|l| ("unmarked-tracker", l.as_str()))
             .collect();
         assert_eq!(located(&report), expected);
+    }
+
+    #[test]
+    fn the_tiktok_pixel_may_load_at_once_under_its_signal_but_tiktoks_embed_script_not() {
+        let html = r#"<script src="/v1/sites/demo/signals.js"></script>
+<script>!function (w, d, t) {var ttq=w[t]=w[t]||[];ttq.load=function(e){var r="https://analytics.tiktok.com/i18n/pixel/events.js"};ttq.load('ID');ttq.page();}(window, document, 'ttq');</script>
+<blockquote class="tiktok-embed"><a href="https://www.tiktok.com/@x">x</a></blockquote><script async src="https://www.tiktok.com/embed.js"></script>
+"#;
+        let mut site = without_signals();
+        site.integrations.tiktok_pixel =
+            Some(serde_json::from_value(serde_json::json!({"category": "marketing"})).unwrap());
+
+        // Without the signal both track before any choice; with it the
+        // pixel waits for the choice itself, the embed's script does not.
+        let report = lint_page(&without_signals(), html);
+        assert_eq!(
+            located(&report),
+            vec![
+                ("signals-tag", "line 1"),
+                ("unmarked-tracker", "line 2"),
+                ("unmarked-tracker", "line 3")
+            ]
+        );
+        says(
+            &report,
+            1,
+            "or turn on its consent signal (integrations.tiktok_pixel)",
+        );
+        says(&report, 2, "loads TikTok's embed script before any choice");
+        assert_eq!(
+            located(&lint_page(&site, html)),
+            vec![("unmarked-tracker", "line 3")]
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! denied `consentv2` into its queue; for Matomo `requireConsent` (or
 //! `requireCookieConsent`) into `_paq`, before its `trackPageView` (see
 //! [`matomo`]); for HubSpot its own banner off and nothing allowed (see
-//! [`hubspot`]); for Shopify nothing at first (see [`shopify`]); for
+//! [`hubspot`]); for the TikTok Pixel `holdConsent` first in its queue
+//! (see [`tiktok`]); for Shopify nothing at first (see [`shopify`]); for
 //! WordPress the opt-in consent type, and no allowance of an earlier page
 //! view's until this one's choice counts (see [`wordpress`]). It listens
 //! for the widget's `crumb:change` event to send each vendor the visitor's
@@ -223,6 +224,28 @@ fn hubspot(h: &HubSpot, out: &mut String) {
     ));
 }
 
+/// The TikTok Pixel's consent API. TikTok's base code keeps the `ttq`
+/// queue it finds, so `holdConsent` goes first in it, before the code's
+/// `load` and `page`: the pixel loads, sets no cookie and sends nothing
+/// until the choice says. Then `grantConsent` lets the held events go, and
+/// `revokeConsent` drops them and clears TikTok's cookies (also for a
+/// choice that no longer counts). Once the base code has run, its methods
+/// are there to call (they queue until TikTok's script has loaded).
+fn tiktok(b: &Binding, out: &mut String) {
+    out.push_str(&format!(
+        "  // TikTok Pixel: its events held until the choice says, first in its queue.
+  w.ttq = w.ttq || [];
+  w.ttq.push(['holdConsent']);
+  on.push(function (c) {{
+    var command = {} ? 'grantConsent' : 'revokeConsent';
+    if (typeof w.ttq[command] === 'function') w.ttq[command]();
+    else w.ttq.push([command]);
+  }});
+",
+        allows(b)
+    ));
+}
+
 /// Shopify's Customer Privacy API, which a store's theme loads with
 /// `Shopify.loadFeatures` (its `content_for_header`, early in `<head>`,
 /// defines that): each choice sets its four purposes. Shopify keeps the
@@ -372,6 +395,9 @@ pub fn script(site: &SiteConfig) -> String {
     }
     if let Some(h) = &i.hubspot {
         hubspot(h, &mut out);
+    }
+    if let Some(b) = &i.tiktok_pixel {
+        tiktok(b, &mut out);
     }
     if let Some(shop) = &i.shopify {
         shopify(shop, &mut out);

@@ -430,6 +430,13 @@ fn the_signals_script_follows_the_sites_settings() {
         body.contains("w._hsp.push(['setHubSpotConsent', { analytics: false, advertisement: false, functionality: true }]);"),
         "{body}"
     );
+    // The TikTok Pixel: held first in its queue.
+    let mut site = app.site();
+    site.integrations.tiktok_pixel =
+        Some(serde_json::from_value(serde_json::json!({"category": "marketing"})).unwrap());
+    app.put_site(&site);
+    let body = app.get("/v1/sites/demo/signals.js").body;
+    assert!(body.contains("w.ttq.push(['holdConsent']);"), "{body}");
     // Switched off: a clear 404.
     let mut site = app.site();
     site.integrations = Default::default();

@@ -10,7 +10,8 @@
 //! Privacy API, and a lapsed one as nothing allowed. WordPress: the WP
 //! Consent API's categories, allowed only once the server confirms.
 //! HubSpot: its own banner off, nothing allowed, then the choice, on
-//! every page view.
+//! every page view. The TikTok Pixel: held first in its queue, then
+//! granted or revoked.
 
 use crumb_e2e::{Browser, Site};
 use serde_json::{Value, json};
@@ -364,13 +365,13 @@ fn a_gated_meta_pixel_starts_with_grant_and_reject_keeps_it_out() {
     assert_eq!(other.js("return typeof window.fbq"), json!("undefined"));
 }
 
-/// The demo site with one more vendor signal on (`integration`, on its
-/// defaults), and the address of a page on another origin with Crumb's
+/// The demo site with one more vendor signal on (`integration`, with
+/// `settings`), and the address of a page on another origin with Crumb's
 /// signals script, `head` (the vendor's code), Crumb's tag, and `body`.
-fn with_signal(integration: &str, head: &str, body: &str) -> (Site, String) {
+fn with_signal(integration: &str, settings: Value, head: &str, body: &str) -> (Site, String) {
     let site = Site::start();
     let mut config = serde_json::to_value(site.config()).unwrap();
-    config["integrations"][integration] = json!({});
+    config["integrations"][integration] = settings;
     site.put_config(&serde_json::from_value(config).unwrap());
     let page = site.page_elsewhere(format!(
         "<!DOCTYPE html><html lang=en><head><title>A page</title>\
@@ -412,7 +413,7 @@ fn shopify_hears_each_choice_once_and_a_lapsed_one_as_nothing_allowed() {
     // Arrange: the demo site with Shopify's signal on (its four purposes
     // on their default categories), and a store's page with the signals
     // script, Shopify's API and Crumb's tag.
-    let (site, page) = with_signal("shopify", SHOPIFY_STUB, "");
+    let (site, page) = with_signal("shopify", json!({}), SHOPIFY_STUB, "");
     let browser = Browser::new(1280, 800);
     let sent = |b: &Browser| b.js("return window.__shopify");
 
@@ -486,7 +487,7 @@ fn wordpress_plugins_hear_only_what_the_server_confirms_and_each_change_once() {
     // five categories on their defaults: functional is strictly
     // necessary), and a WordPress page: signals script, a plugin, Crumb's
     // tag, and the API's script at the end of the body.
-    let (site, page) = with_signal("wordpress", WORDPRESS_PLUGIN, WORDPRESS_API);
+    let (site, page) = with_signal("wordpress", json!({}), WORDPRESS_PLUGIN, WORDPRESS_API);
     let browser = Browser::new(1280, 800);
     let heard = |b: &Browser| b.js("return window.__wp");
     let allow = |c: &str| json!({ c: "allow" });
@@ -582,7 +583,7 @@ fn hubspot_shows_no_banner_of_its_own_and_hears_on_every_page_view_what_counts()
     // Arrange: the demo site with HubSpot's signal on (its categories on
     // their defaults), and a page with the signals script, HubSpot's
     // code loading at once and Crumb's tag.
-    let (_site, page) = with_signal("hubspot", HUBSPOT_STUB, "");
+    let (_site, page) = with_signal("hubspot", json!({}), HUBSPOT_STUB, "");
     let browser = Browser::new(1280, 800);
     let consent = |b: &Browser| b.js("return window.__hubspot.consent");
     let none = json!({"analytics": false, "advertisement": false, "functionality": false});
@@ -616,4 +617,69 @@ fn hubspot_shows_no_banner_of_its_own_and_hears_on_every_page_view_what_counts()
         consent(&browser)[2],
         json!({"analytics": true, "advertisement": false, "functionality": true})
     );
+}
+
+/// TikTok's base code as TikTok ships it (it keeps the `ttq` queue it
+/// finds and adds its methods, each of which queues its call), pasted
+/// unmarked after Crumb's signals script, without the request for
+/// TikTok's script; then a stand-in for that script, which notes in
+/// `window.__tiktok` each queued call and each one after it.
+const TIKTOK_STUB: &str = "<script>
+  !function (w, d, t) {
+    w.TiktokAnalyticsObject = t; var ttq = w[t] = w[t] || [];
+    ttq.methods = ['page', 'track', 'identify', 'holdConsent', 'revokeConsent', 'grantConsent'];
+    ttq.setAndDefer = function (t, e) { t[e] = function () { t.push([e].concat(Array.prototype.slice.call(arguments, 0))) } };
+    for (var i = 0; i < ttq.methods.length; i++) ttq.setAndDefer(ttq, ttq.methods[i]);
+    ttq.load = function (e) { ttq.push(['load', e]); };
+    ttq.load('PIXEL');
+    ttq.page();
+  }(window, document, 'ttq');
+</script>
+<script>
+  window.__tiktok = ttq.map((call) => call[0]);
+  ttq.methods.forEach((m) => { ttq[m] = () => __tiktok.push(m); });
+</script>";
+
+#[test]
+fn the_tiktok_pixel_holds_its_events_until_the_choice_that_counts_says() {
+    // Arrange: the demo site with the TikTok Pixel's signal on (the
+    // marketing category), and a page with the signals script, TikTok's
+    // code loading at once and Crumb's tag.
+    let (_site, page) = with_signal(
+        "tiktok_pixel",
+        json!({"category": "marketing"}),
+        TIKTOK_STUB,
+        "",
+    );
+    let browser = Browser::new(1280, 800);
+    let calls = |b: &Browser| b.js("return window.__tiktok");
+
+    // Act and assert: a first visit, the pixel holding everything from
+    // before its `load`; then "accept all".
+    browser.goto(&page);
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.settled();
+    assert_eq!(calls(&browser), json!(["holdConsent", "load", "page"]));
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__tiktok.length > 3");
+    assert_eq!(
+        calls(&browser),
+        json!(["holdConsent", "load", "page", "grantConsent"])
+    );
+
+    // The next page view: held again until the server confirms the choice.
+    browser.goto(&page);
+    browser.wait("window.__tiktok.length > 3");
+    assert_eq!(
+        calls(&browser),
+        json!(["holdConsent", "load", "page", "grantConsent"])
+    );
+
+    // Marketing switched off: TikTok drops what it holds, and its cookies.
+    browser.js("document.querySelector('.crumb-reopen').click()");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=marketing]");
+    browser.click("dialog [data-a=save]");
+    browser.wait("window.__tiktok.length > 4");
+    assert_eq!(calls(&browser)[4], json!("revokeConsent"));
 }

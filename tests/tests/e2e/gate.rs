@@ -1283,11 +1283,12 @@ fn an_angular_page_hydrated_around_a_placeholder_breaks_the_component_unless_the
         let component = "return [document.querySelector('app-video').textContent, \
                          window.__errors.some((e) => e.includes('nodeValue'))]";
         let next_and_load = |browser: &Browser| {
-            browser.click("#next");
+            // The embed first: a deferred block renders it late (WebKitGTK
+            // has no `requestIdleCallback`), and the page moving under the
+            // pointer would take the click away from the button.
             browser.wait("document.querySelector('iframe[src]')");
-            // Angular updates the caption in a task of its own (WebKitGTK,
-            // with no `requestIdleCallback`, runs a deferred block later),
-            // unless it has failed.
+            browser.settled();
+            browser.click("#next");
             browser.wait(
                 "document.querySelector('app-video').textContent.startsWith('Our videonext') \
                  || window.__errors.some((e) => e.includes('nodeValue'))",
