@@ -117,8 +117,9 @@ pub fn on(kind: u8, e: Event) -> u8 {
             crate::gate::scan(app);
         }
         KIND_SHOW => return app.show(),
-        // `load` and `error` of any element (a released script's copy
-        // among them).
+        // `load` and `error` of any element: when it was a released
+        // script's copy, crumb.js has taken it out, and the scripts that
+        // waited for it may run.
         _ => crate::gate::pump(app),
     }
     0
