@@ -292,7 +292,8 @@ fn shopify(shop: &Shopify, out: &mut String) {
 /// which plugins waiting for the consent management platform listen for,
 /// comes once, when the page's first choice has been set. The API's own
 /// script is enqueued at the end of the body, so what counts before the
-/// document is parsed waits for it; a category is set only when its
+/// document is parsed waits for it (and for the page's load, should a
+/// page-speed plugin load the API async); a category is set only when its
 /// cookie does not already say so, so plugins hear of changes only.
 fn wordpress(wp: &WordPress, out: &mut String) {
     let (always, chosen): (Vec<_>, Vec<_>) = wp
@@ -317,7 +318,12 @@ fn wordpress(wp: &WordPress, out: &mut String) {
   }}
   function wpSet(wanted, defined) {{
     function send() {{
-      if (typeof w.wp_set_consent !== 'function') return;
+      if (typeof w.wp_set_consent !== 'function') {{
+        // The API's script loaded async (a page-speed plugin's choice)
+        // may come after the document is parsed, but before its load.
+        if (d.readyState !== 'complete') w.addEventListener('load', send, {{ once: true }});
+        return;
+      }}
       for (var k in wanted) {{
         var v = wanted[k] ? 'allow' : 'deny';
         if (wpCookie(k) !== v) w.wp_set_consent(k, v);

@@ -619,6 +619,55 @@ fn hubspot_shows_no_banner_of_its_own_and_hears_on_every_page_view_what_counts()
     );
 }
 
+#[test]
+fn a_wp_consent_api_loaded_after_the_document_is_parsed_still_hears_the_choice() {
+    // Arrange: the API's script comes after the document is parsed (as a
+    // page-speed plugin loading it async makes it), before the page's
+    // load.
+    let late = format!(
+        "<script>document.addEventListener('DOMContentLoaded', () => {{
+           const api = document.createElement('script');
+           api.text = {};
+           document.body.append(api);
+         }});</script>",
+        serde_json::to_string(
+            WORDPRESS_API
+                .trim_start_matches("<script>")
+                .trim_end_matches("</script>")
+        )
+        .unwrap()
+    );
+    let (_site, page) = with_signal("wordpress", json!({}), WORDPRESS_PLUGIN, &late);
+    let browser = Browser::new(1280, 800);
+
+    // Act: a first visit, then "accept all".
+    browser.goto(&page);
+    browser.wait("document.querySelector('.crumb-banner') && window.__wp.length > 0");
+    browser.click(".crumb-banner [data-a=accept]");
+    browser.wait("window.__wp.includes('defined')");
+
+    // Assert: functional (strictly necessary) was set once the API came,
+    // and the choice after it.
+    let allowed = browser.js(
+        "return ['functional', 'preferences', 'statistics', 'statistics-anonymous', 'marketing']
+           .filter(wp_has_consent)",
+    );
+    assert_eq!(
+        allowed,
+        json!([
+            "functional",
+            "preferences",
+            "statistics",
+            "statistics-anonymous",
+            "marketing"
+        ])
+    );
+    assert_eq!(
+        browser.js("return window.__wp[0]"),
+        json!({"functional": "allow"})
+    );
+}
+
 /// TikTok's base code as TikTok ships it (it keeps the `ttq` queue it
 /// finds and adds its methods, each of which queues its call), pasted
 /// unmarked after Crumb's signals script, without the request for
