@@ -118,15 +118,7 @@ impl Integrations {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.google_consent_mode.is_none()
-            && self.meta_pixel.is_none()
-            && self.microsoft_uet.is_none()
-            && self.microsoft_clarity.is_none()
-            && self.matomo.is_none()
-            && self.hubspot.is_none()
-            && self.tiktok_pixel.is_none()
-            && self.shopify.is_none()
-            && self.wordpress.is_none()
+        *self == Self::default()
     }
 }
 

@@ -64,6 +64,12 @@ fn allows(b: &Binding) -> String {
     e
 }
 
+/// Whether what `b` names is allowed before any choice: strictly necessary
+/// (and its services) always is.
+fn always_allowed(b: &Binding) -> bool {
+    b.category == Category::Necessary
+}
+
 /// Google Consent Mode v2: the defaults at once, the update on each choice.
 fn google(site: &SiteConfig, gcm: &GoogleConsentMode, out: &mut String) {
     let mut defaults = Vec::new();
@@ -205,7 +211,6 @@ fn matomo(m: &Matomo, out: &mut String) {
 /// the visitor makes) follows; HubSpot then counts page views without
 /// cookies only.
 fn hubspot(h: &HubSpot, out: &mut String) {
-    let before = |b: &Binding| b.category == Category::Necessary;
     out.push_str(&format!(
         "  // HubSpot: its banner off, its three categories set on every page view.
   w.disableHubSpotCookieBanner = true;
@@ -215,9 +220,9 @@ fn hubspot(h: &HubSpot, out: &mut String) {
     w._hsp.push(['setHubSpotConsent', {{ analytics: {}, advertisement: {}, functionality: {} }}]);
   }});
 ",
-        before(&h.analytics),
-        before(&h.advertisement),
-        before(&h.functionality),
+        always_allowed(&h.analytics),
+        always_allowed(&h.advertisement),
+        always_allowed(&h.functionality),
         allows(&h.analytics),
         allows(&h.advertisement),
         allows(&h.functionality),
@@ -296,18 +301,20 @@ fn shopify(shop: &Shopify, out: &mut String) {
 /// page-speed plugin load the API async); a category is set only when its
 /// cookie does not already say so, so plugins hear of changes only.
 fn wordpress(wp: &WordPress, out: &mut String) {
-    let (always, chosen): (Vec<_>, Vec<_>) = wp
-        .categories()
-        .into_iter()
-        .partition(|(_, b)| b.category == Category::Necessary);
-    let wanted: Vec<String> = wp
-        .categories()
+    let categories = wp.categories();
+    let always: Map<String, Value> = categories
+        .iter()
+        .filter(|(_, b)| always_allowed(b))
+        .map(|(name, _)| (name.to_string(), json!(true)))
+        .collect();
+    let chosen: Vec<&str> = categories
+        .iter()
+        .filter(|(_, b)| !always_allowed(b))
+        .map(|(name, _)| *name)
+        .collect();
+    let wanted: Vec<String> = categories
         .iter()
         .map(|(name, b)| format!("{}: {}", json!(name), allows(b)))
-        .collect();
-    let always: Map<String, Value> = always
-        .iter()
-        .map(|(name, _)| (name.to_string(), json!(true)))
         .collect();
     out.push_str(&format!(
         "  // WordPress: the WP Consent API's categories, opt-in, set once the server confirms a choice.
@@ -346,7 +353,7 @@ fn wordpress(wp: &WordPress, out: &mut String) {
   }});
 ",
         prefix = wp.cookie_prefix,
-        chosen = json!(chosen.iter().map(|(name, _)| name).collect::<Vec<_>>()),
+        chosen = json!(chosen),
         always = Value::Object(always),
         wanted = wanted.join(", "),
     ));

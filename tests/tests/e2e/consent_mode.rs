@@ -365,6 +365,15 @@ fn a_gated_meta_pixel_starts_with_grant_and_reject_keeps_it_out() {
     assert_eq!(other.js("return typeof window.fbq"), json!("undefined"));
 }
 
+/// From the floating button, switches marketing off in the preferences
+/// dialog and saves.
+fn switch_marketing_off(browser: &Browser) {
+    browser.js("document.querySelector('.crumb-reopen').click()");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=marketing]");
+    browser.click("dialog [data-a=save]");
+}
+
 /// The demo site with one more vendor signal on (`integration`, with
 /// `settings`), and the address of a page on another origin with Crumb's
 /// signals script, `head` (the vendor's code), Crumb's tag, and `body`.
@@ -436,10 +445,7 @@ fn shopify_hears_each_choice_once_and_a_lapsed_one_as_nothing_allowed() {
     assert_eq!(sent(&browser), json!([]));
 
     // Marketing switched off: Shopify hears it, sale of data with it.
-    browser.js("document.querySelector('.crumb-reopen').click()");
-    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
-    browser.click("input[data-cat=marketing]");
-    browser.click("dialog [data-a=save]");
+    switch_marketing_off(&browser);
     browser.wait("window.__shopify.length > 0");
     assert_eq!(
         sent(&browser),
@@ -529,10 +535,8 @@ fn wordpress_plugins_hear_only_what_the_server_confirms_and_each_change_once() {
     );
 
     // Marketing switched off: the plugins hear that alone.
-    browser.js("window.__wp = []; document.querySelector('.crumb-reopen').click()");
-    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
-    browser.click("input[data-cat=marketing]");
-    browser.click("dialog [data-a=save]");
+    browser.js("window.__wp = []");
+    switch_marketing_off(&browser);
     browser.wait("window.__wp.length > 0");
     site.wait_for_records(2);
     assert_eq!(heard(&browser), json!([{"marketing": "deny"}]));
@@ -608,10 +612,7 @@ fn hubspot_shows_no_banner_of_its_own_and_hears_on_every_page_view_what_counts()
     assert_eq!(consent(&browser), json!([none, all]));
 
     // Marketing switched off: advertisement with it.
-    browser.js("document.querySelector('.crumb-reopen').click()");
-    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
-    browser.click("input[data-cat=marketing]");
-    browser.click("dialog [data-a=save]");
+    switch_marketing_off(&browser);
     browser.wait("window.__hubspot.consent.length > 2");
     assert_eq!(
         consent(&browser)[2],
@@ -725,10 +726,7 @@ fn the_tiktok_pixel_holds_its_events_until_the_choice_that_counts_says() {
     );
 
     // Marketing switched off: TikTok drops what it holds, and its cookies.
-    browser.js("document.querySelector('.crumb-reopen').click()");
-    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
-    browser.click("input[data-cat=marketing]");
-    browser.click("dialog [data-a=save]");
+    switch_marketing_off(&browser);
     browser.wait("window.__tiktok.length > 4");
     assert_eq!(calls(&browser)[4], json!("revokeConsent"));
 }
