@@ -267,10 +267,8 @@ pub fn lint_page(site: &SiteConfig, html: &str) -> PageReport {
             _ => {}
         }
         in_vue_app = in_vue_app || element.is_vue_root();
-        if element.hydrated_by_angular {
-            element.check_hydrated_embed(Hydrator::Angular, &mut report);
-        } else if in_vue_app {
-            element.check_hydrated_embed(Hydrator::Vue, &mut report);
+        if let Some(hydrator) = element.hydrated_by.or(in_vue_app.then_some(Hydrator::Vue)) {
+            element.check_hydrated_embed(hydrator, &mut report);
         }
         if element.name == "noscript" {
             for inner in elements(element.text, &lines, element.text_at) {
@@ -425,7 +423,7 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
             name,
             attrs,
             text,
-            hydrated_by_angular: around.hydrated_by_angular(),
+            hydrated_by: around.hydrated_by(),
             in_shadow_root: around.in_shadow_root,
         });
     }
@@ -438,6 +436,7 @@ fn elements<'a>(part: &'a str, lines: &Lines, offset: usize) -> Vec<Element<'a>>
 enum Hydrator {
     Vue,
     Angular,
+    Solid,
 }
 
 impl Hydrator {
@@ -450,6 +449,9 @@ impl Hydrator {
             }
             Hydrator::Angular => {
                 "gets a placeholder that Angular, hydrating this server-rendered component, takes for the iframe: it binds each later node of the component to the element before it, so the component's bindings and listeners fail for the page's life; render the embed on the client only (@defer), or mark the component's host ngSkipHydration"
+            }
+            Hydrator::Solid => {
+                "gets a placeholder that Solid, hydrating this server-rendered component, takes for the iframe: it finds the component's later nodes by counting siblings, so their bindings and listeners land one element too early for the page's life; render the embed on the client only (inside <Show when={mounted()}>, set in onMount, or SolidStart's clientOnly)"
             }
         }
     }
@@ -512,6 +514,11 @@ struct Surroundings {
     /// Inside a component that Angular's server renderer marked for
     /// hydration (`ngh`, its place in the hydration data).
     in_hydrated_component: bool,
+    /// Inside an element that Solid's server renderer marked for
+    /// hydration (`data-hk`, its hydration key): the root of a
+    /// component's template, whose other nodes Solid finds by counting
+    /// siblings from it.
+    in_solid_template: bool,
     /// Inside a component host that opts out (`ngSkipHydration`): Angular
     /// renders it afresh with all inside it, whatever marks the server
     /// left there.
@@ -527,10 +534,23 @@ impl Surroundings {
         self.in_hydrated_component && !self.in_skipped_component
     }
 
+    /// The framework that hydrates an element standing here, if its
+    /// markup says (Vue's root is found in the page's order instead).
+    fn hydrated_by(self) -> Option<Hydrator> {
+        if self.hydrated_by_angular() {
+            Some(Hydrator::Angular)
+        } else if self.in_solid_template {
+            Some(Hydrator::Solid)
+        } else {
+            None
+        }
+    }
+
     /// What holds inside an element `name` with `attrs` that stands here.
     fn inside(self, name: &str, attrs: &BTreeMap<String, String>) -> Surroundings {
         Surroundings {
             in_hydrated_component: self.in_hydrated_component || attrs.contains_key("ngh"),
+            in_solid_template: self.in_solid_template || attrs.contains_key("data-hk"),
             in_skipped_component: self.in_skipped_component
                 || attrs.contains_key("ngskiphydration"),
             in_shadow_root: self.in_shadow_root
@@ -1044,10 +1064,12 @@ struct Element<'a> {
     text: &'a str,
     /// Where `text` starts in the page.
     text_at: usize,
-    /// Whether Angular hydrates the element: it is inside a component
-    /// that Angular's server renderer marked for hydration (`ngh`), and
-    /// inside no component whose host opts out (`ngSkipHydration`).
-    hydrated_by_angular: bool,
+    /// The framework that hydrates the element, as its surroundings say:
+    /// Angular inside a component that Angular's server renderer marked
+    /// for hydration (`ngh`) and inside no component whose host opts out
+    /// (`ngSkipHydration`); Solid inside a template its server renderer
+    /// marked (`data-hk`).
+    hydrated_by: Option<Hydrator>,
     /// Whether the element is in a declarative shadow root, where the
     /// widget's gate does not look (its selector and its observer see the
     /// document's own elements only).
@@ -1324,16 +1346,24 @@ impl Element<'_> {
     /// A blocked embed that a framework hydrates: Crumb puts its
     /// placeholder just before it, which the framework takes for its own
     /// element (the README's page-change table, and the e2e tests of Vue
-    /// 3.5 and Angular 22). Vue's recovery from the mismatch rebuilds what
-    /// follows in the same parent, taking one gated script's element for
-    /// another; Angular, which checks no tag names in a production build,
-    /// binds each later node of the component to the element before it.
+    /// 3.5, Angular 22 and Solid 1.9). Vue's recovery from the mismatch
+    /// rebuilds what follows in the same parent, taking one gated script's
+    /// element for another; Angular, which checks no tag names in a
+    /// production build, and Solid, which finds a template's nodes by
+    /// counting siblings, bind each later node of the component to the
+    /// element before it.
     /// (Svelte 5 and React 19 render such a page afresh before anything is
     /// released, which does no harm.) In a Vue page, elements after the
     /// app's root are taken to be in it: Nuxt's body is its app.
+    /// An iframe that is a Solid component of its own (its template's
+    /// root, marked `data-hk` itself) does no harm: Solid finds a
+    /// component between the markers its server wrote around it, not by
+    /// counting siblings.
     fn check_hydrated_embed(&self, hydrator: Hydrator, report: &mut PageReport) {
         let marked = self.attr("data-category").is_some();
-        if self.name == "iframe" && marked && self.has_waiting_address() {
+        let own_solid_component =
+            matches!(hydrator, Hydrator::Solid) && self.attr("data-hk").is_some();
+        if self.name == "iframe" && marked && self.has_waiting_address() && !own_solid_component {
             self.problem(report, "hydrated-embed", hydrator.harm());
         }
     }
@@ -2093,6 +2123,35 @@ mod tests {
         says(&report, 0, "mark the component's host ngSkipHydration");
         // A page rendered by Angular's server without hydration.
         assert_eq!(rules(&html.replace(" ngh=", " data-x=")), vec![]);
+    }
+
+    #[test]
+    fn a_blocked_embed_in_a_template_solid_hydrates_is_named() {
+        // As Solid's server renderer writes a page: each component's
+        // template root carries its hydration key (`data-hk`).
+        let embed = r#"<iframe data-src="https://www.youtube.com/embed/ID" data-category="marketing" data-service="youtube"></iframe>"#;
+        let html = format!(
+            "<!DOCTYPE html><html><body>\n{embed}\n<div id=\"app\"><main data-hk=\"0\">\
+             <button>count <!--$-->0<!--/--></button><!--$--><section data-hk=\"10\"><p>Our video</p>\n\
+             {embed}<p id=\"caption\">first video</p></section><!--/--><!--$-->\n\
+             {}<!--/--></main></div>\n\
+             {embed}\n</body></html>",
+            embed.replace("<iframe ", "<iframe data-hk=\"20\" ")
+        );
+
+        // Assert: the embed in the component's template, not the one that
+        // is a component of its own, nor the page's own before and after
+        // the app.
+        let report = lint_page(&demo(), &html);
+        assert_eq!(located(&report), vec![("hydrated-embed", "line 4")]);
+        says(
+            &report,
+            0,
+            "Solid, hydrating this server-rendered component",
+        );
+        says(&report, 0, "<Show when={mounted()}>");
+        // A page Solid rendered without hydration keys.
+        assert_eq!(rules(&html.replace(" data-hk=", " data-x=")), vec![]);
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The packages and releases the tests use: the accessibility checker;
-/// Turbo (Hotwire), React, Vue, Svelte and Angular (with RxJS, which it
-/// needs), whose page changes Crumb must survive; and esbuild, which
+/// Turbo (Hotwire), React, Vue, Svelte, Angular (with RxJS, which it
+/// needs) and Solid (with Babel and Solid's preset, which compile its
+/// JSX), whose page changes Crumb must survive; and esbuild, which
 /// bundles such a page for the browser and for its server-side rendering.
 const PACKAGES: &[&str] = &[
     "axe-core@4.14.1",
@@ -24,6 +25,9 @@ const PACKAGES: &[&str] = &[
     "@angular/platform-browser@22.2.6",
     "@angular/platform-server@22.2.6",
     "rxjs@7.8.2",
+    "solid-js@1.9.20",
+    "babel-preset-solid@1.9.19",
+    "@babel/core@7.29.17",
 ];
 
 /// The `node_modules` folder, with [`PACKAGES`] installed on first use.
