@@ -1266,6 +1266,26 @@ fn angular_page(site: &Site, embed: &str) -> String {
     serve_app(site, crumb_e2e::npm::node(&server), client)
 }
 
+/// On a page hydrated on a first visit (see [`hydrated_on_a_first_visit`]):
+/// accepts all and notes what `after` finds; then comes back to the page,
+/// waits for the server's answer (the choice counts), hydrates and notes
+/// what `after` finds again.
+fn accept_then_return_and_hydrate<T>(
+    site: &Site,
+    browser: &Browser,
+    page: &str,
+    after: impl Fn(&Browser) -> T,
+) -> (T, T) {
+    browser.click(".crumb-banner [data-a=accept]");
+    let first = after(browser);
+    site.wait_for_records(1);
+    browser.goto(page);
+    browser.wait("document.querySelector('.crumb-reopen')");
+    browser.settled();
+    browser.js("window.__hydrate()");
+    (first, after(browser))
+}
+
 #[test]
 fn an_angular_page_hydrated_around_a_placeholder_breaks_the_component_unless_the_embed_skips_hydration()
  {
@@ -1296,14 +1316,7 @@ fn an_angular_page_hydrated_around_a_placeholder_breaks_the_component_unless_the
             browser.settled();
             browser.js(component)
         };
-        browser.click(".crumb-banner [data-a=accept]");
-        let first = next_and_load(&browser);
-        site.wait_for_records(1);
-        browser.goto(&page);
-        browser.wait("document.querySelector('.crumb-reopen')");
-        browser.settled();
-        browser.js("window.__hydrate()");
-        (first, next_and_load(&browser))
+        accept_then_return_and_hydrate(&site, &browser, &page, next_and_load)
     };
 
     // Assert: what the README's page-change table says. Server-rendered as
@@ -1425,15 +1438,10 @@ fn a_solid_page_hydrated_around_a_placeholder_breaks_the_component_unless_the_em
             let iframe = browser.js("return document.querySelector('iframe').textContent");
             json!([caption, iframe, browser.js("return window.__inline")])
         };
-        browser.click(".crumb-banner [data-a=accept]");
-        let first = next_and_load(&browser);
-        site.wait_for_records(1);
-        browser.goto(&page);
-        browser.wait("document.querySelector('.crumb-reopen')");
-        browser.settled();
-        browser.js("window.__hydrate()");
+        let (first, returning) =
+            accept_then_return_and_hydrate(&site, &browser, &page, next_and_load);
         let linted = linted(&site, &app).into_iter().map(|(rule, _)| rule);
-        (first, next_and_load(&browser), linted.collect::<Vec<_>>())
+        (first, returning, linted.collect::<Vec<_>>())
     };
 
     // Assert: what the README's page-change table says, and what `crumb
