@@ -8,8 +8,9 @@ use std::sync::OnceLock;
 
 /// The packages and releases the tests use: the accessibility checker;
 /// Turbo (Hotwire), React, Vue, Svelte, Angular (with RxJS, which it
-/// needs) and Solid (with Babel and Solid's preset, which compile its
-/// JSX), whose page changes Crumb must survive; and esbuild, which
+/// needs), Solid (with Babel and Solid's preset, which compile its JSX)
+/// and Preact (with its server renderer), whose page changes Crumb must
+/// survive; and esbuild, which
 /// bundles such a page for the browser and for its server-side rendering.
 const PACKAGES: &[&str] = &[
     "axe-core@4.14.1",
@@ -28,6 +29,8 @@ const PACKAGES: &[&str] = &[
     "solid-js@1.9.20",
     "babel-preset-solid@1.9.19",
     "@babel/core@7.29.17",
+    "preact@11.2.0",
+    "preact-render-to-string@6.8.3",
 ];
 
 /// The `node_modules` folder, with [`PACKAGES`] installed on first use.

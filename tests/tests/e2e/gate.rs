@@ -9,8 +9,8 @@
 //! script an app removes while it loads, or a `nomodule` one, holds up no
 //! script after it; a stylesheet added from a gated script, as the README
 //! says to gate one, waits for its choice; React 19, Turbo 8, Vue 3,
-//! Svelte 5, Angular 22 and Solid 1.9, from npm, do to pages what the
-//! README says they do; an image with a `srcset`, or in a `<picture>` with one, loads before
+//! Svelte 5, Angular 22, Solid 1.9 and Preact 11, from npm, do to pages
+//! what the README says they do; an image with a `srcset`, or in a `<picture>` with one, loads before
 //! the gate can hold it, an iframe's `srcdoc` shows before any choice and
 //! keeps it from loading, and what is gated inside a shadow root is never
 //! released, as `crumb lint --page` says.
@@ -1464,6 +1464,110 @@ fn a_solid_page_hydrated_around_a_placeholder_breaks_the_component_unless_the_em
     );
     assert_eq!(visit("component"), (works.clone(), works.clone(), vec![]));
     assert_eq!(visit("client"), (works.clone(), works, vec![]));
+}
+
+/// The shop of [`SVELTE_APP`] as a Preact 11 app, written with `h()` (no
+/// JSX to compile): a counter, a video component with a gated YouTube-style
+/// embed, a caption held in its state and a button that changes it, then
+/// an inline and an external gated script. `CLIENT_ONLY` says whether the
+/// component renders its embed on the client only, once mounted.
+const PREACT_APP: &str = r#"
+    import { h } from 'preact';
+    import { useEffect, useState } from 'preact/hooks';
+    function Video() {
+      const [caption, setCaption] = useState('first video');
+      const [mounted, setMounted] = useState(false);
+      useEffect(() => setMounted(true), []);
+      return h('section', null,
+        h('p', null, 'Our video'),
+        (mounted || !CLIENT_ONLY) && h('iframe', { title: 'video', 'data-src': 'data:text/html,video',
+          'data-category': 'marketing', 'data-service': 'youtube' }),
+        h('p', { id: 'caption' }, caption),
+        h('button', { id: 'next', onClick: () => setCaption('next video') }, 'next'));
+    }
+    function App() {
+      const [count, setCount] = useState(0);
+      return h('main', null,
+        h('button', { id: 'count', onClick: () => setCount(count + 1) }, 'count ' + count),
+        h(Video),
+        h('script', { type: 'text/plain', 'data-category': 'analytics',
+          dangerouslySetInnerHTML: { __html: 'window.__inline = (window.__inline || 0) + 1' } }),
+        h('script', { type: 'text/plain', 'data-category': 'analytics',
+          'data-src': 'data:text/javascript,window.__external=(window.__external||0)+1' }));
+    }
+"#;
+
+/// Serves [`PREACT_APP`] (its embed on the client only, or rendered on the
+/// server too) rendered by preact-render-to-string, with its client script
+/// (which hydrates when the test calls `window.__hydrate()`); returns the
+/// page's address.
+fn preact_page(site: &Site, client_only: bool) -> String {
+    let app = format!("const CLIENT_ONLY = {client_only};\n{PREACT_APP}");
+    let server = crumb_e2e::npm::bundle(
+        &format!(
+            "{app}
+             import {{ renderToString }} from 'preact-render-to-string';
+             process.stdout.write(renderToString(h(App)));"
+        ),
+        "node",
+    );
+    let client = crumb_e2e::npm::bundle(
+        &format!(
+            "{app}
+             import {{ hydrate }} from 'preact';
+             window.__hydrate = () => hydrate(h(App), document.getElementById('app'));"
+        ),
+        "browser",
+    );
+    serve_mounted_app(site, &crumb_e2e::npm::node(&server), client)
+}
+
+#[test]
+fn a_preact_page_hydrated_around_a_placeholder_drops_it_unless_the_embed_is_client_only() {
+    // Arrange: Preact 11 from npm, as it ships; a first visit, where Crumb
+    // puts a placeholder before the blocked embed, then Preact hydrates
+    // (on a real site, as its bundle arrives).
+    let visit = |client_only: bool| {
+        let site = Site::start();
+        let page = preact_page(&site, client_only);
+        let browser = hydrated_on_a_first_visit(&page);
+        browser.settled();
+        let blocked = browser.js("const ph = document.querySelector('.crumb-ph');
+             const iframe = document.querySelector('iframe');
+             return [!!ph && ph.getBoundingClientRect().height > 0,
+                     iframe.hasAttribute('src'), iframe.getBoundingClientRect().height]");
+
+        // Act: the visitor accepts and uses the video component; then a
+        // returning visit, where the server's answer loads the embed and
+        // runs the scripts before Preact hydrates.
+        let next_and_load = |browser: &Browser| {
+            browser.wait(
+                "window.__inline && window.__external && document.querySelector('iframe[src]')",
+            );
+            browser.settled();
+            browser.click("#next");
+            browser.wait("document.querySelector('#caption').textContent == 'next video'");
+            browser.js("return [window.__inline, window.__external, document.querySelectorAll('iframe, .crumb-ph').length]")
+        };
+        let (first, returning) =
+            accept_then_return_and_hydrate(&site, &browser, &page, next_and_load);
+        (blocked, first, returning)
+    };
+
+    // Assert: what the README's page-change table says. Server-rendered as
+    // it is, Preact takes the placeholder away as it hydrates (it drops
+    // every element it did not render) and keeps the embed, which stays
+    // blocked and hidden, with no "Allow" button of its own until the
+    // visitor chooses in the banner; the component works, and each gated
+    // script runs once. Rendered on the client only, the embed gets its
+    // placeholder once mounted. On the return, the embed allowed, nothing
+    // is put in the app's way.
+    let once = json!([1, 1, 1]);
+    assert_eq!(
+        visit(false),
+        (json!([false, false, 0]), once.clone(), once.clone())
+    );
+    assert_eq!(visit(true), (json!([true, false, 0]), once.clone(), once));
 }
 
 #[test]
