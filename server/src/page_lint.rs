@@ -836,6 +836,14 @@ const VENDORS: &[Vendor] = &[
         &["youtube.com/iframe_api", "youtube.com/player_api"],
     ),
     tag("the Vimeo Player API", &["player.vimeo.com/api/player.js"]),
+    // Video facades, wherever the site serves them from: they show the
+    // video's thumbnail from YouTube's or Vimeo's servers at once, and
+    // load the player on a click, which is no choice about cookies.
+    tag(
+        "a YouTube facade (lite-youtube-embed, lite-youtube)",
+        &["lite-yt-embed", "lite-youtube"],
+    ),
+    tag("a Vimeo facade (lite-vimeo)", &["lite-vimeo"]),
 ];
 
 /// A service that serves web fonts from its own servers, which every
@@ -2720,13 +2728,15 @@ mod tests {
 <script>t.src="https://js.driftt.com/include/"+n+"/id.js";</script>
 <script>s.src="https://client.crisp.chat/l.js";</script>
 <script src="https://js-eu1.hs-scripts.com/123.js"></script>
+<script src="/assets/lite-yt-embed.js"></script>
+<script type="module" src="https://cdn.jsdelivr.net/npm/@slightlyoff/lite-vimeo@0.1.1/lite-vimeo.js"></script>
 "#;
 
         // Act
         let report = lint_page(&without_signals(), html);
 
         // Assert: every line.
-        let lines: Vec<String> = (1..=11).map(|n| format!("line {n}")).collect();
+        let lines: Vec<String> = (1..=13).map(|n| format!("line {n}")).collect();
         let expected: Vec<_> = lines
             .iter()
             .map(|l| ("unmarked-tracker", l.as_str()))
