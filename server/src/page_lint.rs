@@ -774,6 +774,31 @@ const VENDORS: &[Vendor] = &[
     tag("the tawk.to chat", &["embed.tawk.to/"]),
     tag("the Drift chat", &["js.driftt.com/"]),
     tag("the Crisp chat", &["client.crisp.chat/l.js"]),
+    tag("the Tidio chat", &["code.tidio.co/"]),
+    tag("the LiveChat widget", &["cdn.livechatinc.com/tracking.js"]),
+    tag(
+        "Smartlook",
+        &[
+            "web-sdk.smartlook.com/recorder.js",
+            "rec.smartlook.com/recorder.js",
+        ],
+    ),
+    tag("Klaviyo", &["static.klaviyo.com/onsite/js/"]),
+    tag(
+        "Mailchimp's site script",
+        &["chimpstatic.com/mcjs-connected/"],
+    ),
+    tag("Salesforce Pardot", &["pi.pardot.com/pd.js"]),
+    tag("Marketo Munchkin", &["munchkin.marketo.net/munchkin.js"]),
+    tag("AdRoll", &["s.adroll.com/j/"]),
+    tag(
+        "Calendly's embed",
+        &["assets.calendly.com/assets/external/widget.js"],
+    ),
+    tag(
+        "Trustpilot's widgets",
+        &["widget.trustpilot.com/bootstrap/"],
+    ),
     tag("Disqus", &["disqus.com/embed.js"]),
     tag("ShareThis", &["platform-api.sharethis.com/js/"]),
     tag(
@@ -2742,6 +2767,34 @@ mod tests {
             .map(|l| ("unmarked-tracker", l.as_str()))
             .collect();
         assert_eq!(located(&report), expected);
+    }
+
+    #[test]
+    fn chats_recorders_email_marketing_and_review_widgets_are_named() {
+        // Arrange: each vendor's snippet as it ships, pasted unmarked.
+        let html = r#"<script src="//code.tidio.co/KEY.js" async></script>
+<script>(function(n,t,c){var e=t.createElement("script");e.src="https://cdn.livechatinc.com/tracking.js";})(window,document,[]);</script>
+<script>c.src='https://web-sdk.smartlook.com/recorder.js';</script>
+<script async src="https://static.klaviyo.com/onsite/js/klaviyo.js?company_id=ID"></script>
+<script id="mcjs">!function(c,h,i,m,p){}(document,"script","https://chimpstatic.com/mcjs-connected/js/users/a/b.js");</script>
+<script>var s = document.createElement('script'); s.src = 'https://pi.pardot.com/pd.js';</script>
+<script>s.src='//munchkin.marketo.net/munchkin.js';</script>
+<script>s.src = "https://s.adroll.com/j/" + adroll_adv_id + "/roundtrip.js";</script>
+<script src="https://assets.calendly.com/assets/external/widget.js" async></script>
+<script src="//widget.trustpilot.com/bootstrap/v5/tp.widget.bootstrap.min.js" async></script>
+"#;
+
+        // Act
+        let report = lint_page(&without_signals(), html);
+
+        // Assert: every line.
+        let lines: Vec<String> = (1..=10).map(|n| format!("line {n}")).collect();
+        let expected: Vec<_> = lines
+            .iter()
+            .map(|l| ("unmarked-tracker", l.as_str()))
+            .collect();
+        assert_eq!(located(&report), expected);
+        says(&report, 3, "Klaviyo");
     }
 
     #[test]
