@@ -1386,7 +1386,9 @@ impl Element<'_> {
     /// counting siblings, bind each later node of the component to the
     /// element before it.
     /// (Svelte 5 and React 19 render such a page afresh before anything is
-    /// released, which does no harm.) In a Vue page, elements after the
+    /// released, which does no harm; Preact 11 drops the placeholder and
+    /// keeps the embed blocked, which costs only its button, and marks
+    /// nothing this check could find.) In a Vue page, elements after the
     /// app's root are taken to be in it: Nuxt's body is its app.
     /// An iframe that is a Solid component of its own (its template's
     /// root, marked `data-hk` itself) does no harm: Solid finds a
