@@ -739,15 +739,12 @@ const REACT_APP: &str = "
 /// allows; returns the page's address.
 fn react_page(site: &Site) -> String {
     let app = format!("const CRUMB = {:?};\n{REACT_APP}", site.base);
-    let server = crumb_e2e::npm::bundle(
+    let (html, client) = rendered_with_client(
         &format!(
             "{app}
              import {{ renderToString }} from 'react-dom/server';
              process.stdout.write('<!DOCTYPE html>' + renderToString(h(App)));"
         ),
-        "node",
-    );
-    let client = crumb_e2e::npm::bundle(
         &format!(
             "{app}
              import {{ hydrateRoot }} from 'react-dom/client';
@@ -755,9 +752,16 @@ fn react_page(site: &Site) -> String {
                onRecoverableError: (e) => (window.__mismatch = window.__mismatch || []).push(String(e)),
              }});"
         ),
-        "browser",
     );
-    serve_app(site, crumb_e2e::npm::node(&server), client)
+    serve_app(site, html, client)
+}
+
+/// An app's server-rendered HTML and its client script: `server` (source
+/// that prints the HTML) bundled for node and run, `client` bundled for
+/// the browser.
+fn rendered_with_client(server: &str, client: &str) -> (String, String) {
+    let html = crumb_e2e::npm::node(&crumb_e2e::npm::bundle(server, "node"));
+    (html, crumb_e2e::npm::bundle(client, "browser"))
 }
 
 /// Serves a server-rendered page (`html`, at `/`) and its client script
@@ -851,19 +855,15 @@ const VUE_APP: &str = "
 /// the page's address.
 fn vue_page(site: &Site, client_only: bool) -> String {
     let app = format!("const CLIENT_ONLY = {client_only};\n{VUE_APP}");
-    let server = crumb_e2e::npm::bundle(
+    let (html, client) = rendered_with_client(
         &format!(
             "{app}
              import {{ renderToString }} from 'vue/server-renderer';
              renderToString(createSSRApp(App)).then((html) => process.stdout.write(html));"
         ),
-        "node",
-    );
-    let client = crumb_e2e::npm::bundle(
         &format!("{app} window.__hydrate = () => createSSRApp(App).mount('#app');"),
-        "browser",
     );
-    serve_mounted_app(site, &crumb_e2e::npm::node(&server), client)
+    serve_mounted_app(site, &html, client)
 }
 
 /// A browser on the first visit to an app's server-rendered `page`: once
@@ -1100,25 +1100,21 @@ fn svelte_page(site: &Site) -> String {
                .replace('export default function _unknown_', 'function App'));"
         ))
     };
-    let server = crumb_e2e::npm::bundle(
+    let (html, client) = rendered_with_client(
         &format!(
             "{}
              import {{ render }} from 'svelte/server';
              process.stdout.write(render(App).body);",
             compiled("server")
         ),
-        "node",
-    );
-    let client = crumb_e2e::npm::bundle(
         &format!(
             "{}
              import {{ hydrate }} from 'svelte';
              window.__hydrate = () => hydrate(App, {{ target: document.getElementById('app') }});",
             compiled("client")
         ),
-        "browser",
     );
-    serve_mounted_app(site, &crumb_e2e::npm::node(&server), client)
+    serve_mounted_app(site, &html, client)
 }
 
 #[test]
@@ -1243,7 +1239,7 @@ fn angular_page(site: &Site, embed: &str) -> String {
          <body><app-root></app-root><script src=/app.js></script></body></html>",
         site.base
     );
-    let server = crumb_e2e::npm::bundle(
+    let (html, client) = rendered_with_client(
         &format!(
             "{app}
              import {{ renderApplication, provideServerRendering }} from '@angular/platform-server';
@@ -1251,9 +1247,6 @@ fn angular_page(site: &Site, embed: &str) -> String {
              renderApplication((context) => bootstrapApplication(App, {{ providers }}, context),
                {{ document: {document:?}, url: '/' }}).then((html) => process.stdout.write(html));"
         ),
-        "node",
-    );
-    let client = crumb_e2e::npm::bundle(
         &format!(
             "{app}
              window.__errors = [];
@@ -1261,9 +1254,8 @@ fn angular_page(site: &Site, embed: &str) -> String {
              console.error = (...e) => (window.__errors.push(e.join(' ')), error(...e));
              window.__hydrate = () => bootstrapApplication(App, {{ providers: [provideClientHydration()] }});"
         ),
-        "browser",
     );
-    serve_app(site, crumb_e2e::npm::node(&server), client)
+    serve_app(site, html, client)
 }
 
 /// On a page hydrated on a first visit (see [`hydrated_on_a_first_visit`]):
@@ -1389,26 +1381,21 @@ fn solid_page(site: &Site, embed: &str) -> (String, String) {
                presets: [['babel-preset-solid', {{ generate: '{generate}', hydratable: true }}]] }}).code);"
         ))
     };
-    let server = crumb_e2e::npm::bundle(
+    let (html, client) = rendered_with_client(
         &format!(
             "{}
              import {{ renderToString, generateHydrationScript }} from 'solid-js/web';
              process.stdout.write(generateHydrationScript() + renderToString(App));",
             compiled("ssr")
         ),
-        "node",
-    );
-    let client = crumb_e2e::npm::bundle(
         &format!(
             "{}
              import {{ hydrate }} from 'solid-js/web';
              window.__hydrate = () => hydrate(App, document.getElementById('app'));",
             compiled("dom")
         ),
-        "browser",
     );
-    let app = crumb_e2e::npm::node(&server);
-    (serve_mounted_app(site, &app, client), app)
+    (serve_mounted_app(site, &html, client), html)
 }
 
 #[test]
@@ -1503,23 +1490,19 @@ const PREACT_APP: &str = r#"
 /// page's address.
 fn preact_page(site: &Site, client_only: bool) -> String {
     let app = format!("const CLIENT_ONLY = {client_only};\n{PREACT_APP}");
-    let server = crumb_e2e::npm::bundle(
+    let (html, client) = rendered_with_client(
         &format!(
             "{app}
              import {{ renderToString }} from 'preact-render-to-string';
              process.stdout.write(renderToString(h(App)));"
         ),
-        "node",
-    );
-    let client = crumb_e2e::npm::bundle(
         &format!(
             "{app}
              import {{ hydrate }} from 'preact';
              window.__hydrate = () => hydrate(h(App), document.getElementById('app'));"
         ),
-        "browser",
     );
-    serve_mounted_app(site, &crumb_e2e::npm::node(&server), client)
+    serve_mounted_app(site, &html, client)
 }
 
 #[test]
