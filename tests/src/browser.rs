@@ -447,12 +447,26 @@ impl Browser {
     }
 
     pub fn goto(&self, url: &str) {
+        self.leave_document();
         send("POST", &self.url("/url"), Some(json!({"url": url})));
     }
 
     /// Goes back in the tab's history, as the browser's back button does.
     pub fn back(&self) {
+        self.leave_document();
         send("POST", &self.url("/back"), Some(json!({})));
+    }
+
+    /// Forgets the requests the page being left still has in flight: they
+    /// are not the next page's. A consent POST is sent with `keepalive` so
+    /// that it outlives its page, and once the page is gone Chromium does
+    /// not always log its end, which would leave [`Browser::settled`]
+    /// waiting on the next page for a request that finished long before.
+    fn leave_document(&self) {
+        if self.engine == Engine::Chromium {
+            self.read_network();
+            self.network.borrow_mut().in_flight.clear();
+        }
     }
 
     /// Runs `script` (a function body; `arguments` holds `args`) in the page.
