@@ -174,6 +174,12 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // afresh, so it follows only if the current choice allows it. Scripts,
   // which have a `type`, are left alone: a released one ran once, as
   // HTML's own scripts do. (The document has no `removeAttribute`.)
+  // An embed's `src` is watched too, so that one whose `src` and mark a
+  // page takes away loads again if allowed: a morph that makes a
+  // component match its server HTML again (Livewire's, Alpine's) removes
+  // both, and would leave the embed on `about:blank`. A change of `src`
+  // keeps the mark, so the `src` Crumb sets is not gated afresh (again
+  // and again).
   // Crumb's banner, dialog and floating button are children of `<html>`
   // (see widget/src/banner.rs), and from its start on, one of them is
   // always there. When none is, the page has taken them away, and they go
@@ -184,7 +190,8 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   const ours = () => d.querySelectorAll(':root>.crumb');
   let kept = ours();
   new MutationObserver((changes) => {
-    changes.forEach(({ target: t }) => t.type ?? t.removeAttribute?.('data-crumb'));
+    changes.forEach(({ target: t, attributeName: a }) =>
+      t.type ?? (a != 'src' && t.removeAttribute?.('data-crumb')));
     sheets.forEach((css) => css.isConnected || d.head.appendChild(css));
     const now = ours();
     if (now.length) kept = now;
@@ -192,7 +199,7 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
     h.on(DOM);
   }).observe(d, {
     childList: true, subtree: true,
-    attributeFilter: ['type', 'data-category', 'data-service', 'data-src'],
+    attributeFilter: ['type', 'data-category', 'data-service', 'data-src', 'src'],
   });
   if (queued.length) show();
 });

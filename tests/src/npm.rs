@@ -31,6 +31,8 @@ const PACKAGES: &[&str] = &[
     "@babel/core@7.29.17",
     "preact@11.2.0",
     "preact-render-to-string@6.8.3",
+    "alpinejs@3.17.5",
+    "@alpinejs/morph@3.17.4",
 ];
 
 /// The `node_modules` folder, with [`PACKAGES`] installed on first use.

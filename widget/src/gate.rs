@@ -9,7 +9,10 @@
 //! later, or whose `type`, `data-category`, `data-service` or `data-src`
 //! they change, are gated too; for an embed changed so after its release,
 //! crumb.js first clears its mark, so it is gated afresh (a released
-//! script ran once).
+//! script ran once). A change of `src` calls it too, keeping the mark: an
+//! embed whose `src` and mark a morph took away (Livewire's) is unmarked
+//! and loads again, while one whose `src` Crumb has just set is left as
+//! it is.
 //! An embed loaded under an earlier choice is unloaded, behind its
 //! placeholder again, once the visitor's choice no longer allows it.
 

@@ -10,7 +10,7 @@
 //! script after it; a stylesheet added from a gated script, as the README
 //! says to gate one, waits for its choice; React 19, Turbo 8, Vue 3,
 //! Svelte 5, Angular 22, Solid 1.9 and Preact 11, from npm, do to pages
-//! what the README says they do; an image with a `srcset`, or in a `<picture>` with one, loads before
+//! what the README says they do, as does Alpine's morph (Livewire's); an image with a `srcset`, or in a `<picture>` with one, loads before
 //! the gate can hold it, an iframe's `srcdoc` shows before any choice and
 //! keeps it from loading, and what is gated inside a shadow root is never
 //! released, as `crumb lint --page` says.
@@ -1005,6 +1005,88 @@ fn a_turbo_morphing_refresh_reruns_and_reloads_nothing_with_the_readmes_listener
     // says so) the script runs again and the embed reloads.
     assert_eq!(refresh("/"), json!([1, 1, true]));
     assert_eq!(refresh("/bare"), json!([1, 2, false]));
+}
+
+/// What the README gives Livewire pages, in the shape Alpine's morph (which
+/// Livewire's `morph.updating` hook wraps) calls it: an element Crumb has
+/// released is not updated.
+const ALPINE_KEEPS_WHAT_CRUMB_RELEASED: &str =
+    "{ updating(el, toEl, childrenOnly, skip) { if (el.dataset?.crumb == 'run') skip() } }";
+
+#[test]
+fn a_morphed_component_shows_its_allowed_embed_again_and_keeps_it_with_the_readmes_hook() {
+    // Arrange: Alpine 3 with its morph plugin from npm, as Livewire 3
+    // updates a component with it: the component's server HTML holds a
+    // gated script that counts its runs and a gated embed, and the
+    // visitor accepts all.
+    let site = Site::start();
+    let component = |price: u32| {
+        format!(
+            "<div id=\"cart\"><p>Total: {price}</p>\
+             <script type=\"text/plain\" data-category=\"analytics\">window.__ran = (window.__ran || 0) + 1</script>\
+             <iframe title=\"Video\" data-category=\"marketing\" data-service=\"youtube\" data-src=\"/video\"></iframe></div>"
+        )
+    };
+    let page = format!(
+        "<!doctype html><html lang=en><head><title>Livewire</title>\
+         <script defer src=\"/morph.js\"></script><script defer src=\"/alpine.js\"></script>\
+         <script src=\"{}/crumb.js\" data-site=\"demo\"></script></head>\
+         <body><main>{}</main></body></html>",
+        site.base,
+        component(1)
+    );
+    let html = "text/html; charset=utf-8";
+    let js = "text/javascript";
+    let origin = serve(
+        vec![
+            ("/", html, page),
+            (
+                "/morph.js",
+                js,
+                crumb_e2e::npm::file("@alpinejs/morph/dist/cdn.js"),
+            ),
+            (
+                "/alpine.js",
+                js,
+                crumb_e2e::npm::file("alpinejs/dist/cdn.js"),
+            ),
+            ("/video", html, "<p>A video</p>".into()),
+        ],
+        "",
+    );
+    site.allow_origin(&origin);
+    let update = |options: &str| {
+        let browser = Browser::new(1280, 800);
+        browser.goto(&origin);
+        browser.wait("document.querySelector('.crumb-banner') && window.Alpine");
+        browser.click(".crumb-banner [data-a=accept]");
+        browser.wait("window.__ran === 1");
+        let video = "document.querySelector('iframe').contentWindow";
+        browser.wait(&format!("{video}.location.pathname == '/video'"));
+        browser.js(&format!("{video}.__kept = true"));
+
+        // Act: the server's next render of the component morphed into
+        // place, with or without the hook.
+        browser.js(&format!(
+            "Alpine.morph(document.getElementById('cart'), {:?}, {options})",
+            component(2)
+        ));
+        browser.wait("document.querySelector('#cart p').textContent == 'Total: 2'");
+        browser.settled();
+        browser.js(&format!(
+            "return [{video}.location.pathname, {video}.__kept === true, window.__ran]"
+        ))
+    };
+
+    // Assert: without the hook, the morph takes the embed's `src` and
+    // Crumb's marks away: the embed loads its video again (not left on
+    // `about:blank`) and the script runs again (the README says so); with
+    // it, both stay as they were.
+    assert_eq!(update("{}"), json!(["/video", false, 2]));
+    assert_eq!(
+        update(ALPINE_KEEPS_WHAT_CRUMB_RELEASED),
+        json!(["/video", true, 1])
+    );
 }
 
 /// Adds Crumb's tag to the page a second time, as a CMS plugin and a theme
