@@ -33,6 +33,7 @@ const PACKAGES: &[&str] = &[
     "preact-render-to-string@6.8.3",
     "alpinejs@3.17.5",
     "@alpinejs/morph@3.17.4",
+    "morphdom@2.7.8",
 ];
 
 /// The `node_modules` folder, with [`PACKAGES`] installed on first use.

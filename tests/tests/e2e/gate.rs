@@ -10,7 +10,8 @@
 //! script after it; a stylesheet added from a gated script, as the README
 //! says to gate one, waits for its choice; React 19, Turbo 8, Vue 3,
 //! Svelte 5, Angular 22, Solid 1.9 and Preact 11, from npm, do to pages
-//! what the README says they do, as does Alpine's morph (Livewire's); an image with a `srcset`, or in a `<picture>` with one, loads before
+//! what the README says they do, as do Alpine's morph (Livewire's) and
+//! morphdom (Phoenix LiveView's); an image with a `srcset`, or in a `<picture>` with one, loads before
 //! the gate can hold it, an iframe's `srcdoc` shows before any choice and
 //! keeps it from loading, and what is gated inside a shadow root is never
 //! released, as `crumb lint --page` says.
@@ -1007,58 +1008,72 @@ fn a_turbo_morphing_refresh_reruns_and_reloads_nothing_with_the_readmes_listener
     assert_eq!(refresh("/bare"), json!([1, 2, false]));
 }
 
-/// What the README gives Livewire pages, in the shape Alpine's morph (which
-/// Livewire's `morph.updating` hook wraps) calls it: an element Crumb has
-/// released is not updated.
-const ALPINE_KEEPS_WHAT_CRUMB_RELEASED: &str =
-    "{ updating(el, toEl, childrenOnly, skip) { if (el.dataset?.crumb == 'run') skip() } }";
+/// The morphs that make a component match the server's next render of it,
+/// as pages load them: each page's `__morph(el, html, keep)` morphs `el`
+/// into `html`, `keep` giving the morph the README's hook, which skips an
+/// element Crumb has released. Alpine's morph plugin is what Livewire 3
+/// updates components with (its `updating` option is where Livewire's
+/// `morph.updating` hook is called from); morphdom is Phoenix LiveView's.
+const MORPHS: [(&str, &str); 2] = [
+    (
+        "<script defer src=\"/alpine-morph.js\"></script><script defer src=\"/alpine.js\"></script>\
+         <script>window.__morph = (el, html, keep) => Alpine.morph(el, html, keep ? {
+           updating(el, toEl, childrenOnly, skip) { if (el.dataset?.crumb == 'run') skip(); },
+         } : {});</script>",
+        "window.Alpine",
+    ),
+    (
+        "<script src=\"/morphdom.js\"></script>\
+         <script>window.__morph = (el, html, keep) => morphdom(el, html, keep ? {
+           onBeforeElUpdated: (el) => el.dataset.crumb != 'run',
+         } : {});</script>",
+        "window.morphdom",
+    ),
+];
 
 #[test]
 fn a_morphed_component_shows_its_allowed_embed_again_and_keeps_it_with_the_readmes_hook() {
-    // Arrange: Alpine 3 with its morph plugin from npm, as Livewire 3
-    // updates a component with it: the component's server HTML holds a
-    // gated script that counts its runs and a gated embed, and the
-    // visitor accepts all.
+    // Arrange: Alpine 3's morph and morphdom from npm, as they ship; a
+    // component whose server HTML holds a gated script that counts its
+    // runs and a gated embed, and a visitor who accepts all.
     let site = Site::start();
-    let component = |price: u32| {
+    let component = |total: u32| {
         format!(
-            "<div id=\"cart\"><p>Total: {price}</p>\
+            "<div id=\"cart\"><p>Total: {total}</p>\
              <script type=\"text/plain\" data-category=\"analytics\">window.__ran = (window.__ran || 0) + 1</script>\
              <iframe title=\"Video\" data-category=\"marketing\" data-service=\"youtube\" data-src=\"/video\"></iframe></div>"
         )
     };
-    let page = format!(
-        "<!doctype html><html lang=en><head><title>Livewire</title>\
-         <script defer src=\"/morph.js\"></script><script defer src=\"/alpine.js\"></script>\
-         <script src=\"{}/crumb.js\" data-site=\"demo\"></script></head>\
-         <body><main>{}</main></body></html>",
-        site.base,
-        component(1)
-    );
+    let page = |(head, _): (&str, &str)| {
+        format!(
+            "<!doctype html><html lang=en><head><title>Cart</title>{head}\
+             <script src=\"{}/crumb.js\" data-site=\"demo\"></script></head>\
+             <body><main>{}</main></body></html>",
+            site.base,
+            component(1)
+        )
+    };
     let html = "text/html; charset=utf-8";
     let js = "text/javascript";
+    let npm = crumb_e2e::npm::file;
     let origin = serve(
         vec![
-            ("/", html, page),
-            (
-                "/morph.js",
-                js,
-                crumb_e2e::npm::file("@alpinejs/morph/dist/cdn.js"),
-            ),
-            (
-                "/alpine.js",
-                js,
-                crumb_e2e::npm::file("alpinejs/dist/cdn.js"),
-            ),
+            ("/alpine", html, page(MORPHS[0])),
+            ("/morphdom", html, page(MORPHS[1])),
+            ("/alpine-morph.js", js, npm("@alpinejs/morph/dist/cdn.js")),
+            ("/alpine.js", js, npm("alpinejs/dist/cdn.js")),
+            ("/morphdom.js", js, npm("morphdom/dist/morphdom-umd.js")),
             ("/video", html, "<p>A video</p>".into()),
         ],
         "",
     );
     site.allow_origin(&origin);
-    let update = |options: &str| {
+    let update = |path: &str, ready: &str, keep: bool| {
         let browser = Browser::new(1280, 800);
-        browser.goto(&origin);
-        browser.wait("document.querySelector('.crumb-banner') && window.Alpine");
+        browser.goto(&format!("{origin}{path}"));
+        browser.wait(&format!(
+            "document.querySelector('.crumb-banner') && {ready}"
+        ));
         browser.click(".crumb-banner [data-a=accept]");
         browser.wait("window.__ran === 1");
         let video = "document.querySelector('iframe').contentWindow";
@@ -1068,7 +1083,7 @@ fn a_morphed_component_shows_its_allowed_embed_again_and_keeps_it_with_the_readm
         // Act: the server's next render of the component morphed into
         // place, with or without the hook.
         browser.js(&format!(
-            "Alpine.morph(document.getElementById('cart'), {:?}, {options})",
+            "__morph(document.getElementById('cart'), {:?}, {keep})",
             component(2)
         ));
         browser.wait("document.querySelector('#cart p').textContent == 'Total: 2'");
@@ -1078,15 +1093,22 @@ fn a_morphed_component_shows_its_allowed_embed_again_and_keeps_it_with_the_readm
         ))
     };
 
-    // Assert: without the hook, the morph takes the embed's `src` and
+    // Assert: without the hook, each morph takes the embed's `src` and
     // Crumb's marks away: the embed loads its video again (not left on
     // `about:blank`) and the script runs again (the README says so); with
     // it, both stay as they were.
-    assert_eq!(update("{}"), json!(["/video", false, 2]));
-    assert_eq!(
-        update(ALPINE_KEEPS_WHAT_CRUMB_RELEASED),
-        json!(["/video", true, 1])
-    );
+    for (path, (_, ready)) in ["/alpine", "/morphdom"].into_iter().zip(MORPHS) {
+        assert_eq!(
+            update(path, ready, false),
+            json!(["/video", false, 2]),
+            "{path}"
+        );
+        assert_eq!(
+            update(path, ready, true),
+            json!(["/video", true, 1]),
+            "{path}"
+        );
+    }
 }
 
 /// Adds Crumb's tag to the page a second time, as a CMS plugin and a theme
