@@ -478,9 +478,13 @@ impl Browser {
         )
     }
 
-    /// Polls `expr` (a JS expression) until it is truthy.
+    /// Polls `expr` (a JS expression) until it is truthy. The deadline is
+    /// generous: an engine's first page on a machine whose two cores are
+    /// busy (WebKitGTK's cold start beside another browser) has taken more
+    /// than 10 s to show the banner, and a passing wait returns as soon as
+    /// its condition holds.
     pub fn wait(&self, expr: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let script = format!("return !!({expr});");
         while self.js(&script) != Value::Bool(true) {
             assert!(Instant::now() < deadline, "timed out waiting for: {expr}");
