@@ -578,12 +578,13 @@ impl Browser {
             .collect()
     }
 
-    /// Waits (at most 10 s) until a request whose URL contains `part` has
-    /// been made, and returns what [`Browser::requests`] gave meanwhile. (A
-    /// request through Firefox's or WebKitGTK's proxy reaches it a moment
-    /// after the page asked for it.)
+    /// Waits (at most 30 s, as [`Browser::wait`]) until a request whose URL
+    /// contains `part` has been made, and returns what
+    /// [`Browser::requests`] gave meanwhile. (A request through Firefox's
+    /// or WebKitGTK's proxy reaches it a moment after the page asked for
+    /// it.)
     pub fn wait_for_request(&self, part: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut seen = Vec::new();
         loop {
             seen.extend(self.requests());

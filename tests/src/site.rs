@@ -187,16 +187,21 @@ impl Site {
     }
 
     /// Waits until `n` records are stored (the widget posts in the
-    /// background) and returns them.
+    /// background) and returns them. The deadline is as generous as
+    /// [`crate::Browser::wait`]'s, for the same reason: two busy cores.
     pub fn wait_for_records(&self, n: usize) -> Vec<Value> {
-        for _ in 0..100 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
             let records = self.records();
             if records.len() >= n {
                 return records;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {n} records, have {records:?}"
+            );
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        panic!("expected {n} records, have {:?}", self.records());
     }
 }
 
