@@ -1009,13 +1009,15 @@ fn a_turbo_morphing_refresh_reruns_and_reloads_nothing_with_the_readmes_listener
 }
 
 /// The morphs that make a component match the server's next render of it,
-/// as pages load them: each page's `__morph(el, html, keep)` morphs `el`
+/// as pages load them (the page's path, what its head loads, and what
+/// says it has loaded): each page's `__morph(el, html, keep)` morphs `el`
 /// into `html`, `keep` giving the morph the README's hook, which skips an
 /// element Crumb has released. Alpine's morph plugin is what Livewire 3
 /// updates components with (its `updating` option is where Livewire's
 /// `morph.updating` hook is called from); morphdom is Phoenix LiveView's.
-const MORPHS: [(&str, &str); 2] = [
+const MORPHS: [(&str, &str, &str); 2] = [
     (
+        "/alpine",
         "<script defer src=\"/alpine-morph.js\"></script><script defer src=\"/alpine.js\"></script>\
          <script>window.__morph = (el, html, keep) => Alpine.morph(el, html, keep ? {
            updating(el, toEl, childrenOnly, skip) { if (el.dataset?.crumb == 'run') skip(); },
@@ -1023,6 +1025,7 @@ const MORPHS: [(&str, &str); 2] = [
         "window.Alpine",
     ),
     (
+        "/morphdom",
         "<script src=\"/morphdom.js\"></script>\
          <script>window.__morph = (el, html, keep) => morphdom(el, html, keep ? {
            onBeforeElUpdated: (el) => el.dataset.crumb != 'run',
@@ -1044,7 +1047,7 @@ fn a_morphed_component_shows_its_allowed_embed_again_and_keeps_it_with_the_readm
              <iframe title=\"Video\" data-category=\"marketing\" data-service=\"youtube\" data-src=\"/video\"></iframe></div>"
         )
     };
-    let page = |(head, _): (&str, &str)| {
+    let page = |head: &str| {
         format!(
             "<!doctype html><html lang=en><head><title>Cart</title>{head}\
              <script src=\"{}/crumb.js\" data-site=\"demo\"></script></head>\
@@ -1056,17 +1059,14 @@ fn a_morphed_component_shows_its_allowed_embed_again_and_keeps_it_with_the_readm
     let html = "text/html; charset=utf-8";
     let js = "text/javascript";
     let npm = crumb_e2e::npm::file;
-    let origin = serve(
-        vec![
-            ("/alpine", html, page(MORPHS[0])),
-            ("/morphdom", html, page(MORPHS[1])),
-            ("/alpine-morph.js", js, npm("@alpinejs/morph/dist/cdn.js")),
-            ("/alpine.js", js, npm("alpinejs/dist/cdn.js")),
-            ("/morphdom.js", js, npm("morphdom/dist/morphdom-umd.js")),
-            ("/video", html, "<p>A video</p>".into()),
-        ],
-        "",
-    );
+    let mut files = vec![
+        ("/alpine-morph.js", js, npm("@alpinejs/morph/dist/cdn.js")),
+        ("/alpine.js", js, npm("alpinejs/dist/cdn.js")),
+        ("/morphdom.js", js, npm("morphdom/dist/morphdom-umd.js")),
+        ("/video", html, "<p>A video</p>".into()),
+    ];
+    files.extend(MORPHS.map(|(path, head, _)| (path, html, page(head))));
+    let origin = serve(files, "");
     site.allow_origin(&origin);
     let update = |path: &str, ready: &str, keep: bool| {
         let browser = Browser::new(1280, 800);
@@ -1097,7 +1097,7 @@ fn a_morphed_component_shows_its_allowed_embed_again_and_keeps_it_with_the_readm
     // Crumb's marks away: the embed loads its video again (not left on
     // `about:blank`) and the script runs again (the README says so); with
     // it, both stay as they were.
-    for (path, (_, ready)) in ["/alpine", "/morphdom"].into_iter().zip(MORPHS) {
+    for (path, _, ready) in MORPHS {
         assert_eq!(
             update(path, ready, false),
             json!(["/video", false, 2]),
