@@ -54,6 +54,17 @@ impl SmallDisk {
         }
     }
 
+    /// Fills the disk but for `room` bytes.
+    fn fill_but(&self, room: u64) {
+        self.fill();
+        let filler = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.filler())
+            .unwrap();
+        let len = filler.metadata().unwrap().len();
+        filler.set_len(len.saturating_sub(room)).unwrap();
+    }
+
     fn free(&self) {
         std::fs::remove_file(self.filler()).unwrap();
     }
@@ -139,13 +150,19 @@ fn a_full_disk_refuses_writes_with_503_keeps_serving_reads_and_recovers() {
 
 #[test]
 fn serve_starts_on_a_full_disk_answers_reads_and_refuses_writes() {
-    // Arrange: a log with one consent, its server stopped, the disk full.
+    // Arrange: a log with one consent, its server stopped, the disk full
+    // but for the room of SQLite's shared-memory index (32 KiB, with
+    // room to spare), which a cleanly stopped log has deleted and which
+    // SQLite must create again before it reads anything: on a disk with
+    // no byte left the log cannot be opened at all (SQLITE_IOERR_SHMSIZE;
+    // this test failed so when the stopped server's last connection had
+    // closed before the disk was filled).
     let Some(disk) = SmallDisk::mount() else {
         return;
     };
     let (app, body, first_id) = with_one_consent(&disk);
     drop(app);
-    disk.fill();
+    disk.fill_but(64 * 1024);
 
     // Act
     let app = spawn_app_in(disk.dir.clone());
