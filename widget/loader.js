@@ -5,8 +5,8 @@
 // the consent this browser holds) in parallel, then hands them to the
 // widget. It also owns the page's event listeners, the network and the
 // channel to the site's other tabs, so no closure crosses into the wasm
-// (see widget/src/api.rs): events go to h.on(kind, event), answers to
-// h.answer(kind, ...), and what comes back says what to do next.
+// (see widget/src/api.rs): events go to widget.on(kind, event), answers to
+// widget.answer(kind, ...), and what comes back says what to do next.
 // __CRUMB_WASM__, __CRUMB_CSS__ and __CRUMB_DIALOG_CSS__ are replaced with
 // content-hashed names. The preferences dialog's stylesheet and texts load
 // when it first opens (the DIALOG flag), so visitors who never open it do
@@ -25,34 +25,34 @@ const DOM = 6, SHOW = 7, RELEASE = 8;
 // Crumb's base URL is the folder crumb.js came from, so Crumb can sit on
 // its own origin or under a path of the site's own (`/crumb/crumb.js`
 // behind the site's reverse proxy).
-const d = document, s = d.currentScript, base = new URL('.', s.src).href,
-  api = base + 'v1/sites/' + s.getAttribute('data-site'), w = window, queued = [];
+const doc = document, script = doc.currentScript, base = new URL('.', script.src).href,
+  api = base + 'v1/sites/' + script.getAttribute('data-site'), win = window, queued = [];
 // A page that has the tag twice (a CMS plugin and a theme, or a tag
 // manager adding it again) gets one widget: the copy that ran first owns
 // the page. (`crumb.consent` rather than `crumb`: an element with
 // id="crumb" is also `window.crumb`.)
-if (w.crumb?.consent) return;
+if (win.crumb?.consent) return;
 // A released script runs after the page has been parsed, where HTML's own
 // `document.write` would replace the whole page (from an inline script)
 // or do nothing (from an external one). Old tags still write their pixel
 // or their next script that way, so what a released script (a copy that
 // keeps its `data-category`) writes goes in just before it, its scripts
 // running, as Cookiebot does it; the page's own scripts write as ever.
-const write = d.write;
-d.write = (...html) =>
-  d.currentScript?.dataset.category
-    ? d.currentScript.before(d.createRange().createContextualFragment(html.join('')))
-    : write.apply(d, html);
-d.writeln = (...html) => d.write(...html, '\n');
+const write = doc.write;
+doc.write = (...html) =>
+  doc.currentScript?.dataset.category
+    ? doc.currentScript.before(doc.createRange().createContextualFragment(html.join('')))
+    : write.apply(doc, html);
+doc.writeln = (...html) => doc.write(...html, '\n');
 // The consent id the cookie names. The cookie is only a cache: the server
 // says on every page view whether that consent still counts.
-const held = /\bcrumb_consent=1~([\w-]+)/.exec(d.cookie);
+const held = /\bcrumb_consent=1~([\w-]+)/.exec(doc.cookie);
 // An answer as the wasm takes it: status (0: none), the consent's cookie
 // value or else its state or error code, and whether the server set the
 // cookie itself. (What is left out reaches the wasm as an empty text and
 // false: wasm-bindgen's glue encodes `undefined` as "" and reads it as 0.)
-const read = (r) => r.json().catch(() => ({})).then((j) =>
-  [r.status, j.cookie || j.state || j.error, r.headers.has('crumb-cookie')]);
+const read = (response) => response.json().catch(() => ({})).then((body) =>
+  [response.status, body.cookie || body.state || body.error, response.headers.has('crumb-cookie')]);
 const none = () => [0];
 // Requested in the order a returning visit waits for them: the wasm (from
 // the cache, the slowest to arrive) and the visit check first.
@@ -60,10 +60,10 @@ const wasm = wasm_bindgen(fetch(base + 'crumb/__CRUMB_WASM__'));
 const visit = held ? fetch(api + '/consents/' + held[1]).then(read, none) : none();
 // The page's language, then the browser's: the server picks the site's
 // language from them, for the config and the dialog's texts alike.
-const langQuery = '?lang=' + encodeURIComponent(d.documentElement.lang + ',' + navigator.language);
+const langQuery = '?lang=' + encodeURIComponent(doc.documentElement.lang + ',' + navigator.language);
 const config = (fresh) =>
   fetch(api + '/widget' + langQuery, fresh && { cache: 'no-cache' })
-    .then((r) => r.text());
+    .then((response) => response.text());
 // Crumb's stylesheets, each settled once it has loaded (or failed to).
 // They go at the end of `<head>`, and back there when a page drops them:
 // pages that move on by merging the next page's head into theirs (Astro's
@@ -72,47 +72,47 @@ const config = (fresh) =>
 // `<html>` beside the banner: React 18, hydrating a whole document, takes
 // a stranger there for a mismatch and renders the page afresh without it.)
 const sheets = [];
-const sheet = (name) => new Promise((r) => {
-  const css = d.createElement('link');
+const sheet = (name) => new Promise((loaded) => {
+  const css = doc.createElement('link');
   css.rel = 'stylesheet';
   css.href = base + 'crumb/' + name;
-  css.onload = css.onerror = r;
-  sheets.push(d.head.appendChild(css));
+  css.onload = css.onerror = loaded;
+  sheets.push(doc.head.appendChild(css));
 });
 const styled = sheet('__CRUMB_CSS__');
 let dialogStyled;
-w.crumb = { show: () => queued.push(1), consent: () => null };
+win.crumb = { show: () => queued.push(1), consent: () => null };
 Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
-  const h = wasm_bindgen, show = () => go(h.on(SHOW));
+  const widget = wasm_bindgen, show = () => go(widget.on(SHOW));
   // (No choice counts yet: the text is null, which JSON.parse reads as
   // "null".)
-  const consent = () => JSON.parse(h.text(TEXT_SITE));
+  const consent = () => JSON.parse(widget.text(TEXT_SITE));
   // The site's other open tabs hear of every choice made here. (Every
   // browser the widget runs in has BroadcastChannel: the stylesheet's
   // `:has()` and the dialog's `showModal()` need as recent a one.)
   const tabs = new BroadcastChannel(api);
   let pause = 1e3, reloads = 0, sent, key;
-  const go = (f) => {
+  const go = (flags) => {
     // Site code (and vendors' consent signals) hear of a choice before the
     // gate releases what it allows.
-    if (f & ANNOUNCE) {
-      d.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
-      h.on(RELEASE);
+    if (flags & ANNOUNCE) {
+      doc.dispatchEvent(new CustomEvent('crumb:change', { detail: consent() }));
+      widget.on(RELEASE);
     }
     // The tabs share the cookie jar: the word that it changed is enough.
-    if (f & SHARE) tabs.postMessage(0);
+    if (flags & SHARE) tabs.postMessage(0);
     // Once per page: the fresh config comes from the server itself.
-    if (f & RELOAD && !reloads++) config(true).then((t) => begin(t, answer));
-    if (f & RETRY) setTimeout(go, pause *= 2, SEND);
-    if (f & DIALOG) {
+    if (flags & RELOAD && !reloads++) config(true).then((fresh) => begin(fresh, answer));
+    if (flags & RETRY) setTimeout(go, pause *= 2, SEND);
+    if (flags & DIALOG) {
       dialogStyled = dialogStyled || sheet('__CRUMB_DIALOG_CSS__');
       Promise.all([
         fetch(api + '/widget/details' + langQuery)
-          .then((r) => r.text().then((t) => [r.status, t]), none),
+          .then((response) => response.text().then((text) => [response.status, text]), none),
         dialogStyled,
-      ]).then(([a]) => go(h.answer(DETAILS, ...a)));
+      ]).then(([details]) => go(widget.answer(DETAILS, ...details)));
     }
-    const body = f & SEND && h.text(TEXT_REQUEST);
+    const body = flags & SEND && widget.text(TEXT_REQUEST);
     if (body) {
       // One Idempotency-Key per choice: its retries are stored once, even
       // when an earlier try was stored but its answer lost.
@@ -120,27 +120,27 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
       fetch(api + '/consents', {
         method: 'POST', body, keepalive: true,
         headers: { 'content-type': 'application/json', 'idempotency-key': key },
-      }).then(read, none).then((a) => go(h.answer(RECORD, ...a)));
+      }).then(read, none).then((recorded) => go(widget.answer(RECORD, ...recorded)));
     }
   };
   // Starts (or, with a fresh config, restarts) the widget, then gives it
   // the visit check's answer, which decides between banner and choice.
   // (A browser without Global Privacy Control has the property undefined,
   // which the wasm reads as false.)
-  const begin = (text, visit) => {
-    const started = h.start(text, d, location.protocol == 'https:', location.hostname,
+  const begin = (text, visitAnswer) => {
+    const started = widget.start(text, doc, location.protocol == 'https:', location.hostname,
       navigator.globalPrivacyControl);
-    if (started) go(h.answer(VISIT, ...visit));
+    if (started) go(widget.answer(VISIT, ...visitAnswer));
     return started;
   };
-  w.crumb.show = show;
-  w.crumb.consent = consent;
+  win.crumb.show = show;
+  win.crumb.consent = consent;
   if (!begin(text, answer)) return;
-  tabs.onmessage = () => go(h.answer(TAB));
+  tabs.onmessage = () => go(widget.answer(TAB));
   // A page put back from the back/forward cache follows the cookie as a
   // tab does: a choice made on another page meanwhile, which its channel
   // may not have heard (WebKit drops a cached page's messages), counts.
-  w.addEventListener('pageshow', (e) => e.persisted && tabs.onmessage());
+  win.addEventListener('pageshow', (event) => event.persisted && tabs.onmessage());
   // Capturing listeners on the document see every click, Esc (`cancel`)
   // and script `load`/`error`, including those that do not bubble. The
   // page updates at once (the banner goes); what a choice sets off
@@ -151,22 +151,22 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // runs it when shown again; the choice is already in the cookie,
   // marked pending, and is sent on the next page view if the tab is
   // closed first.
-  ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((k, i) =>
-    d.addEventListener(k, (e) => {
+  ['click', 'change', 'keydown', 'cancel', 'load', 'error'].forEach((kind, i) =>
+    doc.addEventListener(kind, (event) => {
       // A released script's copy that has loaded (or failed to) has done
       // its work and leaves, and the page's own element, which it stands
       // for, hears it instead: what the page set on that (an `onload`
       // attribute or property, its listeners, a loader's promise, Next.js's
       // `onLoad`) runs once, as if it had loaded itself. The copy's own
       // event stops here, so the attributes it copied do not run too.
-      const original = e.target.crumbOriginal;
+      const original = event.target.crumbOriginal;
       if (original) {
-        e.stopPropagation();
-        e.target.remove();
-        original.dispatchEvent(new Event(k));
+        event.stopPropagation();
+        event.target.remove();
+        original.dispatchEvent(new Event(kind));
       }
-      const f = h.on(i, e);
-      if (f) requestAnimationFrame(() => setTimeout(go, 0, f));
+      const flags = widget.on(i, event);
+      if (flags) requestAnimationFrame(() => setTimeout(go, 0, flags));
     }, true));
   // Added elements, and gated ones whose marks change after insertion.
   // An embed whose marks an app changes after Crumb handled it (a player's
@@ -187,17 +187,17 @@ Promise.all([config(), visit, wasm, styled]).then(([text, answer]) => {
   // mismatch (Remix, Next.js's app router), puts a new `<html>` in place
   // of the old one (React 18) or empties the old one of what it did not
   // render (React 19).
-  const ours = () => d.querySelectorAll(':root>.crumb');
+  const ours = () => doc.querySelectorAll(':root>.crumb');
   let kept = ours();
   new MutationObserver((changes) => {
-    changes.forEach(({ target: t, attributeName: a }) =>
-      t.type ?? (a != 'src' && t.removeAttribute?.('data-crumb')));
-    sheets.forEach((css) => css.isConnected || d.head.appendChild(css));
+    changes.forEach(({ target, attributeName }) =>
+      target.type ?? (attributeName != 'src' && target.removeAttribute?.('data-crumb')));
+    sheets.forEach((css) => css.isConnected || doc.head.appendChild(css));
     const now = ours();
     if (now.length) kept = now;
-    else d.documentElement.prepend(...kept);
-    h.on(DOM);
-  }).observe(d, {
+    else doc.documentElement.prepend(...kept);
+    widget.on(DOM);
+  }).observe(doc, {
     childList: true, subtree: true,
     attributeFilter: ['type', 'data-category', 'data-service', 'data-src', 'src'],
   });
