@@ -9,51 +9,51 @@
 // link. Crumb's own `crumb_consent` is in the necessary category. Text goes
 // in only through textContent; links only when they are http(s).
 (() => {
-  const d = document, s = d.currentScript, base = new URL('..', s.src).href;
-  const css = d.createElement('link');
+  const doc = document, script = doc.currentScript, base = new URL('..', script.src).href;
+  const css = doc.createElement('link');
   css.rel = 'stylesheet';
   css.href = base + 'crumb/crumb-declaration.css';
-  d.head.appendChild(css);
-  const lang = d.documentElement.lang + ',' + navigator.language;
-  const url = base + 'v1/sites/' + s.getAttribute('data-site') + '/declaration?lang=' + encodeURIComponent(lang);
+  doc.head.appendChild(css);
+  const lang = doc.documentElement.lang + ',' + navigator.language;
+  const url = base + 'v1/sites/' + script.getAttribute('data-site') + '/declaration?lang=' + encodeURIComponent(lang);
   const el = (tag, text, cls) => {
-    const e = d.createElement(tag);
-    if (text) e.textContent = text;
-    if (cls) e.className = cls;
-    return e;
+    const element = doc.createElement(tag);
+    if (text) element.textContent = text;
+    if (cls) element.className = cls;
+    return element;
   };
-  const add = (parent, ...kids) => (kids.forEach((k) => parent.appendChild(k)), parent);
+  const add = (parent, ...kids) => (kids.forEach((kid) => parent.appendChild(kid)), parent);
   const link = (href, text) => {
     if (!/^https?:\/\//i.test(href || '')) return null;
-    const a = el('a', text);
-    a.href = href;
-    a.rel = 'noopener noreferrer';
-    a.target = '_blank';
-    return a;
+    const anchor = el('a', text);
+    anchor.href = href;
+    anchor.rel = 'noopener noreferrer';
+    anchor.target = '_blank';
+    return anchor;
   };
   const render = (decl, root) => {
-    const l = decl.labels;
+    const labels = decl.labels;
     root.textContent = '';
-    for (const c of decl.categories) {
-      const section = add(el('section', '', 'crumb-decl'), el('h3', c.name), el('p', c.description));
+    for (const category of decl.categories) {
+      const section = add(el('section', '', 'crumb-decl'), el('h3', category.name), el('p', category.description));
       // A category with nothing in it (yet) gets no empty table.
-      if (!c.services.length) {
+      if (!category.services.length) {
         root.appendChild(section);
         continue;
       }
       const table = el('table', '', 'crumb-decl-table');
-      const head = add(el('tr'), ...l.columns.map((h) => el('th', h)));
+      const head = add(el('tr'), ...labels.columns.map((heading) => el('th', heading)));
       add(table, add(el('thead'), head));
       const body = el('tbody');
-      for (const svc of c.services) {
-        const rows = svc.cookies.length ? svc.cookies : [{ name: '', provider: svc.provider, purpose: l.sets_no_cookies, retention: '' }];
-        for (const k of rows) {
-          const type = k.party == 'first' ? l.first_party : k.party == 'third' ? l.third_party : '';
-          const cells = [k.name + (k.domain ? ' (' + k.domain + ')' : ''), k.provider, k.purpose, k.retention, type];
+      for (const svc of category.services) {
+        const rows = svc.cookies.length ? svc.cookies : [{ name: '', provider: svc.provider, purpose: labels.sets_no_cookies, retention: '' }];
+        for (const cookie of rows) {
+          const type = cookie.party == 'first' ? labels.first_party : cookie.party == 'third' ? labels.third_party : '';
+          const cells = [cookie.name + (cookie.domain ? ' (' + cookie.domain + ')' : ''), cookie.provider, cookie.purpose, cookie.retention, type];
           const tr = el('tr');
           cells.forEach((text, i) => {
             const td = el('td', text || '–');
-            td.setAttribute('data-label', l.columns[i]);
+            td.setAttribute('data-label', labels.columns[i]);
             add(tr, td);
           });
           add(body, tr);
@@ -62,24 +62,24 @@
       add(table, body);
       // The services, each with what it is for and whose policy applies.
       const list = el('ul', '', 'crumb-decl-services');
-      for (const svc of c.services) {
+      for (const svc of category.services) {
         const item = add(el('li'), el('strong', svc.name), el('span', ' (' + svc.provider + '): ' + svc.purpose + ' '));
-        const a = link(svc.privacy_policy_url, l.privacy_policy);
-        if (a) add(item, a);
+        const policy = link(svc.privacy_policy_url, labels.privacy_policy);
+        if (policy) add(item, policy);
         add(list, item);
       }
       root.appendChild(add(section, table, list));
     }
   };
-  fetch(url).then((r) => r.json()).then((decl) => {
+  fetch(url).then((response) => response.json()).then((decl) => {
     // Every declaration element, those the page has now and those it adds
     // later (the parser, or a single-page app rendering its cookie-policy
     // route), each filled once.
-    const fill = () => d.querySelectorAll('[data-crumb-declaration]:not([data-crumb-filled])').forEach((root) => {
+    const fill = () => doc.querySelectorAll('[data-crumb-declaration]:not([data-crumb-filled])').forEach((root) => {
       root.setAttribute('data-crumb-filled', '');
       render(decl, root);
     });
     fill();
-    new MutationObserver(fill).observe(d, { childList: true, subtree: true });
+    new MutationObserver(fill).observe(doc, { childList: true, subtree: true });
   });
 })();
