@@ -12,6 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use crumb_schema::SiteId;
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::error::{ApiError, api_error_sources, respond};
@@ -63,9 +64,10 @@ fn split(token: &str) -> Option<(&str, &str)> {
 }
 
 /// Equality whose time depends only on the length, not on where the inputs
-/// first differ.
+/// first differ (`subtle` keeps the compiler from turning it into an
+/// early exit).
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 /// The authenticated caller.
