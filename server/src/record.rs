@@ -123,16 +123,7 @@ impl Record {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    // By hand: `format!("{:x}")` formats byte by byte, and this runs for
-    // every record written and verified.
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    out
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// A record's choices split into granted and denied lists, as stored.

@@ -47,7 +47,7 @@ macro_rules! hex_newtype {
         impl $name {
             pub fn parse(s: &str) -> Result<$name, String> {
                 unhex::<$bytes>(s)
-                    .map(|bytes| $name(hex(&bytes)))
+                    .map(|bytes| $name(hex::encode(bytes)))
                     .ok_or_else(|| {
                         let shown: String = s.chars().take(140).collect();
                         format!(concat!("{:?} is not ", $what), shown)
@@ -109,19 +109,11 @@ impl std::fmt::Debug for Key {
     }
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// `N` bytes from exactly `2 * N` hex digits (either case), around which
+/// white space (a key file's line end) is allowed.
 fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let s = s.trim();
-    if s.len() != N * 2 || !s.is_ascii() {
-        return None;
-    }
     let mut out = [0u8; N];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(s.trim(), &mut out).ok()?;
     Some(out)
 }
 
@@ -174,14 +166,14 @@ impl Key {
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
                 let mut file = options.open(path).map_err(io)?;
-                std::io::Write::write_all(&mut file, hex(&seed).as_bytes()).map_err(io)?;
+                std::io::Write::write_all(&mut file, hex::encode(seed).as_bytes()).map_err(io)?;
                 Ok(Key(SigningKey::from_bytes(&seed)))
             }
         }
     }
 
     pub fn public(&self) -> PublicKey {
-        PublicKey(hex(self.0.verifying_key().as_bytes()))
+        PublicKey(hex::encode(self.0.verifying_key().as_bytes()))
     }
 
     /// Signs a chain position of a site.
@@ -193,7 +185,7 @@ impl Key {
             hash: hash.clone(),
             signed_at: at,
             public_key: self.public(),
-            signature: HeadSignature(hex(&signature.to_bytes())),
+            signature: HeadSignature(hex::encode(signature.to_bytes())),
         }
     }
 }
@@ -364,6 +356,21 @@ impl SignedHead {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_read_in_either_case_with_white_space_around_and_nothing_else() {
+        assert_eq!(unhex::<2>("0aFf"), Some([0x0a, 0xff]));
+        assert_eq!(unhex::<2>(" 0aff\n"), Some([0x0a, 0xff]));
+        assert_eq!(unhex::<2>("0af"), None);
+        assert_eq!(unhex::<2>("0aff00"), None);
+        assert_eq!(unhex::<2>("0a f"), None);
+        assert_eq!(unhex::<2>("0agf"), None);
+        assert_eq!(unhex::<2>("0a\u{e9}"), None);
+        assert_eq!(
+            PublicKey::parse(&"AB".repeat(32)).unwrap().as_str(),
+            "ab".repeat(32)
+        );
+    }
 
     #[test]
     fn heads_verify_and_tampering_is_caught() {
