@@ -371,6 +371,12 @@ fn main() {
         Err(_) if smoke => 2,
         Err(_) => 15,
     };
+    if smoke {
+        println!(
+            "smoke run: {runs} page loads per tool; the bytes are exact, the times rough \
+             (`cargo xtask bench widget` takes the median of 15)"
+        );
+    }
     // The page without a tool is always measured: it is the baseline.
     let tools: Vec<&Tool> = TOOLS
         .iter()
