@@ -478,13 +478,10 @@ impl Browser {
         )
     }
 
-    /// Polls `expr` (a JS expression) until it is truthy. The deadline is
-    /// generous: an engine's first page on a machine whose two cores are
-    /// busy (WebKitGTK's cold start beside another browser) has taken more
-    /// than 10 s to show the banner, and a passing wait returns as soon as
-    /// its condition holds.
+    /// Polls `expr` (a JS expression) until it is truthy, for at most
+    /// [`crate::PATIENCE`].
     pub fn wait(&self, expr: &str) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + crate::PATIENCE;
         let script = format!("return !!({expr});");
         while self.js(&script) != Value::Bool(true) {
             assert!(Instant::now() < deadline, "timed out waiting for: {expr}");
@@ -578,13 +575,13 @@ impl Browser {
             .collect()
     }
 
-    /// Waits (at most 30 s, as [`Browser::wait`]) until a request whose URL
+    /// Waits (at most [`crate::PATIENCE`]) until a request whose URL
     /// contains `part` has been made, and returns what
     /// [`Browser::requests`] gave meanwhile. (A request through Firefox's
     /// or WebKitGTK's proxy reaches it a moment after the page asked for
     /// it.)
     pub fn wait_for_request(&self, part: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + crate::PATIENCE;
         let mut seen = Vec::new();
         loop {
             seen.extend(self.requests());

@@ -12,6 +12,14 @@ pub mod trap;
 pub use browser::{Browser, Engine};
 pub use site::{Site, never_answers, serve};
 
+/// How long a test waits for something the page or the server does in the
+/// background (`Browser::wait`, `Browser::wait_for_request`,
+/// `Site::wait_for_records`). Generous: an engine's first page on a
+/// machine whose two cores are busy (WebKitGTK's cold start beside another
+/// browser) has taken more than 10 s to show the banner, and a passing wait
+/// returns as soon as its condition holds.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Vendor hosts of the demo's snippets. Chromium resolves them to a closed
 /// local port, so nothing leaves the machine and every attempt to contact a
 /// vendor shows up in the network log as a refused request; Firefox and

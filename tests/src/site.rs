@@ -187,10 +187,9 @@ impl Site {
     }
 
     /// Waits until `n` records are stored (the widget posts in the
-    /// background) and returns them. The deadline is as generous as
-    /// [`crate::Browser::wait`]'s, for the same reason: two busy cores.
+    /// background), for at most [`crate::PATIENCE`], and returns them.
     pub fn wait_for_records(&self, n: usize) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let deadline = std::time::Instant::now() + crate::PATIENCE;
         loop {
             let records = self.records();
             if records.len() >= n {
