@@ -3,6 +3,11 @@
 //! attributes and the wire types' `ToSchema` derives, so it changes with
 //! the code. `cargo xtask test` runs schemathesis against a live server
 //! with it.
+//!
+//! What many routes share is described once here: the path and query
+//! parameters (`SitePath`, `ConsentPath`, `LangQuery`, `RangeQuery`) and the
+//! error answer (`Errors`). These types only describe; the handlers still
+//! take the raw strings and parse them into the domain's types.
 
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -50,6 +55,60 @@ use crate::routes::{admin, audit, config, consents, declaration, health, integra
     )
 )]
 pub struct ApiDoc;
+
+/// The `{site}` path parameter of every per-site route.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct SitePath {
+    /// The site's id: 1 to 64 of a-z, 0-9 and -
+    #[param(example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    pub site: String,
+}
+
+/// The `{consent}` path parameter, after `{site}`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ConsentPath {
+    /// A consent id: a version-7 (or, from before, version-4) UUID, in either letter case (answers give it in lowercase)
+    #[param(
+        example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f",
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
+    )]
+    pub consent: String,
+}
+
+/// The `lang` query parameter of the texts a page shows.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LangQuery {
+    /// Comma-separated language tags, the page's first
+    pub lang: Option<String>,
+}
+
+/// The `from` and `to` query parameters of the log's exports and the
+/// owner's stats (`crate::export::parse_range`).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RangeQuery {
+    /// Start of the range (inclusive): RFC 3339 time or date
+    #[param(
+        pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"
+    )]
+    pub from: Option<String>,
+    /// End of the range (exclusive): RFC 3339 time or date
+    #[param(
+        pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"
+    )]
+    pub to: Option<String>,
+}
+
+/// Every route's error answer, listed after its own answers.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = "default",
+    description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)"
+)]
+pub struct Errors(pub crate::error::ErrorBody<'static>);
 
 /// The `Authorization: Bearer crumb_...` token the owner and auditor APIs
 /// take.

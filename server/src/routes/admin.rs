@@ -188,7 +188,7 @@ fn site_json(status: StatusCode, site: &SiteConfig) -> HttpResponse {
 
 #[utoipa::path(post, path = "/v1/admin/sites", tag = "owner", security(("bearer" = [])),
     request_body(content = Object, description = "A site config (see the README)", content_type = "application/json"),
-    responses((status = 201, description = "Created", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 201, description = "Created", body = Object), crate::openapi::Errors))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     state: web::Data<AppState>,
@@ -233,7 +233,7 @@ async fn owned_site(
 }
 
 #[utoipa::path(get, path = "/v1/admin/sites", tag = "owner", security(("bearer" = [])),
-    responses((status = 200, description = "The sites the token reaches (every site, or the one it is bound to), by id: `{sites: [{id, revision, languages, allowed_origins, created_at, updated_at}]}`", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "The sites the token reaches (every site, or the one it is bound to), by id: `{sites: [{id, revision, languages, allowed_origins, created_at, updated_at}]}`", body = Object), crate::openapi::Errors))]
 #[tracing::instrument(skip_all)]
 pub async fn list(
     state: web::Data<AppState>,
@@ -262,8 +262,8 @@ pub async fn list(
         .json(serde_json::json!({ "sites": sites })))
 }
 
-#[utoipa::path(get, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
-    responses((status = 200, description = "The site's config", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+#[utoipa::path(get, path = "/v1/admin/sites/{site}", tag = "owner", params(crate::openapi::SitePath), security(("bearer" = [])),
+    responses((status = 200, description = "The site's config", body = Object), crate::openapi::Errors))]
 pub async fn show(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -273,9 +273,9 @@ pub async fn show(
     Ok(site_json(StatusCode::OK, &site))
 }
 
-#[utoipa::path(put, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("If-Match" = Option<String>, Header, description = "The ETag of the config this change was made on; 412 `precondition_failed` when the stored config has another")), security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/admin/sites/{site}", tag = "owner", params(crate::openapi::SitePath, ("If-Match" = Option<String>, Header, description = "The ETag of the config this change was made on; 412 `precondition_failed` when the stored config has another")), security(("bearer" = [])),
     request_body(content = Object, description = "The site's new config", content_type = "application/json"),
-    responses((status = 200, description = "Replaced", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "Replaced", body = Object), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -294,8 +294,8 @@ pub async fn update(
     .await
 }
 
-#[utoipa::path(post, path = "/v1/admin/sites/{site}/bump-revision", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("If-Match" = Option<String>, Header, description = "The ETag of the config as last read; 412 `precondition_failed` when the stored config has another")), security(("bearer" = [])),
-    responses((status = 200, description = "The config at its next revision", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+#[utoipa::path(post, path = "/v1/admin/sites/{site}/bump-revision", tag = "owner", params(crate::openapi::SitePath, ("If-Match" = Option<String>, Header, description = "The ETag of the config as last read; 412 `precondition_failed` when the stored config has another")), security(("bearer" = [])),
+    responses((status = 200, description = "The config at its next revision", body = Object), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn bump_revision(
     state: web::Data<AppState>,
@@ -322,9 +322,9 @@ pub struct StatsQuery {
 /// decisions (given or updated consents) there were, the share that allowed
 /// each category, and the split by method. Owners and auditors may read.
 #[utoipa::path(get, path = "/v1/admin/sites/{site}/stats", tag = "owner",
-    params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("from" = Option<String>, Query, description = "RFC 3339 time or date", pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"), ("to" = Option<String>, Query, description = "RFC 3339 time or date", pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$")),
+    params(crate::openapi::SitePath, crate::openapi::RangeQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "Decisions per day", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "Decisions per day", body = Object), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn stats(
     state: web::Data<AppState>,
@@ -348,8 +348,8 @@ pub async fn stats(
         .json(crate::stats::answer(&site_id, &days)))
 }
 
-#[utoipa::path(delete, path = "/v1/admin/sites/{site}", tag = "owner", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
-    responses((status = 204, description = "Deleted (its records stay)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+#[utoipa::path(delete, path = "/v1/admin/sites/{site}", tag = "owner", params(crate::openapi::SitePath), security(("bearer" = [])),
+    responses((status = 204, description = "Deleted (its records stay)"), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -126,10 +126,10 @@ impl futures_core::Stream for ChannelBody {
 }
 
 #[utoipa::path(get, path = "/v1/audit/sites/{site}/consents", tag = "auditor",
-    params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("from" = Option<String>, Query, description = "Start of the range (inclusive): RFC 3339 time or date", pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"), ("to" = Option<String>, Query, description = "End of the range (exclusive): RFC 3339 time or date", pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"),
+    params(crate::openapi::SitePath, crate::openapi::RangeQuery,
         ("format" = Option<String>, Query, description = "ndjson (the default) or csv", pattern = r"^(ndjson|csv)?$")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The log, streamed: one unbroken stretch of the chain, from the first record in the range to the last (a record between them whose time falls just outside, as records written at once can be, comes too, so the stretch verifies)", content((String = "application/x-ndjson"), (String = "text/csv"))), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "The log, streamed: one unbroken stretch of the chain, from the first record in the range to the last (a record between them whose time falls just outside, as records written at once can be, comes too, so the stretch verifies)", content((String = "application/x-ndjson"), (String = "text/csv"))), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn export(
     state: web::Data<AppState>,
@@ -198,8 +198,8 @@ pub async fn export(
 /// `GET /v1/audit/sites/{site}/head`: the site's chain head signed with
 /// the server's key. An auditor keeps it with an export: `crumb verify
 /// FILE --head HEAD.json` then proves the export is complete up to it.
-#[utoipa::path(get, path = "/v1/audit/sites/{site}/head", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")), security(("bearer" = [])),
-    responses((status = 200, description = "The chain head, signed", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/head", tag = "auditor", params(crate::openapi::SitePath), security(("bearer" = [])),
+    responses((status = 200, description = "The chain head, signed", body = Object), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn head(
     state: web::Data<AppState>,
@@ -230,9 +230,9 @@ pub async fn head(
         .json(signed))
 }
 
-#[utoipa::path(get, path = "/v1/audit/sites/{site}/consents/{consent}", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a version-7 (or, from before, version-4) UUID, in either letter case (answers give it in lowercase)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")),
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/consents/{consent}", tag = "auditor", params(crate::openapi::SitePath, crate::openapi::ConsentPath),
     security(("bearer" = [])),
-    responses((status = 200, description = "Every record of the consent, and its state now (valid, expired, withdrawn or outdated_revision)", body = Object), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "Every record of the consent, and its state now (valid, expired, withdrawn or outdated_revision)", body = Object), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn history(
     state: web::Data<AppState>,
@@ -294,9 +294,9 @@ pub async fn history(
 /// the log keeps, oldest first, one [`crate::export::TextsLine`] per line
 /// (NDJSON). Kept with an export, it lets `crumb verify FILE --texts
 /// TEXTS` check offline that every record names texts an auditor has.
-#[utoipa::path(get, path = "/v1/audit/sites/{site}/texts", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")),
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/texts", tag = "auditor", params(crate::openapi::SitePath),
     security(("bearer" = [])),
-    responses((status = 200, description = "Every kept version of the site's texts: `{site_id, text_hash, language, first_seen, texts}` per line, `texts` the string whose SHA-256 is `text_hash`", content_type = "application/x-ndjson", body = String), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "Every kept version of the site's texts: `{site_id, text_hash, language, first_seen, texts}` per line, `texts` the string whose SHA-256 is `text_hash`", content_type = "application/x-ndjson", body = String), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn all_texts(
     state: web::Data<AppState>,
@@ -333,9 +333,9 @@ pub async fn all_texts(
 /// every version a config has had (`Store::keep_notices`), so an owner's
 /// later edit does not take the proof away. `Content-Language` names the
 /// language (or, for texts two languages share, the languages).
-#[utoipa::path(get, path = "/v1/audit/sites/{site}/texts/{text_hash}", tag = "auditor", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("text_hash" = String, Path, description = "A record's `text_hash`: 64 lowercase hex digits", pattern = r"^[0-9a-f]{64}$")),
+#[utoipa::path(get, path = "/v1/audit/sites/{site}/texts/{text_hash}", tag = "auditor", params(crate::openapi::SitePath, ("text_hash" = String, Path, description = "A record's `text_hash`: 64 lowercase hex digits", pattern = r"^[0-9a-f]{64}$")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The texts, as the bytes whose SHA-256 is the hash: a JSON array of the banner's texts (an object) and the categories' texts (an array of objects, in the config's order)", content_type = "application/json", body = Vec<serde_json::Value>), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "The texts, as the bytes whose SHA-256 is the hash: a JSON array of the banner's texts (an object) and the categories' texts (an array of objects, in the config's order)", content_type = "application/json", body = Vec<serde_json::Value>), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.0))]
 pub async fn texts(
     state: web::Data<AppState>,

@@ -222,9 +222,9 @@ pub async fn public_site(
     Ok(public_site_named(state, path).await?)
 }
 
-#[utoipa::path(get, path = "/v1/sites/{site}/config", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")),
+#[utoipa::path(get, path = "/v1/sites/{site}/config", tag = "public", params(crate::openapi::SitePath),
     responses((status = 200, description = "The site's public config and the hash of its texts per language", body = Object),
-        (status = 304, description = "Not modified (If-None-Match)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+        (status = 304, description = "Not modified (If-None-Match)"), crate::openapi::Errors))]
 #[tracing::instrument(skip(state, req), fields(site = %path.as_str()))]
 pub async fn get_config(
     state: web::Data<AppState>,
@@ -273,9 +273,9 @@ async fn widget_texts(
     Ok((derived, i))
 }
 
-#[utoipa::path(get, path = "/v1/sites/{site}/widget", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("lang" = Option<String>, Query, description = "Comma-separated language tags, the page's first")),
+#[utoipa::path(get, path = "/v1/sites/{site}/widget", tag = "public", params(crate::openapi::SitePath, crate::openapi::LangQuery),
     responses((status = 200, description = "The widget's compact one-language config (`crumb_schema::widget`)", content_type = "text/plain", body = String),
-        (status = 304, description = "Not modified (If-None-Match)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+        (status = 304, description = "Not modified (If-None-Match)"), crate::openapi::Errors))]
 #[tracing::instrument(skip(state, req, query), fields(site = %path.as_str()))]
 pub async fn get_widget_config(
     state: web::Data<AppState>,
@@ -299,9 +299,9 @@ pub async fn get_widget_config(
 /// `GET /v1/sites/{site}/widget/details?lang=...`: the preferences
 /// dialog's texts (`crumb_schema::widget::encode_details`), in the same
 /// language as the widget's config for the same `lang`.
-#[utoipa::path(get, path = "/v1/sites/{site}/widget/details", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("lang" = Option<String>, Query, description = "Comma-separated language tags, the page's first")),
+#[utoipa::path(get, path = "/v1/sites/{site}/widget/details", tag = "public", params(crate::openapi::SitePath, crate::openapi::LangQuery),
     responses((status = 200, description = "The preferences dialog's texts, compact", content_type = "text/plain", body = String),
-        (status = 304, description = "Not modified (If-None-Match)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+        (status = 304, description = "Not modified (If-None-Match)"), crate::openapi::Errors))]
 #[tracing::instrument(skip(state, req, query), fields(site = %path.as_str()))]
 pub async fn get_widget_details(
     state: web::Data<AppState>,

@@ -281,10 +281,10 @@ fn draft(
 }
 
 #[utoipa::path(post, path = "/v1/sites/{site}/consents", tag = "public",
-    params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible ASCII characters; a retry with the same key gets the first receipt")),
+    params(crate::openapi::SitePath, ("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible ASCII characters; a retry with the same key gets the first receipt")),
     request_body = crumb_schema::ConsentRequest,
     responses((status = 201, description = "Recorded (only after the commit)", body = crumb_schema::Receipt),
-        (status = 200, description = "A retry: the receipt of the first request with this Idempotency-Key", body = crumb_schema::Receipt), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+        (status = 200, description = "A retry: the receipt of the first request with this Idempotency-Key", body = crumb_schema::Receipt), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str(), method = ?body.method))]
 pub async fn record(
     state: web::Data<AppState>,
@@ -371,8 +371,8 @@ fn written(mut resp: HttpResponse, replayed: bool, withdrawal: bool) -> HttpResp
     resp
 }
 
-#[utoipa::path(get, path = "/v1/sites/{site}/consents/{consent}", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a version-7 (or, from before, version-4) UUID, in either letter case (answers give it in lowercase)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")),
-    responses((status = 200, description = "Whether the consent still counts", body = crumb_schema::ConsentStatus), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+#[utoipa::path(get, path = "/v1/sites/{site}/consents/{consent}", tag = "public", params(crate::openapi::SitePath, crate::openapi::ConsentPath),
+    responses((status = 200, description = "Whether the consent still counts", body = crumb_schema::ConsentStatus), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn lookup(
     state: web::Data<AppState>,
@@ -419,8 +419,8 @@ pub async fn lookup(
     Ok(reply(HttpResponse::Ok(), &status, set))
 }
 
-#[utoipa::path(post, path = "/v1/sites/{site}/consents/{consent}/withdraw", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("consent" = String, Path, description = "A consent id: a version-7 (or, from before, version-4) UUID, in either letter case (answers give it in lowercase)", example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f", pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")),
-    responses((status = 201, description = "Withdrawn (a new record)", body = crumb_schema::Receipt), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+#[utoipa::path(post, path = "/v1/sites/{site}/consents/{consent}/withdraw", tag = "public", params(crate::openapi::SitePath, crate::openapi::ConsentPath),
+    responses((status = 201, description = "Withdrawn (a new record)", body = crumb_schema::Receipt), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.0, consent = %path.1))]
 pub async fn withdraw(
     state: web::Data<AppState>,

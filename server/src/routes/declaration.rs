@@ -74,9 +74,9 @@ struct CookieRow<'a> {
     domain: Option<&'a str>,
 }
 
-#[utoipa::path(get, path = "/v1/sites/{site}/declaration", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"), ("lang" = Option<String>, Query, description = "Comma-separated language tags, the page's first")),
+#[utoipa::path(get, path = "/v1/sites/{site}/declaration", tag = "public", params(crate::openapi::SitePath, crate::openapi::LangQuery),
     responses((status = 200, description = "The cookie declaration for a cookie-policy page", body = Object),
-        (status = 304, description = "Not modified (If-None-Match)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+        (status = 304, description = "Not modified (If-None-Match)"), crate::openapi::Errors))]
 pub async fn get_declaration(
     state: web::Data<AppState>,
     path: web::Path<String>,

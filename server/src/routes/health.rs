@@ -38,7 +38,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String), crate::openapi::Errors))]
 pub async fn metrics(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -432,9 +432,9 @@ pub fn script(site: &SiteConfig) -> String {
     out
 }
 
-#[utoipa::path(get, path = "/v1/sites/{site}/signals.js", tag = "public", params(("site" = String, Path, description = "The site's id: 1 to 64 of a-z, 0-9 and -", example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")),
+#[utoipa::path(get, path = "/v1/sites/{site}/signals.js", tag = "public", params(crate::openapi::SitePath),
     responses((status = 200, description = "The vendor consent-signal script", content_type = "text/javascript", body = String),
-        (status = 304, description = "Not modified (If-None-Match)"), (status = "default", description = "An error: `{error, message}` (4xx: what to fix; 5xx: opaque, 503 with `Retry-After` while the log cannot take writes)", body = crate::error::ErrorBody<'static>)))]
+        (status = 304, description = "Not modified (If-None-Match)"), crate::openapi::Errors))]
 pub async fn signals(
     state: web::Data<AppState>,
     req: HttpRequest,
