@@ -21,7 +21,7 @@ use crate::cors::{self, Origin};
 use crate::error::{ApiError, api_error_sources, respond};
 use crate::record::Record;
 use crate::storage::{
-    Action, AppendError, Draft, Idempotency, IdempotencyKey, RequestHash, StoreError, WriterError,
+    Action, AppendError, Draft, Idempotency, IdempotencyKey, RequestHash, WriterError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -164,11 +164,12 @@ fn user_agent(req: &HttpRequest) -> String {
         .unwrap_or_default()
 }
 
-fn receipt(record: &Record, site: &SiteConfig) -> Result<Receipt, StoreError> {
+/// The receipt for a stored record, with the cookie value it sets.
+fn receipt(record: &Record, site: &SiteConfig) -> Receipt {
     let b = &record.body;
     let (given_at, expires_at) = (b.event_time.get(), b.expires_at.get());
     let choices = b.choices();
-    Ok(Receipt {
+    Receipt {
         cookie: cookie::value(
             &b.consent_id,
             b.policy_revision,
@@ -186,7 +187,7 @@ fn receipt(record: &Record, site: &SiteConfig) -> Result<Receipt, StoreError> {
         method: b.method,
         choices,
         record_hash: record.hash.clone(),
-    })
+    }
 }
 
 /// The `crumb_consent` cookie to set with an answer: a consent's cookie
@@ -332,7 +333,7 @@ pub async fn record(
             _ => ConsentError::UnknownConsentInBody(id),
         }
     })?;
-    let r = receipt(&record, &site)?;
+    let r = receipt(&record, &site);
     let set = ConsentCookie {
         value: &r.cookie,
         expires_at: r.expires_at,
@@ -387,7 +388,7 @@ pub async fn lookup(
         .await?
         .filter(|r| r.body.site_id == site.id)
         .ok_or_else(|| ConsentError::NotFound(id.clone()))?;
-    let r = receipt(&latest, &site)?;
+    let r = receipt(&latest, &site);
     let now = state.clock.now();
     let consent_state =
         crumb_schema::rules::state(r.event, r.expires_at, r.revision, site.revision, now);
@@ -441,7 +442,7 @@ pub async fn withdraw(
         AppendError::AlreadyWithdrawn => ConsentError::AlreadyWithdrawn(id),
         _ => ConsentError::NotFound(id),
     })?;
-    let resp = reply(HttpResponse::Created(), receipt(&record, &site)?, None);
+    let resp = reply(HttpResponse::Created(), receipt(&record, &site), None);
     Ok(written(resp, replayed, true))
 }
 
