@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A consent category. `Necessary` is always granted and cannot be refused;
 /// the other three need the visitor's opt-in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {

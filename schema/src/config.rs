@@ -9,16 +9,19 @@ use serde::{Deserialize, Serialize};
 use crate::integrations::Integrations;
 use crate::{Category, LanguageTag, PolicyRevision, ServiceId, SiteId};
 
-/// Text in several languages, keyed by language tag.
+/// Text in several languages, keyed by language tag. (Each use is
+/// `inline` in the OpenAPI description: utoipa would otherwise name the
+/// alias's one shared schema `BTreeMap`.)
 pub type Localized = BTreeMap<LanguageTag, String>;
 
 /// A text that reads the same in every language (a company's name), or
 /// one per language.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Text {
     Same(String),
-    PerLanguage(Localized),
+    PerLanguage(#[cfg_attr(feature = "openapi", schema(inline))] Localized),
 }
 
 impl Text {
@@ -49,6 +52,7 @@ impl From<&str> for Text {
 /// How long a cookie lasts: for the browser session, a duration, or free
 /// text per language. The first two are written in the visitor's language
 /// by Crumb (`crate::words`), so a site need not translate them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Retention {
@@ -57,10 +61,11 @@ pub enum Retention {
     /// `{"days": 30}`, `{"months": 13}` or `{"years": 2}`.
     Duration(Duration),
     /// `{"en": "Until you log out", "nl": "..."}`.
-    Text(Localized),
+    Text(#[cfg_attr(feature = "openapi", schema(inline))] Localized),
 }
 
 /// The word `session`, the only one [`Retention::Session`] takes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionOnly {
@@ -68,6 +73,7 @@ pub enum SessionOnly {
 }
 
 /// A cookie's lifetime in one unit (the linter wants exactly one).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Duration {
@@ -145,6 +151,7 @@ impl From<ValidityMonths> for u8 {
 }
 
 /// Everything Crumb knows about one site.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiteConfig {
@@ -154,7 +161,13 @@ pub struct SiteConfig {
     pub policy_url: String,
     /// The current policy revision; consents given under another are void.
     pub revision: PolicyRevision,
+    /// How many calendar months a consent stays valid: 1 to 24 (the
+    /// default).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = u8, minimum = 1, maximum = 24, default = 24)
+    )]
     pub validity_months: ValidityMonths,
     /// Origins (`https://shop.example`) whose pages may record consents.
     /// Not sent to the widget.
@@ -195,6 +208,7 @@ fn is_default_sale_or_sharing(v: &[Category]) -> bool {
 }
 
 /// The banner's and the preferences dialog's own words, in one language.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BannerTexts {
@@ -209,6 +223,7 @@ pub struct BannerTexts {
     /// Label of the small floating button that reopens the preferences.
     pub reopen: String,
     /// Heading of the cookie table columns: name, provider, purpose, retention.
+    #[cfg_attr(feature = "openapi", schema(min_items = 4, max_items = 4))]
     pub cookie_columns: [String; 4],
     /// Shown on a blocked embed: "This content is from {service}".
     pub placeholder: String,
@@ -241,6 +256,7 @@ impl BannerTexts {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryConfig {
@@ -253,6 +269,7 @@ pub struct CategoryConfig {
     pub texts: BTreeMap<LanguageTag, CategoryTexts>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryTexts {
@@ -261,6 +278,7 @@ pub struct CategoryTexts {
 }
 
 /// A third-party (or first-party) service the site embeds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
@@ -271,6 +289,7 @@ pub struct ServiceConfig {
     pub category: Category,
     pub privacy_policy_url: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(inline))]
     pub description: Localized,
     #[serde(default)]
     pub cookies: Vec<CookieConfig>,
@@ -282,12 +301,14 @@ pub struct ServiceConfig {
 
 /// A cookie a service sets. `name` is exact unless `pattern` is true, in
 /// which case a trailing `*` matches any suffix (`_hjSession_*`).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CookieConfig {
     pub name: String,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pattern: bool,
+    #[cfg_attr(feature = "openapi", schema(inline))]
     pub purpose: Localized,
     pub retention: Retention,
     /// Whether the site's own host sets it or another one does.
@@ -299,6 +320,7 @@ pub struct CookieConfig {
 }
 
 /// Who sets a cookie, as cookie policies list it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Party {

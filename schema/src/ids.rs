@@ -82,11 +82,13 @@ macro_rules! string_newtype {
 
 string_newtype!(
     /// A site's identifier, as used in `data-site="..."` and in API paths.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"))]
     SiteId
 );
 string_newtype!(
     /// A service's identifier within a site (`hotjar`, `meta-pixel`, ...), as
     /// used in `data-service="..."`.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(pattern = r"^[a-z0-9][a-z0-9-]{0,63}$"))]
     ServiceId
 );
 string_newtype!(
@@ -109,6 +111,7 @@ string_newtype!(
 string_newtype!(
     /// A language tag such as `en`, `nl` or `pt-BR`: a lowercase primary
     /// language subtag, optionally followed by an uppercase region.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(pattern = r"^[A-Za-z]{2,3}(-([A-Za-z]{2}|[0-9]{3}))?$"))]
     LanguageTag
 );
 string_newtype!(
@@ -119,6 +122,7 @@ string_newtype!(
     /// The start of another tool's cookie names, such as the WP Consent
     /// API's `wp_consent` (its cookies are `wp_consent_marketing`, ...):
     /// safe to put in a cookie name and in a script as it is.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
     CookiePrefix
 );
 string_newtype!(
@@ -338,8 +342,9 @@ impl TextVersion {
     }
 }
 
-/// The revision of a site's consent policy. Bumping it invalidates every
-/// consent given under an earlier revision.
+/// The revision of a site's consent policy (from 1). Bumping it
+/// invalidates every consent given under an earlier revision.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
 pub struct PolicyRevision(u32);

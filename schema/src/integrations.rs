@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::Category;
 
 /// The integrations a site switches on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Integrations {
@@ -124,6 +125,7 @@ impl Integrations {
 
 /// Matomo's consent API: what its tracker may do until the visitor allows
 /// the choice it follows (a category, and optionally one of its services).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Matomo {
@@ -145,6 +147,7 @@ impl Matomo {
 }
 
 /// What Matomo's tracker does before the visitor allows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatomoMode {
@@ -158,6 +161,7 @@ pub enum MatomoMode {
 
 /// The choice a vendor signal follows: a category, and optionally one of
 /// its services (then both must be allowed).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
@@ -167,6 +171,7 @@ pub struct Binding {
 }
 
 /// Microsoft Clarity's two signals.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Clarity {
@@ -180,6 +185,7 @@ pub struct Clarity {
 
 /// HubSpot's three consent categories (`setHubSpotConsent`), each
 /// following a choice of the visitor's.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HubSpot {
@@ -197,6 +203,7 @@ pub struct HubSpot {
 
 /// Shopify's four purposes (`setTrackingConsent`), each following a
 /// choice of the visitor's.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Shopify {
@@ -218,6 +225,7 @@ pub struct Shopify {
 
 /// The WP Consent API's five categories, each following a choice of the
 /// visitor's, and the start of the API's cookie names.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WordPress {
@@ -292,6 +300,7 @@ fn marketing_binding() -> Binding {
 }
 
 /// Google Consent Mode v2 for a site.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GoogleConsentMode {
@@ -318,6 +327,7 @@ pub struct GoogleConsentMode {
     pub regions: Vec<RegionDefault>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentModeKind {
@@ -327,6 +337,7 @@ pub enum ConsentModeKind {
 
 /// A default for some regions: the types it grants (the others are
 /// denied).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegionDefault {
@@ -336,6 +347,7 @@ pub struct RegionDefault {
 }
 
 /// Google Consent Mode's seven consent types.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentType {

@@ -187,8 +187,8 @@ fn site_json(status: StatusCode, site: &SiteConfig) -> HttpResponse {
 }
 
 #[utoipa::path(post, path = "/v1/admin/sites", tag = "owner", security(("bearer" = [])),
-    request_body(content = Object, description = "A site config (see the README)", content_type = "application/json"),
-    responses((status = 201, description = "Created", body = Object), crate::openapi::Errors))]
+    request_body(content = crumb_schema::SiteConfig, description = "A site config (README, \"Configuration\"); `crumb lint` checks one offline", content_type = "application/json"),
+    responses((status = 201, description = "Created", body = crumb_schema::SiteConfig), crate::openapi::Errors))]
 #[tracing::instrument(skip_all)]
 pub async fn create(
     state: web::Data<AppState>,
@@ -263,7 +263,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/v1/admin/sites/{site}", tag = "owner", params(crate::openapi::SitePath), security(("bearer" = [])),
-    responses((status = 200, description = "The site's config", body = Object), crate::openapi::Errors))]
+    responses((status = 200, description = "The site's config", body = crumb_schema::SiteConfig), crate::openapi::Errors))]
 pub async fn show(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -274,8 +274,8 @@ pub async fn show(
 }
 
 #[utoipa::path(put, path = "/v1/admin/sites/{site}", tag = "owner", params(crate::openapi::SitePath, ("If-Match" = Option<String>, Header, description = "The ETag of the config this change was made on; 412 `precondition_failed` when the stored config has another")), security(("bearer" = [])),
-    request_body(content = Object, description = "The site's new config", content_type = "application/json"),
-    responses((status = 200, description = "Replaced", body = Object), crate::openapi::Errors))]
+    request_body(content = crumb_schema::SiteConfig, description = "The site's new config", content_type = "application/json"),
+    responses((status = 200, description = "Replaced", body = crumb_schema::SiteConfig), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -295,7 +295,7 @@ pub async fn update(
 }
 
 #[utoipa::path(post, path = "/v1/admin/sites/{site}/bump-revision", tag = "owner", params(crate::openapi::SitePath, ("If-Match" = Option<String>, Header, description = "The ETag of the config as last read; 412 `precondition_failed` when the stored config has another")), security(("bearer" = [])),
-    responses((status = 200, description = "The config at its next revision", body = Object), crate::openapi::Errors))]
+    responses((status = 200, description = "The config at its next revision", body = crumb_schema::SiteConfig), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn bump_revision(
     state: web::Data<AppState>,

@@ -81,3 +81,60 @@ fn openapi_json_describes_every_api_route() {
         "array"
     );
 }
+
+#[test]
+fn the_owner_api_describes_a_site_config_field_by_field() {
+    // Arrange
+    let app = spawn_app();
+
+    // Act
+    let doc = app.get("/openapi.json").json();
+
+    // Assert: the config an owner sends and gets back is a schema of its
+    // own, closed to unknown fields as the server is, with the rules its
+    // identifiers and limits are parsed by.
+    let site = &doc["paths"]["/v1/admin/sites/{site}"];
+    let config_ref = "#/components/schemas/SiteConfig";
+    assert_eq!(
+        site["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        config_ref
+    );
+    assert_eq!(
+        site["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        config_ref
+    );
+    let schemas = &doc["components"]["schemas"];
+    let config = &schemas["SiteConfig"];
+    assert_eq!(config["additionalProperties"], false);
+    for field in [
+        "id",
+        "name",
+        "policy_url",
+        "revision",
+        "languages",
+        "texts",
+        "categories",
+    ] {
+        assert!(
+            config["required"]
+                .as_array()
+                .unwrap()
+                .contains(&field.into()),
+            "{field} is required"
+        );
+    }
+    assert_eq!(config["properties"]["validity_months"]["maximum"], 24);
+    assert_eq!(schemas["SiteId"]["pattern"], "^[a-z0-9][a-z0-9-]{0,63}$");
+    assert_eq!(
+        config["properties"]["texts"]["propertyNames"]["pattern"],
+        schemas["LanguageTag"]["pattern"]
+    );
+    for name in [
+        "BannerTexts",
+        "ServiceConfig",
+        "CookieConfig",
+        "Integrations",
+    ] {
+        assert!(schemas[name].is_object(), "schema {name} missing");
+    }
+}
