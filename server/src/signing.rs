@@ -199,13 +199,21 @@ fn message(site: &SiteId, seq: u64, hash: &RecordHash, at: Timestamp) -> String 
 /// signed by the server. Read from a file or a database, every field is
 /// checked for its form first, so a head that is not one is refused as
 /// such rather than taken for a log that does not verify.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SignedHead {
     pub site_id: SiteId,
+    /// The head record's place in the chain (0: no record yet).
     pub seq: u64,
+    /// The head record's hash (64 zeros before any record).
+    #[schema(value_type = String, pattern = r"^[0-9a-f]{64}$")]
     pub hash: RecordHash,
+    #[schema(value_type = String, format = DateTime)]
     pub signed_at: Timestamp,
+    /// The server's Ed25519 public key, hex (`crumb key`).
+    #[schema(value_type = String, pattern = r"^[0-9a-f]{64}$")]
     pub public_key: PublicKey,
+    /// Ed25519 over `crumb-chain-head-v1\n{site_id}\n{seq}\n{hash}\n{signed_at}\n`, hex.
+    #[schema(value_type = String, pattern = r"^[0-9a-f]{128}$")]
     pub signature: HeadSignature,
 }
 

@@ -199,7 +199,7 @@ pub async fn export(
 /// the server's key. An auditor keeps it with an export: `crumb verify
 /// FILE --head HEAD.json` then proves the export is complete up to it.
 #[utoipa::path(get, path = "/v1/audit/sites/{site}/head", tag = "auditor", params(crate::openapi::SitePath), security(("bearer" = [])),
-    responses((status = 200, description = "The chain head, signed", body = Object), crate::openapi::Errors))]
+    responses((status = 200, description = "The chain head, signed", body = crate::signing::SignedHead), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn head(
     state: web::Data<AppState>,

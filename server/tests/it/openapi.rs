@@ -40,7 +40,13 @@ fn openapi_json_describes_every_api_route() {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
     }
     let schemas = &doc["components"]["schemas"];
-    for name in ["ConsentRequest", "Receipt", "ConsentStatus", "ErrorBody"] {
+    for name in [
+        "ConsentRequest",
+        "Receipt",
+        "ConsentStatus",
+        "ErrorBody",
+        "SignedHead",
+    ] {
         assert!(schemas[name].is_object(), "schema {name} missing");
     }
     assert_eq!(
