@@ -128,28 +128,41 @@ impl StatsCache {
 pub const ALLOWED: [&str; 3] = ["functional", "analytics", "marketing"];
 pub const METHODS: [&str; 4] = ["accept_all", "reject_all", "custom", "gpc"];
 
-#[derive(serde::Serialize)]
-struct Share {
+/// How many of a day's decisions allowed a category, and their share.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CategoryShare {
     count: u64,
+    /// From 0 to 1 (0 on a day without decisions).
     share: f64,
 }
 
-#[derive(serde::Serialize)]
-struct DayOut<'a> {
+/// One day's decisions (given or updated consents).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct StatsDay<'a> {
+    /// The UTC date, `2026-01-31`.
     day: &'a str,
     decisions: u64,
-    allowed: std::collections::BTreeMap<&'static str, Share>,
+    /// By category: `functional`, `analytics`, `marketing`.
+    allowed: std::collections::BTreeMap<&'static str, CategoryShare>,
+    /// By method: `accept_all`, `reject_all`, `custom`, `gpc`.
     methods: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// A site's decisions per day, oldest first.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SiteStats<'a> {
+    site_id: &'a SiteId,
+    days: Vec<StatsDay<'a>>,
 }
 
 /// The site's counts as `GET .../stats` and `crumb stats --json` give
 /// them: per day, the decisions, the share that allowed each category,
 /// and the split by method.
-pub fn answer(site: &SiteId, days: &[DayStats]) -> serde_json::Value {
-    let out: Vec<DayOut<'_>> = days
+pub fn answer<'a>(site: &'a SiteId, days: &'a [DayStats]) -> SiteStats<'a> {
+    let out: Vec<StatsDay<'_>> = days
         .iter()
         .map(|d| {
-            let share = |count: u64| Share {
+            let share = |count: u64| CategoryShare {
                 count,
                 share: if d.decisions == 0 {
                     0.0
@@ -157,7 +170,7 @@ pub fn answer(site: &SiteId, days: &[DayStats]) -> serde_json::Value {
                     count as f64 / d.decisions as f64
                 },
             };
-            DayOut {
+            StatsDay {
                 day: &d.day,
                 decisions: d.decisions,
                 allowed: ALLOWED
@@ -169,7 +182,10 @@ pub fn answer(site: &SiteId, days: &[DayStats]) -> serde_json::Value {
             }
         })
         .collect();
-    serde_json::json!({"site_id": site, "days": out})
+    SiteStats {
+        site_id: site,
+        days: out,
+    }
 }
 
 /// How a range splits: the partial day before its first midnight, the

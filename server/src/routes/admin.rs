@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use crumb_schema::{PolicyRevision, SiteConfig, SiteId};
+use crumb_schema::{LanguageTag, PolicyRevision, SiteConfig, SiteId};
 use serde::Serialize;
 
 use super::{AppState, blocking, logged_site};
@@ -18,6 +18,7 @@ use crate::error::{ApiError, api_error_sources, respond};
 use crate::lint::{Problem, lint_json};
 use crate::sites::UpdateRefused;
 use crate::storage::SiteUpdate;
+use crate::timefmt::Timestamp;
 
 /// Site configs are bigger than consent requests; still bounded.
 pub const MAX_CONFIG: usize = 256 * 1024;
@@ -232,8 +233,27 @@ async fn owned_site(
         .ok_or_else(|| ApiError::UnknownSite(raw.to_owned()).into())
 }
 
+/// One site in the owner's list.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SiteSummary<'a> {
+    id: &'a SiteId,
+    revision: PolicyRevision,
+    languages: &'a [LanguageTag],
+    allowed_origins: &'a [String],
+    #[schema(value_type = String, format = DateTime)]
+    created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    updated_at: Timestamp,
+}
+
+/// The sites a token reaches, by id.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SiteList<'a> {
+    sites: Vec<SiteSummary<'a>>,
+}
+
 #[utoipa::path(get, path = "/v1/admin/sites", tag = "owner", security(("bearer" = [])),
-    responses((status = 200, description = "The sites the token reaches (every site, or the one it is bound to), by id: `{sites: [{id, revision, languages, allowed_origins, created_at, updated_at}]}`", body = Object), crate::openapi::Errors))]
+    responses((status = 200, description = "The sites the token reaches (every site, or the one it is bound to), by id", body = SiteList<'static>), crate::openapi::Errors))]
 #[tracing::instrument(skip_all)]
 pub async fn list(
     state: web::Data<AppState>,
@@ -242,24 +262,21 @@ pub async fn list(
     let caller = authenticate(&state.store, req.headers()).await?;
     let store = state.store.clone();
     let rows = blocking(move || store.site_rows()).await?;
-    let sites: Vec<serde_json::Value> = rows
+    let sites = rows
         .iter()
         .filter(|r| caller.read(&r.config.id).is_ok())
-        .map(|r| {
-            let c = &r.config;
-            serde_json::json!({
-                "id": c.id,
-                "revision": c.revision,
-                "languages": c.languages,
-                "allowed_origins": c.allowed_origins,
-                "created_at": r.created_at,
-                "updated_at": r.updated_at,
-            })
+        .map(|r| SiteSummary {
+            id: &r.config.id,
+            revision: r.config.revision,
+            languages: &r.config.languages,
+            allowed_origins: &r.config.allowed_origins,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         })
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "sites": sites })))
+        .json(SiteList { sites }))
 }
 
 #[utoipa::path(get, path = "/v1/admin/sites/{site}", tag = "owner", params(crate::openapi::SitePath), security(("bearer" = [])),
@@ -324,7 +341,7 @@ pub struct StatsQuery {
 #[utoipa::path(get, path = "/v1/admin/sites/{site}/stats", tag = "owner",
     params(crate::openapi::SitePath, crate::openapi::RangeQuery),
     security(("bearer" = [])),
-    responses((status = 200, description = "Decisions per day", body = Object), crate::openapi::Errors))]
+    responses((status = 200, description = "Decisions per day", body = crate::stats::SiteStats<'static>), crate::openapi::Errors))]
 #[tracing::instrument(skip_all, fields(site = %path.as_str()))]
 pub async fn stats(
     state: web::Data<AppState>,

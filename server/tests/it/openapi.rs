@@ -46,6 +46,8 @@ fn openapi_json_describes_every_api_route() {
         "ConsentStatus",
         "ErrorBody",
         "SignedHead",
+        "SiteList",
+        "SiteStats",
     ] {
         assert!(schemas[name].is_object(), "schema {name} missing");
     }
