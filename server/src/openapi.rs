@@ -46,6 +46,9 @@ use crate::routes::{admin, audit, config, consents, declaration, health, integra
         audit::all_texts,
         audit::texts,
     ),
+    // The shared parameters' schemas: utoipa collects those of bodies, not
+    // of parameters.
+    components(schemas(crumb_schema::SiteId, TimeOrDate)),
     modifiers(&BearerToken),
     tags(
         (name = "public", description = "What pages call, through the widget (CORS for the site's origins)"),
@@ -61,8 +64,8 @@ pub struct ApiDoc;
 #[into_params(parameter_in = Path)]
 pub struct SitePath {
     /// The site's id: 1 to 64 of a-z, 0-9 and -
-    #[param(example = "demo", pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")]
-    pub site: String,
+    #[param(example = "demo")]
+    pub site: crumb_schema::SiteId,
 }
 
 /// The `{consent}` path parameter, after `{site}`.
@@ -91,16 +94,18 @@ pub struct LangQuery {
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
     /// Start of the range (inclusive): RFC 3339 time or date
-    #[param(
-        pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"
-    )]
-    pub from: Option<String>,
+    pub from: Option<TimeOrDate>,
     /// End of the range (exclusive): RFC 3339 time or date
-    #[param(
-        pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"
-    )]
-    pub to: Option<String>,
+    pub to: Option<TimeOrDate>,
 }
+
+/// An RFC 3339 time (`2026-01-31T12:00:00Z`) or a date (`2026-01-31`,
+/// its midnight UTC), as `export::parse_range` reads the ends of a range.
+#[derive(utoipa::ToSchema)]
+#[schema(
+    pattern = r"^([0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?)?$"
+)]
+pub struct TimeOrDate(pub String);
 
 /// Every route's error answer, listed after its own answers.
 #[derive(utoipa::IntoResponses)]

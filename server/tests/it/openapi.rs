@@ -91,6 +91,40 @@ fn openapi_json_describes_every_api_route() {
 }
 
 #[test]
+fn every_reference_in_the_description_names_a_schema_it_has() {
+    // Arrange
+    let app = spawn_app();
+
+    // Act
+    let doc = app.get("/openapi.json").json();
+
+    // Assert: utoipa registers the schemas of bodies, not of parameters,
+    // so a `$ref` could name a schema the document lacks.
+    fn refs<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(r) = map.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.len() > 50, "{} references", found.len());
+    for r in found {
+        let name = r.strip_prefix("#/components/schemas/").expect(r);
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} dangles"
+        );
+    }
+}
+
+#[test]
 fn the_owner_api_describes_a_site_config_field_by_field() {
     // Arrange
     let app = spawn_app();
