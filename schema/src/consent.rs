@@ -76,13 +76,6 @@ impl Event {
 pub struct ConsentRequest {
     /// Present when the visitor changes an earlier choice.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            value_type = Option<String>,
-            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
-        )
-    )]
     pub consent_id: Option<ConsentId>,
     /// The policy revision the banner was shown under.
     #[cfg_attr(feature = "openapi", schema(value_type = u32, minimum = 1))]

@@ -96,6 +96,11 @@ string_newtype!(
     /// version 7 (the time of the first choice and 74 random bits; earlier
     /// releases issued version 4). It links the events of one visitor's
     /// consent and nothing else.
+    #[cfg_attr(
+        feature = "openapi",
+        derive(utoipa::ToSchema),
+        schema(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$")
+    )]
     ConsentId
 );
 string_newtype!(

@@ -48,7 +48,7 @@ use crate::routes::{admin, audit, config, consents, declaration, health, integra
     ),
     // The shared parameters' schemas: utoipa collects those of bodies, not
     // of parameters.
-    components(schemas(crumb_schema::SiteId, TimeOrDate)),
+    components(schemas(crumb_schema::SiteId, crumb_schema::ConsentId, TimeOrDate)),
     modifiers(&BearerToken),
     tags(
         (name = "public", description = "What pages call, through the widget (CORS for the site's origins)"),
@@ -73,11 +73,8 @@ pub struct SitePath {
 #[into_params(parameter_in = Path)]
 pub struct ConsentPath {
     /// A consent id: a version-7 (or, from before, version-4) UUID, in either letter case (answers give it in lowercase)
-    #[param(
-        example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f",
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[47][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
-    )]
-    pub consent: String,
+    #[param(example = "01936f7e-8f3a-7c2e-9d4b-1a2b3c4d5e6f")]
+    pub consent: crumb_schema::ConsentId,
 }
 
 /// The `lang` query parameter of the texts a page shows.
