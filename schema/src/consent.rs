@@ -81,10 +81,6 @@ pub struct ConsentRequest {
     #[cfg_attr(feature = "openapi", schema(value_type = u32, minimum = 1))]
     pub revision: PolicyRevision,
     /// The language the banner was shown in.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(value_type = String, pattern = r"^[A-Za-z]{2,3}(-([A-Za-z]{2}|[0-9]{3}))?$")
-    )]
     pub language: LanguageTag,
     /// The `text_hash` of that language from the site config, whole or its
     /// first 16 hex digits (what the widget's compact config carries).
@@ -347,7 +343,6 @@ fn split<K: Clone>(m: &BTreeMap<K, bool>) -> (Vec<K>, Vec<K>) {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Receipt {
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub consent_id: ConsentId,
     pub event: Event,
     #[serde(with = "crate::instant")]
@@ -384,7 +379,6 @@ pub enum ConsentState {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConsentStatus {
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub consent_id: ConsentId,
     pub state: ConsentState,
     /// The event that produced the current state.
