@@ -357,7 +357,6 @@ pub struct Receipt {
     pub choices: Choices,
     /// The SHA-256 of the stored record, so a visitor can prove later which
     /// record is theirs.
-    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub record_hash: RecordHash,
     /// The record in the `crumb_consent` cookie's form ([`crate::cookie`]),
     /// for the widget to keep.

@@ -111,6 +111,7 @@ string_newtype!(
 string_newtype!(
     /// The SHA-256 (lowercase hex) of a consent record's canonical bytes:
     /// what each record's `prev_hash` names and a receipt returns.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(pattern = r"^[0-9a-f]{64}$"))]
     RecordHash
 );
 string_newtype!(

@@ -205,9 +205,7 @@ pub struct SignedHead {
     /// The head record's place in the chain (0: no record yet).
     pub seq: u64,
     /// The head record's hash (64 zeros before any record).
-    #[schema(value_type = String, pattern = r"^[0-9a-f]{64}$")]
     pub hash: RecordHash,
-    #[schema(value_type = String, format = DateTime)]
     pub signed_at: Timestamp,
     /// The server's Ed25519 public key, hex (`crumb key`).
     #[schema(value_type = String, pattern = r"^[0-9a-f]{64}$")]

@@ -25,7 +25,8 @@ pub fn parse(s: &str) -> Result<OffsetDateTime, time::error::Parse> {
 /// An instant as records hold it: UTC, whole milliseconds. It is written
 /// only in the one textual form, and read back only from it (anything else
 /// is refused), so a record's bytes and the instant they name agree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, utoipa::ToSchema)]
+#[schema(value_type = String, format = DateTime)]
 pub struct Timestamp(OffsetDateTime);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

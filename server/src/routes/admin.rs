@@ -240,9 +240,7 @@ pub struct SiteSummary<'a> {
     revision: PolicyRevision,
     languages: &'a [LanguageTag],
     allowed_origins: &'a [String],
-    #[schema(value_type = String, format = DateTime)]
     created_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
     updated_at: Timestamp,
 }
 
