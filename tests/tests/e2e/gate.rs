@@ -4,7 +4,8 @@
 //! order; a script marked for Crumb after insertion is looked at again;
 //! switching off every service of a category switches the category off;
 //! a page that swaps its whole `<body>` (Turbo Drive) keeps the banner and
-//! the reopen button; a page with Crumb's tag twice gets one widget; a
+//! the reopen button; a page with Crumb's tag twice gets one widget, and one
+//! whose tag a tag manager adds once the page has loaded works as any; a
 //! script's `data-type` (`module`) is the type it runs as; an external
 //! script an app removes while it loads, or a `nomodule` one, holds up no
 //! script after it; a stylesheet added from a gated script, as the README
@@ -1148,6 +1149,63 @@ fn a_page_with_crumb_twice_shows_one_banner_and_records_one_choice() {
     assert_eq!(
         browser.js("return document.querySelectorAll('.crumb-banner').length"),
         json!(0)
+    );
+}
+
+/// A page whose only Crumb tag is added by a tag manager once the page has
+/// loaded (Google Tag Manager's Custom HTML tag on its "Window Loaded"
+/// trigger), with a gated analytics script in `<head>` and a gated
+/// marketing one in `<body>`; each counts its runs in `window.__ran`.
+fn page_with_crumb_from_a_tag_manager(site: &Site) -> String {
+    format!(
+        "<!doctype html><html lang=en><head><title>Shop</title>\
+         <script type=\"text/plain\" data-category=\"analytics\">\
+           __ran.analytics = (__ran.analytics || 0) + 1</script>\
+         <script>window.__ran = {{}};\
+           addEventListener('load', () => {{\
+             const tag = document.createElement('script');\
+             tag.src = '{}/crumb.js';\
+             tag.setAttribute('data-site', 'demo');\
+             document.head.appendChild(tag);\
+           }});</script>\
+         </head><body><p>A shop.</p>\
+         <script type=\"text/plain\" data-category=\"marketing\">\
+           __ran.marketing = (__ran.marketing || 0) + 1</script>\
+         </body></html>",
+        site.base
+    )
+}
+
+#[test]
+fn crumb_added_by_a_tag_manager_after_the_load_gates_records_and_releases_on_the_next_visit() {
+    // Arrange: the page on an origin of its own, as a shop using a tag
+    // manager is.
+    let site = Site::start();
+    let origin = site.page_elsewhere(page_with_crumb_from_a_tag_manager(&site));
+    let browser = Browser::new(1280, 800);
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+
+    // Act: analytics only.
+    browser.click(".crumb-banner [data-a=customize]");
+    browser.wait("document.querySelector('dialog.crumb-modal[open]')");
+    browser.click("input[data-cat=analytics]");
+    browser.click("dialog [data-a=save]");
+
+    // Assert: nothing ran before the choice (the banner came up first),
+    // the analytics script ran once after it, and the choice is recorded.
+    browser.wait("window.__ran.analytics === 1");
+    assert_eq!(site.wait_for_records(1)[0]["method"], "custom");
+
+    // Act: the next page view, where the tag comes in late again.
+    browser.goto(&format!("{origin}/"));
+    browser.wait("window.__ran.analytics === 1");
+    browser.settled();
+
+    // Assert: no banner, and only what the server's record allows ran.
+    assert_eq!(
+        browser.js("return [window.__ran, !!document.querySelector('.crumb-banner')]"),
+        json!([{"analytics": 1}, false])
     );
 }
 
