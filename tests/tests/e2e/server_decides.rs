@@ -2,8 +2,8 @@
 //! is only the browser's cache of it: forged or edited cookies release
 //! nothing, the server's clock rules expiry, every confirmed visit pushes
 //! the cookie's expiry out (at most 400 days), a `cookie_domain` shares one
-//! consent between the site's hosts, tabs follow each other, and without
-//! the server only strictly necessary runs.
+//! consent between the site's hosts, tabs (prerendered pages among them)
+//! follow each other, and without the server only strictly necessary runs.
 
 use crumb_e2e::trap::Refusal;
 use crumb_e2e::{Browser, Engine, Site};
@@ -471,6 +471,68 @@ fn a_choice_in_one_tab_reaches_the_other_within_a_second() {
     );
     let records = site.wait_for_records(2);
     assert_eq!(records[1]["categories_denied"], json!(["marketing"]));
+}
+
+#[test]
+fn a_page_prerendered_before_the_choice_follows_it_once_shown() {
+    if Engine::from_env() != Engine::Chromium {
+        // Speculation Rules' prerendering is Chromium's alone.
+        return;
+    }
+    // Arrange: a shop's page (on an origin of its own) that asks Chromium to
+    // prerender the next one (Speculation Rules, as WordPress and shops
+    // add them), which gates an analytics script; the next page notes in
+    // localStorage when it shows Crumb's banner while still prerendered.
+    let site = Site::start();
+    let tag = format!(
+        "<script src=\"{}/crumb.js\" data-site=\"demo\" async></script>",
+        site.base
+    );
+    let first = format!(
+        "<!doctype html><html lang=en><head><title>Shop</title>{tag}\
+         <script type=\"speculationrules\">\
+           {{\"prerender\": [{{\"source\": \"list\", \"urls\": [\"/next\"]}}]}}</script>\
+         </head><body><a id=\"next\" href=\"/next\">Next</a></body></html>"
+    );
+    let next = format!(
+        "<!doctype html><html lang=en><head><title>Next</title>{tag}\
+         <script>setInterval(() => document.prerendering && document.querySelector('.crumb-banner')\
+           && localStorage.setItem('prerendered', 'banner'), 20);</script>\
+         <script type=\"text/plain\" data-category=\"analytics\">\
+           window.__ran = (window.__ran || 0) + 1</script>\
+         </head><body><p>The next page.</p></body></html>"
+    );
+    let origin = crumb_e2e::serve(
+        vec![
+            ("/", "text/html; charset=utf-8", first),
+            ("/next", "text/html; charset=utf-8", next),
+        ],
+        "",
+    );
+    site.allow_origin(&origin);
+    let browser = Browser::new(1280, 800);
+    browser.goto(&format!("{origin}/"));
+    browser.wait("document.querySelector('.crumb-banner')");
+    browser.wait("localStorage.getItem('prerendered') === 'banner'");
+
+    // Act: accept all here, then go to the prerendered page.
+    browser.click(".crumb-banner [data-a=accept]");
+    site.wait_for_records(1);
+    browser.click("#next");
+    browser.wait("location.pathname === '/next' && window.__ran === 1");
+    browser.settled();
+
+    // Assert: the page shown is the prerendered one; it asks nothing, the
+    // choice counts there, and its analytics script ran once.
+    assert_eq!(
+        browser.js(
+            "return [performance.getEntriesByType('navigation')[0].activationStart > 0,
+                     !!document.querySelector('.crumb-banner'),
+                     crumb.consent()?.categories.analytics, window.__ran]"
+        ),
+        json!([true, false, true, 1])
+    );
+    assert_eq!(site.records().len(), 1);
 }
 
 #[test]
