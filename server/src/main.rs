@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use crumb_server::settings::Settings;
 use crumb_server::signing::PublicKey;
+use crumb_server::storage::Database;
 use crumb_server::{cli, telemetry};
 
 // A consent write allocates and frees many small buffers on the HTTP
@@ -98,9 +99,11 @@ enum Command {
         /// An NDJSON export (`-`: read it from standard input).
         #[arg(required_unless_present = "db", conflicts_with = "db")]
         file: Option<PathBuf>,
-        /// Check the live database instead (purge checkpoints included).
-        #[arg(long)]
-        db: bool,
+        /// Check a live database instead (purge checkpoints included): the
+        /// configured one, or the SQLite file or postgres:// URL given
+        /// (`--db crumb.db`), such as a copy handed to an auditor.
+        #[arg(long, value_name = "DATABASE", num_args = 0..=1)]
+        db: Option<Option<String>>,
         /// A signed head (`crumb head` or GET .../head) the export must end
         /// with: proves nothing was cut off the end.
         #[arg(long, value_name = "HEAD.json", conflicts_with = "db")]
@@ -307,7 +310,23 @@ fn run() -> anyhow::Result<ExitCode> {
                 texts: texts.as_deref(),
                 public_keys: &public_key,
             };
-            return cli::verify(s, file.as_deref(), db, &checks);
+            // `--db crumb.db` (or a URL) checks that database, with the key
+            // that goes with it (`crumb.db.key` beside a file), instead of
+            // the configured one.
+            let given = match db.as_ref().and_then(Option::as_deref) {
+                Some(database) => Some(Settings {
+                    database: Database::parse(database)
+                        .map_err(|why| anyhow::anyhow!("--db: {why}"))?,
+                    ..settings.clone()
+                }),
+                None => None,
+            };
+            return cli::verify(
+                given.as_ref().unwrap_or(s),
+                file.as_deref(),
+                db.is_some(),
+                &checks,
+            );
         }
         Command::Copy { from, to } => cli::copy(s, &from, &to)?,
         Command::Backup { to, public_key } => cli::backup(s, &to, &public_key)?,

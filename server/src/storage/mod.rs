@@ -59,7 +59,7 @@ pub enum StoreError {
     },
     /// [`Database::open_existing`] found no Crumb log where it looked.
     #[error(
-        "no Crumb log in {0} (the `database` setting or CRUMB_DATABASE); `crumb migrate` creates one"
+        "no Crumb log in {0}; `crumb migrate` creates one where the `database` setting or CRUMB_DATABASE says"
     )]
     NoLog(String),
 }

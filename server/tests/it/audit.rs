@@ -822,6 +822,51 @@ fn cli_exports_and_verifies_and_names_the_broken_record() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no site \"nope\""));
 }
 
+#[test]
+fn verify_db_given_a_database_checks_that_one_and_makes_none() {
+    // Arrange: a log of two consents, and `crumb` run where no database is
+    // configured, as by an auditor handed a copy of the log.
+    let app = spawn_app();
+    app.given_consent();
+    app.given_consent();
+    let elsewhere = tempfile::TempDir::new().unwrap();
+    let crumb = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .args(args)
+            .current_dir(elsewhere.path())
+            .env_remove("CRUMB_DATABASE")
+            .env_remove("CRUMB_SIGNING_KEY")
+            .env("CRUMB_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let missing = elsewhere.path().join("missing.db");
+
+    // Act
+    let database = app.database().to_setting();
+    let given = crumb(&["verify", "--db", database.to_str().unwrap()]);
+    let not_there = crumb(&["verify", "--db", missing.to_str().unwrap()]);
+    let configured = crumb(&["verify", "--db"]);
+
+    // Assert: the log given verifies; a file that is not there is named,
+    // and neither it nor the default database is made.
+    assert!(
+        succeeded(&given).starts_with("OK: 2 records verified"),
+        "{}",
+        stdout(&given)
+    );
+    for out in [&not_there, &configured] {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.starts_with("error: no Crumb log in SQLite file"),
+            "{err}"
+        );
+    }
+    assert!(String::from_utf8_lossy(&not_there.stderr).contains("missing.db"));
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
 /// The index of the CSV column named `name`.
 fn column(reader: &mut csv::Reader<&[u8]>, name: &str) -> usize {
     let headers = reader.headers().unwrap();

@@ -251,6 +251,18 @@ fn copy_moves_a_sqlite_log_into_postgres_byte_for_byte() {
     assert_eq!(target.site(demo).unwrap(), source.site(demo).unwrap());
     assert_eq!(target.head(demo).unwrap(), source.head(demo).unwrap());
 
+    // Each log verifies on its own, as `crumb verify --db` given the file
+    // and the URL (with the key the purge checkpoints are signed with).
+    for database in [case.file.to_str().unwrap(), &case.url] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_crumb"))
+            .args(["verify", "--db", database, "--public-key"])
+            .arg(key.public().to_string())
+            .env("CRUMB_LOG", "warn")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{database}: {}", said(&out));
+    }
+
     // A node writes to the copy: it is the log now, and a copy from the
     // old SQLite file is refused and changes nothing.
     let site = target.site(demo).unwrap().unwrap();
