@@ -509,12 +509,13 @@ pub struct VerifyChecks<'a> {
 }
 
 /// `crumb verify FILE [--head HEAD --public-key HEX] [--texts TEXTS]`
-/// (FILE `-`: standard input) or `crumb verify --db`: exit code 1 when the
-/// log is broken.
+/// (FILE `-`: standard input) or `crumb verify --db [DATABASE]` (`db` is
+/// `Some(None)` for the configured database): exit code 1 when the log is
+/// broken.
 pub fn verify(
     settings: &Settings,
     file: Option<&Path>,
-    db: bool,
+    db: Option<Option<&str>>,
     checks: &VerifyChecks<'_>,
 ) -> anyhow::Result<ExitCode> {
     let VerifyChecks {
@@ -522,11 +523,26 @@ pub fn verify(
         texts,
         public_keys,
     } = *checks;
-    if !db && head.is_none() && !public_keys.is_empty() {
+    if db.is_none() && head.is_none() && !public_keys.is_empty() {
         bail!("--public-key checks a --head, or with --db the purge checkpoints");
     }
+    // `--db crumb.db` (or a URL) checks that database, with the key that
+    // goes with it (`crumb.db.key` beside a file), rather than the
+    // configured one: an auditor handed a copy need not configure it.
+    let given;
+    let settings = match db.flatten() {
+        Some(database) => {
+            given = Settings {
+                database: Database::parse(database)
+                    .map_err(|why| anyhow::anyhow!("--db: {why}"))?,
+                ..settings.clone()
+            };
+            &given
+        }
+        None => settings,
+    };
     let mut store = None;
-    let result = if db {
+    let result = if db.is_some() {
         let opened = store.insert(settings.database.open_existing()?);
         // The keys check purge checkpoints only: a log no purge has cut
         // verifies without one (an auditor given a copy of the database).

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use crumb_server::settings::Settings;
 use crumb_server::signing::PublicKey;
-use crumb_server::storage::Database;
 use crumb_server::{cli, telemetry};
 
 // A consent write allocates and frees many small buffers on the HTTP
@@ -310,21 +309,10 @@ fn run() -> anyhow::Result<ExitCode> {
                 texts: texts.as_deref(),
                 public_keys: &public_key,
             };
-            // `--db crumb.db` (or a URL) checks that database, with the key
-            // that goes with it (`crumb.db.key` beside a file), instead of
-            // the configured one.
-            let given = match db.as_ref().and_then(Option::as_deref) {
-                Some(database) => Some(Settings {
-                    database: Database::parse(database)
-                        .map_err(|why| anyhow::anyhow!("--db: {why}"))?,
-                    ..settings.clone()
-                }),
-                None => None,
-            };
             return cli::verify(
-                given.as_ref().unwrap_or(s),
+                s,
                 file.as_deref(),
-                db.is_some(),
+                db.as_ref().map(Option::as_deref),
                 &checks,
             );
         }
