@@ -101,16 +101,18 @@ const TEST_PACKAGES: [(&str, &str); 8] = [
 ];
 
 /// End-to-end tests that need Chromium's DevTools Protocol (phone
-/// viewports, forced colors, print): the WebKit and Firefox passes leave
-/// them out. One that needs the protocol and is not listed fails in those
-/// passes, saying so (tests/src/browser.rs).
-const CHROMIUM_ONLY: [&str; 6] = [
+/// viewports, forced colors, print) or its prerendering (Speculation
+/// Rules): the WebKit and Firefox passes leave them out. One that needs
+/// the protocol and is not listed fails in those passes, saying so
+/// (tests/src/browser.rs).
+const CHROMIUM_ONLY: [&str; 7] = [
     "a11y::in_a_contrast_theme_every_switch_shows_whether_it_is_on",
     "first_visit::a_printed_page_leaves_crumbs_banner_and_placeholders_out",
     "first_visit::at_400_percent_zoom_the_whole_banner_can_be_read_and_answered",
     "first_visit::on_a_phone_the_banner_leaves_most_of_the_screen_to_the_page",
     "first_visit::the_floating_button_never_covers_the_page_and_yields_to_the_pages_own_link",
     "screenshots::screenshots_at_desktop_and_phone_width",
+    "server_decides::a_page_prerendered_before_the_choice_follows_it_once_shown",
 ];
 
 /// End-to-end tests of a browser that sends Global Privacy Control
