@@ -478,8 +478,8 @@ fn a_page_prerendered_before_the_choice_follows_it_once_shown() {
     // (Speculation Rules' prerendering is Chromium's alone: `CHROMIUM_ONLY`
     // in xtask/src/main.rs keeps this test out of the other engines' passes.)
     // Arrange: a shop's page (on an origin of its own) that asks Chromium to
-    // prerender the next one (Speculation Rules, as WordPress and shops
-    // add them), which gates an analytics script; the next page notes in
+    // prerender the next one (Speculation Rules, as a site or its plugins
+    // may ask), which gates an analytics script; the next page notes in
     // localStorage when it shows Crumb's banner while still prerendered.
     let site = Site::start();
     let tag = format!(
