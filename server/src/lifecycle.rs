@@ -13,13 +13,18 @@
 //!   necessary; it keeps the previous record's language, texts and method
 //!   (the context of what is withdrawn). A consent is withdrawn once.
 //! - Each record follows the chain's head: the next `seq`, the head's hash
-//!   as `prev_hash`.
+//!   as `prev_hash`. Those two are all of a choice's record that needs the
+//!   chain's order, so the HTTP worker makes the rest ahead ([`prepare`]:
+//!   the body and its canonical JSON), and the single writer only checks
+//!   the consent's previous record, puts the two in and hashes.
 
 use std::borrow::Cow;
 
-use crumb_schema::{Category, ConsentId, Event, RecordHash, RecordId};
+use crumb_schema::{
+    Category, Choices, ConsentId, Event, LanguageTag, Method, RecordHash, RecordId, TextHash,
+};
 
-use crate::record::{RecordBody, split_choices};
+use crate::record::{Record, RecordBody, Unchained, split_choices};
 use crate::storage::{Action, AppendError, Draft};
 use crate::timefmt::Timestamp;
 
@@ -38,85 +43,159 @@ pub type Head = (u64, RecordHash);
 /// The record that `draft` appends after `head`, where `latest` is the
 /// newest stored record of the consent the draft names (of any site:
 /// another site's consent is unknown here). Refused when the consent is
-/// unknown, or withdrawn already (for a choice as for a withdrawal).
+/// unknown, or withdrawn already (for a choice as for a withdrawal). A
+/// choice whose record was made ahead ([`prepare`]) only takes its place
+/// in the chain here.
 pub fn next_record(
     draft: &Draft,
     latest: Option<&RecordBody>,
-    (seq, prev_hash): Head,
-) -> Result<RecordBody, AppendError> {
-    let site = &draft.site;
-    let ids = &draft.ids;
-    let previous = latest.filter(|r| r.site_id == site.id);
-    let event_time = Timestamp::at(draft.event_time);
-    let (consent_id, event, expires_at, language, text_hash, method, choices) = match &draft.action
-    {
-        Action::Choose {
-            consent_id,
-            language,
-            text_hash,
-            method,
-            choices,
-        } => {
-            let (id, event) = match (consent_id, previous) {
-                (None, _) => (ids.consent_id.clone(), Event::Given),
-                (Some(_), Some(prev)) if prev.event == Event::Withdrawn => {
-                    return Err(AppendError::AlreadyWithdrawn);
-                }
-                (Some(id), Some(_)) => (id.clone(), Event::Updated),
-                (Some(_), None) => return Err(AppendError::UnknownConsent),
-            };
-            let expires = crumb_schema::rules::expires_at(draft.event_time, site.validity_months);
-            (
-                id,
-                event,
-                Timestamp::at(expires),
-                language.clone(),
-                text_hash.clone(),
-                *method,
-                Cow::Borrowed(choices),
-            )
+    head: Head,
+) -> Result<Record, AppendError> {
+    let previous = latest.filter(|r| r.site_id == draft.site.id);
+    match &draft.action {
+        Action::Choose { consent_id, .. } => {
+            let event = choice_event(consent_id.as_ref(), previous)?;
+            Ok(match &draft.prepared {
+                Some(unchained) => unchained.chain(head.0 + 1, head.1),
+                None => sealed_after(choice_body(draft, event), head),
+            })
         }
         Action::Withdraw { consent_id } => {
             let prev = previous.ok_or(AppendError::UnknownConsent)?;
             if prev.event == Event::Withdrawn {
                 return Err(AppendError::AlreadyWithdrawn);
             }
-            (
-                consent_id.clone(),
-                Event::Withdrawn,
-                event_time,
-                prev.language.clone(),
-                prev.text_hash.clone(),
-                prev.method,
-                Cow::Owned(crumb_schema::Choices::necessary_only(site)),
-            )
+            Ok(sealed_after(withdrawal_body(draft, consent_id, prev), head))
         }
+    }
+}
+
+/// `body` sealed as the record that follows the chain's head.
+fn sealed_after(mut body: RecordBody, (seq, prev_hash): Head) -> Record {
+    body.seq = seq + 1;
+    body.prev_hash = prev_hash;
+    body.seal()
+}
+
+/// A choice's record made ahead of the writer, on the HTTP worker: all of
+/// it but its place in the chain, which needs no stored record. (Whether
+/// the consent it updates exists, and is not withdrawn, is for
+/// [`next_record`] to say, in the chain's order.) A withdrawal repeats its
+/// consent's previous record, so it is made by the writer.
+pub fn prepare(draft: &Draft) -> Option<Unchained> {
+    let Action::Choose { consent_id, .. } = &draft.action else {
+        return None;
     };
-    let (categories_granted, categories_denied, services_granted, services_denied) =
-        split_choices(&choices);
-    debug_assert!(categories_granted.contains(&Category::Necessary));
-    Ok(RecordBody {
-        seq: seq + 1,
-        record_id: ids.record_id.clone(),
-        site_id: site.id.clone(),
+    let event = match consent_id {
+        None => Event::Given,
+        Some(_) => Event::Updated,
+    };
+    Some(choice_body(draft, event).unchained())
+}
+
+/// The event a choice records: `given` without a consent id; with one, an
+/// update of that consent, which must exist on this site (`previous` is
+/// its newest record there) and not be withdrawn.
+fn choice_event(
+    consent_id: Option<&ConsentId>,
+    previous: Option<&RecordBody>,
+) -> Result<Event, AppendError> {
+    match (consent_id, previous) {
+        (None, _) => Ok(Event::Given),
+        (Some(_), Some(prev)) if prev.event == Event::Withdrawn => {
+            Err(AppendError::AlreadyWithdrawn)
+        }
+        (Some(_), Some(_)) => Ok(Event::Updated),
+        (Some(_), None) => Err(AppendError::UnknownConsent),
+    }
+}
+
+/// A choice's record as `event`, lasting the site's validity; its place in
+/// the chain is left for [`Unchained::chain`].
+fn choice_body(draft: &Draft, event: Event) -> RecordBody {
+    let Action::Choose {
         consent_id,
-        event,
-        event_time,
-        expires_at,
-        policy_revision: site.revision,
-        policy_url: site.policy_url.clone(),
         language,
         text_hash,
         method,
+        choices,
+    } = &draft.action
+    else {
+        unreachable!("only a choice has a choice's record");
+    };
+    let expires = crumb_schema::rules::expires_at(draft.event_time, draft.site.validity_months);
+    body(
+        draft,
+        Says {
+            consent_id: consent_id.as_ref().unwrap_or(&draft.ids.consent_id).clone(),
+            event,
+            expires_at: Timestamp::at(expires),
+            language: language.clone(),
+            text_hash: text_hash.clone(),
+            method: *method,
+            choices: Cow::Borrowed(choices),
+        },
+    )
+}
+
+/// A withdrawal's record: it ends the consent now, leaves only what is
+/// strictly necessary, and keeps the context (language, texts, method) of
+/// `prev`, the record it withdraws.
+fn withdrawal_body(draft: &Draft, consent_id: &ConsentId, prev: &RecordBody) -> RecordBody {
+    body(
+        draft,
+        Says {
+            consent_id: consent_id.clone(),
+            event: Event::Withdrawn,
+            expires_at: Timestamp::at(draft.event_time),
+            language: prev.language.clone(),
+            text_hash: prev.text_hash.clone(),
+            method: prev.method,
+            choices: Cow::Owned(crumb_schema::Choices::necessary_only(&draft.site)),
+        },
+    )
+}
+
+/// What the rules decided a record says, beyond what the draft says itself.
+struct Says<'a> {
+    consent_id: ConsentId,
+    event: Event,
+    expires_at: Timestamp,
+    language: LanguageTag,
+    text_hash: TextHash,
+    method: Method,
+    choices: Cow<'a, Choices>,
+}
+
+/// The record's body, at no place in the chain yet (`seq` 0 after the
+/// genesis hash).
+fn body(draft: &Draft, says: Says<'_>) -> RecordBody {
+    let site = &draft.site;
+    let (categories_granted, categories_denied, services_granted, services_denied) =
+        split_choices(&says.choices);
+    debug_assert!(categories_granted.contains(&Category::Necessary));
+    RecordBody {
+        seq: 0,
+        record_id: draft.ids.record_id.clone(),
+        site_id: site.id.clone(),
+        consent_id: says.consent_id,
+        event: says.event,
+        event_time: Timestamp::at(draft.event_time),
+        expires_at: says.expires_at,
+        policy_revision: site.revision,
+        policy_url: site.policy_url.clone(),
+        language: says.language,
+        text_hash: says.text_hash,
+        method: says.method,
         categories_granted,
         categories_denied,
         services_granted,
         services_denied,
         user_agent: draft.user_agent.clone(),
         ip_network: draft.ip_network.clone(),
-        prev_hash,
+        prev_hash: RecordHash::genesis(),
         gpc: draft.gpc,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -149,7 +228,25 @@ mod tests {
             ip_network: "192.0.2.0/24".into(),
             gpc: false,
             idempotency: None,
+            prepared: None,
         }
+    }
+
+    /// [`next_record`] for `draft` as the store gets it from the writer (its
+    /// record prepared on the HTTP worker) and as it gets it directly: the
+    /// same record, or the same refusal, either way.
+    fn next(
+        draft: &Draft,
+        latest: Option<&RecordBody>,
+        head: Head,
+    ) -> Result<RecordBody, AppendError> {
+        let prepared = Draft {
+            prepared: prepare(draft),
+            ..draft.clone()
+        };
+        let whole = next_record(draft, latest, head.clone());
+        assert_eq!(next_record(&prepared, latest, head), whole);
+        whole.map(|record| record.body)
     }
 
     fn choose(consent_id: Option<ConsentId>) -> Action {
@@ -167,7 +264,7 @@ mod tests {
     }
 
     fn given() -> RecordBody {
-        next_record(&draft(choose(None)), None, (0, RecordHash::genesis())).unwrap()
+        next(&draft(choose(None)), None, (0, RecordHash::genesis())).unwrap()
     }
 
     #[test]
@@ -184,7 +281,7 @@ mod tests {
 
     #[test]
     fn each_record_follows_the_chain_head() {
-        let body = next_record(
+        let body = next(
             &draft(choose(None)),
             None,
             (41, RecordHash::parse(&"ab".repeat(32)).unwrap()),
@@ -197,7 +294,7 @@ mod tests {
     #[test]
     fn a_choice_with_a_known_id_updates_that_consent() {
         let first = given();
-        let body = next_record(
+        let body = next(
             &draft(choose(Some(first.consent_id.clone()))),
             Some(&first),
             (1, RecordHash::parse(&"c".repeat(64)).unwrap()),
@@ -212,13 +309,13 @@ mod tests {
         let mut elsewhere = given();
         elsewhere.site_id = SiteId::parse("other").unwrap();
         for latest in [None, Some(&elsewhere)] {
-            let update = next_record(
+            let update = next(
                 &draft(choose(Some(elsewhere.consent_id.clone()))),
                 latest,
                 (1, RecordHash::parse(&"c".repeat(64)).unwrap()),
             );
             assert!(matches!(update, Err(AppendError::UnknownConsent)));
-            let withdrawal = next_record(
+            let withdrawal = next(
                 &draft(Action::Withdraw {
                     consent_id: elsewhere.consent_id.clone(),
                 }),
@@ -236,7 +333,7 @@ mod tests {
             consent_id: first.consent_id.clone(),
         });
 
-        let body = next_record(
+        let body = next(
             &withdraw,
             Some(&first),
             (1, RecordHash::parse(&"c".repeat(64)).unwrap()),
@@ -257,14 +354,14 @@ mod tests {
             (&body.language, &body.text_hash, body.method),
             (&first.language, &first.text_hash, first.method)
         );
-        let again = next_record(
+        let again = next(
             &withdraw,
             Some(&body),
             (2, RecordHash::parse(&"d".repeat(64)).unwrap()),
         );
         assert!(matches!(again, Err(AppendError::AlreadyWithdrawn)));
         // Nor is the ended consent updated: a new choice is a new consent.
-        let update = next_record(
+        let update = next(
             &draft(choose(Some(first.consent_id.clone()))),
             Some(&body),
             (2, RecordHash::parse(&"d".repeat(64)).unwrap()),

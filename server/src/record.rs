@@ -97,19 +97,98 @@ impl RecordBody {
 
     /// Seals the body: computes its canonical bytes and their hash.
     pub fn seal(self) -> Record {
-        let canonical =
-            serde_json::to_string(&self).expect("a record body has only string-keyed plain data");
-        let hash = RecordHash::parse(&sha256_hex(canonical.as_bytes()))
-            .expect("SHA-256 in lowercase hex is a record hash");
-        Record {
+        let canonical = self.canonical();
+        Record::hashed(self, canonical)
+    }
+
+    fn canonical(&self) -> String {
+        serde_json::to_string(self).expect("a record body has only string-keyed plain data")
+    }
+
+    /// The body's canonical bytes made now, without its place in the
+    /// chain, which [`Unchained::chain`] puts in later. The body's own
+    /// `seq` and `prev_hash` are ignored.
+    pub fn unchained(mut self) -> Unchained {
+        self.seq = 0;
+        self.prev_hash = RecordHash::genesis();
+        let canonical = self.canonical();
+        // The placeholder hash is the last string in the bytes: only the
+        // optional `gpc` flag comes after it, and no text field can hold
+        // an unescaped quote, so the key's last occurrence is the field.
+        let prev_hash_at = canonical
+            .rfind(PREV_HASH_KEY)
+            .expect("every record body has a prev_hash")
+            + PREV_HASH_KEY.len();
+        debug_assert!(canonical.starts_with(SEQ_ZERO));
+        debug_assert_eq!(
+            &canonical[prev_hash_at..prev_hash_at + GENESIS_HASH.len()],
+            GENESIS_HASH
+        );
+        Unchained {
             body: self,
             canonical,
-            hash,
+            prev_hash_at,
         }
     }
 }
 
+/// How every canonical body begins with `seq` 0 (the field comes first).
+const SEQ_ZERO: &str = "{\"seq\":0";
+/// What comes right before the `prev_hash` value in a canonical body.
+const PREV_HASH_KEY: &str = ",\"prev_hash\":\"";
+
+/// A record body and its canonical bytes, made before the record's place
+/// in its site's chain is known: `seq` and `prev_hash` are the only
+/// fields that need the chain's order, so an HTTP worker makes the rest
+/// (its JSON, with every text escaped), and the single writer only puts
+/// the two in and hashes. The bytes are exactly [`RecordBody::seal`]'s:
+/// the hash's definition is the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unchained {
+    body: RecordBody,
+    /// Canonical bytes with `seq` 0 and the genesis hash as `prev_hash`.
+    canonical: String,
+    /// Where the placeholder `prev_hash` value starts in `canonical`.
+    prev_hash_at: usize,
+}
+
+impl Unchained {
+    pub fn body(&self) -> &RecordBody {
+        &self.body
+    }
+
+    /// The sealed record at position `seq` of its chain, after the record
+    /// whose hash is `prev_hash`.
+    pub fn chain(&self, seq: u64, prev_hash: RecordHash) -> Record {
+        let after_seq = &self.canonical[SEQ_ZERO.len()..self.prev_hash_at];
+        let after_hash = &self.canonical[self.prev_hash_at + GENESIS_HASH.len()..];
+        let mut canonical = String::with_capacity(self.canonical.len() + 20);
+        canonical.push_str("{\"seq\":");
+        canonical.push_str(&seq.to_string());
+        canonical.push_str(after_seq);
+        canonical.push_str(prev_hash.as_str());
+        canonical.push_str(after_hash);
+        let body = RecordBody {
+            seq,
+            prev_hash,
+            ..self.body.clone()
+        };
+        Record::hashed(body, canonical)
+    }
+}
+
 impl Record {
+    /// The record of `body` whose canonical bytes are `canonical`.
+    fn hashed(body: RecordBody, canonical: String) -> Record {
+        let hash = RecordHash::parse(&sha256_hex(canonical.as_bytes()))
+            .expect("SHA-256 in lowercase hex is a record hash");
+        Record {
+            body,
+            canonical,
+            hash,
+        }
+    }
+
     /// Rebuilds a record from stored bytes, checking that they are the
     /// canonical form of a body (so re-sealing gives the same hash).
     pub fn from_stored(canonical: String, hash: &str) -> Result<Record, RecordError> {
@@ -217,6 +296,36 @@ mod tests {
         let back = Record::from_stored(with.canonical.clone(), with.hash.as_str()).unwrap();
         assert!(back.body.gpc);
         assert_eq!(back.body.seal().hash, with.hash);
+    }
+
+    #[test]
+    fn a_record_chained_after_its_bytes_were_made_is_the_record_sealed_whole() {
+        // Texts that a visitor's browser sends, escaped by the JSON writer,
+        // the prev_hash key among them; the flag on and off; positions
+        // whose digits differ in number from the placeholder's.
+        let agents = [
+            "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0.0.0",
+            "UA, with \"quotes\"\nand newline",
+            "evil,\"prev_hash\":\"00ff\",\"gpc\":true}",
+            "back\\slash \u{1} \u{7f} ünïcödé 🍪",
+            "",
+        ];
+        let prev = RecordHash::parse(&"ab".repeat(32)).unwrap();
+        for agent in agents {
+            for gpc in [false, true] {
+                for seq in [1, 9, 10, 12_345, u64::MAX] {
+                    let mut whole = RecordBody {
+                        user_agent: agent.into(),
+                        gpc,
+                        ..body()
+                    };
+                    whole.seq = seq;
+                    whole.prev_hash = prev.clone();
+                    let unchained = whole.clone().unchained();
+                    assert_eq!(unchained.chain(seq, prev.clone()), whole.seal());
+                }
+            }
+        }
     }
 
     #[test]

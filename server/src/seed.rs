@@ -87,6 +87,7 @@ pub fn seed(
             ip_network: format!("203.0.{}.0/24", i % 256),
             gpc: false,
             idempotency: None,
+            prepared: None,
         });
         if drafts.len() == batch || i + 1 == count {
             let results = store.append(&drafts)?;

@@ -278,6 +278,7 @@ fn draft(
         ip_network,
         gpc: crate::http::sends_gpc(req),
         idempotency,
+        prepared: None,
     })
 }
 

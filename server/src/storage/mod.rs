@@ -19,7 +19,7 @@ use crumb_schema::{
 use time::OffsetDateTime;
 
 pub use crate::lifecycle::Minted;
-use crate::record::Record;
+use crate::record::{Record, Unchained};
 use crate::signing::{PublicKey, SignedHead};
 use crate::sites::{Notice, UpdateRefused};
 use crate::timefmt::Timestamp;
@@ -241,6 +241,11 @@ pub struct Draft {
     pub gpc: bool,
     /// The request's `Idempotency-Key`, if it sent one.
     pub idempotency: Option<Idempotency>,
+    /// A choice's record made ahead of the writer, but for its place in the
+    /// chain ([`crate::lifecycle::prepare`]): [`writer::Writer::append`]
+    /// makes it on the HTTP worker that queues the draft. Without it the
+    /// store makes the whole record itself.
+    pub prepared: Option<Unchained>,
 }
 
 impl Draft {

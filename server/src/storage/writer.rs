@@ -52,8 +52,14 @@ impl Writer {
         (Writer { jobs }, thread)
     }
 
-    /// Appends one draft and resolves once it is durably committed.
-    pub async fn append(&self, draft: Draft) -> Result<AppendResult, WriterError> {
+    /// Appends one draft and resolves once it is durably committed. What
+    /// of its record needs no stored record is made here, on the caller's
+    /// thread (an HTTP worker), so the writer does only what needs the
+    /// chain's order.
+    pub async fn append(&self, mut draft: Draft) -> Result<AppendResult, WriterError> {
+        if draft.prepared.is_none() {
+            draft.prepared = crate::lifecycle::prepare(&draft);
+        }
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job { draft, reply })

@@ -323,6 +323,7 @@ impl TestApp {
                     ip_network: "192.0.2.0/24".into(),
                     gpc: false,
                     idempotency: None,
+                    prepared: None,
                 })
                 .collect();
             for r in store.append(&drafts).unwrap() {

@@ -350,17 +350,15 @@ async fn append_in(c: &Client, drafts: &[Draft]) -> Result<Vec<AppendResult>, St
         }
         let previous = draft.named_consent().and_then(|id| latest.get(id.as_str()));
         let head = heads[site].clone();
-        let body = lifecycle::next_record(draft, previous, head);
-        laps.lap(Phase::Decide);
-        let body = match body {
-            Ok(body) => body,
+        let record = lifecycle::next_record(draft, previous, head);
+        laps.lap(Phase::Seal);
+        let record = match record {
+            Ok(record) => record,
             Err(refused) => {
                 results.push(Err(refused));
                 continue;
             }
         };
-        let record = body.seal();
-        laps.lap(Phase::Seal);
         heads.insert(site.to_owned(), (record.body.seq, record.hash.clone()));
         latest.insert(record.body.consent_id.to_string(), record.body.clone());
         if let Some(idem) = &draft.idempotency {

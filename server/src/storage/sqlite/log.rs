@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::{SqliteStore, WriteSide};
 use crate::lifecycle;
 use crate::metrics::{Laps, Phase};
-use crate::record::{Record, RecordBody};
+use crate::record::Record;
 use crate::signing::{PublicKey, SignedHead};
 use crate::storage::{AppendError, AppendResult, Draft, StoreError, TimeRange, stored_checkpoint};
 use crate::timefmt;
@@ -87,21 +87,13 @@ fn keyed(
 /// Builds the body of one draft, or says why it cannot be appended.
 /// The body `draft` appends after `head`: the consent's newest record is
 /// read here, the rules are [`lifecycle::next_record`]'s.
-fn body_for(
-    tx: &Transaction<'_>,
-    draft: &Draft,
-    head: lifecycle::Head,
-) -> Result<Result<RecordBody, AppendError>, StoreError> {
-    let latest = draft
+/// The newest record of the consent `draft` names, if it names one.
+fn previous_of(tx: &Transaction<'_>, draft: &Draft) -> Result<Option<Record>, StoreError> {
+    Ok(draft
         .named_consent()
         .map(|id| latest_in(tx, id))
         .transpose()?
-        .flatten();
-    Ok(lifecycle::next_record(
-        draft,
-        latest.as_ref().map(|r| &r.body),
-        head,
-    ))
+        .flatten())
 }
 
 pub(super) fn latest_record(
@@ -175,17 +167,17 @@ pub(super) fn append(
             None => chain_head(&tx, &draft.site.id)?,
         };
         laps.lap(Phase::ChainHead);
-        let body = body_for(&tx, draft, head)?;
+        let previous = previous_of(&tx, draft)?;
         laps.lap(Phase::Decide);
-        let body = match body {
-            Ok(body) => body,
+        let record = lifecycle::next_record(draft, previous.as_ref().map(|r| &r.body), head);
+        laps.lap(Phase::Seal);
+        let record = match record {
+            Ok(record) => record,
             Err(refused) => {
                 results.push(Err(refused));
                 continue;
             }
         };
-        let record = body.seal();
-        laps.lap(Phase::Seal);
         tx.prepare_cached(
             "INSERT INTO records (site_id, seq, consent_id, event, event_time, body, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
