@@ -132,7 +132,7 @@ impl RecordBody {
     }
 }
 
-/// How every canonical body begins with `seq` 0 (the field comes first).
+/// How a canonical body with `seq` 0 begins (the field comes first).
 const SEQ_ZERO: &str = "{\"seq\":0";
 /// What comes right before the `prev_hash` value in a canonical body.
 const PREV_HASH_KEY: &str = ",\"prev_hash\":\"";
@@ -153,10 +153,6 @@ pub struct Unchained {
 }
 
 impl Unchained {
-    pub fn body(&self) -> &RecordBody {
-        &self.body
-    }
-
     /// The sealed record at position `seq` of its chain, after the record
     /// whose hash is `prev_hash`.
     pub fn chain(&self, seq: u64, prev_hash: RecordHash) -> Record {
