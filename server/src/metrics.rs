@@ -30,9 +30,10 @@ const DRAFTS: &[f64] = &[
 
 /// The phases of a batch on the writer thread, in the order they come:
 /// taking the write lock, the reads a record depends on (an
-/// idempotency key seen before, the site's chain head, the consent's
-/// latest record, with deciding the record's event and expiry), sealing
-/// (canonical JSON and SHA-256), the inserts, and the commit (the fsync).
+/// idempotency key seen before, the site's chain head, the latest record
+/// of a consent the draft names: `decide`), sealing (the rules' check of
+/// that record, the chain's `seq` and `prev_hash` put into the bytes the
+/// HTTP worker made, SHA-256), the inserts, and the commit (the fsync).
 #[derive(Debug, Clone, Copy)]
 pub enum Phase {
     Begin,

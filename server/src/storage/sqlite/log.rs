@@ -84,10 +84,8 @@ fn keyed(
     Ok(Some(AppendError::Replayed(Box::new(record))))
 }
 
-/// Builds the body of one draft, or says why it cannot be appended.
-/// The body `draft` appends after `head`: the consent's newest record is
-/// read here, the rules are [`lifecycle::next_record`]'s.
-/// The newest record of the consent `draft` names, if it names one.
+/// The newest record of the consent `draft` names, if it names one: what
+/// the rules ([`lifecycle::next_record`]) need to read.
 fn previous_of(tx: &Transaction<'_>, draft: &Draft) -> Result<Option<Record>, StoreError> {
     Ok(draft
         .named_consent()
