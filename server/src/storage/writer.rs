@@ -57,9 +57,7 @@ impl Writer {
     /// thread (an HTTP worker), so the writer does only what needs the
     /// chain's order.
     pub async fn append(&self, mut draft: Draft) -> Result<AppendResult, WriterError> {
-        if draft.prepared.is_none() {
-            draft.prepared = crate::lifecycle::prepare(&draft);
-        }
+        draft.prepared = crate::lifecycle::prepare(&draft);
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job { draft, reply })
