@@ -335,8 +335,8 @@ async fn append_in(c: &Client, drafts: &[Draft]) -> Result<Vec<AppendResult>, St
     }
     laps.lap(Phase::Idempotency);
     let mut latest = newest_records(c, drafts).await?;
-    // Reading the newest records is charged to `decide`, as the rules'
-    // time is below.
+    // Reading the newest records is `decide`, as on SQLite; the rules'
+    // check in the loop below is charged to `seal`, with the hashing.
     laps.lap(Phase::Decide);
     let mut results = Vec::with_capacity(drafts.len());
     let mut written: Vec<(Record, Option<&Idempotency>)> = Vec::new();
